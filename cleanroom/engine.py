@@ -1,0 +1,116 @@
+"""The locked-down DuckDB that runs checked SQL.
+
+Each query gets its own in-memory DuckDB: read-only views over the collaboration's current
+Parquet files (banned columns left out, metrics clamped to their bounds), then external access
+off and the configuration locked, with a memory limit, a thread cap, a time limit enforced by
+interrupting the connection, and a row cap. The engine never sees a policy: the pipeline hands
+it plain table specs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cleanroom.errors import QueryFailed, Violation
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    sql_type: str
+    clamp: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    path: Path
+    columns: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 30.0
+    memory_limit: str = "2GB"
+    threads: int = 2
+    max_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _view_sql(table: TableSpec) -> str:
+    cols = []
+    for col in table.columns:
+        ref = _quote(col.name)
+        if col.clamp is not None:
+            lo, hi = col.clamp
+            ref = f"LEAST(GREATEST({ref}, {float(lo)!r}), {float(hi)!r})::DOUBLE AS {ref}"
+        cols.append(ref)
+    return (f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} "
+            f"FROM read_parquet({_literal_path(table.path)})")
+
+
+def _empty_view_sql(table: TableSpec) -> str:
+    cols = ", ".join(f"CAST(NULL AS {c.sql_type if c.clamp is None else 'DOUBLE'}) AS {_quote(c.name)}"
+                     for c in table.columns)
+    return f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false"
+
+
+@contextmanager
+def sandbox(tables: list[TableSpec], limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB exposing only ``tables``, locked before any analyst SQL runs."""
+    con = duckdb.connect(":memory:", config={
+        "memory_limit": limits.memory_limit, "threads": limits.threads,
+        "autoload_known_extensions": False, "autoinstall_known_extensions": False,
+        "python_enable_replacements": False})
+    try:
+        paths = [str(t.path) for t in tables if t.path.exists()]
+        if paths:
+            con.execute("SET allowed_paths = " + "[" + ", ".join(_literal_path(Path(p)) for p in paths) + "]")
+        for table in tables:
+            con.execute(_view_sql(table) if table.path.exists() else _empty_view_sql(table))
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        yield con
+    finally:
+        con.close()
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult:
+    """Run ``sql``; any failure becomes QueryFailed with no detail from DuckDB or the data."""
+    timer = threading.Timer(limits.timeout_s, con.interrupt)
+    timer.start()
+    try:
+        cursor = con.execute(sql)
+        columns = tuple(d[0] for d in cursor.description or ())
+        rows = cursor.fetchmany(limits.max_rows + 1)
+    except duckdb.InterruptException:
+        raise QueryFailed([Violation("timeout", f"the query ran over {limits.timeout_s:g} s")]) from None
+    except duckdb.OutOfMemoryException:
+        raise QueryFailed([Violation("memory", "the query ran out of its memory limit")]) from None
+    except duckdb.Error:
+        raise QueryFailed([Violation("runtime", "the query failed in the engine")]) from None
+    finally:
+        timer.cancel()
+    if len(rows) > limits.max_rows:
+        raise QueryFailed([Violation("too_many_rows", f"the result has over {limits.max_rows} rows")])
+    return ExactResult(columns, rows)

@@ -1,0 +1,61 @@
+"""The SQL gate: parse -> analyse -> rewrite -> verify -> render.
+
+Only the SQL rendered from the checked, rewritten tree ever runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cleanroom.gate.analyse import Catalog, analyse_query
+from cleanroom.gate.model import Aggregate, K, Mode, QueryShape
+from cleanroom.gate.parse import parse_query
+from cleanroom.gate.rewrite import (
+    PEOPLE,
+    neutralize_errors,
+    propagate_people,
+    thresholds,
+    verify_rewrite,
+)
+
+
+@dataclass(frozen=True)
+class CheckedQuery:
+    """A query the gate accepted: the SQL to run and how to release its rows."""
+
+    sql: str
+    columns: tuple[str, ...]
+    mode: Mode
+    people_column: str | None  # the hidden per-row count of people, last column, if any
+    limit: int | None
+    offset: int
+    aggregates: tuple[Aggregate, ...]
+    tables: tuple[str, ...]
+
+
+def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
+    """Check an analyst's SQL against the catalog; raise QueryRejected listing every violation."""
+    tree = parse_query(sql)
+    shape = analyse_query(tree, catalog)
+    limit, offset = _take_limit(shape)
+    tree = propagate_people(thresholds(shape.tree, shape, min_users=min_users), shape)
+    verify_rewrite(tree, shape, min_users=min_users)
+    tree = neutralize_errors(tree)
+    people = PEOPLE if shape.final_mode is Mode.ANONYMIZING else None
+    return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode, people,
+                        limit, offset, shape.final_aggregates, shape.tables)
+
+
+def _take_limit(shape: QueryShape) -> tuple[int | None, int]:
+    """The final LIMIT/OFFSET apply after suppression, so the release stage applies them."""
+    if shape.final_mode is not Mode.ANONYMIZING:
+        return None, 0
+    values = []
+    for arg in ("limit", "offset"):
+        clause = shape.tree.args.get(arg)
+        values.append(int(clause.expression.name) if clause is not None else None)
+        shape.tree.set(arg, None)
+    return values[0], values[1] or 0
+
+
+__all__ = ["Catalog", "CheckedQuery", "K", "Mode", "check_query"]

@@ -1,0 +1,84 @@
+"""The gate's allow-lists, written as sample SQL so they read like the SQL analysts write.
+
+Each sample is parsed once with sqlglot; the function node it yields (a class such as
+``TimestampTrunc``, or ``Anonymous`` with a name) is what the gate allows. Anything else is
+refused: an allow-list, never a deny-list.
+
+>>> function_key(sqlglot.parse_one("select date_trunc('day', ts)", read="duckdb").selects[0])
+'TimestampTrunc'
+>>> 'histogram' in PER_USER_AGGREGATES or 'Anonymous:histogram' in PER_USER_AGGREGATES
+False
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+# Scalar functions over dimensions (and over aggregates in the output). None of them may take
+# a user_key; metrics may pass only through + - * / (see analyse.py).
+_SCALAR_SAMPLES = """
+lower(x); upper(x); length(x); substr(x, 1, 2); substring(x, 1, 2); concat(x, y); concat_ws('-', x, y);
+trim(x); ltrim(x); rtrim(x); replace(x, 'a', 'b'); strpos(x, 'a'); left(x, 2); right(x, 2);
+lpad(x, 3, '0'); rpad(x, 3, '0'); split_part(x, '-', 1); regexp_extract(x, 'a'); regexp_replace(x, 'a', 'b');
+regexp_matches(x, 'a'); starts_with(x, 'a'); ends_with(x, 'a'); contains(x, 'a'); reverse(x); md5(x);
+coalesce(x, y); nullif(x, y); ifnull(x, y); greatest(x, y); least(x, y);
+abs(x); round(x, 2); floor(x); ceil(x); ceiling(x); sqrt(x); ln(x); log10(x); log2(x); exp(x); power(x, 2); sign(x);
+date_trunc('day', x); date_diff('day', x, y); datediff('day', x, y); date_part('hour', x); extract(hour from x);
+dayofweek(x); dayofmonth(x); dayofyear(x); weekofyear(x); week(x); month(x); year(x); quarter(x); day(x); hour(x);
+minute(x); isodow(x); yearweek(x); strftime(x, '%Y'); try_strptime(x, '%Y'); epoch(x); epoch_ms(x); to_timestamp(x);
+date_add(x, INTERVAL 1 DAY); current_date; now(); current_timestamp; last_day(x); monthname(x); dayname(x);
+time_bucket(INTERVAL 1 DAY, x); make_date(x, y, z); age(x, y);
+len(x); array_length(x); list_distinct(x); list_sort(x); array_to_string(x, '>'); list_slice(x, 1, 2);
+list_has(x, y); list_contains(x, y); list_unique(x); list_reverse(x); list_extract(x, 1); list_element(x, 1);
+list_value(x, y); array_value(x, y); list_position(x, y); flatten(x)
+"""
+
+# Aggregates that cannot return one person's value: allowed across people.
+_SAFE_AGGREGATE_SAMPLES = "count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x)"
+
+# Everything allowed inside a per-user aggregation (GROUP BY user_key), where values stay with
+# their own person.
+_PER_USER_AGGREGATE_SAMPLES = _SAFE_AGGREGATE_SAMPLES + """;
+min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
+any_value(x); list(x); array_agg(x); string_agg(x, '>'); group_concat(x, '>'); listagg(x, '>');
+bool_or(x); bool_and(x); median(x); mode(x)
+"""
+
+_WINDOW_ONLY_SAMPLES = """
+row_number(); rank(); dense_rank(); percent_rank(); cume_dist(); ntile(4); lag(x); lead(x);
+lag(x, 1); lead(x, 1); first_value(x); last_value(x); nth_value(x, 2)
+"""
+
+
+def function_key(node: exp.Expr) -> str:
+    """The allow-list key of a function node: its class name, or ``Anonymous:name``."""
+    node = unwrap_nulls(node)
+    if isinstance(node, exp.Anonymous):
+        return f"Anonymous:{str(node.name).lower()}"
+    return type(node).__name__
+
+
+def unwrap_nulls(node: exp.Expr) -> exp.Expr:
+    """``any_value(x)`` parses as IgnoreNulls(AnyValue(x)): the function is the inner node."""
+    while isinstance(node, (exp.IgnoreNulls, exp.RespectNulls)):
+        node = node.this
+    return node
+
+
+def _keys(samples: str) -> frozenset[str]:
+    keys: set[str] = set()
+    for sample in filter(None, (s.strip() for s in samples.split(";"))):
+        node = sqlglot.parse_one(f"SELECT {sample}", read="duckdb").selects[0]
+        keys.add(function_key(node))
+    return frozenset(keys)
+
+
+SCALAR_FUNCTIONS = _keys(_SCALAR_SAMPLES)
+SAFE_AGGREGATES = _keys(_SAFE_AGGREGATE_SAMPLES)
+PER_USER_AGGREGATES = _keys(_PER_USER_AGGREGATE_SAMPLES)
+WINDOW_FUNCTIONS = _keys(_WINDOW_ONLY_SAMPLES)
+
+# Aggregates whose result is a count: a per-user count is an ordinary groupable value
+# (frequency), never a metric.
+COUNT_AGGREGATES = _keys("count(x); approx_count_distinct(x); count_if(x)")

@@ -1,0 +1,122 @@
+"""Every rule the gate enforces: a stable code, what it means, and how to fix the query.
+
+Messages name columns, functions and syntax the analyst wrote, never a data value.
+``docs/gate-rules.md`` is generated from this table (``python -m cleanroom.gate.rules``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cleanroom.errors import Violation
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    summary: str
+    hint: str
+
+
+_RULES = (
+    Rule("syntax_error", "the SQL does not parse", "check the SQL near the given line and column"),
+    Rule("query_too_large", "the query text or its nesting is too large", "simplify the query"),
+    Rule("multiple_statements", "only one statement may be sent", "send one SELECT"),
+    Rule("not_a_select", "only SELECT queries run (no DDL, DML, COPY, PRAGMA, SET, ATTACH, ...)",
+         "write a single SELECT over the collaboration's datasets"),
+    Rule("unknown_table", "the table is not a dataset of this collaboration or a CTE",
+         "use one of the collaboration's dataset names"),
+    Rule("table_function", "table functions, files, VALUES and UNNEST cannot be read",
+         "read only the collaboration's datasets"),
+    Rule("unknown_column", "the column does not exist in the tables of this scope "
+         "(correlated subqueries are not supported)", "check the column name and its table"),
+    Rule("ambiguous_column", "the column name exists in more than one table here",
+         "qualify it with a table alias"),
+    Rule("banned_column", "the column is banned by the policy and may not be referenced anywhere",
+         "remove the column"),
+    Rule("whole_row", "a table alias used as a value would return whole rows",
+         "name the columns you need"),
+    Rule("columns_expression", "COLUMNS(...) and * REPLACE are not supported",
+         "list the columns explicitly"),
+    Rule("user_key_output", "a user_key may not reach the output",
+         "aggregate it: COUNT(DISTINCT user_key)"),
+    Rule("user_key_compare", "a user_key may only be compared for equality with another user_key",
+         "join on user_key instead of comparing it with a value"),
+    Rule("user_key_transform", "a user_key may not be transformed, cast or passed to a function",
+         "use user_key only in joins, GROUP BY of a per-user subquery, PARTITION BY and "
+         "COUNT(DISTINCT user_key)"),
+    Rule("user_key_aggregate", "a user_key may only be aggregated with COUNT(DISTINCT ...)",
+         "use COUNT(DISTINCT user_key)"),
+    Rule("metric_output", "a metric may reach the output only through SUM, AVG or COUNT",
+         "wrap the metric in SUM(...) or AVG(...)"),
+    Rule("metric_transform", "a metric may only be combined with + - * / with other metrics or "
+         "constants, and filtered on in conditions", "compute with SUM/AVG, or filter in WHERE"),
+    Rule("metric_case_default", "a CASE that yields a metric must leave other rows NULL, so the "
+         "gate can count who stands behind the aggregate", "remove the ELSE branch, or use "
+         "SUM(metric) FILTER (WHERE condition)"),
+    Rule("metric_group_key", "a metric may not be a group key (its values would be output)",
+         "bucket it in a CASE with constant labels, or aggregate it"),
+    Rule("member_aggregate", "this aggregate can return one person's value (MIN, MAX, ANY_VALUE, "
+         "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, MEDIAN, ...) and is allowed only "
+         "inside a per-user subquery (GROUP BY user_key)", "use COUNT, SUM or AVG across people"),
+    Rule("distinct_aggregate", "SUM or AVG over DISTINCT values is not allowed",
+         "aggregate all values, or use COUNT(DISTINCT ...)"),
+    Rule("not_aggregated", "the output would contain row-level values; every output row must be "
+         "an aggregate over enough people", "GROUP BY dimensions and aggregate the rest"),
+    Rule("not_grouped", "a column in an aggregated SELECT must be a group key or inside an "
+         "aggregate", "add it to GROUP BY or aggregate it"),
+    Rule("cross_user_window", "a window over people's rows must be PARTITION BY user_key",
+         "add PARTITION BY user_key, or aggregate first and window over the aggregates"),
+    Rule("join_not_on_user_key", "joins between people's rows must include user_key = user_key",
+         "join ON a.user_key = b.user_key (other conditions may follow with AND)"),
+    Rule("mixed_join", "people's rows cannot be joined with aggregated rows",
+         "aggregate both sides first, or join people's rows on user_key"),
+    Rule("join_type", "NATURAL, ASOF, POSITIONAL, SEMI, ANTI and LATERAL joins are not supported",
+         "use [LEFT|RIGHT|FULL] JOIN ... ON a.user_key = b.user_key"),
+    Rule("scalar_subquery", "a scalar subquery must aggregate across people (it is thresholded "
+         "like any output row)", "aggregate inside the subquery"),
+    Rule("subquery_predicate", "EXISTS and IN (subquery) are allowed only as user_key IN "
+         "(a subquery that returns user_key) or a value IN (an aggregated subquery)",
+         "rewrite as a join on user_key"),
+    Rule("set_operation", "set operations must combine like with like; UNION, INTERSECT and "
+         "EXCEPT of people's rows must carry user_key", "project user_key in every branch"),
+    Rule("recursive_cte", "recursive CTEs are not allowed", "write the query without recursion"),
+    Rule("function_not_allowed", "the function is not on the gate's allow-list",
+         "see docs/gate-rules.md for the functions you can use"),
+    Rule("unsupported_syntax", "this SQL construct is not supported by the gate (it fails closed)",
+         "rewrite the query with plain SELECT, JOIN, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT"),
+    Rule("grouping_sets", "GROUPING SETS, ROLLUP and CUBE are not supported",
+         "run one query per grouping, or UNION ALL them"),
+    Rule("aggregate_in_where", "aggregates cannot appear in WHERE, JOIN or GROUP BY",
+         "move the condition to HAVING"),
+    Rule("limit_not_constant", "LIMIT and OFFSET must be integer constants", "use a number"),
+    Rule("epsilon_not_allowed", "the request asks for an epsilon the policy does not allow",
+         "ask for an epsilon within max_epsilon_per_query, or none if DP is off"),
+    Rule("dp_unsupported", "under differential privacy only COUNT, COUNT(DISTINCT user_key), "
+         "SUM and AVG with GROUP BY over one per-person table or join are supported",
+         "simplify the query, or run it without epsilon where the policy allows"),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+
+
+def violation(code: str, detail: str | None = None, *, line: int | None = None,
+              col: int | None = None) -> Violation:
+    """A violation of ``code``; ``detail`` names what in the SQL broke it (never data).
+
+    >>> violation("user_key_output", "user_key").message
+    'a user_key may not reach the output: user_key'
+    """
+    rule = RULES[code]
+    message = rule.summary if detail is None else f"{rule.summary}: {detail}"
+    return Violation(code, message, line=line, col=col, hint=rule.hint)
+
+
+def render_markdown() -> str:
+    lines = ["# Gate rule codes", "", "| code | meaning | how to fix |", "| --- | --- | --- |"]
+    lines += [f"| `{r.code}` | {r.summary} | {r.hint} |" for r in _RULES]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

@@ -1,0 +1,136 @@
+"""Name resolution for one SELECT: its sources, their columns, and DuckDB's shorthands.
+
+Everything that expands to columns (``*``, ``t.*``, ``* EXCLUDE``, ``#n``) is rewritten into
+explicit column references here, so the later rules see every column that flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from cleanroom.errors import Violation
+from cleanroom.gate.model import K, Rel
+from cleanroom.gate.rules import violation
+
+
+def position(node: exp.Expr) -> tuple[int | None, int | None]:
+    """Line and column of a node in the analyst's SQL, from its first identifier or token."""
+    for sub in node.walk():
+        meta = sub.meta if hasattr(sub, "meta") else {}
+        if meta and "line" in meta:
+            return meta.get("line"), meta.get("col")
+    return None, None
+
+
+def at(code: str, node: exp.Expr, detail: str | None = None) -> Violation:
+    line, col = position(node)
+    return violation(code, detail, line=line, col=col)
+
+
+@dataclass
+class Scope:
+    """The sources visible in one SELECT, in FROM order."""
+
+    sources: dict[str, Rel] = field(default_factory=dict)
+    using: set[str] = field(default_factory=set)
+    uid_expr: exp.Expr | None = None
+    aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
+
+    @property
+    def bearing(self) -> bool:
+        return any(rel.bearing for rel in self.sources.values())
+
+    def resolve(self, col: exp.Column) -> tuple[str, K] | Violation:
+        """The (source alias, kind) a column reference names, or why it names none."""
+        name, table = col.name, col.table
+        if col.args.get("db") or col.args.get("catalog"):
+            return at("unsupported_syntax", col, "nested field access")
+        if table:
+            rel = self.sources.get(table)
+            kind = rel.kind(name) if rel else None
+            return (table, kind) if kind else at("unknown_column", col, f"{table}.{name}")
+        hits = [(alias, rel.kind(name)) for alias, rel in self.sources.items() if rel.kind(name)]
+        if len(hits) > 1 and name not in self.using:
+            return at("ambiguous_column", col, name)
+        if hits:
+            return hits[0][0], hits[0][1]  # type: ignore[return-value]
+        if name in self.sources:
+            return at("whole_row", col, name)
+        return at("unknown_column", col, name)
+
+    def qualified(self, col: exp.Column) -> exp.Column | None:
+        found = self.resolve(col)
+        if isinstance(found, Violation):
+            return None
+        return exp.column(col.name, table=found[0], quoted=True)
+
+
+def expand_stars(select: exp.Select, scope: Scope) -> list[Violation]:
+    """Replace ``*``, ``t.*`` and ``* EXCLUDE (...)`` with explicit, qualified columns."""
+    problems: list[Violation] = []
+    projections: list[exp.Expr] = []
+    for proj in select.expressions:
+        star = _star_of(proj)
+        if star is None:
+            if isinstance(proj, exp.Columns) or proj.find(exp.Columns):
+                problems.append(at("columns_expression", proj, "COLUMNS(...)"))
+            projections.append(proj)
+            continue
+        if star.args.get("replace") or star.args.get("rename"):
+            problems.append(at("columns_expression", proj, "* REPLACE"))
+            continue
+        table = proj.table if isinstance(proj, exp.Column) else None
+        excluded = {e.name for e in star.args.get("except") or []}
+        expanded, missing = _expand(scope, table, excluded)
+        if missing:
+            problems.append(at("unknown_column", proj, table))
+        projections.extend(expanded)
+    select.set("expressions", projections)
+    return problems
+
+
+def _star_of(proj: exp.Expr) -> exp.Star | None:
+    if isinstance(proj, exp.Star):
+        return proj
+    if isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star):
+        return proj.this
+    return None
+
+
+def _expand(scope: Scope, table: str | None, excluded: set[str]) -> tuple[list[exp.Expr], bool]:
+    if table and table not in scope.sources:
+        return [], True
+    out: list[exp.Expr] = []
+    seen: set[str] = set()
+    for alias, rel in scope.sources.items():
+        if table and alias != table:
+            continue
+        for name in rel.names():
+            if name in excluded or (name in scope.using and name in seen):
+                continue
+            seen.add(name)
+            out.append(exp.alias_(exp.column(name, table=alias, quoted=True), name, quoted=True))
+    return out, False
+
+
+def resolve_positional(select: exp.Select) -> list[Violation]:
+    """``#n`` names the n-th projection (DuckDB): replace it with that projection's expression."""
+    problems: list[Violation] = []
+    for node in list(select.find_all(exp.PositionalColumn)):
+        index = int(node.this.name) if isinstance(node.this, exp.Literal) else 0
+        if node.parent_select is not select:
+            continue
+        if not 1 <= index <= len(select.expressions) or index - 1 == _index_of(select, node):
+            problems.append(at("unsupported_syntax", node, f"#{index}"))
+            continue
+        node.replace(select.expressions[index - 1].unalias().copy())
+    return problems
+
+
+def _index_of(select: exp.Select, node: exp.Expr) -> int:
+    for i, proj in enumerate(select.expressions):
+        if any(sub is node for sub in proj.walk()):
+            return i
+    return -1

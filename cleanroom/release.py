@@ -1,0 +1,56 @@
+"""Release an exact result: drop every row that stands on too few people, count them, and
+make values JSON-safe. Differential privacy, when asked for, is applied by ``privacy``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.engine import ExactResult
+
+
+@dataclass(frozen=True)
+class Release:
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
+    suppressed_rows: int
+
+
+def release_thresholded(result: ExactResult, *, people_column: str | None, min_users: int,
+                        limit: int | None = None, offset: int = 0) -> Release:
+    """Keep rows whose hidden people count reaches ``min_users``; LIMIT applies after that.
+
+    >>> r = ExactResult(("c", "n", "__cr_n"), [("a", 60, 60), ("b", 3, 3)])
+    >>> release_thresholded(r, people_column="__cr_n", min_users=50)
+    Release(columns=('c', 'n'), rows=[['a', 60]], suppressed_rows=1)
+    """
+    if people_column is None:
+        rows = [list(r) for r in result.rows]
+        columns = result.columns
+        suppressed = 0
+    else:
+        columns = result.columns[:-1]
+        rows = [list(r[:-1]) for r in result.rows if (r[-1] or 0) >= min_users]
+        suppressed = len(result.rows) - len(rows)
+    end = None if limit is None else offset + limit
+    return Release(columns, [[json_value(v) for v in r] for r in rows[offset:end]], suppressed)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe form of a DuckDB value (timestamps as ISO 8601, decimals as floats)."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,93 @@
+"""Synthetic marketing data for the demo, tests and benchmarks (seeded, realistic shapes).
+
+A publisher's exposures over six channels and an advertiser's conversions, for people who
+overlap partially: some exposed people never buy, some buyers were never exposed. Identifiers
+are plain emails here; the data partners pseudonymize them before upload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+CHANNELS = ("search", "social", "streaming_video", "display", "email", "affiliate")
+CHANNEL_WEIGHTS = (0.22, 0.25, 0.18, 0.2, 0.1, 0.05)
+CHANNEL_LIFT = (0.05, 0.02, 0.04, 0.01, 0.03, 0.02)  # added purchase probability per channel seen
+START = dt.datetime(2026, 9, 1)
+DAYS = 30
+PILOT_PEOPLE = 12
+
+
+@dataclass(frozen=True)
+class MarketingData:
+    impressions: pa.Table  # email, ts, channel, campaign, cost, ip_hash
+    conversions: pa.Table  # email, ts, revenue, order_id
+
+
+def email_of(ids: np.ndarray) -> list[str]:
+    return [f"Person.{i}@Example.com " for i in ids.tolist()]
+
+
+def generate(people: int, *, seed: int = 7, exposed_share: float = 0.8) -> MarketingData:
+    """Exposures and conversions for ``people`` people.
+
+    >>> d = generate(2000, seed=1)
+    >>> d.impressions.num_rows > 2000 and 0 < d.conversions.num_rows < 2000
+    True
+    """
+    rng = np.random.default_rng(seed)
+    exposed = np.flatnonzero(rng.random(people) < exposed_share)
+    counts = 1 + rng.poisson(3.0, exposed.size)
+    who = np.repeat(exposed, counts)
+    channel = rng.choice(len(CHANNELS), size=who.size, p=CHANNEL_WEIGHTS)
+    seconds = rng.integers(0, DAYS * 86400, who.size)
+    impressions = _impressions(rng, who, channel, seconds)
+    conversions = _conversions(rng, people, who, channel, seconds)
+    return MarketingData(impressions, conversions)
+
+
+def _impressions(rng: np.random.Generator, who: np.ndarray, channel: np.ndarray,
+                 seconds: np.ndarray) -> pa.Table:
+    names = np.array(CHANNELS)[channel]
+    flight = rng.integers(1, 4, who.size)
+    campaign = np.char.add(np.char.add(names.astype(str), "-fall-"), flight.astype(str))
+    # A small pilot campaign that only a dozen people saw: a group every query must suppress.
+    pilot = np.isin(who, np.unique(who)[:PILOT_PEOPLE]) & (channel == CHANNELS.index("display"))
+    campaign = np.where(pilot, "display-pilot", campaign)
+    return pa.table({
+        "email": email_of(who),
+        "ts": pa.array(_timestamps(seconds), pa.timestamp("s")),
+        "channel": names.tolist(),
+        "campaign": campaign.tolist(),
+        "cost": np.round(rng.gamma(2.0, 0.004, who.size), 5),
+        "ip_hash": [f"ip-{x:08x}" for x in rng.integers(0, 2**32, who.size).tolist()],
+    })
+
+
+def _conversions(rng: np.random.Generator, people: int, who: np.ndarray, channel: np.ndarray,
+                 seconds: np.ndarray) -> pa.Table:
+    seen = np.zeros((people, len(CHANNELS)), dtype=bool)
+    seen[who, channel] = True
+    probability = 0.03 + seen.astype(float) @ np.array(CHANNEL_LIFT)
+    buyers = np.flatnonzero(rng.random(people) < probability)
+    last_seen = np.zeros(people, dtype=np.int64)
+    np.maximum.at(last_seen, who, seconds)
+    delay = rng.integers(3600, 5 * 86400, buyers.size)
+    when = np.minimum(last_seen[buyers] + delay, DAYS * 86400 + 5 * 86400)
+    orders = 1 + rng.poisson(0.3, buyers.size)
+    buyer_rows = np.repeat(buyers, orders)
+    when_rows = np.repeat(when, orders) + rng.integers(0, 3 * 86400, buyer_rows.size)
+    revenue = np.round(np.exp(rng.normal(4.0, 0.6, buyer_rows.size)), 2)
+    return pa.table({
+        "email": email_of(buyer_rows),
+        "ts": pa.array(_timestamps(when_rows), pa.timestamp("s")),
+        "revenue": revenue,
+        "order_id": [f"ord-{i:09d}" for i in rng.permutation(buyer_rows.size).tolist()],
+    })
+
+
+def _timestamps(seconds: np.ndarray) -> np.ndarray:
+    return np.datetime64(START, "s") + seconds.astype("timedelta64[s]")
