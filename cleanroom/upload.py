@@ -6,6 +6,7 @@ which columns and which row numbers are wrong, never the values in them.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,16 +60,32 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+def _csv_header(raw: Path) -> list[str]:
+    with raw.open("r", encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader([handle.readline()]), [])
+
+
+def _csv_source(raw: Path) -> str:
+    """read_csv with the header we read ourselves: every row must have exactly its columns."""
+    names = _csv_header(raw)
+    if not names or len(set(names)) != len(names):
+        raise UnicodeDecodeError("utf-8", b"", 0, 1, "header")
+    columns = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
+    return (f"read_csv('{_sql_path(raw)}', header = true, auto_detect = false, delim = ',', "
+            f"quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+            f"columns = {{{columns}}})")
+
+
 def _load(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str) -> None:
-    source = (f"read_csv('{_sql_path(raw)}', header = true, all_varchar = true, strict_mode = true)"
-              if fmt == "csv" else f"read_parquet('{_sql_path(raw)}')")
     try:
+        source = _csv_source(raw) if fmt == "csv" else f"read_parquet('{_sql_path(raw)}')"
         con.execute(f"CREATE TEMP VIEW src AS SELECT *, row_number() OVER () AS __row FROM {source}")
         con.execute("SELECT count(*) FROM src").fetchone()
-    except duckdb.Error:
+    except (duckdb.Error, UnicodeDecodeError, OSError):
         # DuckDB's message may quote a line of the file: never pass it on.
         what = "CSV (header row, consistent columns, UTF-8)" if fmt == "csv" else "Parquet file"
         raise InvalidUpload([Violation("unreadable", f"the body is not a readable {what}")]) from None
+    con.execute("SET TimeZone = 'UTC'")
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:

@@ -1,0 +1,107 @@
+"""Policy files: the contract's example loads; every kind of bad file is refused at start-up
+with a message naming the file and the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cleanroom.api import create_app
+from cleanroom.errors import PolicyError
+from cleanroom.policy import Kind, load_policies, parse_policy
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "policies" / "acme-streamco.yaml"
+
+
+def example() -> dict:
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def write(tmp_path: Path, doc: dict | str, name: str = "p.yaml") -> Path:
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False)
+    (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_contract_example_loads_into_frozen_models() -> None:
+    policy = load_policies(EXAMPLE.parent)["acme-streamco"]
+    assert policy.query_rules.min_users_per_row == 50
+    assert policy.datasets["impressions"].columns["cost"].bounds == (0, 100)
+    assert policy.datasets["conversions"].columns["order_id"].kind is Kind.BANNED
+    assert policy.datasets["impressions"].user_key == "user_key"
+    with pytest.raises(Exception):
+        policy.query_rules.min_users_per_row = 1  # type: ignore[misc]
+
+
+def test_shipped_policies_load() -> None:
+    shipped = load_policies(Path(__file__).parents[1] / "policies")
+    assert "acme-streamco" in shipped
+
+
+def test_yaml_off_reads_as_off(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("differential_privacy: optional", "differential_privacy: off")
+    policy = load_policies(write(tmp_path, text))["acme-streamco"]
+    assert policy.privacy.differential_privacy == "off"
+
+
+def _mutated(path: list[str], value: object) -> dict:
+    doc = example()
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return doc
+
+
+BAD = [
+    (_mutated(["query_rules", "max_rows"], 5), "query_rules.max_rows: unknown key"),
+    (_mutated(["datasets", "impressions", "columns", "cost", "kind"], "secret"),
+     "datasets.impressions.columns.cost.kind"),
+    (_mutated(["datasets", "impressions", "columns", "cost", "type"], "MONEY"),
+     "datasets.impressions.columns.cost.type"),
+    (_mutated(["datasets", "impressions", "columns", "cost"], {"kind": "metric", "type": "DOUBLE"}),
+     "datasets.impressions.columns.cost: a metric needs bounds"),
+    (_mutated(["datasets", "impressions", "provider"], "nobody"), "provider 'nobody' is not a party"),
+    (_mutated(["parties"], [{"name": "acme", "roles": ["analyst", "provider"]},
+                            {"name": "acme", "roles": ["provider"]}]), "duplicate party names"),
+    (_mutated(["collaboration"], "Acme Streamco"), "collaboration"),
+    (_mutated(["datasets", "conversions", "columns", "user_key"], {"kind": "dimension", "type": "VARCHAR"}),
+     "exactly one user_key"),
+    (_mutated(["privacy", "differential_privacy"], "sometimes"), "privacy.differential_privacy"),
+]
+
+
+@pytest.mark.parametrize(("doc", "expected"), BAD, ids=[e for _, e in BAD])
+def test_bad_policy_is_refused_naming_file_and_key(tmp_path: Path, doc: dict, expected: str) -> None:
+    folder = write(tmp_path, doc, "broken.yaml")
+    with pytest.raises(PolicyError) as err:
+        load_policies(folder)
+    assert "broken.yaml" in err.value.message
+    assert expected in err.value.message
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("query_rules:\n", "query_rules:\n  min_users_per_row: 3\n")
+    with pytest.raises(PolicyError, match="duplicate key 'min_users_per_row'"):
+        parse_policy(text, source="dup.yaml")
+
+
+def test_duplicate_collaboration_across_files(tmp_path: Path) -> None:
+    write(tmp_path, example(), "a.yaml")
+    write(tmp_path, example(), "b.yaml")
+    with pytest.raises(PolicyError, match="defined twice"):
+        load_policies(tmp_path)
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="bad.yaml: not valid YAML"):
+        load_policies(write(tmp_path, "a: [1, 2", "bad.yaml"))
+
+
+def test_service_refuses_to_start_on_a_bad_policy(tmp_path: Path) -> None:
+    folder = write(tmp_path / "pol" if (tmp_path / "pol").mkdir() is None else tmp_path,
+                   _mutated(["query_rules", "min_users_per_row"], 1), "weak.yaml")
+    with pytest.raises(PolicyError, match="weak.yaml: query_rules.min_users_per_row"):
+        create_app(tmp_path / "data", folder)

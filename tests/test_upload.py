@@ -1,0 +1,154 @@
+"""Uploads (CONTRACT.md §3): CSV and Parquet validated against the policy, refusals that name
+rows and columns but never values, and atomic replacement."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cleanroom.upload import validate_upload
+from tests.canary import user_key
+from tests.conftest import Harness
+from tests.test_api_access import assert_error
+
+HEADER = "user_key,ts,revenue,order_id\n"
+COUNT = "SELECT COUNT(*) AS n, COUNT(DISTINCT user_key) AS people FROM conversions"
+
+
+def conversions_csv(people: int, *, start: int = 0, revenue: float = 10.0) -> bytes:
+    lines = [f"{user_key(i)},2026-09-0{1 + i % 9} 12:00:00,{revenue},ORD{i}"
+             for i in range(start, start + people)]
+    return (HEADER + "\n".join(lines) + "\n").encode()
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def count(h: Harness) -> list:
+    response = h.query(COUNT)
+    assert response.status_code == 200, response.text
+    return response.json()["rows"]
+
+
+def test_csv_upload_then_query(fresh: Harness) -> None:
+    response = fresh.upload("conversions", conversions_csv(120), party="acme")
+    assert response.status_code == 201
+    assert response.json() == {"dataset": "conversions", "rows": 120, "version": 1}
+    assert count(fresh) == [[120, 120]]
+
+
+def test_timestamps_with_t_and_parquet_upload(fresh: Harness) -> None:
+    table = pa.table({"user_key": [user_key(i) for i in range(60)],
+                      "ts": pa.array(["2026-09-01T13:45:00"] * 60),
+                      "revenue": [1.5] * 60, "order_id": [f"o{i}" for i in range(60)]})
+    response = fresh.upload("conversions", parquet_bytes(table), party="acme",
+                            content_type="application/vnd.apache.parquet")
+    assert response.status_code == 201, response.text
+    assert response.json()["rows"] == 60
+
+
+def test_a_new_upload_replaces_the_old_one(fresh: Harness) -> None:
+    fresh.upload("conversions", conversions_csv(100), party="acme")
+    second = fresh.upload("conversions", conversions_csv(70, start=500), party="acme")
+    assert second.json()["version"] == 2
+    assert count(fresh) == [[70, 70]]
+
+
+BAD_BODIES = [
+    ("missing column", HEADER.replace(",order_id", "") + f"{user_key(1)},2026-09-01,1\n",
+     "missing_column", "order_id"),
+    ("extra column", HEADER.strip() + ",email\n" + f"{user_key(1)},2026-09-01,1,o,SECRET@x.com\n",
+     "unknown_column", "column number 5"),
+    ("bad user_key", HEADER + "SECRETKEY,2026-09-01,1,o\n" + f"{user_key(2)},2026-09-01,1,o\n",
+     "bad_user_key", "data rows 1"),
+    ("upper-case user_key", HEADER + f"{user_key(1).upper()},2026-09-01,1,o\n", "bad_user_key", "rows 1"),
+    ("null user_key", HEADER + f",2026-09-01,1,o\n", "bad_user_key", "data rows 1"),
+    ("bad timestamp", HEADER + f"{user_key(1)},2026-09-01,1,o\n{user_key(2)},SECRETDATE,1,o\n",
+     "bad_value", "column ts: 1 row(s) does not parse as TIMESTAMP (data rows 2)"),
+    ("bad number", HEADER + f"{user_key(1)},2026-09-01,SECRET12x,o\n", "bad_value", "column revenue"),
+    ("ragged rows", HEADER + f"{user_key(1)},2026-09-01,1,o,SECRETEXTRA,more\n", "unreadable", "CSV"),
+]
+
+
+@pytest.mark.parametrize(("label", "body", "rule", "says"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_upload_is_refused_without_echoing_values(fresh: Harness, label: str, body: str,
+                                                      rule: str, says: str) -> None:
+    fresh.upload("conversions", conversions_csv(80), party="acme")
+    response = fresh.upload("conversions", body.encode(), party="acme")
+    error = assert_error(response, 422, "invalid_upload")
+    violations = error["error"]["violations"]
+    assert any(v["rule"] == rule and says in v["message"] for v in violations), violations
+    assert "SECRET" not in response.text
+    assert count(fresh) == [[80, 80]]  # the previous version is untouched
+
+
+def test_wrong_content_type_and_empty_body(fresh: Harness) -> None:
+    assert_error(fresh.upload("conversions", b"{}", party="acme", content_type="application/json"),
+                 415, "invalid_upload")
+    assert_error(fresh.upload("conversions", b"", party="acme"), 400, "invalid_upload")
+
+
+def test_too_large_body_is_413(tmp_path: Path) -> None:
+    from tests.conftest import make_client
+
+    small = make_client(tmp_path / "d", max_upload_bytes=1000)
+    assert_error(small.upload("conversions", conversions_csv(50), party="acme"), 413, "invalid_upload")
+
+
+def test_not_parquet_is_refused(fresh: Harness) -> None:
+    response = fresh.upload("conversions", b"PAR1 this is not parquet", party="acme",
+                            content_type="application/vnd.apache.parquet")
+    assert_error(response, 422, "invalid_upload")
+
+
+def test_interrupted_publish_leaves_previous_version(fresh: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh.upload("conversions", conversions_csv(90), party="acme")
+    import cleanroom.store as store
+
+    def crash(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.os, "replace", crash)
+    response = fresh.upload("conversions", conversions_csv(55, start=900), party="acme")
+    assert response.status_code == 500
+    assert set(response.json()["error"]) == {"code", "message", "violations"}
+    monkeypatch.undo()
+    assert count(fresh) == [[90, 90]]
+
+
+def test_queries_during_uploads_see_one_whole_version(fresh: Harness) -> None:
+    fresh.upload("conversions", conversions_csv(100), party="acme")
+    seen: list = []
+
+    def reader() -> None:
+        for _ in range(15):
+            seen.append(count(fresh)[0][0])
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for i in range(5):
+        fresh.upload("conversions", conversions_csv(100 if i % 2 else 200), party="acme")
+    thread.join()
+    assert set(seen) <= {100, 200}
+
+
+def test_validate_upload_writes_typed_parquet(tmp_path: Path) -> None:
+    from cleanroom.policy import load_policies
+    from tests.conftest import POLICIES
+
+    raw = tmp_path / "c.csv"
+    raw.write_bytes(conversions_csv(3))
+    spec = load_policies(POLICIES)["acme-streamco"].datasets["conversions"]
+    valid = validate_upload(raw, "csv", spec, tmp_path / "out.parquet")
+    schema = pq.read_schema(valid.path)
+    assert valid.rows == 3
+    assert str(schema.field("ts").type).startswith("timestamp")
+    assert str(schema.field("revenue").type) == "double"
