@@ -53,7 +53,7 @@ Who = Annotated[Identity, Depends(identity)]
 
 def create_app(data_dir: Path | str, policies_dir: Path | str, *,
                settings: Settings | None = None) -> FastAPI:
-    service = Service(Store(data_dir), load_policies(policies_dir), settings or Settings())
+    service = Service.open(Store(data_dir), load_policies(policies_dir), settings or Settings())
     app = FastAPI(title="cleanroom", version="0.1.0")
     app.state.service = service
     _install_error_handlers(app)
@@ -79,7 +79,11 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.post("/v1/collaborations/{c}/queries/check")
     def check(c: str, body: CheckRequest, who: Who) -> dict[str, Any]:
-        return pipeline.check_sql(service, who, c, body.sql)
+        return pipeline.check_sql(service, who, c, body.sql, body.epsilon)
+
+    @app.get("/v1/collaborations/{c}/budget")
+    def budget(c: str, who: Who) -> dict[str, Any]:
+        return pipeline.budget_of(service, who, c)
 
     @app.get("/v1/collaborations/{c}/audit")
     def audit_log(c: str, who: Who) -> dict[str, Any]:

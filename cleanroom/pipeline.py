@@ -16,9 +16,16 @@ from cleanroom.audit import AuditEvent
 from cleanroom.engine import ColumnSpec, Limits, TableSpec, run, sandbox
 from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
 from cleanroom.gate import Catalog, CheckedQuery, K, check_query
+from cleanroom.gate.analyse import analyse_query
+from cleanroom.gate.parse import parse_query
+from cleanroom.gate.rewrite import neutralize_errors, propagate_people
+from cleanroom.privacy.budget import BudgetLedger
+from cleanroom.privacy.dp_release import noise_plan, release_dp
+from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
+from cleanroom.privacy.mechanisms import NoisePlan, Rng, make_rng
 from cleanroom.gate.rules import violation
 from cleanroom.policy import Kind, Policy
-from cleanroom.release import Release, release_thresholded
+from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
 from cleanroom.upload import validate_upload
@@ -31,6 +38,14 @@ class Service:
     store: Store
     policies: dict[str, Policy]
     settings: Settings
+    ledger: BudgetLedger
+    rng: Rng | None = None  # None: the OS's secure generator for every draw
+
+    @classmethod
+    def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> "Service":
+        seed = settings.dp_seed
+        return cls(store, policies, settings, BudgetLedger(store.meta_path),
+                   None if seed is None else make_rng(seed))
 
     @property
     def limits(self) -> Limits:
@@ -91,18 +106,26 @@ def upload_dataset(service: Service, who: Identity, collaboration: str, dataset:
 
 
 # -- queries -----------------------------------------------------------------------------
-def check_sql(service: Service, who: Identity, collaboration: str, sql: str) -> dict[str, Any]:
-    """The gate's decision without running anything."""
+def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
+              epsilon: float | None = None) -> dict[str, Any]:
+    """The gate's decision, the SQL that would run and, under DP, the noise plan; it runs
+    nothing and spends no budget."""
     policy = authorize(service, who, collaboration, "analyst")
     try:
+        epsilon = epsilon_for(policy, epsilon)
         checked = _check(policy, sql)
+        private = None if epsilon is None else plan_private_query(policy, sql, epsilon)
     except QueryRejected as exc:
         _audit(service, who, "check", exc, detail={"sql": sql})
         return {"decision": "rejected", "violations": [v.as_dict() for v in exc.violations]}
-    _audit(service, who, "check", None, detail={"sql": sql})
-    return {"decision": "accepted", "violations": [], "sql": checked.sql,
-            "columns": list(checked.columns), "mode": checked.mode.value,
-            "min_users_per_row": policy.query_rules.min_users_per_row}
+    _audit(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
+    answer: dict[str, Any] = {
+        "decision": "accepted", "violations": [], "columns": list(checked.columns),
+        "mode": checked.mode.value, "min_users_per_row": policy.query_rules.min_users_per_row,
+        "sql": checked.sql if private is None else private.query.sql, "epsilon": epsilon}
+    if private is not None:
+        answer["noise"] = describe_plan(private.plan)
+    return answer
 
 
 def _check(policy: Policy, sql: str) -> CheckedQuery:
@@ -115,33 +138,124 @@ def run_sql(service: Service, who: Identity, collaboration: str, sql: str,
     query_id = uuid.uuid4().hex
     detail: dict[str, Any] = {"sql": sql, "epsilon": epsilon}
     try:
-        _refuse_epsilon(policy, epsilon)
-        checked = _check(policy, sql)
-        with sandbox(tables_for(service, policy), service.limits) as con:
-            exact = run(con, checked.sql, service.limits)
-        release = release_thresholded(exact, people_column=checked.people_column,
-                                      min_users=policy.query_rules.min_users_per_row,
-                                      limit=checked.limit, offset=checked.offset)
+        epsilon = epsilon_for(policy, epsilon)
+        if epsilon is None:
+            answer = _exact_answer(service, policy, sql)
+        else:
+            answer = _private_answer(service, who, policy, sql, epsilon, query_id)
     except CleanroomError as exc:
         _audit(service, who, "query", exc, query_id=query_id, detail=detail)
         raise
-    detail.update(rows=len(release.rows), suppressed_rows=release.suppressed_rows,
-                  tables=list(checked.tables))
+    detail.update(epsilon=epsilon, rows=len(answer["rows"]), suppressed_rows=answer["suppressed_rows"])
     _audit(service, who, "query", None, query_id=query_id, detail=detail)
-    return _answer(query_id, release, epsilon_spent=0.0)
+    return {"query_id": query_id, **answer}
 
 
-def _refuse_epsilon(policy: Policy, epsilon: float | None) -> None:
-    mode = policy.privacy.differential_privacy
-    if epsilon is not None or mode == "required":
-        # Differential privacy has its own stage; until a query can be noised it is refused
-        # rather than answered exactly.
-        raise QueryRejected([violation("dp_unsupported", "differentially private answers")])
+def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
+    """The epsilon a query runs with, or None for an exact (thresholded) answer.
+
+    ``required`` mode never answers exactly: a query without epsilon gets the policy's
+    ``max_epsilon_per_query``.
+    """
+    privacy = policy.privacy
+    if privacy.differential_privacy == "off":
+        if epsilon is not None:
+            raise QueryRejected([violation("epsilon_not_allowed", "differential privacy is off")])
+        return None
+    if epsilon is None:
+        return privacy.max_epsilon_per_query if privacy.differential_privacy == "required" else None
+    if epsilon > privacy.max_epsilon_per_query:
+        raise QueryRejected([violation(
+            "epsilon_not_allowed", f"at most {privacy.max_epsilon_per_query:g} per query")])
+    return epsilon
 
 
-def _answer(query_id: str, release: Release, *, epsilon_spent: float) -> dict[str, Any]:
-    return {"query_id": query_id, "columns": list(release.columns), "rows": release.rows,
-            "suppressed_rows": release.suppressed_rows, "epsilon_spent": epsilon_spent}
+def _exact_answer(service: Service, policy: Policy, sql: str) -> dict[str, Any]:
+    checked = _check(policy, sql)
+    with sandbox(tables_for(service, policy), service.limits) as con:
+        exact = run(con, checked.sql, service.limits)
+    release = release_thresholded(exact, people_column=checked.people_column,
+                                  min_users=policy.query_rules.min_users_per_row,
+                                  limit=checked.limit, offset=checked.offset)
+    return {"columns": list(release.columns), "rows": release.rows,
+            "suppressed_rows": release.suppressed_rows, "epsilon_spent": 0.0,
+            "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
+
+
+def _private_answer(service: Service, who: Identity, policy: Policy, sql: str, epsilon: float,
+                    query_id: str) -> dict[str, Any]:
+    """Bound, run, charge the budget, then noise: nothing is released before the charge."""
+    private = plan_private_query(policy, sql, epsilon)
+    with sandbox(tables_for(service, policy), service.limits) as con:
+        exact = run(con, private.query.sql, service.limits)
+    charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
+                                   budget=policy.privacy.epsilon_budget, query_id=query_id)
+    q = private.query
+    release = release_dp(exact, q.columns, private.plan,
+                         min_users=policy.query_rules.min_users_per_row,
+                         max_groups_per_user=policy.query_rules.max_groups_per_user,
+                         rng=service.rng or make_rng(), order=q.order, limit=q.limit,
+                         offset=q.offset)
+    return {"columns": list(release.columns), "rows": release.rows,
+            # How many groups were held back is itself exact: under DP it is not released.
+            "suppressed_rows": None, "epsilon_spent": epsilon,
+            "epsilon_remaining": charge.remaining, "row_status": ["noised"] * len(release.rows),
+            "confidence_intervals": release.intervals, "noise": describe_plan(private.plan)}
+
+
+@dataclass(frozen=True)
+class PrivateQuery:
+    query: DPQuery
+    plan: NoisePlan
+
+
+def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
+    """The bounded SQL and the noise plan of a query, without running it."""
+    tree = parse_query(sql)
+    shape = analyse_query(tree, catalog_for(policy))
+    columns = dp_columns(shape, _metric_bounds(policy), _user_keys(policy))
+    order, limit, offset = dp_order(shape, columns)
+    propagate_people(shape.tree, shape)
+    groups = policy.query_rules.max_groups_per_user
+    bounded = neutralize_errors(bound_contributions(shape, columns, max_groups_per_user=groups))
+    plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
+                      delta=policy.privacy.delta)
+    query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
+        1 for c in columns if c.function == "group_key"), order, limit, offset)
+    return PrivateQuery(query, plan)
+
+
+def describe_plan(plan: NoisePlan) -> dict[str, Any]:
+    entries = [{"column": e.name, "mechanism": e.mechanism, "sensitivity": e.sensitivity,
+                "epsilon": e.epsilon, "expected_abs_error": e.expected_abs_error,
+                "ci95_half_width": e.ci_half_width} for e in plan.entries]
+    selection = None if plan.selection is None else {
+        "epsilon": plan.selection.epsilon, "delta": plan.selection.delta,
+        "noisy_people_threshold": plan.selection.threshold}
+    return {"epsilon": plan.epsilon, "aggregates": entries, "group_selection": selection}
+
+
+def _metric_bounds(policy: Policy) -> dict[str, tuple[float, float]]:
+    bounds: dict[str, set[tuple[float, float]]] = {}
+    for ds in policy.datasets.values():
+        for name, col in ds.columns.items():
+            if col.kind is Kind.METRIC and col.bounds is not None:
+                bounds.setdefault(name, set()).add(col.bounds)
+    # A name with different bounds in two datasets is ambiguous: take the widest range.
+    return {n: (min(b[0] for b in bs), max(b[1] for b in bs)) for n, bs in bounds.items()}
+
+
+def _user_keys(policy: Policy) -> frozenset[str]:
+    return frozenset(ds.user_key for ds in policy.datasets.values())
+
+
+def budget_of(service: Service, who: Identity, collaboration: str) -> dict[str, Any]:
+    policy = authorize(service, who, collaboration, "analyst")
+    spent = service.ledger.spent(collaboration, who.party)
+    budget = policy.privacy.epsilon_budget
+    return {"party": who.party, "epsilon_budget": budget, "epsilon_spent": spent,
+            "epsilon_remaining": max(0.0, budget - spent),
+            "history": service.ledger.history(collaboration, who.party)}
 
 
 def _audit(service: Service, who: Identity, action: str, error: CleanroomError | None, *,

@@ -1,0 +1,183 @@
+"""Contribution bounding in SQL, for differentially private answers.
+
+A query the gate accepted is rewritten so that, before anything is aggregated across people,
+named subqueries bound what one person can move:
+
+- ``__cr_rows``: the final SELECT's own FROM, JOIN and WHERE, projecting the person, the group
+  keys and the aggregated values;
+- ``__cr_user_groups``: one row per person and group (so a person counts at most once in a
+  group), their values summed (SUM) or averaged (AVG) and clamped to the metric's bounds;
+- ``__cr_bounded``: each person kept in at most ``max_groups_per_user`` groups, chosen at random.
+
+The outer SELECT then sums per group; sensitivities follow from these bounds, never from the
+data. Only plain ``COUNT(*)``, ``COUNT(DISTINCT user_key)``, ``COUNT(col)``, ``SUM`` and ``AVG``
+over one per-person FROM, grouped by dimensions, are supported; anything else is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from cleanroom.errors import QueryRejected
+from cleanroom.gate.model import Aggregate, Mode, QueryShape
+from cleanroom.gate.rules import violation
+
+PEOPLE = "__cr_people"
+
+
+@dataclass(frozen=True)
+class DPColumn:
+    """One output column of a DP query and where its exact value sits in the bounded result."""
+
+    name: str
+    function: str  # group_key | count | sum | avg
+    lower: float = 0.0
+    upper: float = 0.0
+
+
+@dataclass(frozen=True)
+class DPQuery:
+    sql: str
+    columns: tuple[DPColumn, ...]
+    key_count: int  # the first ``key_count`` result columns are group keys
+    order: tuple[tuple[int, bool], ...]  # (output column index, descending)
+    limit: int | None
+    offset: int
+
+
+def unsupported(detail: str) -> QueryRejected:
+    return QueryRejected([violation("dp_unsupported", detail)])
+
+
+def dp_columns(shape: QueryShape, metric_bounds: dict[str, tuple[float, float]],
+               user_keys: frozenset[str]) -> tuple[DPColumn, ...]:
+    """What each output column is under DP, or why the query cannot be answered with noise.
+
+    ``metric_bounds`` maps metric column names to their policy bounds; ``user_keys`` names the
+    policy's user_key columns.
+    """
+    select = shape.tree
+    if not isinstance(select, exp.Select) or shape.final_mode is not Mode.ANONYMIZING:
+        raise unsupported("the query must aggregate people's rows in its final SELECT")
+    inner = [p for key, p in shape.plans.items() if key != id(select)]
+    if any(p.mode in (Mode.ANONYMIZING, Mode.ANON) for p in inner):
+        raise unsupported("aggregates inside subqueries or CTEs")
+    for clause in ("having", "qualify", "distinct"):
+        if select.args.get(clause):
+            raise unsupported(clause.upper())
+    columns = tuple(_dp_column(agg, output_name(proj), metric_bounds, user_keys)
+                    for agg, proj in zip(shape.final_aggregates, select.expressions))
+    group = select.args.get("group")
+    keys = sum(1 for c in columns if c.function == "group_key")
+    if group is not None and not group.args.get("all") and len(group.expressions) != keys:
+        raise unsupported("every GROUP BY key must be an output column")
+    if group is None and keys:
+        raise unsupported("output columns that are not aggregates")
+    return columns
+
+
+def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, float]],
+               user_keys: frozenset[str]) -> DPColumn:
+    if agg.function == "group_key":
+        return DPColumn(name, "group_key")
+    if agg.function == "count" or (agg.function == "count_distinct" and agg.argument in user_keys):
+        return DPColumn(name, "count")
+    if agg.function in ("sum", "avg") and agg.argument in metric_bounds:
+        lower, upper = metric_bounds[agg.argument]
+        return DPColumn(name, agg.function, lower, upper)
+    raise unsupported(f"column {name}")
+
+
+def _projection(select: exp.Select, name: str) -> exp.Expr:
+    return next(p for p in select.expressions if output_name(p) == name).unalias()
+
+
+def output_name(projection: exp.Expr) -> str:
+    """The name DuckDB gives an output column (``count_star()`` for an unaliased COUNT(*))."""
+    if isinstance(projection, exp.Alias) or isinstance(projection, exp.Column):
+        return projection.alias_or_name
+    if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
+        return "count_star()"
+    return projection.sql(dialect="duckdb").lower()
+
+
+def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
+                        max_groups_per_user: int) -> exp.Select:
+    """The bounded query: exact per-group people counts and clamped sums, ready for noise."""
+    select = shape.tree
+    assert isinstance(select, exp.Select)
+    plan = shape.plans[id(select)]
+    if plan.uid_expr is None:
+        raise unsupported("no person to bound")
+    rows = _rows_cte(select, plan.uid_expr, columns)
+    per_user = _user_groups_cte(columns)
+    # DuckDB refuses a volatile window ORDER BY: draw the random pick as a column first.
+    bounded = exp.select("*").from_("__cr_user_groups").qualify(
+        f"ROW_NUMBER() OVER (PARTITION BY __cr_uid ORDER BY __cr_pick) <= {int(max_groups_per_user)}")
+    outer = _outer_select(columns)
+    with_ = select.args.get("with_")
+    ctes = [c.copy() for c in (with_.expressions if with_ else [])]
+    for name, body in (("__cr_rows", rows), ("__cr_user_groups", per_user), ("__cr_bounded", bounded)):
+        ctes.append(exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name))))
+    outer.set("with_", exp.With(expressions=ctes))
+    return outer
+
+
+def _rows_cte(select: exp.Select, uid: exp.Expr, columns: tuple[DPColumn, ...]) -> exp.Select:
+    projections = [exp.alias_(uid.copy(), "__cr_uid")]
+    for i, col in enumerate(columns):
+        node = _projection(select, col.name)
+        if col.function == "group_key":
+            projections.append(exp.alias_(node.copy(), f"__cr_k{i}"))
+        elif col.function in ("sum", "avg"):
+            projections.append(exp.alias_(node.this.copy(), f"__cr_v{i}"))
+    rows = exp.Select(expressions=projections)
+    for arg in ("from_", "joins", "where"):
+        if select.args.get(arg):
+            rows.set(arg, select.args[arg].copy() if arg != "joins"
+                     else [j.copy() for j in select.args[arg]])
+    return rows
+
+
+def _user_groups_cte(columns: tuple[DPColumn, ...]) -> exp.Select:
+    keys = ["__cr_uid", *(f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key")]
+    values = []
+    for i, col in enumerate(columns):
+        if col.function in ("sum", "avg"):
+            inner = "SUM" if col.function == "sum" else "AVG"
+            values.append(f"LEAST(GREATEST({inner}(__cr_v{i}), {col.lower!r}), {col.upper!r}) "
+                          f"AS __cr_s{i}")
+    return (exp.select(*keys, *values, "random() AS __cr_pick").from_("__cr_rows")
+            .where("__cr_uid IS NOT NULL").group_by(*keys))
+
+
+def _outer_select(columns: tuple[DPColumn, ...]) -> exp.Select:
+    keys = [f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key"]
+    values = [f"COUNT(*) AS {PEOPLE}"]
+    for i, col in enumerate(columns):
+        if col.function in ("sum", "avg"):
+            values += [f"SUM(__cr_s{i}) AS __cr_sum{i}", f"COUNT(__cr_s{i}) AS __cr_cnt{i}"]
+    select = exp.select(*keys, *values).from_("__cr_bounded")
+    return select.group_by(*keys) if keys else select
+
+
+def dp_order(shape: QueryShape, columns: tuple[DPColumn, ...]) -> tuple[
+        tuple[tuple[int, bool], ...], int | None, int]:
+    """ORDER BY output columns (by name or position), LIMIT and OFFSET, applied to noisy rows."""
+    select = shape.tree
+    names = [c.name for c in columns]
+    order: list[tuple[int, bool]] = []
+    clause = select.args.get("order")
+    for ordered in (clause.expressions if clause else []):
+        target = ordered.this
+        if isinstance(target, exp.Literal) and target.is_int and 1 <= int(target.name) <= len(names):
+            order.append((int(target.name) - 1, bool(ordered.args.get("desc"))))
+        elif isinstance(target, exp.Column) and not target.table and target.name in names:
+            order.append((names.index(target.name), bool(ordered.args.get("desc"))))
+        else:
+            raise unsupported("ORDER BY must name output columns under differential privacy")
+    limit, offset = (select.args.get(a) for a in ("limit", "offset"))
+    return (tuple(order), int(limit.expression.name) if limit else None,
+            int(offset.expression.name) if offset else 0)
