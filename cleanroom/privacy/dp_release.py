@@ -1,10 +1,12 @@
 """Release the bounded exact result of a DP query: choose groups privately, noise every cell,
 attach 95% confidence intervals, order and limit the noisy rows.
 
-A row appears only if its exact people count reaches the policy's ``min_users_per_row`` (the
-policy's guarantee, kept under DP) and its noisy people count clears the private-selection
-threshold (so a rare group is not revealed by its mere presence). Nothing exact leaves: every
-aggregate cell is noised; group keys are shown only for groups selected with noise.
+A row appears only if its *noisy* people count reaches both the policy's
+``min_users_per_row`` and the private-selection threshold, so neither a rare group nor a
+padded one (49 known people plus a target) is revealed by its mere presence. An exact threshold
+would leak exactly that: a padded group would appear if and only if the target is in it.
+Nothing exact leaves: every aggregate cell is noised; group keys are shown only for groups
+selected with noise. A query without group keys has one row whose existence is public.
 """
 
 from __future__ import annotations
@@ -53,8 +55,7 @@ def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePl
     keys = sum(1 for c in columns if c.function == "group_key")
     released: list[tuple[list[Any], list[list[float] | None]]] = []
     for row in result.rows:
-        people = int(row[keys])
-        if people < min_users or not _selected(people, plan, max_groups_per_user, rng):
+        if not _selected(int(row[keys]), plan, max_groups_per_user, min_users, rng):
             continue
         released.append(_noised_row(row, columns, keys, plan, rng))
     for index, descending in reversed(order):
@@ -65,12 +66,12 @@ def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePl
                      [i for _, i in chosen], plan)
 
 
-def _selected(people: int, plan: NoisePlan, groups: int, rng: Rng) -> bool:
+def _selected(people: int, plan: NoisePlan, groups: int, min_users: int, rng: Rng) -> bool:
     if plan.selection is None:
         return True
     noisy = noisy_user_count(people, epsilon=plan.selection.epsilon,
                              max_groups_per_user=groups, rng=rng)
-    return keep_group(noisy, plan.selection.threshold)
+    return keep_group(noisy, max(plan.selection.threshold, float(min_users)))
 
 
 def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, plan: NoisePlan,

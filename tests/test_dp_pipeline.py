@@ -1,0 +1,163 @@
+"""Differential privacy through the service: modes, the noise plan, the budget, and what an
+attacker learns from a differencing pair (measured, with stated tolerances)."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cleanroom.engine import ExactResult
+from cleanroom.privacy.dp_release import noise_plan, release_dp
+from cleanroom.privacy.dp_sql import DPColumn
+from cleanroom.privacy.mechanisms import make_rng
+from tests.canary import CanaryData
+from tests.conftest import COLLAB, POLICIES, Harness, make_client
+from tests.test_api_access import assert_error
+
+REQUIRED = Path(__file__).parent / "fixtures" / "policies-required"
+BY_CHANNEL = ("SELECT channel, COUNT(DISTINCT user_key) AS people, SUM(cost) AS spend "
+              "FROM impressions GROUP BY channel ORDER BY people DESC")
+
+
+def loaded_with(tmp_path: Path, canary: CanaryData, policies: Path, **settings: object) -> Harness:
+    harness = make_client(tmp_path / "data", policies=policies, **settings)
+    files = canary.write(tmp_path / "files")
+    for name, party in (("impressions", "streamco"), ("conversions", "acme")):
+        assert harness.upload(name, files[name].read_bytes(), party=party).status_code == 201
+    return harness
+
+
+@pytest.fixture
+def required(tmp_path: Path, canary: CanaryData) -> Harness:
+    return loaded_with(tmp_path, canary, REQUIRED, dp_seed=5)
+
+
+def test_required_mode_never_answers_exactly(required: Harness, canary: CanaryData) -> None:
+    response = required.query(BY_CHANNEL)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["epsilon_spent"] == 1.0  # the policy's max_epsilon_per_query
+    assert body["suppressed_rows"] is None
+    assert body["rows"] and set(body["row_status"]) == {"noised"}
+    for row, intervals in zip(body["rows"], body["confidence_intervals"]):
+        assert intervals[0] is None  # a group key
+        low, high = intervals[1]
+        assert low <= row[1] <= high
+    assert canary.leaks(response.text, BY_CHANNEL) == []
+    assert "CANARYCHAN7" not in response.text  # a 7-person channel is never selected
+
+
+def test_noise_plan_is_shown_without_spending(required: Harness) -> None:
+    response = required.client.post(f"/v1/collaborations/{COLLAB}/queries/check",
+                                     json={"sql": BY_CHANNEL, "epsilon": 0.6},
+                                     headers=required.auth("acme"))
+    body = response.json()
+    assert body["decision"] == "accepted"
+    plan = body["noise"]
+    assert [a["mechanism"] for a in plan["aggregates"]] == ["geometric", "snapping"]
+    # Equal shares: people, spend and group selection.
+    assert all(math.isclose(a["epsilon"], 0.2) for a in plan["aggregates"])
+    assert plan["aggregates"][0]["sensitivity"] == 2  # max_groups_per_user
+    assert plan["aggregates"][1]["sensitivity"] == 200  # G * upper bound of cost
+    assert "__cr_bounded" in body["sql"]
+    budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget", headers=required.auth("acme"))
+    assert budget.json()["epsilon_spent"] == 0
+
+
+def test_epsilon_rules(required: Harness, fresh: Harness) -> None:
+    body = assert_error(required.query(BY_CHANNEL, epsilon=1.5), 422, "query_rejected")
+    assert body["error"]["violations"][0]["rule"] == "epsilon_not_allowed"
+    off = fresh.query("SELECT COUNT(*) AS n FROM visits", party="globex", epsilon=0.5,
+                      collab="other-collab")
+    assert_error(off, 422, "query_rejected")
+
+
+def test_unsupported_shapes_are_refused_not_answered_exactly(required: Harness) -> None:
+    for sql in ("SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel HAVING COUNT(*) > 5",
+                "SELECT ROUND(SUM(cost), 1) AS s FROM impressions",
+                "WITH t AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) "
+                "SELECT SUM(n) AS total FROM t"):
+        body = assert_error(required.query(sql), 422, "query_rejected")
+        assert {v["rule"] for v in body["error"]["violations"]} == {"dp_unsupported"}
+
+
+def test_budget_is_exhausted_and_history_listed(required: Harness) -> None:
+    for _ in range(3):
+        assert required.query("SELECT COUNT(*) AS n FROM conversions").status_code == 200
+    assert_error(required.query("SELECT COUNT(*) AS n FROM conversions"), 429, "budget_exhausted")
+    budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget",
+                                 headers=required.auth("acme")).json()
+    assert budget["epsilon_spent"] == 3.0 and budget["epsilon_remaining"] == 0
+    assert [h["running_total"] for h in budget["history"]] == [1.0, 2.0, 3.0]
+
+
+def test_forty_concurrent_requests_never_overspend(required: Harness) -> None:
+    def ask(_: int) -> int:
+        return int(required.query("SELECT COUNT(*) AS n FROM conversions", epsilon=0.25).status_code)
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(ask, range(40)))
+    assert codes.count(200) == 12 and codes.count(429) == 28  # budget 3.0 / 0.25
+    spent = required.client.get(f"/v1/collaborations/{COLLAB}/budget",
+                                headers=required.auth("acme")).json()["epsilon_spent"]
+    assert spent <= 3.0 + 1e-9
+
+
+def test_optional_mode_answers_exactly_without_epsilon(loaded: Harness) -> None:
+    body = loaded.query(BY_CHANNEL).json()
+    assert body["epsilon_spent"] == 0 and set(body["row_status"]) == {"exact"}
+    noisy = loaded.query(BY_CHANNEL, epsilon=0.5).json()
+    assert set(noisy["row_status"]) <= {"noised"} and noisy["epsilon_spent"] == 0.5
+
+
+COUNT_COLUMNS = (DPColumn("people", "count"),)
+
+
+def attacker_success(epsilon: float, runs: int, seed: int) -> float:
+    """Differencing: the analyst knows the count is n or n + 1 (with or without the target)
+    and guesses by rounding the noisy answer. Returns the share of correct guesses."""
+    rng = make_rng(seed)
+    plan = noise_plan(COUNT_COLUMNS, epsilon=epsilon, max_groups_per_user=1, delta=1e-6)
+    coins = np.random.default_rng(seed).integers(0, 2, runs)
+    right = 0
+    for present in coins:
+        exact = ExactResult(("__cr_people",), [(100 + int(present),)])
+        noisy = release_dp(exact, COUNT_COLUMNS, plan, min_users=50, max_groups_per_user=1,
+                           rng=rng).rows[0][0]
+        right += int((noisy >= 100.5) == bool(present))
+    return right / runs
+
+
+def test_differencing_attack_success_is_bounded() -> None:
+    """Without noise the attacker is right every time. With epsilon = 1 the best possible
+    success rate is e / (1 + e) = 0.731; 4,000 runs give a standard error of 0.007, so we allow
+    0.03 above the bound."""
+    rate = attacker_success(1.0, 4000, seed=1)
+    assert rate <= math.e / (1 + math.e) + 0.03
+    assert rate >= 0.5 - 0.03  # and it is still a guess, not a coin the test rigged
+
+
+def test_padding_attack_cannot_confirm_the_target() -> None:
+    """Padding: the analyst builds a group of k - 1 people it knows plus the target, so an exact
+    threshold of k would show the row exactly when the target is in the group. Under DP the
+    row appears by noisy selection and its count is noisy. The group is large enough to clear
+    the selection threshold often, so the attack has something to work with. The attacker
+    guesses "present" when the row appears with a count at or above the midpoint. 4,000 runs:
+    the rate must stay within 0.03 of the e^eps / (1 + e^eps) bound for the whole query's epsilon."""
+    columns = (DPColumn("k", "group_key"), *COUNT_COLUMNS)
+    plan = noise_plan(columns, epsilon=1.0, max_groups_per_user=1, delta=1e-6)
+    k = int(plan.selection.threshold) if plan.selection else 50
+    rng, coins = make_rng(3), np.random.default_rng(3).integers(0, 2, 4000)
+    right = shown = 0
+    for present in coins:
+        exact = ExactResult(("k", "__cr_people"), [("g", k - 1 + int(present))])
+        rows = release_dp(exact, columns, plan, min_users=k, max_groups_per_user=1, rng=rng).rows
+        shown += bool(rows)
+        guess = bool(rows) and rows[0][1] >= k - 0.5
+        right += int(guess == bool(present))
+    assert 0.2 < shown / len(coins) < 0.8  # the row is sometimes shown, sometimes not
+    assert right / len(coins) <= math.e / (1 + math.e) + 0.03
