@@ -13,7 +13,7 @@ from typing import Any
 
 from cleanroom import audit
 from cleanroom.audit import AuditEvent
-from cleanroom.engine import ColumnSpec, Limits, TableSpec, run, sandbox
+from cleanroom.engine import ColumnSpec, ExactResult, Limits, TableSpec, run, sandbox
 from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
 from cleanroom.gate import Catalog, CheckedQuery, K, check_query
 from cleanroom.gate.analyse import analyse_query
@@ -139,10 +139,7 @@ def run_sql(service: Service, who: Identity, collaboration: str, sql: str,
     detail: dict[str, Any] = {"sql": sql, "epsilon": epsilon}
     try:
         epsilon = epsilon_for(policy, epsilon)
-        if epsilon is None:
-            answer = _exact_answer(service, policy, sql)
-        else:
-            answer = _private_answer(service, who, policy, sql, epsilon, query_id)
+        (answer,) = run_batch(service, who, policy, [sql], epsilon, query_id)
     except CleanroomError as exc:
         _audit(service, who, "query", exc, query_id=query_id, detail=detail)
         raise
@@ -170,10 +167,26 @@ def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
     return epsilon
 
 
-def _exact_answer(service: Service, policy: Policy, sql: str) -> dict[str, Any]:
-    checked = _check(policy, sql)
+def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
+              epsilon: float | None, query_id: str) -> list[dict[str, Any]]:
+    """Run gated queries as one request, in one sandbox. Under DP, ``epsilon`` is split equally
+    between them and charged once, before anything is released."""
+    if epsilon is None:
+        checked = [_check(policy, sql) for sql in sqls]
+        with sandbox(tables_for(service, policy), service.limits) as con:
+            results = [run(con, c.sql, service.limits) for c in checked]
+        return [_exact_answer(policy, c, r) for c, r in zip(checked, results)]
+    share = epsilon / len(sqls)
+    private = [plan_private_query(policy, sql, share) for sql in sqls]
     with sandbox(tables_for(service, policy), service.limits) as con:
-        exact = run(con, checked.sql, service.limits)
+        results = [run(con, p.query.sql, service.limits) for p in private]
+    charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
+                                   budget=policy.privacy.epsilon_budget, query_id=query_id)
+    return [_private_answer(service, policy, p, r, share, charge.remaining)
+            for p, r in zip(private, results)]
+
+
+def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> dict[str, Any]:
     release = release_thresholded(exact, people_column=checked.people_column,
                                   min_users=policy.query_rules.min_users_per_row,
                                   limit=checked.limit, offset=checked.offset)
@@ -182,14 +195,8 @@ def _exact_answer(service: Service, policy: Policy, sql: str) -> dict[str, Any]:
             "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
 
 
-def _private_answer(service: Service, who: Identity, policy: Policy, sql: str, epsilon: float,
-                    query_id: str) -> dict[str, Any]:
-    """Bound, run, charge the budget, then noise: nothing is released before the charge."""
-    private = plan_private_query(policy, sql, epsilon)
-    with sandbox(tables_for(service, policy), service.limits) as con:
-        exact = run(con, private.query.sql, service.limits)
-    charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
-                                   budget=policy.privacy.epsilon_budget, query_id=query_id)
+def _private_answer(service: Service, policy: Policy, private: "PrivateQuery", exact: ExactResult,
+                    epsilon: float, remaining: float) -> dict[str, Any]:
     q = private.query
     release = release_dp(exact, q.columns, private.plan,
                          min_users=policy.query_rules.min_users_per_row,
@@ -198,8 +205,8 @@ def _private_answer(service: Service, who: Identity, policy: Policy, sql: str, e
                          offset=q.offset)
     return {"columns": list(release.columns), "rows": release.rows,
             # How many groups were held back is itself exact: under DP it is not released.
-            "suppressed_rows": None, "epsilon_spent": epsilon,
-            "epsilon_remaining": charge.remaining, "row_status": ["noised"] * len(release.rows),
+            "suppressed_rows": None, "epsilon_spent": epsilon, "epsilon_remaining": remaining,
+            "row_status": ["noised"] * len(release.rows),
             "confidence_intervals": release.intervals, "noise": describe_plan(private.plan)}
 
 
