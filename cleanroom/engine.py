@@ -95,14 +95,14 @@ def sandbox(tables: list[TableSpec], limits: Limits) -> Iterator[duckdb.DuckDBPy
         con.close()
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult:
-    """Run ``sql``; any failure becomes QueryFailed with no detail from DuckDB or the data."""
+@contextmanager
+def guarded(con: duckdb.DuckDBPyConnection, limits: Limits) -> Iterator[None]:
+    """Interrupt the work inside after the time limit; turn any engine failure into
+    QueryFailed with no detail from DuckDB or the data (DuckDB's messages can quote values)."""
     timer = threading.Timer(limits.timeout_s, con.interrupt)
     timer.start()
     try:
-        cursor = con.execute(sql)
-        columns = tuple(d[0] for d in cursor.description or ())
-        rows = cursor.fetchmany(limits.max_rows + 1)
+        yield
     except duckdb.InterruptException:
         raise QueryFailed([Violation("timeout", f"the query ran over {limits.timeout_s:g} s")]) from None
     except duckdb.OutOfMemoryException:
@@ -111,6 +111,14 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult
         raise QueryFailed([Violation("runtime", "the query failed in the engine")]) from None
     finally:
         timer.cancel()
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult:
+    """Run ``sql`` under ``guarded``, fetching at most the row cap."""
+    with guarded(con, limits):
+        cursor = con.execute(sql)
+        columns = tuple(d[0] for d in cursor.description or ())
+        rows = cursor.fetchmany(limits.max_rows + 1)
     if len(rows) > limits.max_rows:
         raise QueryFailed([Violation("too_many_rows", f"the result has over {limits.max_rows} rows")])
     return ExactResult(columns, rows)
