@@ -1,0 +1,41 @@
+"""The audit log: every decision recorded, with rule codes and counts, never a data value."""
+
+from __future__ import annotations
+
+from tests.canary import CanaryData
+from tests.conftest import COLLAB, Harness
+
+GOOD = "SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions GROUP BY channel"
+BAD = "SELECT user_key, ip_hash FROM impressions"
+FAILS = "SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING n > 0"
+
+
+def entries(h: Harness) -> list[dict]:
+    response = h.client.get(f"/v1/collaborations/{COLLAB}/audit", headers=h.auth("reviewer"))
+    assert response.status_code == 200
+    return response.json()["entries"]
+
+
+def test_every_decision_is_recorded(loaded: Harness, canary: CanaryData) -> None:
+    accepted = loaded.query(GOOD).json()["query_id"]
+    assert loaded.query(BAD).status_code == 422
+    loaded.check(GOOD)
+    log = entries(loaded)
+    by_id = {e["query_id"]: e for e in log if e["query_id"]}
+    assert by_id[accepted]["decision"] == "accepted"
+    assert by_id[accepted]["party"] == "acme" and by_id[accepted]["action"] == "query"
+    assert by_id[accepted]["detail"]["rows"] == 5 and by_id[accepted]["detail"]["suppressed_rows"] == 1
+    rejected = [e for e in log if e["decision"] == "rejected" and e["detail"].get("sql") == BAD]
+    assert rejected and {"user_key_output", "banned_column"} <= set(rejected[0]["detail"]["rules"])
+    assert any(e["action"] == "check" for e in log)
+    uploads = [e for e in log if e["action"] == "upload"]
+    assert {e["party"] for e in uploads} == {"streamco", "acme"}
+
+
+def test_audit_never_holds_data_values(loaded: Harness, canary: CanaryData) -> None:
+    for sql in (GOOD, BAD, "SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign",
+                "SELECT CAST(campaign AS INTEGER) AS c, COUNT(*) AS n FROM impressions GROUP BY 1"):
+        loaded.query(sql)
+    response = loaded.client.get(f"/v1/collaborations/{COLLAB}/audit", headers=loaded.auth("reviewer"))
+    # The log holds the analysts' SQL, which here names no canary: no canary may appear at all.
+    assert canary.leaks(response.text) == []
