@@ -89,6 +89,8 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     def audit_log(c: str, who: Who) -> dict[str, Any]:
         return {"entries": pipeline.read_audit(service, who, c)}
 
+    from cleanroom.api_routes import router  # here, not at the top: it imports this module
+    app.include_router(router)
     return app
 
 

@@ -10,13 +10,7 @@ from dataclasses import dataclass
 from cleanroom.gate.analyse import Catalog, analyse_query
 from cleanroom.gate.model import Aggregate, K, Mode, QueryShape
 from cleanroom.gate.parse import parse_query
-from cleanroom.gate.rewrite import (
-    PEOPLE,
-    neutralize_errors,
-    propagate_people,
-    thresholds,
-    verify_rewrite,
-)
+from cleanroom.gate.rewrite import PEOPLE, rewrite_query, verify_rewrite
 
 
 @dataclass(frozen=True)
@@ -34,13 +28,17 @@ class CheckedQuery:
 
 
 def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
-    """Check an analyst's SQL against the catalog; raise QueryRejected listing every violation."""
+    """Check an analyst's SQL against the catalog; raise QueryRejected listing every violation.
+
+    >>> cat = Catalog.of({"t": {"user_key": K.UID, "channel": K.DIM}})
+    >>> check_query("SELECT channel, COUNT(*) AS n FROM t GROUP BY channel", cat, min_users=50).sql
+    'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."user_key") AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
+    """
     tree = parse_query(sql)
     shape = analyse_query(tree, catalog)
     limit, offset = _take_limit(shape)
-    tree = propagate_people(thresholds(shape.tree, shape, min_users=min_users), shape)
-    verify_rewrite(tree, shape, min_users=min_users)
-    tree = neutralize_errors(tree)
+    tree, outers = rewrite_query(shape, min_users=min_users)
+    verify_rewrite(tree, shape, outers, min_users=min_users)
     people = PEOPLE if shape.final_mode is Mode.ANONYMIZING else None
     return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode, people,
                         limit, offset, shape.final_aggregates, shape.tables)

@@ -19,20 +19,22 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
-from cleanroom.gate.expressions import Ctx, ExpressionRules, canonical
+from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
-from cleanroom.gate.model import K, Mode, QueryShape, Rel, SelectPlan, widest
+from cleanroom.gate.joins import FromClause
+from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, SelectPlan, widest
+from cleanroom.gate.nodes import canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 
-HIDDEN_PREFIX = "__cr"
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
 _SETOP_ARGS = {"this", "expression", "distinct", "with_", "order", "limit", "offset", "side",
                "kind"}
 _FINAL_OK = {K.SAFE, K.CONST}
-_OUTPUT_RULE = {K.UID: "user_key_output", K.MET: "metric_output", K.DIM: "not_aggregated",
-                K.BANNED: "banned_column"}
+_OUTPUT_RULE = {K.UID: "user_key_output", K.MET: "metric_output", K.BANNED: "banned_column"}
+_ROWS = (Mode.ROW, Mode.PER_USER)
+Keys = dict[str, tuple[int, K]]
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,7 @@ class Catalog:
 
     @classmethod
     def of(cls, tables: dict[str, dict[str, K]]) -> "Catalog":
-        return cls(tables)
-
-    def rel(self, name: str) -> Rel:
-        columns = list(self.tables[name].items())
-        uid = next(n for n, k in columns if k is K.UID)
-        return Rel(columns, bearing=True, uid_column=uid)
+        return cls({name.lower(): cols for name, cols in tables.items()})
 
 
 def analyse_query(tree: exp.Expr, catalog: Catalog) -> QueryShape:
@@ -70,26 +67,21 @@ def _dedupe(problems: list[Violation]) -> list[Violation]:
     seen: dict[tuple[str, str, int | None, int | None], Violation] = {}
     for p in problems:
         seen.setdefault((p.rule, p.message, p.line, p.col), p)
-    return list(seen.values())
+    return sorted(seen.values(), key=lambda v: (v.line or 0, v.col or 0))
 
 
-class _Analyser:
+class _Analyser(FromClause):
     def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+        self.catalog_tables = catalog.tables
         self.problems: list[Violation] = []
         self.plans: dict[int, SelectPlan] = {}
         self.tables: set[str] = set()
         self._anonymous = 0
 
-    def fail(self, code: str, node: exp.Expr, detail: str | None = None) -> None:
-        self.problems.append(at(code, node, detail))
-
     # -- queries ------------------------------------------------------------------------
     def query(self, node: exp.Expr, env: dict[str, Rel], *, final: bool) -> Rel:
         if isinstance(node, exp.Subquery):
-            if set(node.args) - {"this", "alias"} and any(
-                    node.args.get(k) for k in set(node.args) - {"this", "alias"}):
-                self.fail("unsupported_syntax", node, "subquery modifiers")
+            self.unknown_args(node, {"this", "alias"})
             return self.query(node.this, env, final=final)
         if isinstance(node, exp.SetOperation):
             return self._set_operation(node, env, final=final)
@@ -97,11 +89,6 @@ class _Analyser:
             return self._select(node, env, final=final)
         self.fail("not_a_select", node, type(node).__name__)
         return Rel([], bearing=False)
-
-    def _unknown_args(self, node: exp.Expr, allowed: set[str]) -> None:
-        for key, value in node.args.items():
-            if key not in allowed and value not in (None, [], False):
-                self.fail("unsupported_syntax", node, key)
 
     def _ctes(self, node: exp.Expr, env: dict[str, Rel]) -> dict[str, Rel]:
         with_ = node.args.get("with_")
@@ -114,10 +101,10 @@ class _Analyser:
             if cte.args.get("materialized") is not None or cte.args.get("key_expressions"):
                 self.fail("unsupported_syntax", cte, "CTE modifiers")
             rel = self.query(cte.this, env, final=False)
-            env[cte.alias_or_name] = self._renamed(rel, cte.args.get("alias"), cte.this)
+            env[cte.alias_or_name] = self.renamed(rel, cte.args.get("alias"), cte.this)
         return env
 
-    def _renamed(self, rel: Rel, alias: exp.TableAlias | None, body: exp.Expr) -> Rel:
+    def renamed(self, rel: Rel, alias: exp.TableAlias | None, body: exp.Expr) -> Rel:
         names = [c.name for c in (alias.columns if alias else [])]
         if not names:
             return rel
@@ -134,13 +121,13 @@ class _Analyser:
         return Rel(cols, rel.bearing, rel.uid_column)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
-        self._unknown_args(node, _SETOP_ARGS)
+        self.unknown_args(node, _SETOP_ARGS)
         if node.args.get("by_name") or node.args.get("side") or node.args.get("kind"):
             self.fail("set_operation", node, "BY NAME / side / kind")
         env = self._ctes(node, env)
         left = self.query(node.left, env, final=False)
         right = self.query(node.right, env, final=False)
-        self._check_limit(node)
+        self._check_limit(node, rows=left.bearing)
         if len(left.columns) != len(right.columns) or left.bearing != right.bearing:
             self.fail("set_operation", node, "branches differ")
             return left
@@ -154,70 +141,78 @@ class _Analyser:
         cols = [(ln, lk if lk is rk else widest([lk, rk])) for (ln, lk), (_, rk) in pairs]
         return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None)
 
-    # -- one SELECT ---------------------------------------------------------------------
-    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool) -> Rel:
-        self._unknown_args(sel, _SELECT_ARGS)
-        env = self._ctes(sel, env)
-        scope = self._from(sel, env)
-        self.problems += expand_stars(sel, scope) + resolve_positional(sel)
-        scope.aliases = {p.alias: p.this for p in sel.expressions if isinstance(p, exp.Alias)}
-        rules = ExpressionRules(scope, subquery=lambda n: self._subquery(n, env))
-        base = Mode.ROW if scope.bearing else Mode.ANON
-        if sel.args.get("where"):
-            if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
-                self.fail("user_key_compare", sel.args["where"])
-        mode, uid_key, keys = self._mode(sel, scope, rules)
-        columns = self._projections(sel, rules, mode, keys, final=final)
-        self._clauses(sel, rules, mode, keys)
-        plan = SelectPlan(mode, final, uid_expr=uid_key or scope.uid_expr,
-                          supports=_unique(rules.supports),
-                          propagate_uid=not final and mode in (Mode.ROW, Mode.PER_USER),
-                          distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
-        self.plans[id(sel)] = plan
-        self.problems += rules.problems
-        bearing = mode in (Mode.ROW, Mode.PER_USER)
-        return Rel(columns, bearing, "__cr_uid" if bearing else None)
-
-    def _subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
+    def subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
+        """A subquery used as a value or an IN list: it yields no hidden person column."""
         rel = self.query(node, env, final=False)
-        inner = node.this if isinstance(node, exp.Subquery) else node
-        for select in [inner, *inner.find_all(exp.Select)] if isinstance(inner, exp.SetOperation) else [inner]:
+        for select in _branches(node.this if isinstance(node, exp.Subquery) else node):
             if id(select) in self.plans:
                 self.plans[id(select)].propagate_uid = False
         return rel
 
-    def _mode(self, sel: exp.Select, scope: Scope,
-              rules: ExpressionRules) -> tuple[Mode, exp.Expr | None, frozenset[str]]:
+    # -- one SELECT ---------------------------------------------------------------------
+    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool) -> Rel:
+        self.unknown_args(sel, _SELECT_ARGS)
+        env = self._ctes(sel, env)
+        atoms = Atoms()
+        scope = self.read_from(sel, env, atoms)
+        self.problems += expand_stars(sel, scope) + resolve_positional(sel)
+        scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
+        rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
+        if sel.args.get("where"):
+            base = Mode.ROW if scope.bearing else Mode.ANON
+            if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
+                self.fail("user_key_compare", sel.args["where"])
+        mode, uid_key, keys, key_exprs = self._mode(sel, scope, rules)
+        columns = self._projections(sel, rules, mode, keys, final=final)
+        self._clauses(sel, rules, mode, keys)
+        self.plans[id(sel)] = SelectPlan(
+            mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
+            propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
+            distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
+        self.problems += rules.problems
+        bearing = mode in _ROWS
+        return Rel(columns, bearing, "__cr_uid" if bearing else None)
+
+    def _mode(self, sel: exp.Select, scope: Scope, rules: ExpressionRules
+              ) -> tuple[Mode, exp.Expr | None, Keys, list[exp.Expr]]:
         if not scope.bearing:
-            return Mode.ANON, None, frozenset()
-        group = sel.args.get("group")
+            return Mode.ANON, None, {}, []
+        group, distinct = sel.args.get("group"), sel.args.get("distinct")
+        aggregated = any(_has_aggregate(p) for p in sel.expressions) or sel.args.get("having")
         if group is not None:
-            keys = self._group_keys(sel, group)
-        elif sel.args.get("distinct"):
-            if sel.args["distinct"].args.get("on"):
-                self.fail("unsupported_syntax", sel.args["distinct"], "DISTINCT ON")
+            keys = self._group_keys(sel, group, scope)
+        elif distinct and not aggregated:
+            if distinct.args.get("on"):
+                self.fail("unsupported_syntax", distinct, "DISTINCT ON")
             keys = [p.unalias() for p in sel.expressions]
-        elif any(_has_aggregate(p) for p in sel.expressions) or sel.args.get("having"):
-            return Mode.ANONYMIZING, None, frozenset()
         else:
-            return Mode.ROW, None, frozenset()
+            if distinct:
+                self.fail("unsupported_syntax", distinct, "DISTINCT with aggregates")
+            return (Mode.ANONYMIZING if aggregated else Mode.ROW), None, {}, []
         kinds = [rules.check(k, Ctx(Mode.ROW)) for k in keys]
         for key, kind in zip(keys, kinds):
             if kind is K.MET:
                 self.fail("metric_group_key", key)
         uid_keys = [k for k, kind in zip(keys, kinds) if kind is K.UID]
+        if uid_keys and group is None:
+            return Mode.ROW, None, {}, []
         if uid_keys:
-            mode = Mode.PER_USER if group is not None else Mode.ROW
-            return mode, scope.qualified(uid_keys[0]) if isinstance(uid_keys[0], exp.Column) else None, frozenset()
-        return Mode.ANONYMIZING, None, frozenset(canonical(k, scope) for k in keys)
+            uid = scope.qualified(uid_keys[0]) if isinstance(uid_keys[0], exp.Column) else None
+            return Mode.PER_USER, uid, _key_map(keys, kinds, scope), keys
+        if distinct and group is not None:
+            self.fail("unsupported_syntax", distinct, "DISTINCT with GROUP BY")
+        return Mode.ANONYMIZING, None, _key_map(keys, [K.SAFE] * len(keys), scope), keys
 
-    def _group_keys(self, sel: exp.Select, group: exp.Group) -> list[exp.Expr]:
+    def _group_keys(self, sel: exp.Select, group: exp.Group, scope: Scope) -> list[exp.Expr]:
         for arg in ("grouping_sets", "rollup", "cube"):
             if group.args.get(arg):
                 self.fail("grouping_sets", group)
+        sets = (exp.GroupingSets, exp.Rollup, exp.Cube)
+        if any(isinstance(k, sets) for k in group.expressions):
+            self.fail("grouping_sets", group)
+            return []
         if group.args.get("all"):
             return [p.unalias() for p in sel.expressions if not _has_aggregate(p)]
-        aliases = {p.alias: p.unalias() for p in sel.expressions if isinstance(p, exp.Alias)}
         keys: list[exp.Expr] = []
         for key in group.expressions:
             if isinstance(key, exp.Literal) and not key.is_string:
@@ -226,144 +221,76 @@ class _Analyser:
                     keys.append(sel.expressions[index].unalias())
                     continue
                 self.fail("unknown_column", key, f"GROUP BY {key.name}")
-            elif isinstance(key, exp.Column) and not key.table and key.name in aliases:
-                keys.append(aliases[key.name])
+            elif (isinstance(key, exp.Column) and not key.table and key.name in scope.aliases
+                  and isinstance(scope.resolve(key), Violation)):
+                keys.append(scope.aliases[key.name])  # DuckDB: a source column wins over an alias
             else:
                 keys.append(key)
-        if any(_has_aggregate(k) for k in keys):
+        if any(_has_aggregate(k) or k.find(exp.Window) for k in keys):
             self.fail("aggregate_in_where", group, "GROUP BY")
+        if any(k.find(exp.Subquery, exp.Select) for k in keys):
+            self.fail("unsupported_syntax", group, "a subquery as a group key")
         return keys
 
-    def _projections(self, sel: exp.Select, rules: ExpressionRules, mode: Mode,
-                     keys: frozenset[str], *, final: bool) -> list[tuple[str, K]]:
+    def _projections(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys,
+                     *, final: bool) -> list[tuple[str, K]]:
         columns: list[tuple[str, K]] = []
         for proj in sel.expressions:
-            name = proj.alias_or_name
-            if name.startswith(HIDDEN_PREFIX):
-                self.fail("unknown_column", proj, name)
-            kind = rules.check(proj, Ctx(mode, group_keys=keys))
+            name = output_name(proj)
+            kind = rules.check(proj, Ctx(mode, group_keys=keys, aliases=True))
             if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
                 self.fail(_OUTPUT_RULE.get(kind, "not_aggregated"), proj, name)
-            if name in {n for n, _ in columns}:
+            if name and name.lower() in {n.lower() for n, _ in columns}:
                 self.fail("ambiguous_column", proj, f"{name} is output twice")
-            columns.append((name, kind))
+            columns.append((name if final else name.lower(), kind))
         return columns
 
-    def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode,
-                 keys: frozenset[str]) -> None:
+    def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
         for clause in ("having", "qualify"):
             if sel.args.get(clause):
-                rules.check(sel.args[clause].this, Ctx(mode, cond=True, group_keys=keys))
+                rules.check(sel.args[clause].this,
+                            Ctx(mode, cond=True, group_keys=keys, aliases=True))
         order = sel.args.get("order")
         for ordered in (order.expressions if order else []):
-            kind = rules.check(ordered.this, Ctx(mode, group_keys=keys))
-            if kind is K.UID and not isinstance(ordered.this, exp.Column):
-                self.fail("user_key_transform", ordered)
-        self._check_limit(sel)
+            if self._order_key(ordered.this, rules, Ctx(mode, group_keys=keys, aliases=True)) is K.UID:
+                self.fail("user_key_compare", ordered, "ORDER BY user_key")
+        self._check_limit(sel, rows=mode in _ROWS)
 
-    def _check_limit(self, node: exp.Expr) -> None:
+    def _order_key(self, node: exp.Expr, rules: ExpressionRules, ctx: Ctx) -> K:
+        """DuckDB's ORDER BY prefers a projection alias over a source column of that name."""
+        if isinstance(node, exp.Column) and not node.table and node.name in rules.scope.aliases:
+            rules.atoms.alias_refs.add(id(node))
+            ctx = Ctx(ctx.mode, group_keys=ctx.group_keys)
+            return rules.check(rules.scope.aliases[node.name], ctx)
+        return rules.check(node, ctx)
+
+    def _check_limit(self, node: exp.Expr, *, rows: bool) -> None:
         for arg in ("limit", "offset"):
             clause = node.args.get(arg)
-            value = clause.args.get("expression") if clause is not None else None
-            if clause is not None and not (isinstance(value, exp.Literal) and value.is_int):
-                self.fail("limit_not_constant", clause)
-
-    # -- FROM and JOIN ------------------------------------------------------------------
-    def _from(self, sel: exp.Select, env: dict[str, Rel]) -> Scope:
-        scope = Scope()
-        from_ = sel.args.get("from_")
-        if from_ is None:
-            if sel.args.get("joins"):
-                self.fail("unsupported_syntax", sel, "JOIN without FROM")
-            return scope
-        alias, rel = self._source(from_.this, env)
-        scope.sources[alias] = rel
-        if rel.bearing:
-            scope.uid_expr = exp.column(rel.uid_column or "", table=alias, quoted=True)
-        for join in sel.args.get("joins") or []:
-            self._join(join, scope, env)
-        return scope
-
-    def _source(self, node: exp.Expr, env: dict[str, Rel]) -> tuple[str, Rel]:
-        if isinstance(node, exp.Subquery):
-            self._unknown_args(node, {"this", "alias"})
-            if not node.alias:
-                # The rewriter must name the subquery to count its people.
-                self._anonymous += 1
-                node.set("alias", exp.TableAlias(this=exp.to_identifier(f"__cr_s{self._anonymous}")))
-            rel = self.query(node.this, env, final=False)
-            return node.alias_or_name, self._renamed(rel, node.args.get("alias"), node.this)
-        if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
-            self.fail("table_function", node, type(node).__name__)
-            return "?", Rel([], bearing=False)
-        self._unknown_args(node, {"this", "alias"})
-        name = node.name
-        alias = node.alias_or_name
-        if node.args.get("alias") and node.args["alias"].columns:
-            self.fail("unsupported_syntax", node, "column aliases on a table")
-        if name in env:
-            return alias, env[name]
-        if name in self.catalog.tables:
-            self.tables.add(name)
-            return alias, self.catalog.rel(name)
-        self.fail("unknown_table", node, name if len(name) < 64 else name[:60] + "...")
-        return alias, Rel([], bearing=False)
-
-    def _join(self, join: exp.Join, scope: Scope, env: dict[str, Rel]) -> None:
-        alias, rel = self._source(join.this, env)
-        if alias in scope.sources:
-            self.fail("ambiguous_column", join, f"table alias {alias} used twice")
-        bearing_before = scope.bearing
-        previous = dict(scope.sources)
-        scope.sources[alias] = rel
-        kind = (join.args.get("kind") or "").upper()
-        if join.args.get("method") or kind in ("SEMI", "ANTI") or join.args.get("global_"):
-            self.fail("join_type", join, join.args.get("method") or kind)
-            return
-        if not previous:
-            return
-        if bearing_before != rel.bearing:
-            self.fail("mixed_join", join)
-            return
-        rules = ExpressionRules(scope, subquery=lambda n: self._subquery(n, env))
-        on = join.args.get("on")
-        if on is not None:
-            rules.check(on, Ctx(Mode.ROW if rel.bearing else Mode.ANON, cond=True))
-        self.problems += rules.problems
-        if not rel.bearing:
-            return
-        using = [u.name for u in join.args.get("using") or []]
-        scope.using.update(using)
-        if not (self._joined_on_user(on, alias, scope) or self._using_user(using, alias, previous, rel)):
-            self.fail("join_not_on_user_key", join)
-            return
-        new_uid = exp.column(rel.uid_column or "", table=alias, quoted=True)
-        side = (join.args.get("side") or "").upper()
-        if side == "RIGHT":
-            scope.uid_expr = new_uid
-        elif side == "FULL":
-            scope.uid_expr = exp.Coalesce(this=scope.uid_expr, expressions=[new_uid])
-
-    def _joined_on_user(self, on: exp.Expr | None, alias: str, scope: Scope) -> bool:
-        if on is None:
-            return False
-        for conj in on.flatten() if isinstance(on, exp.And) else [on]:
-            if not isinstance(conj, exp.EQ):
+            if clause is None:
                 continue
-            sides = [scope.resolve(c) if isinstance(c, exp.Column) else None
-                     for c in (conj.this, conj.expression)]
-            if all(isinstance(s, tuple) and s[1] is K.UID for s in sides):
-                aliases = {s[0] for s in sides if isinstance(s, tuple)}
-                if alias in aliases and len(aliases) == 2:
-                    return True
-        return False
+            value = clause.args.get("expression")
+            if not (isinstance(value, exp.Literal) and value.is_int):
+                self.fail("limit_not_constant", clause)
+            elif rows:
+                self.fail("limit_on_rows", clause)
 
-    @staticmethod
-    def _using_user(using: list[str], alias: str, previous: dict[str, Rel], rel: Rel) -> bool:
-        return any(rel.kind(u) is K.UID and any(r.kind(u) is K.UID for r in previous.values())
-                   for u in using)
+
+def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:
+    found: Keys = {}
+    for i, (key, kind) in enumerate(zip(keys, kinds)):
+        found.setdefault(canonical(key, scope), (i, kind))
+    return found
+
+
+def _branches(node: exp.Expr) -> list[exp.Select]:
+    if isinstance(node, exp.Subquery):
+        return _branches(node.this)
+    if isinstance(node, exp.SetOperation):
+        return _branches(node.left) + _branches(node.right)
+    return [node] if isinstance(node, exp.Select) else []
 
 
 def _has_aggregate(node: exp.Expr) -> bool:
@@ -371,7 +298,7 @@ def _has_aggregate(node: exp.Expr) -> bool:
     aggregates = SAFE_AGGREGATES | PER_USER_AGGREGATES
     for sub in node.walk(prune=lambda n: isinstance(n, (exp.Window, exp.Subquery, exp.Select))
                          and n is not node):
-        if isinstance(sub, exp.Func) and function_key(sub) in aggregates:
+        if isinstance(sub, (exp.Func, exp.IgnoreNulls)) and function_key(sub) in aggregates:
             if not isinstance(sub.parent, exp.Window):
                 return True
     return False

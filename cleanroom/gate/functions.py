@@ -45,6 +45,12 @@ any_value(x); list(x); array_agg(x); string_agg(x, '>'); group_concat(x, '>'); l
 bool_or(x); bool_and(x); median(x); mode(x)
 """
 
+# Per-user aggregates that return one of their argument's values: the result keeps its kind.
+_VALUE_AGGREGATE_SAMPLES = """
+min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
+any_value(x); median(x); mode(x)
+"""
+
 _WINDOW_ONLY_SAMPLES = """
 row_number(); rank(); dense_rank(); percent_rank(); cume_dist(); ntile(4); lag(x); lead(x);
 lag(x, 1); lead(x, 1); first_value(x); last_value(x); nth_value(x, 2)
@@ -57,6 +63,18 @@ def function_key(node: exp.Expr) -> str:
     if isinstance(node, exp.Anonymous):
         return f"Anonymous:{str(node.name).lower()}"
     return type(node).__name__
+
+
+def function_name(node: exp.Expr) -> str:
+    """The function's name as an analyst writes it, for messages.
+
+    >>> function_name(sqlglot.parse_one("SELECT max(x)").selects[0])
+    'max'
+    """
+    node = unwrap_nulls(node)
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    return node.sql_name().lower() if isinstance(node, exp.Func) else type(node).__name__.lower()
 
 
 def unwrap_nulls(node: exp.Expr) -> exp.Expr:
@@ -78,6 +96,21 @@ SCALAR_FUNCTIONS = _keys(_SCALAR_SAMPLES)
 SAFE_AGGREGATES = _keys(_SAFE_AGGREGATE_SAMPLES)
 PER_USER_AGGREGATES = _keys(_PER_USER_AGGREGATE_SAMPLES)
 WINDOW_FUNCTIONS = _keys(_WINDOW_ONLY_SAMPLES)
+
+VALUE_AGGREGATES = _keys(_VALUE_AGGREGATE_SAMPLES)
+
+# Window functions whose result is a position among a person's rows (a count, summable).
+RANKING_WINDOWS = _keys("row_number(); rank(); dense_rank(); ntile(4)")
+# Window functions that return another row's value: the result keeps the argument's kind.
+VALUE_WINDOWS = _keys("lag(x); lead(x); lag(x, 1); first_value(x); last_value(x); nth_value(x, 2)")
+
+# Transforms that keep a timestamp a timestamp of the same event (so it stays a DIM).
+TIME_PRESERVING = _keys("date_trunc('day', x); time_bucket(INTERVAL 1 DAY, x); last_day(x)")
+# Durations between two timestamps: summable when both are DIMs or constants.
+DURATIONS = _keys("date_diff('day', x, y); datediff('day', x, y)")
+# Functions whose size argument could exhaust memory: it must be a small constant.
+PADDING = _keys("lpad(x, 3, '0'); rpad(x, 3, '0')")
+MAX_PAD = 1000
 
 # Aggregates whose result is a count: a per-user count is an ordinary groupable value
 # (frequency), never a metric.

@@ -9,20 +9,34 @@ from sqlglot import exp
 
 
 class K(str, Enum):
-    """What a value is, for the rules: the lattice CONST < SAFE < DIM < MET, with UID apart.
+    """What a value is, for the rules.
 
-    SAFE values are aggregates over enough people (thresholded) and may be output.
+    - CONST: no data at all. SAFE: an aggregate over enough people (thresholded), or a group key
+      of an aggregation across people; it may be output.
+    - DIM: a dataset's dimension as stored, or a time-preserving transform of one (date_trunc,
+      a constant interval shift, a per-user MIN/MAX, LAG/LEAD). Only DIMs and constants may feed
+      ``date_diff``, so no other value can be smuggled into a duration.
+    - NUM: a number that may be summed across people: durations between DIMs, 0/1 indicators,
+      and CNT, a count of a person's rows (per-user COUNT, ranks, COUNT windows), the only
+      value a constant may be divided by (1.0 / touches, for linear attribution). VAL: any
+      other value computed from rows; it may be grouped and filtered on, not summed.
+    - MET: a metric (clamped to its bounds); UID: a user_key; BANNED: never readable.
     """
 
     CONST = "const"
     SAFE = "safe"
+    CNT = "cnt"
+    NUM = "num"
     DIM = "dim"
+    VAL = "val"
     MET = "met"
     UID = "uid"
     BANNED = "banned"
 
 
-_ORDER = {K.CONST: 0, K.SAFE: 1, K.DIM: 2, K.MET: 3}
+_ORDER = {K.CONST: 0, K.SAFE: 1, K.CNT: 2, K.NUM: 2, K.DIM: 2, K.VAL: 3, K.MET: 4}
+SUMMABLE = frozenset({K.CONST, K.CNT, K.NUM, K.MET})
+NUMBERS = frozenset({K.CNT, K.NUM})
 
 
 def widest(kinds: list[K]) -> K:
@@ -30,8 +44,25 @@ def widest(kinds: list[K]) -> K:
 
     >>> widest([K.CONST, K.DIM, K.SAFE])
     <K.DIM: 'dim'>
+    >>> widest([K.NUM, K.DIM]), widest([K.CNT, K.NUM])
+    (<K.VAL: 'val'>, <K.NUM: 'num'>)
     """
-    return max((k for k in kinds if k in _ORDER), key=_ORDER.__getitem__, default=K.CONST)
+    known = [k for k in kinds if k in _ORDER]
+    middle = {k for k in known if _ORDER[k] == 2}
+    if len(middle) > 1:
+        known.append(K.NUM if middle <= NUMBERS else K.VAL)
+        known = [k for k in known if k not in middle or k is K.NUM]
+    return max(known, key=_ORDER.__getitem__, default=K.CONST)
+
+
+def computed(kinds: list[K]) -> K:
+    """The kind of a value a function computes: data-derived results become VAL.
+
+    >>> computed([K.DIM, K.CONST]), computed([K.SAFE])
+    (<K.VAL: 'val'>, <K.SAFE: 'safe'>)
+    """
+    kind = widest(kinds)
+    return K.VAL if kind in (K.DIM, K.NUM, K.CNT) else kind
 
 
 class Mode(str, Enum):
@@ -52,11 +83,25 @@ class Rel:
     uid_column: str | None = None  # the column naming the person, in the rendered SQL
 
     def kind(self, name: str) -> K | None:
-        found = [k for n, k in self.columns if n == name]
-        return found[0] if len(found) == 1 else (None if not found else K.BANNED)
+        found = [k for n, k in self.columns if n.lower() == name.lower()]
+        return found[0] if len(found) == 1 else None
+
+    def duplicated(self, name: str) -> bool:
+        return sum(1 for n, _ in self.columns if n.lower() == name.lower()) > 1
 
     def names(self) -> list[str]:
         return [n for n, k in self.columns if k is not K.BANNED]
+
+
+@dataclass
+class Atoms:
+    """Nodes of one SELECT that the rewriter evaluates in an inner query (by ``id``)."""
+
+    aggregates: set[int] = field(default_factory=set)
+    windows: set[int] = field(default_factory=set)
+    key_hits: dict[int, int] = field(default_factory=dict)  # node id -> group key index
+    alias_refs: set[int] = field(default_factory=set)  # columns naming a projection alias
+    safe: set[int] = field(default_factory=set)  # user_key = user_key comparisons
 
 
 @dataclass
@@ -66,10 +111,12 @@ class SelectPlan:
     mode: Mode
     final: bool
     uid_expr: exp.Expr | None = None
-    supports: list[exp.Expr] = field(default_factory=list)  # FILTER conditions to count people
+    supports: list[exp.Expr] = field(default_factory=list)  # conditions to count people
     propagate_uid: bool = False
     distinct_to_group: bool = False
     cte_alias: exp.TableAlias | None = None
+    group_keys: list[exp.Expr] = field(default_factory=list)  # explicit GROUP BY expressions
+    atoms: Atoms = field(default_factory=Atoms)
 
 
 @dataclass(frozen=True)

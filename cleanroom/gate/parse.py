@@ -1,45 +1,99 @@
-"""Parse exactly one statement, with limits on size and nesting that hold before sqlglot runs."""
+"""Parse exactly one statement, with limits on size and nesting that hold before sqlglot runs,
+then normalize identifiers the way DuckDB resolves them (case-insensitively)."""
 
 from __future__ import annotations
+
+import re
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from cleanroom.errors import QueryRejected
+from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.rules import violation
 
 MAX_QUERY_BYTES = 100_000
 MAX_NESTING = 64
+MAX_DEPTH = 256
 MAX_NODES = 20_000
+RESERVED_PREFIX = "__cr"
+_TOKEN = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+, col: \d+,[^>]*>")
 
 
 def parse_query(sql: str) -> exp.Expr:
-    """Parse ``sql`` as one DuckDB statement.
+    """Parse ``sql`` as one DuckDB statement, identifiers folded to lower case.
 
+    >>> parse_query('SELECT "User_Key" FROM Impressions').sql()
+    'SELECT "user_key" FROM impressions'
     >>> parse_query("SELECT 1; SELECT 2")
     Traceback (most recent call last):
     ...
     cleanroom.errors.QueryRejected: the query breaks the collaboration's rules
     """
     if len(sql.encode("utf-8", "replace")) > MAX_QUERY_BYTES:
-        raise QueryRejected([violation("query_too_large", f"over {MAX_QUERY_BYTES} bytes")])
+        raise QueryRejected([_whole("query_too_large", f"over {MAX_QUERY_BYTES} bytes")])
     if _nesting(sql) > MAX_NESTING:
-        raise QueryRejected([violation("query_too_large", f"nested deeper than {MAX_NESTING}")])
+        raise QueryRejected([_whole("query_too_large", f"nested deeper than {MAX_NESTING}")])
+    tree = _one_statement(sql)
+    if _too_big(tree):
+        raise QueryRejected([_whole("query_too_large",
+                                    f"over {MAX_NODES} syntax nodes or {MAX_DEPTH} levels")])
+    _normalize_identifiers(tree)
+    return tree
+
+
+def _one_statement(sql: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        raise QueryRejected([violation("syntax_error", str(first.get("description", ""))[:200],
-                                       line=first.get("line"), col=first.get("col"))]) from None
+        detail = _TOKEN.sub(r"'\1'", str(first.get("description", "")))[:200]
+        raise QueryRejected([violation("syntax_error", detail, line=first.get("line") or 1,
+                                       col=first.get("col") or 1)]) from None
     except (TokenError, RecursionError, ValueError):
-        raise QueryRejected([violation("syntax_error")]) from None
+        raise QueryRejected([_whole("syntax_error")]) from None
     if len(statements) != 1:
-        raise QueryRejected([violation("multiple_statements" if statements else "syntax_error")])
-    tree = statements[0]
-    if sum(1 for _ in tree.walk()) > MAX_NODES:
-        raise QueryRejected([violation("query_too_large", f"over {MAX_NODES} syntax nodes")])
-    return tree
+        raise QueryRejected([_whole("multiple_statements" if statements else "syntax_error")])
+    return statements[0]
+
+
+def _whole(code: str, detail: str | None = None) -> Violation:
+    """A violation of the query as a whole: it points at its start."""
+    return violation(code, detail, line=1, col=1)
+
+
+def _too_big(tree: exp.Expr) -> bool:
+    """Count nodes and depth without recursion: later stages recurse, so depth is bounded here."""
+    count = 0
+    stack: list[tuple[exp.Expr, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return False
+
+
+def _normalize_identifiers(tree: exp.Expr) -> None:
+    """Lower-case every identifier (DuckDB ignores case, quoted or not), except the names of
+    the final output's columns, which the analyst chose for the result. Names the rewriter
+    uses for its hidden columns are refused here, so the analyst cannot shadow them."""
+    keep = _output_alias_ids(tree)
+    for ident in list(tree.find_all(exp.Identifier)):
+        name = str(ident.this)
+        if name.lower().startswith(RESERVED_PREFIX):
+            line, col = ident.meta.get("line"), ident.meta.get("col")
+            raise QueryRejected([violation("reserved_identifier", name[:60], line=line, col=col)])
+        if id(ident) not in keep:
+            ident.set("this", name.lower())
+
+
+def _output_alias_ids(tree: exp.Expr) -> set[int]:
+    if not isinstance(tree, exp.Select):
+        return set()
+    return {id(p.args["alias"]) for p in tree.expressions
+            if isinstance(p, exp.Alias) and isinstance(p.args.get("alias"), exp.Identifier)}
 
 
 def _nesting(sql: str) -> int:

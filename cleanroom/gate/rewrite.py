@@ -1,12 +1,15 @@
-"""Rewrite the checked tree into the SQL that runs: pure ``exp.Expr -> exp.Expr`` passes.
+"""Rewrite the checked tree into the SQL that runs: one pass per SELECT, innermost first.
 
-- ``thresholds``: every aggregation across people counts the people behind each row (and behind
-  each conditional aggregate); intermediate ones keep only rows with enough, the final one
-  outputs the count as ``__cr_n`` for the release stage to suppress and count.
-- ``propagate_people``: every relation of people's rows carries ``__cr_uid`` so the next
-  aggregation can count people even when the analyst did not project user_key.
-- ``neutralize_errors``: casts become TRY_CAST and arithmetic that can raise is wrapped in
-  TRY(...), so no run-time error depends on one person's data.
+- An aggregation across people counts the people behind each row (and behind each conditional
+  aggregate: its *supports*). An intermediate one keeps only rows with enough; the final one
+  outputs the count as ``__cr_n`` for the release stage to suppress and count. HAVING on the
+  final one never hides a row that is below the threshold (``HAVING c OR __cr_n < k``), so
+  the count of suppressed rows cannot reveal what HAVING found in a small group.
+- A relation of people's rows carries ``__cr_uid`` so the next aggregation can count people
+  even when the analyst did not project user_key.
+- Every SELECT over people's rows runs its row-level expressions inside TRY and, when it
+  aggregates or windows, is split so the expressions over aggregates run inside TRY too
+  (``hoist.py``, ``guard.py``). Every CAST becomes TRY_CAST.
 
 ``verify_rewrite`` re-checks the result: every aggregation across people is thresholded.
 """
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.guard import guard, try_casts
+from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
-_RAISING = (exp.IntDiv, exp.Mod, exp.Pow, exp.Mul, exp.Add, exp.Sub, exp.Neg, exp.DateFromParts)
 
 
 def people_count(plan: SelectPlan) -> exp.Expr:
@@ -28,34 +32,144 @@ def people_count(plan: SelectPlan) -> exp.Expr:
     base = exp.Count(this=exp.Distinct(expressions=[plan.uid_expr.copy()]))
     counts: list[exp.Expr] = [base]
     for support in plan.supports:
-        counts.append(exp.Filter(this=base.copy(), expression=exp.Where(this=support.copy())))
+        condition = guard(support.copy(), frozenset(plan.atoms.safe))
+        counts.append(exp.Filter(this=base.copy(), expression=exp.Where(this=condition)))
     # A plain LEAST: sqlglot's exp.Least renders NULL-handling CASEs that repeat each count.
     return counts[0] if len(counts) == 1 else exp.Anonymous(this="LEAST", expressions=counts)
 
 
-def thresholds(tree: exp.Expr, shape: QueryShape, *, min_users: int) -> exp.Expr:
-    for select in list(tree.find_all(exp.Select)):
+def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
+    """The SQL tree to run, and the ids of the outer SELECTs the split added."""
+    tree = shape.tree
+    outers: set[int] = set()
+    for select in reversed(list(tree.find_all(exp.Select))):
         plan = shape.plans[id(select)]
-        if plan.mode is not Mode.ANONYMIZING:
-            continue
-        if plan.distinct_to_group:
-            select.set("distinct", None)
-            select.set("group", exp.Group(expressions=[p.unalias().copy() for p in select.expressions]))
-        count = people_count(plan)
-        if plan.final:
-            select.append("expressions", exp.alias_(count, PEOPLE, quoted=True))
+        spot = exp.Placeholder()
+        if select is not tree:
+            select.replace(spot)  # the split re-parents the select: remember where it stood
+        replacement = _rewrite_select(select, plan, min_users=min_users)
+        if replacement is not select:
+            outers.add(id(replacement))
+        if select is tree:
+            tree = replacement
         else:
-            floor = exp.GTE(this=count, expression=exp.Literal.number(min_users))
-            having = select.args.get("having")
-            cond = floor if having is None else exp.and_(exp.Paren(this=having.this), floor)
-            select.set("having", exp.Having(this=cond))
-    return tree
+            spot.replace(replacement)
+    return try_casts(tree), outers
+
+
+def _rewrite_select(sel: exp.Select, plan: SelectPlan, *, min_users: int) -> exp.Select:
+    if plan.mode is Mode.ANON:
+        return sel
+    safe = frozenset(plan.atoms.safe)
+    _guard_rows(sel, safe)
+    hidden: list[exp.Expr] = []
+    if plan.propagate_uid and plan.uid_expr is not None:
+        hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
+        if plan.cte_alias is not None and plan.cte_alias.columns:
+            plan.cte_alias.append("columns", exp.to_identifier(UID, quoted=True))
+    if plan.mode is Mode.ANONYMIZING:
+        hidden.append(exp.alias_(people_count(plan), PEOPLE, quoted=True))
+        if plan.distinct_to_group:
+            sel.set("distinct", None)
+    if not _needs_split(sel, plan):
+        _guard_values(sel, safe)
+        sel.set("expressions", sel.expressions + hidden)
+        return sel
+    outer = split(sel, plan, hidden)
+    for node in hidden:
+        outer.append("expressions", exp.column(node.alias, table=INNER, quoted=True))
+    if plan.mode is Mode.ANONYMIZING:
+        _threshold(outer, plan, min_users=min_users)
+    return outer
+
+
+def _needs_split(sel: exp.Select, plan: SelectPlan) -> bool:
+    return plan.mode in (Mode.ANONYMIZING, Mode.PER_USER) or bool(plan.atoms.windows)
+
+
+def _guard_rows(sel: exp.Select, safe: frozenset[int]) -> None:
+    where = sel.args.get("where")
+    if where is not None:
+        where.set("this", guard(where.this, safe))
+    for join in sel.args.get("joins") or []:
+        if join.args.get("on") is not None:
+            join.set("on", guard(join.args["on"], safe))
+
+
+def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
+    for proj in sel.expressions:
+        target = proj if not isinstance(proj, exp.Alias) else proj
+        inner = target.this if isinstance(target, exp.Alias) else None
+        if inner is not None:
+            target.set("this", guard(inner, safe))
+        else:
+            proj.replace(guard(proj, safe))
+    for clause in ("qualify", "having"):
+        if sel.args.get(clause) is not None:
+            sel.args[clause].set("this", guard(sel.args[clause].this, safe))
+    for ordered in (sel.args["order"].expressions if sel.args.get("order") else []):
+        ordered.set("this", guard(ordered.this, safe))
+
+
+def _threshold(outer: exp.Select, plan: SelectPlan, *, min_users: int) -> None:
+    people = exp.column(PEOPLE, table=INNER, quoted=True)
+    where = outer.args.get("where")
+    if plan.final:
+        # The final rows below the threshold are all kept, to be suppressed and counted.
+        if where is not None:
+            below = exp.LT(this=people, expression=exp.Literal.number(min_users))
+            outer.set("where", exp.Where(this=exp.or_(exp.Paren(this=where.this), below)))
+        return
+    outer.expressions.pop()  # an intermediate relation does not pass its count on
+    floor = exp.GTE(this=people, expression=exp.Literal.number(min_users))
+    condition = floor if where is None else exp.and_(floor, exp.Paren(this=where.this))
+    outer.set("where", exp.Where(this=condition))
+
+
+def verify_rewrite(tree: exp.Expr, shape: QueryShape, outers: set[int], *, min_users: int) -> None:
+    """Every aggregation across people is thresholded; fail closed otherwise."""
+    for select in tree.find_all(exp.Select):
+        if id(select) in outers:
+            continue
+        plan = shape.plans.get(id(select))
+        if plan is None:
+            raise RuntimeError("a SELECT appeared that the gate did not check")
+        if plan.mode is Mode.ANONYMIZING and not _thresholded(select, plan, min_users):
+            raise RuntimeError("an aggregation across people is not thresholded")
+
+
+def _thresholded(inner: exp.Select, plan: SelectPlan, min_users: int) -> bool:
+    counted = [p for p in inner.expressions if p.alias_or_name == PEOPLE]
+    if len(counted) != 1 or not _is_people_count(counted[0].unalias()):
+        return False
+    outer = inner.parent_select if isinstance(inner.parent, exp.Subquery) else None
+    if outer is None or inner.parent.alias != INNER:
+        return False
+    if plan.final:
+        return outer.expressions[-1].alias_or_name == PEOPLE
+    where = outer.args.get("where")
+    first = where.this.flatten() if where is not None and isinstance(where.this, exp.And) else [
+        where.this if where is not None else None]
+    return any(isinstance(n, exp.GTE) and n.expression == exp.Literal.number(min_users)
+               and isinstance(n.this, exp.Column) and n.this.name == PEOPLE for n in first)
+
+
+def _is_people_count(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "LEAST":
+        return all(_is_people_count(e) for e in node.expressions)
+    inner = node.this if isinstance(node, exp.Filter) else node
+    return isinstance(inner, exp.Count) and isinstance(inner.this, exp.Distinct)
+
+
+# -- for the differential-privacy stage, which rewrites the final SELECT itself ----------
+_RAISING = (exp.IntDiv, exp.Mod, exp.Pow, exp.Mul, exp.Add, exp.Sub, exp.Neg, exp.DateFromParts)
 
 
 def propagate_people(tree: exp.Expr, shape: QueryShape) -> exp.Expr:
+    """Append ``__cr_uid`` to every relation of people's rows that must carry it."""
     for select in list(tree.find_all(exp.Select)):
-        plan = shape.plans[id(select)]
-        if not plan.propagate_uid or plan.uid_expr is None:
+        plan = shape.plans.get(id(select))
+        if plan is None or not plan.propagate_uid or plan.uid_expr is None:
             continue
         select.append("expressions", exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
         if plan.cte_alias is not None and plan.cte_alias.columns:
@@ -64,44 +178,15 @@ def propagate_people(tree: exp.Expr, shape: QueryShape) -> exp.Expr:
 
 
 def neutralize_errors(tree: exp.Expr) -> exp.Expr:
+    """TRY_CAST for every cast, TRY around row-level arithmetic that can raise."""
     def fix(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
-            return exp.TryCast(this=node.this, to=node.args["to"])
         if isinstance(node, _RAISING) and _row_level(node) and not isinstance(node.parent, exp.Try):
-            if any(isinstance(n, exp.Interval) for n in node.iter_expressions()):
-                return node
-            return exp.Try(this=node)
+            if not any(isinstance(n, exp.Interval) for n in node.iter_expressions()):
+                return exp.Try(this=node)
         return node
-    return tree.transform(fix, copy=False)
+    return try_casts(tree.transform(fix, copy=False))
 
 
 def _row_level(node: exp.Expr) -> bool:
     return not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery, exp.Select))
                    for n in node.walk())
-
-
-def verify_rewrite(tree: exp.Expr, shape: QueryShape, *, min_users: int) -> None:
-    """Every aggregation across people is thresholded; fail closed otherwise."""
-    for select in tree.find_all(exp.Select):
-        plan = shape.plans.get(id(select))
-        if plan is None:
-            raise RuntimeError("a SELECT appeared that the gate did not check")
-        if plan.mode is not Mode.ANONYMIZING:
-            continue
-        if plan.final:
-            names = [p.alias_or_name for p in select.expressions]
-            ok = names and names[-1] == PEOPLE
-        else:
-            having = select.args.get("having")
-            ok = having is not None and any(
-                isinstance(n, exp.GTE) and n.expression == exp.Literal.number(min_users)
-                and _is_people_count(n.this) for n in having.walk())
-        if not ok:
-            raise RuntimeError("an aggregation across people is not thresholded")
-
-
-def _is_people_count(node: exp.Expr) -> bool:
-    if isinstance(node, exp.Anonymous) and node.name.upper() == "LEAST":
-        return all(_is_people_count(e) for e in node.expressions)
-    inner = node.this if isinstance(node, exp.Filter) else node
-    return isinstance(inner, exp.Count) and isinstance(inner.this, exp.Distinct)

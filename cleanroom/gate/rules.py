@@ -24,6 +24,8 @@ _RULES = (
     Rule("multiple_statements", "only one statement may be sent", "send one SELECT"),
     Rule("not_a_select", "only SELECT queries run (no DDL, DML, COPY, PRAGMA, SET, ATTACH, ...)",
          "write a single SELECT over the collaboration's datasets"),
+    Rule("reserved_identifier", "names starting with __cr are reserved for the gate's hidden "
+         "columns", "choose another name"),
     Rule("unknown_table", "the table is not a dataset of this collaboration or a CTE",
          "use one of the collaboration's dataset names"),
     Rule("table_function", "table functions, files, VALUES and UNNEST cannot be read",
@@ -59,6 +61,11 @@ _RULES = (
     Rule("member_aggregate", "this aggregate can return one person's value (MIN, MAX, ANY_VALUE, "
          "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, MEDIAN, ...) and is allowed only "
          "inside a per-user subquery (GROUP BY user_key)", "use COUNT, SUM or AVG across people"),
+    Rule("not_summable", "SUM and AVG across people take metrics, per-person counts, ranks, "
+         "durations between timestamps (date_diff) and 0/1 indicators; other values computed "
+         "from rows could single out a few people by their size",
+         "count with COUNT(...) FILTER (WHERE ...), use CASE WHEN ... THEN 1 ELSE 0 END, or "
+         "GROUP BY the value instead"),
     Rule("distinct_aggregate", "SUM or AVG over DISTINCT values is not allowed",
          "aggregate all values, or use COUNT(DISTINCT ...)"),
     Rule("not_aggregated", "the output would contain row-level values; every output row must be "
@@ -67,6 +74,9 @@ _RULES = (
          "aggregate", "add it to GROUP BY or aggregate it"),
     Rule("cross_user_window", "a window over people's rows must be PARTITION BY user_key",
          "add PARTITION BY user_key, or aggregate first and window over the aggregates"),
+    Rule("window_after_aggregate", "window functions cannot run over the groups of an "
+         "aggregation of people's rows: they would see groups that are later suppressed",
+         "aggregate in a CTE (it is thresholded), then apply the window in the next SELECT"),
     Rule("join_not_on_user_key", "joins between people's rows must include user_key = user_key",
          "join ON a.user_key = b.user_key (other conditions may follow with AND)"),
     Rule("mixed_join", "people's rows cannot be joined with aggregated rows",
@@ -90,6 +100,13 @@ _RULES = (
     Rule("aggregate_in_where", "aggregates cannot appear in WHERE, JOIN or GROUP BY",
          "move the condition to HAVING"),
     Rule("limit_not_constant", "LIMIT and OFFSET must be integer constants", "use a number"),
+    Rule("limit_on_rows", "LIMIT and OFFSET cannot pick people's rows (they would select "
+         "individuals); they apply to aggregated results only",
+         "rank rows per person with ROW_NUMBER() OVER (PARTITION BY user_key ...) instead"),
+    Rule("interval_not_constant", "an INTERVAL must be a positive constant",
+         "write INTERVAL 7 DAY or INTERVAL '7 days'"),
+    Rule("function_argument", "this function argument must be a small constant",
+         "use a constant within the stated limit"),
     Rule("epsilon_not_allowed", "the request asks for an epsilon the policy does not allow",
          "ask for an epsilon within max_epsilon_per_query, or none if DP is off"),
     Rule("dp_unsupported", "under differential privacy only COUNT, COUNT(DISTINCT user_key), "

@@ -16,12 +16,20 @@ from cleanroom.gate.rules import violation
 
 
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
-    """Line and column of a node in the analyst's SQL, from its first identifier or token."""
+    r"""Line and column (1-based, where the token starts) of a node in the analyst's SQL, from
+    its first token that has one; nodes the gate made carry the position of what they replace.
+
+    >>> import sqlglot
+    >>> position(sqlglot.parse_one("SELECT a,\n  user_key FROM t").expressions[1])
+    (2, 3)
+    """
     for sub in node.walk():
         meta = sub.meta if hasattr(sub, "meta") else {}
         if meta and "line" in meta:
-            return meta.get("line"), meta.get("col")
-    return None, None
+            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
+            return meta.get("line"), max(1, int(meta.get("col", 1)) - width)
+    parent = node.parent
+    return position(parent) if parent is not None else (None, None)
 
 
 def at(code: str, node: exp.Expr, detail: str | None = None) -> Violation:
@@ -37,6 +45,7 @@ class Scope:
     using: set[str] = field(default_factory=set)
     uid_expr: exp.Expr | None = None
     aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
+    nullable: set[str] = field(default_factory=set)  # sources on the outer side of a join
 
     @property
     def bearing(self) -> bool:
@@ -49,8 +58,12 @@ class Scope:
             return at("unsupported_syntax", col, "nested field access")
         if table:
             rel = self.sources.get(table)
+            if rel is not None and rel.duplicated(name):
+                return at("ambiguous_column", col, f"{table}.{name}")
             kind = rel.kind(name) if rel else None
             return (table, kind) if kind else at("unknown_column", col, f"{table}.{name}")
+        if any(rel.duplicated(name) for rel in self.sources.values()):
+            return at("ambiguous_column", col, name)
         hits = [(alias, rel.kind(name)) for alias, rel in self.sources.items() if rel.kind(name)]
         if len(hits) > 1 and name not in self.using:
             return at("ambiguous_column", col, name)
@@ -86,7 +99,7 @@ def expand_stars(select: exp.Select, scope: Scope) -> list[Violation]:
         expanded, missing = _expand(scope, table, excluded)
         if missing:
             problems.append(at("unknown_column", proj, table))
-        projections.extend(expanded)
+        projections.extend(_place(expanded, proj))
     select.set("expressions", projections)
     return problems
 
@@ -115,6 +128,15 @@ def _expand(scope: Scope, table: str | None, excluded: set[str]) -> tuple[list[e
     return out, False
 
 
+def _place(nodes: list[exp.Expr], like: exp.Expr) -> list[exp.Expr]:
+    """Give generated nodes the position of the shorthand they replace, for error messages."""
+    line, col = position(like)
+    for node in nodes:
+        for ident in node.find_all(exp.Identifier):
+            ident.meta.update(line=line, col=col, start=0, end=0)
+    return nodes
+
+
 def resolve_positional(select: exp.Select) -> list[Violation]:
     """``#n`` names the n-th projection (DuckDB): replace it with that projection's expression."""
     problems: list[Violation] = []
@@ -125,7 +147,7 @@ def resolve_positional(select: exp.Select) -> list[Violation]:
         if not 1 <= index <= len(select.expressions) or index - 1 == _index_of(select, node):
             problems.append(at("unsupported_syntax", node, f"#{index}"))
             continue
-        node.replace(select.expressions[index - 1].unalias().copy())
+        node.replace(_place([select.expressions[index - 1].unalias().copy()], node)[0])
     return problems
 
 

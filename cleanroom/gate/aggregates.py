@@ -1,0 +1,189 @@
+"""Aggregates and windows: which may run where, what kind of value they yield, and how many
+people stand behind each aggregate across people (its *support*)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from cleanroom.gate.functions import (
+    COUNT_AGGREGATES,
+    PER_USER_AGGREGATES,
+    RANKING_WINDOWS,
+    SAFE_AGGREGATES,
+    VALUE_AGGREGATES,
+    VALUE_WINDOWS,
+    WINDOW_FUNCTIONS,
+    function_key,
+    function_name,
+    unwrap_nulls,
+)
+from cleanroom.gate.model import SUMMABLE, K, Mode, widest
+from cleanroom.gate.nodes import CONSTANTS, arguments, condition_of, qualify
+
+if TYPE_CHECKING:
+    from cleanroom.gate.expressions import Ctx, ExpressionRules
+
+_AVERAGES = frozenset({"Avg", "Anonymous:mean"})
+_SUMS = frozenset({"Sum"}) | _AVERAGES
+
+
+def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
+    """An aggregate call (perhaps with FILTER): allowed per mode, and its kind."""
+    func, condition = (node.this, node.expression) if isinstance(node, exp.Filter) else (node, None)
+    func = unwrap_nulls(func)
+    key = function_key(func)
+    if ctx.in_aggregate:
+        return rules.fail("unsupported_syntax", node, "nested aggregate")
+    if ctx.mode is Mode.ROW:
+        return rules.fail("aggregate_in_where", node, function_name(func))
+    inner = replace(ctx, in_aggregate=True, mode=Mode.ANON if ctx.mode is Mode.ANON else Mode.ROW,
+                    group_keys={}, aliases=False, cond=False)
+    if condition is not None:
+        rules.check(condition_of(condition), replace(inner, cond=True))
+    if ctx.mode is Mode.ANONYMIZING:
+        kind = _across_people(rules, func, key, condition, inner)
+    elif key not in PER_USER_AGGREGATES:
+        kind = rules.fail("function_not_allowed", func, function_name(func))
+    else:
+        kinds = [_argument(rules, a, inner, func) for a in arguments(func)]
+        kind = K.SAFE if ctx.mode is Mode.ANON else _per_user_kind(key, kinds)
+    if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER):
+        rules.atoms.aggregates.add(id(node))
+    return kind
+
+
+def _per_user_kind(key: str, kinds: list[K]) -> K:
+    if key in COUNT_AGGREGATES:
+        return K.CNT
+    if K.MET in kinds:
+        return K.MET
+    if key == "Sum" and all(k in SUMMABLE for k in kinds):
+        return K.CNT if set(kinds) <= {K.CNT, K.CONST} else K.NUM
+    if key in VALUE_AGGREGATES and kinds:
+        return kinds[0] if kinds[0] is not K.CONST else K.CONST
+    return K.VAL
+
+
+def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -> K:
+    key = function_key(func)
+    counting = key in COUNT_AGGREGATES
+    if isinstance(arg, exp.Star):
+        return K.CONST if key == "Count" else rules.fail("columns_expression", arg, "*")
+    kind = rules.check(arg, replace(ctx, uid_in_case=counting, cond=key == "CountIf"))
+    if kind is K.UID and not counting:
+        return rules.fail("user_key_aggregate", func, function_name(func))
+    return K.CNT if kind is K.UID else kind
+
+
+def _across_people(rules: ExpressionRules, func: exp.Expr, key: str,
+                   condition: exp.Expr | None, ctx: Ctx) -> K:
+    name = function_name(func)
+    if key not in SAFE_AGGREGATES:
+        if key in PER_USER_AGGREGATES or key.startswith("Anonymous:"):
+            return rules.fail("member_aggregate", func, name)
+        return rules.fail("function_not_allowed", func, name)
+    if isinstance(func.this, exp.Distinct) and key not in COUNT_AGGREGATES:
+        return rules.fail("distinct_aggregate", func, name)
+    args = arguments(func)
+    kinds = [_argument(rules, a, ctx, func) for a in args]
+    if key in _SUMS and any(k not in SUMMABLE for k in kinds):
+        return rules.fail("not_summable", func, name)
+    _record_support(rules, key, args, condition)
+    return K.SAFE
+
+
+def _record_support(rules: ExpressionRules, key: str, args: list[exp.Expr],
+                    condition: exp.Expr | None) -> None:
+    """People behind one aggregate: those with a row that changes it and passes its FILTER.
+
+    COUNT counts non-NULL values, count_if true conditions, SUM and AVG non-zero values (a
+    zero adds nothing, so ``ELSE 0`` cannot hide a few people among many)."""
+    parts: list[exp.Expr] = []
+    for arg in args:
+        if isinstance(arg, (*CONSTANTS, exp.Star)) or _is_user_key(rules, arg):
+            continue
+        value = qualify(arg, rules.scope)
+        if key == "CountIf":
+            parts.append(exp.Paren(this=value))
+        elif key in COUNT_AGGREGATES:
+            parts.append(exp.Not(this=exp.Is(this=value, expression=exp.Null())))
+        else:
+            parts.append(exp.NEQ(this=exp.Paren(this=value), expression=exp.Literal.number(0)))
+    if condition is not None:
+        parts.append(exp.Paren(this=qualify(condition_of(condition), rules.scope)))
+    if parts:
+        rules.supports.append(exp.and_(*parts))
+
+
+def _is_user_key(rules: ExpressionRules, arg: exp.Expr) -> bool:
+    """A user_key column is never NULL (uploads refuse it) unless an outer join made it so;
+    counting it needs no support."""
+    if not isinstance(arg, exp.Column):
+        return False
+    found = rules.scope.resolve(arg)
+    return (isinstance(found, tuple) and found[1] is K.UID
+            and found[0] not in rules.scope.nullable)
+
+
+def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
+    """Windows run over one person's rows (PARTITION BY user_key) or over thresholded rows."""
+    func = node.this
+    condition = func.expression if isinstance(func, exp.Filter) else None
+    func = unwrap_nulls(func.this if isinstance(func, exp.Filter) else func)
+    key = function_key(func)
+    if key not in WINDOW_FUNCTIONS | PER_USER_AGGREGATES:
+        return rules.fail("function_not_allowed", func, function_name(func))
+    if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) or ctx.in_aggregate:
+        return rules.fail("window_after_aggregate", node)
+    if not _plain_frame(node):
+        return rules.fail("unsupported_syntax", node, "window frame")
+    bearing = ctx.mode is Mode.ROW
+    inner = replace(ctx, cond=False, aliases=False)
+    if bearing and not _partitioned_by_user(rules, node, inner):
+        return rules.fail("cross_user_window", node)
+    if condition is not None:
+        rules.check(condition_of(condition), replace(inner, cond=True))
+    if not bearing:
+        for part in node.args.get("partition_by") or []:
+            rules.check(part, inner)
+    _check_order(rules, node, inner)
+    kinds = [_argument(rules, a, inner, func) for a in arguments(func)]
+    if not bearing:
+        return K.SAFE
+    rules.atoms.windows.add(id(node))
+    return _window_kind(key, kinds)
+
+
+def _window_kind(key: str, kinds: list[K]) -> K:
+    if key in RANKING_WINDOWS or key in COUNT_AGGREGATES:
+        return K.CNT
+    if key in VALUE_WINDOWS and kinds:
+        return kinds[0]
+    if key in PER_USER_AGGREGATES:
+        return _per_user_kind(key, kinds)
+    return K.VAL if not kinds else widest([*kinds, K.VAL])
+
+
+def _partitioned_by_user(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> bool:
+    parts = node.args.get("partition_by") or []
+    kinds = [rules.check(p, replace(ctx, cond=True)) for p in parts]
+    return K.UID in kinds
+
+
+def _check_order(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> None:
+    order = node.args.get("order")
+    for ordered in (order.expressions if order else []):
+        if rules.check(ordered.this, ctx) is K.UID:
+            rules.fail("user_key_compare", ordered, "ORDER BY user_key in a window")
+
+
+def _plain_frame(node: exp.Window) -> bool:
+    spec = node.args.get("spec")
+    if spec is None:
+        return True
+    values = [v for k, v in spec.args.items() if k in ("start", "end")]
+    return all(not isinstance(v, exp.Expr) or (isinstance(v, exp.Literal) and v.is_int)
+               for v in values)

@@ -1,0 +1,92 @@
+"""No run-time error may depend on people's data: every row-level expression that could raise
+(a cast, an implicit cast in a comparison, integer division by zero, an overflow, a date out
+of range, an invalid pattern) runs inside ``TRY(...)``, which yields NULL instead.
+
+DuckDB refuses TRY around aggregates, windows and scalar subqueries, so the rewriter first
+moves those into an inner SELECT (``hoist.py``); here they are looked through.
+
+>>> import sqlglot
+>>> guard(sqlglot.parse_one("a = 1 AND b = 'x'", read="duckdb")).sql()
+"TRY(a = 1) AND b = 'x'"
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cleanroom.gate.nodes import CONSTANTS
+
+_OPAQUE = (exp.Subquery, exp.Select, exp.SetOperation, exp.AggFunc, exp.Window)
+_CLAUSES = (exp.Distinct, exp.Order, exp.Ordered, exp.Where, exp.IgnoreNulls, exp.RespectNulls,
+            exp.WindowSpec, exp.Filter, exp.Window, exp.AggFunc)
+_WRAPPERS = (exp.Window, exp.Filter, exp.IgnoreNulls, exp.RespectNulls)
+_STRING_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
+
+
+def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
+    """``node`` with every part that could raise wrapped in TRY; ``safe`` names comparisons
+    known not to raise (user_key = user_key, which joins must keep bare)."""
+    if _is_safe(node, safe):
+        return node
+    if isinstance(node, exp.And):
+        for side in ("this", "expression"):
+            node.set(side, guard(node.args[side], safe))
+        return node
+    if isinstance(node, exp.Paren) and isinstance(node.this, exp.And):
+        node.set("this", guard(node.this, safe))
+        return node
+    if any(isinstance(n, _OPAQUE) for n in node.walk()):
+        guard_children(node, safe)
+        return node
+    return exp.Try(this=node)
+
+
+def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
+    """Guard the value arguments of an aggregate, window or other node that TRY cannot wrap."""
+    if isinstance(node, (exp.Subquery, exp.Select, exp.SetOperation)):
+        return node  # a separate SELECT, rewritten on its own
+    for key, value in list(node.args.items()):
+        items = value if isinstance(value, list) else [value]
+        for index, child in enumerate(items):
+            if not isinstance(child, exp.Expr) or isinstance(child, exp.Var):
+                continue
+            if isinstance(child, _CLAUSES) or (key == "this" and isinstance(node, _WRAPPERS)):
+                guard_children(child, safe)
+                continue
+            guarded = guard(child, safe)
+            if guarded is not child:
+                node.set(key, guarded, index if isinstance(value, list) else None)
+    return node
+
+
+def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
+    if isinstance(node, (exp.Column, exp.Star, exp.Interval, *CONSTANTS)):
+        return True
+    if id(node) in safe:
+        return True
+    if isinstance(node, (exp.Paren, exp.Not)):
+        return _is_safe(node.this, safe)
+    if isinstance(node, exp.Is):
+        return isinstance(node.this, exp.Column)
+    if isinstance(node, _STRING_COMPARISONS):
+        sides = (node.this, node.expression)
+        return (any(isinstance(s, exp.Column) for s in sides)
+                and any(_string_literal(s) for s in sides))
+    if isinstance(node, exp.In) and isinstance(node.this, exp.Column):
+        return not node.args.get("query") and all(_string_literal(e) for e in node.expressions)
+    return False
+
+
+def _string_literal(node: exp.Expr) -> bool:
+    """A string literal is cast to the column's type once, when the query is bound."""
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        node = node.this
+    return isinstance(node, exp.Literal) and node.is_string
+
+
+def try_casts(tree: exp.Expr) -> exp.Expr:
+    """Every CAST becomes TRY_CAST (a failed cast yields NULL, and never echoes a value)."""
+    for cast in list(tree.find_all(exp.Cast)):
+        if not isinstance(cast, exp.TryCast):
+            cast.replace(exp.TryCast(this=cast.this, to=cast.args["to"]))
+    return tree

@@ -1,0 +1,59 @@
+"""Small helpers over sqlglot nodes shared by the gate's stages."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cleanroom.gate.scope import Scope
+
+CONSTANTS = (exp.Literal, exp.Null, exp.Boolean, exp.DataType, exp.Var, exp.CurrentDate,
+             exp.CurrentTimestamp)
+
+
+def arguments(func: exp.Expr) -> list[exp.Expr]:
+    """The value arguments of a function, looking through DISTINCT and ORDER BY.
+
+    >>> import sqlglot
+    >>> f = sqlglot.parse_one("SELECT string_agg(c, '>' ORDER BY ts)", read="duckdb").selects[0]
+    >>> [a.sql() for a in arguments(f)]
+    ['c', 'ts', "'>'"]
+    """
+    args: list[exp.Expr] = []
+    for value in func.args.values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, exp.Distinct):
+                args.extend(v.expressions)
+            elif isinstance(v, exp.Order):
+                args.extend([v.this] if v.this is not None else [])
+                args.extend(o.this for o in v.expressions)
+            elif isinstance(v, exp.Expr):
+                args.append(v)
+    return args
+
+
+def qualify(node: exp.Expr, scope: Scope) -> exp.Expr:
+    """A copy of ``node`` whose columns name their source, for use in rewritten SQL."""
+    def fix(sub: exp.Expr) -> exp.Expr:
+        if isinstance(sub, exp.Column) and not isinstance(sub.this, exp.Star):
+            return scope.qualified(sub) or sub
+        return sub
+    return node.copy().transform(fix)
+
+
+def canonical(node: exp.Expr, scope: Scope) -> str:
+    """Compare expressions by what they compute: columns qualified by their source."""
+    return qualify(node, scope).sql(dialect="duckdb")
+
+
+def condition_of(condition: exp.Expr) -> exp.Expr:
+    """The boolean inside a FILTER (WHERE ...)."""
+    return condition.this if isinstance(condition, exp.Where) else condition
+
+
+def output_name(proj: exp.Expr) -> str:
+    """The name of an output column: its alias, its column name, or the expression's text."""
+    if isinstance(proj, exp.Alias):
+        return proj.alias
+    if isinstance(proj, exp.Column) and not isinstance(proj.this, exp.Star):
+        return proj.name
+    return proj.sql(dialect="duckdb")

@@ -1,0 +1,1645 @@
+-- Attacks: each runs through the HTTP service. Whatever the answer, it must not contain a canary
+-- the SQL did not contain, a refusal must have the contract's error shape, and nothing may 5xx.
+--   -- family: <family of shared/ATTACKS.md>
+--   -- expect: rejected   the gate must refuse it (422 query_rejected)
+--   -- expect: no_rows    refused, failed, or answered with no released row
+-- Placeholders: {{KEY_n}} is canary person n's user_key (100 has the unique revenue 777.77,
+-- 101 the huge revenue, 5-7 saw the 3-person campaign, 20-26 the 7-person channel).
+
+-- name: dp_select_user_key
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key FROM conversions;
+
+-- name: dp_select_user_key_impressions
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key, channel FROM impressions;
+
+-- name: dp_banned_ip
+-- family: direct_projection
+-- expect: rejected
+SELECT ip_hash FROM impressions;
+
+-- name: dp_banned_order
+-- family: direct_projection
+-- expect: rejected
+SELECT order_id FROM conversions;
+
+-- name: dp_banned_in_where
+-- family: direct_projection
+-- expect: rejected
+SELECT COUNT(*) FROM conversions WHERE order_id LIKE 'CANARYORDER0000%';
+
+-- name: dp_banned_in_count
+-- family: direct_projection
+-- expect: rejected
+SELECT COUNT(DISTINCT ip_hash) FROM impressions;
+
+-- name: dp_revenue_rows
+-- family: direct_projection
+-- expect: rejected
+SELECT revenue FROM conversions;
+
+-- name: dp_metric_group_key
+-- family: direct_projection
+-- expect: rejected
+SELECT revenue, COUNT(*) FROM conversions GROUP BY revenue;
+
+-- name: dp_row_level_channel
+-- family: direct_projection
+-- expect: rejected
+SELECT channel, campaign, ts FROM impressions;
+
+-- name: dp_qualified_user_key
+-- family: direct_projection
+-- expect: rejected
+SELECT c.user_key FROM conversions c;
+
+-- name: dp_user_key_group_output
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key, COUNT(*) FROM impressions GROUP BY user_key;
+
+-- name: hp_alias_subquery_group
+-- family: hidden_projection
+-- expect: rejected
+SELECT k FROM (SELECT user_key AS k FROM conversions) GROUP BY k;
+
+-- name: hp_cte
+-- family: hidden_projection
+-- expect: rejected
+WITH x AS (SELECT user_key AS k FROM conversions) SELECT k FROM x;
+
+-- name: hp_cte_column_alias
+-- family: hidden_projection
+-- expect: rejected
+WITH x(k) AS (SELECT user_key FROM conversions) SELECT k, COUNT(*) FROM x GROUP BY k;
+
+-- name: hp_union
+-- family: hidden_projection
+-- expect: rejected
+SELECT channel FROM impressions GROUP BY channel UNION ALL SELECT user_key FROM conversions;
+
+-- name: hp_union_distinct_rows
+-- family: hidden_projection
+-- expect: rejected
+SELECT user_key FROM impressions UNION SELECT user_key FROM conversions;
+
+-- name: hp_nested_subqueries
+-- family: hidden_projection
+-- expect: rejected
+SELECT z FROM (SELECT y AS z FROM (SELECT user_key AS y FROM impressions) a) b;
+
+-- name: hp_revenue_via_cte_min
+-- family: hidden_projection
+-- expect: rejected
+WITH r AS (SELECT user_key, MIN(revenue) AS m FROM conversions GROUP BY user_key) SELECT m FROM r;
+
+-- name: hp_revenue_per_user_group
+-- family: hidden_projection
+-- expect: rejected
+WITH r AS (SELECT user_key, SUM(revenue) AS m FROM conversions GROUP BY user_key)
+SELECT m, COUNT(*) FROM r GROUP BY m;
+
+-- name: hp_except_rows
+-- family: hidden_projection
+-- expect: rejected
+SELECT user_key FROM conversions EXCEPT SELECT user_key FROM impressions;
+
+-- name: hp_scalar_subquery_user_key
+-- family: hidden_projection
+-- expect: rejected
+SELECT (SELECT user_key FROM conversions LIMIT 1) AS k;
+
+-- name: hp_in_list_projection
+-- family: hidden_projection
+-- expect: rejected
+SELECT user_key IN (SELECT user_key FROM conversions) AS b FROM impressions;
+
+-- name: hp_set_op_metric
+-- family: hidden_projection
+-- expect: rejected
+SELECT revenue FROM conversions UNION ALL SELECT cost FROM impressions;
+
+-- name: sh_star
+-- family: shorthand
+-- expect: rejected
+SELECT * FROM conversions;
+
+-- name: sh_star_exclude
+-- family: shorthand
+-- expect: rejected
+SELECT * EXCLUDE (order_id) FROM conversions;
+
+-- name: sh_star_replace
+-- family: shorthand
+-- expect: rejected
+SELECT * REPLACE (1 AS revenue) FROM conversions;
+
+-- name: sh_table_star
+-- family: shorthand
+-- expect: rejected
+SELECT c.* FROM conversions c;
+
+-- name: sh_columns_regex
+-- family: shorthand
+-- expect: rejected
+SELECT COLUMNS('.*') FROM conversions;
+
+-- name: sh_columns_in_aggregate
+-- family: shorthand
+-- expect: rejected
+SELECT MAX(COLUMNS('.*')) FROM conversions;
+
+-- name: sh_columns_star_grouped
+-- family: shorthand
+-- expect: rejected
+SELECT COLUMNS(*), COUNT(*) FROM impressions GROUP BY ALL;
+
+-- name: sh_positional
+-- family: shorthand
+-- expect: rejected
+SELECT user_key, #1 FROM conversions;
+
+-- name: sh_positional_group
+-- family: shorthand
+-- expect: rejected
+SELECT user_key AS k, COUNT(*) FROM conversions GROUP BY #1;
+
+-- name: sh_from_first
+-- family: shorthand
+-- expect: rejected
+FROM conversions;
+
+-- name: sh_from_first_select
+-- family: shorthand
+-- expect: rejected
+FROM conversions SELECT user_key, revenue;
+
+-- name: sh_table_alias_as_column
+-- family: shorthand
+-- expect: rejected
+SELECT c FROM conversions c;
+
+-- name: sh_table_name_as_column
+-- family: shorthand
+-- expect: rejected
+SELECT conversions FROM conversions;
+
+-- name: sh_table_alias_in_group
+-- family: shorthand
+-- expect: rejected
+SELECT c, COUNT(*) FROM conversions c GROUP BY c;
+
+-- name: sh_table_alias_in_function
+-- family: shorthand
+-- expect: rejected
+SELECT to_json(c) FROM conversions c;
+
+-- name: sh_group_by_all_user_key
+-- family: shorthand
+-- expect: rejected
+SELECT user_key, COUNT(*) FROM conversions GROUP BY ALL;
+
+-- name: sh_group_by_all_revenue
+-- family: shorthand
+-- expect: rejected
+SELECT revenue, COUNT(*) FROM conversions GROUP BY ALL;
+
+-- name: sh_star_in_count_distinct
+-- family: shorthand
+-- expect: rejected
+SELECT list_value(*) FROM conversions;
+
+-- name: sh_star_cte_output
+-- family: shorthand
+-- expect: rejected
+WITH x AS (SELECT channel, user_key FROM impressions) SELECT * FROM x;
+
+-- name: ma_max_revenue
+-- family: member_aggregate
+-- expect: rejected
+SELECT MAX(revenue) FROM conversions;
+
+-- name: ma_min_user_key
+-- family: member_aggregate
+-- expect: rejected
+SELECT MIN(user_key) FROM conversions;
+
+-- name: ma_any_value
+-- family: member_aggregate
+-- expect: rejected
+SELECT any_value(user_key) FROM conversions;
+
+-- name: ma_first
+-- family: member_aggregate
+-- expect: rejected
+SELECT first(revenue) FROM conversions;
+
+-- name: ma_arg_max
+-- family: member_aggregate
+-- expect: rejected
+SELECT arg_max(user_key, revenue) FROM conversions;
+
+-- name: ma_arg_max_campaign
+-- family: member_aggregate
+-- expect: rejected
+SELECT arg_max(campaign, length(campaign)) FROM impressions;
+
+-- name: ma_list
+-- family: member_aggregate
+-- expect: rejected
+SELECT list(revenue) FROM conversions;
+
+-- name: ma_string_agg
+-- family: member_aggregate
+-- expect: rejected
+SELECT string_agg(campaign, ',') FROM impressions;
+
+-- name: ma_histogram
+-- family: member_aggregate
+-- expect: rejected
+SELECT histogram(campaign) FROM impressions;
+
+-- name: ma_mode
+-- family: member_aggregate
+-- expect: rejected
+SELECT mode(revenue) FROM conversions;
+
+-- name: ma_median
+-- family: member_aggregate
+-- expect: rejected
+SELECT median(revenue) FROM conversions;
+
+-- name: ma_quantile
+-- family: member_aggregate
+-- expect: rejected
+SELECT quantile_cont(revenue, 1.0) FROM conversions;
+
+-- name: ma_max_in_group
+-- family: member_aggregate
+-- expect: rejected
+SELECT channel, MAX(cost) FROM impressions GROUP BY channel;
+
+-- name: ma_array_agg_distinct
+-- family: member_aggregate
+-- expect: rejected
+SELECT array_agg(DISTINCT campaign) FROM impressions;
+
+-- name: ma_per_user_max_then_max
+-- family: member_aggregate
+-- expect: rejected
+WITH u AS (SELECT user_key, MAX(revenue) AS m FROM conversions GROUP BY user_key)
+SELECT MAX(m) FROM u;
+
+-- name: ma_per_user_list_as_group
+-- family: member_aggregate
+-- expect: no_rows
+WITH u AS (SELECT user_key, list(campaign ORDER BY ts) AS l FROM impressions GROUP BY user_key)
+SELECT l, COUNT(*) FROM u WHERE list_contains(l, 'CANARYCAMP3') GROUP BY l;
+
+-- name: ma_bool_or
+-- family: member_aggregate
+-- expect: rejected
+SELECT bool_or(revenue > 777) FROM conversions;
+
+-- name: ma_window_max_over_groups
+-- family: member_aggregate
+-- expect: rejected
+SELECT campaign, COUNT(*), MAX(COUNT(*)) OVER () FROM impressions GROUP BY campaign;
+
+-- name: tg_user_key_eq
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key = '{{KEY_100}}';
+
+-- name: tg_user_key_in_list
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key IN ('{{KEY_100}}', '{{KEY_101}}');
+
+-- name: tg_user_key_range
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key BETWEEN '{{KEY_100}}' AND '{{KEY_100}}';
+
+-- name: tg_user_key_gt
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key > 'f';
+
+-- name: tg_user_key_prefix_like
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key LIKE 'ab%';
+
+-- name: tg_user_key_starts_with
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE starts_with(user_key, 'ab');
+
+-- name: tg_user_key_regexp
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE regexp_matches(user_key, '^ab');
+
+-- name: tg_filter_user_key
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FILTER (WHERE user_key = '{{KEY_100}}') FROM conversions;
+
+-- name: tg_case_user_key
+-- family: targeting
+-- expect: rejected
+SELECT SUM(CASE WHEN user_key = '{{KEY_100}}' THEN revenue END) FROM conversions;
+
+-- name: tg_case_user_key_count_distinct
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT CASE WHEN user_key = '{{KEY_100}}' THEN user_key END) FROM conversions;
+
+-- name: tg_null_safe_eq
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key IS NOT DISTINCT FROM '{{KEY_100}}';
+
+-- name: tg_having_user_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM conversions GROUP BY user_key HAVING user_key = '{{KEY_100}}';
+
+-- name: tg_join_on_literal
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN impressions i
+  ON c.user_key = i.user_key AND i.user_key = '{{KEY_100}}';
+
+-- name: tg_cte_literal_key
+-- family: targeting
+-- expect: rejected
+WITH t AS (SELECT '{{KEY_100}}' AS user_key)
+SELECT SUM(c.revenue) FROM conversions c JOIN t ON c.user_key = t.user_key;
+
+-- name: tg_in_subquery_of_literal
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key IN (SELECT '{{KEY_100}}');
+
+-- name: tg_revenue_value
+-- family: targeting
+-- expect: no_rows
+SELECT COUNT(*) AS n, SUM(revenue) AS r FROM conversions WHERE revenue BETWEEN 777 AND 778;
+
+-- name: tg_revenue_value_grouped
+-- family: targeting
+-- expect: no_rows
+SELECT 'x' AS g, SUM(revenue) AS r FROM conversions WHERE revenue > 999 GROUP BY g;
+
+-- name: tg_in_subquery_revenue_then_channel
+-- family: targeting
+-- expect: no_rows
+SELECT channel, COUNT(*) FROM impressions
+WHERE user_key IN (SELECT user_key FROM conversions WHERE revenue BETWEEN 777 AND 778)
+GROUP BY channel;
+
+-- name: tg_window_rank_on_revenue
+-- family: targeting
+-- expect: no_rows
+WITH r AS (
+  SELECT user_key, revenue, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY revenue DESC) AS rn
+  FROM conversions)
+SELECT SUM(revenue) FROM r WHERE revenue > 990;
+
+-- name: tg_order_by_user_key_limit
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM (SELECT user_key, revenue FROM conversions ORDER BY user_key LIMIT 1);
+
+-- name: tg_limit_on_rows
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM (SELECT revenue FROM conversions ORDER BY revenue DESC LIMIT 1);
+
+-- name: tg_md5_user_key
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE md5(user_key) = 'x';
+
+-- name: tg_length_compare
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE length(user_key) = 64;
+
+-- name: tg_user_key_in_values_join
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN (VALUES ('{{KEY_100}}')) v(k) ON c.user_key = v.k;
+
+-- name: tg_user_key_is_true
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE user_key;
+
+-- name: tg_user_key_greatest
+-- family: targeting
+-- expect: rejected
+SELECT SUM(revenue) FROM conversions WHERE greatest(user_key, 'f') = user_key;
+
+-- name: ig_substr
+-- family: identifier_groups
+-- expect: rejected
+SELECT substr(user_key, 1, 2) AS p, COUNT(*) FROM impressions GROUP BY p;
+
+-- name: ig_hash
+-- family: identifier_groups
+-- expect: rejected
+SELECT hash(user_key) % 100 AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_md5
+-- family: identifier_groups
+-- expect: rejected
+SELECT md5(user_key) AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_cast
+-- family: identifier_groups
+-- expect: rejected
+SELECT CAST(user_key AS VARCHAR) AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_regexp_extract
+-- family: identifier_groups
+-- expect: rejected
+SELECT regexp_extract(user_key, '^(..)') AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_concat
+-- family: identifier_groups
+-- expect: rejected
+SELECT user_key || channel AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_left
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(*) FROM impressions GROUP BY left(user_key, 60);
+
+-- name: ig_case_bucket
+-- family: identifier_groups
+-- expect: rejected
+SELECT CASE WHEN user_key < '8' THEN 'low' ELSE 'high' END AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_per_user_then_transform
+-- family: identifier_groups
+-- expect: rejected
+WITH u AS (SELECT user_key FROM impressions GROUP BY user_key)
+SELECT upper(user_key) AS k, COUNT(*) FROM u GROUP BY k;
+
+-- name: ig_window_rank_over_users
+-- family: identifier_groups
+-- expect: rejected
+SELECT rn, COUNT(*) FROM (SELECT ROW_NUMBER() OVER (ORDER BY user_key) AS rn FROM impressions) GROUP BY rn;
+
+-- name: ig_count_distinct_transform
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(DISTINCT substr(user_key, 1, 1)) FROM impressions;
+
+-- name: ig_lambda_over_user_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT list_transform([user_key], x -> substr(x, 1, 2)) AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: ig_struct_of_user_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT {'k': user_key} AS s, COUNT(*) FROM impressions GROUP BY s;
+
+-- name: ig_list_of_user_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT [user_key] AS s, COUNT(*) FROM impressions GROUP BY s;
+
+-- name: ig_interval_of_user_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT INTERVAL (strpos(user_key, 'a')) DAY AS g, COUNT(*) FROM impressions GROUP BY g;
+
+-- name: ig_user_key_arithmetic
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(*) FROM impressions GROUP BY user_key + 1;
+
+-- name: sg_rare_campaign
+-- family: small_groups
+-- expect: no_rows
+SELECT campaign, COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3' GROUP BY campaign;
+
+-- name: sg_small_channel_name
+-- family: small_groups
+SELECT channel, COUNT(DISTINCT user_key) FROM impressions GROUP BY channel;
+
+-- name: sg_campaign_names
+-- family: small_groups
+SELECT campaign, SUM(cost) FROM impressions GROUP BY campaign;
+
+-- name: sg_having_small
+-- family: small_groups
+-- expect: no_rows
+SELECT campaign, COUNT(*) FROM impressions GROUP BY campaign HAVING COUNT(*) < 10;
+
+-- name: sg_having_small_people
+-- family: small_groups
+-- expect: no_rows
+SELECT channel FROM impressions GROUP BY channel HAVING COUNT(DISTINCT user_key) < 20;
+
+-- name: sg_having_on_sub_threshold_filter
+-- family: small_groups
+-- expect: no_rows
+SELECT 'all' AS g, COUNT(*) FROM impressions GROUP BY g
+HAVING COUNT(*) FILTER (WHERE campaign = 'CANARYCAMP3') BETWEEN 1 AND 10;
+
+-- name: sg_having_sum_filter_oracle
+-- family: small_groups
+-- expect: no_rows
+SELECT 'all' AS g, COUNT(*) FROM conversions GROUP BY g
+HAVING SUM(revenue) FILTER (WHERE revenue BETWEEN 777 AND 778) > 0;
+
+-- name: sg_count_distinct_case
+-- family: small_groups
+-- expect: no_rows
+SELECT COUNT(DISTINCT CASE WHEN campaign = 'CANARYCAMP3' THEN user_key END) AS n FROM impressions;
+
+-- name: sg_count_case_rows
+-- family: small_groups
+-- expect: no_rows
+SELECT COUNT(CASE WHEN campaign = 'CANARYCAMP3' THEN 1 END) AS n FROM impressions;
+
+-- name: sg_count_if
+-- family: small_groups
+-- expect: no_rows
+SELECT count_if(campaign = 'CANARYCAMP3') AS n FROM impressions;
+
+-- name: sg_sum_indicator_else_zero
+-- family: small_groups
+-- expect: no_rows
+SELECT SUM(CASE WHEN campaign = 'CANARYCAMP3' THEN 1 ELSE 0 END) AS n FROM impressions;
+
+-- name: sg_avg_indicator
+-- family: small_groups
+-- expect: no_rows
+SELECT AVG(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) AS share FROM impressions;
+
+-- name: sg_indicator_else_two
+-- family: small_groups
+-- expect: rejected
+SELECT SUM(CASE WHEN campaign = 'CANARYCAMP3' THEN 1 ELSE 2 END) AS n FROM impressions;
+
+-- name: sg_indicator_big_constant
+-- family: small_groups
+-- expect: rejected
+SELECT SUM(CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 0 END) + COUNT(*) FROM impressions;
+
+-- name: sg_comparison_as_number
+-- family: small_groups
+-- expect: rejected
+SELECT SUM(CAST(campaign = 'CANARYCAMP3' AS INTEGER)) FROM impressions;
+
+-- name: sg_strpos_indicator
+-- family: small_groups
+-- expect: rejected
+SELECT SUM(strpos(campaign, 'CANARYC') * 1000000 + 1) FROM impressions;
+
+-- name: sg_per_user_indicator_scaled
+-- family: small_groups
+-- expect: rejected
+WITH u AS (SELECT user_key, COUNT(*) FILTER (WHERE campaign LIKE 'CANARYCAMP%') AS hits, COUNT(*) AS n
+           FROM impressions GROUP BY user_key)
+SELECT SUM(hits * 1000000 + n) FROM u;
+
+-- name: sg_per_user_indicator_sum
+-- family: small_groups
+-- expect: no_rows
+WITH u AS (SELECT user_key, COUNT(*) FILTER (WHERE campaign LIKE 'CANARYCAMP%') AS hits
+           FROM impressions GROUP BY user_key)
+SELECT SUM(hits) AS h FROM u;
+
+-- name: sg_per_user_max_flag
+-- family: small_groups
+-- expect: no_rows
+WITH u AS (SELECT user_key, MAX(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) AS flag
+           FROM impressions GROUP BY user_key)
+SELECT SUM(flag) AS f FROM u;
+
+-- name: sg_distinct_small_group
+-- family: small_groups
+SELECT DISTINCT campaign FROM impressions;
+
+-- name: sg_group_by_channel_campaign
+-- family: small_groups
+SELECT channel, campaign, COUNT(*) FROM impressions GROUP BY ALL;
+
+-- name: sg_count_non_null_left_join
+-- family: small_groups
+-- expect: no_rows
+SELECT COUNT(c.user_key) AS n FROM impressions i
+LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue > 999;
+
+-- name: sg_approx_count_distinct_case
+-- family: small_groups
+-- expect: no_rows
+SELECT approx_count_distinct(CASE WHEN campaign = 'CANARYCAMP3' THEN user_key END) FROM impressions;
+
+-- name: sg_left_join_small_side_sum
+-- family: small_groups
+-- expect: no_rows
+SELECT SUM(c.revenue) AS r FROM impressions i
+LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue > 700 AND c.revenue < 800;
+
+-- name: sg_intermediate_small_cte
+-- family: small_groups
+-- expect: no_rows
+WITH small AS (SELECT campaign, COUNT(*) AS n FROM impressions WHERE campaign = 'CANARYCAMP3' GROUP BY campaign)
+SELECT campaign, n FROM small;
+
+-- name: sg_in_thresholded_subquery
+-- family: small_groups
+-- expect: no_rows
+SELECT channel, COUNT(*) FROM impressions
+WHERE campaign IN (SELECT campaign FROM impressions GROUP BY campaign HAVING COUNT(*) < 10)
+GROUP BY channel;
+
+-- name: st_scalar_in_select
+-- family: subthreshold_expressions
+-- expect: no_rows
+SELECT (SELECT COUNT(*) FROM conversions WHERE revenue > 900) AS n;
+
+-- name: st_scalar_sum_in_select
+-- family: subthreshold_expressions
+-- expect: no_rows
+SELECT (SELECT SUM(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778) AS r;
+
+-- name: st_scalar_in_output_expression
+-- family: subthreshold_expressions
+SELECT channel, COUNT(*) + (SELECT SUM(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778) AS x
+FROM impressions GROUP BY channel;
+
+-- name: st_scalar_in_having
+-- family: subthreshold_expressions
+SELECT channel, COUNT(*) FROM impressions GROUP BY channel
+HAVING COUNT(*) > (SELECT SUM(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778);
+
+-- name: st_scalar_in_order_by
+-- family: subthreshold_expressions
+SELECT channel, COUNT(*) FROM impressions GROUP BY channel
+ORDER BY (SELECT SUM(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778);
+
+-- name: st_scalar_divisor
+-- family: subthreshold_expressions
+SELECT channel, COUNT(*) / (SELECT COUNT(*) FROM conversions WHERE revenue > 999) AS ratio
+FROM impressions GROUP BY channel;
+
+-- name: st_scalar_in_where
+-- family: subthreshold_expressions
+SELECT channel, COUNT(*) FROM impressions
+WHERE cost < (SELECT AVG(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778)
+GROUP BY channel;
+
+-- name: st_scalar_in_case_output
+-- family: subthreshold_expressions
+SELECT channel, CASE WHEN COUNT(*) > 0 THEN (SELECT SUM(revenue) FROM conversions WHERE revenue > 999) END AS x
+FROM impressions GROUP BY channel;
+
+-- name: st_correlated_subquery
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT channel, (SELECT SUM(c.revenue) FROM conversions c WHERE c.user_key = i.user_key) AS x
+FROM impressions i GROUP BY channel;
+
+-- name: st_correlated_unqualified
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE cost < (SELECT SUM(revenue) FROM conversions WHERE channel = 'CANARYCHAN7');
+
+-- name: st_scalar_row_level
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT (SELECT revenue FROM conversions WHERE revenue > 999) AS r;
+
+-- name: st_window_lag_over_groups
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT campaign, COUNT(*), LAG(COUNT(*)) OVER (ORDER BY COUNT(*)) FROM impressions GROUP BY campaign;
+
+-- name: st_window_total_over_groups
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT campaign, SUM(COUNT(*)) OVER () FROM impressions GROUP BY campaign;
+
+-- name: st_qualify_over_groups
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT campaign, COUNT(*) FROM impressions GROUP BY campaign QUALIFY LEAD(COUNT(*)) OVER (ORDER BY campaign) < 10;
+
+-- name: st_window_in_intermediate_group
+-- family: subthreshold_expressions
+-- expect: rejected
+WITH g AS (SELECT campaign, COUNT(*) AS n, LAG(COUNT(*)) OVER (ORDER BY campaign) AS prev
+           FROM impressions GROUP BY campaign)
+SELECT prev FROM g;
+
+-- name: st_order_by_hidden_filter_aggregate
+-- family: subthreshold_expressions
+-- expect: no_rows
+SELECT 'x' AS g, COUNT(*) FROM impressions GROUP BY g
+ORDER BY COUNT(*) FILTER (WHERE campaign = 'CANARYCAMP3');
+
+-- name: st_distinct_on_aggregates
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT DISTINCT COUNT(*) FROM impressions GROUP BY campaign;
+
+-- name: st_window_over_anon_rows
+-- family: subthreshold_expressions
+WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign)
+SELECT campaign, n, LAG(n) OVER (ORDER BY campaign) AS prev FROM g;
+
+-- name: or_cast_campaign_integer
+-- family: oracles
+SELECT channel, COUNT(*) FROM impressions WHERE CAST(campaign AS INTEGER) > 0 GROUP BY channel;
+
+-- name: or_implicit_cast_compare
+-- family: oracles
+SELECT channel, COUNT(*) FROM impressions WHERE campaign = 3 GROUP BY channel;
+
+-- name: or_case_cast_one_person
+-- family: oracles
+SELECT channel, COUNT(*) FROM impressions
+WHERE CASE WHEN campaign = 'CANARYCAMP3' THEN CAST(channel AS INTEGER) ELSE 1 END = 1
+GROUP BY channel;
+
+-- name: or_case_implicit_cast_one_person
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE (CASE WHEN revenue BETWEEN 777 AND 778 THEN 'nope' ELSE '1' END) = 1 GROUP BY g;
+
+-- name: or_error_function
+-- family: oracles
+-- expect: rejected
+SELECT COUNT(*) FROM conversions WHERE CASE WHEN revenue > 999 THEN error('found') ELSE true END;
+
+-- name: or_int_division_by_zero
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE 1 // (CASE WHEN revenue BETWEEN 777 AND 778 THEN 0 ELSE 1 END) = 1 GROUP BY g;
+
+-- name: or_modulo_by_zero
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM impressions
+WHERE 10 % (CASE WHEN campaign = 'CANARYCAMP3' THEN 0 ELSE 3 END) = 1 GROUP BY g;
+
+-- name: or_overflow_row
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM impressions
+WHERE (CASE WHEN campaign = 'CANARYCAMP3' THEN 9223372036854775807 ELSE 1 END) * 2 > 0 GROUP BY g;
+
+-- name: or_overflow_on_small_group_count
+-- family: oracles
+SELECT campaign, CASE WHEN campaign = 'CANARYCAMP3' THEN COUNT(*) * 3074457345618258602 END AS x
+FROM impressions GROUP BY campaign;
+
+-- name: or_int_div_on_small_group_count
+-- family: oracles
+SELECT campaign, 100 // (COUNT(*) - 6) AS x FROM impressions GROUP BY campaign;
+
+-- name: or_implicit_cast_on_group_key
+-- family: oracles
+SELECT campaign, COUNT(*) FROM impressions GROUP BY campaign
+HAVING CASE WHEN campaign = 'CANARYCAMP3' THEN campaign ELSE '1' END = 1;
+
+-- name: or_make_date_out_of_range
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE make_date(2026, CASE WHEN revenue > 999 THEN 13 ELSE 1 END, 1) > DATE '2000-01-01' GROUP BY g;
+
+-- name: or_substr_offset_overflow
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM impressions
+WHERE substr(channel, CASE WHEN channel = 'CANARYCHAN7' THEN 9223372036854775807 ELSE 1 END) = 'x' GROUP BY g;
+
+-- name: or_regexp_invalid_pattern
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM impressions
+WHERE regexp_matches(channel, CASE WHEN campaign = 'CANARYCAMP3' THEN '(' ELSE 'a' END) GROUP BY g;
+
+-- name: or_date_trunc_bad_unit
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM impressions
+WHERE date_trunc(CASE WHEN campaign = 'CANARYCAMP3' THEN 'zz' ELSE 'day' END, ts) IS NOT NULL GROUP BY g;
+
+-- name: or_interval_overflow
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE ts + INTERVAL 292000 YEAR > ts GROUP BY g;
+
+-- name: or_lpad_memory
+-- family: oracles
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE lpad(campaign, 2000000000, 'x') > '';
+
+-- name: or_time_bucket_zero
+-- family: oracles
+-- expect: rejected
+SELECT time_bucket(INTERVAL 0 DAY, ts) AS b, COUNT(*) FROM impressions GROUP BY b;
+
+-- name: or_window_partition_error
+-- family: oracles
+WITH t AS (SELECT user_key, channel, LAG(campaign) OVER (PARTITION BY user_key ORDER BY ts) AS prev
+           FROM impressions)
+SELECT channel, COUNT(*) FROM t WHERE CAST(prev AS INTEGER) > 0 GROUP BY channel;
+
+-- name: or_qualify_cast
+-- family: oracles
+WITH t AS (SELECT user_key, channel FROM impressions
+           QUALIFY CAST(LAG(campaign) OVER (PARTITION BY user_key ORDER BY ts) AS INTEGER) = 1)
+SELECT channel, COUNT(*) FROM t GROUP BY channel;
+
+-- name: or_abs_overflow
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE abs(CASE WHEN revenue > 999 THEN -9223372036854775807 - 1 ELSE 1 END) > 0 GROUP BY g;
+
+-- name: or_aggregate_filter_cast
+-- family: oracles
+SELECT channel, SUM(cost) FILTER (WHERE CAST(campaign AS INTEGER) = 1) FROM impressions GROUP BY channel;
+
+-- name: or_to_timestamp_range
+-- family: oracles
+SELECT 'x' AS g, COUNT(*) FROM conversions
+WHERE epoch_ms(CASE WHEN revenue > 999 THEN 9223372036854775807 ELSE 0 END) IS NOT NULL GROUP BY g;
+
+-- name: fs_read_csv
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM read_csv('/etc/passwd');
+
+-- name: fs_read_csv_auto_count
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM read_csv_auto('/etc/passwd');
+
+-- name: fs_read_text
+-- family: files_catalog_state
+-- expect: rejected
+SELECT content FROM read_text('/etc/passwd');
+
+-- name: fs_read_text_scalar
+-- family: files_catalog_state
+-- expect: rejected
+SELECT (SELECT content FROM read_text('/etc/hostname')) AS x;
+
+-- name: fs_path_as_table
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM '/etc/passwd';
+
+-- name: fs_parquet_path
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM '/work/**/*.parquet';
+
+-- name: fs_read_parquet
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM read_parquet('/tmp/*.parquet');
+
+-- name: fs_glob
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM glob('/*');
+
+-- name: fs_copy
+-- family: files_catalog_state
+-- expect: rejected
+COPY conversions TO '/tmp/out.csv';
+
+-- name: fs_copy_select
+-- family: files_catalog_state
+-- expect: rejected
+COPY (SELECT * FROM conversions) TO '/tmp/out.csv';
+
+-- name: fs_attach
+-- family: files_catalog_state
+-- expect: rejected
+ATTACH '/tmp/x.db' AS x;
+
+-- name: fs_install
+-- family: files_catalog_state
+-- expect: rejected
+INSTALL httpfs;
+
+-- name: fs_load
+-- family: files_catalog_state
+-- expect: rejected
+LOAD httpfs;
+
+-- name: fs_pragma
+-- family: files_catalog_state
+-- expect: rejected
+PRAGMA database_list;
+
+-- name: fs_pragma_table_info
+-- family: files_catalog_state
+-- expect: rejected
+PRAGMA table_info('conversions');
+
+-- name: fs_set
+-- family: files_catalog_state
+-- expect: rejected
+SET enable_external_access = true;
+
+-- name: fs_reset
+-- family: files_catalog_state
+-- expect: rejected
+RESET lock_configuration;
+
+-- name: fs_duckdb_settings
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM duckdb_settings();
+
+-- name: fs_duckdb_tables
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM duckdb_tables();
+
+-- name: fs_duckdb_views_sql
+-- family: files_catalog_state
+-- expect: rejected
+SELECT sql FROM duckdb_views();
+
+-- name: fs_information_schema
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM information_schema.tables;
+
+-- name: fs_information_schema_columns
+-- family: files_catalog_state
+-- expect: rejected
+SELECT column_name FROM information_schema.columns;
+
+-- name: fs_pg_catalog
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM pg_catalog.pg_tables;
+
+-- name: fs_system_schema
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM main.conversions;
+
+-- name: fs_create_table
+-- family: files_catalog_state
+-- expect: rejected
+CREATE TABLE x AS SELECT * FROM conversions;
+
+-- name: fs_create_macro
+-- family: files_catalog_state
+-- expect: rejected
+CREATE MACRO f(x) AS x;
+
+-- name: fs_insert
+-- family: files_catalog_state
+-- expect: rejected
+INSERT INTO conversions VALUES ('a', now(), 1, 'b');
+
+-- name: fs_update
+-- family: files_catalog_state
+-- expect: rejected
+UPDATE conversions SET revenue = 0;
+
+-- name: fs_delete
+-- family: files_catalog_state
+-- expect: rejected
+DELETE FROM conversions;
+
+-- name: fs_drop
+-- family: files_catalog_state
+-- expect: rejected
+DROP VIEW conversions;
+
+-- name: fs_several_statements
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM conversions; SELECT user_key FROM conversions;
+
+-- name: fs_statement_after_comment
+-- family: files_catalog_state
+-- expect: rejected
+SELECT 1; -- comment
+DROP VIEW conversions;
+
+-- name: fs_getenv
+-- family: files_catalog_state
+-- expect: rejected
+SELECT getenv('HOME') AS h;
+
+-- name: fs_current_setting
+-- family: files_catalog_state
+-- expect: rejected
+SELECT current_setting('allowed_paths') AS p;
+
+-- name: fs_version
+-- family: files_catalog_state
+-- expect: rejected
+SELECT version() AS v;
+
+-- name: fs_values_table
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM (VALUES (1), (2)) t(x);
+
+-- name: fs_unnest_table
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM unnest([1, 2, 3]);
+
+-- name: fs_range_table
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM range(10);
+
+-- name: fs_query_table_function
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM query('SELECT user_key FROM conversions');
+
+-- name: fs_query_table_fn
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM query_table('conversions');
+
+-- name: fs_explain
+-- family: files_catalog_state
+-- expect: rejected
+EXPLAIN SELECT * FROM conversions;
+
+-- name: fs_describe
+-- family: files_catalog_state
+-- expect: rejected
+DESCRIBE conversions;
+
+-- name: fs_summarize
+-- family: files_catalog_state
+-- expect: rejected
+SUMMARIZE conversions;
+
+-- name: fs_pivot
+-- family: files_catalog_state
+-- expect: rejected
+PIVOT conversions ON order_id USING SUM(revenue);
+
+-- name: fs_checkpoint
+-- family: files_catalog_state
+-- expect: rejected
+CHECKPOINT;
+
+-- name: fs_export
+-- family: files_catalog_state
+-- expect: rejected
+EXPORT DATABASE '/tmp/x';
+
+-- name: fs_call
+-- family: files_catalog_state
+-- expect: rejected
+CALL pragma_version();
+
+-- name: fs_sample
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM conversions USING SAMPLE 1;
+
+-- name: jn_not_equal
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b ON a.user_key <> b.user_key;
+
+-- name: jn_cross
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions CROSS JOIN conversions;
+
+-- name: jn_comma
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions, conversions;
+
+-- name: jn_on_banned
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b ON a.ip_hash = b.order_id;
+
+-- name: jn_on_dimension
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b ON a.ts = b.ts;
+
+-- name: jn_or_condition
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b ON a.user_key = b.user_key OR a.cost > 0;
+
+-- name: jn_self_same_side
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b ON a.user_key = a.user_key;
+
+-- name: jn_natural
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions NATURAL JOIN conversions;
+
+-- name: jn_asof
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a ASOF JOIN conversions b ON a.user_key = b.user_key AND a.ts >= b.ts;
+
+-- name: jn_positional
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions POSITIONAL JOIN conversions;
+
+-- name: jn_lateral
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, LATERAL (SELECT * FROM conversions b WHERE b.user_key = a.user_key);
+
+-- name: jn_semi
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a SEMI JOIN conversions b ON a.user_key = b.user_key;
+
+-- name: jn_mixed_aggregate_and_rows
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) g
+ON a.channel = g.channel;
+
+-- name: jn_in_subquery_dimension
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE channel IN (SELECT channel FROM impressions);
+
+-- name: jn_exists
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a WHERE EXISTS (SELECT 1 FROM conversions b WHERE b.user_key = a.user_key);
+
+-- name: jn_using_dimension
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a JOIN conversions b USING (ts);
+
+-- name: jn_full_using
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(DISTINCT user_key) FROM impressions a FULL JOIN conversions b USING (user_key);
+
+-- name: re_self_cross_join
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a CROSS JOIN impressions b CROSS JOIN impressions c;
+
+-- name: re_range
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM range(100000000000);
+
+-- name: re_generate_series_scalar
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT len(generate_series(1, 100000000000)) AS n;
+
+-- name: re_recursive_cte
+-- family: resource_exhaustion
+-- expect: rejected
+WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r;
+
+-- name: re_nested_parentheses
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT {{PARENS_5000}} AS x;
+
+-- name: re_huge_text
+-- family: resource_exhaustion
+SELECT 1 AS x {{PADDING_10000000}};
+
+-- name: re_over_limit_text
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT 1 AS x {{PADDING_200000}};
+
+-- name: re_deep_not_chain
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE {{NOTS_3000}} true;
+
+-- name: re_long_sum_chain
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT {{PLUSES_6000}} AS x;
+
+-- name: re_repeat
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT length(repeat('x', 2000000000)) AS n;
+
+-- name: re_huge_in_list
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE cost IN ({{LIST_30000}});
+
+-- name: re_many_unions
+-- family: resource_exhaustion
+SELECT COUNT(*) AS n FROM impressions {{UNIONS_300}};
+
+-- name: me_case_else_zero_metric
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END) FROM conversions;
+
+-- name: me_metric_times_unit_weights
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue * CASE WHEN revenue BETWEEN 777 AND 778 THEN 1 ELSE 0.001 END) FROM conversions;
+
+-- name: me_metric_times_inverse_duration
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue * (1.0 / date_diff('second', ts, TIMESTAMP '2026-09-10 12:00:00'))) FROM conversions;
+
+-- name: me_case_no_else_metric
+-- family: metric_extraction
+-- expect: no_rows
+SELECT SUM(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue END) AS r FROM conversions;
+
+-- name: me_metric_times_indicator_case
+-- family: metric_extraction
+-- expect: no_rows
+SELECT SUM(revenue * CASE WHEN revenue BETWEEN 777 AND 778 THEN 1 ELSE 0 END) FROM conversions;
+
+-- name: me_metric_times_comparison
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue * (revenue BETWEEN 777 AND 778)::INT) FROM conversions;
+
+-- name: me_coalesce_metric
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(COALESCE(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue END, 0)) FROM conversions;
+
+-- name: me_metric_times_dimension
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue * length(channel)) FROM conversions c JOIN impressions i ON c.user_key = i.user_key;
+
+-- name: me_floor_trick
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(floor(revenue / 777.77)) FROM conversions;
+
+-- name: me_sign_trick
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue * (1 - sign(abs(revenue - 777.77)))) FROM conversions;
+
+-- name: me_greatest_trick
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(greatest(revenue - 777, 0)) FROM conversions;
+
+-- name: me_division_singularity
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(1 / (revenue - 777.77)) FROM conversions;
+
+-- name: me_metric_offset
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue + 1) FROM conversions;
+
+-- name: me_metric_scale_then_cancel
+-- family: metric_extraction
+-- expect: rejected
+WITH u AS (SELECT user_key, SUM(revenue) - SUM(revenue) FILTER (WHERE NOT revenue BETWEEN 777 AND 778) AS v
+           FROM conversions GROUP BY user_key)
+SELECT SUM(v) FROM u;
+
+-- name: me_metric_cast_varchar
+-- family: metric_extraction
+-- expect: rejected
+SELECT CAST(revenue AS VARCHAR) AS r, COUNT(*) FROM conversions GROUP BY r;
+
+-- name: me_metric_round_group
+-- family: metric_extraction
+-- expect: rejected
+SELECT round(revenue, 2) AS r, COUNT(*) FROM conversions GROUP BY r;
+
+-- name: me_metric_bucket_case
+-- family: metric_extraction
+-- expect: no_rows
+SELECT CASE WHEN revenue BETWEEN 777 AND 778 THEN 'hit' END AS b, COUNT(*) FROM conversions
+WHERE revenue BETWEEN 777 AND 778 GROUP BY b;
+
+-- name: me_left_join_nullable_metric_small_group
+-- family: metric_extraction
+-- expect: no_rows
+SELECT SUM(c.revenue) AS r, COUNT(*) AS n FROM impressions i
+LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue BETWEEN 777 AND 778;
+
+-- name: me_left_join_nullable_metric_avg
+-- family: metric_extraction
+-- expect: no_rows
+SELECT AVG(c.revenue) AS r FROM impressions i
+LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue > 999;
+
+-- name: me_union_all_conditional_scaling
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(r) FROM (
+  SELECT user_key, revenue * 1000000000 AS r FROM conversions WHERE revenue BETWEEN 777 AND 778
+  UNION ALL SELECT user_key, revenue FROM conversions WHERE NOT revenue BETWEEN 777 AND 778);
+
+-- name: me_weight_from_dimension
+-- family: metric_extraction
+-- expect: rejected
+WITH w AS (SELECT user_key, CASE WHEN revenue BETWEEN 777 AND 778 THEN 1000000 ELSE 1 END AS f,
+                  revenue FROM conversions)
+SELECT SUM(revenue * f) FROM w;
+
+-- name: me_avg_single_value_group
+-- family: metric_extraction
+-- expect: no_rows
+SELECT 'x' AS g, AVG(revenue) AS a FROM conversions WHERE revenue > 999 GROUP BY g;
+
+-- name: me_huge_revenue_clamp
+-- family: metric_extraction
+SELECT COUNT(*) AS n, SUM(revenue) AS total, AVG(revenue) AS avg_rev FROM conversions;
+
+-- name: me_metric_in_list_output
+-- family: metric_extraction
+-- expect: rejected
+WITH u AS (SELECT user_key, list(revenue) AS l FROM conversions GROUP BY user_key)
+SELECT l[1] AS x, COUNT(*) FROM u GROUP BY x;
+
+-- name: me_metric_minus_metric
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue - i.cost) FROM conversions c JOIN impressions i ON c.user_key = i.user_key;
+
+-- name: me_metric_power
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(revenue ^ 20) FROM conversions;
+
+-- name: me_metric_compare_output
+-- family: metric_extraction
+-- expect: rejected
+SELECT revenue > 777 AS b, COUNT(*) FROM conversions GROUP BY b;
+
+-- name: me_metric_is_null_group
+-- family: metric_extraction
+SELECT revenue IS NULL AS b, COUNT(*) FROM conversions GROUP BY b;
+
+-- name: me_metric_window_lag
+-- family: metric_extraction
+-- expect: rejected
+WITH t AS (SELECT user_key, LAG(revenue) OVER (PARTITION BY user_key ORDER BY ts) AS p FROM conversions)
+SELECT p, COUNT(*) FROM t GROUP BY p;
+
+-- name: me_sum_distinct
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(DISTINCT revenue) FROM conversions;
+
+-- name: me_date_encoding
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(date_diff('day', DATE '2000-01-01', make_date(2000, 1, strpos(campaign, 'CANARY') + 1)))
+FROM impressions;
+
+-- name: me_count_filter_metric_range
+-- family: metric_extraction
+-- expect: no_rows
+SELECT COUNT(*) FILTER (WHERE revenue BETWEEN 777 AND 778) AS hits FROM conversions;
+
+-- name: nm_upper_user_key
+-- family: naming
+-- expect: rejected
+SELECT USER_KEY FROM conversions;
+
+-- name: nm_quoted_mixed_case_user_key
+-- family: naming
+-- expect: rejected
+SELECT "User_Key", COUNT(*) FROM conversions GROUP BY 1;
+
+-- name: nm_mixed_case_table
+-- family: naming
+-- expect: rejected
+SELECT "ORDER_ID" FROM "Conversions";
+
+-- name: nm_case_duplicate_alias
+-- family: naming
+-- expect: rejected
+SELECT s.A, COUNT(*) FROM (SELECT user_key AS a, channel AS A FROM impressions) s GROUP BY s.A;
+
+-- name: nm_spoof_cr_uid
+-- family: naming
+-- expect: rejected
+SELECT campaign, COUNT(*) FROM (SELECT ts AS __cr_uid, campaign FROM impressions) s GROUP BY campaign;
+
+-- name: nm_spoof_cr_uid_upper
+-- family: naming
+-- expect: rejected
+SELECT campaign, COUNT(*) FROM (SELECT channel AS __CR_UID, campaign FROM impressions) s GROUP BY campaign;
+
+-- name: nm_spoof_cr_n
+-- family: naming
+-- expect: rejected
+SELECT campaign, 100000 AS "__cr_n" FROM impressions GROUP BY campaign;
+
+-- name: nm_spoof_cr_table_alias
+-- family: naming
+-- expect: rejected
+SELECT COUNT(*) FROM impressions AS __cr_q;
+
+-- name: nm_spoof_cr_cte
+-- family: naming
+-- expect: rejected
+WITH __cr_s1 AS (SELECT user_key FROM impressions) SELECT COUNT(*) FROM __cr_s1;
+
+-- name: nm_group_alias_shadows_column
+-- family: naming
+-- expect: rejected
+SELECT user_key AS channel, COUNT(*) FROM impressions GROUP BY channel;
+
+-- name: nm_order_alias_shadows_column
+-- family: naming
+-- expect: rejected
+SELECT SUM(x) FROM (SELECT user_key AS channel, 1 AS x FROM impressions ORDER BY channel LIMIT 60);
+
+-- name: nm_alias_self_reference
+-- family: naming
+-- expect: rejected
+SELECT x + 1 AS x FROM impressions;
+
+-- name: nm_unicode_identifier
+-- family: naming
+-- expect: rejected
+SELECT "user_keʏ" FROM conversions;
+
+-- name: ot_struct_field_access
+-- family: other
+-- expect: rejected
+SELECT s.k FROM (SELECT {'k': user_key} AS s FROM conversions) t;
+
+-- name: ot_json_extract
+-- family: other
+-- expect: rejected
+SELECT json_extract(to_json(c), '$.user_key') FROM conversions c;
+
+-- name: ot_json_arrow
+-- family: other
+-- expect: rejected
+SELECT user_key -> '$' FROM conversions;
+
+-- name: ot_lambda_filter
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM conversions WHERE len(list_filter([user_key], x -> x = 'a')) > 0;
+
+-- name: ot_list_comprehension
+-- family: other
+-- expect: rejected
+SELECT [x FOR x IN [user_key]] AS l FROM conversions;
+
+-- name: ot_string_concat_output
+-- family: other
+-- expect: rejected
+SELECT 'k=' || user_key AS s FROM conversions;
+
+-- name: ot_format_user_key
+-- family: other
+-- expect: rejected
+SELECT format('{}', user_key) AS s FROM conversions;
+
+-- name: ot_printf_revenue
+-- family: other
+-- expect: rejected
+SELECT printf('%f', revenue) AS s FROM conversions;
+
+-- name: ot_null_tricks_coalesce
+-- family: other
+-- expect: rejected
+SELECT COALESCE(NULL, user_key) AS k FROM conversions;
+
+-- name: ot_nullif_user_key
+-- family: other
+-- expect: rejected
+SELECT COUNT(DISTINCT NULLIF(user_key, '{{KEY_100}}')) FROM conversions;
+
+-- name: ot_if_user_key
+-- family: other
+-- expect: rejected
+SELECT COUNT(DISTINCT IF(user_key = '{{KEY_100}}', user_key, NULL)) FROM conversions;
+
+-- name: ot_prepared_parameter
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM conversions WHERE revenue > $1;
+
+-- name: ot_named_window
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM (SELECT ROW_NUMBER() OVER w AS rn FROM impressions WINDOW w AS (PARTITION BY user_key)) t;
+
+-- name: ot_window_frame_expression
+-- family: other
+-- expect: rejected
+SELECT SUM(c) FROM (SELECT COUNT(*) OVER (PARTITION BY user_key ROWS BETWEEN (SELECT 1) PRECEDING AND CURRENT ROW) AS c FROM impressions) t;
+
+-- name: ot_grouping_sets
+-- family: other
+-- expect: rejected
+SELECT channel, campaign, COUNT(*) FROM impressions GROUP BY GROUPING SETS ((channel), (campaign));
+
+-- name: ot_rollup
+-- family: other
+-- expect: rejected
+SELECT channel, COUNT(*) FROM impressions GROUP BY ROLLUP (channel);
+
+-- name: ot_distinct_on
+-- family: other
+-- expect: rejected
+SELECT DISTINCT ON (channel) channel, campaign FROM impressions;
+
+-- name: ot_subquery_limit_in_cte
+-- family: other
+-- expect: rejected
+WITH t AS (SELECT user_key, revenue FROM conversions LIMIT 5) SELECT SUM(revenue) FROM t;
+
+-- name: ot_offset_on_rows
+-- family: other
+-- expect: rejected
+SELECT SUM(revenue) FROM (SELECT revenue FROM conversions OFFSET 10);
+
+-- name: ot_limit_expression
+-- family: other
+-- expect: rejected
+SELECT channel, COUNT(*) FROM impressions GROUP BY channel LIMIT (SELECT 1);
+
+-- name: ot_union_by_name
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions UNION ALL BY NAME SELECT COUNT(*) AS n FROM conversions;
+
+-- name: ot_window_cross_user
+-- family: other
+-- expect: rejected
+SELECT SUM(p) FROM (SELECT LAG(cost) OVER (ORDER BY ts) AS p FROM impressions) t;
+
+-- name: ot_window_order_by_user_key
+-- family: other
+-- expect: rejected
+SELECT SUM(r) FROM (SELECT ROW_NUMBER() OVER (PARTITION BY channel ORDER BY user_key) AS r FROM impressions) t;
+
+-- name: ot_in_unnest
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE channel IN UNNEST(['a']);
+
+-- name: ot_similar_to_user_key
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE user_key SIMILAR TO 'ab.*';
+
+-- name: ot_glob_user_key
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE user_key GLOB 'ab*';
+
+-- name: ot_exists_subquery
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) FROM impressions WHERE EXISTS (SELECT 1 FROM conversions WHERE revenue > 999);
+
+-- name: ot_count_star_filter_user_key_null
+-- family: other
+SELECT COUNT(*) FILTER (WHERE user_key IS NULL) AS n FROM impressions;
+
+-- name: ot_comment_injection
+-- family: other
+-- expect: rejected
+SELECT COUNT(*) /* */ , user_key FROM impressions GROUP BY user_key;
+
+-- name: ot_dollar_quoted
+-- family: other
+-- expect: rejected
+SELECT $$x$$ || user_key FROM impressions;

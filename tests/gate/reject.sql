@@ -1,0 +1,226 @@
+-- Queries the gate must refuse, each with the rule codes it must raise (all of them listed,
+-- each with a message, a line, a column and a hint). Header lines:
+--   -- name: <id>
+--   -- expect: rule_code[, rule_code ...]
+
+-- name: syntax
+-- expect: syntax_error
+SELECT channel FROM WHERE;
+
+-- name: too_large
+-- expect: query_too_large
+SELECT {{PARENS_100}} AS x;
+
+-- name: two_statements
+-- expect: multiple_statements
+SELECT 1; SELECT 2;
+
+-- name: not_select
+-- expect: not_a_select
+DELETE FROM conversions;
+
+-- name: reserved_name
+-- expect: reserved_identifier
+SELECT COUNT(*) AS __cr_n FROM impressions;
+
+-- name: unknown_table
+-- expect: unknown_table
+SELECT COUNT(*) FROM purchases;
+
+-- name: table_function
+-- expect: table_function
+SELECT COUNT(*) FROM read_csv('/etc/passwd');
+
+-- name: unknown_column
+-- expect: unknown_column
+SELECT SUM(price) FROM conversions;
+
+-- name: ambiguous_column
+-- expect: ambiguous_column
+SELECT COUNT(*) FROM impressions i JOIN conversions c ON i.user_key = c.user_key WHERE ts > '2026-09-01';
+
+-- name: banned_column
+-- expect: banned_column
+SELECT COUNT(DISTINCT order_id) FROM conversions;
+
+-- name: whole_row
+-- expect: whole_row
+SELECT COUNT(DISTINCT i) FROM impressions i;
+
+-- name: columns_expression
+-- expect: columns_expression
+SELECT COUNT(COLUMNS('.*')) FROM impressions;
+
+-- name: user_key_output
+-- expect: user_key_output
+SELECT user_key FROM impressions;
+
+-- name: user_key_compare
+-- expect: user_key_compare
+SELECT COUNT(*) FROM impressions WHERE user_key < '8';
+
+-- name: user_key_transform
+-- expect: user_key_transform
+SELECT COUNT(DISTINCT lower(user_key)) FROM impressions;
+
+-- name: user_key_aggregate
+-- expect: user_key_aggregate
+WITH u AS (SELECT user_key, string_agg(user_key, ',') AS ks FROM impressions GROUP BY user_key)
+SELECT COUNT(*) FROM u;
+
+-- name: metric_output
+-- expect: metric_output
+SELECT cost FROM impressions;
+
+-- name: metric_transform
+-- expect: metric_transform
+SELECT SUM(round(revenue)) FROM conversions;
+
+-- name: metric_case_default
+-- expect: metric_case_default
+SELECT SUM(CASE WHEN revenue > 100 THEN revenue ELSE 0 END) FROM conversions;
+
+-- name: metric_group_key
+-- expect: metric_group_key
+SELECT cost, COUNT(*) FROM impressions GROUP BY cost;
+
+-- name: member_aggregate
+-- expect: member_aggregate
+SELECT channel, MAX(cost) FROM impressions GROUP BY channel;
+
+-- name: not_summable
+-- expect: not_summable
+SELECT SUM(length(campaign)) FROM impressions;
+
+-- name: distinct_aggregate
+-- expect: distinct_aggregate
+SELECT AVG(DISTINCT revenue) FROM conversions;
+
+-- name: not_aggregated
+-- expect: not_aggregated
+SELECT channel FROM impressions;
+
+-- name: not_grouped
+-- expect: not_grouped
+SELECT channel, campaign, COUNT(*) FROM impressions GROUP BY channel;
+
+-- name: cross_user_window
+-- expect: cross_user_window
+WITH t AS (SELECT channel, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM impressions)
+SELECT channel, COUNT(*) FROM t WHERE rn < 100 GROUP BY channel;
+
+-- name: window_after_aggregate
+-- expect: window_after_aggregate
+SELECT channel, COUNT(*) * 1.0 / SUM(COUNT(*)) OVER () AS share FROM impressions GROUP BY channel;
+
+-- name: join_not_on_user_key
+-- expect: join_not_on_user_key
+SELECT COUNT(*) FROM impressions i JOIN conversions c ON i.ts = c.ts;
+
+-- name: mixed_join
+-- expect: mixed_join
+WITH totals AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel)
+SELECT COUNT(*) FROM impressions i JOIN totals t ON i.channel = t.channel;
+
+-- name: join_type
+-- expect: join_type
+SELECT COUNT(*) FROM impressions i ASOF JOIN conversions c ON i.user_key = c.user_key AND i.ts <= c.ts;
+
+-- name: scalar_subquery
+-- expect: scalar_subquery
+SELECT COUNT(*) FROM conversions WHERE revenue > (SELECT revenue FROM conversions);
+
+-- name: subquery_predicate
+-- expect: subquery_predicate
+SELECT COUNT(*) FROM impressions i WHERE EXISTS (SELECT 1 FROM conversions c WHERE c.revenue > 0);
+
+-- name: set_operation
+-- expect: set_operation
+SELECT COUNT(*) FROM (SELECT channel FROM impressions UNION SELECT channel FROM impressions);
+
+-- name: recursive_cte
+-- expect: recursive_cte
+WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT COUNT(*) FROM r;
+
+-- name: function_not_allowed
+-- expect: function_not_allowed
+SELECT channel, COUNT(*) FROM impressions WHERE getenv('HOME') IS NOT NULL GROUP BY channel;
+
+-- name: unsupported_syntax
+-- expect: unsupported_syntax
+SELECT channel, COUNT(*) FROM impressions TABLESAMPLE 10% GROUP BY channel;
+
+-- name: grouping_sets
+-- expect: grouping_sets
+SELECT channel, COUNT(*) FROM impressions GROUP BY CUBE (channel);
+
+-- name: aggregate_in_where
+-- expect: aggregate_in_where
+SELECT channel FROM impressions WHERE COUNT(*) > 10 GROUP BY channel;
+
+-- name: limit_not_constant
+-- expect: limit_not_constant
+SELECT channel, COUNT(*) FROM impressions GROUP BY channel LIMIT 1 + 1;
+
+-- name: limit_on_rows
+-- expect: limit_on_rows
+SELECT COUNT(*) FROM (SELECT user_key FROM impressions LIMIT 100);
+
+-- name: interval_not_constant
+-- expect: interval_not_constant
+SELECT COUNT(*) FROM impressions WHERE ts > now() - INTERVAL (length(channel)) DAY;
+
+-- name: function_argument
+-- expect: function_argument
+SELECT lpad(channel, 100000, '-') AS c, COUNT(*) FROM impressions GROUP BY 1;
+
+-- name: several_violations_listed
+-- expect: user_key_output, banned_column, function_not_allowed, join_not_on_user_key
+SELECT i.user_key, histogram(c.revenue), COUNT(DISTINCT c.order_id)
+FROM impressions i
+JOIN conversions c ON i.ts < c.ts
+GROUP BY i.user_key;
+
+-- name: case_insensitive_banned
+-- expect: banned_column
+SELECT COUNT(DISTINCT "IP_HASH") FROM Impressions;
+
+-- name: mixed_case_user_key_compare
+-- expect: user_key_compare
+SELECT COUNT(*) FROM impressions WHERE "USER_KEY" = 'abc';
+
+-- name: alias_to_user_key_in_order
+-- expect: user_key_compare
+WITH t AS (SELECT user_key AS k, channel FROM impressions ORDER BY k) SELECT channel, COUNT(*) FROM t GROUP BY channel;
+
+-- name: star_expands_to_user_key
+-- expect: user_key_output, metric_output, not_aggregated
+SELECT * FROM impressions;
+
+-- name: per_user_metric_list_indexed
+-- expect: metric_transform
+WITH u AS (SELECT user_key, list(revenue) AS l FROM conversions GROUP BY user_key) SELECT l[1], COUNT(*) FROM u GROUP BY 1;
+
+-- name: window_in_final_over_groups_qualify
+-- expect: window_after_aggregate
+SELECT channel, COUNT(*) FROM impressions GROUP BY channel QUALIFY RANK() OVER (ORDER BY COUNT(*)) <= 3;
+
+-- name: distinct_with_group_by
+-- expect: unsupported_syntax
+SELECT DISTINCT channel, COUNT(*) FROM impressions GROUP BY channel;
+
+-- name: metric_scaled_before_aggregating
+-- expect: metric_transform
+SELECT SUM(revenue * 1.2) FROM conversions;
+
+-- name: date_diff_of_computed_timestamp
+-- expect: not_summable
+SELECT AVG(date_diff('day', TIMESTAMP '2026-01-01', make_date(2026, length(channel), 1))) FROM impressions;
+
+-- name: inverse_of_duration
+-- expect: not_summable
+SELECT SUM(1.0 / date_diff('second', ts, TIMESTAMP '2026-10-01')) FROM impressions;
+
+-- name: count_scaled_before_summing
+-- expect: not_summable
+WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT SUM(n * 1000) FROM u;
