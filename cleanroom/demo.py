@@ -66,6 +66,7 @@ def run_demo(*, people: int = 60_000, seed: int = 7, data_dir: Path | None = Non
         with client:
             _upload(client, tokens, files, console)
             results = {title: _query(client, tokens["acme"], sql) for title, sql in QUERIES.items()}
+            results.update(_built_ins(client, tokens["acme"]))
         for title, body in results.items():
             _print_result(console, title, body)
     console.print(f"[bold green]demo finished in {time.perf_counter() - started:.1f} s[/]")
@@ -118,6 +119,37 @@ def _upload(client: TestClient, tokens: dict[str, str], files: dict[str, Path],
         console.print(f"{owners[name]} uploaded {name}: {body['rows']:,} rows, version {body['version']}")
 
 
+ATTRIBUTION_MODELS = {"last_touch": "Last touch", "linear": "Linear", "position_based":
+                      "Position based (40/20/40)", "markov": "Markov (exact, order 1)",
+                      "shapley": "Shapley (simplified)"}
+ANALYTICS = {
+    "overlap": ("Audience overlap: exposed people, buyers, both", {"a": "impressions", "b": "conversions"}),
+    "reach-frequency": ("Reach and frequency distribution by channel",
+                        {"dataset": "impressions", "dimension": "channel", "max_frequency": 4}),
+}
+
+
+def _built_ins(client: TestClient, token: str) -> dict[str, dict[str, Any]]:
+    """The built-in attribution models and audience analytics, through the same gate."""
+    results = {}
+    for model, title in ATTRIBUTION_MODELS.items():
+        body = {"model": model, "touchpoints": "impressions", "conversions": "conversions",
+                "lookback_days": 30, "dimension": "channel"}
+        results[f"Built-in attribution: {title}"] = _post(client, token, "attribution", body)
+    for name, (title, options) in ANALYTICS.items():
+        results[title] = _post(client, token, f"analytics/{name}", options)
+    return results
+
+
+def _post(client: TestClient, token: str, route: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(f"/v1/collaborations/{COLLABORATION}/{route}", json=body,
+                           headers={"Authorization": f"Bearer {token}"})
+    answer: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise RuntimeError(f"demo request refused: {answer}")
+    return answer
+
+
 def _query(client: TestClient, token: str, sql: str) -> dict[str, Any]:
     response = client.post(f"/v1/collaborations/{COLLABORATION}/queries", json={"sql": sql},
                            headers={"Authorization": f"Bearer {token}"})
@@ -127,12 +159,22 @@ def _query(client: TestClient, token: str, sql: str) -> dict[str, Any]:
     return body
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
 def _print_result(console: Console, title: str, body: dict[str, Any]) -> None:
     table = Table(title=title, title_justify="left")
     for column in body["columns"]:
         table.add_column(column, justify="left" if column in ("channel", "campaign") else "right")
     for row in body["rows"]:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     console.print(table)
     console.print(f"  suppressed rows (fewer than the policy's minimum people): "
                   f"{body['suppressed_rows']}\n")
