@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cleanroom.attribution.paths import path_ctes, path_params
 from cleanroom.attribution.spec import AttributionResult, AttributionSpec
@@ -118,6 +119,13 @@ def absorption(chain: Chain, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 def removal_effects(chain: Chain, channels: list[object]) -> tuple[np.ndarray, np.ndarray]:
+    # The matrices are small (at most a few thousand states): BLAS threads only contend with
+    # DuckDB's for the cores (an order-3 solve went from 2 ms to 0.1 s with them).
+    with threadpool_limits(limits=1):
+        return _removal_effects(chain, channels)
+
+
+def _removal_effects(chain: Chain, channels: list[object]) -> tuple[np.ndarray, np.ndarray]:
     """Removal effects of each channel on P(conversion) and on expected value."""
     effects = np.zeros((len(channels), 2))
     live = live_states(chain)
