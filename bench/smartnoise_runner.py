@@ -20,8 +20,9 @@ import json
 import time
 import warnings
 
-import pandas as pd
-import snsql
+# Both live only in SmartNoise's environment, not in the project's (where mypy runs).
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+import snsql  # type: ignore[import-not-found,unused-ignore]
 
 SCHEMA, TABLE = "bench", "impressions"
 QUERY = (f"SELECT channel, COUNT(DISTINCT user_key) AS people FROM {SCHEMA}.{TABLE} "

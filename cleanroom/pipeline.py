@@ -18,7 +18,7 @@ from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound,
 from cleanroom.gate import Catalog, CheckedQuery, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
-from cleanroom.gate.rewrite import neutralize_errors, propagate_people
+from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.privacy.budget import BudgetLedger
 from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
@@ -222,9 +222,9 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
     shape = analyse_query(tree, catalog_for(policy))
     columns = dp_columns(shape, _metric_bounds(policy), _user_keys(policy))
     order, limit, offset = dp_order(shape, columns)
-    propagate_people(shape.tree, shape)
+    rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
     groups = policy.query_rules.max_groups_per_user
-    bounded = neutralize_errors(bound_contributions(shape, columns, max_groups_per_user=groups))
+    bounded = bound_contributions(shape, columns, max_groups_per_user=groups)
     plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
                       delta=policy.privacy.delta)
     query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(

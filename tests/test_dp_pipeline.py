@@ -58,9 +58,11 @@ def test_noise_plan_is_shown_without_spending(required: Harness) -> None:
     body = response.json()
     assert body["decision"] == "accepted"
     plan = body["noise"]
-    assert [a["mechanism"] for a in plan["aggregates"]] == ["geometric", "snapping"]
-    # Equal shares: people, spend and group selection.
-    assert all(math.isclose(a["epsilon"], 0.2) for a in plan["aggregates"])
+    assert [a["mechanism"] for a in plan["aggregates"]] == ["geometric (selection count)",
+                                                            "snapping"]
+    # Equal shares: spend and group selection; the people count is selection's noisy count.
+    assert all(math.isclose(a["epsilon"], 0.3) for a in plan["aggregates"])
+    assert math.isclose(plan["group_selection"]["epsilon"], 0.3)
     assert plan["aggregates"][0]["sensitivity"] == 2  # max_groups_per_user
     assert plan["aggregates"][1]["sensitivity"] == 200  # G * upper bound of cost
     assert "__cr_bounded" in body["sql"]

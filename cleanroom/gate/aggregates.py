@@ -21,7 +21,7 @@ from cleanroom.gate.functions import (
     unwrap_nulls,
 )
 from cleanroom.gate.model import SUMMABLE, K, Mode, widest
-from cleanroom.gate.nodes import CONSTANTS, arguments, condition_of, qualify
+from cleanroom.gate.nodes import CONSTANTS, arguments, condition_of, qualify_apart
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
@@ -40,7 +40,7 @@ def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
     if ctx.mode is Mode.ROW:
         return rules.fail("aggregate_in_where", node, function_name(func))
     inner = replace(ctx, in_aggregate=True, mode=Mode.ANON if ctx.mode is Mode.ANON else Mode.ROW,
-                    group_keys={}, aliases=False, cond=False)
+                    group_keys={}, aliases=False, cond=False, filtering=False)
     if condition is not None:
         rules.check(condition_of(condition), replace(inner, cond=True))
     if ctx.mode is Mode.ANONYMIZING:
@@ -105,7 +105,7 @@ def _record_support(rules: ExpressionRules, key: str, args: list[exp.Expr],
     for arg in args:
         if isinstance(arg, (*CONSTANTS, exp.Star)) or _is_user_key(rules, arg):
             continue
-        value = qualify(arg, rules.scope)
+        value = qualify_apart(arg, rules.scope, rules.subqueries)
         if key == "CountIf":
             parts.append(exp.Paren(this=value))
         elif key in COUNT_AGGREGATES:
@@ -113,19 +113,22 @@ def _record_support(rules: ExpressionRules, key: str, args: list[exp.Expr],
         else:
             parts.append(exp.NEQ(this=exp.Paren(this=value), expression=exp.Literal.number(0)))
     if condition is not None:
-        parts.append(exp.Paren(this=qualify(condition_of(condition), rules.scope)))
+        parts.append(exp.Paren(this=qualify_apart(condition_of(condition), rules.scope,
+                                                  rules.subqueries)))
     if parts:
         rules.supports.append(exp.and_(*parts))
 
 
 def _is_user_key(rules: ExpressionRules, arg: exp.Expr) -> bool:
-    """A user_key column is never NULL (uploads refuse it) unless an outer join made it so;
-    counting it needs no support."""
+    """A dataset's user_key is never NULL (uploads refuse it) unless an outer join made it so:
+    counting it needs no support. A derived relation's may be NULL (an outer join inside)."""
     if not isinstance(arg, exp.Column):
         return False
     found = rules.scope.resolve(arg)
-    return (isinstance(found, tuple) and found[1] is K.UID
-            and found[0] not in rules.scope.nullable)
+    if not isinstance(found, tuple) or found[1] is not K.UID:
+        return False
+    source = rules.scope.sources.get(found[0])
+    return source is not None and source.base and found[0] not in rules.scope.nullable
 
 
 def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
@@ -141,7 +144,7 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
     if not _plain_frame(node):
         return rules.fail("unsupported_syntax", node, "window frame")
     bearing = ctx.mode is Mode.ROW
-    inner = replace(ctx, cond=False, aliases=False)
+    inner = replace(ctx, cond=False, aliases=False, filtering=False)
     if bearing and not _partitioned_by_user(rules, node, inner):
         return rules.fail("cross_user_window", node)
     if condition is not None:

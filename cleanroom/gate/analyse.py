@@ -44,7 +44,7 @@ class Catalog:
     tables: dict[str, dict[str, K]]
 
     @classmethod
-    def of(cls, tables: dict[str, dict[str, K]]) -> "Catalog":
+    def of(cls, tables: dict[str, dict[str, K]]) -> Catalog:
         return cls({name.lower(): cols for name, cols in tables.items()})
 
 
@@ -108,8 +108,8 @@ class _Analyser(FromClause):
         names = [c.name for c in (alias.columns if alias else [])]
         if not names:
             return rel
-        if len(names) > len(rel.columns):
-            self.fail("unknown_column", alias, "more column aliases than columns")
+        if alias is None or len(names) > len(rel.columns):
+            self.fail("unknown_column", body, "more column aliases than columns")
             return rel
         if rel.bearing:
             plan = self.plans.get(id(body))
@@ -132,6 +132,8 @@ class _Analyser(FromClause):
             self.fail("set_operation", node, "branches differ")
             return left
         pairs = list(zip(left.columns, right.columns))
+        if any((lk is K.UID) != (rk is K.UID) for (_, lk), (_, rk) in pairs):
+            self.fail("set_operation", node, "user_key combined with another value")
         union_all = isinstance(node, exp.Union) and not node.args.get("distinct")
         if left.bearing and not union_all and not any(
                 lk is K.UID and rk is K.UID for (_, lk), (_, rk) in pairs):
@@ -168,6 +170,7 @@ class _Analyser(FromClause):
         self.plans[id(sel)] = SelectPlan(
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
+            subqueries=rules.subqueries,
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
         self.problems += rules.problems
         bearing = mode in _ROWS
@@ -298,9 +301,9 @@ def _has_aggregate(node: exp.Expr) -> bool:
     aggregates = SAFE_AGGREGATES | PER_USER_AGGREGATES
     for sub in node.walk(prune=lambda n: isinstance(n, (exp.Window, exp.Subquery, exp.Select))
                          and n is not node):
-        if isinstance(sub, (exp.Func, exp.IgnoreNulls)) and function_key(sub) in aggregates:
-            if not isinstance(sub.parent, exp.Window):
-                return True
+        is_call = isinstance(sub, (exp.Func, exp.IgnoreNulls))
+        if is_call and function_key(sub) in aggregates and not isinstance(sub.parent, exp.Window):
+            return True
     return False
 
 

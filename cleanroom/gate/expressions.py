@@ -52,6 +52,7 @@ class Ctx:
     uid_in_case: bool = False  # inside COUNT(DISTINCT ...): CASE may yield a user_key
     in_aggregate: bool = False
     aliases: bool = False  # may a bare name mean a projection alias here
+    filtering: bool = False  # the value only decides a condition (it is never output or summed)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class ExpressionRules:
     problems: list[Violation] = field(default_factory=list)
     supports: list[exp.Expr] = field(default_factory=list)  # per-aggregate people counts
     atoms: Atoms = field(default_factory=Atoms)
+    subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
 
     def fail(self, code: str, node: exp.Expr, detail: str | None = None) -> K:
         self.problems.append(at(code, node, detail))
@@ -68,6 +70,8 @@ class ExpressionRules:
 
     # -- entry point -------------------------------------------------------------------
     def check(self, node: exp.Expr, ctx: Ctx) -> K:
+        if ctx.cond and not ctx.filtering:
+            ctx = replace(ctx, filtering=True)
         if ctx.group_keys and not ctx.in_aggregate and not isinstance(node, CONSTANTS):
             hit = ctx.group_keys.get(canonical(node, self.scope))
             if hit is not None:
@@ -182,7 +186,8 @@ class ExpressionRules:
             conditions.append(self.check(node.this, value_ctx))
             if conditions[0] in (K.UID, K.MET):
                 return self.fail("metric_transform", node, "CASE on a value")
-        outputs = [then for _, then in pairs] + ([] if _is_null(default) else [default])
+        outputs = [then for _, then in pairs] + ([default] if default is not None
+                                                  and not _is_null(default) else [])
         conditions += [self.check(when, replace(ctx, cond=True)) for when, _ in pairs]
         kinds = [self.check(o, value_ctx) for o in outputs]
         if K.UID in kinds:
@@ -190,7 +195,7 @@ class ExpressionRules:
                 return K.UID
             return self.fail("user_key_transform", node, "CASE yielding user_key")
         if K.MET in kinds:
-            return self._metric_case(node, kinds, default)
+            return K.VAL if ctx.filtering else self._metric_case(node, kinds, default)
         if all(c in (K.CONST, K.SAFE) for c in conditions):
             return widest(kinds)
         # The branch depends on rows: only 0/1 indicators and counts stay summable.
@@ -216,7 +221,7 @@ class ExpressionRules:
         if kind in (K.MET, *NUMBERS) and target in _NUMERIC_TYPES:
             return kind
         if kind is K.MET:
-            return self.fail("metric_transform", node, f"CAST to {target}")
+            return K.VAL if ctx.filtering else self.fail("metric_transform", node, f"CAST to {target}")
         if kind is K.DIM and target in _TIME_TYPES:
             return K.DIM
         return computed([kind])
@@ -226,6 +231,8 @@ class ExpressionRules:
         kinds = [self.check(o, replace(ctx, cond=False)) for o in operands]
         if K.UID in kinds:
             return self.fail("user_key_transform", node, node.key)
+        if K.MET in kinds and ctx.filtering:
+            return K.VAL  # a metric computed on only to be compared: a filter, never output
         if K.MET in kinds:
             # Only sums of metrics before aggregating: scaling, offsets and differences let a
             # crafted value single out rows; apply them to the aggregates instead.
@@ -259,7 +266,7 @@ class ExpressionRules:
         if K.UID in kinds:
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
-            return self.fail("metric_transform", node, name)
+            return K.VAL if ctx.filtering else self.fail("metric_transform", node, name)
         data = [k for k in kinds if k not in (K.CONST, K.SAFE)]
         if key in TIME_PRESERVING and data == [K.DIM]:
             return K.DIM

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 # Scalar functions over dimensions (and over aggregates in the output). None of them may take
 # a user_key; metrics may pass only through + - * / (see analyse.py).
-_SCALAR_SAMPLES = """
+SCALAR_SAMPLES = """
 lower(x); upper(x); length(x); substr(x, 1, 2); substring(x, 1, 2); concat(x, y); concat_ws('-', x, y);
 trim(x); ltrim(x); rtrim(x); replace(x, 'a', 'b'); strpos(x, 'a'); left(x, 2); right(x, 2);
 lpad(x, 3, '0'); rpad(x, 3, '0'); split_part(x, '-', 1); regexp_extract(x, 'a'); regexp_replace(x, 'a', 'b');
@@ -35,23 +35,23 @@ list_value(x, y); array_value(x, y); list_position(x, y); flatten(x)
 """
 
 # Aggregates that cannot return one person's value: allowed across people.
-_SAFE_AGGREGATE_SAMPLES = "count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x)"
+SAFE_AGGREGATE_SAMPLES = "count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x)"
 
 # Everything allowed inside a per-user aggregation (GROUP BY user_key), where values stay with
 # their own person.
-_PER_USER_AGGREGATE_SAMPLES = _SAFE_AGGREGATE_SAMPLES + """;
+PER_USER_AGGREGATE_SAMPLES = SAFE_AGGREGATE_SAMPLES + """;
 min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
 any_value(x); list(x); array_agg(x); string_agg(x, '>'); group_concat(x, '>'); listagg(x, '>');
 bool_or(x); bool_and(x); median(x); mode(x)
 """
 
 # Per-user aggregates that return one of their argument's values: the result keeps its kind.
-_VALUE_AGGREGATE_SAMPLES = """
+VALUE_AGGREGATE_SAMPLES = """
 min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
 any_value(x); median(x); mode(x)
 """
 
-_WINDOW_ONLY_SAMPLES = """
+WINDOW_ONLY_SAMPLES = """
 row_number(); rank(); dense_rank(); percent_rank(); cume_dist(); ntile(4); lag(x); lead(x);
 lag(x, 1); lead(x, 1); first_value(x); last_value(x); nth_value(x, 2)
 """
@@ -87,17 +87,19 @@ def unwrap_nulls(node: exp.Expr) -> exp.Expr:
 def _keys(samples: str) -> frozenset[str]:
     keys: set[str] = set()
     for sample in filter(None, (s.strip() for s in samples.split(";"))):
-        node = sqlglot.parse_one(f"SELECT {sample}", read="duckdb").selects[0]
+        select = sqlglot.parse_one(f"SELECT {sample}", read="duckdb")
+        assert isinstance(select, exp.Select)
+        node = select.selects[0]
         keys.add(function_key(node))
     return frozenset(keys)
 
 
-SCALAR_FUNCTIONS = _keys(_SCALAR_SAMPLES)
-SAFE_AGGREGATES = _keys(_SAFE_AGGREGATE_SAMPLES)
-PER_USER_AGGREGATES = _keys(_PER_USER_AGGREGATE_SAMPLES)
-WINDOW_FUNCTIONS = _keys(_WINDOW_ONLY_SAMPLES)
+SCALAR_FUNCTIONS = _keys(SCALAR_SAMPLES)
+SAFE_AGGREGATES = _keys(SAFE_AGGREGATE_SAMPLES)
+PER_USER_AGGREGATES = _keys(PER_USER_AGGREGATE_SAMPLES)
+WINDOW_FUNCTIONS = _keys(WINDOW_ONLY_SAMPLES)
 
-VALUE_AGGREGATES = _keys(_VALUE_AGGREGATE_SAMPLES)
+VALUE_AGGREGATES = _keys(VALUE_AGGREGATE_SAMPLES)
 
 # Window functions whose result is a position among a person's rows (a count, summable).
 RANKING_WINDOWS = _keys("row_number(); rank(); dense_rank(); ntile(4)")

@@ -78,12 +78,11 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
         outer.append("expressions", _outer_projection(proj, inner))
     for arg in _MOVED_ARGS:
         outer.set(arg, _outer_clause(sel.args.get(arg), inner))
-    if outer.args.get("qualify") is not None:
-        outer.set("where", exp.Where(this=outer.args["qualify"].this))
-        outer.set("qualify", None)
-    if outer.args.get("having") is not None:
-        outer.set("where", exp.Where(this=outer.args["having"].this))
-        outer.set("having", None)
+    conditions = [outer.args[c].this for c in ("having", "qualify") if outer.args.get(c)]
+    if conditions:
+        outer.set("where", exp.Where(this=exp.and_(*conditions)))
+    outer.set("having", None)
+    outer.set("qualify", None)
     for node in hidden or []:
         inner.projections.append(node)
     sel.set("expressions", inner.projections)

@@ -127,7 +127,7 @@ class FromClause:
 def _catalog_rel(columns: dict[str, K]) -> Rel:
     cols = [(name.lower(), kind) for name, kind in columns.items()]
     uid = next(n for n, k in cols if k is K.UID)
-    return Rel(cols, bearing=True, uid_column=uid)
+    return Rel(cols, bearing=True, uid_column=uid, base=True)
 
 
 def _joined_on_user(on: exp.Expr | None, alias: str, scope: Scope) -> bool:

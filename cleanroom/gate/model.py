@@ -81,6 +81,7 @@ class Rel:
     columns: list[tuple[str, K]]
     bearing: bool
     uid_column: str | None = None  # the column naming the person, in the rendered SQL
+    base: bool = False  # a dataset itself: its user_key is never NULL
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]
@@ -117,6 +118,7 @@ class SelectPlan:
     cte_alias: exp.TableAlias | None = None
     group_keys: list[exp.Expr] = field(default_factory=list)  # explicit GROUP BY expressions
     atoms: Atoms = field(default_factory=Atoms)
+    subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,18 @@ def qualify(node: exp.Expr, scope: Scope) -> exp.Expr:
     return node.copy().transform(fix)
 
 
+def qualify_apart(node: exp.Expr, scope: Scope, subqueries: dict[str, exp.Expr]) -> exp.Expr:
+    """Like ``qualify``, but each subquery is left out as a placeholder named in
+    ``subqueries``: the rewriter puts in a copy of the subquery once it has been rewritten."""
+    originals = [n for n in node.walk() if isinstance(n, exp.Subquery)]
+    copy = qualify(node, scope)
+    for original, copied in zip(originals, [n for n in copy.walk() if isinstance(n, exp.Subquery)]):
+        key = f"cr_subquery_{id(original)}"
+        subqueries[key] = original
+        copied.replace(exp.Placeholder(this=key))
+    return copy
+
+
 def canonical(node: exp.Expr, scope: Scope) -> str:
     """Compare expressions by what they compute: columns qualified by their source."""
     return qualify(node, scope).sql(dialect="duckdb")

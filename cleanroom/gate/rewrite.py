@@ -26,28 +26,49 @@ PEOPLE = "__cr_n"
 UID = "__cr_uid"
 
 
-def people_count(plan: SelectPlan) -> exp.Expr:
-    """COUNT(DISTINCT person), the smallest over the select's conditional aggregates too."""
+def people_count(plan: SelectPlan, copies: set[int] | None = None) -> exp.Expr:
+    """COUNT(DISTINCT person), the smallest over the select's conditional aggregates too.
+
+    A support counts the same people over a subset of the rows, so it is never larger than
+    the plain count: with supports, the plain count is left out (one distinct count less).
+    Subqueries in a support are copies of ones already rewritten (their ids go to ``copies``)."""
     assert plan.uid_expr is not None
     base = exp.Count(this=exp.Distinct(expressions=[plan.uid_expr.copy()]))
-    counts: list[exp.Expr] = [base]
+    counts: list[exp.Expr] = []
     for support in plan.supports:
-        condition = guard(support.copy(), frozenset(plan.atoms.safe))
+        condition = guard(_with_subqueries(support.copy(), plan, copies), frozenset(plan.atoms.safe))
         counts.append(exp.Filter(this=base.copy(), expression=exp.Where(this=condition)))
+    if not counts:
+        return base
     # A plain LEAST: sqlglot's exp.Least renders NULL-handling CASEs that repeat each count.
     return counts[0] if len(counts) == 1 else exp.Anonymous(this="LEAST", expressions=counts)
 
 
+def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | None) -> exp.Expr:
+    for spot in list(support.find_all(exp.Placeholder)):
+        original = plan.subqueries.get(str(spot.this))
+        if original is None:
+            raise RuntimeError("a support refers to an unknown subquery")
+        copied = original.copy()
+        if copies is not None:
+            copies.update(id(s) for s in copied.find_all(exp.Select))
+        replaced = spot.replace(copied)
+        support = replaced if spot is support else support
+    return support
+
+
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
-    """The SQL tree to run, and the ids of the outer SELECTs the split added."""
+    """The SQL tree to run, and the ids of the SELECTs the rewrite added (split outers and
+    copies of subqueries already rewritten)."""
     tree = shape.tree
     outers: set[int] = set()
+    # Breadth-first order reversed: every SELECT is rewritten after the ones inside it.
     for select in reversed(list(tree.find_all(exp.Select))):
         plan = shape.plans[id(select)]
         spot = exp.Placeholder()
         if select is not tree:
             select.replace(spot)  # the split re-parents the select: remember where it stood
-        replacement = _rewrite_select(select, plan, min_users=min_users)
+        replacement = _rewrite_select(select, plan, outers, min_users=min_users)
         if replacement is not select:
             outers.add(id(replacement))
         if select is tree:
@@ -57,7 +78,8 @@ def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[i
     return try_casts(tree), outers
 
 
-def _rewrite_select(sel: exp.Select, plan: SelectPlan, *, min_users: int) -> exp.Select:
+def _rewrite_select(sel: exp.Select, plan: SelectPlan, copies: set[int], *,
+                    min_users: int) -> exp.Select:
     if plan.mode is Mode.ANON:
         return sel
     safe = frozenset(plan.atoms.safe)
@@ -68,7 +90,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, *, min_users: int) -> exp
         if plan.cte_alias is not None and plan.cte_alias.columns:
             plan.cte_alias.append("columns", exp.to_identifier(UID, quoted=True))
     if plan.mode is Mode.ANONYMIZING:
-        hidden.append(exp.alias_(people_count(plan), PEOPLE, quoted=True))
+        hidden.append(exp.alias_(people_count(plan, copies), PEOPLE, quoted=True, copy=False))
         if plan.distinct_to_group:
             sel.set("distinct", None)
     if not _needs_split(sel, plan):
@@ -77,7 +99,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, *, min_users: int) -> exp
         return sel
     outer = split(sel, plan, hidden)
     for node in hidden:
-        outer.append("expressions", exp.column(node.alias, table=INNER, quoted=True))
+        outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
     if plan.mode is Mode.ANONYMIZING:
         _threshold(outer, plan, min_users=min_users)
     return outer
@@ -98,10 +120,8 @@ def _guard_rows(sel: exp.Select, safe: frozenset[int]) -> None:
 
 def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
     for proj in sel.expressions:
-        target = proj if not isinstance(proj, exp.Alias) else proj
-        inner = target.this if isinstance(target, exp.Alias) else None
-        if inner is not None:
-            target.set("this", guard(inner, safe))
+        if isinstance(proj, exp.Alias):
+            proj.set("this", guard(proj.this, safe))
         else:
             proj.replace(guard(proj, safe))
     for clause in ("qualify", "having"):
@@ -142,8 +162,9 @@ def _thresholded(inner: exp.Select, plan: SelectPlan, min_users: int) -> bool:
     counted = [p for p in inner.expressions if p.alias_or_name == PEOPLE]
     if len(counted) != 1 or not _is_people_count(counted[0].unalias()):
         return False
-    outer = inner.parent_select if isinstance(inner.parent, exp.Subquery) else None
-    if outer is None or inner.parent.alias != INNER:
+    wrapper = inner.parent
+    outer = inner.parent_select
+    if not isinstance(wrapper, exp.Subquery) or wrapper.alias != INNER or outer is None:
         return False
     if plan.final:
         return outer.expressions[-1].alias_or_name == PEOPLE
@@ -162,31 +183,18 @@ def _is_people_count(node: exp.Expr) -> bool:
 
 
 # -- for the differential-privacy stage, which rewrites the final SELECT itself ----------
-_RAISING = (exp.IntDiv, exp.Mod, exp.Pow, exp.Mul, exp.Add, exp.Sub, exp.Neg, exp.DateFromParts)
-
-
-def propagate_people(tree: exp.Expr, shape: QueryShape) -> exp.Expr:
-    """Append ``__cr_uid`` to every relation of people's rows that must carry it."""
-    for select in list(tree.find_all(exp.Select)):
-        plan = shape.plans.get(id(select))
-        if plan is None or not plan.propagate_uid or plan.uid_expr is None:
+def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
+    """Rewrite every SELECT but the final one, as ``rewrite_query`` does, and guard the final
+    one's WHERE and JOIN conditions: the DP stage builds its own aggregation from them."""
+    tree = shape.tree
+    assert isinstance(tree, exp.Select)
+    outers: set[int] = set()
+    for select in reversed(list(tree.find_all(exp.Select))):
+        if select is tree:
             continue
-        select.append("expressions", exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
-        if plan.cte_alias is not None and plan.cte_alias.columns:
-            plan.cte_alias.append("columns", exp.to_identifier(UID, quoted=True))
-    return tree
-
-
-def neutralize_errors(tree: exp.Expr) -> exp.Expr:
-    """TRY_CAST for every cast, TRY around row-level arithmetic that can raise."""
-    def fix(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, _RAISING) and _row_level(node) and not isinstance(node.parent, exp.Try):
-            if not any(isinstance(n, exp.Interval) for n in node.iter_expressions()):
-                return exp.Try(this=node)
-        return node
-    return try_casts(tree.transform(fix, copy=False))
-
-
-def _row_level(node: exp.Expr) -> bool:
-    return not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery, exp.Select))
-                   for n in node.walk())
+        spot = exp.Placeholder()
+        select.replace(spot)
+        replacement = _rewrite_select(select, shape.plans[id(select)], outers, min_users=min_users)
+        spot.replace(replacement)
+    _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
+    return try_casts(tree)

@@ -6,12 +6,14 @@ A row appears only if its *noisy* people count reaches both the policy's
 padded one (49 known people plus a target) is revealed by its mere presence. An exact threshold
 would leak exactly that: a padded group would appear if and only if the target is in it.
 Nothing exact leaves: every aggregate cell is noised; group keys are shown only for groups
-selected with noise. A query without group keys has one row whose existence is public.
+selected with noise. A query without group keys has one row whose existence is public. In a
+grouped query a count cell is the selection's own noisy people count, which costs no further
+epsilon (docs/privacy.md, "The saving").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cleanroom.engine import ExactResult
@@ -19,6 +21,8 @@ from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import (
     AggregateSpec,
     NoisePlan,
+    NoisyValue,
+    PlannedNoise,
     Rng,
     keep_group,
     noise_value,
@@ -26,6 +30,9 @@ from cleanroom.privacy.mechanisms import (
     plan_noise,
 )
 from cleanroom.release import json_value
+
+# The mechanism shown for a count that reuses the group selection's noisy people count.
+SHARED_COUNT = "geometric (selection count)"
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,38 @@ class DPRelease:
 
 def noise_plan(columns: tuple[DPColumn, ...], *, epsilon: float, max_groups_per_user: int,
                delta: float) -> NoisePlan:
-    """Equal epsilon shares per aggregate (two for AVG), plus one for group selection when the
-    query has group keys."""
-    specs = [AggregateSpec(c.name, c.function, *( (c.lower, c.upper) if c.function != "count"
-                                                 else (None, None)))  # type: ignore[arg-type]
-             for c in columns if c.function != "group_key"]
+    """Equal epsilon shares: one per sum, two per avg and, when the query has group keys, one
+    for group selection. Under DP a count is the group's people count, which selection already
+    noises with the same mechanism and sensitivity, so in a grouped query every count releases
+    that noisy count and costs no share of its own; without group keys a count has its share.
+
+    >>> plan = noise_plan((DPColumn("k", "group_key"), DPColumn("n", "count")), epsilon=1.0,
+    ...                   max_groups_per_user=2, delta=1e-6)
+    >>> plan.shares, plan.entries[0].epsilon, plan.entries[0].mechanism
+    (1, 1.0, 'geometric (selection count)')
+    """
     grouped = any(c.function == "group_key" for c in columns)
-    return plan_noise(specs, epsilon=epsilon, max_groups_per_user=max_groups_per_user,
+    aggregates = [c for c in columns if c.function != "group_key"]
+    own = [c for c in aggregates if not (grouped and c.function == "count")]
+    base = plan_noise([_spec(c) for c in own], epsilon=epsilon,
+                      max_groups_per_user=max_groups_per_user,
                       selection_delta=delta if grouped else None)
+    if base.selection is None:
+        return base
+    shared = replace(plan_noise([AggregateSpec("count", "count")], epsilon=base.selection.epsilon,
+                                max_groups_per_user=max_groups_per_user).entries[0],
+                     mechanism=SHARED_COUNT)
+    planned = iter(base.entries)
+    entries = tuple(replace(shared, name=c.name) if c.function == "count" else next(planned)
+                    for c in aggregates)
+    return NoisePlan(epsilon, base.shares, entries, base.selection)
+
+
+def _spec(column: DPColumn) -> AggregateSpec:
+    if column.function == "count":
+        return AggregateSpec(column.name, "count")
+    return AggregateSpec(column.name, column.function, column.lower,  # type: ignore[arg-type]
+                         column.upper)
 
 
 def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePlan, *,
@@ -55,9 +86,11 @@ def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePl
     keys = sum(1 for c in columns if c.function == "group_key")
     released: list[tuple[list[Any], list[list[float] | None]]] = []
     for row in result.rows:
-        if not _selected(int(row[keys]), plan, max_groups_per_user, min_users, rng):
+        people = _selection_count(int(row[keys]), plan, max_groups_per_user, rng)
+        if people is not None and plan.selection is not None and not keep_group(
+                people, max(plan.selection.threshold, float(min_users))):
             continue
-        released.append(_noised_row(row, columns, keys, plan, rng))
+        released.append(_noised_row(row, columns, keys, plan, people, rng))
     for index, descending in reversed(order):
         released.sort(key=lambda r: _sort_key(r[0][index]), reverse=descending)
     end = None if limit is None else offset + limit
@@ -66,16 +99,16 @@ def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePl
                      [i for _, i in chosen], plan)
 
 
-def _selected(people: int, plan: NoisePlan, groups: int, min_users: int, rng: Rng) -> bool:
+def _selection_count(people: int, plan: NoisePlan, groups: int, rng: Rng) -> int | None:
+    """The group's noisy people count for selection, or None when its keys are public."""
     if plan.selection is None:
-        return True
-    noisy = noisy_user_count(people, epsilon=plan.selection.epsilon,
-                             max_groups_per_user=groups, rng=rng)
-    return keep_group(noisy, max(plan.selection.threshold, float(min_users)))
+        return None
+    return noisy_user_count(people, epsilon=plan.selection.epsilon, max_groups_per_user=groups,
+                            rng=rng)
 
 
 def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, plan: NoisePlan,
-                rng: Rng) -> tuple[list[Any], list[list[float] | None]]:
+                selected: int | None, rng: Rng) -> tuple[list[Any], list[list[float] | None]]:
     entries = iter(plan.entries)
     people = int(row[keys])
     values: list[Any] = []
@@ -89,8 +122,9 @@ def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, 
             continue
         entry = next(entries)
         if col.function == "count":
-            noisy = noise_value(entry.spec, people, rng)
-            values.append(max(0, int(round(noisy.value))))
+            noisy = (noise_value(entry.spec, people, rng) if selected is None
+                     else _shared_count(selected, entry))
+            values.append(max(0, round(noisy.value)))
         else:
             total, count = float(next(exact_sums) or 0.0), int(next(exact_sums) or 0)
             exact: Any = total if col.function == "sum" else (total, count)
@@ -98,6 +132,12 @@ def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, 
             values.append(float(noisy.value))
         intervals.append([float(noisy.ci_low), float(noisy.ci_high)])
     return values, intervals
+
+
+def _shared_count(selected: int, entry: PlannedNoise) -> NoisyValue:
+    """A count released as the selection's noisy people count, with its 95% interval."""
+    half = float(entry.ci_half_width or 0.0)
+    return NoisyValue(float(selected), max(0.0, selected - half), selected + half)
 
 
 def _sort_key(value: Any) -> tuple[bool, Any]:

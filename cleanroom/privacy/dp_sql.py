@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
+from cleanroom.gate.guard import guard
 from cleanroom.gate.model import Aggregate, Mode, QueryShape
 from cleanroom.gate.rules import violation
 
@@ -97,7 +98,7 @@ def _projection(select: exp.Select, name: str) -> exp.Expr:
 
 def output_name(projection: exp.Expr) -> str:
     """The name DuckDB gives an output column (``count_star()`` for an unaliased COUNT(*))."""
-    if isinstance(projection, exp.Alias) or isinstance(projection, exp.Column):
+    if isinstance(projection, (exp.Alias, exp.Column)):
         return projection.alias_or_name
     if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
         return "count_star()"
@@ -114,12 +115,13 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
         raise unsupported("no person to bound")
     keys = [f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key"]
     values = [f"__cr_s{i}" for i, c in enumerate(columns) if c.function in ("sum", "avg")]
-    ctes: list[tuple[str, exp.Select]] = [("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
+    person = ["__cr_uid", *keys, *values]
+    ctes: list[tuple[str, exp.Query]] = [("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
                                           ("__cr_user_groups", _user_groups_cte(columns))]
     if keys:
-        ctes += _bounding_ctes([*keys, *values], int(max_groups_per_user))
+        ctes += _bounding_ctes(person, int(max_groups_per_user))
     else:  # no group keys: one row per person already
-        ctes.append(("__cr_bounded", exp.select(*values or ["__cr_uid"]).from_("__cr_user_groups")))
+        ctes.append(("__cr_bounded", exp.select(*person).from_("__cr_user_groups")))
     outer = _outer_select(columns)
     with_ = select.args.get("with_")
     analyst = [c.copy() for c in (with_.expressions if with_ else [])]
@@ -131,7 +133,7 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     return outer
 
 
-def _bounding_ctes(names: list[str], groups: int) -> list[tuple[str, exp.Select]]:
+def _bounding_ctes(names: list[str], groups: int) -> list[tuple[str, exp.Query]]:
     """Keep each person in at most ``groups`` groups, ranking only the people who need it.
 
     Ranking every person's groups (a window over all person-group rows) doubled the query's
@@ -158,10 +160,11 @@ def _rows_cte(select: exp.Select, uid: exp.Expr, columns: tuple[DPColumn, ...]) 
     projections = [exp.alias_(uid.copy(), "__cr_uid")]
     for i, col in enumerate(columns):
         node = _projection(select, col.name)
+        # Row-level values run inside TRY: no error may depend on one person's data.
         if col.function == "group_key":
-            projections.append(exp.alias_(node.copy(), f"__cr_k{i}"))
+            projections.append(exp.alias_(guard(node.copy()), f"__cr_k{i}"))
         elif col.function in ("sum", "avg"):
-            projections.append(exp.alias_(node.this.copy(), f"__cr_v{i}"))
+            projections.append(exp.alias_(guard(node.this.copy()), f"__cr_v{i}"))
     rows = exp.Select(expressions=projections)
     for arg in ("from_", "joins", "where"):
         if select.args.get(arg):

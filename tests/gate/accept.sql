@@ -449,3 +449,56 @@ SELECT channel, CAST(COUNT(*) AS DOUBLE) / COUNT(DISTINCT user_key) AS frequency
        round(SUM(cost), 2) AS spend
 FROM impressions
 GROUP BY channel;
+
+-- name: converters_among_exposed_filter_in_subquery
+-- suppressed: 1
+SELECT channel,
+       COUNT(DISTINCT user_key) AS reach,
+       COUNT(DISTINCT user_key) FILTER (WHERE user_key IN (SELECT user_key FROM conversions)) AS converters
+FROM impressions
+GROUP BY channel;
+
+-- name: hourly_share_window_over_thresholded_rows
+WITH hourly AS (
+    SELECT date_part('hour', ts) AS hour, COUNT(*) AS n FROM impressions GROUP BY 1
+)
+SELECT hour, n, n * 1.0 / SUM(n) OVER () AS share, RANK() OVER (ORDER BY n DESC, hour) AS rnk
+FROM hourly;
+
+-- name: touch_position_in_path
+-- suppressed: 2
+WITH positioned AS (
+    SELECT user_key, channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS pos
+    FROM impressions
+)
+SELECT pos, channel, COUNT(*) AS touches
+FROM positioned
+WHERE pos <= 2
+GROUP BY pos, channel;
+
+-- name: lateral_alias_in_projection
+-- suppressed: 1
+SELECT channel, COUNT(*) AS n, n * 2 AS doubled
+FROM impressions
+GROUP BY channel;
+
+-- name: order_limit_offset
+-- limit
+SELECT channel, COUNT(*) AS impressions
+FROM impressions
+GROUP BY channel
+ORDER BY impressions DESC, channel
+LIMIT 2 OFFSET 1;
+
+-- name: last_exposure_before_conversion_per_user
+-- suppressed: 2
+WITH last_seen AS (
+    SELECT i.user_key, arg_max(i.channel, i.ts) AS last_channel, max(i.ts) AS last_ts
+    FROM impressions i
+    JOIN conversions c ON i.user_key = c.user_key AND i.ts <= c.ts
+    GROUP BY i.user_key
+)
+SELECT l.last_channel, COUNT(*) AS conversions, AVG(date_diff('hour', l.last_ts, c.ts)) AS avg_hours
+FROM last_seen l
+JOIN conversions c USING (user_key)
+GROUP BY 1;

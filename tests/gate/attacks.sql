@@ -117,6 +117,11 @@ SELECT (SELECT user_key FROM conversions LIMIT 1) AS k;
 -- expect: rejected
 SELECT user_key IN (SELECT user_key FROM conversions) AS b FROM impressions;
 
+-- name: hp_union_user_key_with_dimension
+-- family: hidden_projection
+-- expect: rejected
+SELECT k, COUNT(*) FROM (SELECT user_key AS k FROM impressions UNION ALL SELECT channel FROM impressions) GROUP BY k;
+
 -- name: hp_set_op_metric
 -- family: hidden_projection
 -- expect: rejected
@@ -641,6 +646,13 @@ SELECT channel, campaign, COUNT(*) FROM impressions GROUP BY ALL;
 -- expect: no_rows
 SELECT COUNT(c.user_key) AS n FROM impressions i
 LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue > 999;
+
+-- name: sg_count_distinct_nullable_cte_key
+-- family: small_groups
+-- expect: no_rows
+WITH j AS (SELECT i.user_key AS a, c.user_key AS b FROM impressions i
+           LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue > 999)
+SELECT COUNT(DISTINCT b) AS n FROM j;
 
 -- name: sg_approx_count_distinct_case
 -- family: small_groups

@@ -1,0 +1,37 @@
+-- Rewrites: each input query and the SQL the sandbox runs (tests/gate/test_rewrite.py).
+--   -- name: <id>   -- why: <what the rewrite shows>   -- output: <the rewritten SQL, one line>
+
+-- name: final_aggregate_counts_people
+-- why: the final SELECT is split; the inner one counts the people behind each group as __cr_n (for the release stage, last column)
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS impressions, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
+SELECT channel, COUNT(*) AS impressions FROM impressions GROUP BY channel;
+
+-- name: nonzero_support_for_sum
+-- why: a SUM counts only the people whose value is non-zero, so ELSE 0 cannot hide a few people among many; with a support the plain count is redundant
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS pricey, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(TRY(CASE WHEN cost > 4 THEN 1 ELSE 0 END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY((CASE WHEN "impressions"."cost" > 4 THEN 1 ELSE 0 END) <> 0)) AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
+SELECT channel, SUM(CASE WHEN cost > 4 THEN 1 ELSE 0 END) AS pricey FROM impressions GROUP BY channel;
+
+-- name: final_having_keeps_small_groups
+-- why: HAVING runs on the outer SELECT, inside TRY, and never hides a group below the threshold (it is suppressed and counted instead)
+-- output: SELECT __cr_q.__cr_k0 AS "campaign", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(*) AS __cr_a2, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q WHERE (TRY(__cr_q.__cr_a2 > 400)) OR "__cr_q"."__cr_n" < 50
+SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING COUNT(*) > 400;
+
+-- name: intermediate_threshold
+-- why: an aggregation inside a CTE keeps only groups with enough people
+-- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top FROM c
+WITH c AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) SELECT MAX(n) AS top FROM c;
+
+-- name: per_user_cte_carries_people
+-- why: a per-user CTE passes __cr_uid on, so the next aggregation counts people
+-- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_k0 AS "user_key", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_uid" FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."__cr_uid") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
+WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT n, COUNT(*) AS people FROM u GROUP BY n;
+
+-- name: window_rows_split_and_guarded
+-- why: a per-user window runs in an inner SELECT; casts become TRY_CAST and comparisons that could raise run in TRY
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS firsts, "__cr_q"."__cr_n" FROM (WITH t AS (SELECT __cr_q.__cr_c0 AS "channel", __cr_q.__cr_a1 AS pos, "__cr_q"."__cr_uid" FROM (SELECT channel AS __cr_c0, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions WHERE TRY(TRY_CAST(campaign AS INT) IS NULL)) AS __cr_q) SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."__cr_uid") AS "__cr_n" FROM t WHERE TRY(pos = 1) GROUP BY channel) AS __cr_q
+WITH t AS (SELECT channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS pos FROM impressions WHERE CAST(campaign AS INTEGER) IS NULL) SELECT channel, COUNT(*) AS firsts FROM t WHERE pos = 1 GROUP BY channel;
+
+-- name: post_aggregate_arithmetic_in_try
+-- why: arithmetic over aggregates runs in the outer SELECT inside TRY, so a small group's overflow or division by zero raises nothing
+-- output: SELECT __cr_q.__cr_k0 AS "campaign", TRY(100 // (__cr_q.__cr_a1 - 6)) AS x, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q
+SELECT campaign, 100 // (COUNT(*) - 6) AS x FROM impressions GROUP BY campaign;
