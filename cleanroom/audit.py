@@ -14,6 +14,7 @@ from typing import Any
 
 from cleanroom.store import Store
 
+
 @dataclass(frozen=True)
 class AuditEvent:
     collaboration: str

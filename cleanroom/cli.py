@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
+from cleanroom.cli_client import register
 from cleanroom.errors import CleanroomError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanroom: a privacy-preserving data clean room.")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for parties.")
 app.add_typer(token_app, name="token")
-from cleanroom.cli_client import register; register(app)  # noqa: I001 (HTTP client commands)
+register(app)  # the HTTP client commands: attribution, analytics
 
 
 @app.command()

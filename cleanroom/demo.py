@@ -122,7 +122,7 @@ def _upload(client: TestClient, tokens: dict[str, str], files: dict[str, Path],
 ATTRIBUTION_MODELS = {"last_touch": "Last touch", "linear": "Linear", "position_based":
                       "Position based (40/20/40)", "markov": "Markov (exact, order 1)",
                       "shapley": "Shapley (simplified)"}
-ANALYTICS = {
+ANALYTICS: dict[str, tuple[str, dict[str, Any]]] = {
     "overlap": ("Audience overlap: exposed people, buyers, both", {"a": "impressions", "b": "conversions"}),
     "reach-frequency": ("Reach and frequency distribution by channel",
                         {"dataset": "impressions", "dimension": "channel", "max_frequency": 4}),

@@ -19,12 +19,12 @@ from cleanroom.gate import Catalog, CheckedQuery, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rewrite import rewrite_inner
+from cleanroom.gate.rules import violation
+from cleanroom.policy import Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
 from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
 from cleanroom.privacy.mechanisms import NoisePlan, Rng, make_rng
-from cleanroom.gate.rules import violation
-from cleanroom.policy import Kind, Policy
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
@@ -42,7 +42,7 @@ class Service:
     rng: Rng | None = None  # None: the OS's secure generator for every draw
 
     @classmethod
-    def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> "Service":
+    def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> Service:
         seed = settings.dp_seed
         return cls(store, policies, settings, BudgetLedger(store.meta_path),
                    None if seed is None else make_rng(seed))
@@ -195,7 +195,7 @@ def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> 
             "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
 
 
-def _private_answer(service: Service, policy: Policy, private: "PrivateQuery", exact: ExactResult,
+def _private_answer(service: Service, policy: Policy, private: PrivateQuery, exact: ExactResult,
                     epsilon: float, remaining: float) -> dict[str, Any]:
     q = private.query
     release = release_dp(exact, q.columns, private.plan,

@@ -43,7 +43,7 @@ class Column(Frozen):
     bounds: tuple[float, float] | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Column":
+    def _check(self) -> Column:
         if self.kind is Kind.USER_KEY:
             if self.type not in (None, USER_KEY_TYPE):
                 raise ValueError("a user_key is always VARCHAR (64 lower-case hex)")
@@ -142,7 +142,7 @@ class Policy(Frozen):
         return datasets
 
     @model_validator(mode="after")
-    def _cross(self) -> "Policy":
+    def _cross(self) -> Policy:
         names = [p.name for p in self.parties]
         if len(set(names)) != len(names):
             raise ValueError("duplicate party names")

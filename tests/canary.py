@@ -56,7 +56,8 @@ def make_canary_data(people: int = 1200, seed: int = 11) -> CanaryData:
     per = 1 + rng.poisson(3, people)
     who = np.repeat(np.arange(people), per)
     channel = np.array(CHANNELS)[rng.integers(0, len(CHANNELS), who.size)].astype(object)
-    campaign = np.char.add(channel.astype(str), "-c" ).astype(object) + rng.integers(1, 3, who.size).astype(str)
+    flight = rng.integers(1, 3, who.size).astype(str)
+    campaign = np.char.add(channel.astype(str), "-c").astype(object) + flight
     campaign[np.isin(who, [5, 6, 7]) & (np.arange(who.size) % 2 == 0)] = RARE_CAMPAIGN
     channel[np.isin(who, np.arange(20, 27))] = SMALL_CHANNEL
     base = np.datetime64("2026-09-01T00:00:00")

@@ -15,7 +15,7 @@ from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import make_rng
 from tests.canary import CanaryData
-from tests.conftest import COLLAB, POLICIES, Harness, make_client
+from tests.conftest import COLLAB, Harness, make_client
 from tests.test_api_access import assert_error
 
 REQUIRED = Path(__file__).parent / "fixtures" / "policies-required"

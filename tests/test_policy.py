@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from cleanroom.api import create_app
 from cleanroom.errors import PolicyError
@@ -31,7 +32,7 @@ def test_contract_example_loads_into_frozen_models() -> None:
     assert policy.datasets["impressions"].columns["cost"].bounds == (0, 100)
     assert policy.datasets["conversions"].columns["order_id"].kind is Kind.BANNED
     assert policy.datasets["impressions"].user_key == "user_key"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         policy.query_rules.min_users_per_row = 1  # type: ignore[misc]
 
 

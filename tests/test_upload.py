@@ -70,7 +70,7 @@ BAD_BODIES = [
     ("bad user_key", HEADER + "SECRETKEY,2026-09-01,1,o\n" + f"{user_key(2)},2026-09-01,1,o\n",
      "bad_user_key", "data rows 1"),
     ("upper-case user_key", HEADER + f"{user_key(1).upper()},2026-09-01,1,o\n", "bad_user_key", "rows 1"),
-    ("null user_key", HEADER + f",2026-09-01,1,o\n", "bad_user_key", "data rows 1"),
+    ("null user_key", HEADER + ",2026-09-01,1,o\n", "bad_user_key", "data rows 1"),
     ("bad timestamp", HEADER + f"{user_key(1)},2026-09-01,1,o\n{user_key(2)},SECRETDATE,1,o\n",
      "bad_value", "column ts: 1 row(s) does not parse as TIMESTAMP (data rows 2)"),
     ("bad number", HEADER + f"{user_key(1)},2026-09-01,SECRET12x,o\n", "bad_value", "column revenue"),

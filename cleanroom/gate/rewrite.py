@@ -197,4 +197,5 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
         replacement = _rewrite_select(select, shape.plans[id(select)], outers, min_users=min_users)
         spot.replace(replacement)
     _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
-    return try_casts(tree)
+    try_casts(tree)  # in place: the final SELECT stays the node the DP stage reads
+    return tree

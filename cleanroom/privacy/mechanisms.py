@@ -21,15 +21,15 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 from diffprivlib.mechanisms import Geometric, Snapping
 
 Kind = Literal["count", "sum", "avg"]
 # diffprivlib accepts either; None means the operating system's generator (secrets.SystemRandom).
-Rng = Union[np.random.RandomState, secrets.SystemRandom]
-Value = Union[int, float, tuple[float, int]]
+Rng = np.random.RandomState | secrets.SystemRandom
+Value = int | float | tuple[float, int]
 
 CONFIDENCE = 0.95
 # A public cap on the users in one cell. It only sets Snapping's clamping domain (which must not

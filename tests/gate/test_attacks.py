@@ -1,7 +1,8 @@
 """Every attack in attacks.sql goes through the HTTP service: whatever the status, the body
 holds no canary the SQL did not contain, a refusal has the contract's error shape, nothing
 answers 5xx; attacks marked ``rejected`` are refused by the gate, those marked ``no_rows``
-release no value (no row, or only NULLs where a thresholded scalar subquery stood). At the end, the audit log holds no canary either."""
+release no value (no row, or only NULLs where a thresholded scalar subquery stood). At the end,
+the audit log holds no canary either."""
 
 from __future__ import annotations
 
