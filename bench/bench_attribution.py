@@ -37,30 +37,18 @@ from cleanroom.attribution import (
     run_attribution,
 )
 from cleanroom.attribution.paths import path_ctes, path_params, path_sql
+from cleanroom.synthetic import JOURNEY_CHANNELS
+from cleanroom.synthetic import journeys as make_journeys
 
-CHANNELS = np.array(["direct", "display", "email", "search", "social"])
-TRANSITIONS = np.array(
-    [[.40, .15, .15, .15, .15], [.10, .30, .20, .20, .20], [.15, .10, .45, .20, .10],
-     [.20, .15, .15, .40, .10], [.10, .25, .15, .15, .35]]
-)  # fmt: skip
+CHANNELS = np.array(JOURNEY_CHANNELS)
 LOOKBACK_DAYS = 30.0
 
 
 def generate(n_people: int, seed: int) -> tuple[pa.Table, pa.Table]:
     """Journeys as integer person ids: Markov-chain channels, hourly timestamps, conversions."""
     rng = np.random.default_rng(seed)
-    n_touch = 1 + rng.poisson(1.4, n_people)
-    starts = np.concatenate(([0], np.cumsum(n_touch)[:-1]))
-    person = np.repeat(np.arange(n_people), n_touch)
-    position = np.arange(person.size) - starts[person]
-    channel = rng.choice(len(CHANNELS), person.size, p=[0.15, 0.30, 0.15, 0.20, 0.20])
-    for p in range(1, int(position.max()) + 1):
-        at = np.nonzero(position == p)[0]
-        draw = rng.random(at.size)[:, None] > np.cumsum(TRANSITIONS[channel[at - 1]], axis=1)
-        channel[at] = np.minimum(draw.sum(axis=1), len(CHANNELS) - 1)
-    gaps = np.rint(rng.exponential(48, person.size)).astype(np.int64)
-    gaps[starts] = rng.integers(0, 90 * 24, n_people)
-    hours = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[starts] - gaps[starts], n_touch)
+    j = make_journeys(n_people, rng)
+    person, channel, hours, starts, n_touch = j.person, j.channel, j.hours, j.starts, j.n_touch
     seen = np.zeros((n_people, len(CHANNELS)))
     np.add.at(seen, (person, channel), 1)
     logit = -2.2 + 0.9 * (seen[:, 2] > 0) + 0.6 * (seen[:, 3] > 0) + 0.15 * n_touch

@@ -91,3 +91,46 @@ def _conversions(rng: np.random.Generator, people: int, who: np.ndarray, channel
 
 def _timestamps(seconds: np.ndarray) -> np.ndarray:
     return np.datetime64(START, "s") + seconds.astype("timedelta64[s]")
+
+
+# -- journeys for the attribution tests and benchmarks ----------------------------------------
+JOURNEY_CHANNELS = ("direct", "display", "email", "search", "social")
+JOURNEY_TRANSITIONS = np.array(
+    [[.40, .15, .15, .15, .15], [.10, .30, .20, .20, .20], [.15, .10, .45, .20, .10],
+     [.20, .15, .15, .40, .10], [.10, .25, .15, .15, .35]]
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Journeys:
+    """Touch sequences as arrays: touch i belongs to ``person[i]``, on channel index
+    ``channel[i]`` at hour ``hours[i]``; person p's touches start at ``starts[p]``."""
+
+    person: np.ndarray
+    channel: np.ndarray
+    hours: np.ndarray
+    starts: np.ndarray
+    n_touch: np.ndarray
+
+
+def journeys(n_people: int, rng: np.random.Generator) -> Journeys:
+    """Markov-chain channel sequences with hourly timestamps (so ties happen).
+
+    >>> j = journeys(100, np.random.default_rng(1))
+    >>> same_person = j.person[1:] == j.person[:-1]
+    >>> int(j.n_touch.sum()) == j.person.size and bool((np.diff(j.hours)[same_person] >= 0).all())
+    True
+    """
+    n_touch = 1 + rng.poisson(1.4, n_people)
+    starts = np.concatenate(([0], np.cumsum(n_touch)[:-1]))
+    person = np.repeat(np.arange(n_people), n_touch)
+    position = np.arange(person.size) - starts[person]
+    channel = rng.choice(len(JOURNEY_CHANNELS), person.size, p=[0.15, 0.30, 0.15, 0.20, 0.20])
+    for p in range(1, int(position.max()) + 1):
+        at = np.nonzero(position == p)[0]
+        draw = rng.random(at.size)[:, None] > np.cumsum(JOURNEY_TRANSITIONS[channel[at - 1]], axis=1)
+        channel[at] = np.minimum(draw.sum(axis=1), len(JOURNEY_CHANNELS) - 1)
+    gaps = np.rint(rng.exponential(48, person.size)).astype(np.int64)
+    gaps[starts] = rng.integers(0, 90 * 24, n_people)
+    hours = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[starts] - gaps[starts], n_touch)
+    return Journeys(person, channel, hours, starts, n_touch)

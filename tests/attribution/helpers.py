@@ -12,7 +12,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-CHANNELS = np.array(["direct", "display", "email", "search", "social"])
+from cleanroom.synthetic import JOURNEY_CHANNELS, journeys
+
+CHANNELS = np.array(JOURNEY_CHANNELS)
 EPOCH = np.datetime64("2024-01-01T00:00:00", "us")
 
 
@@ -57,22 +59,8 @@ def synthetic(n_people: int, seed: int) -> tuple[pa.Table, pa.Table]:
     ties happen), conversions after or in the middle of a journey, second conversions, people
     who convert without touches, and NULL revenue."""
     rng = np.random.default_rng(seed)
-    trans = np.array(
-        [[.40, .15, .15, .15, .15], [.10, .30, .20, .20, .20], [.15, .10, .45, .20, .10],
-         [.20, .15, .15, .40, .10], [.10, .25, .15, .15, .35]]
-    )  # fmt: skip
-    n_touch = 1 + rng.poisson(1.4, n_people)
-    starts = np.concatenate(([0], np.cumsum(n_touch)[:-1]))
-    person = np.repeat(np.arange(n_people), n_touch)
-    position = np.arange(person.size) - starts[person]
-    channel = rng.choice(len(CHANNELS), person.size, p=[0.15, 0.30, 0.15, 0.20, 0.20])
-    for p in range(1, int(position.max()) + 1):
-        at = np.nonzero(position == p)[0]
-        draw = rng.random(at.size)[:, None] > np.cumsum(trans[channel[at - 1]], axis=1)
-        channel[at] = np.minimum(draw.sum(axis=1), len(CHANNELS) - 1)
-    gaps = np.rint(rng.exponential(48, person.size)).astype(np.int64)
-    gaps[starts] = rng.integers(0, 90 * 24, n_people)
-    hours = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[starts] - gaps[starts], n_touch)
+    j = journeys(n_people, rng)
+    person, channel, hours, starts, n_touch = j.person, j.channel, j.hours, j.starts, j.n_touch
     touches = pa.table(
         {
             "user_key": pa.array([f"p{i:07d}" for i in person]),
