@@ -163,3 +163,11 @@ def test_padding_attack_cannot_confirm_the_target() -> None:
         right += int(guess == bool(present))
     assert 0.2 < shown / len(coins) < 0.8  # the row is sometimes shown, sometimes not
     assert right / len(coins) <= math.e / (1 + math.e) + 0.03
+
+
+def test_noisy_and_exact_answers_name_columns_alike(loaded: Harness) -> None:
+    sql = ("SELECT channel, COUNT(*), COUNT(DISTINCT user_key) AS people, SUM(cost) "
+           "FROM impressions GROUP BY 1")
+    exact = loaded.query(sql).json()["columns"]
+    assert loaded.query(sql, epsilon=0.5).json()["columns"] == exact
+    assert loaded.check(sql).json()["columns"] == exact

@@ -69,8 +69,9 @@ def dp_columns(shape: QueryShape, metric_bounds: dict[str, tuple[float, float]],
     for clause in ("having", "qualify", "distinct"):
         if select.args.get(clause):
             raise unsupported(clause.upper())
-    columns = tuple(_dp_column(agg, output_name(proj), metric_bounds, user_keys)
-                    for agg, proj in zip(shape.final_aggregates, select.expressions))
+    # Output names are the gate's, as in exact answers and in queries/check.
+    columns = tuple(_dp_column(agg, name, metric_bounds, user_keys)
+                    for agg, name in zip(shape.final_aggregates, shape.columns, strict=True))
     group = select.args.get("group")
     keys = sum(1 for c in columns if c.function == "group_key")
     if group is not None and not group.args.get("all") and len(group.expressions) != keys:
@@ -90,19 +91,6 @@ def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, 
         lower, upper = metric_bounds[agg.argument]
         return DPColumn(name, agg.function, lower, upper)
     raise unsupported(f"column {name}")
-
-
-def _projection(select: exp.Select, name: str) -> exp.Expr:
-    return next(p for p in select.expressions if output_name(p) == name).unalias()
-
-
-def output_name(projection: exp.Expr) -> str:
-    """The name DuckDB gives an output column (``count_star()`` for an unaliased COUNT(*))."""
-    if isinstance(projection, (exp.Alias, exp.Column)):
-        return projection.alias_or_name
-    if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
-        return "count_star()"
-    return projection.sql(dialect="duckdb").lower()
 
 
 def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
@@ -159,7 +147,7 @@ def _bounding_ctes(names: list[str], groups: int) -> list[tuple[str, exp.Query]]
 def _rows_cte(select: exp.Select, uid: exp.Expr, columns: tuple[DPColumn, ...]) -> exp.Select:
     projections = [exp.alias_(uid.copy(), "__cr_uid")]
     for i, col in enumerate(columns):
-        node = _projection(select, col.name)
+        node = select.expressions[i].unalias()  # columns follow the projections' order
         # Row-level values run inside TRY: no error may depend on one person's data.
         if col.function == "group_key":
             projections.append(exp.alias_(guard(node.copy()), f"__cr_k{i}"))
