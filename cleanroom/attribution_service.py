@@ -45,7 +45,7 @@ from cleanroom.privacy.mechanisms import (
     plan_noise,
     selection_threshold,
 )
-from cleanroom.release import json_value
+from cleanroom.release import count_withheld, json_value
 from cleanroom.store import Identity
 
 # Sandbox names with a hyphen can never collide with a dataset (policy names are [a-z_0-9]).
@@ -145,10 +145,11 @@ def _admit(con: duckdb.DuckDBPyConnection, spec: AttributionSpec, max_groups: in
 
 
 def release_exact(result: AttributionResult, min_users: int) -> dict[str, Any]:
-    """Rows standing on at least ``min_users`` converting people; the rest counted."""
+    """Rows standing on at least ``min_users`` converting people; the rest withheld and counted
+    as ``release.count_withheld`` counts them."""
     kept = [list(r) for r, users in zip(result.rows, result.users) if users >= min_users]
     rows = sorted(([json_value(d), c, v] for d, c, v in kept), key=_by_credit)
-    return {"rows": rows, "suppressed_rows": len(result.rows) - len(kept),
+    return {"rows": rows, "suppressed_rows": count_withheld(result.users, min_users),
             "row_status": ["exact"] * len(rows), "confidence_intervals": None}
 
 

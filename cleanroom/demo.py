@@ -48,7 +48,7 @@ QUERIES = {
              AND i.ts >= f.conv_ts - INTERVAL 30 DAY)
         SELECT channel, COUNT(*) AS conversions, ROUND(SUM(revenue), 2) AS revenue
         FROM touches WHERE rn = 1 GROUP BY channel ORDER BY conversions DESC""",
-    "Reach by campaign (a dozen-person pilot is suppressed)": """
+    "Reach by campaign (a thirty-person pilot is withheld)": """
         SELECT campaign, COUNT(DISTINCT user_key) AS people
         FROM impressions WHERE channel = 'display' GROUP BY campaign ORDER BY campaign""",
 }

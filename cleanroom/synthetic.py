@@ -18,7 +18,7 @@ CHANNEL_WEIGHTS = (0.22, 0.25, 0.18, 0.2, 0.1, 0.05)
 CHANNEL_LIFT = (0.05, 0.02, 0.04, 0.01, 0.03, 0.02)  # added purchase probability per channel seen
 START = dt.datetime(2026, 9, 1)
 DAYS = 30
-PILOT_PEOPLE = 12
+PILOT_PEOPLE = 30
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,10 @@ def _impressions(rng: np.random.Generator, who: np.ndarray, channel: np.ndarray,
     names = np.array(CHANNELS)[channel]
     flight = rng.integers(1, 4, who.size)
     campaign = np.char.add(np.char.add(names.astype(str), "-fall-"), flight.astype(str))
-    # A small pilot campaign that only a dozen people saw: a group every query must suppress.
-    pilot = np.isin(who, np.unique(who)[:PILOT_PEOPLE]) & (channel == CHANNELS.index("display"))
+    # A small pilot campaign that thirty people saw: below the threshold (50), and above half
+    # of it, so the demo shows it withheld and counted.
+    display = channel == CHANNELS.index("display")
+    pilot = np.isin(who, np.unique(who[display])[:PILOT_PEOPLE]) & display
     campaign = np.where(pilot, "display-pilot", campaign)
     return pa.table({
         "email": email_of(who),

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from cleanroom.analytics.rfm import MAX_ORDERS, RECENCY_EDGES, cut_points, monetary_edges
+from cleanroom.release import count_withheld
 from cleanroom.store import Store
 from tests.canary import CanaryData
 from tests.conftest import COLLAB, POLICIES, Harness
@@ -87,8 +88,9 @@ def test_reach_frequency_matches_duckdb(loaded: Harness, ref: duckdb.DuckDBPyCon
             expected[channel] = [channel, people, pytest.approx(avg), *buckets]
     assert {r[0]: r for r in body["rows"]} == expected
     assert None in body["rows"][0]  # a thin bucket is null, never 0
-    assert body["suppressed_rows"] == 1  # the 7-person channel
-    assert body["suppressed_cells"] == sum(1 for n in cells.values() if n < MIN)
+    # The 7-person channel is withheld; below half the threshold it is not counted.
+    assert body["suppressed_rows"] == count_withheld(reach.values(), MIN) == 0
+    assert body["suppressed_cells"] == count_withheld(cells.values(), MIN)
 
 
 def window_sql(extra: str = "") -> str:
@@ -112,7 +114,7 @@ def test_top_paths_match_duckdb(loaded: Harness, ref: duckdb.DuckDBPyConnection,
     kept = [[p, n] for p, n in counts if n >= MIN]
     assert body["rows"] == kept[:3]
     assert len(body["rows"]) == (3 if max_length == 1 else 0)  # longer paths are all too thin
-    assert body["suppressed_rows"] == len(counts) - len(kept)
+    assert body["suppressed_rows"] == count_withheld((n for _, n in counts), MIN)
 
 
 def test_time_to_conversion_matches_duckdb(loaded: Harness, ref: duckdb.DuckDBPyConnection,
@@ -130,7 +132,7 @@ def test_time_to_conversion_matches_duckdb(loaded: Harness, ref: duckdb.DuckDBPy
         counts[label] = counts.get(label, 0) + 1
     expected = [[name, counts[name]] for name, _ in edges if counts.get(name, 0) >= MIN]
     assert body["rows"] == expected and len(expected) >= 2
-    assert body["suppressed_rows"] == len(counts) - len(expected)
+    assert body["suppressed_rows"] == count_withheld(counts.values(), MIN)
 
 
 def rfm_reference(ref: duckdb.DuckDBPyConnection) -> list[tuple[int, int, float]]:
@@ -169,7 +171,7 @@ def test_rfm_segments_match_duckdb(loaded: Harness, ref: duckdb.DuckDBPyConnecti
     assert {tuple(r[:3]): (r[3], pytest.approx(r[4])) for r in body["rows"]} == {
         k: (len(v), pytest.approx(sum(v))) for k, v in kept.items()}
     assert body["columns"][-1] == "revenue" and kept
-    assert body["suppressed_rows"] == len(segments) - len(kept)
+    assert body["suppressed_rows"] == count_withheld((len(v) for v in segments.values()), MIN)
 
 
 @pytest.mark.parametrize(("name", "body", "status", "code", "rule"), [

@@ -26,7 +26,8 @@ def test_every_decision_is_recorded(loaded: Harness, canary: CanaryData) -> None
     by_id = {e["query_id"]: e for e in log if e["query_id"]}
     assert by_id[accepted]["decision"] == "accepted"
     assert by_id[accepted]["party"] == "acme" and by_id[accepted]["action"] == "query"
-    assert by_id[accepted]["detail"]["rows"] == 5 and by_id[accepted]["detail"]["suppressed_rows"] == 1
+    # The 7-person channel is withheld; below half the threshold it is not counted.
+    assert by_id[accepted]["detail"]["rows"] == 5 and by_id[accepted]["detail"]["suppressed_rows"] == 0
     rejected = [e for e in log if e["decision"] == "rejected" and e["detail"].get("sql") == BAD]
     assert rejected and {"user_key_output", "banned_column"} <= set(rejected[0]["detail"]["rules"])
     assert any(e["action"] == "check" for e in log)

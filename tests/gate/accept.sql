@@ -4,7 +4,7 @@
 --
 -- Header lines before each query:
 --   -- name: <id>          starts an entry
---   -- suppressed: N       rows the release must suppress (default 0)
+--   -- suppressed: N       rows the release must withhold (default 0)
 --   -- dropped: N          raw rows that vanish because an intermediate aggregate was thresholded
 --   -- held_back: N        small groups HAVING would have dropped: the final SELECT keeps every
 --                          group below the threshold so they are all suppressed (and counted)
