@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
