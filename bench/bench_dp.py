@@ -142,7 +142,7 @@ def ours(policy: Policy, specs: list[TableSpec], limits: Limits) -> Answers:
         start = time.perf_counter()
         result = run(con, q.sql, limits)
         query_s = time.perf_counter() - start
-    release = release_dp(result, q.columns, private.plan,
+    release = release_dp(result.rows, q.columns, private.plan,
                          min_users=policy.query_rules.min_users_per_row,
                          max_groups_per_user=policy.query_rules.max_groups_per_user,
                          rng=make_rng(), order=q.order, limit=q.limit, offset=q.offset)

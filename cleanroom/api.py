@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cleanroom import pipeline
-from cleanroom.errors import CleanroomError, InvalidUpload, NotFound, Unauthorized, Violation
+from cleanroom.errors import (
+    CleanroomError,
+    InvalidUpload,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    Violation,
+)
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -25,12 +32,6 @@ log = logging.getLogger("cleanroom")
 
 
 class QueryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sql: str = Field(max_length=1_000_000)
-    epsilon: float | None = Field(default=None, gt=0)
-
-
-class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sql: str = Field(max_length=1_000_000)
     epsilon: float | None = Field(default=None, gt=0)
@@ -64,7 +65,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.put("/v1/collaborations/{c}/datasets/{d}", status_code=201)
     async def upload(c: str, d: str, request: Request, who: Who) -> dict[str, Any]:
-        pipeline.authorize(service, who, c, "provider")
+        pipeline.upload_target(service, who, c, d)  # refuse before receiving the body
         fmt = upload_format(request.headers.get("content-type"))
         raw = service.store.staging_path("." + fmt)
         try:
@@ -78,7 +79,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         return pipeline.run_sql(service, who, c, body.sql, body.epsilon)
 
     @app.post("/v1/collaborations/{c}/queries/check")
-    def check(c: str, body: CheckRequest, who: Who) -> dict[str, Any]:
+    def check(c: str, body: QueryRequest, who: Who) -> dict[str, Any]:
         return pipeline.check_sql(service, who, c, body.sql, body.epsilon)
 
     @app.get("/v1/collaborations/{c}/budget")
@@ -124,10 +125,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        error = NotFound() if exc.status_code == 404 else CleanroomError(
-            message="the request cannot be served", http_status=exc.status_code)
-        if exc.status_code == 405:
-            error.code = "method_not_allowed"
+        error: CleanroomError = {404: NotFound(), 405: MethodNotAllowed()}.get(
+            exc.status_code) or CleanroomError(message="the request cannot be served",
+                                               http_status=exc.status_code)
         return JSONResponse(error.body(), status_code=error.http_status)
 
     @app.exception_handler(Exception)

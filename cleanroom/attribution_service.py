@@ -32,16 +32,15 @@ from cleanroom.attribution import MODELS, AttributionResult, AttributionSpec, ru
 from cleanroom.attribution.paths import path_ctes, path_params
 from cleanroom.engine import guarded, sandbox
 from cleanroom.errors import CleanroomError, QueryFailed, Violation
-from cleanroom.pipeline import Service, _audit, authorize, describe_plan, epsilon_for, tables_for
+from cleanroom.pipeline import Service, audit_decision, authorize, describe_plan, epsilon_for, tables_for
 from cleanroom.policy import Policy
+from cleanroom.privacy import dp_release
+from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import (
     AggregateSpec,
     NoisePlan,
     SelectionPlan,
-    keep_group,
     make_rng,
-    noise_value,
-    noisy_user_count,
     plan_noise,
     selection_threshold,
 )
@@ -174,35 +173,24 @@ def dp_plan(policy: Policy, plan: Plan, epsilon: float) -> NoisePlan:
 def release_dp(service: Service, policy: Policy, result: AttributionResult,
                noise: NoisePlan) -> dict[str, Any]:
     """Rows whose noisy people count clears max(min_users_per_row, selection threshold), each
-    cell noised with its 95% interval; ``suppressed_rows`` is not released under DP."""
-    assert noise.selection is not None
-    rng = service.rng or make_rng()
-    groups = policy.query_rules.max_groups_per_user
-    floor = max(noise.selection.threshold, float(policy.query_rules.min_users_per_row))
-    released = []
-    for (value, conversions, revenue), users in zip(result.rows, result.users):
-        noisy = noisy_user_count(users, epsilon=noise.selection.epsilon,
-                                 max_groups_per_user=groups, rng=rng)
-        if keep_group(noisy, floor):
-            released.append(_noised_row(value, (conversions, revenue), noise, rng))
-    released.sort(key=lambda pair: _by_credit(pair[0]))
-    return {"rows": [r for r, _ in released], "suppressed_rows": None,
-            "row_status": ["noised"] * len(released),
-            "confidence_intervals": [i for _, i in released], "noise": describe_plan(noise)}
-
-
-def _noised_row(value: object, exact: tuple[float, float], noise: NoisePlan,
-                rng: Any) -> tuple[list[Any], list[list[float] | None]]:
-    row: list[Any] = [json_value(value)]
-    intervals: list[list[float] | None] = [None]
-    for entry, cell in zip(noise.entries, exact):
-        noisy = noise_value(entry.spec, cell, rng)
-        row.append(noisy.value)
-        intervals.append([noisy.ci_low, noisy.ci_high])
-    if len(noise.entries) == 1:  # no revenue metric: a constant 0, public, not noised
-        row.append(0.0)
-        intervals.append([0.0, 0.0])
-    return row, intervals
+    cell noised with its 95% interval (the shared ``privacy.dp_release``); ``suppressed_rows``
+    is not released under DP."""
+    revenue = len(noise.entries) == 2
+    columns = (DPColumn("dimension", "group_key"), DPColumn("conversions", "sum"),
+               *((DPColumn("revenue", "sum"),) if revenue else ()))
+    # Candidate rows as the shared release reads them: key, people, then (sum, count) pairs.
+    rows = [(value, users, conversions, 1, *((money, 1) if revenue else ()))
+            for (value, conversions, money), users in zip(result.rows, result.users)]
+    release = dp_release.release_dp(
+        rows, columns, noise, min_users=policy.query_rules.min_users_per_row,
+        max_groups_per_user=policy.query_rules.max_groups_per_user,
+        rng=service.rng or make_rng(), order=((1, True),))
+    out, intervals = release.rows, release.intervals
+    if not revenue:  # no revenue metric: a constant 0, public, not noised
+        out = [[*row, 0.0] for row in out]
+        intervals = [[*cells, [0.0, 0.0]] for cells in intervals]
+    return {"rows": out, "suppressed_rows": None, "row_status": ["noised"] * len(out),
+            "confidence_intervals": intervals, "noise": describe_plan(noise)}
 
 
 def attribute(service: Service, who: Identity, collaboration: str,
@@ -215,11 +203,11 @@ def attribute(service: Service, who: Identity, collaboration: str,
         epsilon = epsilon_for(policy, ask.epsilon)
         answer = _answer(service, who, policy, plan_request(policy, ask), epsilon, query_id)
     except CleanroomError as exc:
-        _audit(service, who, "attribution", exc, query_id=query_id, detail=detail)
+        audit_decision(service, who, "attribution", exc, query_id=query_id, detail=detail)
         raise
     detail.update(epsilon=epsilon, rows=len(answer["rows"]),
                   suppressed_rows=answer["suppressed_rows"])
-    _audit(service, who, "attribution", None, query_id=query_id, detail=detail)
+    audit_decision(service, who, "attribution", None, query_id=query_id, detail=detail)
     return {"query_id": query_id, "columns": [ask.dimension, "conversions", "revenue"],
             "model": ask.model, **answer}
 
@@ -235,9 +223,10 @@ def _answer(service: Service, who: Identity, policy: Policy, plan: Plan,
                      "use another model, or no epsilon where the policy allows")
     noise = dp_plan(policy, plan, epsilon)
     groups = policy.query_rules.max_groups_per_user
-    result = compute(service, policy, plan, max_groups=groups)
+    # Charged before the model runs: a run that fails (time or memory) has spent its epsilon.
     charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
                                    budget=policy.privacy.epsilon_budget, query_id=query_id)
+    result = compute(service, policy, plan, max_groups=groups)
     return {**release_dp(service, policy, result, noise), "epsilon_spent": epsilon,
             "epsilon_remaining": charge.remaining,
             "contribution_bound": {"max_groups_per_user": groups, "conversions_per_person": 1,

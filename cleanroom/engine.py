@@ -10,15 +10,17 @@ it plain table specs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from cleanroom.errors import QueryFailed, Violation
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,19 @@ def guarded(con: duckdb.DuckDBPyConnection, limits: Limits) -> Iterator[None]:
         raise QueryFailed([Violation("runtime", "the query failed in the engine")]) from None
     finally:
         timer.cancel()
+
+
+def run_streaming(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits,
+                  consume: Callable[[Iterator[tuple[Any, ...]]], T]) -> T:
+    """Run ``sql`` under ``guarded`` and hand every result row, fetched in chunks, to
+    ``consume``: no row cap, for results whose size must not decide success (DP candidates)."""
+    with guarded(con, limits):
+        cursor = con.execute(sql)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            while chunk := cursor.fetchmany(10_000):
+                yield from chunk
+        return consume(rows())
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult:

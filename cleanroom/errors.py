@@ -67,6 +67,10 @@ class NotFound(CleanroomError):
     code, http_status, message = "not_found", 404, "no such resource"
 
 
+class MethodNotAllowed(CleanroomError):
+    code, http_status, message = "method_not_allowed", 405, "this route does not take that method"
+
+
 class InvalidUpload(CleanroomError):
     code, http_status, message = "invalid_upload", 422, "the upload does not match the policy"
 

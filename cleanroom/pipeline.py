@@ -11,16 +11,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from duckdb import DuckDBPyConnection
+
 from cleanroom import audit
 from cleanroom.audit import AuditEvent
-from cleanroom.engine import ColumnSpec, ExactResult, Limits, TableSpec, run, sandbox
+from cleanroom.engine import (
+    ColumnSpec,
+    ExactResult,
+    Limits,
+    TableSpec,
+    run,
+    run_streaming,
+    sandbox,
+)
 from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
 from cleanroom.gate import Catalog, CheckedQuery, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.gate.rules import violation
-from cleanroom.policy import Kind, Policy
+from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
 from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
@@ -30,6 +40,8 @@ from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
 from cleanroom.upload import validate_upload
 
+# Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
+MIN_EPSILON = 1e-3
 _KINDS = {Kind.USER_KEY: K.UID, Kind.DIMENSION: K.DIM, Kind.METRIC: K.MET, Kind.BANNED: K.BANNED}
 
 
@@ -83,24 +95,30 @@ def tables_for(service: Service, policy: Policy) -> list[TableSpec]:
 
 
 # -- uploads -----------------------------------------------------------------------------
-def upload_dataset(service: Service, who: Identity, collaboration: str, dataset: str,
-                   raw: Path, fmt: str) -> dict[str, Any]:
+def upload_target(service: Service, who: Identity, collaboration: str, dataset: str) -> Dataset:
+    """The dataset ``who`` may upload, checked before any of the body is received."""
     policy = authorize(service, who, collaboration, "provider")
     spec = policy.datasets.get(dataset)
     if spec is None:
         raise NotFound()
     if spec.provider != who.party:
         raise Forbidden(message="only the dataset's provider may upload it")
+    return spec
+
+
+def upload_dataset(service: Service, who: Identity, collaboration: str, dataset: str,
+                   raw: Path, fmt: str) -> dict[str, Any]:
+    spec = upload_target(service, who, collaboration, dataset)
     staged = service.store.staging_path(".parquet")
     try:
         valid = validate_upload(raw, fmt, spec, staged)
         version = service.store.publish(collaboration, dataset, staged, valid.rows)
     except CleanroomError as exc:
-        _audit(service, who, "upload", exc, detail={"dataset": dataset})
+        audit_decision(service, who, "upload", exc, detail={"dataset": dataset})
         raise
     finally:
         staged.unlink(missing_ok=True)
-    _audit(service, who, "upload", None, detail={"dataset": dataset, "rows": version.rows,
+    audit_decision(service, who, "upload", None, detail={"dataset": dataset, "rows": version.rows,
                                                  "version": version.version})
     return {"dataset": dataset, "rows": version.rows, "version": version.version}
 
@@ -112,20 +130,22 @@ def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
     nothing and spends no budget."""
     policy = authorize(service, who, collaboration, "analyst")
     try:
+        # The same path /queries would take: the exact gate, or the DP planner.
         epsilon = epsilon_for(policy, epsilon)
-        checked = _check(policy, sql)
-        private = None if epsilon is None else plan_private_query(policy, sql, epsilon)
+        if epsilon is None:
+            checked = _check(policy, sql)
+            plan: dict[str, Any] = {"columns": list(checked.columns), "mode": checked.mode.value,
+                    "sql": checked.sql}
+        else:
+            private = plan_private_query(policy, sql, epsilon)
+            plan = {"columns": [c.name for c in private.query.columns], "mode": "private",
+                    "sql": private.query.sql, "noise": describe_plan(private.plan)}
     except QueryRejected as exc:
-        _audit(service, who, "check", exc, detail={"sql": sql})
+        audit_decision(service, who, "check", exc, detail={"sql": sql})
         return {"decision": "rejected", "violations": [v.as_dict() for v in exc.violations]}
-    _audit(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
-    answer: dict[str, Any] = {
-        "decision": "accepted", "violations": [], "columns": list(checked.columns),
-        "mode": checked.mode.value, "min_users_per_row": policy.query_rules.min_users_per_row,
-        "sql": checked.sql if private is None else private.query.sql, "epsilon": epsilon}
-    if private is not None:
-        answer["noise"] = describe_plan(private.plan)
-    return answer
+    audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
+    return {"decision": "accepted", "violations": [], "epsilon": epsilon,
+            "min_users_per_row": policy.query_rules.min_users_per_row, **plan}
 
 
 def _check(policy: Policy, sql: str) -> CheckedQuery:
@@ -141,10 +161,10 @@ def run_sql(service: Service, who: Identity, collaboration: str, sql: str,
         epsilon = epsilon_for(policy, epsilon)
         (answer,) = run_batch(service, who, policy, [sql], epsilon, query_id)
     except CleanroomError as exc:
-        _audit(service, who, "query", exc, query_id=query_id, detail=detail)
+        audit_decision(service, who, "query", exc, query_id=query_id, detail=detail)
         raise
     detail.update(epsilon=epsilon, rows=len(answer["rows"]), suppressed_rows=answer["suppressed_rows"])
-    _audit(service, who, "query", None, query_id=query_id, detail=detail)
+    audit_decision(service, who, "query", None, query_id=query_id, detail=detail)
     return {"query_id": query_id, **answer}
 
 
@@ -161,6 +181,8 @@ def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
         return None
     if epsilon is None:
         return privacy.max_epsilon_per_query if privacy.differential_privacy == "required" else None
+    if epsilon < MIN_EPSILON:
+        raise QueryRejected([violation("epsilon_not_allowed", f"at least {MIN_EPSILON:g}")])
     if epsilon > privacy.max_epsilon_per_query:
         raise QueryRejected([violation(
             "epsilon_not_allowed", f"at most {privacy.max_epsilon_per_query:g} per query")])
@@ -170,7 +192,9 @@ def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
 def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
               epsilon: float | None, query_id: str) -> list[dict[str, Any]]:
     """Run gated queries as one request, in one sandbox. Under DP, ``epsilon`` is split equally
-    between them and charged once, before anything is released."""
+    between them and charged once, before anything runs: a query that then fails (time or
+    memory limit) has spent its epsilon, so no failure is a free signal, and a party without
+    budget gets 429 without making the engine work."""
     if epsilon is None:
         checked = [_check(policy, sql) for sql in sqls]
         with sandbox(tables_for(service, policy), service.limits) as con:
@@ -178,12 +202,11 @@ def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
         return [_exact_answer(policy, c, r) for c, r in zip(checked, results)]
     share = epsilon / len(sqls)
     private = [plan_private_query(policy, sql, share) for sql in sqls]
-    with sandbox(tables_for(service, policy), service.limits) as con:
-        results = [run(con, p.query.sql, service.limits) for p in private]
     charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
                                    budget=policy.privacy.epsilon_budget, query_id=query_id)
-    return [_private_answer(service, policy, p, r, share, charge.remaining)
-            for p, r in zip(private, results)]
+    with sandbox(tables_for(service, policy), service.limits) as con:
+        return [_private_answer(service, policy, con, p, share, charge.remaining)
+                for p in private]
 
 
 def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> dict[str, Any]:
@@ -195,15 +218,15 @@ def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> 
             "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
 
 
-def _private_answer(service: Service, policy: Policy, private: PrivateQuery, exact: ExactResult,
-                    epsilon: float, remaining: float) -> dict[str, Any]:
+def _private_answer(service: Service, policy: Policy, con: DuckDBPyConnection,
+                    private: PrivateQuery, epsilon: float, remaining: float) -> dict[str, Any]:
     q = private.query
-    release = release_dp(exact, q.columns, private.plan,
-                         min_users=policy.query_rules.min_users_per_row,
-                         max_groups_per_user=policy.query_rules.max_groups_per_user,
-                         rng=service.rng or make_rng(), order=q.order, limit=q.limit,
-                         offset=q.offset)
-    return {"columns": list(release.columns), "rows": release.rows,
+    release = run_streaming(con, q.sql, service.limits, lambda rows: release_dp(
+        rows, q.columns, private.plan, min_users=policy.query_rules.min_users_per_row,
+        max_groups_per_user=policy.query_rules.max_groups_per_user,
+        rng=service.rng or make_rng(), order=q.order, limit=q.limit, offset=q.offset,
+        max_rows=service.limits.max_rows))
+    return {"columns": list(release.columns), "rows": release.rows, "truncated": release.truncated,
             # How many groups were held back is itself exact: under DP it is not released.
             "suppressed_rows": None, "epsilon_spent": epsilon, "epsilon_remaining": remaining,
             "row_status": ["noised"] * len(release.rows),
@@ -265,7 +288,7 @@ def budget_of(service: Service, who: Identity, collaboration: str) -> dict[str, 
             "history": service.ledger.history(collaboration, who.party)}
 
 
-def _audit(service: Service, who: Identity, action: str, error: CleanroomError | None, *,
+def audit_decision(service: Service, who: Identity, action: str, error: CleanroomError | None, *,
            query_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
     info = dict(detail or {})
     if error is not None:

@@ -11,5 +11,4 @@ from cleanroom.engine import Limits
 class Settings:
     limits: Limits = field(default_factory=Limits)
     max_upload_bytes: int = 2 * 1024**3
-    max_query_bytes: int = 100_000
     dp_seed: int | None = None  # tests only: a fixed seed for the noise source

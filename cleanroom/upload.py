@@ -35,7 +35,7 @@ def upload_format(content_type: str | None) -> str:
     if kind in PARQUET_TYPES:
         return "parquet"
     raise InvalidUpload([Violation("content_type", "send text/csv or application/vnd.apache.parquet")],
-                        http_status=415 if kind else 400)
+                        http_status=422 if kind else 400)
 
 
 def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path) -> ValidUpload:
@@ -68,8 +68,11 @@ def _csv_header(raw: Path) -> list[str]:
 def _csv_source(raw: Path) -> str:
     """read_csv with the header we read ourselves: every row must have exactly its columns."""
     names = _csv_header(raw)
-    if not names or len(set(names)) != len(names):
-        raise UnicodeDecodeError("utf-8", b"", 0, 1, "header")
+    if not names or not all(names):
+        raise InvalidUpload([Violation("empty_header", "the CSV needs a header row naming "
+                                       "every column")])
+    if len(set(names)) != len(names):
+        raise InvalidUpload([Violation("duplicate_column", "a column name appears twice")])
     columns = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
     return (f"read_csv('{_sql_path(raw)}', header = true, auto_detect = false, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "

@@ -82,6 +82,7 @@ def test_unknown_dataset_is_404(loaded: Harness) -> None:
 
 def test_unknown_route_and_bad_body_keep_the_shape(loaded: Harness) -> None:
     assert_error(loaded.client.get("/v2/nothing"), 404, "not_found")
+    assert_error(loaded.client.delete("/healthz"), 405, "method_not_allowed")
     response = loaded.client.post(f"/v1/collaborations/{COLLAB}/queries",
                                   json={"sql": 5, "secret": "CANARYCAMP3"}, headers=loaded.auth("acme"))
     body = assert_error(response, 422, "invalid_request")

@@ -128,7 +128,7 @@ def attacker_success(epsilon: float, runs: int, seed: int) -> float:
     right = 0
     for present in coins:
         exact = ExactResult(("__cr_people",), [(100 + int(present),)])
-        noisy = release_dp(exact, COUNT_COLUMNS, plan, min_users=50, max_groups_per_user=1,
+        noisy = release_dp(exact.rows, COUNT_COLUMNS, plan, min_users=50, max_groups_per_user=1,
                            rng=rng).rows[0][0]
         right += int((noisy >= 100.5) == bool(present))
     return right / runs
@@ -157,7 +157,7 @@ def test_padding_attack_cannot_confirm_the_target() -> None:
     right = shown = 0
     for present in coins:
         exact = ExactResult(("k", "__cr_people"), [("g", k - 1 + int(present))])
-        rows = release_dp(exact, columns, plan, min_users=k, max_groups_per_user=1, rng=rng).rows
+        rows = release_dp(exact.rows, columns, plan, min_users=k, max_groups_per_user=1, rng=rng).rows
         shown += bool(rows)
         guess = bool(rows) and rows[0][1] >= k - 0.5
         right += int(guess == bool(present))
@@ -171,3 +171,43 @@ def test_noisy_and_exact_answers_name_columns_alike(loaded: Harness) -> None:
     exact = loaded.query(sql).json()["columns"]
     assert loaded.query(sql, epsilon=0.5).json()["columns"] == exact
     assert loaded.check(sql).json()["columns"] == exact
+
+
+def test_the_number_of_candidate_groups_never_decides_success(tmp_path: Path,
+                                                              canary: CanaryData) -> None:
+    """With a row cap of 3, grouping by timestamp gives hundreds of candidate groups (mostly
+    one person each). Failing on their number would be an exact, free signal: it must not."""
+    from cleanroom.engine import Limits
+
+    small = loaded_with(tmp_path, canary, REQUIRED, dp_seed=2, limits=Limits(max_rows=3))
+    for sql in ("SELECT ts, COUNT(*) AS n FROM conversions GROUP BY ts",
+                "SELECT ts, COUNT(*) AS n FROM conversions WHERE revenue > 777 GROUP BY ts"):
+        response = small.query(sql, epsilon=0.5)
+        assert response.status_code == 200, response.text
+        assert len(response.json()["rows"]) <= 3
+
+
+def test_a_failing_private_query_has_already_been_charged(required: Harness,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanroom import pipeline
+    from cleanroom.errors import QueryFailed
+
+    def fail(*_: object, **__: object) -> None:
+        raise QueryFailed()
+
+    monkeypatch.setattr(pipeline, "run_streaming", fail)
+    assert_error(required.query("SELECT COUNT(*) AS n FROM conversions"), 422, "query_failed")
+    budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget",
+                                 headers=required.auth("acme")).json()
+    assert budget["epsilon_spent"] == 1.0
+
+
+def test_tiny_epsilon_and_conditional_counts_are_refused(required: Harness) -> None:
+    body = assert_error(required.query("SELECT COUNT(*) AS n FROM conversions", epsilon=1e-300),
+                        422, "query_rejected")
+    assert body["error"]["violations"][0]["rule"] == "epsilon_not_allowed"
+    # Under DP COUNT(*) counts people; a conditional COUNT(CASE ...) would silently become that.
+    conditional = ("SELECT channel, COUNT(CASE WHEN campaign LIKE '%c1' THEN 1 END) AS n "
+                   "FROM impressions GROUP BY channel")
+    body = assert_error(required.query(conditional), 422, "query_rejected")
+    assert body["error"]["violations"][0]["rule"] == "dp_unsupported"

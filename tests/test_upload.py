@@ -74,6 +74,8 @@ BAD_BODIES = [
     ("bad timestamp", HEADER + f"{user_key(1)},2026-09-01,1,o\n{user_key(2)},SECRETDATE,1,o\n",
      "bad_value", "column ts: 1 row(s) does not parse as TIMESTAMP (data rows 2)"),
     ("bad number", HEADER + f"{user_key(1)},2026-09-01,SECRET12x,o\n", "bad_value", "column revenue"),
+    ("duplicate header", "user_key,ts,ts,order_id\n" + f"{user_key(1)},2026-09-01,1,o\n",
+     "duplicate_column", "twice"),
     ("ragged rows", HEADER + f"{user_key(1)},2026-09-01,1,o,SECRETEXTRA,more\n", "unreadable", "CSV"),
 ]
 
@@ -92,7 +94,7 @@ def test_bad_upload_is_refused_without_echoing_values(fresh: Harness, label: str
 
 def test_wrong_content_type_and_empty_body(fresh: Harness) -> None:
     assert_error(fresh.upload("conversions", b"{}", party="acme", content_type="application/json"),
-                 415, "invalid_upload")
+                 422, "invalid_upload")
     assert_error(fresh.upload("conversions", b"", party="acme"), 400, "invalid_upload")
 
 
@@ -101,6 +103,12 @@ def test_too_large_body_is_413(tmp_path: Path) -> None:
 
     small = make_client(tmp_path / "d", max_upload_bytes=1000)
     assert_error(small.upload("conversions", conversions_csv(50), party="acme"), 413, "invalid_upload")
+
+
+def test_a_body_for_a_dataset_the_party_does_not_provide_is_not_stored(fresh: Harness) -> None:
+    response = fresh.upload("conversions", conversions_csv(50), party="streamco")
+    assert_error(response, 403, "forbidden")
+    assert list((fresh.data_dir / "tmp").iterdir()) == []
 
 
 def test_not_parquet_is_refused(fresh: Harness) -> None:

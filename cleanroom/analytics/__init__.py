@@ -19,7 +19,7 @@ from cleanroom.analytics.base import Context, Options, Table
 from cleanroom.analytics.journeys import JourneyOptions, PathOptions, time_to_conversion, top_paths
 from cleanroom.analytics.rfm import RfmOptions, rfm
 from cleanroom.errors import CleanroomError, InvalidRequest, NotFound, Violation
-from cleanroom.pipeline import Service, _audit, authorize, epsilon_for
+from cleanroom.pipeline import Service, audit_decision, authorize, epsilon_for
 from cleanroom.store import Identity
 
 
@@ -71,10 +71,10 @@ def run_analytic(service: Service, who: Identity, collaboration: str, name: str,
         epsilon = epsilon_for(policy, options.epsilon)
         table = analytic.run(Context(service, who, policy, epsilon, query_id), options)
     except CleanroomError as exc:
-        _audit(service, who, "analytics", exc, query_id=query_id, detail=detail)
+        audit_decision(service, who, "analytics", exc, query_id=query_id, detail=detail)
         raise
     detail.update(epsilon=epsilon, rows=len(table.rows), suppressed_rows=table.suppressed_rows)
-    _audit(service, who, "analytics", None, query_id=query_id, detail=detail)
+    audit_decision(service, who, "analytics", None, query_id=query_id, detail=detail)
     return answer(query_id, name, table, epsilon)
 
 

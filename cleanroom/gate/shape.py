@@ -27,7 +27,11 @@ def _classify(proj: exp.Expr) -> Aggregate:
         arg = node.this
         if isinstance(arg, exp.Distinct):
             return Aggregate(name, "count_distinct", _arg_name(arg.expressions[0]))
-        return Aggregate(name, "count", None if isinstance(arg, exp.Star) else _arg_name(arg))
+        if isinstance(arg, exp.Star):
+            return Aggregate(name, "count")
+        if isinstance(arg, exp.Column):
+            return Aggregate(name, "count", arg.name)
+        return Aggregate(name, "expression")  # e.g. COUNT(CASE ...): a conditional count
     if isinstance(node, (exp.Sum, exp.Avg)):
         return Aggregate(name, "sum" if isinstance(node, exp.Sum) else "avg", _arg_name(node.this))
     if node.find(exp.AggFunc) is None and node.find(exp.Subquery) is None:

@@ -13,10 +13,10 @@ epsilon (docs/privacy.md, "The saving").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cleanroom.engine import ExactResult
 from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import (
     AggregateSpec,
@@ -26,8 +26,8 @@ from cleanroom.privacy.mechanisms import (
     Rng,
     keep_group,
     noise_value,
-    noisy_user_count,
     plan_noise,
+    user_count_noise,
 )
 from cleanroom.release import json_value
 
@@ -41,6 +41,7 @@ class DPRelease:
     rows: list[list[Any]]
     intervals: list[list[list[float] | None]]  # per cell: [low, high] at 95%, None for keys
     plan: NoisePlan
+    truncated: bool = False  # more noisy rows were selected than the row cap lets out
 
 
 def noise_plan(columns: tuple[DPColumn, ...], *, epsilon: float, max_groups_per_user: int,
@@ -79,32 +80,46 @@ def _spec(column: DPColumn) -> AggregateSpec:
                          column.upper)
 
 
-def release_dp(result: ExactResult, columns: tuple[DPColumn, ...], plan: NoisePlan, *,
-               min_users: int, max_groups_per_user: int, rng: Rng,
+def release_dp(rows: Iterable[tuple[Any, ...]], columns: tuple[DPColumn, ...], plan: NoisePlan,
+               *, min_users: int, max_groups_per_user: int, rng: Rng,
                order: tuple[tuple[int, bool], ...] = (), limit: int | None = None,
-               offset: int = 0) -> DPRelease:
+               offset: int = 0, max_rows: int | None = None) -> DPRelease:
+    """Select and noise every candidate group, however many there are: failing on their number
+    would tell something exact. Ordering, LIMIT and the row cap then apply to the noisy rows
+    only (post-processing), groups sorted by key first so nothing depends on DuckDB's order."""
     keys = sum(1 for c in columns if c.function == "group_key")
+    select = _selector(plan, max_groups_per_user, min_users, rng)
     released: list[tuple[list[Any], list[list[float] | None]]] = []
-    for row in result.rows:
-        people = _selection_count(int(row[keys]), plan, max_groups_per_user, rng)
-        if people is not None and plan.selection is not None and not keep_group(
-                people, max(plan.selection.threshold, float(min_users))):
+    for row in rows:
+        people = select(int(row[keys]))
+        if people is False:
             continue
-        released.append(_noised_row(row, columns, keys, plan, people, rng))
+        selected = None if people is True else int(people)
+        released.append(_noised_row(row, columns, keys, plan, selected, rng))
+    released.sort(key=lambda r: tuple(_sort_key(v) for v in r[0][:keys]))
     for index, descending in reversed(order):
         released.sort(key=lambda r: _sort_key(r[0][index]), reverse=descending)
     end = None if limit is None else offset + limit
     chosen = released[offset:end]
+    truncated = max_rows is not None and len(chosen) > max_rows
+    chosen = chosen[:max_rows] if max_rows is not None else chosen
     return DPRelease(tuple(c.name for c in columns), [r for r, _ in chosen],
-                     [i for _, i in chosen], plan)
+                     [i for _, i in chosen], plan, truncated)
 
 
-def _selection_count(people: int, plan: NoisePlan, groups: int, rng: Rng) -> int | None:
-    """The group's noisy people count for selection, or None when its keys are public."""
+def _selector(plan: NoisePlan, groups: int, min_users: int,
+              rng: Rng) -> Callable[[int], int | bool]:
+    """Per group: its noisy people count if it is selected, False if not; True when the
+    query has no group keys (its one row is public)."""
     if plan.selection is None:
-        return None
-    return noisy_user_count(people, epsilon=plan.selection.epsilon, max_groups_per_user=groups,
-                            rng=rng)
+        return lambda _: True
+    noisy = user_count_noise(epsilon=plan.selection.epsilon, max_groups_per_user=groups, rng=rng)
+    floor = max(plan.selection.threshold, float(min_users))
+
+    def select(people: int) -> int | bool:
+        count = noisy(people)
+        return count if keep_group(count, floor) else False
+    return select
 
 
 def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, plan: NoisePlan,
