@@ -171,7 +171,6 @@ def _check_budget(ctx: Context) -> None:
     spent on histograms the analyst never sees (the charges themselves stay atomic)."""
     if ctx.epsilon is None:
         return
-    privacy = ctx.policy.privacy
-    spent = ctx.service.ledger.spent(ctx.policy.collaboration, ctx.who.party)
-    if spent + ctx.epsilon > privacy.epsilon_budget + 1e-12:
+    if not ctx.service.ledger.can_cover(ctx.policy.collaboration, ctx.who.party, ctx.epsilon,
+                                        budget=ctx.policy.privacy.epsilon_budget):
         raise BudgetExhausted()

@@ -89,6 +89,10 @@ class BudgetLedger:
             )
         return Charge(spent_total=total, remaining=max(0.0, budget - total))
 
+    def can_cover(self, collaboration: str, party: str, epsilon: float, *, budget: float) -> bool:
+        """Whether ``epsilon`` fits in what is left (a hint: only ``charge`` is atomic)."""
+        return self.spent(collaboration, party) + epsilon <= budget + TOLERANCE
+
     def spent(self, collaboration: str, party: str) -> float:
         """Total epsilon charged so far (0.0 for a party that never ran a noisy query)."""
         with self._connect() as conn:
