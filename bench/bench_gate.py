@@ -37,18 +37,8 @@ CATALOG = Catalog.of({
                     "cost": K.MET, "ip_hash": K.BANNED},
     "conversions": {"user_key": K.UID, "ts": K.DIM, "revenue": K.MET, "order_id": K.BANNED},
 })
-LAST_TOUCH = """
-WITH touches AS (
-    SELECT i.channel, c.revenue,
-           ROW_NUMBER() OVER (PARTITION BY i.user_key ORDER BY i.ts DESC) AS rn
-    FROM impressions i
-    JOIN conversions c ON i.user_key = c.user_key AND i.ts <= c.ts
-)
-SELECT channel, COUNT(*) AS conversions, SUM(revenue) AS revenue
-FROM touches
-WHERE rn = 1
-GROUP BY channel
-"""
+# The thresholded query is the accept corpus's own last-touch attribution.
+LAST_TOUCH = next(e.sql for e in load("accept.sql") if e.name == "last_touch_attribution_row_number")
 MIN_USERS = 50
 
 
