@@ -1,7 +1,9 @@
 """The order of things. Only this module knows it:
 
     parse -> analyse -> check -> rewrite -> render   (gate)
-    -> execute (engine) -> release (threshold, noise) -> charge budget -> audit
+    -> charge budget (under DP) -> execute (engine) -> release (threshold, noise) -> audit
+
+The budget is charged before the engine runs so that no failure is a free signal.
 """
 
 from __future__ import annotations
