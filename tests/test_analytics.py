@@ -75,6 +75,8 @@ def test_reach_frequency_matches_duckdb(loaded: Harness, ref: duckdb.DuckDBPyCon
                                "freq_3", "freq_4+"]
     reach = dict(ref.execute("SELECT channel, COUNT(DISTINCT user_key) FROM impressions "
                              "GROUP BY channel").fetchall())
+    exposures = dict(ref.execute("SELECT channel, COUNT(*) FROM impressions "
+                                 "GROUP BY channel").fetchall())
     cells = {(d, f): n for d, f, n in ref.execute(
         "WITH pu AS (SELECT user_key, channel, LEAST(COUNT(*), 4) AS f FROM impressions "
         "GROUP BY ALL) SELECT channel, f, COUNT(*) FROM pu GROUP BY ALL").fetchall()}
@@ -83,8 +85,12 @@ def test_reach_frequency_matches_duckdb(loaded: Harness, ref: duckdb.DuckDBPyCon
         if people >= MIN:
             buckets = [cells.get((channel, f)) for f in range(1, 5)]
             buckets = [n if n is not None and n >= MIN else None for n in buckets]
-            released = [(f, n) for f, n in enumerate(buckets, 1) if n is not None]
-            avg = sum(f * n for f, n in released) / sum(n for _, n in released)
+            # Secondary suppression: people minus the released buckets must not be a count
+            # of fewer than MIN people, so the smallest released buckets are withheld too.
+            while 0 < people - sum(n for n in buckets if n is not None) < MIN:
+                smallest = min((n, i) for i, n in enumerate(buckets) if n is not None)[1]
+                buckets[smallest] = None
+            avg = exposures[channel] / people  # exact mode: exposures per person, uncapped
             expected[channel] = [channel, people, pytest.approx(avg), *buckets]
     assert {r[0]: r for r in body["rows"]} == expected
     assert None in body["rows"][0]  # a thin bucket is null, never 0
@@ -295,3 +301,10 @@ def test_cli_analytics_refusal_exits_with_the_error_body(server: tuple[str, str]
                      "ip_hash", "--url", url, "--token", token, "--collaboration", COLLAB)
     assert result.returncode == 1 and result.stdout == ""
     assert json.loads(result.stderr)["error"]["violations"][0]["rule"] == "banned_column"
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_rfm_as_of_out_of_range_is_a_clear_refusal(loaded: Harness, as_of: str) -> None:
+    response = analytic(loaded, "rfm", dataset="conversions", as_of=as_of)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"

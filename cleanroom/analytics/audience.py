@@ -61,7 +61,10 @@ def reach_sql(ctx: Context, opts: ReachOptions) -> list[str]:
     uk = quote(user_key_of(ctx.policy, opts.dataset))
     dim = quote(dimension_of(ctx.policy, opts.dataset, opts.dimension))
     cap = int(opts.max_frequency)
-    reach = (f"SELECT {dim} AS dim_value, COUNT(DISTINCT {uk}) AS people FROM {ds} "
+    # Exact answers also count exposures, for the true average frequency (under DP a COUNT(*)
+    # counts people, so the average comes from the noisy distribution instead).
+    exposures = ", COUNT(*) AS exposures" if ctx.epsilon is None else ""
+    reach = (f"SELECT {dim} AS dim_value, COUNT(DISTINCT {uk}) AS people{exposures} FROM {ds} "
              f"GROUP BY dim_value")
     distribution = (f"WITH per_user AS (SELECT {uk}, {dim} AS dim_value, "
                     f"LEAST(COUNT(*), {cap}) AS frequency FROM {ds} GROUP BY {uk}, {dim}) "
@@ -81,14 +84,41 @@ def reach_frequency(ctx: Context, opts: ReachOptions) -> Table:
     rows, intervals = [], []
     for row, cells in zip(reach["rows"], row_intervals(reach)):
         counts = [buckets.get((row[0], f), (None, None)) for f in range(1, cap + 1)]
-        rows.append([row[0], row[1], average_frequency([c for c, _ in counts]),
-                     *(c for c, _ in counts)])
+        if ctx.epsilon is None:
+            counts = secondary_suppression(row[1], counts, ctx.policy.query_rules.min_users_per_row)
+            average = row[2] / row[1] if row[1] else None
+        else:
+            average = average_frequency([c for c, _ in counts])
+        rows.append([row[0], row[1], average, *(c for c, _ in counts)])
         intervals.append([None, cells[1], None, *(i for _, i in counts)])
     columns = [opts.dimension, "people", "avg_frequency",
                *(f"freq_{f}" for f in range(1, cap)), f"freq_{cap}+"]
     extra = {"suppressed_cells": distribution["suppressed_rows"], **noise_of([reach, distribution])}
     return Table(columns, rows, reach["suppressed_rows"],
                  intervals if ctx.epsilon is not None else None, extra)
+
+
+def secondary_suppression(people: int, counts: list[tuple[Any, Any]],
+                          min_users: int) -> list[tuple[Any, Any]]:
+    """Withhold more buckets until the people they hide together are none or at least
+    ``min_users``: otherwise ``people`` minus the released buckets is a withheld count.
+
+    >>> secondary_suppression(200, [(120, None), (76, None), (None, None)], 50)
+    [(120, None), (None, None), (None, None)]
+    >>> secondary_suppression(100, [(60, None), (36, None), (None, None)], 50)
+    [(None, None), (None, None), (None, None)]
+    >>> secondary_suppression(100, [(60, None), (40, None)], 50)
+    [(60, None), (40, None)]
+    """
+    out = list(counts)
+    hidden = people - sum(c for c, _ in out if c is not None)
+    for index in sorted((i for i, (c, _) in enumerate(out) if c is not None),
+                        key=lambda i: out[i][0]):
+        if hidden == 0 or hidden >= min_users:
+            break
+        hidden += out[index][0]
+        out[index] = (None, None)
+    return out
 
 
 def average_frequency(counts: list[int | float | None]) -> float | None:

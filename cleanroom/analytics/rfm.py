@@ -20,6 +20,8 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from pydantic import field_validator
+
 from cleanroom.analytics.base import Context, Options, Table, noise_of, row_intervals
 from cleanroom.analytics.checks import (
     metric_bounds,
@@ -44,6 +46,14 @@ class RfmOptions(Options):
     dataset: str
     metric: str | None = None
     as_of: dt.datetime | None = None
+
+    @field_validator("as_of")
+    @classmethod
+    def _plausible(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Years near 1 or 9999 overflow when shifted to UTC or by a day.
+        if value is not None and not 1900 <= value.year <= 2200:
+            raise ValueError("as_of must fall between the years 1900 and 2200")
+        return value
 
 
 def as_of_moment(opts: RfmOptions, *, today: dt.date | None = None) -> dt.datetime:
