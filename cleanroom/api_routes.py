@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from cleanroom import analytics
 from cleanroom.api import Who
@@ -54,9 +53,8 @@ def _service(request: Request) -> Service:
 
 
 @router.post("/v1/collaborations/{c}/attribution")
-async def attribution(c: str, body: AttributionBody, request: Request,
-                      who: Who) -> dict[str, Any]:
-    return await run_in_threadpool(attribute, _service(request), who, c, body.request())
+def attribution(c: str, body: AttributionBody, request: Request, who: Who) -> dict[str, Any]:
+    return attribute(_service(request), who, c, body.request())
 
 
 @router.get("/v1/collaborations/{c}/analytics")
@@ -66,8 +64,6 @@ def list_analytics(c: str, request: Request, who: Who) -> dict[str, Any]:
 
 
 @router.post("/v1/collaborations/{c}/analytics/{name}")
-async def run_analytic(c: str, name: str, request: Request, who: Who,
-                       body: Annotated[Any, Body()] = None) -> dict[str, Any]:
-    options = {} if body is None else body
-    return await run_in_threadpool(analytics.run_analytic, _service(request), who, c, name,
-                                   options)
+def run_analytic(c: str, name: str, request: Request, who: Who,
+                 body: Annotated[Any, Body()] = None) -> dict[str, Any]:
+    return analytics.run_analytic(_service(request), who, c, name, {} if body is None else body)

@@ -66,14 +66,14 @@ class Store:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         self.meta_path = self.root / "meta.sqlite"
         with self.connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
             con.executescript(SCHEMA)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
+        # timeout= is SQLite's busy timeout: wait for a writer instead of failing.
         con = sqlite3.connect(self.meta_path, timeout=30, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA busy_timeout=30000")
             yield con
         finally:
             con.close()
