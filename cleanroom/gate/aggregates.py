@@ -44,7 +44,7 @@ def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
     if condition is not None:
         rules.check(condition_of(condition), replace(inner, cond=True))
     if ctx.mode is Mode.ANONYMIZING:
-        kind = _across_people(rules, func, key, condition, inner)
+        kind = _across_people(rules, node, func, key, condition, inner)
     elif key not in PER_USER_AGGREGATES:
         kind = rules.fail("function_not_allowed", func, function_name(func))
     else:
@@ -78,7 +78,7 @@ def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -
     return K.CNT if kind is K.UID else kind
 
 
-def _across_people(rules: ExpressionRules, func: exp.Expr, key: str,
+def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: str,
                    condition: exp.Expr | None, ctx: Ctx) -> K:
     name = function_name(func)
     if key not in SAFE_AGGREGATES:
@@ -91,11 +91,11 @@ def _across_people(rules: ExpressionRules, func: exp.Expr, key: str,
     kinds = [_argument(rules, a, ctx, func) for a in args]
     if key in _SUMS and any(k not in SUMMABLE for k in kinds):
         return rules.fail("not_summable", func, name)
-    _record_support(rules, key, args, condition)
+    _record_support(rules, node, key, args, condition)
     return K.SAFE
 
 
-def _record_support(rules: ExpressionRules, key: str, args: list[exp.Expr],
+def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list[exp.Expr],
                     condition: exp.Expr | None) -> None:
     """People behind one aggregate: those with a row that changes it and passes its FILTER.
 
@@ -116,7 +116,7 @@ def _record_support(rules: ExpressionRules, key: str, args: list[exp.Expr],
         parts.append(exp.Paren(this=qualify_apart(condition_of(condition), rules.scope,
                                                   rules.subqueries)))
     if parts:
-        rules.supports.append(exp.and_(*parts))
+        rules.require(node, exp.and_(*parts))
 
 
 def _is_user_key(rules: ExpressionRules, arg: exp.Expr) -> bool:

@@ -22,7 +22,7 @@ from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
-from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, SelectPlan, widest
+from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan, widest
 from cleanroom.gate.nodes import canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -169,6 +169,7 @@ class _Analyser(FromClause):
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
+            requirements=rules.requirements,
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
             subqueries=rules.subqueries,
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
@@ -307,10 +308,10 @@ def _has_aggregate(node: exp.Expr) -> bool:
     return False
 
 
-def _unique(nodes: list[exp.Expr]) -> list[exp.Expr]:
-    seen: dict[str, exp.Expr] = {}
-    for node in nodes:
-        seen.setdefault(node.sql(dialect="duckdb"), node)
+def _unique(found: list[Requirement]) -> list[Requirement]:
+    seen: dict[tuple[str, bool], Requirement] = {}
+    for req in found:
+        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok), req)
     return list(seen.values())
 
 

@@ -25,7 +25,7 @@ from cleanroom.gate.functions import (
     function_key,
     function_name,
 )
-from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, computed, widest
+from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
 from cleanroom.gate.scope import Scope, at
 
@@ -60,9 +60,18 @@ class ExpressionRules:
     scope: Scope
     subquery: SubqueryHook
     problems: list[Violation] = field(default_factory=list)
-    supports: list[exp.Expr] = field(default_factory=list)  # per-aggregate people counts
+    # Per aggregate node id (as in ``atoms.aggregates``): who must stand behind it.
+    requirements: dict[int, list[Requirement]] = field(default_factory=dict)
     atoms: Atoms = field(default_factory=Atoms)
     subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
+
+    def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
+        """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
+        self.requirements.setdefault(id(aggregate), []).append(Requirement(condition, zero_ok))
+
+    @property
+    def supports(self) -> list[Requirement]:
+        return [r for found in self.requirements.values() for r in found]
 
     def fail(self, code: str, node: exp.Expr, detail: str | None = None) -> K:
         self.problems.append(at(code, node, detail))

@@ -105,6 +105,21 @@ class Atoms:
     safe: set[int] = field(default_factory=set)  # user_key = user_key comparisons
 
 
+@dataclass(frozen=True)
+class Requirement:
+    """People behind one aggregate across people who must reach the threshold.
+
+    A *support* (``zero_ok`` False) must stand on at least ``min_users_per_row`` people or the
+    aggregate is withheld. A *part* (``zero_ok`` True) of an aggregate (one branch of a CASE,
+    one FILTER, one constant value a summed expression can take) must stand on nobody or on at
+    least that many: a part few people take could otherwise be read off the total's magnitude.
+    ``condition`` is qualified for the rewritten SQL, subqueries left as placeholders.
+    """
+
+    condition: exp.Expr
+    zero_ok: bool = False
+
+
 @dataclass
 class SelectPlan:
     """What the rewriter must do to one SELECT (keyed by the node's id)."""
@@ -112,7 +127,9 @@ class SelectPlan:
     mode: Mode
     final: bool
     uid_expr: exp.Expr | None = None
-    supports: list[exp.Expr] = field(default_factory=list)  # conditions to count people
+    supports: list[Requirement] = field(default_factory=list)  # all, deduplicated
+    # Each aggregate's own requirements, by the id of its node in ``atoms.aggregates``.
+    requirements: dict[int, list[Requirement]] = field(default_factory=dict)
     propagate_uid: bool = False
     distinct_to_group: bool = False
     cte_alias: exp.TableAlias | None = None

@@ -27,19 +27,25 @@ UID = "__cr_uid"
 
 
 def people_count(plan: SelectPlan, copies: set[int] | None = None) -> exp.Expr:
-    """COUNT(DISTINCT person), the smallest over the select's conditional aggregates too.
+    """COUNT(DISTINCT person), the smallest over the select's aggregates' requirements too.
 
     A support counts the same people over a subset of the rows, so it is never larger than
-    the plain count: with supports, the plain count is left out (one distinct count less).
-    Subqueries in a support are copies of ones already rewritten (their ids go to ``copies``)."""
+    the plain count: with supports, the plain count is left out (one distinct count less). A
+    part that stands on nobody imposes nothing (NULL, which LEAST skips); one that stands on a
+    few makes the row's count that few. Subqueries in a requirement are copies of ones already
+    rewritten (their ids go to ``copies``)."""
     assert plan.uid_expr is not None
     base = exp.Count(this=exp.Distinct(expressions=[plan.uid_expr.copy()]))
     counts: list[exp.Expr] = []
-    for support in plan.supports:
-        condition = guard(_with_subqueries(support.copy(), plan, copies), frozenset(plan.atoms.safe))
-        counts.append(exp.Filter(this=base.copy(), expression=exp.Where(this=condition)))
-    if not counts:
-        return base
+    for req in plan.supports:
+        condition = guard(_with_subqueries(req.condition.copy(), plan, copies),
+                          frozenset(plan.atoms.safe))
+        count: exp.Expr = exp.Filter(this=base.copy(), expression=exp.Where(this=condition))
+        if req.zero_ok:
+            count = exp.Nullif(this=count, expression=exp.Literal.number(0))
+        counts.append(count)
+    if not any(not req.zero_ok for req in plan.supports):
+        counts.insert(0, base)
     # A plain LEAST: sqlglot's exp.Least renders NULL-handling CASEs that repeat each count.
     return counts[0] if len(counts) == 1 else exp.Anonymous(this="LEAST", expressions=counts)
 
@@ -178,6 +184,8 @@ def _thresholded(inner: exp.Select, plan: SelectPlan, min_users: int) -> bool:
 def _is_people_count(node: exp.Expr) -> bool:
     if isinstance(node, exp.Anonymous) and node.name.upper() == "LEAST":
         return all(_is_people_count(e) for e in node.expressions)
+    if isinstance(node, exp.Nullif):
+        return _is_people_count(node.this)
     inner = node.this if isinstance(node, exp.Filter) else node
     return isinstance(inner, exp.Count) and isinstance(inner.this, exp.Distinct)
 
