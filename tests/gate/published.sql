@@ -658,7 +658,9 @@ assembled_with_imp_conv AS (
 SELECT path AS exposure, reach AS audience_reach, impressions, total_cost, total_users_that_purchased,
   total_users_that_purchased / reach AS conversion_rate,
   off_amazon_sales AS total_off_amazon_ad_attributed_sales
-FROM assembled_with_imp_conv;
+FROM assembled_with_imp_conv
+
+/* Query end */
 
 -- name: amc_off_amazon_conversions_sponsored_ads_only
 -- source: AMC Instructional Query Library, "Off-Amazon conversions by ad product exposure", 4.2.2 Sponsored ads only exposure (advertising.amazon.com/marketing-cloud/instructional-queries)
@@ -723,7 +725,9 @@ SELECT path AS exposure, COUNT(DISTINCT a.imp_user_id) AS audience_reach, SUM(b.
   SUM(b.off_amazon_sales) AS total_off_amazon_ad_attributed_sales
 FROM assembled a
 LEFT JOIN filter_impressions_dedupe b ON a.imp_user_id = b.imp_user_id
-GROUP BY 1;
+GROUP BY 1
+
+/* Query end */
 
 -- name: amc_known_unknown_customers_exploratory
 -- source: AMC Instructional Query Library, "Compare Known and Unknown Customer Performance (ASIN conversions)", exploratory query (advertising.amazon.com/marketing-cloud/instructional-queries)
@@ -2237,3 +2241,120 @@ LEFT JOIN mh_disc_users yt ON ai.user_key = yt.user_key
 LEFT JOIN ac_clicks ac ON ai.user_key = ac.user_key AND ai.ad_product = ac.ad_product
 GROUP BY 1, 2
 ORDER BY 1, 4 DESC;
+
+-- name: aws_lab_members_by_attributes
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 01-create-simple-collaboration/README.md
+-- idiom: quoted "table"."column" identifiers, COUNT(DISTINCT key) AS member_count by several dimensions, ORDER BY the count DESC
+-- legit
+-- people: column member_count
+SELECT
+	COUNT(DISTINCT "segments"."user_key") as member_count,
+	"segments"."region",
+	"segments"."loyalty_tier",
+	"segments"."age_band"
+FROM "segments"
+GROUP BY
+	"segments"."region",
+	"segments"."loyalty_tier",
+	"segments"."age_band"
+ORDER BY member_count DESC;
+
+-- name: aws_lab_members_row_level
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 01-create-simple-collaboration/README.md (the query the analysis rule refuses)
+-- idiom: a plain projection of a dimension and a metric
+-- refuse: metric_output
+-- why: it lists every person's value; the lab shows it refused by the aggregation analysis rule
+SELECT store_region, sales
+FROM retail_sales;
+
+-- name: aws_lab_aggregate_by_month
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 02-joining-tables/docs/aggregate.md (first query)
+-- idiom: COUNT(DISTINCT "t"."key") with the grouping columns after the aggregate, a metric filter in WHERE, ORDER BY the groups
+-- legit
+-- people: SELECT year(ts), month(ts), COUNT(DISTINCT user_key) FROM retail_sales WHERE items > 0 GROUP BY 1, 2
+-- ordered
+SELECT year("retail_sales"."ts") AS "year", month("retail_sales"."ts") AS "month",
+   COUNT(DISTINCT "retail_sales"."user_key")
+FROM "retail_sales"
+WHERE "retail_sales"."items" > 0
+GROUP BY year("retail_sales"."ts"), month("retail_sales"."ts")
+ORDER BY 1, 2;
+
+-- name: aws_lab_aggregate_by_month_joined
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 02-joining-tables/docs/aggregate.md (second query)
+-- idiom: INNER JOIN of the two parties' tables on the key, quoted identifiers, COUNT(DISTINCT) by year and month
+-- legit
+-- people: SELECT year(r.ts), month(r.ts), COUNT(DISTINCT r.user_key) FROM retail_sales r JOIN segments s ON r.user_key = s.user_key WHERE r.items > 0 GROUP BY 1, 2
+-- ordered
+SELECT year("retail_sales"."ts") AS "year", month("retail_sales"."ts") AS "month",
+   COUNT(DISTINCT "retail_sales"."user_key")
+FROM "retail_sales"
+   INNER JOIN "segments" ON "retail_sales"."user_key" = "segments"."user_key"
+WHERE "retail_sales"."items" > 0
+GROUP BY year("retail_sales"."ts"), month("retail_sales"."ts")
+ORDER BY 1, 2;
+
+-- name: aws_lab_average_by_city
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 02-joining-tables/docs/aggregate.md (third query)
+-- idiom: AVG of the other party's metric by a dimension of ours, filters on date parts, ORDER BY the average DESC
+-- legit
+-- why: points_redeemed becomes in-store sales, the city the CRM region, year 2017 / month 1 the September sales
+-- people: SELECT s.region, COUNT(DISTINCT r.user_key) FROM retail_sales r JOIN segments s ON r.user_key = s.user_key WHERE year(r.ts) = 2026 AND month(r.ts) = 9 GROUP BY 1
+SELECT "segments"."region",
+   AVG("retail_sales"."sales") AS avg_sales
+FROM "retail_sales"
+INNER JOIN "segments" ON "retail_sales"."user_key" = "segments"."user_key"
+WHERE year("retail_sales"."ts") = 2026
+   AND month("retail_sales"."ts") = 9
+GROUP BY "segments"."region"
+ORDER BY avg_sales DESC;
+
+-- name: aws_lab_list_distinct_attributes
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 02-joining-tables/docs/list.md (first query)
+-- idiom: SELECT DISTINCT of a partner's attribute columns (a list analysis)
+-- legit
+-- why: in an aggregation-threshold clean room a DISTINCT list is a GROUP BY: each combination must stand on enough people
+-- people: SELECT region, loyalty_tier, age_band, COUNT(DISTINCT user_key) FROM segments GROUP BY 1, 2, 3
+SELECT DISTINCT "segments"."region",
+      "segments"."loyalty_tier",
+      "segments"."age_band"
+FROM "segments";
+
+-- name: aws_lab_list_with_metric
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 02-joining-tables/docs/list.md (second query)
+-- idiom: SELECT DISTINCT attributes and a metric over an INNER JOIN, filtered on the metric (points_redeemed > 850)
+-- refuse: metric_group_key
+-- why: the metric's own values reach the output row by row (DISTINCT makes the metric a group key); the lab's third query (= 850) then pins one member
+SELECT DISTINCT
+   "segments"."loyalty_tier",
+   "segments"."region",
+   "retail_sales"."store_region",
+   "retail_sales"."sales"
+FROM "retail_sales"
+INNER JOIN "segments"
+   ON "retail_sales"."user_key" = "segments"."user_key"
+WHERE
+   "retail_sales"."sales" > 450;
+
+-- name: aws_lab_dp_member_count
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 03-differential-privacy/README.md (first query of the differencing pair)
+-- idiom: COUNT(DISTINCT key) over a whole table, no GROUP BY
+-- legit
+SELECT COUNT(DISTINCT "user_key")
+FROM "segments";
+
+-- name: aws_lab_dp_member_count_excluding_small_town
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 03-differential-privacy/README.md (second query of the differencing pair)
+-- idiom: COUNT(DISTINCT key) WHERE dimension <> a small group
+-- legit
+-- why: each query alone stands on thousands; together with the one above it gives the small group's size: the lab's case for differential privacy (required mode), which threshold mode leaves open across queries
+SELECT COUNT(DISTINCT "user_key")
+FROM "segments"
+WHERE "segment" <> 'luxury_shoppers';
+
+-- name: aws_lab_dp_average
+-- source: github.com/richardfan1126/aws-clean-rooms-lab 03-differential-privacy/README.md
+-- idiom: AVG of a metric over the whole table
+-- legit
+SELECT AVG("retail_sales"."sales")
+FROM "retail_sales";

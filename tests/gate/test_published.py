@@ -189,6 +189,19 @@ def test_refused_where_a_refusal_is_right(published: Published, entry: Entry) ->
     assert entry.get("refuse") in rules
 
 
+def test_people_lines_fit_their_queries(published: Published) -> None:
+    """Each ``-- people:`` line names a column of its query, or runs and keys on its first
+    output columns: the expectation must be usable on the day the gate accepts the query."""
+    for e in (e for e in LEGIT if e.get("people")):
+        spec = e.get("people")
+        columns = [d[0] for d in published.raw.execute(e.sql).description]
+        if spec.startswith("column "):
+            assert spec[len("column "):] in columns, e.name
+        else:
+            width = len(published.raw.execute(spec).description) - 1
+            assert 1 <= width <= len(columns), e.name
+
+
 def test_corpus_is_large_and_sourced() -> None:
     assert len(ENTRIES) >= 60
     for e in ENTRIES:
