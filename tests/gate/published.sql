@@ -1624,9 +1624,9 @@ order by 1;
 
 -- name: dbt_attribution_playbook_linear_revenue_by_campaign
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_campaign and month as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
--- idiom: linear points 1.0 / total_sessions, revenue * (1.0 / total_sessions), date_trunc('month', converted_at)
+-- idiom: the model's CTE with every model's points (0.4 / 0.2 weights left unused downstream), linear points 1.0 / total_sessions, revenue * (1.0 / total_sessions), date_trunc('month', converted_at)
 -- legit
--- currently: refused interval_not_constant
+-- currently: refused interval_not_constant metric_transform
 -- people: column customers
 with sessions as (
     select * from clicks
@@ -1650,7 +1650,25 @@ sessions_before_conversion as (
 with_points as (
     select
         *,
+        case when session_index = 1 then 1.0 else 0.0 end as first_touch_points,
+        case when session_index = total_sessions then 1.0 else 0.0 end as last_touch_points,
+        case
+            when total_sessions = 1 then 1.0
+            when total_sessions = 2 then 0.5
+            when session_index = 1 then 0.4
+            when session_index = total_sessions then 0.4
+            else 0.2 / (total_sessions - 2)
+        end as forty_twenty_forty_points,
         1.0 / total_sessions as linear_points,
+        revenue * (case when session_index = 1 then 1.0 else 0.0 end) as first_touch_revenue,
+        revenue * (case when session_index = total_sessions then 1.0 else 0.0 end) as last_touch_revenue,
+        revenue * (case
+            when total_sessions = 1 then 1.0
+            when total_sessions = 2 then 0.5
+            when session_index = 1 then 0.4
+            when session_index = total_sessions then 0.4
+            else 0.2 / (total_sessions - 2)
+        end) as forty_twenty_forty_revenue,
         revenue * (1.0 / total_sessions) as linear_revenue
     from sessions_before_conversion
 )

@@ -139,6 +139,15 @@ def _compare(body: dict[str, Any], raw_rows: list[list[Any]], *, ordered: bool) 
     return len(body["rows"])
 
 
+def _check_row_status(body: dict[str, Any]) -> None:
+    """One status per row; a withheld cell is null and its row is "partial" (CONTRACT.md §3)."""
+    status = body["row_status"]
+    assert len(status) == len(body["rows"])
+    for r, c in _withheld(body):
+        assert body["rows"][r][c] is None and status[r] == "partial", (r, c)
+    assert set(status) <= {"exact", "partial"}  # threshold mode: nothing is noised
+
+
 def _check_people(entry: Entry, published: Published, body: dict[str, Any],
                   raw_rows: list[list[Any]]) -> None:
     """Rows standing on >= MIN_USERS people in raw DuckDB are released; no other row is.
@@ -170,6 +179,7 @@ def test_legit_query_is_accepted_with_raw_numbers(published: Published, entry: E
     assert published.leaks(response.text, entry.sql) == []
     assert response.status_code == 200, response.text
     body = response.json()
+    _check_row_status(body)
     raw_rows = published.raw_rows(entry.sql)
     compared = _compare(body, raw_rows, ordered=bool(entry.get("ordered")))
     assert 0 <= (body["suppressed_rows"] or 0) <= len(raw_rows) - len(body["rows"])
