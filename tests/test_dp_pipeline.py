@@ -59,12 +59,14 @@ def test_noise_plan_is_shown_without_spending(required: Harness) -> None:
     assert body["decision"] == "accepted"
     plan = body["noise"]
     assert [a["mechanism"] for a in plan["aggregates"]] == ["geometric (selection count)",
-                                                            "snapping"]
+                                                            "geometric (fixed-point)"]
     # Equal shares: spend and group selection; the people count is selection's noisy count.
     assert all(math.isclose(a["epsilon"], 0.3) for a in plan["aggregates"])
     assert math.isclose(plan["group_selection"]["epsilon"], 0.3)
     assert plan["aggregates"][0]["sensitivity"] == 2  # max_groups_per_user
-    assert plan["aggregates"][1]["sensitivity"] == 200  # G * upper bound of cost
+    assert plan["aggregates"][1]["sensitivity"] == 2 * 10 * 100  # G * R * upper bound of cost
+    assert plan["contribution_bounds"] == {"max_groups_per_user": 2, "max_rows_per_user_group": 10,
+                                           "metric_bounds": {"spend": [0.0, 100.0]}}
     assert "__cr_bounded" in body["sql"]
     budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget", headers=required.auth("acme"))
     assert budget.json()["epsilon_spent"] == 0
@@ -116,7 +118,7 @@ def test_optional_mode_answers_exactly_without_epsilon(loaded: Harness) -> None:
     assert set(noisy["row_status"]) <= {"noised"} and noisy["epsilon_spent"] == 0.5
 
 
-COUNT_COLUMNS = (DPColumn("people", "count"),)
+COUNT_COLUMNS = (DPColumn("people", "people"),)
 
 
 def attacker_success(epsilon: float, runs: int, seed: int) -> float:
