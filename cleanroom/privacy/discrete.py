@@ -13,7 +13,6 @@ between 95% and 98% with the truth's offset; docs/privacy.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -97,20 +96,27 @@ def ratio_interval(noisy_sum: float, noisy_count: float, noise: RatioNoise,
     h = noise.half_range
     grid = np.linspace(-h, h, 2 * _PIVOT_POINTS - 1)
     table = _pivot_table(noise.sum_scale, noise.count_scale, h, confidence)
-
-    def accepted(m: np.ndarray) -> np.ndarray:
-        limit = np.interp(np.abs(m), grid[_PIVOT_POINTS - 1:], table)
-        return np.asarray(np.abs(noisy_sum - m * noisy_count) <= limit)
-
     centre = min(h, max(-h, noisy_sum / noisy_count)) if noisy_count > 0 else 0.0
-    points = np.sort(np.append(grid, centre))
-    ok = accepted(points)
+    points = np.unique(np.append(grid, centre))
+    # Between neighbouring points both |S~ - m C~| (its kink is at the centre) and the
+    # interpolated quantile (its knots are grid points) are linear: so is the slack.
+    slack = np.interp(np.abs(points), grid[_PIVOT_POINTS - 1:], table) - np.abs(
+        noisy_sum - points * noisy_count)
+    ok = slack >= 0
     if not ok.any():
         return -h, h  # nothing fits: claim nothing beyond the bounds
     first, last = int(np.argmax(ok)), len(ok) - 1 - int(np.argmax(ok[::-1]))
-    low = points[0] if first == 0 else _edge(accepted, points[first - 1], points[first])
-    high = points[-1] if last == len(ok) - 1 else _edge(accepted, points[last + 1], points[last])
+    low = points[0] if first == 0 else _root(points, slack, first - 1, first)
+    high = points[-1] if last == len(ok) - 1 else _root(points, slack, last + 1, last)
     return float(low), float(high)
+
+
+def _root(points: np.ndarray, slack: np.ndarray, out: int, inside: int) -> float:
+    """Where the (linear) slack crosses 0 between a rejected and an accepted point, nudged
+    outwards by a rounding's worth (conservative)."""
+    a, b = float(points[out]), float(points[inside])
+    cross = b + (a - b) * float(slack[inside]) / (float(slack[inside]) - float(slack[out]))
+    return cross + (a - b) * 1e-9
 
 
 def ratio_half_width(noise: RatioNoise, count: float, confidence: float) -> float:
@@ -118,17 +124,6 @@ def ratio_half_width(noise: RatioNoise, count: float, confidence: float) -> floa
     whose mean is at a bound (the widest case): the pivot's quantile over the count."""
     table = _pivot_table(noise.sum_scale, noise.count_scale, noise.half_range, confidence)
     return float(table[-1]) / max(count, 1.0)
-
-
-def _edge(accepted: Callable[[np.ndarray], np.ndarray], out: float, inside: float) -> float:
-    """Bisect between a rejected and an accepted m; return the outer end (conservative)."""
-    for _ in range(50):
-        mid = (out + inside) / 2
-        if accepted(np.array([mid]))[0]:
-            inside = mid
-        else:
-            out = mid
-    return out
 
 
 @lru_cache(maxsize=256)
