@@ -33,11 +33,13 @@ def noise_warnings(plan: NoisePlan, *, min_users: int) -> tuple[NoiseWarning, ..
     for entry in plan.entries:
         half, room = _half_width(entry, min_users), _room(entry, groups, min_users)
         if half > room:
+            what = (f"half the metric's range ({room:.4g}) for a group of {min_users} people"
+                    if entry.spec.kind == "avg" else f"all that a group of {min_users} people "
+                    f"can add under the policy's bounds ({room:.4g})")
             found.append(NoiseWarning(entry.name, (
-                f"the 95% interval (about ±{half:.4g}) is wider than all that a group of "
-                f"{min_users} people can add under the policy's bounds ({room:.4g}): the answer "
-                "would be mostly noise. A larger epsilon, narrower metric bounds or smaller "
-                "contribution bounds would help.")))
+                f"the 95% interval (about ±{half:.4g}) is wider than {what}: the answer would be "
+                "mostly noise. A larger epsilon, narrower metric bounds or smaller contribution "
+                "bounds would help.")))
     return tuple(found)
 
 
