@@ -110,10 +110,13 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     keys = _names(columns, ("group_key",), "__cr_k")
     person = ["__cr_uid", *keys, "__cr_n", *_names(columns, VALUED, "__cr_s"),
               *_names(columns, VALUED, "__cr_c")]
+    # A query of people counts only needs each person once per group: no row to bound.
+    rows_matter = any(c.function in ("count", *VALUED) for c in columns)
+    row_bounding = (_row_bounding_ctes(columns, int(max_rows_per_user_group)) if rows_matter
+                    else [("__cr_kept", exp.select("*").from_("__cr_clamped"))])
     ctes: list[tuple[str, exp.Query]] = [
         ("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
-        ("__cr_clamped", _clamped_cte(columns)),
-        *_row_bounding_ctes(columns, int(max_rows_per_user_group)),
+        ("__cr_clamped", _clamped_cte(columns)), *row_bounding,
         ("__cr_user_groups", _user_groups_cte(columns))]
     if keys:
         ctes += _bounding_ctes(person, int(max_groups_per_user))
@@ -123,7 +126,8 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     with_ = select.args.get("with_")
     analyst = [c.copy() for c in (with_.expressions if with_ else [])]
     # Each of these is read several times: compute it once.
-    shared = {"__cr_clamped", "__cr_user_groups"} if keys else {"__cr_clamped"}
+    shared = {"__cr_clamped"} if rows_matter else set()
+    shared |= {"__cr_user_groups"} if keys else set()
     outer.set("with_", exp.With(expressions=analyst + [
         exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)),
                 materialized=True if name in shared else None)
