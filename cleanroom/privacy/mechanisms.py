@@ -1,12 +1,13 @@
 """Noise for user-level differential privacy: plan the split, add the noise, state the error.
 
 The SQL rewriter bounds contributions before aggregation: one user appears in at most
-``G = max_groups_per_user`` groups, adds at most 1 to a group's count, and adds a value clamped to
-``[lower, upper]`` to a group's sum. Every cell of one aggregate column therefore moves by at most
-``s`` (1 for a count, ``max(|lower|, |upper|)`` for a sum) and the whole column by at most ``G * s``
-in L1 when one user is added or removed. Each cell gets noise calibrated to that whole-column L1
-sensitivity with the column's epsilon share, so one column costs its share and a query costs the
-sum of its shares (basic composition). ``docs/privacy.md`` has the derivations.
+``G = max_groups_per_user`` groups with at most ``R = max_rows_per_user_group`` rows in each, every
+row clamped to ``[lower, upper]``. Every cell of one aggregate column therefore moves by at most
+``s`` (1 for a people count, R for a row count, ``R * max(|lower|, |upper|)`` for a sum) and the
+whole column by at most ``G * s`` in L1 when one user is added or removed. Each cell gets noise
+calibrated to that whole-column L1 sensitivity with the column's epsilon share, so one column
+costs its share and a query the sum of its shares (basic composition). ``docs/privacy.md`` has
+the derivations.
 
 >>> plan = plan_noise([AggregateSpec("n", "count")], epsilon=1.0, max_groups_per_user=2)
 >>> plan.entries[0].mechanism, plan.entries[0].sensitivity, plan.entries[0].epsilon
