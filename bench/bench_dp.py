@@ -1,7 +1,7 @@
 """Benchmark: a DP count of people per channel, beside the exact query and SmartNoise SQL.
 
     .venv/bin/python bench/bench_dp.py [--events 1000000] [--people 100000] [--runs 20]
-        [--seed 7] [--no-smartnoise] [--explain]
+        [--seed 7] [--no-smartnoise] [--explain] [--accuracy-draws 1000]
 
 Generates seeded synthetic impressions with DuckDB SQL (six channels of unequal size; every
 person's key is a 64-hex SHA-256, like a pseudonymized user_key) into bench/out/*.parquet, then
@@ -17,6 +17,10 @@ answers ``SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions GR
     ``max_ids = 6``, ``censor_dims`` at its default, epsilon 1 and delta 1e-6;
 (d) the expected absolute error of the two-sided geometric mechanism at the sensitivity and
     epsilon share our plan states.
+
+(e) ``bench/dp_accuracy.py``: the issue's query (people, rows, sum and average of cost per
+    channel) at epsilon 0.2 and 1, bounded once and released ``--accuracy-draws`` times:
+    coverage of the plain SQL answer and MAE beside the geometric and Laplace expectations.
 
 (a) and (b) alternate run by run so that machine load hits both alike. Times are medians over
 ``--runs``, as wall-clock and as process CPU (all threads), which moves less on a shared
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from dp_accuracy import accuracy  # bench/dp_accuracy.py, beside this script
 
 from cleanroom.engine import ColumnSpec, Limits, TableSpec, run, run_streaming, sandbox
 from cleanroom.pipeline import plan_private_query
@@ -51,7 +56,7 @@ OUT = HERE / "out"
 SN_VENV = HERE / ".venv-smartnoise"
 SN_PACKAGES = ("smartnoise-sql==1.0.10", "pyarrow")
 QUERY = "SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions GROUP BY channel"
-EPSILON, DELTA, GROUPS = 1.0, 1e-6, 6
+EPSILON, DELTA, GROUPS, ROWS = 1.0, 1e-6, 6, 10
 SN_MAIN = f"max_ids = {GROUPS}"
 # Channel shares in percent, cumulative: search 30, social 25, display 17, video 13, email 10,
 # affiliate 5.
@@ -68,6 +73,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-smartnoise", action="store_true", help="skip SmartNoise SQL")
     parser.add_argument("--smartnoise-all-rows", action="store_true",
                         help="also run SmartNoise with max_ids = the most events of any person")
+    parser.add_argument("--accuracy-draws", type=int, default=1000,
+                        help="releases per epsilon for coverage and MAE (0: skip)")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN ANALYZE of the bounded and the exact query")
     return parser.parse_args()
@@ -107,7 +114,8 @@ def bench_policy() -> Policy:
             "channel": {"kind": "dimension", "type": "VARCHAR"},
             "campaign": {"kind": "dimension", "type": "VARCHAR"},
             "cost": {"kind": "metric", "type": "DOUBLE", "bounds": [0, 100]}}}},
-        "query_rules": {"min_users_per_row": 50, "max_groups_per_user": GROUPS},
+        "query_rules": {"min_users_per_row": 50, "max_groups_per_user": GROUPS,
+                        "max_rows_per_user_group": ROWS},
         "privacy": {"differential_privacy": "required", "max_epsilon_per_query": EPSILON,
                     "delta": DELTA}})
 
@@ -296,6 +304,8 @@ def main() -> None:
         most = int(data["max_events_per_person"])
         sn[f"max_ids = {most} (no row dropped)"] = smartnoise(path, args.runs, most)
     report(path, data, sides, sn, policy)
+    for epsilon in (0.2, 1.0) if args.accuracy_draws else ():
+        accuracy(policy, specs, epsilon=epsilon, draws=args.accuracy_draws, seed=args.seed)
     load = os.getloadavg()
     print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -34,7 +34,7 @@ from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.gate.rules import violation
 from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
-from cleanroom.privacy.dp_release import noise_plan, release_dp
+from cleanroom.privacy.dp_release import describe_noise, noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
 from cleanroom.privacy.mechanisms import NoisePlan, Rng, make_rng
 from cleanroom.release import release_thresholded
@@ -248,23 +248,20 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
     columns = dp_columns(shape, _metric_bounds(policy), _user_keys(policy))
     order, limit, offset = dp_order(shape, columns)
     rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
-    groups = policy.query_rules.max_groups_per_user
-    bounded = bound_contributions(shape, columns, max_groups_per_user=groups)
+    rules = policy.query_rules
+    groups, rows = rules.max_groups_per_user, rules.max_rows_per_user_group
+    bounded = bound_contributions(shape, columns, max_groups_per_user=groups,
+                                  max_rows_per_user_group=rows)
     plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
-                      delta=policy.privacy.delta)
+                      delta=policy.privacy.delta, max_rows_per_user_group=rows,
+                      min_users=rules.min_users_per_row)
     query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
         1 for c in columns if c.function == "group_key"), order, limit, offset)
     return PrivateQuery(query, plan)
 
 
 def describe_plan(plan: NoisePlan) -> dict[str, Any]:
-    entries = [{"column": e.name, "mechanism": e.mechanism, "sensitivity": e.sensitivity,
-                "epsilon": e.epsilon, "expected_abs_error": e.expected_abs_error,
-                "ci95_half_width": e.ci_half_width} for e in plan.entries]
-    selection = None if plan.selection is None else {
-        "epsilon": plan.selection.epsilon, "delta": plan.selection.delta,
-        "noisy_people_threshold": plan.selection.threshold}
-    return {"epsilon": plan.epsilon, "aggregates": entries, "group_selection": selection}
+    return describe_noise(plan)
 
 
 def _metric_bounds(policy: Policy) -> dict[str, tuple[float, float]]:

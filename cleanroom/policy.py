@@ -104,6 +104,8 @@ class QueryRules(Frozen):
     min_users_per_row: int = Field(ge=2)
     # Contribution bound for differential privacy: groups one user may appear in.
     max_groups_per_user: int = Field(default=8, ge=1, le=1000)
+    # And rows one user may add within one group (COUNT(*) counts rows, SUM adds them all).
+    max_rows_per_user_group: int = Field(default=10, ge=1, le=1000)
 
 
 class Privacy(Frozen):

@@ -16,6 +16,7 @@ from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import make_rng
 from tests.canary import CanaryData
 from tests.conftest import COLLAB, Harness, make_client
+from tests.conftest import POLICIES as POLICIES_DIR
 from tests.test_api_access import assert_error
 
 REQUIRED = Path(__file__).parent / "fixtures" / "policies-required"
@@ -59,12 +60,14 @@ def test_noise_plan_is_shown_without_spending(required: Harness) -> None:
     assert body["decision"] == "accepted"
     plan = body["noise"]
     assert [a["mechanism"] for a in plan["aggregates"]] == ["geometric (selection count)",
-                                                            "snapping"]
+                                                            "geometric (fixed-point)"]
     # Equal shares: spend and group selection; the people count is selection's noisy count.
     assert all(math.isclose(a["epsilon"], 0.3) for a in plan["aggregates"])
     assert math.isclose(plan["group_selection"]["epsilon"], 0.3)
     assert plan["aggregates"][0]["sensitivity"] == 2  # max_groups_per_user
-    assert plan["aggregates"][1]["sensitivity"] == 200  # G * upper bound of cost
+    assert plan["aggregates"][1]["sensitivity"] == 2 * 10 * 100  # G * R * upper bound of cost
+    assert plan["contribution_bounds"] == {"max_groups_per_user": 2, "max_rows_per_user_group": 10,
+                                           "metric_bounds": {"spend": [0.0, 100.0]}}
     assert "__cr_bounded" in body["sql"]
     budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget", headers=required.auth("acme"))
     assert budget.json()["epsilon_spent"] == 0
@@ -116,7 +119,7 @@ def test_optional_mode_answers_exactly_without_epsilon(loaded: Harness) -> None:
     assert set(noisy["row_status"]) <= {"noised"} and noisy["epsilon_spent"] == 0.5
 
 
-COUNT_COLUMNS = (DPColumn("people", "count"),)
+COUNT_COLUMNS = (DPColumn("people", "people"),)
 
 
 def attacker_success(epsilon: float, runs: int, seed: int) -> float:
@@ -211,3 +214,68 @@ def test_tiny_epsilon_and_conditional_counts_are_refused(required: Harness) -> N
                    "FROM impressions GROUP BY channel")
     body = assert_error(required.query(conditional), 422, "query_rejected")
     assert body["error"]["violations"][0]["rule"] == "dp_unsupported"
+
+
+def test_check_warns_before_spending_when_a_cell_would_be_mostly_noise(required: Harness) -> None:
+    """At epsilon 0.05 the spend's 95% half-width (about 2.4e5) exceeds all that 20 people can
+    add with 10 rows of at most 100 each (2e4), and the people count's (about 240) exceeds 20:
+    both are flagged in the check and again in the answer. At epsilon 1 a people count is fine."""
+    def check(sql: str, epsilon: float) -> dict[str, object]:
+        return dict(required.client.post(f"/v1/collaborations/{COLLAB}/queries/check",
+                                         json={"sql": sql, "epsilon": epsilon},
+                                         headers=required.auth("acme")).json())
+
+    noisy = check(BY_CHANNEL, 0.05)["noise"]
+    assert isinstance(noisy, dict)
+    assert [w["column"] for w in noisy["warnings"]] == ["people", "spend"]
+    assert all("mostly noise" in w["message"] for w in noisy["warnings"])
+    fine = check("SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions "
+                 "GROUP BY channel", 1.0)["noise"]
+    assert isinstance(fine, dict) and fine["warnings"] == []
+    answer = required.query(BY_CHANNEL, epsilon=0.05).json()
+    assert answer["noise"]["warnings"] == noisy["warnings"]
+
+
+def impressions_csv(people: int, path: Path) -> bytes:
+    """Person p: 1-4 rows in each of 4 channels (some skip a channel), cost in [0.1, 5]."""
+    import duckdb
+
+    duckdb.connect().execute(f"""COPY (
+        SELECT sha256('p' || p) AS user_key, TIMESTAMP '2026-09-01' AS ts, 'ch' || c AS channel,
+               'camp' AS campaign, 0.1 + ((p * 31 + c * 17 + r * 7) % 491) / 100.0 AS cost,
+               'x' AS ip_hash
+        FROM range({people}) t(p), range(4) s(c), range(4) q(r)
+        WHERE r <= (p + c) % 4 AND (c = 0 OR (p + c) % 3 <> 0)) TO '{path}' (HEADER)""")
+    return path.read_bytes()
+
+
+def test_intervals_hold_through_the_service(tmp_path: Path) -> None:
+    """End to end: 40 noisy answers (epsilon 1, seeded) to one grouped query over 4 channels
+    of 900-1,500 people each; every interval of every aggregate is held against the plain SQL
+    answer (the same service, asked exactly). 160 intervals per aggregate: standard error
+    0.017, so the band [0.89, 0.99] is 3.5 of them below 0.95 and 2.3 above (the fine band of
+    tests/privacy/test_coverage.py runs over 1,600 intervals without HTTP)."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    text = (POLICIES_DIR / "acme-streamco.yaml").read_text()
+    text = text.replace("bounds: [0, 100]", "bounds: [0, 10]").replace(
+        "min_users_per_row: 50", "min_users_per_row: 50\n  max_groups_per_user: 4\n"
+        "  max_rows_per_user_group: 4").replace("epsilon_budget: 10.0", "epsilon_budget: 100.0")
+    (policies / "acme-streamco.yaml").write_text(text)
+    (policies / "other-collab.yaml").write_text((POLICIES_DIR / "other-collab.yaml").read_text())
+    harness = make_client(tmp_path / "data", policies=policies, dp_seed=11)
+    body = impressions_csv(2000, tmp_path / "impressions.csv")
+    assert harness.upload("impressions", body, party="streamco").status_code == 201
+    sql = ("SELECT channel, COUNT(DISTINCT user_key) AS people, COUNT(*) AS n, SUM(cost) AS spend,"
+           " AVG(cost) AS mean FROM impressions GROUP BY channel")
+    plain = {row[0]: row[1:] for row in harness.query(sql).json()["rows"]}
+    assert len(plain) == 4
+    hits = np.zeros(4)
+    for _ in range(40):
+        body = harness.query(sql, epsilon=1.0).json()
+        assert len(body["rows"]) == 4
+        for row, cells in zip(body["rows"], body["confidence_intervals"]):
+            for j, (low, high) in enumerate(cells[1:]):
+                hits[j] += low <= plain[row[0]][j] <= high
+    coverage = hits / 160
+    assert np.all((coverage >= 0.89) & (coverage <= 0.99)), coverage

@@ -8,7 +8,8 @@ would leak exactly that: a padded group would appear if and only if the target i
 Nothing exact leaves: every aggregate cell is noised; group keys are shown only for groups
 selected with noise. A query without group keys has one row whose existence is public. In a
 grouped query a count cell is the selection's own noisy people count, which costs no further
-epsilon (docs/privacy.md, "The saving").
+epsilon (docs/privacy.md, "The saving"). Row counts, sums and averages are noised from the
+bounded exact totals (rows, integer quanta) with the sensitivities their bounds give.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cleanroom.privacy.advice import noise_warnings
 from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import (
     AggregateSpec,
+    ContributionBounds,
     NoisePlan,
     NoisyValue,
     PlannedNoise,
@@ -45,39 +48,70 @@ class DPRelease:
 
 
 def noise_plan(columns: tuple[DPColumn, ...], *, epsilon: float, max_groups_per_user: int,
-               delta: float) -> NoisePlan:
-    """Equal epsilon shares: one per sum, two per avg and, when the query has group keys, one
-    for group selection. Under DP a count is the group's people count, which selection already
-    noises with the same mechanism and sensitivity, so in a grouped query every count releases
-    that noisy count and costs no share of its own; without group keys a count has its share.
+               delta: float, max_rows_per_user_group: int = 1,
+               min_users: int | None = None) -> NoisePlan:
+    """Equal epsilon shares: one per row count and sum, two per avg and, when the query has
+    group keys, one for group selection. ``COUNT(DISTINCT user_key)`` is the group's people
+    count, which selection already noises with the same mechanism and sensitivity, so in a
+    grouped query it releases that noisy count and costs no share of its own. Without group
+    keys each person is in the one group, so G is 1. With ``min_users`` the plan carries the
+    warnings of ``advice.noise_warnings``.
 
-    >>> plan = noise_plan((DPColumn("k", "group_key"), DPColumn("n", "count")), epsilon=1.0,
+    >>> plan = noise_plan((DPColumn("k", "group_key"), DPColumn("n", "people")), epsilon=1.0,
     ...                   max_groups_per_user=2, delta=1e-6)
     >>> plan.shares, plan.entries[0].epsilon, plan.entries[0].mechanism
     (1, 1.0, 'geometric (selection count)')
     """
     grouped = any(c.function == "group_key" for c in columns)
+    groups = max_groups_per_user if grouped else 1
     aggregates = [c for c in columns if c.function != "group_key"]
-    own = [c for c in aggregates if not (grouped and c.function == "count")]
-    base = plan_noise([_spec(c) for c in own], epsilon=epsilon,
-                      max_groups_per_user=max_groups_per_user,
-                      selection_delta=delta if grouped else None)
-    if base.selection is None:
-        return base
-    shared = replace(plan_noise([AggregateSpec("count", "count")], epsilon=base.selection.epsilon,
-                                max_groups_per_user=max_groups_per_user).entries[0],
-                     mechanism=SHARED_COUNT)
-    planned = iter(base.entries)
-    entries = tuple(replace(shared, name=c.name) if c.function == "count" else next(planned)
-                    for c in aggregates)
-    return NoisePlan(epsilon, base.shares, entries, base.selection)
+    own = [c for c in aggregates if not (grouped and c.function == "people")]
+    base = plan_noise([_spec(c, max_rows_per_user_group) for c in own], epsilon=epsilon,
+                      max_groups_per_user=groups, selection_delta=delta if grouped else None)
+    entries = base.entries
+    if base.selection is not None:
+        shared = replace(plan_noise([AggregateSpec("count", "count")],
+                                    epsilon=base.selection.epsilon,
+                                    max_groups_per_user=groups).entries[0], mechanism=SHARED_COUNT)
+        planned = iter(base.entries)
+        entries = tuple(replace(shared, name=c.name) if c.function == "people" else next(planned)
+                        for c in aggregates)
+    bounds = ContributionBounds(max_groups_per_user, max_rows_per_user_group, tuple(
+        (c.name, c.lower, c.upper) for c in aggregates if c.function in ("sum", "avg")))
+    plan = NoisePlan(epsilon, base.shares, entries, base.selection, bounds)
+    if min_users is None:
+        return plan
+    return replace(plan, warnings=noise_warnings(plan, min_users=min_users))
 
 
-def _spec(column: DPColumn) -> AggregateSpec:
-    if column.function == "count":
+def _spec(column: DPColumn, rows: int) -> AggregateSpec:
+    if column.function == "people":
         return AggregateSpec(column.name, "count")
+    if column.function == "count":
+        return AggregateSpec(column.name, "count", rows=rows)
     return AggregateSpec(column.name, column.function, column.lower,  # type: ignore[arg-type]
-                         column.upper)
+                         column.upper, rows=rows, fixed_point=True)
+
+
+def describe_noise(plan: NoisePlan) -> dict[str, Any]:
+    """The plan as the answer and queries/check show it: per aggregate its mechanism,
+    sensitivity, share, expected error and 95% half-width; selection; the bounds; warnings."""
+    entries = [{"column": e.name, "mechanism": e.mechanism, "sensitivity": e.sensitivity,
+                "epsilon": e.epsilon, "expected_abs_error": e.expected_abs_error,
+                "ci95_half_width": e.ci_half_width} for e in plan.entries]
+    selection = None if plan.selection is None else {
+        "epsilon": plan.selection.epsilon, "delta": plan.selection.delta,
+        "noisy_people_threshold": plan.selection.threshold}
+    described: dict[str, Any] = {"epsilon": plan.epsilon, "aggregates": entries,
+                                 "group_selection": selection}
+    if plan.bounds is not None:
+        described["contribution_bounds"] = {
+            "max_groups_per_user": plan.bounds.max_groups_per_user,
+            "max_rows_per_user_group": plan.bounds.max_rows_per_user_group,
+            "metric_bounds": {name: [lo, hi] for name, lo, hi in plan.bounds.metric_bounds}}
+        described["warnings"] = [{"column": w.column, "message": w.message}
+                                 for w in plan.warnings]
+    return described
 
 
 def release_dp(rows: Iterable[tuple[Any, ...]], columns: tuple[DPColumn, ...], plan: NoisePlan,
@@ -124,29 +158,39 @@ def _selector(plan: NoisePlan, groups: int, min_users: int,
 
 def _noised_row(row: tuple[Any, ...], columns: tuple[DPColumn, ...], keys: int, plan: NoisePlan,
                 selected: int | None, rng: Rng) -> tuple[list[Any], list[list[float] | None]]:
+    """Row layout: the keys, the people count, then a (total, count) pair for every row
+    count, sum and average (``dp_sql._outer_select``)."""
     entries = iter(plan.entries)
     people = int(row[keys])
     values: list[Any] = []
     intervals: list[list[float] | None] = []
     key_values = iter(row[:keys])
-    exact_sums = iter(row[keys + 1:])
+    pairs = iter(row[keys + 1:])
     for col in columns:
         if col.function == "group_key":
             values.append(json_value(next(key_values)))
             intervals.append(None)
             continue
         entry = next(entries)
-        if col.function == "count":
+        if col.function == "people":
             noisy = (noise_value(entry.spec, people, rng) if selected is None
                      else _shared_count(selected, entry))
-            values.append(max(0, round(noisy.value)))
         else:
-            total, count = float(next(exact_sums) or 0.0), int(next(exact_sums) or 0)
-            exact: Any = total if col.function == "sum" else (total, count)
-            noisy = noise_value(entry.spec, exact, rng)
-            values.append(float(noisy.value))
+            noisy = noise_value(entry.spec, _exact(col, entry, next(pairs), next(pairs)), rng)
+        # A count is a whole number and never negative; its interval is already cut at 0.
+        values.append(max(0, round(noisy.value)) if entry.spec.kind == "count"
+                      else float(noisy.value))
         intervals.append([float(noisy.ci_low), float(noisy.ci_high)])
     return values, intervals
+
+
+def _exact(col: DPColumn, entry: PlannedNoise, total: Any, count: Any) -> int | float | tuple[
+        int, int]:
+    if col.function == "avg":
+        return int(total or 0), int(count or 0)
+    if col.function == "count" or entry.spec.fixed_point:
+        return int(total or 0)  # rows, or a sum of quanta
+    return float(total or 0.0)
 
 
 def _shared_count(selected: int, entry: PlannedNoise) -> NoisyValue:

@@ -1,18 +1,21 @@
 """Contribution bounding in SQL, for differentially private answers.
 
 A query the gate accepted is rewritten so that, before anything is aggregated across people,
-named subqueries bound what one person can move:
+named subqueries bound what one person can move, keeping what the SQL means (``COUNT(*)``
+counts rows, ``SUM`` adds every row):
 
 - ``__cr_rows``: the final SELECT's own FROM, JOIN and WHERE, projecting the person, the group
   keys and the aggregated values;
-- ``__cr_user_groups``: one row per person and group (so a person counts at most once in a
-  group), their values summed (SUM) or averaged (AVG) and clamped to the metric's bounds;
-- ``__cr_crowded``: the hashes of people who may be in more than ``max_groups_per_user`` groups;
+- ``__cr_clamped``: each row's values clamped to the metric's bounds and rounded to the
+  fixed-point grid (integer quanta, ``discrete.fixed_point_quantum``);
+- ``__cr_kept``: at most ``max_rows_per_user_group`` rows per person and group, chosen by a hash
+  of the person's own rows (so the choice never depends on anyone else);
+- ``__cr_user_groups``: one row per person and group: their row count and summed quanta;
 - ``__cr_bounded``: each person kept in at most ``max_groups_per_user`` groups, chosen at random.
 
 The outer SELECT then sums per group; sensitivities follow from these bounds, never from the
-data. Only plain ``COUNT(*)``, ``COUNT(DISTINCT user_key)``, ``COUNT(col)``, ``SUM`` and ``AVG``
-over one per-person FROM, grouped by dimensions, are supported; anything else is refused.
+data. Only plain ``COUNT(*)``, ``COUNT(DISTINCT user_key)``, ``SUM`` and ``AVG`` over one
+per-person FROM, grouped by dimensions, are supported; anything else is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cleanroom.errors import QueryRejected
 from cleanroom.gate.guard import guard
 from cleanroom.gate.model import Aggregate, Mode, QueryShape
 from cleanroom.gate.rules import violation
+from cleanroom.privacy.discrete import fixed_point_quantum
 
 PEOPLE = "__cr_people"
 
@@ -34,7 +38,7 @@ class DPColumn:
     """One output column of a DP query and where its exact value sits in the bounded result."""
 
     name: str
-    function: str  # group_key | count | sum | avg
+    function: str  # group_key | people (COUNT(DISTINCT user_key)) | count (COUNT(*)) | sum | avg
     lower: float = 0.0
     upper: float = 0.0
 
@@ -85,8 +89,10 @@ def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, 
                user_keys: frozenset[str]) -> DPColumn:
     if agg.function == "group_key":
         return DPColumn(name, "group_key")
-    if agg.function == "count" or (agg.function == "count_distinct" and agg.argument in user_keys):
+    if agg.function == "count":
         return DPColumn(name, "count")
+    if agg.function == "count_distinct" and agg.argument in user_keys:
+        return DPColumn(name, "people")
     if agg.function in ("sum", "avg") and agg.argument in metric_bounds:
         lower, upper = metric_bounds[agg.argument]
         return DPColumn(name, agg.function, lower, upper)
@@ -94,18 +100,24 @@ def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, 
 
 
 def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
-                        max_groups_per_user: int) -> exp.Select:
-    """The bounded query: exact per-group people counts and clamped sums, ready for noise."""
+                        max_groups_per_user: int, max_rows_per_user_group: int) -> exp.Select:
+    """The bounded query: per group, exact people and row counts and sums of quanta."""
     select = shape.tree
     assert isinstance(select, exp.Select)
     plan = shape.plans[id(select)]
     if plan.uid_expr is None:
         raise unsupported("no person to bound")
-    keys = [f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key"]
-    values = [f"__cr_s{i}" for i, c in enumerate(columns) if c.function in ("sum", "avg")]
-    person = ["__cr_uid", *keys, *values]
-    ctes: list[tuple[str, exp.Query]] = [("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
-                                          ("__cr_user_groups", _user_groups_cte(columns))]
+    keys = _names(columns, ("group_key",), "__cr_k")
+    person = ["__cr_uid", *keys, "__cr_n", *_names(columns, VALUED, "__cr_s"),
+              *_names(columns, VALUED, "__cr_c")]
+    # A query of people counts only needs each person once per group: no row to bound.
+    rows_matter = any(c.function in ("count", *VALUED) for c in columns)
+    row_bounding = (_row_bounding_ctes(columns, int(max_rows_per_user_group)) if rows_matter
+                    else [("__cr_kept", exp.select("*").from_("__cr_clamped"))])
+    ctes: list[tuple[str, exp.Query]] = [
+        ("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
+        ("__cr_clamped", _clamped_cte(columns)), *row_bounding,
+        ("__cr_user_groups", _user_groups_cte(columns))]
     if keys:
         ctes += _bounding_ctes(person, int(max_groups_per_user))
     else:  # no group keys: one row per person already
@@ -113,12 +125,60 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     outer = _outer_select(columns)
     with_ = select.args.get("with_")
     analyst = [c.copy() for c in (with_.expressions if with_ else [])]
-    # __cr_user_groups is read three times when there are keys: compute it once.
+    # Each of these is read several times: compute it once.
+    shared = {"__cr_clamped"} if rows_matter else set()
+    shared |= {"__cr_user_groups"} if keys else set()
     outer.set("with_", exp.With(expressions=analyst + [
         exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)),
-                materialized=True if name == "__cr_user_groups" and keys else None)
+                materialized=True if name in shared else None)
         for name, body in ctes]))
     return outer
+
+
+VALUED = ("sum", "avg")
+
+
+def _names(columns: tuple[DPColumn, ...], functions: tuple[str, ...], prefix: str) -> list[str]:
+    return [f"{prefix}{i}" for i, c in enumerate(columns) if c.function in functions]
+
+
+def _clamped_cte(columns: tuple[DPColumn, ...]) -> exp.Select:
+    """Each row's value clamped to the bounds, then (centred, for an average) rounded to an
+    integer number of quanta: the exact sums are integers and one row moves them by at most
+    ``2**FIXED_POINT_BITS``. ``__cr_ph`` buckets the (person, group) pairs."""
+    keys = _names(columns, ("group_key",), "__cr_k")
+    values = []
+    for i, col in enumerate(columns):
+        if col.function in VALUED:
+            centre = (col.lower + col.upper) / 2 if col.function == "avg" else 0.0
+            quantum = fixed_point_quantum(col.lower, col.upper, centred=col.function == "avg")
+            values.append(f"CAST(ROUND((LEAST(GREATEST(__cr_v{i}, {col.lower!r}), {col.upper!r})"
+                          f" - {centre!r}) / {quantum!r}) AS BIGINT) AS __cr_v{i}")
+    return (exp.select("__cr_uid", *keys, *values, f"HASH({', '.join(['__cr_uid', *keys])}) "
+                       "AS __cr_ph").from_("__cr_rows").where("__cr_uid IS NOT NULL"))
+
+
+def _row_bounding_ctes(columns: tuple[DPColumn, ...], rows: int) -> list[tuple[str, exp.Query]]:
+    """Keep at most ``rows`` rows per person and group, ranking only the pairs that need it.
+
+    As for groups below: a (person, group) hash bucket with at most ``rows`` rows keeps them
+    all; fuller buckets are ranked per person and group by a hash of the row's own values, a
+    fixed order that depends on nothing but that person's rows (ties are identical rows, so
+    which one is kept makes no difference)."""
+    keys = _names(columns, ("group_key",), "__cr_k")
+    values = _names(columns, VALUED, "__cr_v")
+    names = ["__cr_uid", *keys, *values]
+    crowded = (exp.select("__cr_ph").from_("__cr_clamped").group_by("__cr_ph")
+               .having(f"COUNT(*) > {rows}"))
+    sparse = (exp.select(*names).from_("__cr_clamped")
+              .where("NOT __cr_ph IN (SELECT __cr_ph FROM __cr_row_crowded)"))
+    order = f"HASH({', '.join(['__cr_uid', *values])})"
+    ranked = (exp.select(*names).from_("__cr_clamped")
+              .where("__cr_ph IN (SELECT __cr_ph FROM __cr_row_crowded)")
+              .qualify(f"ROW_NUMBER() OVER (PARTITION BY {', '.join(['__cr_uid', *keys])} "
+                       f"ORDER BY {order}) <= {rows}"))
+    return [("__cr_row_crowded", crowded),
+            ("__cr_kept", exp.union(sparse, ranked, distinct=False))]
 
 
 def _bounding_ctes(names: list[str], groups: int) -> list[tuple[str, exp.Query]]:
@@ -162,23 +222,23 @@ def _rows_cte(select: exp.Select, uid: exp.Expr, columns: tuple[DPColumn, ...]) 
 
 
 def _user_groups_cte(columns: tuple[DPColumn, ...]) -> exp.Select:
-    keys = ["__cr_uid", *(f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key")]
-    values = []
-    for i, col in enumerate(columns):
-        if col.function in ("sum", "avg"):
-            inner = "SUM" if col.function == "sum" else "AVG"
-            values.append(f"LEAST(GREATEST({inner}(__cr_v{i}), {col.lower!r}), {col.upper!r}) "
-                          f"AS __cr_s{i}")
-    return (exp.select(*keys, *values, "HASH(__cr_uid) AS __cr_h").from_("__cr_rows")
-            .where("__cr_uid IS NOT NULL").group_by(*keys))
+    keys = ["__cr_uid", *_names(columns, ("group_key",), "__cr_k")]
+    values = [f"SUM(__cr_v{i}) AS __cr_s{i}" for i, c in enumerate(columns) if c.function in VALUED]
+    counts = [f"COUNT(__cr_v{i}) AS __cr_c{i}" for i, c in enumerate(columns)
+              if c.function in VALUED]
+    return (exp.select(*keys, "COUNT(*) AS __cr_n", *values, *counts, "HASH(__cr_uid) AS __cr_h")
+            .from_("__cr_kept").group_by(*keys))
 
 
 def _outer_select(columns: tuple[DPColumn, ...]) -> exp.Select:
-    keys = [f"__cr_k{i}" for i, c in enumerate(columns) if c.function == "group_key"]
+    """Keys, the people count, then a (total, count) pair per row count, sum or average."""
+    keys = _names(columns, ("group_key",), "__cr_k")
     values = [f"COUNT(*) AS {PEOPLE}"]
     for i, col in enumerate(columns):
-        if col.function in ("sum", "avg"):
-            values += [f"SUM(__cr_s{i}) AS __cr_sum{i}", f"COUNT(__cr_s{i}) AS __cr_cnt{i}"]
+        if col.function == "count":
+            values += [f"SUM(__cr_n) AS __cr_sum{i}", f"SUM(__cr_n) AS __cr_cnt{i}"]
+        elif col.function in VALUED:
+            values += [f"SUM(__cr_s{i}) AS __cr_sum{i}", f"SUM(__cr_c{i}) AS __cr_cnt{i}"]
     select = exp.select(*keys, *values).from_("__cr_bounded")
     return select.group_by(*keys) if keys else select
 

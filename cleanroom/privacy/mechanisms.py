@@ -1,12 +1,13 @@
 """Noise for user-level differential privacy: plan the split, add the noise, state the error.
 
 The SQL rewriter bounds contributions before aggregation: one user appears in at most
-``G = max_groups_per_user`` groups, adds at most 1 to a group's count, and adds a value clamped to
-``[lower, upper]`` to a group's sum. Every cell of one aggregate column therefore moves by at most
-``s`` (1 for a count, ``max(|lower|, |upper|)`` for a sum) and the whole column by at most ``G * s``
-in L1 when one user is added or removed. Each cell gets noise calibrated to that whole-column L1
-sensitivity with the column's epsilon share, so one column costs its share and a query costs the
-sum of its shares (basic composition). ``docs/privacy.md`` has the derivations.
+``G = max_groups_per_user`` groups with at most ``R = max_rows_per_user_group`` rows in each, every
+row clamped to ``[lower, upper]``. Every cell of one aggregate column therefore moves by at most
+``s`` (1 for a people count, R for a row count, ``R * max(|lower|, |upper|)`` for a sum) and the
+whole column by at most ``G * s`` in L1 when one user is added or removed. Each cell gets noise
+calibrated to that whole-column L1 sensitivity with the column's epsilon share, so one column
+costs its share and a query the sum of its shares (basic composition). ``docs/privacy.md`` has
+the derivations.
 
 >>> plan = plan_noise([AggregateSpec("n", "count")], epsilon=1.0, max_groups_per_user=2)
 >>> plan.entries[0].mechanism, plan.entries[0].sensitivity, plan.entries[0].epsilon
@@ -27,6 +28,17 @@ from typing import Literal
 import numpy as np
 from diffprivlib.mechanisms import Geometric, Snapping
 
+from cleanroom.privacy.discrete import (
+    RatioNoise,
+    alpha,
+    fixed_point_quantum,
+    geometric_half_width,
+    geometric_mean_abs,
+    geometric_tail,
+    laplace_scale,
+    ratio_interval,
+)
+
 Kind = Literal["count", "sum", "avg"]
 # diffprivlib accepts either; None means the operating system's generator (secrets.SystemRandom).
 Rng = np.random.RandomState | secrets.SystemRandom
@@ -36,6 +48,7 @@ CONFIDENCE = 0.95
 # A public cap on the users in one cell. It only sets Snapping's clamping domain (which must not
 # depend on data); larger caps cost a negligible amount of effective epsilon (docs/privacy.md).
 MAX_CELL_USERS = 2**32
+FIXED_POINT = "geometric (fixed-point)"
 
 
 @dataclass(frozen=True)
@@ -46,12 +59,18 @@ class AggregateSpec:
     kind: Kind
     lower: float | None = None
     upper: float | None = None
+    # Rows one person adds to one group (``max_rows_per_user_group``; 1 for a people count).
+    rows: int = 1
+    # A sum computed on the fixed-point grid (integer quanta, docs/privacy.md); averages always are.
+    fixed_point: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("count", "sum", "avg"):
             raise ValueError("kind must be count, sum or avg")
         if self.kind != "count" and not _finite_bounds(self.lower, self.upper):
             raise ValueError("sum and avg need finite bounds with lower < upper")
+        if self.rows < 1:
+            raise ValueError("rows must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,7 @@ class NoiseSpec:
     sensitivity: float
     lower: float | None
     upper: float | None
+    fixed_point: bool = False  # the exact value is an integer number of quanta (discrete.py)
 
 
 @dataclass(frozen=True)
@@ -90,11 +110,28 @@ class SelectionPlan:
 
 
 @dataclass(frozen=True)
+class ContributionBounds:
+    """What one person may add, as the SQL rewrite enforced it (shown with the answer)."""
+
+    max_groups_per_user: int
+    max_rows_per_user_group: int
+    metric_bounds: tuple[tuple[str, float, float], ...] = ()  # (column, lower, upper)
+
+
+@dataclass(frozen=True)
+class NoiseWarning:
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
 class NoisePlan:
     epsilon: float
     shares: int
     entries: tuple[PlannedNoise, ...]
     selection: SelectionPlan | None = None
+    bounds: ContributionBounds | None = None
+    warnings: tuple[NoiseWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,20 +182,34 @@ def plan_noise(
 
 
 def _plan_one(agg: AggregateSpec, share: float, groups: int) -> PlannedNoise:
+    reach = groups * agg.rows  # cells one person touches, times rows in each: the L1 factor
     if agg.kind == "count":
-        spec = NoiseSpec("count", share, float(groups), None, None)
-        alpha = _alpha(share, groups)
-        err, half = 2 * alpha / (1 - alpha**2), float(_geometric_half_width(alpha, CONFIDENCE))
+        spec = NoiseSpec("count", share, float(reach), None, None)
+        ratio = alpha(share, reach)
+        err, half = geometric_mean_abs(ratio), float(geometric_half_width(ratio, CONFIDENCE))
         return PlannedNoise(agg.name, spec, "geometric", spec.sensitivity, share, err, half)
+    lo, hi = float(agg.lower or 0.0), float(agg.upper or 0.0)
     if agg.kind == "sum":
-        sens = groups * max(abs(agg.lower or 0.0), abs(agg.upper or 0.0))
-        spec = NoiseSpec("sum", share, sens, agg.lower, agg.upper)
+        sens = reach * max(abs(lo), abs(hi))
+        spec = NoiseSpec("sum", share, sens, lo, hi, fixed_point=agg.fixed_point)
+        if agg.fixed_point:
+            quantum, ratio = _fixed_sum_noise(spec)
+            err, half = quantum * geometric_mean_abs(ratio), quantum * geometric_half_width(
+                ratio, CONFIDENCE)
+            return PlannedNoise(agg.name, spec, FIXED_POINT, sens, share, err, half)
         scale, step = _snapping_scale_step(_sum_mechanism(spec, None))
         err, half = scale + step / 4, _snapping_half_width(scale, step, CONFIDENCE)
         return PlannedNoise(agg.name, spec, "snapping", sens, share, err, half)
-    spec = NoiseSpec("avg", 2 * share, float(groups), agg.lower, agg.upper)
-    return PlannedNoise(agg.name, spec, "snapping/geometric", spec.sensitivity, 2 * share,
+    spec = NoiseSpec("avg", 2 * share, float(reach), lo, hi, fixed_point=True)
+    return PlannedNoise(agg.name, spec, f"{FIXED_POINT}/geometric", spec.sensitivity, 2 * share,
                         None, None)
+
+
+def _fixed_sum_noise(spec: NoiseSpec) -> tuple[float, float]:
+    """Quantum and geometric ratio of a fixed-point sum: the sensitivity in quanta is the
+    integer ``G * R * 2**FIXED_POINT_BITS``."""
+    quantum = fixed_point_quantum(float(spec.lower or 0.0), float(spec.upper or 0.0))
+    return quantum, alpha(spec.epsilon, round(spec.sensitivity / quantum))
 
 
 def noise_value(spec: NoiseSpec, value: Value, rng: Rng | None = None) -> NoisyValue:
@@ -178,18 +229,20 @@ def noise_value(spec: NoiseSpec, value: Value, rng: Rng | None = None) -> NoisyV
     if spec.kind == "sum":
         if isinstance(value, tuple):
             raise TypeError("a sum is one number")
+        if spec.fixed_point:
+            return _noise_fixed_sum(spec, int(value), rng)
         return _noise_sum(spec, float(value), rng, CONFIDENCE)
     if not isinstance(value, tuple):
         raise TypeError("an avg needs (sum, count)")
-    return _noise_avg(spec, float(value[0]), int(value[1]), rng)
+    return _noise_avg(spec, int(value[0]), int(value[1]), rng)
 
 
 def _noise_count(spec: NoiseSpec, value: int, rng: Rng, confidence: float) -> NoisyValue:
     sens = int(spec.sensitivity)
     noisy = Geometric(epsilon=spec.epsilon, sensitivity=sens, random_state=rng).randomise(value)
-    half = _geometric_half_width(_alpha(spec.epsilon, sens), confidence)
-    # A true count is never negative, so the interval can start at 0 without losing coverage.
-    return NoisyValue(float(noisy), float(max(0, noisy - half)), float(noisy + half))
+    half = geometric_half_width(alpha(spec.epsilon, sens), confidence)
+    # A true count is never negative: cutting the interval at 0 loses no coverage.
+    return NoisyValue(float(noisy), float(max(0, noisy - half)), float(max(0, noisy + half)))
 
 
 def _noise_sum(spec: NoiseSpec, value: float, rng: Rng, confidence: float) -> NoisyValue:
@@ -199,30 +252,47 @@ def _noise_sum(spec: NoiseSpec, value: float, rng: Rng, confidence: float) -> No
     return NoisyValue(noisy, noisy - half, noisy + half)
 
 
-def _noise_avg(spec: NoiseSpec, total: float, count: int, rng: Rng) -> NoisyValue:
-    """Noisy mean = mid + noisy centred sum / noisy count, clamped to the bounds. Each half gets
-    a 97.5% interval, so both hold together with probability >= 95% (union bound); the mean's
-    interval is the range of the ratio over that box, which then holds at least as often."""
+def _noise_fixed_sum(spec: NoiseSpec, quanta: int, rng: Rng) -> NoisyValue:
+    """Integer geometric noise on a sum of quanta. When the bounds fix the sum's sign, the value
+    and its interval are cut to that sign: post-processing that moves them only towards every
+    possible truth, so the error does not grow and the coverage does not fall."""
+    quantum, ratio = _fixed_sum_noise(spec)
+    sens = round(spec.sensitivity / quantum)
+    noisy = Geometric(epsilon=spec.epsilon, sensitivity=sens, random_state=rng).randomise(quanta)
+    half = geometric_half_width(ratio, CONFIDENCE)
+    floor = 0.0 if float(spec.lower or 0.0) >= 0 else -math.inf
+    ceiling = 0.0 if float(spec.upper or 0.0) <= 0 else math.inf
+    def cut(x: float) -> float:
+        return min(ceiling, max(floor, x))
+    return NoisyValue(cut(noisy * quantum), cut((noisy - half) * quantum),
+                      cut((noisy + half) * quantum))
+
+
+def _noise_avg(spec: NoiseSpec, centred_quanta: int, count: int, rng: Rng) -> NoisyValue:
+    """Noisy mean = mid + noisy centred sum / noisy count, clamped to the bounds; each half gets
+    epsilon / 2. The interval is the ratio (Fieller) interval of ``discrete.ratio_interval``,
+    cut to the bounds and widened, if need be, to hold the released value (both moves only
+    add coverage)."""
     lo, hi = float(spec.lower or 0.0), float(spec.upper or 0.0)
     mid, half_eps = (lo + hi) / 2, spec.epsilon / 2
-    count_spec = NoiseSpec("count", half_eps, spec.sensitivity, None, None)
-    centred = NoiseSpec("sum", half_eps, spec.sensitivity * (hi - lo) / 2, -(hi - lo) / 2,
-                        (hi - lo) / 2)
-    s = _noise_sum(centred, total - mid * count, rng, 1 - (1 - CONFIDENCE) / 2)
-    c = _noise_count(count_spec, count, rng, 1 - (1 - CONFIDENCE) / 2)
-    value = min(hi, max(lo, mid + s.value / max(c.value, 1.0)))
-    ci_low, ci_high = _ratio_range(s, c)
-    return NoisyValue(value, max(lo, mid + ci_low), min(hi, mid + ci_high))
+    noise = avg_noise(spec)
+    quantum = fixed_point_quantum(lo, hi, centred=True)
+    sum_sens = round(spec.sensitivity * (hi - lo) / 2 / quantum)
+    s = Geometric(epsilon=half_eps, sensitivity=sum_sens, random_state=rng).randomise(
+        centred_quanta) * quantum
+    c = Geometric(epsilon=half_eps, sensitivity=int(spec.sensitivity),
+                  random_state=rng).randomise(count)
+    value = min(hi, max(lo, mid + s / max(c, 1)))
+    low, high = ratio_interval(s, c, noise, CONFIDENCE)
+    return NoisyValue(value, min(value, max(lo, mid + low)), max(value, min(hi, mid + high)))
 
 
-def _ratio_range(s: NoisyValue, c: NoisyValue) -> tuple[float, float]:
-    """Smallest and largest s/c over the box of the two intervals, with the count at least 1
-    (an avg cell has a user). A box with no count >= 1 says nothing: the full real line."""
-    c_low, c_high = max(1.0, c.ci_low), c.ci_high
-    if c_high < 1.0:
-        return -math.inf, math.inf
-    corners = [a / b for a in (s.ci_low, s.ci_high) for b in (c_low, c_high)]
-    return min(corners), max(corners)
+def avg_noise(spec: NoiseSpec) -> RatioNoise:
+    """The Laplace scales (in the metric's units) of an avg's centred sum and count."""
+    lo, hi = float(spec.lower or 0.0), float(spec.upper or 0.0)
+    half_eps, half_range = spec.epsilon / 2, (hi - lo) / 2
+    return RatioNoise(laplace_scale(alpha(half_eps, spec.sensitivity * half_range)),
+                      laplace_scale(alpha(half_eps, spec.sensitivity)), half_range)
 
 
 def _sum_mechanism(spec: NoiseSpec, rng: Rng | None) -> Snapping:
@@ -258,29 +328,8 @@ def _snapping_half_width(scale: float, step: float, confidence: float) -> float:
     return scale * math.log(1 / (1 - confidence)) + step / 2
 
 
-def _alpha(epsilon: float, sensitivity: float) -> float:
-    """Ratio of the two-sided geometric distribution: P(Z = k) is proportional to alpha**|k|."""
-    return math.exp(-epsilon / sensitivity)
-
-
-def _geometric_tail(alpha: float, k: int) -> float:
-    """P(|Z| > k) = 2 alpha**(k+1) / (1 + alpha) for the two-sided geometric distribution."""
-    return 2 * alpha ** (k + 1) / (1 + alpha)
-
-
-def _geometric_half_width(alpha: float, confidence: float) -> int:
-    """Smallest k with P(|Z| <= k) >= confidence.
-
-    >>> _geometric_half_width(math.exp(-1.0), 0.95)
-    3
-    """
-    miss = 1 - confidence
-    k = max(0, math.ceil(math.log(miss * (1 + alpha) / 2) / math.log(alpha)) - 1)
-    while _geometric_tail(alpha, k) > miss:
-        k += 1
-    while k > 0 and _geometric_tail(alpha, k - 1) <= miss:
-        k -= 1
-    return k
+# Kept under their old names for callers and tests.
+_alpha, _geometric_tail, _geometric_half_width = alpha, geometric_tail, geometric_half_width
 
 
 def selection_threshold(epsilon: float, delta: float, max_groups_per_user: int) -> float:

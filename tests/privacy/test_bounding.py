@@ -1,6 +1,7 @@
-"""The contribution bound of the DP rewrite, checked on the rows it keeps: every person in at
-most G groups, one row per group, values clamped, and nobody within the bound losing anything
--- also when the hash that picks who is ranked collides on purpose."""
+"""The contribution bounds of the DP rewrite, checked on the rows it keeps: every person in at
+most G groups with at most R rows in each, values clamped, nobody within the bounds losing
+anything -- also when the hashes that pick who is ranked collide on purpose -- and the choice of
+a person's rows independent of everyone else."""
 
 from __future__ import annotations
 
@@ -10,49 +11,90 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.pipeline import plan_private_query
-from cleanroom.policy import load_policies
+from cleanroom.policy import Policy, load_policies
+from cleanroom.privacy.discrete import FIXED_POINT_BITS
 from tests.conftest import POLICIES
 
-G = 3
+G, ROWS = 3, 2
 SQL = "SELECT channel, COUNT(*) AS n, SUM(cost) AS spend FROM impressions GROUP BY channel"
+DATA = """
+    SELECT 'u' || p AS user_key, TIMESTAMP '2026-09-01' AS ts, 'ch' || c AS channel,
+           'camp' AS campaign, (p * 7 + c * 13 + r) % 500 * 1.0 AS cost
+    FROM range(200) t(p), range(8) s(c), range(3) q(r)
+    WHERE c <= p % 8 AND r <= p % 3"""
 
 
-def bounded_rows_sql(policy_g: int, hash_expr: str) -> str:
+def policy_with(groups: int, rows: int) -> Policy:
     policy = load_policies(POLICIES)["acme-streamco"]
-    policy = policy.model_copy(update={"query_rules": policy.query_rules.model_copy(
-        update={"max_groups_per_user": policy_g})})
-    sql = plan_private_query(policy, SQL, 1.0).query.sql
-    assert "HASH(__cr_uid)" in sql
-    tree = sqlglot.parse_one(sql.replace("HASH(__cr_uid)", hash_expr), read="duckdb")
-    outer = exp.select("__cr_uid", "__cr_k0", "__cr_s2").from_("__cr_bounded")
+    return policy.model_copy(update={"query_rules": policy.query_rules.model_copy(
+        update={"max_groups_per_user": groups, "max_rows_per_user_group": rows})})
+
+
+def bounded_sql(table: str, columns: str, *, groups: int = G, rows: int = ROWS,
+                group_hash: str = "HASH(__cr_uid)",
+                pair_hash: str = "HASH(__cr_uid, __cr_k0)") -> str:
+    sql = plan_private_query(policy_with(groups, rows), SQL, 1.0).query.sql
+    assert "HASH(__cr_uid, __cr_k0) AS __cr_ph" in sql and "HASH(__cr_uid) AS __cr_h" in sql
+    sql = sql.replace("HASH(__cr_uid, __cr_k0) AS __cr_ph", f"{pair_hash} AS __cr_ph")
+    sql = sql.replace("HASH(__cr_uid) AS __cr_h", f"{group_hash} AS __cr_h")
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    outer = exp.select(*columns.split(",")).from_(table)
     outer.set("with_", tree.args["with_"])
     return outer.sql(dialect="duckdb")
 
 
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
-    """People 0..199: person p has (p % 8) + 1 channels, several rows each, costs up to 500."""
+    """People 0..199: person p has (p % 8) + 1 channels, (p % 3) + 1 rows in each, costs up to
+    500 (the policy clamps cost to [0, 100])."""
     db = duckdb.connect()
-    db.execute("""
-        CREATE TABLE impressions AS
-        SELECT 'u' || p AS user_key, TIMESTAMP '2026-09-01' AS ts, 'ch' || c AS channel,
-               'camp' AS campaign, (p * 7 + c * 13 + r) % 500 * 1.0 AS cost
-        FROM range(200) t(p), range(8) s(c), range(3) q(r)
-        WHERE c <= p % 8""")
+    db.execute(f"CREATE TABLE impressions AS {DATA}")
     return db
 
 
-@pytest.mark.parametrize("hash_expr", ["HASH(__cr_uid)", "(HASH(__cr_uid) % 7)", "1"],
-                         ids=["real hash", "collisions", "one bucket"])
-def test_bound_holds_and_nobody_within_it_loses_a_group(con: duckdb.DuckDBPyConnection,
-                                                        hash_expr: str) -> None:
-    kept = con.execute(bounded_rows_sql(G, hash_expr)).fetchall()
+@pytest.mark.parametrize(("group_hash", "pair_hash"), [
+    ("HASH(__cr_uid)", "HASH(__cr_uid, __cr_k0)"),
+    ("(HASH(__cr_uid) % 7)", "(HASH(__cr_uid, __cr_k0) % 5)"),
+    ("1", "1")], ids=["real hashes", "collisions", "one bucket"])
+def test_bounds_hold_and_nobody_within_them_loses_anything(con: duckdb.DuckDBPyConnection,
+                                                           group_hash: str, pair_hash: str) -> None:
+    kept = con.execute(bounded_sql("__cr_bounded", "__cr_uid,__cr_k0,__cr_n,__cr_s2,__cr_c2",
+                                   group_hash=group_hash, pair_hash=pair_hash)).fetchall()
     groups: dict[str, list[str]] = {}
-    for uid, key, spend in kept:
+    for uid, key, rows, quanta, values in kept:
         groups.setdefault(uid, []).append(key)
-        assert 0 <= spend <= 100  # cost's bounds in the policy
+        person = int(uid[1:])
+        assert rows == values == min(person % 3 + 1, ROWS)  # at most R rows; all when within
+        # Each kept row clamped to [0, 100], i.e. [0, 2**20] quanta.
+        assert 0 <= quanta <= rows * 2**FIXED_POINT_BITS
     for uid, keys in groups.items():
         assert len(keys) == len(set(keys))  # one row per person and group
-        have = int(uid[1:]) % 8 + 1
-        assert len(keys) == min(have, G)  # at most G; all of them when within the bound
+        assert len(keys) == min(int(uid[1:]) % 8 + 1, G)  # at most G; all when within
     assert len(groups) == 200
+
+
+def test_within_the_bounds_counts_and_sums_are_the_plain_sql_answer(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """With G = 8 and R = 3 nobody is cut: the bounded row counts are the plain COUNT(*), and
+    the sums of quanta are the plain SUM of the clamped costs to within the rounding."""
+    sql = bounded_sql("__cr_bounded", "__cr_k0,__cr_n,__cr_s2", groups=8, rows=3)
+    bounded = {k: [0, 0] for k, in con.execute("SELECT DISTINCT channel FROM impressions").fetchall()}
+    for key, rows, quanta in con.execute(sql).fetchall():
+        bounded[key][0] += rows
+        bounded[key][1] += quanta
+    plain = con.execute("SELECT channel, COUNT(*), SUM(LEAST(cost, 100)) FROM impressions "
+                        "GROUP BY channel").fetchall()
+    quantum = 100 / 2**FIXED_POINT_BITS
+    for key, rows, total in plain:
+        assert bounded[key][0] == rows
+        assert abs(bounded[key][1] * quantum - float(total)) <= rows * quantum / 2
+
+
+def test_a_persons_kept_rows_do_not_depend_on_anyone_else(con: duckdb.DuckDBPyConnection) -> None:
+    """Person u5 has 3 rows in each of 6 channels (R = 2 cuts one row each): the rows kept for
+    them are the same alone as among 199 others."""
+    con.execute("CREATE OR REPLACE TABLE alone AS SELECT * FROM impressions WHERE user_key = 'u5'")
+    sql = bounded_sql("__cr_kept", "__cr_uid,__cr_k0,__cr_v2")
+    among = sorted(r for r in con.execute(sql).fetchall() if r[0] == "u5")
+    by_itself = sorted(con.execute(sql.replace("impressions", "alone")).fetchall())
+    assert len(among) == 6 * ROWS and among == by_itself
