@@ -18,8 +18,25 @@ Cell = Any
 Interval = list[float] | None
 
 
-class Answer(BaseModel):
+class Typed(BaseModel):
+    """An answer model that code written against the old answer dicts can still read by key
+    (``answer["rows"]``), extra keys included.
+
+    >>> a = CheckAnswer(decision="accepted", violations=[], sql="SELECT 1")
+    >>> a["decision"], a["sql"], a["policy_version"]
+    ('accepted', 'SELECT 1', 1)
+    """
+
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields or key in (self.model_extra or {}):
+            return getattr(self, key)
+        raise KeyError(key)
+
+
+class Answer(Typed):
+    """What every answer to a question carries (CONTRACT.md §3)."""
 
     query_id: str
     columns: list[str]
@@ -44,17 +61,13 @@ class AnalyticsAnswer(Answer):
     analytic: str
 
 
-class CheckAnswer(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class CheckAnswer(Typed):
     decision: str  # accepted | rejected
     violations: list[dict[str, Any]]
     policy_version: int = POLICY_VERSION
 
 
-class BudgetAnswer(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class BudgetAnswer(Typed):
     party: str
     epsilon_budget: float
     epsilon_spent: float
@@ -63,8 +76,6 @@ class BudgetAnswer(BaseModel):
     policy_version: int = POLICY_VERSION
 
 
-class AuditAnswer(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AuditAnswer(Typed):
     entries: list[dict[str, Any]]
     policy_version: int = POLICY_VERSION
