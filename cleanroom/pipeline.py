@@ -50,7 +50,7 @@ from cleanroom.planners.sql import (
     plan_private_query,
     plan_sql,
 )
-from cleanroom.planners.verify import verify_noised
+from cleanroom.planners.verify import verify_noised, verify_trusted
 from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
 from cleanroom.privacy.dp_release import release_dp
@@ -108,7 +108,7 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
     with audited(service, who, request.action, query_id, request.detail) as detail:
         epsilon = epsilon_for(policy, request.epsilon)
         plan = request.planner(policy, epsilon)
-        steps = verify(check(policy, plan.steps))
+        steps = verify(policy, check(policy, plan.steps))
         remaining = charge(service, who, policy, epsilon, query_id)
         table = execute(service, policy, plan, steps, epsilon)
         detail.update(epsilon=epsilon, rows=len(table.rows),
@@ -153,12 +153,19 @@ def check(policy: Policy, steps: tuple[Step, ...]) -> tuple[Checked, ...]:
     return tuple(check_sql_step(policy, s) if isinstance(s, SqlStep) else s for s in steps)
 
 
-def verify(steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
-    """Noised steps re-checked against their noise plans (the exact rewrite is verified by the
-    gate itself)."""
+def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
+    """Noised steps re-checked against their noise plans, and a trusted planner's SQL re-read
+    for what it may touch (the gate verifies its own exact rewrite)."""
+    datasets = frozenset(policy.datasets)
     for step in steps:
         if isinstance(step, NoisedStep):
             verify_noised(step)
+            if not step.bounded_by_gate:
+                verify_trusted(step.query.sql, datasets, people_column=None)
+        elif isinstance(step, InternalStep):
+            verify_trusted(step.sql, datasets, people_column=None)
+        elif step.trusted:
+            verify_trusted(step.sql, datasets, people_column=step.people_column)
     return steps
 
 
@@ -184,7 +191,7 @@ def execute(service: Service, policy: Policy, plan: Plan, steps: tuple[Checked, 
             out = plan.finish(tuple(release(service, policy, session, s) for s in steps))
             if isinstance(out, Table):
                 return out
-            plan, steps = out, verify(check(policy, out.steps))
+            plan, steps = out, verify(policy, check(policy, out.steps))
 
 
 def release(service: Service, policy: Policy, session: Session, step: Checked) -> Released:
@@ -267,7 +274,7 @@ def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
     policy = authorize(service, who, collaboration, "analyst")
     try:
         epsilon = epsilon_for(policy, epsilon)
-        (step,) = verify(check(policy, plan_sql(sql, epsilon).steps))
+        (step,) = verify(policy, check(policy, plan_sql(sql, epsilon).steps))
     except QueryRejected as exc:
         audit_decision(service, who, "check", exc, detail={"sql": sql})
         return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations])

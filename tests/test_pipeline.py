@@ -12,9 +12,10 @@ import pytest
 
 from cleanroom import pipeline
 from cleanroom.errors import CleanroomError, QueryRejected
+from cleanroom.planners.attribution import AttributionRequest, plan_attribution
 from cleanroom.planners.base import NoisedStep, Plan, Released, SqlStep, Table, only
 from cleanroom.planners.sql import plan_private_query
-from cleanroom.planners.verify import verify_noised
+from cleanroom.planners.verify import verify_noised, verify_trusted
 from cleanroom.policy import Policy
 from cleanroom.store import Identity
 from tests.canary import CanaryData
@@ -168,3 +169,22 @@ def test_a_released_table_is_the_planners_finish(required: Harness) -> None:
     table = only((released,))
     assert isinstance(table, Table)
     assert table.extra == {"noise": {"epsilon": 1.0}, "truncated": False}
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT d, COUNT(*) AS __cr_n FROM read_parquet('/etc/x.parquet') GROUP BY d",
+    "SELECT d, COUNT(*) AS __cr_n FROM 'file.csv' GROUP BY d",
+    "WITH t AS (SELECT * FROM secrets) SELECT COUNT(*) AS __cr_n FROM t",
+    "SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel",  # no people count
+    "COPY impressions TO 'out.csv'",
+])
+def test_a_trusted_planners_sql_reads_only_the_datasets(sql: str) -> None:
+    with pytest.raises(QueryRejected):
+        verify_trusted(sql, frozenset({"impressions", "conversions"}), people_column="__cr_n")
+
+
+@pytest.mark.parametrize("model", ["linear", "time_decay", "markov"])
+def test_attribution_plans_verify(loaded: Harness, model: str) -> None:
+    ask = AttributionRequest(model, "impressions", "conversions", "channel", 30.0)
+    plan = plan_attribution(_policy(loaded), ask, None)
+    assert pipeline.verify(_policy(loaded), pipeline.check(_policy(loaded), plan.steps))

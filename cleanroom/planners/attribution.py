@@ -137,7 +137,7 @@ def plan_attribution(policy: Policy, ask: AttributionRequest, epsilon: float | N
                                       heuristic_params(spec)),), _MarkovCredit(checked, ask))
         step = ExactStep(released_sql(heuristic_sql(spec, ctes=checked.ctes())),
                          (ask.dimension, "conversions", "revenue"), PEOPLE,
-                         params=heuristic_params(spec))
+                         params=heuristic_params(spec), trusted=True)
         return Plan((step,), _Exact(ask))
     if spec.model not in DP_MODELS:
         raise refuse("dp_unsupported", "the markov model has no per-person bound on credit; "
@@ -180,7 +180,7 @@ class _MarkovCredit:
         spec = self.checked.spec
         step = ExactStep(released_sql(credit_sql(spec, ctes=self.checked.ctes())),
                          (self.ask.dimension, "conversions", "revenue"), PEOPLE,
-                         params=credit_params(spec, credit))
+                         params=credit_params(spec, credit), trusted=True)
         if not credit.values:  # nothing credited: no row to release
             return Table([self.ask.dimension, "conversions", "revenue"], [], 0, [], [], None,
                          {"model": self.ask.model})

@@ -44,6 +44,7 @@ class ExactStep:
     offset: int = 0
     params: Params | None = None
     mode: str = "anonymizing"
+    trusted: bool = False  # a planner's own SQL, not checked by the gate (verify re-reads it)
 
 
 @dataclass(frozen=True)

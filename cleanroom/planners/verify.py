@@ -10,6 +10,11 @@ must be bounded as its noise plan assumes. Anything unexpected refuses (fail clo
 
 A trusted planner's step (``bounded_by_gate=False``: attribution, whose bound is one credit per
 person by construction) gets the plan and shape checks.
+
+A trusted planner's SQL (attribution's window functions, ANTI JOIN and parameters are not
+free SQL's) does not meet the gate's rules, but ``verify_trusted`` re-reads it: one query that
+reads nothing but the policy's datasets and its own CTEs (no file, no table function), and, when
+thresholded, has the people count as its last column.
 """
 
 from __future__ import annotations
@@ -42,6 +47,27 @@ def verify_noised(step: NoisedStep) -> None:
         raise _unverified("the released columns do not match the noise plan")
     if step.bounded_by_gate:
         _verify_bounding(select, columns)
+
+
+def verify_trusted(sql: str, datasets: frozenset[str], *, people_column: str | None) -> None:
+    """Raise QueryRejected unless trusted SQL reads only ``datasets`` and its CTEs."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        raise QueryRejected([violation("unsupported_syntax", "a planner's SQL does not parse")]) \
+            from None
+    if not isinstance(tree, exp.Query):
+        raise QueryRejected([violation("not_a_select", "a planner's SQL")])
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or table.args.get("db") or \
+                table.name not in ctes | datasets:
+            raise QueryRejected([violation("unknown_table", "a planner's SQL reads "
+                                           "something other than the collaboration's datasets")])
+    last = tree.selects[-1] if tree.selects else None
+    if people_column is not None and (last is None or last.alias_or_name != people_column):
+        raise QueryRejected([violation("unsupported_syntax", "a planner's SQL has no people "
+                                       "count to threshold its rows by")])
 
 
 def _verify_plan(step: NoisedStep, aggregates: list[DPColumn]) -> None:
