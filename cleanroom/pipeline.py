@@ -185,13 +185,21 @@ def execute(service: Service, policy: Policy, plan: Plan, steps: tuple[Checked, 
     spent = 0.0
     with service.engine.session(tables_for(service, policy), service.limits) as session:
         while True:
-            spent += sum(s.epsilon for s in steps if isinstance(s, NoisedStep))
+            spent += _spending(steps, epsilon)
             if spent > 0 and (epsilon is None or spent > epsilon * (1 + _SLACK)):
                 raise CleanroomError()
             out = plan.finish(tuple(release(service, policy, session, s) for s in steps))
             if isinstance(out, Table):
                 return out
             plan, steps = out, verify(policy, check(policy, out.steps))
+
+
+def _spending(steps: tuple[Checked, ...], epsilon: float | None) -> float:
+    """What a stage spends; a request granted an epsilon releases nothing exact (``required``
+    mode never answers exactly), whatever its planner planned."""
+    if epsilon is not None and any(isinstance(s, ExactStep) for s in steps):
+        raise CleanroomError()
+    return sum(s.epsilon for s in steps if isinstance(s, NoisedStep))
 
 
 def release(service: Service, policy: Policy, session: Session, step: Checked) -> Released:

@@ -90,6 +90,16 @@ def test_a_later_stage_never_spends_more_than_was_charged(required: Harness) -> 
     assert _service(required).ledger.spent(COLLAB, "acme") == 1.0
 
 
+def test_a_request_granted_epsilon_never_releases_exact_rows(required: Harness) -> None:
+    """Under ``required`` DP a planner that planned an exact step fails closed, not exactly."""
+    def planner(policy: Policy, _: float | None) -> Plan:
+        return Plan((pipeline.check(policy, (SqlStep(BY_CHANNEL),))[0],), only)
+    request = pipeline.Request("query", None, {"sql": "test"}, planner)
+    with pytest.raises(CleanroomError) as caught:
+        pipeline.answer(_service(required), Identity(COLLAB, "acme"), COLLAB, request)
+    assert caught.value.code == "internal_error"
+
+
 def test_every_release_goes_through_the_one_threshold(loaded: Harness,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """SQL, each attribution model (Markov included) and each analytic are released by
