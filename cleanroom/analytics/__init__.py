@@ -19,9 +19,9 @@ from cleanroom.analytics.base import Context, Options
 from cleanroom.analytics.journeys import JourneyOptions, PathOptions, time_to_conversion, top_paths
 from cleanroom.analytics.rfm import RfmOptions, rfm
 from cleanroom.answers import AnalyticsAnswer
-from cleanroom.errors import CleanroomError, InvalidRequest, NotFound, Violation
+from cleanroom.errors import InvalidRequest, NotFound, Violation
 from cleanroom.gate.rules import RULES
-from cleanroom.pipeline import Request, Service, answer, audit_decision, authorize
+from cleanroom.pipeline import Request, Service, answer, authorize
 from cleanroom.planners.base import Finish, Plan, Released, Table
 from cleanroom.policy import Policy
 from cleanroom.store import Identity
@@ -69,17 +69,20 @@ def run_analytic(service: Service, who: Identity, collaboration: str, name: str,
         raise NotFound()
     detail: dict[str, Any] = {"analytic": name}
     try:
-        options = parse_options(analytic.options, body)
-    except CleanroomError as exc:
-        audit_decision(service, who, "analytics", exc, detail=detail)
-        raise
-    detail["options"] = options.model_dump(mode="json", exclude_none=True)
+        options: Options | None = parse_options(analytic.options, body)
+    except InvalidRequest as exc:  # refused by the planner, so audited like every request
+        options, invalid = None, exc
+    if options is not None:
+        detail["options"] = options.model_dump(mode="json", exclude_none=True)
 
     def planner(policy: Policy, epsilon: float | None) -> Plan:
+        if options is None:
+            raise invalid
         plan = analytic.run(Context(policy, epsilon), options)
         return replace(plan, finish=_named(name, plan.finish))
+    epsilon = None if options is None else options.epsilon
     result = answer(service, who, collaboration,
-                    Request("analytics", options.epsilon, detail, planner, AnalyticsAnswer))
+                    Request("analytics", epsilon, detail, planner, AnalyticsAnswer))
     assert isinstance(result, AnalyticsAnswer)
     return result
 
