@@ -77,7 +77,7 @@ def service_times(root: Path, repeat: int) -> dict[str, float]:
     for model in MODELS:
         ask = AttributionRequest(model, "touches", "conversions", "channel", 30.0)
         times[model], answer = best_of(repeat, lambda a=ask: attribute(service, who, "bench", a))
-        assert answer["rows"], model
+        assert answer.rows, model
     return times
 
 

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cleanroom import pipeline
+from cleanroom.answers import Answer, AuditAnswer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.errors import (
     CleanroomError,
     InvalidUpload,
@@ -22,6 +23,7 @@ from cleanroom.errors import (
     Unauthorized,
     Violation,
 )
+from cleanroom.gate.rules import RULES
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -74,21 +76,21 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         finally:
             raw.unlink(missing_ok=True)
 
-    @app.post("/v1/collaborations/{c}/queries")
-    def query(c: str, body: QueryRequest, who: Who) -> dict[str, Any]:
+    @app.post("/v1/collaborations/{c}/queries", response_model=QueryAnswer)
+    def query(c: str, body: QueryRequest, who: Who) -> Answer:
         return pipeline.run_sql(service, who, c, body.sql, body.epsilon)
 
-    @app.post("/v1/collaborations/{c}/queries/check")
-    def check(c: str, body: QueryRequest, who: Who) -> dict[str, Any]:
+    @app.post("/v1/collaborations/{c}/queries/check", response_model=CheckAnswer)
+    def check(c: str, body: QueryRequest, who: Who) -> CheckAnswer:
         return pipeline.check_sql(service, who, c, body.sql, body.epsilon)
 
-    @app.get("/v1/collaborations/{c}/budget")
-    def budget(c: str, who: Who) -> dict[str, Any]:
+    @app.get("/v1/collaborations/{c}/budget", response_model=BudgetAnswer)
+    def budget(c: str, who: Who) -> BudgetAnswer:
         return pipeline.budget_of(service, who, c)
 
-    @app.get("/v1/collaborations/{c}/audit")
-    def audit_log(c: str, who: Who) -> dict[str, Any]:
-        return {"entries": pipeline.read_audit(service, who, c)}
+    @app.get("/v1/collaborations/{c}/audit", response_model=AuditAnswer)
+    def audit_log(c: str, who: Who) -> AuditAnswer:
+        return AuditAnswer(entries=pipeline.read_audit(service, who, c))
 
     from cleanroom.api_routes import router  # here, not at the top: it imports this module
     app.include_router(router)
@@ -118,7 +120,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default body echoes the input; this one names only the field and the rule.
         violations = [Violation("invalid_field", f"{'.'.join(str(p) for p in e.get('loc', ()))}: "
-                                f"{e.get('type', 'invalid')}") for e in exc.errors()]
+                                f"{e.get('type', 'invalid')}", hint=RULES["invalid_field"].hint)
+                      for e in exc.errors()]
         body = {"error": {"code": "invalid_request", "message": "the request body is not valid",
                           "violations": [v.as_dict() for v in violations]}}
         return JSONResponse(body, status_code=422)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cleanroom import analytics
+from cleanroom.answers import AnalyticsAnswer, AttributionAnswer
 from cleanroom.api import Who
 from cleanroom.attribution_service import AttributionRequest, attribute
 from cleanroom.pipeline import Service, authorize
@@ -52,8 +53,8 @@ def _service(request: Request) -> Service:
     return service
 
 
-@router.post("/v1/collaborations/{c}/attribution")
-def attribution(c: str, body: AttributionBody, request: Request, who: Who) -> dict[str, Any]:
+@router.post("/v1/collaborations/{c}/attribution", response_model=AttributionAnswer)
+def attribution(c: str, body: AttributionBody, request: Request, who: Who) -> AttributionAnswer:
     return attribute(_service(request), who, c, body.request())
 
 
@@ -63,7 +64,7 @@ def list_analytics(c: str, request: Request, who: Who) -> dict[str, Any]:
     return {"analytics": analytics.describe()}
 
 
-@router.post("/v1/collaborations/{c}/analytics/{name}")
+@router.post("/v1/collaborations/{c}/analytics/{name}", response_model=AnalyticsAnswer)
 def run_analytic(c: str, name: str, request: Request, who: Who,
-                 body: Annotated[Any, Body()] = None) -> dict[str, Any]:
+                 body: Annotated[Any, Body()] = None) -> AnalyticsAnswer:
     return analytics.run_analytic(_service(request), who, c, name, {} if body is None else body)

@@ -1,42 +1,60 @@
-"""The order of things. Only this module knows it:
+"""The one door. Every answer (an analyst's SQL, each attribution model, each analytic) takes
+the same path, in this order, and only this module knows it:
 
-    parse -> analyse -> check -> rewrite -> render   (gate)
-    -> charge budget (under DP) -> execute (engine) -> release (threshold, noise) -> audit
+    authorize -> plan -> check -> verify -> charge -> execute -> release -> audit
 
-The budget is charged before the engine runs so that no failure is a free signal.
+- **authorize**: the party holds the analyst role in the collaboration; the epsilon is allowed.
+- **plan**: a planner (``planners.sql``, ``planners.attribution``, ``analytics``) turns the
+  request into a frozen ``Plan``: steps of SQL, each with its one release rule.
+- **check**: the gate checks every SQL step (exact, or bounded for DP).
+- **verify**: every noised step is re-checked against its noise plan (fail closed).
+- **charge**: the request's epsilon is charged once, before anything runs, so that no failure
+  is a free signal; a multi-stage plan (RFM) spends within that one charge.
+- **execute** and **release**: one engine session runs the steps; exact rows are released by
+  ``release.release_thresholded`` (the only threshold), noisy ones by ``privacy.dp_release``
+  (the only noise); the plan's ``finish`` shapes the released tables (or plans a next stage).
+- **audit**: one entry per request, refused or answered, with no data value.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from duckdb import DuckDBPyConnection
-
 from cleanroom import audit
+from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
-from cleanroom.engine import (
-    ColumnSpec,
-    ExactResult,
-    Limits,
-    TableSpec,
-    run,
-    run_streaming,
-    sandbox,
-)
+from cleanroom.engine import ColumnSpec, DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
-from cleanroom.gate import Catalog, CheckedQuery, K, check_query
-from cleanroom.gate.analyse import analyse_query
-from cleanroom.gate.parse import parse_query
-from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.gate.rules import violation
+from cleanroom.planners.base import (
+    Checked,
+    ExactStep,
+    InternalStep,
+    NoisedStep,
+    Plan,
+    Released,
+    SqlStep,
+    Step,
+    Table,
+)
+from cleanroom.planners.sql import (
+    PrivateQuery,
+    catalog_for,
+    check_sql_step,
+    describe_plan,
+    plan_private_query,
+    plan_sql,
+)
+from cleanroom.planners.verify import verify_noised, verify_trusted
 from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
-from cleanroom.privacy.dp_release import describe_noise, noise_plan, release_dp
-from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
-from cleanroom.privacy.mechanisms import NoisePlan, Rng, make_rng
+from cleanroom.privacy.dp_release import release_dp
+from cleanroom.privacy.mechanisms import Rng, make_rng
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
@@ -44,7 +62,7 @@ from cleanroom.upload import validate_upload
 
 # Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
 MIN_EPSILON = 1e-3
-_KINDS = {Kind.USER_KEY: K.UID, Kind.DIMENSION: K.DIM, Kind.METRIC: K.MET, Kind.BANNED: K.BANNED}
+_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class Service:
     settings: Settings
     ledger: BudgetLedger
     rng: Rng | None = None  # None: the OS's secure generator for every draw
+    engine: Engine = field(default_factory=DuckDBEngine)
 
     @classmethod
     def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> Service:
@@ -66,7 +85,39 @@ class Service:
         return self.settings.limits
 
 
-# -- access ------------------------------------------------------------------------------
+Planner = Callable[[Policy, float | None], Plan]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What every kind of question shares: how it is audited, the epsilon asked for, and the
+    planner that turns it into a plan under the policy and the granted epsilon."""
+
+    action: str  # the audit action: query, attribution, analytics
+    epsilon: float | None
+    detail: dict[str, Any]  # audited as is: names and options, never data
+    planner: Planner
+    # The route's response model: FastAPI re-validates another class's answer and drops the
+    # planner's extra keys (noise, truncated, epsilon_remaining).
+    answer: type[Answer] = QueryAnswer
+
+
+# -- the one door ------------------------------------------------------------------------
+def answer(service: Service, who: Identity, collaboration: str, request: Request) -> Answer:
+    """Answer any request through every stage, in order."""
+    policy = authorize(service, who, collaboration, "analyst")
+    query_id = uuid.uuid4().hex
+    with audited(service, who, request.action, query_id, request.detail) as detail:
+        epsilon = epsilon_for(policy, request.epsilon)
+        plan = request.planner(policy, epsilon)
+        steps = verify(policy, check(policy, plan.steps))
+        remaining = charge(service, who, policy, epsilon, query_id)
+        table = execute(service, policy, plan, steps, epsilon)
+        detail.update(epsilon=epsilon, rows=len(table.rows),
+                      suppressed_rows=table.suppressed_rows)
+    return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining))
+
+
 def authorize(service: Service, who: Identity, collaboration: str, role: str) -> Policy:
     """The collaboration's policy if ``who`` holds ``role`` in it; another collaboration's party
     learns only that there is nothing for it here."""
@@ -78,11 +129,180 @@ def authorize(service: Service, who: Identity, collaboration: str, role: str) ->
     return policy
 
 
-def catalog_for(policy: Policy) -> Catalog:
-    return Catalog.of({name: {c: _KINDS[col.kind] for c, col in ds.columns.items()}
-                       for name, ds in policy.datasets.items()})
+def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
+    """The epsilon a request runs with, or None for an exact (thresholded) answer.
+
+    ``required`` mode never answers exactly: a request without epsilon gets the policy's
+    ``max_epsilon_per_query``.
+    """
+    privacy = policy.privacy
+    if privacy.differential_privacy == "off":
+        if epsilon is not None:
+            raise QueryRejected([violation("epsilon_not_allowed", "differential privacy is off")])
+        return None
+    if epsilon is None:
+        return privacy.max_epsilon_per_query if privacy.differential_privacy == "required" else None
+    if epsilon < MIN_EPSILON:
+        raise QueryRejected([violation("epsilon_not_allowed", f"at least {MIN_EPSILON:g}")])
+    if epsilon > privacy.max_epsilon_per_query:
+        raise QueryRejected([violation(
+            "epsilon_not_allowed", f"at most {privacy.max_epsilon_per_query:g} per query")])
+    return epsilon
 
 
+def check(policy: Policy, steps: tuple[Step, ...]) -> tuple[Checked, ...]:
+    """Every SQL step through the gate; a trusted planner's steps are already checked SQL."""
+    return tuple(check_sql_step(policy, s) if isinstance(s, SqlStep) else s for s in steps)
+
+
+def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
+    """Noised steps re-checked against their noise plans, and a trusted planner's SQL re-read
+    for what it may touch (the gate verifies its own exact rewrite)."""
+    datasets = frozenset(policy.datasets)
+    for step in steps:
+        if isinstance(step, NoisedStep):
+            verify_noised(step)
+            if not step.bounded_by_gate:
+                verify_trusted(step.query.sql, datasets, people_column=None)
+        elif isinstance(step, InternalStep):
+            verify_trusted(step.sql, datasets, people_column=None)
+        elif step.trusted:
+            verify_trusted(step.sql, datasets, people_column=step.people_column)
+    return steps
+
+
+def charge(service: Service, who: Identity, policy: Policy, epsilon: float | None,
+           query_id: str) -> float | None:
+    """Charge the request's epsilon once, before anything runs; the budget left, or None."""
+    if epsilon is None:
+        return None
+    return service.ledger.charge(policy.collaboration, who.party, epsilon,
+                                 budget=policy.privacy.epsilon_budget, query_id=query_id).remaining
+
+
+def execute(service: Service, policy: Policy, plan: Plan, steps: tuple[Checked, ...],
+            epsilon: float | None) -> Table:
+    """Run and release every stage of the plan in one engine session. Later stages spend only
+    what the one charge covered: a plan that would spend more fails closed."""
+    spent = 0.0
+    with service.engine.session(tables_for(service, policy), service.limits) as session:
+        while True:
+            spent += _spending(steps, epsilon)
+            if spent > 0 and (epsilon is None or spent > epsilon * (1 + _SLACK)):
+                raise CleanroomError()
+            out = plan.finish(tuple(release(service, policy, session, s) for s in steps))
+            if isinstance(out, Table):
+                return out
+            plan, steps = out, verify(policy, check(policy, out.steps))
+
+
+def _spending(steps: tuple[Checked, ...], epsilon: float | None) -> float:
+    """What a stage spends; a request granted an epsilon releases nothing exact (``required``
+    mode never answers exactly), whatever its planner planned."""
+    if epsilon is not None and any(isinstance(s, ExactStep) for s in steps):
+        raise CleanroomError()
+    return sum(s.epsilon for s in steps if isinstance(s, NoisedStep))
+
+
+def release(service: Service, policy: Policy, session: Session, step: Checked) -> Released:
+    """Run one step and let out only what its release rule allows."""
+    rules = policy.query_rules
+    if isinstance(step, InternalStep):
+        internal = session.stream(step.sql, list, params=step.params)
+        return Released([], [], 0, [], [], internal=ExactResult((), internal))
+    if isinstance(step, ExactStep):
+        thresholded = release_thresholded(
+            session.run(step.sql, params=step.params), people_column=step.people_column,
+            min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset)
+        rows = thresholded.rows
+        return Released(list(thresholded.columns), rows, thresholded.suppressed_rows,
+                        list(thresholded.row_status) or ["exact"] * len(rows),
+                        [list(c) for c in thresholded.withheld_cells])
+    q = step.query
+    noised = session.stream(q.sql, lambda rows: release_dp(
+        rows, q.columns, step.noise, min_users=rules.min_users_per_row,
+        max_groups_per_user=rules.max_groups_per_user, rng=service.rng or make_rng(),
+        order=q.order, limit=q.limit, offset=q.offset, max_rows=service.limits.max_rows),
+        params=step.params)
+    # How many groups were held back is itself exact: under DP it is not released.
+    return Released(list(noised.columns), noised.rows, None, ["noised"] * len(noised.rows), [],
+                    noised.intervals, describe_plan(step.noise), noised.truncated)
+
+
+def answer_body(query_id: str, table: Table, epsilon: float | None,
+                remaining: float | None) -> dict[str, Any]:
+    """The keys every answer has (CONTRACT.md §3), then the planner's own."""
+    body: dict[str, Any] = {
+        "query_id": query_id, "columns": table.columns, "rows": table.rows,
+        "suppressed_rows": table.suppressed_rows,
+        "epsilon_spent": 0.0 if epsilon is None else epsilon,
+        "row_status": table.row_status, "withheld_cells": table.withheld_cells,
+        "confidence_intervals": table.intervals, "policy_version": POLICY_VERSION}
+    if epsilon is not None:
+        body["epsilon_remaining"] = remaining
+    return {**body, **table.extra}
+
+
+@contextmanager
+def audited(service: Service, who: Identity, action: str, query_id: str,
+            detail: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """One audit entry for the request: refused (and re-raised) or answered."""
+    info = dict(detail)
+    try:
+        yield info
+    except CleanroomError as exc:
+        audit_decision(service, who, action, exc, query_id=query_id, detail=info)
+        raise
+    audit_decision(service, who, action, None, query_id=query_id, detail=info)
+
+
+def audit_decision(service: Service, who: Identity, action: str, error: CleanroomError | None, *,
+                   query_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    info = dict(detail or {})
+    if error is not None:
+        info["error"] = error.code
+        info["rules"] = sorted({v.rule for v in error.violations})
+    decision = "accepted" if error is None else {"query_rejected": "rejected",
+                                                 "budget_exhausted": "exhausted"}.get(
+        error.code, "failed" if error.code == "query_failed" else "refused")
+    audit.record(service.store, AuditEvent(who.collaboration, who.party, action, decision,
+                                           query_id, info))
+
+
+# -- SQL queries ---------------------------------------------------------------------------
+def run_sql(service: Service, who: Identity, collaboration: str, sql: str,
+            epsilon: float | None = None) -> Answer:
+    detail = {"sql": sql, "epsilon": epsilon}
+    return answer(service, who, collaboration, Request(
+        "query", epsilon, detail, lambda _, granted: plan_sql(sql, granted)))
+
+
+def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
+              epsilon: float | None = None) -> CheckAnswer:
+    """The gate's decision, the SQL that would run and, under DP, the noise plan: the same
+    authorize, plan, check and verify stages as /queries; it runs nothing and spends nothing."""
+    policy = authorize(service, who, collaboration, "analyst")
+    try:
+        epsilon = epsilon_for(policy, epsilon)
+        (step,) = verify(policy, check(policy, plan_sql(sql, epsilon).steps))
+    except QueryRejected as exc:
+        audit_decision(service, who, "check", exc, detail={"sql": sql})
+        return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations])
+    audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
+    return CheckAnswer.model_validate({
+        "decision": "accepted", "violations": [], "epsilon": epsilon,
+        "min_users_per_row": policy.query_rules.min_users_per_row, **_described(step)})
+
+
+def _described(step: Checked) -> dict[str, Any]:
+    if isinstance(step, ExactStep):
+        return {"columns": list(step.columns), "mode": step.mode, "sql": step.sql}
+    assert isinstance(step, NoisedStep)
+    return {"columns": [c.name for c in step.query.columns], "mode": "private",
+            "sql": step.query.sql, "noise": describe_plan(step.noise)}
+
+
+# -- tables, uploads, budget, audit ------------------------------------------------------
 def tables_for(service: Service, policy: Policy) -> list[TableSpec]:
     """The sandbox's views: current versions, banned columns left out, metrics clamped."""
     current = service.store.current(policy.collaboration)
@@ -96,7 +316,6 @@ def tables_for(service: Service, policy: Policy) -> list[TableSpec]:
     return specs
 
 
-# -- uploads -----------------------------------------------------------------------------
 def upload_target(service: Service, who: Identity, collaboration: str, dataset: str) -> Dataset:
     """The dataset ``who`` may upload, checked before any of the body is received."""
     policy = authorize(service, who, collaboration, "provider")
@@ -125,179 +344,13 @@ def upload_dataset(service: Service, who: Identity, collaboration: str, dataset:
     return {"dataset": dataset, "rows": version.rows, "version": version.version}
 
 
-# -- queries -----------------------------------------------------------------------------
-def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
-              epsilon: float | None = None) -> dict[str, Any]:
-    """The gate's decision, the SQL that would run and, under DP, the noise plan; it runs
-    nothing and spends no budget."""
-    policy = authorize(service, who, collaboration, "analyst")
-    try:
-        # The same path /queries would take: the exact gate, or the DP planner.
-        epsilon = epsilon_for(policy, epsilon)
-        if epsilon is None:
-            checked = _check(policy, sql)
-            plan: dict[str, Any] = {"columns": list(checked.columns), "mode": checked.mode.value,
-                    "sql": checked.sql}
-        else:
-            private = plan_private_query(policy, sql, epsilon)
-            plan = {"columns": [c.name for c in private.query.columns], "mode": "private",
-                    "sql": private.query.sql, "noise": describe_plan(private.plan)}
-    except QueryRejected as exc:
-        audit_decision(service, who, "check", exc, detail={"sql": sql})
-        return {"decision": "rejected", "violations": [v.as_dict() for v in exc.violations]}
-    audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
-    return {"decision": "accepted", "violations": [], "epsilon": epsilon,
-            "min_users_per_row": policy.query_rules.min_users_per_row, **plan}
-
-
-def _check(policy: Policy, sql: str) -> CheckedQuery:
-    return check_query(sql, catalog_for(policy), min_users=policy.query_rules.min_users_per_row)
-
-
-def run_sql(service: Service, who: Identity, collaboration: str, sql: str,
-            epsilon: float | None = None) -> dict[str, Any]:
-    policy = authorize(service, who, collaboration, "analyst")
-    query_id = uuid.uuid4().hex
-    detail: dict[str, Any] = {"sql": sql, "epsilon": epsilon}
-    try:
-        epsilon = epsilon_for(policy, epsilon)
-        (answer,) = run_batch(service, who, policy, [sql], epsilon, query_id)
-    except CleanroomError as exc:
-        audit_decision(service, who, "query", exc, query_id=query_id, detail=detail)
-        raise
-    detail.update(epsilon=epsilon, rows=len(answer["rows"]), suppressed_rows=answer["suppressed_rows"])
-    audit_decision(service, who, "query", None, query_id=query_id, detail=detail)
-    return {"query_id": query_id, **answer}
-
-
-def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
-    """The epsilon a query runs with, or None for an exact (thresholded) answer.
-
-    ``required`` mode never answers exactly: a query without epsilon gets the policy's
-    ``max_epsilon_per_query``.
-    """
-    privacy = policy.privacy
-    if privacy.differential_privacy == "off":
-        if epsilon is not None:
-            raise QueryRejected([violation("epsilon_not_allowed", "differential privacy is off")])
-        return None
-    if epsilon is None:
-        return privacy.max_epsilon_per_query if privacy.differential_privacy == "required" else None
-    if epsilon < MIN_EPSILON:
-        raise QueryRejected([violation("epsilon_not_allowed", f"at least {MIN_EPSILON:g}")])
-    if epsilon > privacy.max_epsilon_per_query:
-        raise QueryRejected([violation(
-            "epsilon_not_allowed", f"at most {privacy.max_epsilon_per_query:g} per query")])
-    return epsilon
-
-
-def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
-              epsilon: float | None, query_id: str) -> list[dict[str, Any]]:
-    """Run gated queries as one request, in one sandbox. Under DP, ``epsilon`` is split equally
-    between them and charged once, before anything runs: a query that then fails (time or
-    memory limit) has spent its epsilon, so no failure is a free signal, and a party without
-    budget gets 429 without making the engine work."""
-    if epsilon is None:
-        checked = [_check(policy, sql) for sql in sqls]
-        with sandbox(tables_for(service, policy), service.limits) as con:
-            results = [run(con, c.sql, service.limits) for c in checked]
-        return [_exact_answer(policy, c, r) for c, r in zip(checked, results)]
-    share = epsilon / len(sqls)
-    private = [plan_private_query(policy, sql, share) for sql in sqls]
-    charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
-                                   budget=policy.privacy.epsilon_budget, query_id=query_id)
-    with sandbox(tables_for(service, policy), service.limits) as con:
-        return [_private_answer(service, policy, con, p, share, charge.remaining)
-                for p in private]
-
-
-def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> dict[str, Any]:
-    release = release_thresholded(exact, people_column=checked.people_column,
-                                  min_users=policy.query_rules.min_users_per_row,
-                                  limit=checked.limit, offset=checked.offset)
-    return {"columns": list(release.columns), "rows": release.rows,
-            "suppressed_rows": release.suppressed_rows, "epsilon_spent": 0.0,
-            "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
-
-
-def _private_answer(service: Service, policy: Policy, con: DuckDBPyConnection,
-                    private: PrivateQuery, epsilon: float, remaining: float) -> dict[str, Any]:
-    q = private.query
-    release = run_streaming(con, q.sql, service.limits, lambda rows: release_dp(
-        rows, q.columns, private.plan, min_users=policy.query_rules.min_users_per_row,
-        max_groups_per_user=policy.query_rules.max_groups_per_user,
-        rng=service.rng or make_rng(), order=q.order, limit=q.limit, offset=q.offset,
-        max_rows=service.limits.max_rows))
-    return {"columns": list(release.columns), "rows": release.rows, "truncated": release.truncated,
-            # How many groups were held back is itself exact: under DP it is not released.
-            "suppressed_rows": None, "epsilon_spent": epsilon, "epsilon_remaining": remaining,
-            "row_status": ["noised"] * len(release.rows),
-            "confidence_intervals": release.intervals, "noise": describe_plan(private.plan)}
-
-
-@dataclass(frozen=True)
-class PrivateQuery:
-    query: DPQuery
-    plan: NoisePlan
-
-
-def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
-    """The bounded SQL and the noise plan of a query, without running it."""
-    tree = parse_query(sql)
-    shape = analyse_query(tree, catalog_for(policy))
-    columns = dp_columns(shape, _metric_bounds(policy), _user_keys(policy))
-    order, limit, offset = dp_order(shape, columns)
-    rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
-    rules = policy.query_rules
-    groups, rows = rules.max_groups_per_user, rules.max_rows_per_user_group
-    bounded = bound_contributions(shape, columns, max_groups_per_user=groups,
-                                  max_rows_per_user_group=rows)
-    plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
-                      delta=policy.privacy.delta, max_rows_per_user_group=rows,
-                      min_users=rules.min_users_per_row)
-    query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
-        1 for c in columns if c.function == "group_key"), order, limit, offset)
-    return PrivateQuery(query, plan)
-
-
-def describe_plan(plan: NoisePlan) -> dict[str, Any]:
-    return describe_noise(plan)
-
-
-def _metric_bounds(policy: Policy) -> dict[str, tuple[float, float]]:
-    bounds: dict[str, set[tuple[float, float]]] = {}
-    for ds in policy.datasets.values():
-        for name, col in ds.columns.items():
-            if col.kind is Kind.METRIC and col.bounds is not None:
-                bounds.setdefault(name, set()).add(col.bounds)
-    # A name with different bounds in two datasets is ambiguous: take the widest range.
-    return {n: (min(b[0] for b in bs), max(b[1] for b in bs)) for n, bs in bounds.items()}
-
-
-def _user_keys(policy: Policy) -> frozenset[str]:
-    return frozenset(ds.user_key for ds in policy.datasets.values())
-
-
-def budget_of(service: Service, who: Identity, collaboration: str) -> dict[str, Any]:
+def budget_of(service: Service, who: Identity, collaboration: str) -> BudgetAnswer:
     policy = authorize(service, who, collaboration, "analyst")
     spent = service.ledger.spent(collaboration, who.party)
     budget = policy.privacy.epsilon_budget
-    return {"party": who.party, "epsilon_budget": budget, "epsilon_spent": spent,
-            "epsilon_remaining": max(0.0, budget - spent),
-            "history": service.ledger.history(collaboration, who.party)}
-
-
-def audit_decision(service: Service, who: Identity, action: str, error: CleanroomError | None, *,
-           query_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    info = dict(detail or {})
-    if error is not None:
-        info["error"] = error.code
-        info["rules"] = sorted({v.rule for v in error.violations})
-    decision = "accepted" if error is None else {"query_rejected": "rejected",
-                                                 "budget_exhausted": "exhausted"}.get(
-        error.code, "failed" if error.code == "query_failed" else "refused")
-    audit.record(service.store, AuditEvent(who.collaboration, who.party, action, decision,
-                                           query_id, info))
+    return BudgetAnswer(party=who.party, epsilon_budget=budget, epsilon_spent=spent,
+                        epsilon_remaining=max(0.0, budget - spent),
+                        history=service.ledger.history(collaboration, who.party))
 
 
 def read_audit(service: Service, who: Identity, collaboration: str) -> list[dict[str, Any]]:
@@ -305,5 +358,6 @@ def read_audit(service: Service, who: Identity, collaboration: str) -> list[dict
     return audit.read(service.store, collaboration)
 
 
-__all__ = ["InvalidUpload", "Service", "authorize", "check_sql", "read_audit", "run_sql",
-           "upload_dataset"]
+__all__ = ["InvalidUpload", "PrivateQuery", "Request", "Service", "answer", "authorize",
+           "catalog_for", "check_sql", "describe_plan", "plan_private_query", "read_audit",
+           "run_sql", "upload_dataset"]

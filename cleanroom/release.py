@@ -15,7 +15,7 @@ import datetime as dt
 import decimal
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cleanroom.engine import ExactResult
@@ -26,6 +26,14 @@ class Release:
     columns: tuple[str, ...]
     rows: list[list[Any]]
     suppressed_rows: int
+    # Per row "exact" or "partial", and the [row, column] of each withheld (null) cell; the
+    # defaults say every released row is exact, as whole-row suppression makes it.
+    row_status: list[str] = field(default_factory=list, repr=False)
+    withheld_cells: list[list[int]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.row_status:
+            object.__setattr__(self, "row_status", ["exact"] * len(self.rows))
 
 
 def counted_floor(min_users: int) -> int:

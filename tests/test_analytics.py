@@ -244,13 +244,15 @@ def test_dp_answers_are_noised_with_intervals(required: Harness, canary: CanaryD
     assert [h["query_id"] for h in budget["history"]] == [body["query_id"]]  # charged once
 
 
-def test_dp_rfm_charges_its_two_steps_and_the_budget_runs_out(required: Harness,
-                                                              canary: CanaryData) -> None:
+def test_dp_rfm_is_charged_once_and_the_budget_runs_out(required: Harness,
+                                                         canary: CanaryData) -> None:
     body = ok(analytic(required, "rfm", dataset="conversions", as_of=AS_OF, epsilon=1.0), canary)
     budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget",
                                  headers=required.auth("acme")).json()
+    # One charge for the request, before its first step runs; its two steps spend halves.
     assert [(h["query_id"], h["epsilon"]) for h in budget["history"]] == [
-        (body["query_id"], 0.5), (body["query_id"], 0.5)]
+        (body["query_id"], 1.0)]
+    assert [n["epsilon"] for n in body["noise"]] == [pytest.approx(1 / 6)] * 3 + [0.5]
     for _ in range(2):
         ok(analytic(required, "overlap", a="impressions", b="conversions"), canary)
     assert_error(analytic(required, "time-to-conversion", touchpoints="impressions",

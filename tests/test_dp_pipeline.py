@@ -192,13 +192,13 @@ def test_the_number_of_candidate_groups_never_decides_success(tmp_path: Path,
 
 def test_a_failing_private_query_has_already_been_charged(required: Harness,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from cleanroom import pipeline
+    from cleanroom.engine import duckdb as engine
     from cleanroom.errors import QueryFailed
 
     def fail(*_: object, **__: object) -> None:
         raise QueryFailed()
 
-    monkeypatch.setattr(pipeline, "run_streaming", fail)
+    monkeypatch.setattr(engine, "run_streaming", fail)  # the engine session's streamed run
     assert_error(required.query("SELECT COUNT(*) AS n FROM conversions"), 422, "query_failed")
     budget = required.client.get(f"/v1/collaborations/{COLLAB}/budget",
                                  headers=required.auth("acme")).json()

@@ -1,25 +1,29 @@
 """Built-in audience analytics, each ordinary SQL through the gate (docs/analytics.md).
 
-``run_analytic(service, who, collaboration, name, body)`` checks the analyst, validates the
-options against the analytic's model and every name against the policy, runs the analytic's
-gated batch (thresholds, DP, one budget charge) and audits it as action ``analytics``.
+``run_analytic(service, who, collaboration, name, body)`` checks the analyst and validates the
+options against the analytic's model; the analytic is a planner (it checks every name against
+the policy and emits gated SQL steps), and the request goes through ``pipeline.answer`` like any
+query: thresholds or noise, one budget charge, audited as action ``analytics``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from cleanroom.analytics.audience import OverlapOptions, ReachOptions, overlap, reach_frequency
-from cleanroom.analytics.base import Context, Options, Table
+from cleanroom.analytics.base import Context, Options
 from cleanroom.analytics.journeys import JourneyOptions, PathOptions, time_to_conversion, top_paths
 from cleanroom.analytics.rfm import RfmOptions, rfm
-from cleanroom.errors import CleanroomError, InvalidRequest, NotFound, Violation
-from cleanroom.pipeline import Service, audit_decision, authorize, epsilon_for
+from cleanroom.answers import AnalyticsAnswer
+from cleanroom.errors import InvalidRequest, NotFound, Violation
+from cleanroom.gate.rules import RULES
+from cleanroom.pipeline import Request, Service, answer, authorize
+from cleanroom.planners.base import Finish, Plan, Released, Table
+from cleanroom.policy import Policy
 from cleanroom.store import Identity
 
 
@@ -29,7 +33,7 @@ class Analytic:
 
     name: str
     options: type[Options]
-    run: Callable[[Context, Any], Table]
+    run: Callable[[Context, Any], Plan]  # the planner
     summary: str
 
 
@@ -50,41 +54,47 @@ def parse_options(model: type[Options], body: Any) -> Options:
         return model.model_validate(body if isinstance(body, dict) else {"": body})
     except ValidationError as exc:
         violations = [Violation("invalid_field", f"{'.'.join(str(p) for p in e['loc'])}: "
-                                f"{e['type']}") for e in exc.errors()]
+                                f"{e['type']}", hint=RULES["invalid_field"].hint)
+                      for e in exc.errors()]
         raise InvalidRequest(violations) from None
 
 
 def run_analytic(service: Service, who: Identity, collaboration: str, name: str,
-                 body: Any) -> dict[str, Any]:
-    """Run analytic ``name`` with the options in ``body``; the answer has the query route's
-    keys (query_id, columns, rows, suppressed_rows, epsilon_spent, row_status,
-    confidence_intervals) plus the analytic's own."""
-    policy = authorize(service, who, collaboration, "analyst")
+                 body: Any) -> AnalyticsAnswer:
+    """Run analytic ``name`` with the options in ``body`` through the one door; the answer has
+    the query route's keys plus ``analytic`` and the analytic's own."""
+    authorize(service, who, collaboration, "analyst")
     analytic = ANALYTICS.get(name)
     if analytic is None:
         raise NotFound()
-    query_id = uuid.uuid4().hex
     detail: dict[str, Any] = {"analytic": name}
     try:
-        options = parse_options(analytic.options, body)
+        options: Options | None = parse_options(analytic.options, body)
+    except InvalidRequest as exc:  # refused by the planner, so audited like every request
+        options, invalid = None, exc
+    if options is not None:
         detail["options"] = options.model_dump(mode="json", exclude_none=True)
-        epsilon = epsilon_for(policy, options.epsilon)
-        table = analytic.run(Context(service, who, policy, epsilon, query_id), options)
-    except CleanroomError as exc:
-        audit_decision(service, who, "analytics", exc, query_id=query_id, detail=detail)
-        raise
-    detail.update(epsilon=epsilon, rows=len(table.rows), suppressed_rows=table.suppressed_rows)
-    audit_decision(service, who, "analytics", None, query_id=query_id, detail=detail)
-    return answer(query_id, name, table, epsilon)
+
+    def planner(policy: Policy, epsilon: float | None) -> Plan:
+        if options is None:
+            raise invalid
+        plan = analytic.run(Context(policy, epsilon), options)
+        return replace(plan, finish=_named(name, plan.finish))
+    epsilon = None if options is None else options.epsilon
+    result = answer(service, who, collaboration,
+                    Request("analytics", epsilon, detail, planner, AnalyticsAnswer))
+    assert isinstance(result, AnalyticsAnswer)
+    return result
 
 
-def answer(query_id: str, name: str, table: Table, epsilon: float | None) -> dict[str, Any]:
-    status = "exact" if epsilon is None else "noised"
-    return {"query_id": query_id, "analytic": name, "columns": table.columns,
-            "rows": table.rows, "suppressed_rows": table.suppressed_rows,
-            "epsilon_spent": 0.0 if epsilon is None else epsilon,
-            "row_status": [status] * len(table.rows),
-            "confidence_intervals": table.intervals, **table.extra}
+def _named(name: str, finish: Finish) -> Finish:
+    """``finish``, its table (at whichever stage) carrying the analytic's name."""
+    def named(released: tuple[Released, ...]) -> Table | Plan:
+        out = finish(released)
+        if isinstance(out, Plan):
+            return replace(out, finish=_named(name, out.finish))
+        return replace(out, extra={"analytic": name, **out.extra})
+    return named
 
 
 def describe() -> list[dict[str, Any]]:

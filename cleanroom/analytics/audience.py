@@ -12,10 +12,12 @@ from cleanroom.analytics.base import (
     Options,
     Table,
     noise_of,
-    row_intervals,
+    statuses,
     total_suppressed,
+    withheld,
 )
 from cleanroom.analytics.checks import dataset_of, dimension_of, quote, user_key_of
+from cleanroom.planners.base import Plan, Released
 
 
 class OverlapOptions(Options):
@@ -39,19 +41,22 @@ def overlap_sql(ctx: Context, opts: OverlapOptions) -> list[str]:
             f"SELECT COUNT(DISTINCT x.{ua}) AS people FROM {ta} x JOIN {tb} y ON x.{ua} = y.{ub}"]
 
 
-def overlap(ctx: Context, opts: OverlapOptions) -> Table:
+def overlap(ctx: Context, opts: OverlapOptions) -> Plan:
     """One row per segment (A, B, A and B) that stands on enough people."""
-    answers = ctx.batch(overlap_sql(ctx, opts))
     labels = [opts.a, opts.b, f"{opts.a} & {opts.b}"]
-    rows: list[list[Any]] = []
-    intervals: list[list[Interval]] = []
-    for label, answer in zip(labels, answers):
-        for row, cells in zip(answer["rows"], row_intervals(answer)):
-            rows.append([label, row[0]])
-            intervals.append([None, cells[0]])
-    private = ctx.epsilon is not None
-    return Table(["segment", "people"], rows, total_suppressed(answers),
-                 intervals if private else None, noise_of(answers))
+
+    def finish(answers: tuple[Released, ...]) -> Table:
+        rows: list[list[Any]] = []
+        intervals: list[list[Interval]] = []
+        status: list[str] = []
+        for label, answer in zip(labels, answers):
+            for row, cells, state in zip(answer.rows, answer.cell_intervals(), answer.row_status):
+                rows.append([label, row[0]])
+                intervals.append([None, cells[0]])
+                status.append(state)
+        return Table(["segment", "people"], rows, total_suppressed(answers), status, [],
+                     intervals if ctx.private else None, noise_of(answers))
+    return Plan(ctx.steps(overlap_sql(ctx, opts)), finish)
 
 
 def reach_sql(ctx: Context, opts: ReachOptions) -> list[str]:
@@ -73,16 +78,22 @@ def reach_sql(ctx: Context, opts: ReachOptions) -> list[str]:
     return [reach, distribution]
 
 
-def reach_frequency(ctx: Context, opts: ReachOptions) -> Table:
+def reach_frequency(ctx: Context, opts: ReachOptions) -> Plan:
     """One row per released dimension value: people, average frequency, then people per
-    frequency 1..N-1 and N+; a bucket that was not released is null, never 0."""
-    reach, distribution = ctx.batch(reach_sql(ctx, opts))
+    frequency 1..N-1 and N+; a bucket that was not released is null, never 0 (and its row
+    partial)."""
+    return Plan(ctx.steps(reach_sql(ctx, opts)),
+                lambda released: _reach_table(ctx, opts, *released))
+
+
+def _reach_table(ctx: Context, opts: ReachOptions, reach: Released,
+                 distribution: Released) -> Table:
     cap = opts.max_frequency
     buckets: dict[tuple[Any, int], tuple[int, Interval]] = {
         (row[0], int(row[1])): (row[2], cells[2])
-        for row, cells in zip(distribution["rows"], row_intervals(distribution))}
+        for row, cells in zip(distribution.rows, distribution.cell_intervals())}
     rows, intervals = [], []
-    for row, cells in zip(reach["rows"], row_intervals(reach)):
+    for row, cells in zip(reach.rows, reach.cell_intervals()):
         counts = [buckets.get((row[0], f), (None, None)) for f in range(1, cap + 1)]
         if ctx.epsilon is None:
             counts = secondary_suppression(row[1], counts, ctx.policy.query_rules.min_users_per_row)
@@ -93,9 +104,10 @@ def reach_frequency(ctx: Context, opts: ReachOptions) -> Table:
         intervals.append([None, cells[1], None, *(i for _, i in counts)])
     columns = [opts.dimension, "people", "avg_frequency",
                *(f"freq_{f}" for f in range(1, cap)), f"freq_{cap}+"]
-    extra = {"suppressed_cells": distribution["suppressed_rows"], **noise_of([reach, distribution])}
-    return Table(columns, rows, reach["suppressed_rows"],
-                 intervals if ctx.epsilon is not None else None, extra)
+    extra = {"suppressed_cells": distribution.suppressed_rows, **noise_of([reach, distribution])}
+    nulls = withheld(ctx, rows, range(3, 3 + cap))
+    return Table(columns, rows, reach.suppressed_rows, statuses(ctx, rows, nulls), nulls,
+                 intervals if ctx.private else None, extra)
 
 
 def secondary_suppression(people: int, counts: list[tuple[Any, Any]],

@@ -1,21 +1,21 @@
-"""What every built-in analytic shares: its options, the gated batch it runs, and the table it
-returns. An analytic only builds SQL from checked names and numbers; the gate, the thresholds,
-the noise and the one budget charge all come from ``pipeline.run_batch``.
+"""What every built-in analytic shares: its options, the context it plans in, and the table it
+finishes with. An analytic is a planner: it builds SQL from checked names and numbers as
+``SqlStep``s, which the pipeline checks with the gate like an analyst's SQL, thresholds or
+noises, and charges once; its ``finish`` only combines released rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleanroom import pipeline
-from cleanroom.pipeline import Service
+from cleanroom.planners.base import Interval, Released, SqlStep, Table
 from cleanroom.policy import Policy
-from cleanroom.store import Identity
 
-Interval = list[float] | None
+__all__ = ["Context", "Interval", "Options", "Table", "noise_of", "statuses", "total_suppressed",
+           "withheld"]
 
 
 class Options(BaseModel):
@@ -27,62 +27,49 @@ class Options(BaseModel):
 
 @dataclass(frozen=True)
 class Context:
-    """One analytic request: who asks, under which policy, with which epsilon (None: exact)."""
+    """One analytic request: under which policy, with which epsilon (None: exact)."""
 
-    service: Service
-    who: Identity
     policy: Policy
     epsilon: float | None
-    query_id: str
 
     @property
     def min_users(self) -> int:
         return self.policy.query_rules.min_users_per_row
 
-    def batch(self, sqls: list[str], *, epsilon: float | None = None) -> list[dict[str, Any]]:
-        """Run gated SQL as one request: the epsilon (default: the request's) is split equally
-        between the queries and charged once, before anything is released."""
-        share = self.epsilon if epsilon is None else epsilon
-        return pipeline.run_batch(self.service, self.who, self.policy, sqls, share,
-                                  self.query_id)
+    @property
+    def private(self) -> bool:
+        return self.epsilon is not None
+
+    def steps(self, sqls: list[str], *, epsilon: float | None = None) -> tuple[SqlStep, ...]:
+        """Gated steps sharing ``epsilon`` (default: the request's) equally."""
+        total = self.epsilon if epsilon is None else epsilon
+        share = None if total is None else total / len(sqls)
+        return tuple(SqlStep(sql, share) for sql in sqls)
 
 
-@dataclass(frozen=True)
-class Table:
-    """An analytic's answer: rows only where enough people stand behind them.
-
-    ``intervals`` mirrors ``rows`` cell by cell (95% intervals under DP, None for labels and for
-    values derived after release); it is None for exact answers.
-    """
-
-    columns: list[str]
-    rows: list[list[Any]]
-    suppressed_rows: int | None
-    intervals: list[list[Interval]] | None
-    extra: dict[str, Any] = field(default_factory=dict)
+def total_suppressed(released: tuple[Released, ...] | list[Released]) -> int | None:
+    """Rows held back over several steps; None under DP (that count is not released)."""
+    counts = [r.suppressed_rows for r in released]
+    return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
 
-def row_intervals(answer: dict[str, Any]) -> list[list[Interval]]:
-    """Per-row cell intervals of a batch answer (all None for an exact answer)."""
-    found = answer.get("confidence_intervals")
-    if found is None:
-        return [[None] * len(answer["columns"]) for _ in answer["rows"]]
-    return [list(cells) for cells in found]
+def noise_of(released: tuple[Released, ...] | list[Released]) -> dict[str, Any]:
+    """The noise plans of DP steps, for the answer (empty if exact)."""
+    plans = [r.noise for r in released if r.noise is not None]
+    return {"noise": plans} if plans else {}
 
 
-def total_suppressed(answers: list[dict[str, Any]]) -> int | None:
-    """Rows held back over several answers; None under DP (that count is not released)."""
-    counts = [a["suppressed_rows"] for a in answers]
-    return None if any(c is None for c in counts) else sum(counts)
+def statuses(ctx: Context, rows: list[list[Any]],
+             cells: list[list[int]] | None = None) -> list[str]:
+    """Per row: noised under DP; otherwise partial where a cell was withheld, else exact."""
+    if ctx.private:
+        return ["noised"] * len(rows)
+    partial = {i for i, _ in cells or []}
+    return ["partial" if i in partial else "exact" for i in range(len(rows))]
 
 
-def is_private(answers: list[dict[str, Any]]) -> bool:
-    return any(a.get("confidence_intervals") is not None for a in answers)
-
-
-def noise_of(answers: list[dict[str, Any]]) -> dict[str, Any]:
-    """Noise plans and the remaining budget of DP answers, for the response (empty if exact)."""
-    plans = [a["noise"] for a in answers if "noise" in a]
-    if not plans:
-        return {}
-    return {"noise": plans, "epsilon_remaining": answers[-1].get("epsilon_remaining")}
+def withheld(ctx: Context, rows: list[list[Any]], columns: range) -> list[list[int]]:
+    """[row, column] of every null cell among ``columns`` of an exact answer."""
+    if ctx.private:
+        return []
+    return [[i, j] for i, row in enumerate(rows) for j in columns if row[j] is None]

@@ -18,6 +18,7 @@ import math
 from datetime import datetime
 
 from cleanroom.errors import QueryRejected, Violation
+from cleanroom.gate.rules import RULES
 from cleanroom.policy import Dataset, Kind, Policy
 
 TIME_TYPES = frozenset({"TIMESTAMP", "DATE"})
@@ -39,8 +40,9 @@ query_rules: {min_users_per_row: 10}
 
 
 def refuse(rule: str, message: str) -> QueryRejected:
-    """A refusal with one violation (``query_rejected``, 422)."""
-    return QueryRejected([Violation(rule, message)])
+    """A refusal with one violation (``query_rejected``, 422) of a registered rule, with its
+    hint (an unregistered code is a KeyError: every code is in ``cleanroom.gate.rules``)."""
+    return QueryRejected([Violation(rule, message, hint=RULES[rule].hint)])
 
 
 def quote(name: str) -> str:

@@ -7,11 +7,9 @@ Both use each person's first conversion and the touches in the lookback window b
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
-from cleanroom.analytics.base import Context, Options, Table, noise_of, row_intervals
+from cleanroom.analytics.base import Context, Options, Table, noise_of
 from cleanroom.analytics.checks import (
     MAX_LOOKBACK_DAYS,
     dataset_of,
@@ -22,6 +20,7 @@ from cleanroom.analytics.checks import (
     time_of,
     user_key_of,
 )
+from cleanroom.planners.base import Plan, Released
 
 # (label, upper bound in seconds); the last bucket is open-ended.
 TIME_BUCKETS: tuple[tuple[str, int | None], ...] = (
@@ -78,11 +77,14 @@ def paths_sql(ctx: Context, opts: PathOptions) -> str:
             f"ORDER BY converters DESC, path LIMIT {int(opts.n)}")
 
 
-def top_paths(ctx: Context, opts: PathOptions) -> Table:
+def top_paths(ctx: Context, opts: PathOptions) -> Plan:
     """The ``n`` paths with the most converting people, among paths with enough of them."""
-    (answer,) = ctx.batch([paths_sql(ctx, opts)])
-    return Table(["path", "converters"], answer["rows"], answer["suppressed_rows"],
-                 answer["confidence_intervals"], noise_of([answer]))
+    def finish(released: tuple[Released, ...]) -> Table:
+        (answer,) = released
+        return Table(["path", "converters"], answer.rows, answer.suppressed_rows,
+                     answer.row_status, answer.withheld_cells, answer.intervals,
+                     noise_of([answer]))
+    return Plan(ctx.steps([paths_sql(ctx, opts)]), finish)
 
 
 def time_sql(ctx: Context, opts: JourneyOptions) -> str:
@@ -96,12 +98,18 @@ def time_sql(ctx: Context, opts: JourneyOptions) -> str:
             "COUNT(*) AS converters FROM firsts GROUP BY time_to_conversion")
 
 
-def time_to_conversion(ctx: Context, opts: JourneyOptions) -> Table:
+def time_to_conversion(ctx: Context, opts: JourneyOptions) -> Plan:
     """Released buckets in time order (a bucket with too few people is left out)."""
-    (answer,) = ctx.batch([time_sql(ctx, opts)])
+    return Plan(ctx.steps([time_sql(ctx, opts)]), lambda released: _in_time_order(ctx, *released))
+
+
+def _in_time_order(ctx: Context, answer: Released) -> Table:
     order = {label: i for i, (label, _) in enumerate(TIME_BUCKETS)}
-    pairs: list[tuple[list[Any], Any]] = sorted(
-        zip(answer["rows"], row_intervals(answer)), key=lambda p: order.get(p[0][0], len(order)))
-    intervals = [cells for _, cells in pairs] if ctx.epsilon is not None else None
-    return Table(["time_to_conversion", "converters"], [row for row, _ in pairs],
-                 answer["suppressed_rows"], intervals, noise_of([answer]))
+    moved = sorted(range(len(answer.rows)),
+                   key=lambda i: order.get(answer.rows[i][0], len(order)))
+    where = {old: new for new, old in enumerate(moved)}
+    intervals = answer.cell_intervals()
+    return Table(["time_to_conversion", "converters"], [answer.rows[i] for i in moved],
+                 answer.suppressed_rows, [answer.row_status[i] for i in moved],
+                 sorted([where[r], c] for r, c in answer.withheld_cells),
+                 [intervals[i] for i in moved] if ctx.private else None, noise_of([answer]))

@@ -10,8 +10,8 @@ is refused), so:
 3. one gated query scores everyone 1..5 on each axis with CASE on the cut points and counts
    people (and sums the metric) per (R, F, M) segment.
 
-Under DP each step gets half the epsilon and is charged on its own, both under the request's
-query_id.
+Under DP the request's epsilon is charged once, before the first step runs; each step spends
+half of it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from cleanroom.analytics.base import Context, Options, Table, noise_of, row_intervals
+from cleanroom.analytics.base import Context, Options, Table, noise_of
 from cleanroom.analytics.checks import (
     metric_bounds,
     metric_of,
@@ -33,7 +33,7 @@ from cleanroom.analytics.checks import (
     timestamp_literal,
     user_key_of,
 )
-from cleanroom.errors import BudgetExhausted
+from cleanroom.planners.base import Plan, Released
 
 RECENCY_EDGES = (0, 1, 2, 3, 5, 7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 120, 150, 180,
                  270, 365, 730)
@@ -140,27 +140,33 @@ def score_case(column: str, cuts: list[float | None], *, reverse: bool = False) 
     return f"CASE {' '.join(whens)} ELSE {default} END" if whens else str(default)
 
 
-def rfm(ctx: Context, opts: RfmOptions) -> Table:
-    """Histograms, then cut points, then people and the metric per (R, F, M) segment."""
+def rfm(ctx: Context, opts: RfmOptions) -> Plan:
+    """Histograms, then cut points, then people and the metric per (R, F, M) segment: a plan
+    whose second stage is planned from the first one's released rows."""
     metric = metric_of(ctx.policy, opts.dataset, opts.metric)
     if metric is None:
         raise refuse("not_a_metric", f"{opts.dataset} needs one metric (name it with 'metric')")
-    _check_budget(ctx)
     cte = per_user_cte(ctx, opts, metric, as_of_moment(opts))
     edges = {"recency_days": [float(e) for e in RECENCY_EDGES],
              "orders": [float(f) for f in range(1, MAX_ORDERS + 1)],
              quote(metric): monetary_edges(metric_bounds(ctx.policy, opts.dataset, metric))}
     half = None if ctx.epsilon is None else ctx.epsilon / 2
-    histograms = ctx.batch([histogram_sql(cte, c, e) for c, e in edges.items()], epsilon=half)
-    cuts = [cut_points(h["rows"], e) for h, e in zip(histograms, edges.values())]
     uk = user_key_of(ctx.policy, opts.dataset)
-    (answer,) = ctx.batch([segments_sql(cte, uk, metric, cuts)], epsilon=half)
-    extra = {"cut_points": dict(zip(("recency_days", "orders", metric), cuts)),
-             "histogram_suppressed_rows": [h["suppressed_rows"] for h in histograms],
-             **noise_of([*histograms, answer])}
-    return Table(["recency_score", "frequency_score", "monetary_score", "people", metric],
-                 answer["rows"], answer["suppressed_rows"],
-                 row_intervals(answer) if ctx.epsilon is not None else None, extra)
+
+    def segments(histograms: tuple[Released, ...]) -> Plan:
+        cuts = [cut_points(h.rows, e) for h, e in zip(histograms, edges.values())]
+        extra = {"cut_points": dict(zip(("recency_days", "orders", metric), cuts)),
+                 "histogram_suppressed_rows": [h.suppressed_rows for h in histograms]}
+
+        def finish(released: tuple[Released, ...]) -> Table:
+            (answer,) = released
+            return Table(["recency_score", "frequency_score", "monetary_score", "people", metric],
+                         answer.rows, answer.suppressed_rows, answer.row_status,
+                         answer.withheld_cells, answer.intervals,
+                         {**extra, **noise_of([*histograms, answer])})
+        return Plan(ctx.steps([segments_sql(cte, uk, metric, cuts)], epsilon=half), finish)
+    return Plan(ctx.steps([histogram_sql(cte, c, e) for c, e in edges.items()], epsilon=half),
+                segments)
 
 
 def segments_sql(cte: str, user_key: str, metric: str, cuts: list[list[float | None]]) -> str:
@@ -174,13 +180,3 @@ def segments_sql(cte: str, user_key: str, metric: str, cuts: list[list[float | N
             "SELECT recency_score, frequency_score, monetary_score, COUNT(*) AS people, "
             f"SUM({m}) AS {m} FROM scored GROUP BY recency_score, frequency_score, monetary_score "
             "ORDER BY recency_score DESC, frequency_score DESC, monetary_score DESC")
-
-
-def _check_budget(ctx: Context) -> None:
-    """Refuse up front when the budget cannot cover both steps, so the first half is not
-    spent on histograms the analyst never sees (the charges themselves stay atomic)."""
-    if ctx.epsilon is None:
-        return
-    if not ctx.service.ledger.can_cover(ctx.policy.collaboration, ctx.who.party, ctx.epsilon,
-                                        budget=ctx.policy.privacy.epsilon_budget):
-        raise BudgetExhausted()

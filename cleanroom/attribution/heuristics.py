@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from cleanroom.attribution.paths import path_ctes, path_params
-from cleanroom.attribution.spec import AttributionResult, AttributionSpec
+from cleanroom.attribution.spec import MIN_CREDIT_SHARE, AttributionResult, AttributionSpec
 
 _IN_ORDER = "(PARTITION BY u ORDER BY ts, d)"
 
@@ -49,15 +49,18 @@ WEIGHTINGS: dict[str, Weighting] = {
 }
 
 
-def heuristic_sql(spec: AttributionSpec) -> str:
-    """Rows (dimension value, conversions, revenue, users), sorted, for a heuristic model."""
+def heuristic_sql(spec: AttributionSpec, *, ctes: str = "") -> str:
+    """Rows (dimension value, conversions, revenue, users), sorted, for a heuristic model;
+    ``ctes`` (the body of a WITH clause) define the tables the spec reads, if they are not
+    tables already."""
     wt = WEIGHTINGS[spec.model]
-    return f"""WITH {path_ctes(spec)},
+    return f"""WITH {ctes + ',' if ctes else ''}{path_ctes(spec)},
 touch AS (SELECT u, ts, d, val{wt.touch_columns} FROM conv_touch),
 weighed AS (SELECT u, d, val, {wt.touch_weight} AS w FROM touch),
 grouped AS (SELECT u, d, any_value(val) AS val, {wt.group_weight} AS w FROM weighed GROUP BY u, d),
 credit AS (SELECT d, val, w / sum(w) OVER (PARTITION BY u) AS c FROM grouped)
-SELECT d, sum(c) AS conversions, sum(c * val) AS revenue, count(*) FILTER (WHERE c > 0) AS users
+SELECT d, sum(c) AS conversions, sum(c * val) AS revenue,
+       count(*) FILTER (WHERE c >= {MIN_CREDIT_SHARE!r}) AS users
 FROM credit GROUP BY d HAVING count(*) FILTER (WHERE c > 0) > 0 ORDER BY d"""
 
 

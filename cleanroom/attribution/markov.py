@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cleanroom.attribution.paths import path_ctes, path_params
-from cleanroom.attribution.spec import AttributionResult, AttributionSpec
+from cleanroom.attribution.spec import MIN_CREDIT_SHARE, AttributionResult, AttributionSpec
 
 # A dense inverse of this size takes about a second on two cores and 72 MB.
 MAX_STATES = 3000
@@ -149,22 +149,72 @@ def _shares(total: float, weights: np.ndarray) -> np.ndarray:
     return total * weights / denominator if denominator != 0 else np.zeros_like(weights)
 
 
-def run_markov(con: duckdb.DuckDBPyConnection, spec: AttributionSpec) -> AttributionResult:
-    """Fit the chain in DuckDB, solve it in numpy, credit conversions by removal effect.
+@dataclass(frozen=True)
+class MarkovCredit:
+    """The solved chain: per credited value, its conversions, revenue and removal effect."""
+
+    values: tuple[object, ...]
+    conversions: tuple[float, ...]
+    revenue: tuple[float, ...]
+    effects: tuple[float, ...]
+
+
+def chain_sql(spec: AttributionSpec, *, ctes: str = "") -> str:
+    """The transition, end and per-value rows of the chain (``ctes`` as in heuristic_sql)."""
+    return f"WITH {ctes + ',' if ctes else ''}{path_ctes(spec)},{markov_sql(spec.order)}"
+
+
+def solve(rows: list[tuple[Any, ...]]) -> MarkovCredit:
+    """Credit conversions and revenue by removal effect, from the rows of :func:`chain_sql`.
 
     As in ChannelAttribution, a value seen only on non-converting paths is credited when the
-    chain can carry it to a conversion; its row then has 0 users.
+    chain can carry it to a conversion.
     """
-    sql = f"WITH {path_ctes(spec)},{markov_sql(spec.order)}"
-    rows = con.execute(sql, path_params(spec)).fetchall()
-    users = [(r[1][0], int(r[3])) for r in rows if r[0] == _USERS]
+    values = [r[1][0] for r in rows if r[0] == _USERS]
     chain = build_chain(rows)
-    conv_effect, value_effect = removal_effects(chain, [d for d, _ in users])
+    conv_effect, value_effect = removal_effects(chain, values)
     conversions = _shares(float(chain.conversions.sum()), conv_effect)
     revenue = _shares(float(chain.values.sum()), value_effect)
-    kept = [j for j in range(len(users)) if conv_effect[j] > 0]
+    kept = [j for j in range(len(values)) if conv_effect[j] > 0]
+    return MarkovCredit(tuple(values[j] for j in kept), tuple(float(conversions[j]) for j in kept),
+                        tuple(float(revenue[j]) for j in kept),
+                        tuple(float(conv_effect[j]) for j in kept))
+
+
+def credit_sql(spec: AttributionSpec, *, ctes: str = "") -> str:
+    """Per credited value: its conversions and revenue (parameters), and the converting people
+    whose share of it reaches ``MIN_CREDIT_SHARE``. A converter's share of a value on their
+    path is its removal effect over the sum of the effects of the distinct values on the path
+    (what Markov would credit them if their path alone were scored)."""
+    return f"""WITH {ctes + ',' if ctes else ''}{path_ctes(spec)},
+credited AS (SELECT unnest($values) AS d, unnest($conversions) AS conversions,
+                    unnest($revenue) AS revenue, unnest($effects) AS e),
+person AS (SELECT DISTINCT u, d FROM conv_touch),
+share AS (SELECT p.u, p.d, c.e / sum(c.e) OVER (PARTITION BY p.u) AS s
+          FROM person p JOIN credited c ON p.d = c.d)
+SELECT c.d, any_value(c.conversions) AS conversions, any_value(c.revenue) AS revenue,
+       count(share.u) FILTER (WHERE share.s >= {MIN_CREDIT_SHARE!r}) AS users
+FROM credited c LEFT JOIN share ON share.d = c.d GROUP BY c.d ORDER BY c.d"""
+
+
+def credit_params(spec: AttributionSpec, credit: MarkovCredit) -> dict[str, Any]:
+    return {**path_params(spec), "values": list(credit.values),
+            "conversions": list(credit.conversions), "revenue": list(credit.revenue),
+            "effects": list(credit.effects)}
+
+
+def run_markov(con: duckdb.DuckDBPyConnection, spec: AttributionSpec) -> AttributionResult:
+    """Fit the chain in DuckDB, solve it in numpy, credit conversions by removal effect, and
+    count the people behind each value in DuckDB.
+
+    A value seen only on non-converting paths can be credited; its row then has 0 users.
+    """
+    credit = solve(con.execute(chain_sql(spec), path_params(spec)).fetchall())
+    if not credit.values:
+        return AttributionResult((spec.dimension, "conversions", "revenue"), (), ())
+    rows = con.execute(credit_sql(spec), credit_params(spec, credit)).fetchall()
     return AttributionResult(
         columns=(spec.dimension, "conversions", "revenue"),
-        rows=tuple((users[j][0], float(conversions[j]), float(revenue[j])) for j in kept),
-        users=tuple(users[j][1] for j in kept),
+        rows=tuple((d, float(conv), float(rev)) for d, conv, rev, _ in rows),
+        users=tuple(int(users) for *_, users in rows),
     )

@@ -26,6 +26,10 @@ MODELS = (
 MAX_LOOKBACK_DAYS = 3660.0
 MAX_HALF_LIFE_DAYS = 3660.0
 MAX_ORDER = 4
+# A person counts towards a row's people (its threshold, and under DP its selection) only with
+# at least this share of their one conversion: otherwise 49 people holding 0.5**180 of a
+# credit each would let one converter's totals pass a threshold of 50 (issue 8, 4c).
+MIN_CREDIT_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ class AttributionSpec:
 class AttributionResult:
     """Credited conversions and revenue per dimension value, sorted by that value.
 
-    ``users[i]`` counts the distinct converting people who gave ``rows[i]`` any credit.
+    ``users[i]`` counts the distinct converting people who gave ``rows[i]`` at least
+    ``MIN_CREDIT_SHARE`` of their conversion (a row with some credit but no such person has 0).
     """
 
     columns: tuple[str, str, str]

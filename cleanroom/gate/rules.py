@@ -112,6 +112,47 @@ _RULES = (
     Rule("dp_unsupported", "under differential privacy only COUNT, COUNT(DISTINCT user_key), "
          "SUM and AVG with GROUP BY over one per-person table or join are supported",
          "simplify the query, or run it without epsilon where the policy allows"),
+    # Requests that are not free SQL: attribution models and the built-in analytics.
+    Rule("unknown_model", "the attribution model is not one of the built-in models",
+         "use first_touch, last_touch, linear, time_decay, position_based, markov or shapley"),
+    Rule("unknown_dataset", "the request names a dataset this collaboration does not have",
+         "use one of the collaboration's dataset names"),
+    Rule("dimension_not_allowed", "the column cannot be credited or grouped on here (it is not "
+         "a dimension, it is the timestamp, or it has the wrong type)",
+         "name a dimension column of the dataset (a VARCHAR one for paths)"),
+    Rule("not_a_metric", "the column is not a metric of the dataset, or the dataset has no "
+         "single metric to default to", "name a metric column with 'metric' or 'revenue'"),
+    Rule("no_timestamp", "the dataset has no single TIMESTAMP or DATE dimension (or none named "
+         "ts among several)", "give the dataset one timestamp dimension, or name it ts"),
+    Rule("bad_lookback", "lookback_days must be a number of days in (0, 3660]",
+         "use a positive lookback such as 30"),
+    Rule("bad_option", "a model option is out of range (half_life_days in (0, 3660], order "
+         "in 1..4)", "use an option within the stated range"),
+    Rule("invalid_field", "a field of the request body is missing, of the wrong type or out of "
+         "range", "fix the named field; unknown fields are refused"),
+    # Running: the query was accepted and failed in the engine (query_failed).
+    Rule("timeout", "the query ran over the time limit", "narrow the query or aggregate earlier"),
+    Rule("memory", "the query ran out of its memory limit", "narrow the query or aggregate earlier"),
+    Rule("runtime", "the query failed in the engine (no detail: engine messages can quote data)",
+         "check types and arguments; the query is correct but failed on the data"),
+    Rule("too_many_rows", "the result has more rows than the row cap",
+         "add LIMIT, or group more coarsely"),
+    Rule("attribution", "the attribution model cannot run on this data (for Markov: too many "
+         "states)", "lower the Markov order, or narrow the touchpoints"),
+    # Uploads (invalid_upload).
+    Rule("content_type", "an upload must be CSV or Parquet",
+         "send Content-Type text/csv or application/vnd.apache.parquet"),
+    Rule("empty", "the upload's body is empty", "send the whole dataset"),
+    Rule("too_large", "the upload's body is over the size limit", "split or compress the data "
+         "(Parquet)"),
+    Rule("empty_header", "the CSV has no header row", "add a header row naming the columns"),
+    Rule("duplicate_column", "a column name appears twice in the upload", "rename the column"),
+    Rule("unreadable", "the body is not a readable CSV or Parquet file", "check the file"),
+    Rule("missing_column", "a column of the policy's dataset is missing from the upload",
+         "add the column (every column of the policy's dataset)"),
+    Rule("bad_user_key", "a user_key is not a 64-character lower-case hex pseudonym",
+         "pseudonymize with cleanroom hash"),
+    Rule("bad_value", "a value does not parse as its column's type", "fix the named rows"),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -21,6 +21,7 @@ import pytest
 
 from cleanroom.attribution import AttributionResult, AttributionSpec, markov, run_attribution
 from cleanroom.attribution.paths import path_ctes, path_params, path_sql
+from cleanroom.attribution.spec import MIN_CREDIT_SHARE
 
 from .helpers import RefPath, locked, reference_paths, synthetic
 
@@ -67,12 +68,15 @@ def reference_result(model: str, paths: list[RefPath]) -> dict[str, tuple[float,
     conv: dict[str, float] = defaultdict(float)
     value: dict[str, float] = defaultdict(float)
     users: Counter[str] = Counter()
+    credited: set[str] = set()
     for path in (p for p in paths if p.converted):
         for c, share in credit(model, path).items():
             conv[c] += share
             value[c] += share * path.value
-            users[c] += share > 0
-    return {c: (conv[c], value[c], users[c]) for c in conv if users[c]}
+            users[c] += share >= MIN_CREDIT_SHARE  # only a share that matters counts a person
+            if share > 0:
+                credited.add(c)
+    return {c: (conv[c], value[c], users[c]) for c in conv if c in credited}
 
 
 def journeys(paths: list[RefPath]) -> pd.DataFrame:

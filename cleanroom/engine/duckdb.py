@@ -10,45 +10,18 @@ it plain table specs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
+from cleanroom.engine.base import ExactResult, Limits, Params, Rows, T, TableSpec
 from cleanroom.errors import QueryFailed, Violation
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    sql_type: str
-    clamp: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    path: Path
-    columns: tuple[ColumnSpec, ...]
-
-
-@dataclass(frozen=True)
-class Limits:
-    timeout_s: float = 30.0
-    memory_limit: str = "2GB"
-    threads: int = 2
-    max_rows: int = 100_000
-
-
-@dataclass(frozen=True)
-class ExactResult:
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
+DIALECT = "duckdb"
 
 
 def _quote(name: str) -> str:
@@ -78,7 +51,7 @@ def _empty_view_sql(table: TableSpec) -> str:
 
 
 @contextmanager
-def sandbox(tables: list[TableSpec], limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB exposing only ``tables``, locked before any analyst SQL runs."""
     con = duckdb.connect(":memory:", config={
         "memory_limit": limits.memory_limit, "threads": limits.threads,
@@ -116,11 +89,11 @@ def guarded(con: duckdb.DuckDBPyConnection, limits: Limits) -> Iterator[None]:
 
 
 def run_streaming(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits,
-                  consume: Callable[[Iterator[tuple[Any, ...]]], T]) -> T:
+                  consume: Callable[[Rows], T], *, params: Params | None = None) -> T:
     """Run ``sql`` under ``guarded`` and hand every result row, fetched in chunks, to
     ``consume``: no row cap, for results whose size must not decide success (DP candidates)."""
     with guarded(con, limits):
-        cursor = con.execute(sql)
+        cursor = con.execute(sql, dict(params) if params else None)
 
         def rows() -> Iterator[tuple[Any, ...]]:
             while chunk := cursor.fetchmany(10_000):
@@ -128,12 +101,41 @@ def run_streaming(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits,
         return consume(rows())
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> ExactResult:
+def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits, *,
+        params: Params | None = None) -> ExactResult:
     """Run ``sql`` under ``guarded``, fetching at most the row cap."""
     with guarded(con, limits):
-        cursor = con.execute(sql)
+        cursor = con.execute(sql, dict(params) if params else None)
         columns = tuple(d[0] for d in cursor.description or ())
         rows = cursor.fetchmany(limits.max_rows + 1)
     if len(rows) > limits.max_rows:
         raise QueryFailed([Violation("too_many_rows", f"the result has over {limits.max_rows} rows")])
     return ExactResult(columns, rows)
+
+
+@dataclass(frozen=True)
+class DuckDBSession:
+    """``base.Session`` over one sandboxed connection."""
+
+    con: duckdb.DuckDBPyConnection
+    limits: Limits
+    dialect: str = DIALECT
+
+    def run(self, sql: str, *, params: Params | None = None) -> ExactResult:
+        return run(self.con, sql, self.limits, params=params)
+
+    def stream(self, sql: str, consume: Callable[[Rows], T], *,
+               params: Params | None = None) -> T:
+        return run_streaming(self.con, sql, self.limits, consume, params=params)
+
+
+@dataclass(frozen=True)
+class DuckDBEngine:
+    """``base.Engine``: a fresh in-memory sandbox per session."""
+
+    dialect: str = DIALECT
+
+    @contextmanager
+    def session(self, tables: Sequence[TableSpec], limits: Limits) -> Iterator[DuckDBSession]:
+        with sandbox(tables, limits) as con:
+            yield DuckDBSession(con, limits)

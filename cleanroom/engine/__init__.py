@@ -1,0 +1,11 @@
+"""Engines behind one interface (``base``); DuckDB, embedded, is the default (``duckdb``).
+
+The names below are what the rest of the clean room imports; only ``cleanroom.engine`` touches
+an engine's connection.
+"""
+
+from cleanroom.engine.base import ColumnSpec, Engine, ExactResult, Limits, Session, TableSpec
+from cleanroom.engine.duckdb import DuckDBEngine, guarded, run, run_streaming, sandbox
+
+__all__ = ["ColumnSpec", "DuckDBEngine", "Engine", "ExactResult", "Limits", "Session",
+           "TableSpec", "guarded", "run", "run_streaming", "sandbox"]

@@ -1,0 +1,73 @@
+"""The engine interface: a session over plain table specs that runs or streams SQL written in
+the dialect the engine declares. Nothing above ``cleanroom.engine`` holds an engine's own
+connection; the pipeline hands an engine table specs (never a policy) and SQL rendered from
+checked trees, and gets rows back.
+
+A second engine is one more module here implementing ``Engine`` and ``Session``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Params = Mapping[str, Any]
+Rows = Iterator[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    sql_type: str
+    clamp: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    path: Path
+    columns: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 30.0
+    memory_limit: str = "2GB"
+    threads: int = 2
+    max_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+class Session(Protocol):
+    """One request's locked-down view of its tables. Every failure is ``QueryFailed`` with no
+    detail from the engine (engine messages can quote data values)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def run(self, sql: str, *, params: Params | None = None) -> ExactResult:
+        """All rows, at most the row cap (``too_many_rows`` past it)."""
+        ...
+
+    def stream(self, sql: str, consume: Callable[[Rows], T], *,
+               params: Params | None = None) -> T:
+        """Every row, in chunks, to ``consume``: no row cap (for results whose size must not
+        decide success, and for a planner's internal rows)."""
+        ...
+
+
+class Engine(Protocol):
+    @property
+    def dialect(self) -> str: ...
+
+    def session(self, tables: Sequence[TableSpec],
+                limits: Limits) -> AbstractContextManager[Session]: ...

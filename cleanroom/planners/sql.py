@@ -1,0 +1,86 @@
+"""The SQL planner: an analyst's query (or an analytic's) as a plan of one ``SqlStep``, and the
+check that turns such a step into checked SQL, through the gate (exact) or the gate and the
+contribution bounding of ``privacy`` (DP). ``plan_private_query`` and ``describe_plan`` are thin
+wrappers over ``privacy``; nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.gate import Catalog, K, check_query
+from cleanroom.gate.analyse import analyse_query
+from cleanroom.gate.parse import parse_query
+from cleanroom.gate.rewrite import rewrite_inner
+from cleanroom.planners.base import ExactStep, NoisedStep, Plan, SqlStep, only
+from cleanroom.policy import Kind, Policy
+from cleanroom.privacy.dp_release import describe_noise, noise_plan
+from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
+from cleanroom.privacy.mechanisms import NoisePlan
+
+_KINDS = {Kind.USER_KEY: K.UID, Kind.DIMENSION: K.DIM, Kind.METRIC: K.MET, Kind.BANNED: K.BANNED}
+
+
+def plan_sql(sql: str, epsilon: float | None) -> Plan:
+    """An analyst's query: one step, its answer as released."""
+    return Plan((SqlStep(sql, epsilon),), only)
+
+
+def catalog_for(policy: Policy) -> Catalog:
+    return Catalog.of({name: {c: _KINDS[col.kind] for c, col in ds.columns.items()}
+                       for name, ds in policy.datasets.items()})
+
+
+def check_sql_step(policy: Policy, step: SqlStep) -> ExactStep | NoisedStep:
+    """The gate's decision on one step (QueryRejected listing every violation)."""
+    if step.epsilon is None:
+        checked = check_query(step.sql, catalog_for(policy),
+                              min_users=policy.query_rules.min_users_per_row)
+        return ExactStep(checked.sql, checked.columns, checked.people_column, checked.limit,
+                         checked.offset, mode=checked.mode.value)
+    private = plan_private_query(policy, step.sql, step.epsilon)
+    return NoisedStep(private.query, private.plan, step.epsilon)
+
+
+@dataclass(frozen=True)
+class PrivateQuery:
+    query: DPQuery
+    plan: NoisePlan
+
+
+def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
+    """The bounded SQL and the noise plan of a query, without running it."""
+    tree = parse_query(sql)
+    shape = analyse_query(tree, catalog_for(policy))
+    columns = dp_columns(shape, metric_bounds(policy), _user_keys(policy))
+    order, limit, offset = dp_order(shape, columns)
+    rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
+    rules = policy.query_rules
+    groups, rows = rules.max_groups_per_user, rules.max_rows_per_user_group
+    bounded = bound_contributions(shape, columns, max_groups_per_user=groups,
+                                  max_rows_per_user_group=rows)
+    plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
+                      delta=policy.privacy.delta, max_rows_per_user_group=rows,
+                      min_users=rules.min_users_per_row)
+    query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
+        1 for c in columns if c.function == "group_key"), order, limit, offset)
+    return PrivateQuery(query, plan)
+
+
+def describe_plan(plan: NoisePlan) -> dict[str, Any]:
+    return describe_noise(plan)
+
+
+def metric_bounds(policy: Policy) -> dict[str, tuple[float, float]]:
+    bounds: dict[str, set[tuple[float, float]]] = {}
+    for ds in policy.datasets.values():
+        for name, col in ds.columns.items():
+            if col.kind is Kind.METRIC and col.bounds is not None:
+                bounds.setdefault(name, set()).add(col.bounds)
+    # A name with different bounds in two datasets is ambiguous: take the widest range.
+    return {n: (min(b[0] for b in bs), max(b[1] for b in bs)) for n, bs in bounds.items()}
+
+
+def _user_keys(policy: Policy) -> frozenset[str]:
+    return frozenset(ds.user_key for ds in policy.datasets.values())

@@ -1,0 +1,169 @@
+"""Verify a noised step before it is charged or run, like ``gate.rewrite.verify_rewrite``
+re-checks the exact rewrite: the bounded SQL is parsed again and every aggregate it releases
+must be bounded as its noise plan assumes. Anything unexpected refuses (fail closed).
+
+- the noise plan has one entry per released aggregate, by name, and spends no more than the
+  step's epsilon;
+- the outer SELECT reads only ``__cr_bounded`` (each person in at most G groups and R rows per
+  group) and projects the group keys, one people count, then a (SUM, COUNT) pair per row
+  count, sum or average;
+- each summed value is clamped in ``__cr_clamped`` to exactly the column's bounds.
+
+A trusted planner's step (``bounded_by_gate=False``: attribution, whose bound is one credit per
+person by construction) gets the plan and shape checks.
+
+A trusted planner's SQL (attribution's window functions, ANTI JOIN and parameters are not
+free SQL's) does not meet the gate's rules, but ``verify_trusted`` re-reads it: one query that
+reads nothing but the policy's datasets and its own CTEs (no file, no table function), and, when
+thresholded, has the people count as its last column.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from cleanroom.errors import QueryRejected
+from cleanroom.gate.rules import violation
+from cleanroom.planners.base import NoisedStep
+from cleanroom.privacy.dp_release import SHARED_COUNT
+from cleanroom.privacy.dp_sql import PEOPLE, DPColumn
+
+_SLACK = 1e-9
+_PAIRED = ("count", "sum", "avg")  # released as a (total, count) pair
+_ROWS = "__cr_n"  # a person's bounded rows in a group, in ``__cr_bounded``
+
+
+def _unverified(detail: str) -> QueryRejected:
+    return QueryRejected([violation("dp_unsupported", f"the bounded query did not verify: "
+                                    f"{detail}")])
+
+
+def verify_noised(step: NoisedStep) -> None:
+    """Raise QueryRejected (``dp_unsupported``) unless ``step`` is bounded as its plan says."""
+    columns = step.query.columns
+    aggregates = [c for c in columns if c.function != "group_key"]
+    _verify_plan(step, aggregates)
+    select = _outer(step.query.sql)
+    values = [c for c in aggregates if c.function in _PAIRED]
+    if len(select.expressions) != step.query.key_count + 1 + 2 * len(values):
+        raise _unverified("the released columns do not match the noise plan")
+    if step.bounded_by_gate:
+        _verify_bounding(select, columns)
+
+
+def verify_trusted(sql: str, datasets: frozenset[str], *, people_column: str | None) -> None:
+    """Raise QueryRejected unless trusted SQL reads only ``datasets`` and its CTEs."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        raise QueryRejected([violation("unsupported_syntax", "a planner's SQL does not parse")]) \
+            from None
+    if not isinstance(tree, exp.Query):
+        raise QueryRejected([violation("not_a_select", "a planner's SQL")])
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or table.args.get("db") or \
+                table.name not in ctes | datasets:
+            raise QueryRejected([violation("unknown_table", "a planner's SQL reads "
+                                           "something other than the collaboration's datasets")])
+    last = tree.selects[-1] if tree.selects else None
+    if people_column is not None and (last is None or last.alias_or_name != people_column):
+        raise QueryRejected([violation("unsupported_syntax", "a planner's SQL has no people "
+                                       "count to threshold its rows by")])
+
+
+def _verify_plan(step: NoisedStep, aggregates: list[DPColumn]) -> None:
+    plan = step.noise
+    if [e.name for e in plan.entries] != [c.name for c in aggregates]:
+        raise _unverified("the noise plan does not name the released aggregates")
+    spent = sum(e.epsilon for e in plan.entries if e.mechanism != SHARED_COUNT)
+    spent += plan.selection.epsilon if plan.selection is not None else 0.0
+    if spent > step.epsilon * (1 + _SLACK) or plan.epsilon > step.epsilon * (1 + _SLACK):
+        raise _unverified("the noise plan spends more than the step's epsilon")
+    if any(not e.sensitivity > 0 or not e.epsilon > 0 for e in plan.entries):
+        raise _unverified("an aggregate without noise")
+    if step.query.key_count and plan.selection is None:
+        raise _unverified("groups without private selection")
+
+
+def _outer(sql: str) -> exp.Select:
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        raise _unverified("it does not parse") from None
+    if not isinstance(tree, exp.Select):
+        raise _unverified("it is not a SELECT")
+    return tree
+
+
+def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> None:
+    source = select.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table) or \
+            source.this.name != "__cr_bounded" or select.args.get("joins"):
+        raise _unverified("the aggregates do not read the bounded rows")
+    keys = sum(1 for c in columns if c.function == "group_key")
+    people = select.expressions[keys]
+    if people.alias_or_name != PEOPLE or not isinstance(people.unalias(), exp.Count):
+        raise _unverified("no people count")
+    clamps = _clamps(select)
+    pairs = iter(select.expressions[keys + 1:])
+    for i, col in enumerate(columns):
+        if col.function not in _PAIRED:
+            continue
+        total, count = next(pairs), next(pairs)
+        if col.function == "count":  # rows: the bounded per-person row counts, summed
+            if not (_aggregates(total, exp.Sum, _ROWS) and _aggregates(count, exp.Sum, _ROWS)):
+                raise _unverified(f"column {col.name} is not counted from the bounded rows")
+            continue
+        if not (_aggregates(total, exp.Sum, f"__cr_s{i}")
+                and _aggregates(count, exp.Sum, f"__cr_c{i}")):
+            raise _unverified(f"column {col.name} is not summed from its bounded value")
+        if clamps.get(f"__cr_v{i}") != (col.lower, col.upper):
+            raise _unverified(f"column {col.name} is not clamped to its bounds")
+
+
+def _aggregates(node: exp.Expr, kind: type[exp.Expr], column: str) -> bool:
+    inner = node.unalias()
+    return isinstance(inner, kind) and isinstance(inner.this, exp.Column) and \
+        inner.this.name == column
+
+
+def _clamps(select: exp.Select) -> dict[str, tuple[float, float]]:
+    """``__cr_v{i}`` -> (lower, upper) of ``LEAST(GREATEST(__cr_v{i}, lower), upper)`` in the
+    ``__cr_clamped`` CTE (then centred and rounded to the fixed-point grid)."""
+    with_ = select.args.get("with_")
+    found: dict[str, tuple[float, float]] = {}
+    for cte in (with_.expressions if with_ else []):
+        if cte.alias != "__cr_clamped" or not isinstance(cte.this, exp.Select):
+            continue
+        for projection in cte.this.expressions:
+            bounds = [b for b in map(_clamp_bounds, projection.find_all(exp.Least))
+                      if b is not None and b[0] == projection.alias]
+            if len(bounds) == 1:
+                found[projection.alias] = bounds[0][1]
+    return found
+
+
+def _clamp_bounds(node: exp.Least) -> tuple[str, tuple[float, float]] | None:
+    """The column and bounds of ``LEAST(GREATEST(column, lower), upper)``."""
+    if len(node.expressions) != 1:
+        return None
+    greatest, upper = node.this, node.expressions[0]
+    if not isinstance(greatest, exp.Greatest) or len(greatest.expressions) != 1:
+        return None
+    if not isinstance(greatest.this, exp.Column):
+        return None
+    try:
+        return greatest.this.name, (float(_number(greatest.expressions[0])),
+                                    float(_number(upper)))
+    except ValueError:
+        return None
+
+
+def _number(node: exp.Expr) -> str:
+    if isinstance(node, exp.Neg):
+        return "-" + _number(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return node.name
+    raise ValueError("not a number")
