@@ -34,6 +34,7 @@ _SETOP_ARGS = {"this", "expression", "distinct", "with_", "order", "limit", "off
 _FINAL_OK = {K.SAFE, K.CONST}
 _OUTPUT_RULE = {K.UID: "user_key_output", K.MET: "metric_output", K.BANNED: "banned_column"}
 _ROWS = (Mode.ROW, Mode.PER_USER)
+_AGGREGATES = SAFE_AGGREGATES | PER_USER_AGGREGATES
 Keys = dict[str, tuple[int, K]]
 
 
@@ -189,8 +190,9 @@ class _Analyser(FromClause):
                 self.fail("unsupported_syntax", distinct, "DISTINCT ON")
             keys = [p.unalias() for p in sel.expressions]
         else:
-            if distinct:
-                self.fail("unsupported_syntax", distinct, "DISTINCT with aggregates")
+            if distinct and distinct.args.get("on"):
+                self.fail("unsupported_syntax", distinct, "DISTINCT ON")
+            # Aggregates without GROUP BY make one row: DISTINCT changes nothing.
             return (Mode.ANONYMIZING if aggregated else Mode.ROW), None, {}, []
         kinds = [rules.check(k, Ctx(Mode.ROW)) for k in keys]
         for key, kind in zip(keys, kinds):
@@ -202,9 +204,20 @@ class _Analyser(FromClause):
         if uid_keys:
             uid = scope.qualified(uid_keys[0]) if isinstance(uid_keys[0], exp.Column) else None
             return Mode.PER_USER, uid, _key_map(keys, kinds, scope), keys
+        key_map = _key_map(keys, [K.SAFE] * len(keys), scope)
         if distinct and group is not None:
-            self.fail("unsupported_syntax", distinct, "DISTINCT with GROUP BY")
-        return Mode.ANONYMIZING, None, _key_map(keys, [K.SAFE] * len(keys), scope), keys
+            self._distinct_over_groups(sel, distinct, key_map, scope)
+        return Mode.ANONYMIZING, None, key_map, keys
+
+    def _distinct_over_groups(self, sel: exp.Select, distinct: exp.Distinct, keys: Keys,
+                              scope: Scope) -> None:
+        """``SELECT DISTINCT ... GROUP BY`` is the plain GROUP BY when every group key is
+        output (the groups' rows already differ); otherwise DISTINCT would merge groups after
+        the threshold, which the release cannot count, so it stays refused."""
+        projected = {canonical(p.unalias(), scope) for p in sel.expressions}
+        if distinct.args.get("on") or not set(keys) <= projected:
+            self.fail("unsupported_syntax", distinct, "DISTINCT with GROUP BY keys not all "
+                      "output: output every GROUP BY key, or drop DISTINCT")
 
     def _group_keys(self, sel: exp.Select, group: exp.Group, scope: Scope) -> list[exp.Expr]:
         for arg in ("grouping_sets", "rollup", "cube"):
@@ -251,6 +264,8 @@ class _Analyser(FromClause):
         return columns
 
     def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
+        if sel.args.get("having") and mode in (Mode.ANONYMIZING, Mode.PER_USER):
+            _having_aliases(sel.args["having"], rules.scope, keys)
         for clause in ("having", "qualify"):
             if sel.args.get(clause):
                 rules.check(sel.args[clause].this,
@@ -279,6 +294,30 @@ class _Analyser(FromClause):
                 self.fail("limit_not_constant", clause)
             elif rows:
                 self.fail("limit_on_rows", clause)
+
+
+def _having_aliases(having: exp.Having, scope: Scope, keys: Keys) -> None:
+    """DuckDB binds a bare name in HAVING to the source column when that column is a group
+    key, and otherwise to the projection alias of that name (``SUM(cost) AS cost ... HAVING
+    cost > 10``): put the alias's expression in its place, so the rules and the rewrite see
+    what DuckDB computes. Inside aggregates, windows and subqueries a name is a column."""
+    for col in list(having.find_all(exp.Column)):
+        if col.table or col.name not in scope.aliases or canonical(col, scope) in keys:
+            continue
+        if isinstance(scope.resolve(col), Violation) or _under_aggregate(col, having):
+            continue  # no such column: the rules already read the name as the alias
+        col.replace(scope.aliases[col.name].copy())
+
+
+def _under_aggregate(node: exp.Expr, top: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not top:
+        if isinstance(parent, (exp.Window, exp.Filter, exp.Subquery, exp.Select)):
+            return True
+        if isinstance(parent, (exp.Func, exp.IgnoreNulls)) and function_key(parent) in _AGGREGATES:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:

@@ -502,3 +502,75 @@ SELECT l.last_channel, COUNT(*) AS conversions, AVG(date_diff('hour', l.last_ts,
 FROM last_seen l
 JOIN conversions c USING (user_key)
 GROUP BY 1;
+
+-- stream: structure
+-- Structural idioms of published clean-room SQL (issue 8, "Too strict"): each was refused before.
+
+-- name: structure_trailing_comment
+-- suppressed: 1
+-- (AMC instructional queries end with a comment line after the final semicolon)
+SELECT channel, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY channel; -- reach by channel
+-- end of query
+
+-- name: structure_distinct_parenthesised_user_key
+-- (Snowflake DCR templates: SELECT DISTINCT(user_key) in the per-user CTE)
+WITH buyers AS (SELECT DISTINCT(user_key) FROM conversions)
+SELECT COUNT(*) AS buyers FROM buyers;
+
+-- name: structure_distinct_parenthesised_joined
+-- suppressed: 1
+WITH exposed AS (SELECT DISTINCT(user_key), channel FROM impressions)
+SELECT e.channel, COUNT(DISTINCT c.user_key) AS converters
+FROM exposed e JOIN conversions c ON e.user_key = c.user_key
+GROUP BY e.channel;
+
+-- name: structure_distinct_with_group_by
+-- suppressed: 1
+SELECT DISTINCT channel, COUNT(*) AS impressions, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY channel;
+
+-- name: structure_distinct_with_group_by_expression
+-- suppressed: 2
+SELECT DISTINCT date_trunc('week', ts) AS week, COUNT(DISTINCT user_key) AS reach
+FROM conversions
+GROUP BY 1;
+
+-- name: structure_distinct_single_aggregate_row
+SELECT DISTINCT COUNT(DISTINCT user_key) AS people, SUM(revenue) AS revenue
+FROM conversions;
+
+-- name: structure_having_alias_shadows_metric
+-- suppressed: 1
+-- held_back: 1
+-- (HAVING on an alias that shadows a column: DuckDB binds the alias when the column is not a
+-- group key)
+SELECT channel, SUM(cost) AS cost
+FROM impressions
+GROUP BY channel
+HAVING cost > 1000;
+
+-- name: structure_having_alias_shadows_metric_and_aggregate
+-- suppressed: 1
+-- held_back: 1
+SELECT channel, SUM(cost) AS cost, COUNT(*) AS n
+FROM impressions
+GROUP BY channel
+HAVING cost > 1000 AND SUM(cost) FILTER (WHERE cost > 1) > 10;
+
+-- name: structure_having_group_key_wins_over_alias
+-- suppressed: 1
+-- (the column is a group key: DuckDB binds the column, not the alias)
+SELECT upper(channel) AS channel, COUNT(*) AS n
+FROM impressions
+GROUP BY channel
+HAVING channel <> 'email';
+
+-- name: structure_having_alias_of_group_expression
+-- suppressed: 1
+SELECT upper(channel) AS channel, COUNT(*) AS n
+FROM impressions
+GROUP BY upper(channel)
+HAVING channel <> 'EMAIL';

@@ -1655,3 +1655,74 @@ SELECT COUNT(*) /* */ , user_key FROM impressions GROUP BY user_key;
 -- family: other
 -- expect: rejected
 SELECT $$x$$ || user_key FROM impressions;
+
+-- stream: structure
+-- Attacks on the structural relaxations of issue 8: each one that a relaxation could open.
+
+-- name: st_trailing_comment_then_statement
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM impressions; -- a comment
+ATTACH '/tmp/x.db' AS x;
+
+-- name: st_trailing_comment_hides_projection
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key FROM conversions; -- only a comment follows
+
+-- name: st_comment_only_statement
+-- family: other
+-- expect: rejected
+-- SELECT user_key FROM conversions;
+
+-- name: st_distinct_paren_user_key_output
+-- family: direct_projection
+-- expect: rejected
+SELECT DISTINCT(user_key) FROM conversions;
+
+-- name: st_distinct_double_paren_user_key_output
+-- family: hidden_projection
+-- expect: rejected
+SELECT DISTINCT((user_key)) AS k, channel FROM impressions;
+
+-- name: st_paren_user_key_grouped_output
+-- family: hidden_projection
+-- expect: rejected
+SELECT (user_key), COUNT(*) FROM impressions GROUP BY 1;
+
+-- name: st_distinct_group_by_small_campaign
+-- family: small_groups
+SELECT DISTINCT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign;
+
+-- name: st_distinct_group_by_merges_groups
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT COUNT(DISTINCT user_key) AS n FROM impressions GROUP BY campaign;
+
+-- name: st_distinct_on_group_by
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT ON (campaign) campaign, COUNT(*) FROM impressions GROUP BY campaign;
+
+-- name: st_having_alias_small_group
+-- family: small_groups
+SELECT campaign, COUNT(*) AS campaign_rows, COUNT(DISTINCT user_key) AS user_key
+FROM impressions GROUP BY campaign HAVING user_key < 10;
+
+-- name: st_having_alias_shadows_user_key
+-- family: targeting
+-- expect: no_rows
+SELECT channel AS user_key, COUNT(*) AS n FROM impressions GROUP BY channel
+HAVING user_key = '{{KEY_20}}';
+
+-- name: st_having_alias_user_key_grouped
+-- family: targeting
+-- expect: rejected
+SELECT channel, SUM(cost) AS user_key FROM impressions GROUP BY channel, user_key
+HAVING user_key = '{{KEY_5}}';
+
+-- name: st_having_alias_metric_value
+-- family: metric_extraction
+SELECT channel, SUM(revenue) AS revenue
+FROM conversions c JOIN impressions i ON c.user_key = i.user_key
+GROUP BY channel HAVING revenue BETWEEN 777 AND 778;

@@ -205,9 +205,9 @@ WITH u AS (SELECT user_key, list(revenue) AS l FROM conversions GROUP BY user_ke
 -- expect: window_after_aggregate
 SELECT channel, COUNT(*) FROM impressions GROUP BY channel QUALIFY RANK() OVER (ORDER BY COUNT(*)) <= 3;
 
--- name: distinct_with_group_by
+-- name: distinct_with_group_by_key_not_output
 -- expect: unsupported_syntax
-SELECT DISTINCT channel, COUNT(*) FROM impressions GROUP BY channel;
+SELECT DISTINCT COUNT(*) FROM impressions GROUP BY channel;
 
 -- name: metric_scaled_before_aggregating
 -- expect: metric_transform
