@@ -4,6 +4,7 @@ user_key equality (so every joined row still belongs to one person)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
@@ -51,9 +52,25 @@ class FromClause:
         scope.sources[alias] = rel
         if rel.bearing:
             scope.uid_expr = exp.column(rel.uid_column or "", table=alias, quoted=True)
+        links = _Links()
         for join in sel.args.get("joins") or []:
-            self._join(join, scope, env, atoms)
+            self._join(join, scope, env, atoms, links)
+        if links.comma:
+            self._comma_joins(sel, scope, links)
         return scope
+
+    def _comma_joins(self, sel: exp.Select, scope: Scope, links: _Links) -> None:
+        """``FROM a, b WHERE a.user_key = b.user_key``: a top-level WHERE conjunct equating
+        two sources' user_keys joins them as ON would. Every source of people's rows must be
+        linked to the others by such equalities (from ON or WHERE), so that each row still
+        belongs to one person."""
+        where = sel.args.get("where")
+        links.edges += _user_equalities(where.this if where else None, scope)
+        people = [alias for alias, rel in scope.sources.items() if rel.bearing]
+        group = _connected(people[0], links.edges) if people else set()
+        for alias, join in links.comma:
+            if alias not in group:
+                self.fail("join_not_on_user_key", join)
 
     def _source(self, node: exp.Expr, env: dict[str, Rel]) -> tuple[str, Rel]:
         if isinstance(node, exp.Subquery):
@@ -79,7 +96,8 @@ class FromClause:
         self.fail("unknown_table", node, name if len(name) < 64 else name[:60] + "...")
         return alias, Rel([], bearing=False)
 
-    def _join(self, join: exp.Join, scope: Scope, env: dict[str, Rel], atoms: Atoms) -> None:
+    def _join(self, join: exp.Join, scope: Scope, env: dict[str, Rel], atoms: Atoms,
+              links: _Links) -> None:
         alias, rel = self._source(join.this, env)
         if alias in scope.sources:
             self.fail("ambiguous_column", join, f"table alias {alias} used twice")
@@ -99,10 +117,10 @@ class FromClause:
             rules.check(on, Ctx(Mode.ROW if rel.bearing else Mode.ANON, cond=True))
             self.problems += rules.problems
         if rel.bearing:
-            self._people_join(join, alias, scope, previous, rel)
+            self._people_join(join, alias, scope, previous, rel, links)
 
     def _people_join(self, join: exp.Join, alias: str, scope: Scope,
-                     previous: dict[str, Rel], rel: Rel) -> None:
+                     previous: dict[str, Rel], rel: Rel, links: _Links) -> None:
         using = [u.name for u in join.args.get("using") or []]
         scope.using.update(using)
         side = (join.args.get("side") or "").upper()
@@ -110,9 +128,19 @@ class FromClause:
             self.fail("join_type", join, f"{side} JOIN ... USING")
             return
         on = join.args.get("on")
-        if not (_joined_on_user(on, alias, scope) or _using_user(using, previous, rel)):
+        if on is None and not using and not side and not join.args.get("kind"):
+            links.comma.append((alias, join))  # a comma join: linked by WHERE, checked after
+            return
+        if using and links.comma:
+            self.fail("join_not_on_user_key", join, "USING after a comma join: use ON")
+            return
+        linked = _user_equalities(on, scope)
+        links.edges += linked
+        if not (any(alias in edge for edge in linked) or _using_user(using, previous, rel)):
             self.fail("join_not_on_user_key", join)
             return
+        if using:
+            links.edges += [(alias, other) for other, r in previous.items() if r.bearing]
         new_uid = exp.column(rel.uid_column or "", table=alias, quoted=True)
         if side in ("LEFT", "FULL"):
             scope.nullable.add(alias)
@@ -130,24 +158,52 @@ def _catalog_rel(columns: dict[str, K]) -> Rel:
     return Rel(cols, bearing=True, uid_column=uid, base=True)
 
 
-def _joined_on_user(on: exp.Expr | None, alias: str, scope: Scope) -> bool:
-    """Is one top-level conjunct of ON ``x.user_key = alias.user_key``?"""
-    while isinstance(on, exp.Paren):
-        on = on.this
-    if on is None:
-        return False
-    for conj in on.flatten() if isinstance(on, exp.And) else [on]:
+@dataclass
+class _Links:
+    """How one SELECT's sources of people's rows are tied together by user_key equalities."""
+
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    comma: list[tuple[str, exp.Join]] = field(default_factory=list)  # joins with no condition
+
+
+def _conjuncts(condition: exp.Expr | None) -> list[exp.Expr]:
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if condition is None:
+        return []
+    found: list[exp.Expr] = []
+    for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
         while isinstance(conj, exp.Paren):
             conj = conj.this
+        found += _conjuncts(conj) if isinstance(conj, exp.And) else [conj]
+    return found
+
+
+def _user_equalities(condition: exp.Expr | None, scope: Scope) -> list[tuple[str, str]]:
+    """The pairs of sources whose user_keys a top-level conjunct of ``condition`` equates."""
+    pairs: list[tuple[str, str]] = []
+    for conj in _conjuncts(condition):
         if not isinstance(conj, exp.EQ):
             continue
         sides = [scope.resolve(c) if isinstance(c, exp.Column) else None
                  for c in (conj.this, conj.expression)]
         if all(isinstance(s, tuple) and s[1] is K.UID for s in sides):
-            aliases = {s[0] for s in sides if isinstance(s, tuple)}
-            if alias in aliases and len(aliases) == 2:
-                return True
-    return False
+            left, right = (s[0] for s in sides if isinstance(s, tuple))
+            if left != right:
+                pairs.append((left, right))
+    return pairs
+
+
+def _connected(start: str, edges: list[tuple[str, str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        for a, b in edges:
+            for here, there in ((a, b), (b, a)):
+                if here == node and there not in seen:
+                    seen.add(there)
+                    todo.append(there)
+    return seen
 
 
 def _using_user(using: list[str], previous: dict[str, Rel], rel: Rel) -> bool:

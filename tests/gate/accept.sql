@@ -574,3 +574,34 @@ SELECT upper(channel) AS channel, COUNT(*) AS n
 FROM impressions
 GROUP BY upper(channel)
 HAVING channel <> 'EMAIL';
+
+-- name: structure_comma_join_where_user_key
+-- suppressed: 1
+-- (ADH / AWS Clean Rooms samples join with FROM a, b WHERE a.user_id = b.user_id)
+SELECT i.channel, COUNT(DISTINCT c.user_key) AS converters, SUM(c.revenue) AS revenue
+FROM impressions i, conversions c
+WHERE i.user_key = c.user_key AND i.ts < c.ts
+GROUP BY i.channel;
+
+-- name: structure_comma_join_three_ways
+-- suppressed: 1
+SELECT a.channel, COUNT(*) AS pairs
+FROM impressions a, conversions c, impressions b
+WHERE c.user_key = b.user_key
+  AND (a.user_key = c.user_key)
+  AND a.ts < b.ts
+GROUP BY a.channel;
+
+-- name: structure_comma_join_in_per_user_cte
+WITH touched AS (
+  SELECT c.user_key, COUNT(*) AS touches, MIN(c.revenue) AS revenue
+  FROM impressions i, conversions c
+  WHERE c.user_key = i.user_key AND i.ts <= c.ts
+  GROUP BY c.user_key
+)
+SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue FROM touched;
+
+-- name: structure_comma_join_after_left_join
+SELECT COUNT(DISTINCT i.user_key) AS people, COUNT(c.user_key) AS with_conversion
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key, impressions j
+WHERE j.user_key = i.user_key AND j.channel = 'search';

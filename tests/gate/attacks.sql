@@ -1726,3 +1726,69 @@ HAVING user_key = '{{KEY_5}}';
 SELECT channel, SUM(revenue) AS revenue
 FROM conversions c JOIN impressions i ON c.user_key = i.user_key
 GROUP BY channel HAVING revenue BETWEEN 777 AND 778;
+
+-- name: st_comma_join_without_condition
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions a, conversions b;
+
+-- name: st_comma_join_equality_under_or
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT SUM(b.revenue) FROM impressions a, conversions b
+WHERE a.user_key = b.user_key OR b.revenue > 777;
+
+-- name: st_comma_join_not_equal
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE a.user_key <> b.user_key;
+
+-- name: st_comma_join_negated_inequality
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE NOT (a.user_key <> b.user_key);
+
+-- name: st_comma_join_self_equality
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE a.user_key = a.user_key AND b.revenue > 0;
+
+-- name: st_comma_join_one_source_unlinked
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b, conversions c
+WHERE a.user_key = b.user_key AND c.revenue = 777.77;
+
+-- name: st_comma_join_targets_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.user_key = b.user_key AND b.user_key = '{{KEY_100}}';
+
+-- name: st_comma_join_equality_in_subquery_only
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.user_key IN (SELECT user_key FROM conversions);
+
+-- name: st_comma_join_then_using
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, impressions b JOIN conversions c USING (user_key)
+WHERE a.channel = b.channel;
+
+-- name: st_comma_join_with_aggregate
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) s
+WHERE a.channel = s.channel AND s.n < 10;
+
+-- name: st_cross_join_where_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a CROSS JOIN conversions b WHERE a.user_key <> b.user_key;
+
+-- name: st_comma_join_small_group
+-- family: small_groups
+SELECT a.campaign, SUM(b.revenue) AS revenue FROM impressions a, conversions b
+WHERE a.user_key = b.user_key GROUP BY a.campaign;

@@ -224,3 +224,10 @@ SELECT SUM(1.0 / date_diff('second', ts, TIMESTAMP '2026-10-01')) FROM impressio
 -- name: count_scaled_before_summing
 -- expect: not_summable
 WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT SUM(n * 1000) FROM u;
+
+-- stream: structure
+
+-- name: comma_join_without_user_key_equality
+-- expect: join_not_on_user_key
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.ts < b.ts;
