@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
+from cleanroom.gate.constants import Rows, literal_row
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
@@ -119,7 +120,7 @@ class _Analyser(FromClause):
             else:
                 plan.cte_alias = alias
         cols = [(names[i] if i < len(names) else n, k) for i, (n, k) in enumerate(rel.columns)]
-        return Rel(cols, rel.bearing, rel.uid_column)
+        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -142,7 +143,9 @@ class _Analyser(FromClause):
         if final and left.bearing:
             self.fail("not_aggregated", node, "a set operation of people's rows")
         cols = [(ln, lk if lk is rk else widest([lk, rk])) for (ln, lk), (_, rk) in pairs]
-        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None)
+        rows = (left.rows + right.rows if union_all and left.rows is not None
+                and right.rows is not None and not node.args.get("order") else None)
+        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None, rows=rows)
 
     def subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
         """A subquery used as a value or an IN list: it yields no hidden person column."""
@@ -159,6 +162,7 @@ class _Analyser(FromClause):
         atoms = Atoms()
         scope = self.read_from(sel, env, atoms)
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
+        self.inline_lookups(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
         rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
         if sel.args.get("where"):
@@ -175,7 +179,8 @@ class _Analyser(FromClause):
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
         self.problems += rules.problems
         bearing = mode in _ROWS
-        return Rel(columns, bearing, "__cr_uid" if bearing else None)
+        return Rel(columns, bearing, "__cr_uid" if bearing else None,
+                   rows=_constant_result(sel, scope))
 
     def _mode(self, sel: exp.Select, scope: Scope, rules: ExpressionRules
               ) -> tuple[Mode, exp.Expr | None, Keys, list[exp.Expr]]:
@@ -318,6 +323,24 @@ def _under_aggregate(node: exp.Expr, top: exp.Expr) -> bool:
             return True
         parent = parent.parent
     return False
+
+
+def _constant_result(sel: exp.Select, scope: Scope) -> Rows | None:
+    """The rows of a SELECT that only lists constants or a constant relation's columns."""
+    if sel.args.get("from_") is None:
+        row = literal_row(sel)
+        return (row,) if row is not None else None
+    extra = {k for k, v in sel.args.items() if v not in (None, [], False)} - {
+        "expressions", "from_", "with_"}
+    sources = list(scope.sources.values())
+    if extra or len(sources) != 1 or sources[0].rows is None:
+        return None
+    names = [n.lower() for n, _ in sources[0].columns]
+    picked = [p.unalias() for p in sel.expressions]
+    if not all(isinstance(p, exp.Column) and p.name.lower() in names for p in picked):
+        return None
+    columns = [names.index(p.name.lower()) for p in picked]
+    return tuple(tuple(row[i] for i in columns) for row in sources[0].rows)
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:

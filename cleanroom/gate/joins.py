@@ -9,6 +9,14 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from cleanroom.errors import Violation
+from cleanroom.gate.constants import (
+    MAX_INLINED_NODES,
+    MAX_ROWS,
+    Lookup,
+    constant_rows,
+    distinct_keys,
+    value_names,
+)
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.model import Atoms, K, Mode, Rel
 from cleanroom.gate.scope import Scope, at
@@ -81,6 +89,8 @@ class FromClause:
                 node.set("alias", exp.TableAlias(this=exp.to_identifier(f"__cr_s{self._anonymous}")))
             rel = self.query(node.this, env, final=False)
             return node.alias_or_name, self.renamed(rel, node.args.get("alias"), node.this)
+        if isinstance(node, exp.Values):
+            return self._values(node)
         if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
             self.fail("table_function", node, type(node).__name__)
             return "?", Rel([], bearing=False)
@@ -96,6 +106,58 @@ class FromClause:
         self.fail("unknown_table", node, name if len(name) < 64 else name[:60] + "...")
         return alias, Rel([], bearing=False)
 
+    def _values(self, node: exp.Values) -> tuple[str, Rel]:
+        rows = constant_rows(node)
+        if rows is None:
+            self.fail("table_function", node, f"VALUES of constants only, at most {MAX_ROWS} rows")
+            return "?", Rel([], bearing=False)
+        names = value_names(node, len(rows[0]))
+        return node.alias_or_name or "valueslist", Rel([(n, K.CONST) for n in names],
+                                                       bearing=False, rows=rows)
+
+    def _lookup(self, join: exp.Join, alias: str, scope: Scope, rel: Rel) -> None:
+        """People's rows joined to a constant relation: a lookup (see ``constants.py``)."""
+        side, kind = (join.args.get(a) or "" for a in ("side", "kind"))
+        on = join.args.get("on")
+        if side.upper() not in ("", "LEFT") or kind.upper() not in ("", "INNER", "OUTER") or (
+                on is None or join.args.get("using")):
+            self.fail("mixed_join", join, "a constant list joins people's rows only as "
+                      "JOIN or LEFT JOIN (VALUES ...) v ON people_column = v.key")
+            return
+        assert rel.rows is not None
+        names = [n for n, _ in rel.columns]
+        keys = _lookup_keys(on, alias, scope)
+        if not distinct_keys(rel.rows, [names.index(k) for k in keys if k in names]):
+            self.fail("mixed_join", join, "a constant list must be joined ON people_column = "
+                      "v.key where the key's values are all different")
+            return
+        scope.lookups.append(Lookup(alias, tuple(names), rel.rows, on, inner=not side))
+
+    def inline_lookups(self, sel: exp.Select, scope: Scope) -> None:
+        """Replace each lookup's join by CASEs over its rows (``constants.py``)."""
+        for lookup in scope.lookups:
+            def names_of(col: exp.Column, alias: str = lookup.alias) -> str | None:
+                found = scope.resolve(col)
+                return col.name if isinstance(found, tuple) and found[0] == alias else None
+            join = next(j for j in sel.args["joins"] if j.this.alias_or_name == lookup.alias)
+            refs = [c for c in _own_columns(sel, join) if names_of(c)]
+            if any(r.find_ancestor(exp.Join) for r in refs):
+                self.fail("mixed_join", join, "a constant list's columns in another join's ON")
+                continue
+            if lookup.size(len(refs)) > MAX_INLINED_NODES:
+                self.fail("query_too_large", join, "a constant list too large for its uses")
+                continue
+            conditions = [lookup.condition(i, names_of) for i in range(len(lookup.rows))]
+            for ref in refs:
+                value = lookup.case(ref.name, conditions)
+                ref.replace(exp.alias_(value, ref.name) if ref.parent is sel else value)
+            if lookup.inner:
+                where = sel.args.get("where")
+                match = lookup.any_row(conditions)
+                sel.set("where", exp.Where(this=exp.and_(where.this, match) if where else match))
+            sel.set("joins", [j for j in sel.args["joins"] if j is not join])
+            del scope.sources[lookup.alias]
+
     def _join(self, join: exp.Join, scope: Scope, env: dict[str, Rel], atoms: Atoms,
               links: _Links) -> None:
         alias, rel = self._source(join.this, env)
@@ -108,15 +170,18 @@ class FromClause:
         if join.args.get("method") or kind in ("SEMI", "ANTI") or join.args.get("global_"):
             self.fail("join_type", join, join.args.get("method") or kind)
             return
-        if bearing_before != rel.bearing:
+        lookup = bearing_before and rel.rows is not None
+        if bearing_before != rel.bearing and not lookup:
             self.fail("mixed_join", join)
             return
         on = join.args.get("on")
         if on is not None:
             rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
-            rules.check(on, Ctx(Mode.ROW if rel.bearing else Mode.ANON, cond=True))
+            rules.check(on, Ctx(Mode.ROW if scope.bearing else Mode.ANON, cond=True))
             self.problems += rules.problems
-        if rel.bearing:
+        if lookup:
+            self._lookup(join, alias, scope, rel)
+        elif rel.bearing:
             self._people_join(join, alias, scope, previous, rel, links)
 
     def _people_join(self, join: exp.Join, alias: str, scope: Scope,
@@ -192,6 +257,40 @@ def _user_equalities(condition: exp.Expr | None, scope: Scope) -> list[tuple[str
             if left != right:
                 pairs.append((left, right))
     return pairs
+
+
+def _own_columns(sel: exp.Select, skip: exp.Expr) -> list[exp.Column]:
+    """The columns of ``sel`` itself: not of its subqueries, nor under ``skip``."""
+    def prune(node: exp.Expr) -> bool:
+        return node is skip or (isinstance(node, (exp.Select, exp.Subquery)) and node is not sel)
+    return [n for n in sel.walk(prune=prune)
+            if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star)
+            and not _under(n, skip)]
+
+
+def _under(node: exp.Expr, top: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is top:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _lookup_keys(on: exp.Expr, alias: str, scope: Scope) -> list[str]:
+    """Columns of ``alias`` equated, in a top-level conjunct of ON, with a value of the
+    other sources (``i.channel = v.channel``)."""
+    keys: list[str] = []
+    for conj in _conjuncts(on):
+        if not isinstance(conj, exp.EQ):
+            continue
+        for mine, other in ((conj.this, conj.expression), (conj.expression, conj.this)):
+            found = scope.resolve(mine) if isinstance(mine, exp.Column) else None
+            theirs = [scope.resolve(c) for c in other.find_all(exp.Column)]
+            if isinstance(found, tuple) and found[0] == alias and theirs and all(
+                    isinstance(t, tuple) and t[0] != alias for t in theirs):
+                keys.append(mine.name)
+    return keys
 
 
 def _connected(start: str, edges: list[tuple[str, str]]) -> set[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from cleanroom.errors import Violation
+from cleanroom.gate.constants import Lookup
 from cleanroom.gate.model import K, Rel
 from cleanroom.gate.rules import violation
 
@@ -46,6 +47,7 @@ class Scope:
     uid_expr: exp.Expr | None = None
     aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
     nullable: set[str] = field(default_factory=set)  # sources on the outer side of a join
+    lookups: list[Lookup] = field(default_factory=list)  # constant relations joined to people
 
     @property
     def bearing(self) -> bool:

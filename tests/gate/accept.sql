@@ -605,3 +605,76 @@ SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue 
 SELECT COUNT(DISTINCT i.user_key) AS people, COUNT(c.user_key) AS with_conversion
 FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key, impressions j
 WHERE j.user_key = i.user_key AND j.channel = 'search';
+
+-- name: structure_values_cte_channel_groups
+-- (AMC instructional queries map campaigns or channels to groups with a VALUES list in a CTE)
+WITH channel_groups(channel, channel_group) AS (
+  VALUES ('search', 'paid'), ('social', 'paid'), ('display', 'paid'), ('video', 'paid'),
+         ('email', 'owned')
+)
+SELECT g.channel_group, COUNT(DISTINCT i.user_key) AS reach, COUNT(*) AS impressions
+FROM impressions i
+JOIN channel_groups g ON i.channel = g.channel
+GROUP BY g.channel_group;
+
+-- name: structure_values_left_join_unmatched_null
+-- (a LEFT JOIN keeps the rows no entry matches, with NULL labels)
+SELECT g.label, COUNT(DISTINCT i.user_key) AS reach
+FROM impressions i
+LEFT JOIN (VALUES ('search', 'Search'), ('social', 'Social')) AS g(channel, label)
+  ON g.channel = i.channel
+GROUP BY g.label;
+
+-- name: structure_values_inline_join_with_metric
+-- suppressed: 1
+-- (Snowflake DCR templates join a parameter list inline; a second key column narrows it)
+SELECT i.channel, t.tier, SUM(i.cost) AS spend, COUNT(*) AS impressions
+FROM impressions i
+JOIN (VALUES ('search', '1', 'A'), ('search', '2', 'B'), ('social', '1', 'A'),
+             ('social', '2', 'B'), ('CANARYCHAN7', '1', 'A'))
+  AS t(channel, flight, tier)
+  ON i.channel = t.channel AND right(i.campaign, 1) = t.flight
+GROUP BY i.channel, t.tier;
+
+-- name: structure_values_indicator_summed
+-- (a 0/1 flag looked up per channel is an indicator, like CASE WHEN ... THEN 1 ELSE 0 END)
+SELECT SUM(f.is_paid) AS paid_impressions, COUNT(*) AS impressions
+FROM impressions i
+JOIN (VALUES ('search', 1), ('social', 1), ('display', 1), ('video', 1), ('email', 0)) f(channel, is_paid)
+  ON i.channel = f.channel;
+
+-- name: structure_values_union_all_constants
+-- (constant rows spelled as SELECT ... UNION ALL SELECT ...)
+WITH targets AS (
+  SELECT 'search' AS channel, 'intent' AS goal
+  UNION ALL SELECT 'display', 'awareness'
+  UNION ALL SELECT 'video', 'awareness'
+)
+SELECT t.goal, COUNT(DISTINCT i.user_key) AS reach
+FROM impressions i JOIN targets t ON t.channel = i.channel
+GROUP BY t.goal;
+
+-- name: structure_values_star_in_per_user_cte
+WITH labelled AS (
+  SELECT i.*, g.*
+  FROM impressions i
+  JOIN (VALUES ('search', 'paid'), ('email', 'owned')) g(g_channel, g_group)
+    ON i.channel = g.g_channel
+),
+per_user AS (
+  SELECT user_key, g_group, COUNT(*) AS touches FROM labelled GROUP BY user_key, g_group
+)
+SELECT g_group, COUNT(*) AS people, SUM(touches) AS touches FROM per_user GROUP BY g_group;
+
+-- name: structure_values_joined_to_aggregates
+-- (a constant list joined to thresholded rows: no people's rows involved)
+WITH by_channel AS (
+  SELECT channel, COUNT(DISTINCT user_key) AS reach FROM impressions GROUP BY channel
+)
+SELECT b.channel, b.reach, t.target, b.reach * 1.0 / t.target AS share_of_target
+FROM by_channel b
+JOIN (VALUES ('search', 500), ('social', 400), ('display', 600), ('video', 450), ('email', 300))
+  AS t(channel, target) ON b.channel = t.channel;
+
+-- name: structure_values_alone
+SELECT * FROM (VALUES ('search', 0.4), ('social', 0.6)) AS w(channel, weight);

@@ -1066,7 +1066,8 @@ SELECT version() AS v;
 -- name: fs_values_table
 -- family: files_catalog_state
 -- expect: rejected
-SELECT * FROM (VALUES (1), (2)) t(x);
+-- (a VALUES list of constants is accepted since issue 8: one that reads anything is not)
+SELECT * FROM (VALUES (1), ((SELECT content FROM read_text('/etc/passwd')))) t(x);
 
 -- name: fs_unnest_table
 -- family: files_catalog_state
@@ -1792,3 +1793,157 @@ SELECT COUNT(*) FROM impressions a CROSS JOIN conversions b WHERE a.user_key <> 
 -- family: small_groups
 SELECT a.campaign, SUM(b.revenue) AS revenue FROM impressions a, conversions b
 WHERE a.user_key = b.user_key GROUP BY a.campaign;
+
+-- name: st_values_duplicate_keys_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (777.77), (777.77), (777.77), (777.77)) v(r) ON c.revenue = v.r;
+
+-- name: st_values_numeric_duplicates_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (777.77), (777.770), (777.7700)) v(r) ON c.revenue = v.r;
+
+-- name: st_values_no_key_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (1), (2), (3), (4), (5)) v(n) ON c.revenue > 777;
+
+-- name: st_values_cross_join_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c CROSS JOIN (VALUES (1), (2), (3)) v(n)
+WHERE v.n = 1 OR c.revenue = 777.77;
+
+-- name: st_values_comma_join_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c, (VALUES (1), (2), (3)) v(n)
+WHERE v.n = 1 OR c.revenue = 777.77;
+
+-- name: st_values_right_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i RIGHT JOIN (VALUES ('search')) v(c) ON i.channel = v.c;
+
+-- name: st_values_full_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i FULL JOIN (VALUES ('search')) v(c) ON i.channel = v.c;
+
+-- name: st_values_first_then_people
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM (VALUES ('search')) v(c) JOIN impressions i ON i.channel = v.c;
+
+-- name: st_values_using
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search')) v(channel) USING (channel);
+
+-- name: st_values_user_key_reversed
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN (VALUES ('{{KEY_100}}', 1)) v(k, n) ON v.k = c.user_key;
+
+-- name: st_values_user_key_in_or
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+JOIN (VALUES ('x', '{{KEY_100}}')) v(t, k) ON c.ts IS NULL OR c.user_key = v.k;
+
+-- name: st_values_user_key_like
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('ab%', 1)) v(p, n) ON i.user_key LIKE v.p AND v.n = 1;
+
+-- name: st_values_user_key_as_key_column
+-- family: targeting
+-- expect: rejected
+SELECT v.label, COUNT(*) FROM impressions i
+JOIN (VALUES ('{{KEY_5}}', 'target'), ('{{KEY_6}}', 'other')) v(k, label) ON md5(i.user_key) = v.k
+GROUP BY v.label;
+
+-- name: st_values_packing_weights
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT SUM(v.w) AS packed FROM impressions i
+JOIN (VALUES ('CANARYCHAN7', 1000000), ('search', 1)) v(c, w) ON i.channel = v.c;
+
+-- name: st_values_weight_times_metric
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue * v.w) FROM conversions c
+JOIN (VALUES (777.77, 1000000)) v(r, w) ON c.revenue = v.r;
+
+-- name: st_values_indicator_small_channel
+-- family: small_groups
+-- expect: no_rows
+SELECT SUM(v.flag) AS n FROM impressions i
+JOIN (VALUES ('CANARYCHAN7', 1), ('search', 0)) v(c, flag) ON i.channel = v.c;
+
+-- name: st_values_label_isolates_person
+-- family: small_groups
+SELECT v.label, SUM(c.revenue) AS revenue, COUNT(*) AS n FROM conversions c
+LEFT JOIN (VALUES (777.77, 'target')) v(r, label) ON c.revenue = v.r
+GROUP BY v.label;
+
+-- name: st_values_label_small_campaign
+-- family: small_groups
+SELECT v.label, COUNT(DISTINCT i.user_key) AS reach FROM impressions i
+LEFT JOIN (VALUES ('CANARYCAMP3', 'rare')) v(campaign, label) ON i.campaign = v.campaign
+GROUP BY v.label;
+
+-- name: st_values_column_in_later_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search', 777.77)) v(c, r) ON i.channel = v.c
+JOIN conversions c ON c.user_key = i.user_key AND c.revenue = v.r;
+
+-- name: st_values_correlated_from_subquery
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search')) v(c) ON i.channel = v.c
+WHERE i.cost < (SELECT SUM(revenue) FROM conversions WHERE revenue = v.c);
+
+-- name: st_values_cell_function
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM (VALUES (current_setting('threads'))) t(x);
+
+-- name: st_values_cell_column
+-- family: hidden_projection
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES (i.user_key)) v(k) ON i.user_key = v.k;
+
+-- name: st_values_too_many_rows
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES {{LIST_1001}}) v(n) ON i.cost = v.n;
+
+-- name: st_values_inlining_too_large
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT SUM(v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n) AS s
+FROM impressions i JOIN (VALUES {{LIST_1000}}) v(n) ON i.cost = v.n AND i.cost = v.n AND i.cost = v.n;
+
+-- name: st_values_cte_with_user_key_literal
+-- family: targeting
+-- expect: rejected
+WITH t(k) AS (VALUES ('{{KEY_100}}'))
+SELECT SUM(c.revenue) FROM conversions c JOIN t ON t.k = c.user_key;
+
+-- name: st_values_union_all_user_key_literal
+-- family: targeting
+-- expect: rejected
+WITH t AS (SELECT '{{KEY_100}}' AS k UNION ALL SELECT '{{KEY_101}}')
+SELECT SUM(c.revenue) FROM conversions c JOIN t ON c.user_key = t.k;
+
+-- name: st_values_in_list_user_key
+-- family: targeting
+-- expect: rejected
+WITH t(k) AS (VALUES ('{{KEY_100}}'))
+SELECT SUM(revenue) FROM conversions WHERE user_key IN (SELECT k FROM t);
