@@ -158,6 +158,30 @@ class FromClause:
             sel.set("joins", [j for j in sel.args["joins"] if j is not join])
             del scope.sources[lookup.alias]
 
+    def _merge_using(self, join: exp.Join, alias: str, using: list[str], scope: Scope,
+                     previous: dict[str, Rel]) -> bool:
+        """``a FULL JOIN b USING (k)``: the bare ``k`` is COALESCE(a.k, b.k) in DuckDB (and
+        the person is COALESCE of both user_keys). Each side must have ``k`` once, of one kind."""
+        for name in using:
+            before = scope.merged.get(name)
+            if before is None:
+                holders = [a for a, r in previous.items() if r.kind(name)]
+                if len(holders) != 1:
+                    self.fail("ambiguous_column", join, f"USING ({name})")
+                    return False
+                before = exp.column(name, table=holders[0], quoted=True)
+                kinds: set[K | None] = {previous[holders[0]].kind(name),
+                                        scope.sources[alias].kind(name)}
+            else:
+                kinds = {r.kind(name) for r in previous.values() if r.kind(name)} | {
+                    scope.sources[alias].kind(name)}
+            if len(kinds) != 1 or None in kinds or K.BANNED in kinds:
+                self.fail("join_type", join, f"USING ({name}) over columns of different kinds")
+                return False
+            scope.merged[name] = exp.Coalesce(
+                this=before, expressions=[exp.column(name, table=alias, quoted=True)])
+        return True
+
     def _join(self, join: exp.Join, scope: Scope, env: dict[str, Rel], atoms: Atoms,
               links: _Links) -> None:
         alias, rel = self._source(join.this, env)
@@ -189,8 +213,8 @@ class FromClause:
         using = [u.name for u in join.args.get("using") or []]
         scope.using.update(using)
         side = (join.args.get("side") or "").upper()
-        if using and side in ("RIGHT", "FULL"):
-            self.fail("join_type", join, f"{side} JOIN ... USING")
+        if using and side in ("RIGHT", "FULL") and not self._merge_using(
+                join, alias, using, scope, previous):
             return
         on = join.args.get("on")
         if on is None and not using and not side and not join.args.get("kind"):

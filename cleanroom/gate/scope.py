@@ -48,6 +48,8 @@ class Scope:
     aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
     nullable: set[str] = field(default_factory=set)  # sources on the outer side of a join
     lookups: list[Lookup] = field(default_factory=list)  # constant relations joined to people
+    # USING columns of RIGHT/FULL joins: DuckDB reads the bare name as COALESCE of the sides
+    merged: dict[str, exp.Expr] = field(default_factory=dict)
 
     @property
     def bearing(self) -> bool:
@@ -75,10 +77,13 @@ class Scope:
             return at("whole_row", col, name)
         return at("unknown_column", col, name)
 
-    def qualified(self, col: exp.Column) -> exp.Column | None:
+    def qualified(self, col: exp.Column) -> exp.Expr | None:
+        """The column named by its source, or the COALESCE a merged USING column stands for."""
         found = self.resolve(col)
         if isinstance(found, Violation):
             return None
+        if not col.table and col.name in self.merged:
+            return self.merged[col.name].copy()
         return exp.column(col.name, table=found[0], quoted=True)
 
 
@@ -126,7 +131,10 @@ def _expand(scope: Scope, table: str | None, excluded: set[str]) -> tuple[list[e
             if name in excluded or (name in scope.using and name in seen):
                 continue
             seen.add(name)
-            out.append(exp.alias_(exp.column(name, table=alias, quoted=True), name, quoted=True))
+            # A merged USING column stays a bare name: DuckDB reads it as the COALESCE.
+            merged = name in scope.merged and not table
+            column = exp.column(name, table=None if merged else alias, quoted=True)
+            out.append(exp.alias_(column, name, quoted=True))
     return out, False
 
 

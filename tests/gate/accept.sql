@@ -678,3 +678,37 @@ JOIN (VALUES ('search', 500), ('social', 400), ('display', 600), ('video', 450),
 
 -- name: structure_values_alone
 SELECT * FROM (VALUES ('search', 0.4), ('social', 0.6)) AS w(channel, weight);
+
+-- name: structure_full_outer_join_using_overlap
+-- (Snowflake DCR overlap templates: FULL OUTER JOIN ... USING the join key, then count each side;
+-- the bare user_key is COALESCE of both sides)
+SELECT COUNT(DISTINCT user_key) AS people,
+       COUNT(DISTINCT i.user_key) AS exposed,
+       COUNT(DISTINCT c.user_key) AS converters
+FROM (SELECT DISTINCT user_key FROM impressions WHERE channel = 'search') i
+FULL OUTER JOIN (SELECT DISTINCT user_key FROM conversions) c USING (user_key);
+
+-- name: structure_full_join_using_per_user
+WITH touches AS (SELECT user_key, COUNT(*) AS n FROM impressions WHERE channel = 'email' GROUP BY user_key),
+     spend AS (SELECT user_key, SUM(revenue) AS r FROM conversions GROUP BY user_key)
+SELECT COUNT(*) AS people, COUNT(n) AS exposed, SUM(n) AS touches, SUM(r) AS revenue
+FROM touches FULL JOIN spend USING (user_key);
+
+-- name: structure_full_join_using_merged_dimension
+-- suppressed: 1
+-- (the email group has no one behind COUNT(a.user_key): that row is withheld)
+-- (the bare USING column is the COALESCE of the sides, also when grouped on)
+SELECT channel, COUNT(DISTINCT user_key) AS people, COUNT(a.user_key) AS from_a
+FROM (SELECT user_key, channel FROM impressions WHERE channel IN ('search', 'social')) a
+FULL JOIN (SELECT user_key, channel FROM impressions WHERE channel IN ('social', 'email')) b
+  USING (user_key, channel)
+GROUP BY channel;
+
+-- name: structure_right_join_using_per_user_star
+WITH joined AS (
+  SELECT * FROM (SELECT user_key, channel FROM impressions) i
+  RIGHT JOIN (SELECT user_key, revenue FROM conversions) c USING (user_key)
+),
+per_user AS (SELECT user_key, COUNT(channel) AS touches, MIN(revenue) AS revenue
+             FROM joined GROUP BY user_key)
+SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue FROM per_user;

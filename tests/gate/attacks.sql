@@ -1212,7 +1212,8 @@ SELECT COUNT(*) FROM impressions a JOIN conversions b USING (ts);
 
 -- name: jn_full_using
 -- family: joins_not_on_user_key
--- expect: rejected
+-- (accepted since issue 8: the bare user_key is COALESCE(a.user_key, b.user_key), as in DuckDB;
+-- the numbers are checked in accept.sql, structure_full_outer_join_using_overlap)
 SELECT COUNT(DISTINCT user_key) FROM impressions a FULL JOIN conversions b USING (user_key);
 
 -- name: re_self_cross_join
@@ -1947,3 +1948,63 @@ SELECT SUM(c.revenue) FROM conversions c JOIN t ON c.user_key = t.k;
 -- expect: rejected
 WITH t(k) AS (VALUES ('{{KEY_100}}'))
 SELECT SUM(revenue) FROM conversions WHERE user_key IN (SELECT k FROM t);
+
+-- name: st_full_using_output_user_key
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key FROM impressions FULL JOIN conversions USING (user_key);
+
+-- name: st_full_using_group_user_key
+-- family: hidden_projection
+-- expect: rejected
+SELECT user_key, COUNT(*) AS n FROM impressions FULL JOIN conversions USING (user_key) GROUP BY user_key;
+
+-- name: st_full_using_star_output
+-- family: shorthand
+-- expect: rejected
+SELECT * FROM (SELECT user_key FROM impressions) a FULL JOIN (SELECT user_key FROM conversions) b USING (user_key);
+
+-- name: st_full_using_target_merged_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions FULL JOIN conversions USING (user_key) WHERE user_key = '{{KEY_100}}';
+
+-- name: st_full_using_transform_merged_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT substr(user_key, 1, 2) AS p, COUNT(*) FROM impressions FULL JOIN conversions USING (user_key) GROUP BY 1;
+
+-- name: st_full_using_not_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a FULL JOIN impressions b USING (channel);
+
+-- name: st_right_using_not_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a RIGHT JOIN conversions b USING (ts);
+
+-- name: st_full_using_kinds_differ
+-- family: metric_extraction
+-- expect: rejected
+WITH a AS (SELECT user_key, cost AS x FROM impressions), b AS (SELECT user_key, channel AS x FROM impressions)
+SELECT x, COUNT(*) FROM a FULL JOIN b USING (user_key, x) GROUP BY x;
+
+-- name: st_full_using_banned
+-- family: direct_projection
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a FULL JOIN impressions b USING (user_key, ip_hash);
+
+-- name: st_full_using_small_campaign
+-- family: small_groups
+-- expect: no_rows
+SELECT COUNT(DISTINCT user_key) AS people
+FROM (SELECT user_key FROM impressions WHERE campaign = 'CANARYCAMP3') a
+FULL JOIN (SELECT user_key FROM impressions WHERE campaign = 'CANARYCAMP3') b USING (user_key);
+
+-- name: st_full_using_merged_group_small
+-- family: small_groups
+SELECT campaign, COUNT(DISTINCT user_key) AS people
+FROM (SELECT user_key, campaign FROM impressions) a FULL JOIN (SELECT user_key, campaign FROM impressions) b
+  USING (user_key, campaign)
+GROUP BY campaign;
