@@ -147,24 +147,35 @@ class _Analyser(FromClause):
                 and right.rows is not None and not node.args.get("order") else None)
         return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None, rows=rows)
 
-    def subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
-        """A subquery used as a value or an IN list: it yields no hidden person column."""
-        rel = self.query(node, env, final=False)
-        for select in _branches(node.this if isinstance(node, exp.Subquery) else node):
+    def subquery(self, node: exp.Expr, env: dict[str, Rel], outer: Scope | None = None) -> Rel:
+        """A subquery used as a value or an IN list: it yields no hidden person column. An IN
+        list (``outer`` given) may refer to the enclosing row (see ``_correlated``)."""
+        if outer is not None and isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select):
+            self.unknown_args(node, {"this", "alias"})
+            rel = self._select(node.this, env, final=False, outer=outer)
+        else:
+            rel = self.query(node, env, final=False)
+        branches = _branches(node.this if isinstance(node, exp.Subquery) else node)
+        for select in branches:
             if id(select) in self.plans:
                 self.plans[id(select)].propagate_uid = False
+        if rel.bearing and len(rel.columns) == 1 and rel.columns[0][1] is K.UID:
+            _drop_null_keys(branches)
         return rel
 
     # -- one SELECT ---------------------------------------------------------------------
-    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool) -> Rel:
+    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool,
+                outer: Scope | None = None) -> Rel:
         self.unknown_args(sel, _SELECT_ARGS)
         env = self._ctes(sel, env)
         atoms = Atoms()
         scope = self.read_from(sel, env, atoms)
+        scope.outer = outer
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
         self.inline_lookups(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
-        rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
+        rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
+            n, env, outer=scope if _in_list(n) else None))
         if sel.args.get("where"):
             base = Mode.ROW if scope.bearing else Mode.ANON
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
@@ -179,8 +190,22 @@ class _Analyser(FromClause):
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
         self.problems += rules.problems
         bearing = mode in _ROWS
+        if scope.outer_refs:
+            self._correlated(sel, scope, columns, bearing=bearing)
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
                    rows=_constant_result(sel, scope))
+
+    def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
+                    bearing: bool) -> None:
+        """``i.user_key NOT IN (SELECT c.user_key FROM conversions c WHERE c.ts < i.ts)`` asks
+        whether this person has such a row: a condition on the person's own rows, whoever
+        else is in the list. That holds only when the list is of people's rows (row-level or
+        per-user) and names its own user_key, never the enclosing row's."""
+        projected = sel.expressions[0].unalias() if len(sel.expressions) == 1 else None
+        own = isinstance(projected, exp.Column) and id(projected) not in scope.outer_refs
+        if not (bearing and own and len(columns) == 1 and columns[0][1] is K.UID):
+            self.fail("subquery_predicate", sel, "a correlated subquery must return its own "
+                      "user_key to an IN list of people's rows")
 
     def _mode(self, sel: exp.Select, scope: Scope, rules: ExpressionRules
               ) -> tuple[Mode, exp.Expr | None, Keys, list[exp.Expr]]:
@@ -323,6 +348,23 @@ def _under_aggregate(node: exp.Expr, top: exp.Expr) -> bool:
             return True
         parent = parent.parent
     return False
+
+
+def _in_list(node: exp.Expr) -> bool:
+    return isinstance(node.parent, exp.In) and node.parent.args.get("query") is node
+
+
+def _drop_null_keys(branches: list[exp.Select]) -> None:
+    """``x NOT IN (list)`` is NULL for every row once the list holds one NULL, so one person
+    whose outer join yields NULL would flip every row: a list of user_keys leaves NULLs out
+    (they match no one)."""
+    for select in branches:
+        key = select.expressions[0].unalias() if select.expressions else None
+        if not isinstance(key, exp.Column):
+            continue
+        known = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
+        where = select.args.get("where")
+        select.set("where", exp.Where(this=exp.and_(where.this, known) if where else known))
 
 
 def _constant_result(sel: exp.Select, scope: Scope) -> Rows | None:

@@ -41,7 +41,7 @@ class FromClause:
     def renamed(self, rel: Rel, alias: exp.TableAlias | None, body: exp.Expr) -> Rel:
         raise NotImplementedError
 
-    def subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
+    def subquery(self, node: exp.Expr, env: dict[str, Rel], outer: Scope | None = None) -> Rel:
         raise NotImplementedError
 
     def unknown_args(self, node: exp.Expr, allowed: set[str]) -> None:

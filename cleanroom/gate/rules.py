@@ -32,7 +32,8 @@ _RULES = (
          "other than small lists of constants", "read only the collaboration's datasets; write "
          "constant lists as VALUES ('a', 1), ('b', 2) with literals only"),
     Rule("unknown_column", "the column does not exist in the tables of this scope "
-         "(correlated subqueries are not supported)", "check the column name and its table"),
+         "(a subquery may refer to the enclosing row only as user_key IN (subquery))",
+         "check the column name and its table"),
     Rule("ambiguous_column", "the column name exists in more than one table here",
          "qualify it with a table alias"),
     Rule("banned_column", "the column is banned by the policy and may not be referenced anywhere",
@@ -89,8 +90,10 @@ _RULES = (
     Rule("scalar_subquery", "a scalar subquery must aggregate across people (it is thresholded "
          "like any output row)", "aggregate inside the subquery"),
     Rule("subquery_predicate", "EXISTS and IN (subquery) are allowed only as user_key IN "
-         "(a subquery that returns user_key) or a value IN (an aggregated subquery)",
-         "rewrite as a join on user_key"),
+         "(a subquery that returns its own user_key, and may refer to the enclosing row) or a "
+         "value IN (an aggregated subquery)", "rewrite EXISTS (SELECT ... WHERE c.user_key = "
+         "i.user_key AND cond) as i.user_key IN (SELECT c.user_key FROM ... WHERE cond), or "
+         "join on user_key"),
     Rule("set_operation", "set operations must combine like with like; UNION, INTERSECT and "
          "EXCEPT of people's rows must carry user_key", "project user_key in every branch"),
     Rule("recursive_cte", "recursive CTEs are not allowed", "write the query without recursion"),

@@ -50,13 +50,30 @@ class Scope:
     lookups: list[Lookup] = field(default_factory=list)  # constant relations joined to people
     # USING columns of RIGHT/FULL joins: DuckDB reads the bare name as COALESCE of the sides
     merged: dict[str, exp.Expr] = field(default_factory=dict)
+    # The enclosing SELECT's scope, for a correlated user_key IN (subquery), and the ids of
+    # the columns that resolved there
+    outer: Scope | None = None
+    outer_refs: set[int] = field(default_factory=set)
 
     @property
     def bearing(self) -> bool:
         return any(rel.bearing for rel in self.sources.values())
 
     def resolve(self, col: exp.Column) -> tuple[str, K] | Violation:
-        """The (source alias, kind) a column reference names, or why it names none."""
+        """The (source alias, kind) a column reference names, or why it names none; a name
+        this SELECT's sources do not have may name the enclosing SELECT's (one level)."""
+        found = self._resolve_here(col)
+        if self.outer is None or not isinstance(found, Violation) or found.rule != "unknown_column":
+            return found
+        if col.table and col.table in self.sources:
+            return found
+        around = self.outer._resolve_here(col)
+        if isinstance(around, Violation):
+            return found
+        self.outer_refs.add(id(col))
+        return around
+
+    def _resolve_here(self, col: exp.Column) -> tuple[str, K] | Violation:
         name, table = col.name, col.table
         if col.args.get("db") or col.args.get("catalog"):
             return at("unsupported_syntax", col, "nested field access")

@@ -712,3 +712,33 @@ WITH joined AS (
 per_user AS (SELECT user_key, COUNT(channel) AS touches, MIN(revenue) AS revenue
              FROM joined GROUP BY user_key)
 SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue FROM per_user;
+
+-- name: structure_correlated_not_in_converted_before
+-- (AMC new-to-brand style: exposures of people who had not converted before the exposure)
+SELECT COUNT(DISTINCT i.user_key) AS exposed_before_converting, COUNT(*) AS impressions
+FROM impressions i
+WHERE i.user_key NOT IN (SELECT user_key FROM conversions c WHERE c.ts < i.ts);
+
+-- name: structure_correlated_in_by_channel
+-- suppressed: 1
+SELECT i.channel, COUNT(DISTINCT i.user_key) AS converted_within_week
+FROM impressions i
+WHERE i.user_key IN (
+  SELECT c.user_key FROM conversions c
+  WHERE c.ts >= i.ts AND c.ts < i.ts + INTERVAL 7 DAY
+)
+GROUP BY i.channel;
+
+-- name: structure_correlated_in_per_user_list
+-- (the list may be per person: people with two conversions after the exposure)
+SELECT COUNT(*) AS impressions
+FROM impressions i
+WHERE i.user_key IN (
+  SELECT user_key FROM conversions c WHERE c.ts > i.ts GROUP BY user_key HAVING COUNT(*) >= 1
+);
+
+-- name: structure_correlated_in_filter_aggregate
+SELECT COUNT(*) FILTER (WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.ts > i.ts))
+         AS followed_by_conversion,
+       COUNT(*) AS impressions
+FROM impressions i;

@@ -2008,3 +2008,83 @@ SELECT campaign, COUNT(DISTINCT user_key) AS people
 FROM (SELECT user_key, campaign FROM impressions) a FULL JOIN (SELECT user_key, campaign FROM impressions) b
   USING (user_key, campaign)
 GROUP BY campaign;
+
+-- name: st_correlated_outer_user_key_projected
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT i.user_key FROM conversions c WHERE c.revenue = 777.77);
+
+-- name: st_correlated_exists
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE EXISTS (SELECT 1 FROM conversions c WHERE c.user_key = i.user_key AND c.revenue > 700);
+
+-- name: st_correlated_scalar
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.cost < (SELECT SUM(revenue) FROM conversions c WHERE c.ts < i.ts);
+
+-- name: st_correlated_aggregated_list
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.channel IN (SELECT j.channel FROM impressions j WHERE j.ts < i.ts GROUP BY j.channel);
+
+-- name: st_correlated_list_of_other_value
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.ts FROM conversions c WHERE c.ts < i.ts);
+
+-- name: st_correlated_union_list
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT user_key FROM conversions c WHERE c.ts < i.ts
+                     UNION SELECT user_key FROM conversions WHERE revenue = 777.77);
+
+-- name: st_correlated_compare_outer_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE i.user_key = '{{KEY_100}}');
+
+-- name: st_correlated_key_to_other_person
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.user_key <> i.user_key);
+
+-- name: st_correlated_two_levels
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c
+                     WHERE c.user_key IN (SELECT j.user_key FROM impressions j WHERE j.ts < i.ts));
+
+-- name: st_correlated_in_join_on
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+  AND c.user_key IN (SELECT j.user_key FROM impressions j WHERE j.ts < i.ts AND j.cost > c.revenue);
+
+-- name: st_correlated_small_group_channel
+-- family: small_groups
+SELECT i.channel, COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.ts > i.ts)
+GROUP BY i.channel;
+
+-- name: st_correlated_target_revenue
+-- family: metric_extraction
+-- expect: no_rows
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.revenue = 777.77 AND c.ts > i.ts - INTERVAL 1000 DAY);
+
+-- name: st_not_in_null_key_flips_everyone
+-- family: oracles
+SELECT COUNT(*) AS n FROM impressions
+WHERE user_key NOT IN (SELECT b.user_key FROM conversions a LEFT JOIN impressions b
+                       ON a.user_key = b.user_key AND b.channel = 'video' WHERE a.revenue = 777.77);
