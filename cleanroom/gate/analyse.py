@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
-from cleanroom.gate.constants import Rows, literal_row
+from cleanroom.gate.constants import constant_result
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
@@ -193,7 +193,7 @@ class _Analyser(FromClause):
         if scope.outer_refs:
             self._correlated(sel, scope, columns, bearing=bearing)
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
-                   rows=_constant_result(sel, scope))
+                   rows=constant_result(sel, list(scope.sources.values())))
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:
@@ -365,24 +365,6 @@ def _drop_null_keys(branches: list[exp.Select]) -> None:
         known = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
         where = select.args.get("where")
         select.set("where", exp.Where(this=exp.and_(where.this, known) if where else known))
-
-
-def _constant_result(sel: exp.Select, scope: Scope) -> Rows | None:
-    """The rows of a SELECT that only lists constants or a constant relation's columns."""
-    if sel.args.get("from_") is None:
-        row = literal_row(sel)
-        return (row,) if row is not None else None
-    extra = {k for k, v in sel.args.items() if v not in (None, [], False)} - {
-        "expressions", "from_", "with_"}
-    sources = list(scope.sources.values())
-    if extra or len(sources) != 1 or sources[0].rows is None:
-        return None
-    names = [n.lower() for n, _ in sources[0].columns]
-    picked = [p.unalias() for p in sel.expressions]
-    if not all(isinstance(p, exp.Column) and p.name.lower() in names for p in picked):
-        return None
-    columns = [names.index(p.name.lower()) for p in picked]
-    return tuple(tuple(row[i] for i in columns) for row in sources[0].rows)
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:

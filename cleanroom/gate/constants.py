@@ -10,6 +10,8 @@ that applies to a CASE over constants applies to the lookup.
 
 >>> import sqlglot
 >>> from sqlglot import exp
+
+from cleanroom.gate.model import Rel
 >>> values = sqlglot.parse_one("SELECT 1 FROM (VALUES ('a', 1), ('b', 0)) v(k, w)").args["from_"].this
 >>> [[c.sql() for c in row] for row in constant_rows(values)]
 [["'a'", '1'], ["'b'", '0']]
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlglot import exp
+
+from cleanroom.gate.model import Rel
 
 MAX_ROWS = 1000  # rows of one constant relation
 MAX_COLUMNS = 64
@@ -66,6 +70,23 @@ def literal_row(select: exp.Select) -> tuple[exp.Expr, ...] | None:
         return None
     cells = tuple(p.unalias() for p in select.expressions)
     return cells if cells and all(constant_cell(c) for c in cells) else None
+
+
+def constant_result(sel: exp.Select, sources: list[Rel]) -> Rows | None:
+    """The rows of a SELECT that only lists constants or a constant relation's columns."""
+    if sel.args.get("from_") is None:
+        row = literal_row(sel)
+        return (row,) if row is not None else None
+    extra = {k for k, v in sel.args.items() if v not in (None, [], False)} - {
+        "expressions", "from_", "with_"}
+    if extra or len(sources) != 1 or sources[0].rows is None:
+        return None
+    names = [n.lower() for n, _ in sources[0].columns]
+    picked = [p.unalias() for p in sel.expressions]
+    if not all(isinstance(p, exp.Column) and p.name.lower() in names for p in picked):
+        return None
+    columns = [names.index(p.name.lower()) for p in picked]
+    return tuple(tuple(row[i] for i in columns) for row in sources[0].rows)
 
 
 def _key_value(cell: exp.Expr, index: int) -> tuple[str, object]:

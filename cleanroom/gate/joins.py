@@ -198,6 +198,8 @@ class FromClause:
         if bearing_before != rel.bearing and not lookup:
             self.fail("mixed_join", join)
             return
+        if lookup and join.args.get("using"):
+            _using_as_on(join, alias, previous, scope)
         on = join.args.get("on")
         if on is not None:
             rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
@@ -281,6 +283,22 @@ def _user_equalities(condition: exp.Expr | None, scope: Scope) -> list[tuple[str
             if left != right:
                 pairs.append((left, right))
     return pairs
+
+
+def _using_as_on(join: exp.Join, alias: str, previous: dict[str, Rel], scope: Scope) -> None:
+    """``JOIN (VALUES ...) v(channel, g) USING (channel)`` is ``ON p.channel = v.channel``
+    with the bare ``channel`` naming the people's side (the lookup keeps no column of its own
+    under that name). A name that no single earlier source has stays USING, and is refused."""
+    pairs = []
+    for ident in join.args["using"]:
+        holders = [a for a, r in previous.items() if r.kind(ident.name)]
+        if len(holders) != 1:
+            return
+        pairs.append(exp.EQ(this=exp.column(ident.name, table=holders[0]),
+                            expression=exp.column(ident.name, table=alias)))
+    join.set("using", None)
+    join.set("on", exp.and_(*pairs))
+    scope.using.update(p.this.name for p in pairs)
 
 
 def _own_columns(sel: exp.Select, skip: exp.Expr) -> list[exp.Column]:

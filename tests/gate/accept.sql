@@ -742,3 +742,12 @@ SELECT COUNT(*) FILTER (WHERE i.user_key IN (SELECT c.user_key FROM conversions 
          AS followed_by_conversion,
        COUNT(*) AS impressions
 FROM impressions i;
+
+-- name: structure_values_join_using
+-- (a lookup joined USING the dimension: the bare name is the people's column)
+SELECT g.channel_group, channel, COUNT(*) AS impressions
+FROM impressions
+LEFT JOIN (VALUES ('search', 'paid'), ('social', 'paid'), ('email', 'owned')) g(channel, channel_group)
+  USING (channel)
+WHERE channel <> 'CANARYCHAN7'
+GROUP BY g.channel_group, channel;

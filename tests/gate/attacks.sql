@@ -1841,9 +1841,15 @@ SELECT COUNT(*) FROM impressions i FULL JOIN (VALUES ('search')) v(c) ON i.chann
 SELECT COUNT(*) FROM (VALUES ('search')) v(c) JOIN impressions i ON i.channel = v.c;
 
 -- name: st_values_using
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN (VALUES ('{{KEY_100}}')) v(user_key) USING (user_key);
+
+-- name: st_values_using_ambiguous
 -- family: joins_not_on_user_key
 -- expect: rejected
-SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search')) v(channel) USING (channel);
+SELECT COUNT(*) FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+JOIN (VALUES ('2026-09-01')) v(ts) USING (ts);
 
 -- name: st_values_user_key_reversed
 -- family: targeting
