@@ -219,7 +219,8 @@ class FromClause:
                 join, alias, using, scope, previous):
             return
         on = join.args.get("on")
-        if on is None and not using and not side and not join.args.get("kind"):
+        if on is None and not using and not side and (join.args.get("kind") or "").upper() in (
+                "", "CROSS"):
             links.comma.append((alias, join))  # a comma join: linked by WHERE, checked after
             return
         if using and links.comma:

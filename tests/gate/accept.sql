@@ -751,3 +751,11 @@ LEFT JOIN (VALUES ('search', 'paid'), ('social', 'paid'), ('email', 'owned')) g(
   USING (channel)
 WHERE channel <> 'CANARYCHAN7'
 GROUP BY g.channel_group, channel;
+
+-- name: structure_cross_join_where_user_key
+-- suppressed: 1
+-- (CROSS JOIN with the user_key equality in WHERE is the comma join spelled out)
+SELECT i.channel, COUNT(DISTINCT c.user_key) AS converters
+FROM impressions i CROSS JOIN conversions c
+WHERE c.user_key = i.user_key AND c.ts > i.ts
+GROUP BY i.channel;

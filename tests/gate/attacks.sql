@@ -2094,3 +2094,14 @@ WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.revenue = 777.
 SELECT COUNT(*) AS n FROM impressions
 WHERE user_key NOT IN (SELECT b.user_key FROM conversions a LEFT JOIN impressions b
                        ON a.user_key = b.user_key AND b.channel = 'video' WHERE a.revenue = 777.77);
+
+-- name: st_cross_join_without_link
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a CROSS JOIN conversions b WHERE a.ts < b.ts;
+
+-- name: st_cross_join_link_under_not
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT SUM(b.revenue) FROM impressions a CROSS JOIN conversions b
+WHERE NOT (a.user_key = b.user_key AND b.revenue < 777);
