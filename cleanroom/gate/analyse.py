@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
+from cleanroom.gate.constants import constant_result
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
@@ -34,6 +35,7 @@ _SETOP_ARGS = {"this", "expression", "distinct", "with_", "order", "limit", "off
 _FINAL_OK = {K.SAFE, K.CONST}
 _OUTPUT_RULE = {K.UID: "user_key_output", K.MET: "metric_output", K.BANNED: "banned_column"}
 _ROWS = (Mode.ROW, Mode.PER_USER)
+_AGGREGATES = SAFE_AGGREGATES | PER_USER_AGGREGATES
 Keys = dict[str, tuple[int, K]]
 
 
@@ -118,7 +120,7 @@ class _Analyser(FromClause):
             else:
                 plan.cte_alias = alias
         cols = [(names[i] if i < len(names) else n, k) for i, (n, k) in enumerate(rel.columns)]
-        return Rel(cols, rel.bearing, rel.uid_column)
+        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -141,25 +143,39 @@ class _Analyser(FromClause):
         if final and left.bearing:
             self.fail("not_aggregated", node, "a set operation of people's rows")
         cols = [(ln, lk if lk is rk else widest([lk, rk])) for (ln, lk), (_, rk) in pairs]
-        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None)
+        rows = (left.rows + right.rows if union_all and left.rows is not None
+                and right.rows is not None and not node.args.get("order") else None)
+        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None, rows=rows)
 
-    def subquery(self, node: exp.Expr, env: dict[str, Rel]) -> Rel:
-        """A subquery used as a value or an IN list: it yields no hidden person column."""
-        rel = self.query(node, env, final=False)
-        for select in _branches(node.this if isinstance(node, exp.Subquery) else node):
+    def subquery(self, node: exp.Expr, env: dict[str, Rel], outer: Scope | None = None) -> Rel:
+        """A subquery used as a value or an IN list: it yields no hidden person column. An IN
+        list (``outer`` given) may refer to the enclosing row (see ``_correlated``)."""
+        if outer is not None and isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select):
+            self.unknown_args(node, {"this", "alias"})
+            rel = self._select(node.this, env, final=False, outer=outer)
+        else:
+            rel = self.query(node, env, final=False)
+        branches = _branches(node.this if isinstance(node, exp.Subquery) else node)
+        for select in branches:
             if id(select) in self.plans:
                 self.plans[id(select)].propagate_uid = False
+        if rel.bearing and len(rel.columns) == 1 and rel.columns[0][1] is K.UID:
+            _drop_null_keys(branches)
         return rel
 
     # -- one SELECT ---------------------------------------------------------------------
-    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool) -> Rel:
+    def _select(self, sel: exp.Select, env: dict[str, Rel], *, final: bool,
+                outer: Scope | None = None) -> Rel:
         self.unknown_args(sel, _SELECT_ARGS)
         env = self._ctes(sel, env)
         atoms = Atoms()
         scope = self.read_from(sel, env, atoms)
+        scope.outer = outer
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
+        self.inline_lookups(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
-        rules = ExpressionRules(scope, subquery=lambda n: self.subquery(n, env), atoms=atoms)
+        rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
+            n, env, outer=scope if _in_list(n) else None))
         if sel.args.get("where"):
             base = Mode.ROW if scope.bearing else Mode.ANON
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
@@ -175,7 +191,22 @@ class _Analyser(FromClause):
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
         self.problems += rules.problems
         bearing = mode in _ROWS
-        return Rel(columns, bearing, "__cr_uid" if bearing else None)
+        if scope.outer_refs:
+            self._correlated(sel, scope, columns, bearing=bearing)
+        return Rel(columns, bearing, "__cr_uid" if bearing else None,
+                   rows=constant_result(sel, list(scope.sources.values())))
+
+    def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
+                    bearing: bool) -> None:
+        """``i.user_key NOT IN (SELECT c.user_key FROM conversions c WHERE c.ts < i.ts)`` asks
+        whether this person has such a row: a condition on the person's own rows, whoever
+        else is in the list. That holds only when the list is of people's rows (row-level or
+        per-user) and names its own user_key, never the enclosing row's."""
+        projected = sel.expressions[0].unalias() if len(sel.expressions) == 1 else None
+        own = isinstance(projected, exp.Column) and id(projected) not in scope.outer_refs
+        if not (bearing and own and len(columns) == 1 and columns[0][1] is K.UID):
+            self.fail("subquery_predicate", sel, "a correlated subquery must return its own "
+                      "user_key to an IN list of people's rows")
 
     def _mode(self, sel: exp.Select, scope: Scope, rules: ExpressionRules
               ) -> tuple[Mode, exp.Expr | None, Keys, list[exp.Expr]]:
@@ -190,8 +221,9 @@ class _Analyser(FromClause):
                 self.fail("unsupported_syntax", distinct, "DISTINCT ON")
             keys = [p.unalias() for p in sel.expressions]
         else:
-            if distinct:
-                self.fail("unsupported_syntax", distinct, "DISTINCT with aggregates")
+            if distinct and distinct.args.get("on"):
+                self.fail("unsupported_syntax", distinct, "DISTINCT ON")
+            # Aggregates without GROUP BY make one row: DISTINCT changes nothing.
             return (Mode.ANONYMIZING if aggregated else Mode.ROW), None, {}, []
         kinds = [rules.check(k, Ctx(Mode.ROW)) for k in keys]
         for key, kind in zip(keys, kinds):
@@ -203,9 +235,20 @@ class _Analyser(FromClause):
         if uid_keys:
             uid = scope.qualified(uid_keys[0]) if isinstance(uid_keys[0], exp.Column) else None
             return Mode.PER_USER, uid, _key_map(keys, kinds, scope), keys
+        key_map = _key_map(keys, [K.SAFE] * len(keys), scope)
         if distinct and group is not None:
-            self.fail("unsupported_syntax", distinct, "DISTINCT with GROUP BY")
-        return Mode.ANONYMIZING, None, _key_map(keys, [K.SAFE] * len(keys), scope), keys
+            self._distinct_over_groups(sel, distinct, key_map, scope)
+        return Mode.ANONYMIZING, None, key_map, keys
+
+    def _distinct_over_groups(self, sel: exp.Select, distinct: exp.Distinct, keys: Keys,
+                              scope: Scope) -> None:
+        """``SELECT DISTINCT ... GROUP BY`` is the plain GROUP BY when every group key is
+        output (the groups' rows already differ); otherwise DISTINCT would merge groups after
+        the threshold, which the release cannot count, so it stays refused."""
+        projected = {canonical(p.unalias(), scope) for p in sel.expressions}
+        if distinct.args.get("on") or not set(keys) <= projected:
+            self.fail("unsupported_syntax", distinct, "DISTINCT with GROUP BY keys not all "
+                      "output: output every GROUP BY key, or drop DISTINCT")
 
     def _group_keys(self, sel: exp.Select, group: exp.Group, scope: Scope) -> list[exp.Expr]:
         for arg in ("grouping_sets", "rollup", "cube"):
@@ -252,6 +295,8 @@ class _Analyser(FromClause):
         return columns
 
     def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
+        if sel.args.get("having") and mode in (Mode.ANONYMIZING, Mode.PER_USER):
+            _having_aliases(sel.args["having"], rules.scope, keys)
         for clause in ("having", "qualify"):
             if sel.args.get(clause):
                 rules.check(sel.args[clause].this,
@@ -280,6 +325,47 @@ class _Analyser(FromClause):
                 self.fail("limit_not_constant", clause)
             elif rows:
                 self.fail("limit_on_rows", clause)
+
+
+def _having_aliases(having: exp.Having, scope: Scope, keys: Keys) -> None:
+    """DuckDB binds a bare name in HAVING to the source column when that column is a group
+    key, and otherwise to the projection alias of that name (``SUM(cost) AS cost ... HAVING
+    cost > 10``): put the alias's expression in its place, so the rules and the rewrite see
+    what DuckDB computes. Inside aggregates, windows and subqueries a name is a column."""
+    for col in list(having.find_all(exp.Column)):
+        if col.table or col.name not in scope.aliases or canonical(col, scope) in keys:
+            continue
+        if isinstance(scope.resolve(col), Violation) or _under_aggregate(col, having):
+            continue  # no such column: the rules already read the name as the alias
+        col.replace(scope.aliases[col.name].copy())
+
+
+def _under_aggregate(node: exp.Expr, top: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not top:
+        if isinstance(parent, (exp.Window, exp.Filter, exp.Subquery, exp.Select)):
+            return True
+        if isinstance(parent, (exp.Func, exp.IgnoreNulls)) and function_key(parent) in _AGGREGATES:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _in_list(node: exp.Expr) -> bool:
+    return isinstance(node.parent, exp.In) and node.parent.args.get("query") is node
+
+
+def _drop_null_keys(branches: list[exp.Select]) -> None:
+    """``x NOT IN (list)`` is NULL for every row once the list holds one NULL, so one person
+    whose outer join yields NULL would flip every row: a list of user_keys leaves NULLs out
+    (they match no one)."""
+    for select in branches:
+        key = select.expressions[0].unalias() if select.expressions else None
+        if not isinstance(key, exp.Column):
+            continue
+        known = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
+        where = select.args.get("where")
+        select.set("where", exp.Where(this=exp.and_(where.this, known) if where else known))
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:

@@ -82,6 +82,7 @@ class Rel:
     bearing: bool
     uid_column: str | None = None  # the column naming the person, in the rendered SQL
     base: bool = False  # a dataset itself: its user_key is never NULL
+    rows: tuple[tuple[exp.Expr, ...], ...] | None = None  # a constant relation's cells
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]

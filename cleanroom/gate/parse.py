@@ -39,12 +39,14 @@ def parse_query(sql: str) -> exp.Expr:
         raise QueryRejected([_whole("query_too_large",
                                     f"over {MAX_NODES} syntax nodes or {MAX_DEPTH} levels")])
     _normalize_identifiers(tree)
+    _unwrap_projections(tree)
     return tree
 
 
 def _one_statement(sql: str) -> exp.Expr:
     try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read="duckdb")
+                      if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         detail = _TOKEN.sub(r"'\1'", str(first.get("description", "")))[:200]
@@ -87,6 +89,19 @@ def _normalize_identifiers(tree: exp.Expr) -> None:
             raise QueryRejected([violation("reserved_identifier", name[:60], line=line, col=col)])
         if id(ident) not in keep:
             ident.set("this", name.lower())
+
+
+def _unwrap_projections(tree: exp.Expr) -> None:
+    """``SELECT DISTINCT(user_key)`` is ``SELECT DISTINCT user_key``: a parenthesised column
+    in a projection is that column (DuckDB names it the same), not a computed value."""
+    for select in list(tree.find_all(exp.Select)):
+        for proj in select.expressions:
+            value = proj.this if isinstance(proj, exp.Alias) else proj
+            inner = value
+            while isinstance(inner, exp.Paren) and isinstance(inner.this, (exp.Paren, exp.Column)):
+                inner = inner.this
+            if inner is not value:
+                value.replace(inner)
 
 
 def _output_alias_ids(tree: exp.Expr) -> set[int]:

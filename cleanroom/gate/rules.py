@@ -28,10 +28,12 @@ _RULES = (
          "columns", "choose another name"),
     Rule("unknown_table", "the table is not a dataset of this collaboration or a CTE",
          "use one of the collaboration's dataset names"),
-    Rule("table_function", "table functions, files, VALUES and UNNEST cannot be read",
-         "read only the collaboration's datasets"),
+    Rule("table_function", "table functions, files and UNNEST cannot be read, nor VALUES lists "
+         "other than small lists of constants", "read only the collaboration's datasets; write "
+         "constant lists as VALUES ('a', 1), ('b', 2) with literals only"),
     Rule("unknown_column", "the column does not exist in the tables of this scope "
-         "(correlated subqueries are not supported)", "check the column name and its table"),
+         "(a subquery may refer to the enclosing row only as user_key IN (subquery))",
+         "check the column name and its table"),
     Rule("ambiguous_column", "the column name exists in more than one table here",
          "qualify it with a table alias"),
     Rule("banned_column", "the column is banned by the policy and may not be referenced anywhere",
@@ -79,15 +81,19 @@ _RULES = (
          "aggregate in a CTE (it is thresholded), then apply the window in the next SELECT"),
     Rule("join_not_on_user_key", "joins between people's rows must include user_key = user_key",
          "join ON a.user_key = b.user_key (other conditions may follow with AND)"),
-    Rule("mixed_join", "people's rows cannot be joined with aggregated rows",
-         "aggregate both sides first, or join people's rows on user_key"),
+    Rule("mixed_join", "people's rows cannot be joined with aggregated rows, nor with a "
+         "constant list other than as a lookup", "aggregate both sides first, or join people's "
+         "rows on user_key; join a constant list as people's rows [LEFT] JOIN (VALUES ...) "
+         "v(key, label) ON people_column = v.key, with distinct keys"),
     Rule("join_type", "NATURAL, ASOF, POSITIONAL, SEMI, ANTI and LATERAL joins are not supported",
          "use [LEFT|RIGHT|FULL] JOIN ... ON a.user_key = b.user_key"),
     Rule("scalar_subquery", "a scalar subquery must aggregate across people (it is thresholded "
          "like any output row)", "aggregate inside the subquery"),
     Rule("subquery_predicate", "EXISTS and IN (subquery) are allowed only as user_key IN "
-         "(a subquery that returns user_key) or a value IN (an aggregated subquery)",
-         "rewrite as a join on user_key"),
+         "(a subquery that returns its own user_key, and may refer to the enclosing row) or a "
+         "value IN (an aggregated subquery)", "rewrite EXISTS (SELECT ... WHERE c.user_key = "
+         "i.user_key AND cond) as i.user_key IN (SELECT c.user_key FROM ... WHERE cond), or "
+         "join on user_key"),
     Rule("set_operation", "set operations must combine like with like; UNION, INTERSECT and "
          "EXCEPT of people's rows must carry user_key", "project user_key in every branch"),
     Rule("recursive_cte", "recursive CTEs are not allowed", "write the query without recursion"),

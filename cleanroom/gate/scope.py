@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from cleanroom.errors import Violation
+from cleanroom.gate.constants import Lookup
 from cleanroom.gate.model import K, Rel
 from cleanroom.gate.rules import violation
 
@@ -46,13 +47,33 @@ class Scope:
     uid_expr: exp.Expr | None = None
     aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
     nullable: set[str] = field(default_factory=set)  # sources on the outer side of a join
+    lookups: list[Lookup] = field(default_factory=list)  # constant relations joined to people
+    # USING columns of RIGHT/FULL joins: DuckDB reads the bare name as COALESCE of the sides
+    merged: dict[str, exp.Expr] = field(default_factory=dict)
+    # The enclosing SELECT's scope, for a correlated user_key IN (subquery), and the ids of
+    # the columns that resolved there
+    outer: Scope | None = None
+    outer_refs: set[int] = field(default_factory=set)
 
     @property
     def bearing(self) -> bool:
         return any(rel.bearing for rel in self.sources.values())
 
     def resolve(self, col: exp.Column) -> tuple[str, K] | Violation:
-        """The (source alias, kind) a column reference names, or why it names none."""
+        """The (source alias, kind) a column reference names, or why it names none; a name
+        this SELECT's sources do not have may name the enclosing SELECT's (one level)."""
+        found = self._resolve_here(col)
+        if self.outer is None or not isinstance(found, Violation) or found.rule != "unknown_column":
+            return found
+        if col.table and col.table in self.sources:
+            return found
+        around = self.outer._resolve_here(col)
+        if isinstance(around, Violation):
+            return found
+        self.outer_refs.add(id(col))
+        return around
+
+    def _resolve_here(self, col: exp.Column) -> tuple[str, K] | Violation:
         name, table = col.name, col.table
         if col.args.get("db") or col.args.get("catalog"):
             return at("unsupported_syntax", col, "nested field access")
@@ -73,10 +94,13 @@ class Scope:
             return at("whole_row", col, name)
         return at("unknown_column", col, name)
 
-    def qualified(self, col: exp.Column) -> exp.Column | None:
+    def qualified(self, col: exp.Column) -> exp.Expr | None:
+        """The column named by its source, or the COALESCE a merged USING column stands for."""
         found = self.resolve(col)
         if isinstance(found, Violation):
             return None
+        if not col.table and col.name in self.merged:
+            return self.merged[col.name].copy()
         return exp.column(col.name, table=found[0], quoted=True)
 
 
@@ -124,7 +148,10 @@ def _expand(scope: Scope, table: str | None, excluded: set[str]) -> tuple[list[e
             if name in excluded or (name in scope.using and name in seen):
                 continue
             seen.add(name)
-            out.append(exp.alias_(exp.column(name, table=alias, quoted=True), name, quoted=True))
+            # A merged USING column stays a bare name: DuckDB reads it as the COALESCE.
+            merged = name in scope.merged and not table
+            column = exp.column(name, table=None if merged else alias, quoted=True)
+            out.append(exp.alias_(column, name, quoted=True))
     return out, False
 
 

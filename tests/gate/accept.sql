@@ -502,3 +502,260 @@ SELECT l.last_channel, COUNT(*) AS conversions, AVG(date_diff('hour', l.last_ts,
 FROM last_seen l
 JOIN conversions c USING (user_key)
 GROUP BY 1;
+
+-- stream: structure
+-- Structural idioms of published clean-room SQL (issue 8, "Too strict"): each was refused before.
+
+-- name: structure_trailing_comment
+-- suppressed: 1
+-- (AMC instructional queries end with a comment line after the final semicolon)
+SELECT channel, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY channel; -- reach by channel
+-- end of query
+
+-- name: structure_distinct_parenthesised_user_key
+-- (Snowflake DCR templates: SELECT DISTINCT(user_key) in the per-user CTE)
+WITH buyers AS (SELECT DISTINCT(user_key) FROM conversions)
+SELECT COUNT(*) AS buyers FROM buyers;
+
+-- name: structure_distinct_parenthesised_joined
+-- suppressed: 1
+WITH exposed AS (SELECT DISTINCT(user_key), channel FROM impressions)
+SELECT e.channel, COUNT(DISTINCT c.user_key) AS converters
+FROM exposed e JOIN conversions c ON e.user_key = c.user_key
+GROUP BY e.channel;
+
+-- name: structure_distinct_with_group_by
+-- suppressed: 1
+SELECT DISTINCT channel, COUNT(*) AS impressions, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY channel;
+
+-- name: structure_distinct_with_group_by_expression
+-- suppressed: 2
+SELECT DISTINCT date_trunc('week', ts) AS week, COUNT(DISTINCT user_key) AS reach
+FROM conversions
+GROUP BY 1;
+
+-- name: structure_distinct_single_aggregate_row
+SELECT DISTINCT COUNT(DISTINCT user_key) AS people, SUM(revenue) AS revenue
+FROM conversions;
+
+-- name: structure_having_alias_shadows_metric
+-- suppressed: 1
+-- held_back: 1
+-- (HAVING on an alias that shadows a column: DuckDB binds the alias when the column is not a
+-- group key)
+SELECT channel, SUM(cost) AS cost
+FROM impressions
+GROUP BY channel
+HAVING cost > 1000;
+
+-- name: structure_having_alias_shadows_metric_and_aggregate
+-- suppressed: 1
+-- held_back: 1
+SELECT channel, SUM(cost) AS cost, COUNT(*) AS n
+FROM impressions
+GROUP BY channel
+HAVING cost > 1000 AND SUM(cost) FILTER (WHERE cost > 1) > 10;
+
+-- name: structure_having_group_key_wins_over_alias
+-- suppressed: 1
+-- (the column is a group key: DuckDB binds the column, not the alias)
+SELECT upper(channel) AS channel, COUNT(*) AS n
+FROM impressions
+GROUP BY channel
+HAVING channel <> 'email';
+
+-- name: structure_having_alias_of_group_expression
+-- suppressed: 1
+SELECT upper(channel) AS channel, COUNT(*) AS n
+FROM impressions
+GROUP BY upper(channel)
+HAVING channel <> 'EMAIL';
+
+-- name: structure_comma_join_where_user_key
+-- suppressed: 1
+-- (ADH / AWS Clean Rooms samples join with FROM a, b WHERE a.user_id = b.user_id)
+SELECT i.channel, COUNT(DISTINCT c.user_key) AS converters, SUM(c.revenue) AS revenue
+FROM impressions i, conversions c
+WHERE i.user_key = c.user_key AND i.ts < c.ts
+GROUP BY i.channel;
+
+-- name: structure_comma_join_three_ways
+-- suppressed: 1
+SELECT a.channel, COUNT(*) AS pairs
+FROM impressions a, conversions c, impressions b
+WHERE c.user_key = b.user_key
+  AND (a.user_key = c.user_key)
+  AND a.ts < b.ts
+GROUP BY a.channel;
+
+-- name: structure_comma_join_in_per_user_cte
+WITH touched AS (
+  SELECT c.user_key, COUNT(*) AS touches, MIN(c.revenue) AS revenue
+  FROM impressions i, conversions c
+  WHERE c.user_key = i.user_key AND i.ts <= c.ts
+  GROUP BY c.user_key
+)
+SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue FROM touched;
+
+-- name: structure_comma_join_after_left_join
+SELECT COUNT(DISTINCT i.user_key) AS people, COUNT(c.user_key) AS with_conversion
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key, impressions j
+WHERE j.user_key = i.user_key AND j.channel = 'search';
+
+-- name: structure_values_cte_channel_groups
+-- (AMC instructional queries map campaigns or channels to groups with a VALUES list in a CTE)
+WITH channel_groups(channel, channel_group) AS (
+  VALUES ('search', 'paid'), ('social', 'paid'), ('display', 'paid'), ('video', 'paid'),
+         ('email', 'owned')
+)
+SELECT g.channel_group, COUNT(DISTINCT i.user_key) AS reach, COUNT(*) AS impressions
+FROM impressions i
+JOIN channel_groups g ON i.channel = g.channel
+GROUP BY g.channel_group;
+
+-- name: structure_values_left_join_unmatched_null
+-- (a LEFT JOIN keeps the rows no entry matches, with NULL labels)
+SELECT g.label, COUNT(DISTINCT i.user_key) AS reach
+FROM impressions i
+LEFT JOIN (VALUES ('search', 'Search'), ('social', 'Social')) AS g(channel, label)
+  ON g.channel = i.channel
+GROUP BY g.label;
+
+-- name: structure_values_inline_join_with_metric
+-- suppressed: 1
+-- (Snowflake DCR templates join a parameter list inline; a second key column narrows it)
+SELECT i.channel, t.tier, SUM(i.cost) AS spend, COUNT(*) AS impressions
+FROM impressions i
+JOIN (VALUES ('search', '1', 'A'), ('search', '2', 'B'), ('social', '1', 'A'),
+             ('social', '2', 'B'), ('CANARYCHAN7', '1', 'A'))
+  AS t(channel, flight, tier)
+  ON i.channel = t.channel AND right(i.campaign, 1) = t.flight
+GROUP BY i.channel, t.tier;
+
+-- name: structure_values_indicator_summed
+-- (a 0/1 flag looked up per channel is an indicator, like CASE WHEN ... THEN 1 ELSE 0 END)
+SELECT SUM(f.is_paid) AS paid_impressions, COUNT(*) AS impressions
+FROM impressions i
+JOIN (VALUES ('search', 1), ('social', 1), ('display', 1), ('video', 1), ('email', 0)) f(channel, is_paid)
+  ON i.channel = f.channel;
+
+-- name: structure_values_union_all_constants
+-- (constant rows spelled as SELECT ... UNION ALL SELECT ...)
+WITH targets AS (
+  SELECT 'search' AS channel, 'intent' AS goal
+  UNION ALL SELECT 'display', 'awareness'
+  UNION ALL SELECT 'video', 'awareness'
+)
+SELECT t.goal, COUNT(DISTINCT i.user_key) AS reach
+FROM impressions i JOIN targets t ON t.channel = i.channel
+GROUP BY t.goal;
+
+-- name: structure_values_star_in_per_user_cte
+WITH labelled AS (
+  SELECT i.*, g.*
+  FROM impressions i
+  JOIN (VALUES ('search', 'paid'), ('email', 'owned')) g(g_channel, g_group)
+    ON i.channel = g.g_channel
+),
+per_user AS (
+  SELECT user_key, g_group, COUNT(*) AS touches FROM labelled GROUP BY user_key, g_group
+)
+SELECT g_group, COUNT(*) AS people, SUM(touches) AS touches FROM per_user GROUP BY g_group;
+
+-- name: structure_values_joined_to_aggregates
+-- (a constant list joined to thresholded rows: no people's rows involved)
+WITH by_channel AS (
+  SELECT channel, COUNT(DISTINCT user_key) AS reach FROM impressions GROUP BY channel
+)
+SELECT b.channel, b.reach, t.target, b.reach * 1.0 / t.target AS share_of_target
+FROM by_channel b
+JOIN (VALUES ('search', 500), ('social', 400), ('display', 600), ('video', 450), ('email', 300))
+  AS t(channel, target) ON b.channel = t.channel;
+
+-- name: structure_values_alone
+SELECT * FROM (VALUES ('search', 0.4), ('social', 0.6)) AS w(channel, weight);
+
+-- name: structure_full_outer_join_using_overlap
+-- (Snowflake DCR overlap templates: FULL OUTER JOIN ... USING the join key, then count each side;
+-- the bare user_key is COALESCE of both sides)
+SELECT COUNT(DISTINCT user_key) AS people,
+       COUNT(DISTINCT i.user_key) AS exposed,
+       COUNT(DISTINCT c.user_key) AS converters
+FROM (SELECT DISTINCT user_key FROM impressions WHERE channel = 'search') i
+FULL OUTER JOIN (SELECT DISTINCT user_key FROM conversions) c USING (user_key);
+
+-- name: structure_full_join_using_per_user
+WITH touches AS (SELECT user_key, COUNT(*) AS n FROM impressions WHERE channel = 'email' GROUP BY user_key),
+     spend AS (SELECT user_key, SUM(revenue) AS r FROM conversions GROUP BY user_key)
+SELECT COUNT(*) AS people, COUNT(n) AS exposed, SUM(n) AS touches, SUM(r) AS revenue
+FROM touches FULL JOIN spend USING (user_key);
+
+-- name: structure_full_join_using_merged_dimension
+-- suppressed: 1
+-- (the email group has no one behind COUNT(a.user_key): that row is withheld)
+-- (the bare USING column is the COALESCE of the sides, also when grouped on)
+SELECT channel, COUNT(DISTINCT user_key) AS people, COUNT(a.user_key) AS from_a
+FROM (SELECT user_key, channel FROM impressions WHERE channel IN ('search', 'social')) a
+FULL JOIN (SELECT user_key, channel FROM impressions WHERE channel IN ('social', 'email')) b
+  USING (user_key, channel)
+GROUP BY channel;
+
+-- name: structure_right_join_using_per_user_star
+WITH joined AS (
+  SELECT * FROM (SELECT user_key, channel FROM impressions) i
+  RIGHT JOIN (SELECT user_key, revenue FROM conversions) c USING (user_key)
+),
+per_user AS (SELECT user_key, COUNT(channel) AS touches, MIN(revenue) AS revenue
+             FROM joined GROUP BY user_key)
+SELECT COUNT(*) AS converters, SUM(touches) AS touches, SUM(revenue) AS revenue FROM per_user;
+
+-- name: structure_correlated_not_in_converted_before
+-- (AMC new-to-brand style: exposures of people who had not converted before the exposure)
+SELECT COUNT(DISTINCT i.user_key) AS exposed_before_converting, COUNT(*) AS impressions
+FROM impressions i
+WHERE i.user_key NOT IN (SELECT user_key FROM conversions c WHERE c.ts < i.ts);
+
+-- name: structure_correlated_in_by_channel
+-- suppressed: 1
+SELECT i.channel, COUNT(DISTINCT i.user_key) AS converted_within_week
+FROM impressions i
+WHERE i.user_key IN (
+  SELECT c.user_key FROM conversions c
+  WHERE c.ts >= i.ts AND c.ts < i.ts + INTERVAL 7 DAY
+)
+GROUP BY i.channel;
+
+-- name: structure_correlated_in_per_user_list
+-- (the list may be per person: people with two conversions after the exposure)
+SELECT COUNT(*) AS impressions
+FROM impressions i
+WHERE i.user_key IN (
+  SELECT user_key FROM conversions c WHERE c.ts > i.ts GROUP BY user_key HAVING COUNT(*) >= 1
+);
+
+-- name: structure_correlated_in_filter_aggregate
+SELECT COUNT(*) FILTER (WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.ts > i.ts))
+         AS followed_by_conversion,
+       COUNT(*) AS impressions
+FROM impressions i;
+
+-- name: structure_values_join_using
+-- (a lookup joined USING the dimension: the bare name is the people's column)
+SELECT g.channel_group, channel, COUNT(*) AS impressions
+FROM impressions
+LEFT JOIN (VALUES ('search', 'paid'), ('social', 'paid'), ('email', 'owned')) g(channel, channel_group)
+  USING (channel)
+WHERE channel <> 'CANARYCHAN7'
+GROUP BY g.channel_group, channel;
+
+-- name: structure_cross_join_where_user_key
+-- suppressed: 1
+-- (CROSS JOIN with the user_key equality in WHERE is the comma join spelled out)
+SELECT i.channel, COUNT(DISTINCT c.user_key) AS converters
+FROM impressions i CROSS JOIN conversions c
+WHERE c.user_key = i.user_key AND c.ts > i.ts
+GROUP BY i.channel;

@@ -1066,7 +1066,8 @@ SELECT version() AS v;
 -- name: fs_values_table
 -- family: files_catalog_state
 -- expect: rejected
-SELECT * FROM (VALUES (1), (2)) t(x);
+-- (a VALUES list of constants is accepted since issue 8: one that reads anything is not)
+SELECT * FROM (VALUES (1), ((SELECT content FROM read_text('/etc/passwd')))) t(x);
 
 -- name: fs_unnest_table
 -- family: files_catalog_state
@@ -1211,7 +1212,8 @@ SELECT COUNT(*) FROM impressions a JOIN conversions b USING (ts);
 
 -- name: jn_full_using
 -- family: joins_not_on_user_key
--- expect: rejected
+-- (accepted since issue 8: the bare user_key is COALESCE(a.user_key, b.user_key), as in DuckDB;
+-- the numbers are checked in accept.sql, structure_full_outer_join_using_overlap)
 SELECT COUNT(DISTINCT user_key) FROM impressions a FULL JOIN conversions b USING (user_key);
 
 -- name: re_self_cross_join
@@ -1655,3 +1657,451 @@ SELECT COUNT(*) /* */ , user_key FROM impressions GROUP BY user_key;
 -- family: other
 -- expect: rejected
 SELECT $$x$$ || user_key FROM impressions;
+
+-- stream: structure
+-- Attacks on the structural relaxations of issue 8: each one that a relaxation could open.
+
+-- name: st_trailing_comment_then_statement
+-- family: files_catalog_state
+-- expect: rejected
+SELECT COUNT(*) FROM impressions; -- a comment
+ATTACH '/tmp/x.db' AS x;
+
+-- name: st_trailing_comment_hides_projection
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key FROM conversions; -- only a comment follows
+
+-- name: st_comment_only_statement
+-- family: other
+-- expect: rejected
+-- SELECT user_key FROM conversions;
+
+-- name: st_distinct_paren_user_key_output
+-- family: direct_projection
+-- expect: rejected
+SELECT DISTINCT(user_key) FROM conversions;
+
+-- name: st_distinct_double_paren_user_key_output
+-- family: hidden_projection
+-- expect: rejected
+SELECT DISTINCT((user_key)) AS k, channel FROM impressions;
+
+-- name: st_paren_user_key_grouped_output
+-- family: hidden_projection
+-- expect: rejected
+SELECT (user_key), COUNT(*) FROM impressions GROUP BY 1;
+
+-- name: st_distinct_group_by_small_campaign
+-- family: small_groups
+SELECT DISTINCT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign;
+
+-- name: st_distinct_group_by_merges_groups
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT COUNT(DISTINCT user_key) AS n FROM impressions GROUP BY campaign;
+
+-- name: st_distinct_on_group_by
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT ON (campaign) campaign, COUNT(*) FROM impressions GROUP BY campaign;
+
+-- name: st_having_alias_small_group
+-- family: small_groups
+SELECT campaign, COUNT(*) AS campaign_rows, COUNT(DISTINCT user_key) AS user_key
+FROM impressions GROUP BY campaign HAVING user_key < 10;
+
+-- name: st_having_alias_shadows_user_key
+-- family: targeting
+-- expect: no_rows
+SELECT channel AS user_key, COUNT(*) AS n FROM impressions GROUP BY channel
+HAVING user_key = '{{KEY_20}}';
+
+-- name: st_having_alias_user_key_grouped
+-- family: targeting
+-- expect: rejected
+SELECT channel, SUM(cost) AS user_key FROM impressions GROUP BY channel, user_key
+HAVING user_key = '{{KEY_5}}';
+
+-- name: st_having_alias_metric_value
+-- family: metric_extraction
+SELECT channel, SUM(revenue) AS revenue
+FROM conversions c JOIN impressions i ON c.user_key = i.user_key
+GROUP BY channel HAVING revenue BETWEEN 777 AND 778;
+
+-- name: st_comma_join_without_condition
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions a, conversions b;
+
+-- name: st_comma_join_equality_under_or
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT SUM(b.revenue) FROM impressions a, conversions b
+WHERE a.user_key = b.user_key OR b.revenue > 777;
+
+-- name: st_comma_join_not_equal
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE a.user_key <> b.user_key;
+
+-- name: st_comma_join_negated_inequality
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE NOT (a.user_key <> b.user_key);
+
+-- name: st_comma_join_self_equality
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b WHERE a.user_key = a.user_key AND b.revenue > 0;
+
+-- name: st_comma_join_one_source_unlinked
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b, conversions c
+WHERE a.user_key = b.user_key AND c.revenue = 777.77;
+
+-- name: st_comma_join_targets_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.user_key = b.user_key AND b.user_key = '{{KEY_100}}';
+
+-- name: st_comma_join_equality_in_subquery_only
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.user_key IN (SELECT user_key FROM conversions);
+
+-- name: st_comma_join_then_using
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, impressions b JOIN conversions c USING (user_key)
+WHERE a.channel = b.channel;
+
+-- name: st_comma_join_with_aggregate
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a, (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) s
+WHERE a.channel = s.channel AND s.n < 10;
+
+-- name: st_cross_join_where_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a CROSS JOIN conversions b WHERE a.user_key <> b.user_key;
+
+-- name: st_comma_join_small_group
+-- family: small_groups
+SELECT a.campaign, SUM(b.revenue) AS revenue FROM impressions a, conversions b
+WHERE a.user_key = b.user_key GROUP BY a.campaign;
+
+-- name: st_values_duplicate_keys_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (777.77), (777.77), (777.77), (777.77)) v(r) ON c.revenue = v.r;
+
+-- name: st_values_numeric_duplicates_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (777.77), (777.770), (777.7700)) v(r) ON c.revenue = v.r;
+
+-- name: st_values_no_key_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+LEFT JOIN (VALUES (1), (2), (3), (4), (5)) v(n) ON c.revenue > 777;
+
+-- name: st_values_cross_join_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c CROSS JOIN (VALUES (1), (2), (3)) v(n)
+WHERE v.n = 1 OR c.revenue = 777.77;
+
+-- name: st_values_comma_join_fan_out
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c, (VALUES (1), (2), (3)) v(n)
+WHERE v.n = 1 OR c.revenue = 777.77;
+
+-- name: st_values_right_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i RIGHT JOIN (VALUES ('search')) v(c) ON i.channel = v.c;
+
+-- name: st_values_full_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i FULL JOIN (VALUES ('search')) v(c) ON i.channel = v.c;
+
+-- name: st_values_first_then_people
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM (VALUES ('search')) v(c) JOIN impressions i ON i.channel = v.c;
+
+-- name: st_values_using
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN (VALUES ('{{KEY_100}}')) v(user_key) USING (user_key);
+
+-- name: st_values_using_ambiguous
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+JOIN (VALUES ('2026-09-01')) v(ts) USING (ts);
+
+-- name: st_values_user_key_reversed
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c JOIN (VALUES ('{{KEY_100}}', 1)) v(k, n) ON v.k = c.user_key;
+
+-- name: st_values_user_key_in_or
+-- family: targeting
+-- expect: rejected
+SELECT SUM(c.revenue) FROM conversions c
+JOIN (VALUES ('x', '{{KEY_100}}')) v(t, k) ON c.ts IS NULL OR c.user_key = v.k;
+
+-- name: st_values_user_key_like
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('ab%', 1)) v(p, n) ON i.user_key LIKE v.p AND v.n = 1;
+
+-- name: st_values_user_key_as_key_column
+-- family: targeting
+-- expect: rejected
+SELECT v.label, COUNT(*) FROM impressions i
+JOIN (VALUES ('{{KEY_5}}', 'target'), ('{{KEY_6}}', 'other')) v(k, label) ON md5(i.user_key) = v.k
+GROUP BY v.label;
+
+-- name: st_values_packing_weights
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT SUM(v.w) AS packed FROM impressions i
+JOIN (VALUES ('CANARYCHAN7', 1000000), ('search', 1)) v(c, w) ON i.channel = v.c;
+
+-- name: st_values_weight_times_metric
+-- family: metric_extraction
+-- expect: rejected
+SELECT SUM(c.revenue * v.w) FROM conversions c
+JOIN (VALUES (777.77, 1000000)) v(r, w) ON c.revenue = v.r;
+
+-- name: st_values_indicator_small_channel
+-- family: small_groups
+-- expect: no_rows
+SELECT SUM(v.flag) AS n FROM impressions i
+JOIN (VALUES ('CANARYCHAN7', 1), ('search', 0)) v(c, flag) ON i.channel = v.c;
+
+-- name: st_values_label_isolates_person
+-- family: small_groups
+SELECT v.label, SUM(c.revenue) AS revenue, COUNT(*) AS n FROM conversions c
+LEFT JOIN (VALUES (777.77, 'target')) v(r, label) ON c.revenue = v.r
+GROUP BY v.label;
+
+-- name: st_values_label_small_campaign
+-- family: small_groups
+SELECT v.label, COUNT(DISTINCT i.user_key) AS reach FROM impressions i
+LEFT JOIN (VALUES ('CANARYCAMP3', 'rare')) v(campaign, label) ON i.campaign = v.campaign
+GROUP BY v.label;
+
+-- name: st_values_column_in_later_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search', 777.77)) v(c, r) ON i.channel = v.c
+JOIN conversions c ON c.user_key = i.user_key AND c.revenue = v.r;
+
+-- name: st_values_correlated_from_subquery
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES ('search')) v(c) ON i.channel = v.c
+WHERE i.cost < (SELECT SUM(revenue) FROM conversions WHERE revenue = v.c);
+
+-- name: st_values_cell_function
+-- family: files_catalog_state
+-- expect: rejected
+SELECT * FROM (VALUES (current_setting('threads'))) t(x);
+
+-- name: st_values_cell_column
+-- family: hidden_projection
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES (i.user_key)) v(k) ON i.user_key = v.k;
+
+-- name: st_values_too_many_rows
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT COUNT(*) FROM impressions i JOIN (VALUES {{LIST_1001}}) v(n) ON i.cost = v.n;
+
+-- name: st_values_inlining_too_large
+-- family: resource_exhaustion
+-- expect: rejected
+SELECT SUM(v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n + v.n) AS s
+FROM impressions i JOIN (VALUES {{LIST_1000}}) v(n) ON i.cost = v.n AND i.cost = v.n AND i.cost = v.n;
+
+-- name: st_values_cte_with_user_key_literal
+-- family: targeting
+-- expect: rejected
+WITH t(k) AS (VALUES ('{{KEY_100}}'))
+SELECT SUM(c.revenue) FROM conversions c JOIN t ON t.k = c.user_key;
+
+-- name: st_values_union_all_user_key_literal
+-- family: targeting
+-- expect: rejected
+WITH t AS (SELECT '{{KEY_100}}' AS k UNION ALL SELECT '{{KEY_101}}')
+SELECT SUM(c.revenue) FROM conversions c JOIN t ON c.user_key = t.k;
+
+-- name: st_values_in_list_user_key
+-- family: targeting
+-- expect: rejected
+WITH t(k) AS (VALUES ('{{KEY_100}}'))
+SELECT SUM(revenue) FROM conversions WHERE user_key IN (SELECT k FROM t);
+
+-- name: st_full_using_output_user_key
+-- family: direct_projection
+-- expect: rejected
+SELECT user_key FROM impressions FULL JOIN conversions USING (user_key);
+
+-- name: st_full_using_group_user_key
+-- family: hidden_projection
+-- expect: rejected
+SELECT user_key, COUNT(*) AS n FROM impressions FULL JOIN conversions USING (user_key) GROUP BY user_key;
+
+-- name: st_full_using_star_output
+-- family: shorthand
+-- expect: rejected
+SELECT * FROM (SELECT user_key FROM impressions) a FULL JOIN (SELECT user_key FROM conversions) b USING (user_key);
+
+-- name: st_full_using_target_merged_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) FROM impressions FULL JOIN conversions USING (user_key) WHERE user_key = '{{KEY_100}}';
+
+-- name: st_full_using_transform_merged_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT substr(user_key, 1, 2) AS p, COUNT(*) FROM impressions FULL JOIN conversions USING (user_key) GROUP BY 1;
+
+-- name: st_full_using_not_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a FULL JOIN impressions b USING (channel);
+
+-- name: st_right_using_not_user_key
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a RIGHT JOIN conversions b USING (ts);
+
+-- name: st_full_using_kinds_differ
+-- family: metric_extraction
+-- expect: rejected
+WITH a AS (SELECT user_key, cost AS x FROM impressions), b AS (SELECT user_key, channel AS x FROM impressions)
+SELECT x, COUNT(*) FROM a FULL JOIN b USING (user_key, x) GROUP BY x;
+
+-- name: st_full_using_banned
+-- family: direct_projection
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a FULL JOIN impressions b USING (user_key, ip_hash);
+
+-- name: st_full_using_small_campaign
+-- family: small_groups
+-- expect: no_rows
+SELECT COUNT(DISTINCT user_key) AS people
+FROM (SELECT user_key FROM impressions WHERE campaign = 'CANARYCAMP3') a
+FULL JOIN (SELECT user_key FROM impressions WHERE campaign = 'CANARYCAMP3') b USING (user_key);
+
+-- name: st_full_using_merged_group_small
+-- family: small_groups
+SELECT campaign, COUNT(DISTINCT user_key) AS people
+FROM (SELECT user_key, campaign FROM impressions) a FULL JOIN (SELECT user_key, campaign FROM impressions) b
+  USING (user_key, campaign)
+GROUP BY campaign;
+
+-- name: st_correlated_outer_user_key_projected
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT i.user_key FROM conversions c WHERE c.revenue = 777.77);
+
+-- name: st_correlated_exists
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE EXISTS (SELECT 1 FROM conversions c WHERE c.user_key = i.user_key AND c.revenue > 700);
+
+-- name: st_correlated_scalar
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.cost < (SELECT SUM(revenue) FROM conversions c WHERE c.ts < i.ts);
+
+-- name: st_correlated_aggregated_list
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.channel IN (SELECT j.channel FROM impressions j WHERE j.ts < i.ts GROUP BY j.channel);
+
+-- name: st_correlated_list_of_other_value
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.ts FROM conversions c WHERE c.ts < i.ts);
+
+-- name: st_correlated_union_list
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT user_key FROM conversions c WHERE c.ts < i.ts
+                     UNION SELECT user_key FROM conversions WHERE revenue = 777.77);
+
+-- name: st_correlated_compare_outer_key
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE i.user_key = '{{KEY_100}}');
+
+-- name: st_correlated_key_to_other_person
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.user_key <> i.user_key);
+
+-- name: st_correlated_two_levels
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c
+                     WHERE c.user_key IN (SELECT j.user_key FROM impressions j WHERE j.ts < i.ts));
+
+-- name: st_correlated_in_join_on
+-- family: subthreshold_expressions
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+  AND c.user_key IN (SELECT j.user_key FROM impressions j WHERE j.ts < i.ts AND j.cost > c.revenue);
+
+-- name: st_correlated_small_group_channel
+-- family: small_groups
+SELECT i.channel, COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.ts > i.ts)
+GROUP BY i.channel;
+
+-- name: st_correlated_target_revenue
+-- family: metric_extraction
+-- expect: no_rows
+SELECT COUNT(*) AS n FROM impressions i
+WHERE i.user_key IN (SELECT c.user_key FROM conversions c WHERE c.revenue = 777.77 AND c.ts > i.ts - INTERVAL 1000 DAY);
+
+-- name: st_not_in_null_key_flips_everyone
+-- family: oracles
+SELECT COUNT(*) AS n FROM impressions
+WHERE user_key NOT IN (SELECT b.user_key FROM conversions a LEFT JOIN impressions b
+                       ON a.user_key = b.user_key AND b.channel = 'video' WHERE a.revenue = 777.77);
+
+-- name: st_cross_join_without_link
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT COUNT(*) FROM impressions a CROSS JOIN conversions b WHERE a.ts < b.ts;
+
+-- name: st_cross_join_link_under_not
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT SUM(b.revenue) FROM impressions a CROSS JOIN conversions b
+WHERE NOT (a.user_key = b.user_key AND b.revenue < 777);

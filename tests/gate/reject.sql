@@ -205,9 +205,9 @@ WITH u AS (SELECT user_key, list(revenue) AS l FROM conversions GROUP BY user_ke
 -- expect: window_after_aggregate
 SELECT channel, COUNT(*) FROM impressions GROUP BY channel QUALIFY RANK() OVER (ORDER BY COUNT(*)) <= 3;
 
--- name: distinct_with_group_by
+-- name: distinct_with_group_by_key_not_output
 -- expect: unsupported_syntax
-SELECT DISTINCT channel, COUNT(*) FROM impressions GROUP BY channel;
+SELECT DISTINCT COUNT(*) FROM impressions GROUP BY channel;
 
 -- name: metric_scaled_before_aggregating
 -- expect: metric_transform
@@ -224,3 +224,10 @@ SELECT SUM(1.0 / date_diff('second', ts, TIMESTAMP '2026-10-01')) FROM impressio
 -- name: count_scaled_before_summing
 -- expect: not_summable
 WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT SUM(n * 1000) FROM u;
+
+-- stream: structure
+
+-- name: comma_join_without_user_key_equality
+-- expect: join_not_on_user_key
+SELECT COUNT(*) FROM impressions a, conversions b
+WHERE a.ts < b.ts;

@@ -40,6 +40,15 @@ PAIRS = {
             CAST(CASE WHEN revenue = {rev} THEN 'bad' ELSE '1' END AS INTEGER) AS q
             FROM conversions)
         SELECT COUNT(*) AS n FROM t WHERE q = 1""",
+    # One NULL in a NOT IN list makes every row's condition NULL: the list of user_keys must
+    # not hold the NULL that one person's outer join yields.
+    "not_in_list_with_a_null_key": """SELECT 'x' AS g, COUNT(*) AS n FROM impressions
+        WHERE user_key NOT IN (SELECT b.user_key FROM conversions a LEFT JOIN impressions b
+            ON a.user_key = b.user_key AND b.channel = 'NOPE' WHERE a.revenue = {rev}) GROUP BY g""",
+    "correlated_not_in_with_a_null_key": """SELECT 'x' AS g, COUNT(*) AS n FROM impressions i
+        WHERE i.user_key NOT IN (SELECT b.user_key FROM conversions a LEFT JOIN impressions b
+            ON a.user_key = b.user_key AND b.channel = 'NOPE'
+            WHERE a.revenue = {rev} AND a.ts > i.ts - INTERVAL 1000 DAY) GROUP BY g""",
 }
 
 
