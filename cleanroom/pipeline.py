@@ -80,6 +80,8 @@ def authorize(service: Service, who: Identity, collaboration: str, role: str) ->
 
 def catalog_for(policy: Policy) -> Catalog:
     return Catalog.of({name: {c: _KINDS[col.kind] for c, col in ds.columns.items()}
+                       for name, ds in policy.datasets.items()},
+                      {name: {c: col.bounds for c, col in ds.columns.items() if col.bounds}
                        for name, ds in policy.datasets.items()})
 
 

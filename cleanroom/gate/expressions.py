@@ -7,6 +7,7 @@ it may not. Aggregates and windows are in ``aggregates.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -26,8 +27,11 @@ from cleanroom.gate.functions import (
     function_name,
 )
 from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
-from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
+from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, output_name
+from cleanroom.gate.parts import parts_of, uniform
+from cleanroom.gate.ranges import Range, hull, range_of
 from cleanroom.gate.scope import Scope, at
+from cleanroom.gate.units import check_units
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
                 exp.NullSafeNEQ, exp.Like, exp.ILike, exp.SimilarTo, exp.Between, exp.RegexpLike,
@@ -53,6 +57,7 @@ class Ctx:
     in_aggregate: bool = False
     aliases: bool = False  # may a bare name mean a projection alias here
     filtering: bool = False  # the value only decides a condition (it is never output or summed)
+    across: bool = False  # inside an aggregate across people, where its parts are recorded
 
 
 @dataclass
@@ -88,8 +93,49 @@ class ExpressionRules:
                 return hit[1]  # a group key: its kind was checked where GROUP BY was analysed
         for kinds, handler in self._handlers():
             if isinstance(node, kinds):
-                return handler(node, ctx)
+                kind = handler(node, ctx)
+                return self.leaving(node, kind) if _projected(node, ctx) else kind
         return self.fail("unsupported_syntax", node, type(node).__name__)
+
+    def leaving(self, node: exp.Expr, kind: K) -> K:
+        """A per-row value leaving its SELECT (a column of people's rows, or a per-user
+        aggregate's argument) may be summed later, where its parts are out of sight: it must be
+        one part, or terms of one scale and range (``parts.uniform``)."""
+        if kind not in (K.MET, K.CNT, K.NUM) or self.uniform(node.unalias()):
+            return kind
+        if kind is K.MET:
+            return self.fail("metric_transform", node, "a metric scaled or offset differently "
+                             "by branch or term, outside an aggregate across people")
+        return K.VAL
+
+    def uniform(self, node: exp.Expr) -> bool:
+        found = parts_of(node)
+        if not uniform(found) or found is None or len(found) <= 1:
+            return uniform(found)
+        ranges = {self.range_of(p.leaf) for p in found if p.leaf is not None}
+        return len(ranges) == 1 and None not in ranges
+
+    # -- ranges ------------------------------------------------------------------------
+    def range_of(self, node: exp.Expr) -> Range | None:
+        """The public range of a per-row value here (``ranges.range_of`` over this scope)."""
+        return range_of(node, self._range_leaf)
+
+    def ranges_of(self, projections: list[exp.Expr]) -> dict[str, Range]:
+        """The ranges of a SELECT's columns, but for values whose parts would be lost (a CASE
+        of 1000000 and 1 is bounded, yet no later sum may take it)."""
+        found = {output_name(p).lower(): self.range_of(p.unalias()) for p in projections
+                 if self.uniform(p.unalias())}
+        return {name: r for name, r in found.items() if r is not None}
+
+    def _range_leaf(self, node: exp.Expr) -> Range | None:
+        if isinstance(node, exp.Column):
+            found = self.scope.resolve(node)
+            if isinstance(found, Violation):
+                return None
+            rel = self.scope.sources.get(found[0])
+            known = rel.ranges.get(node.name.lower()) if rel is not None else None
+            return known or (COUNT_RANGE if found[1] is K.CNT else None)
+        return aggregates.range_of_call(self, node)
 
     def _handlers(self) -> tuple[tuple[type | tuple[type, ...], Callable[..., K]], ...]:
         return (
@@ -204,22 +250,35 @@ class ExpressionRules:
                 return K.UID
             return self.fail("user_key_transform", node, "CASE yielding user_key")
         if K.MET in kinds:
-            return K.VAL if ctx.filtering else self._metric_case(node, kinds, default)
+            return K.VAL if ctx.filtering else self._metric_case(node, kinds, outputs, ctx)
         if all(c in (K.CONST, K.SAFE) for c in conditions):
             return widest(kinds)
-        # The branch depends on rows: only 0/1 indicators and counts stay summable.
+        # The branch depends on rows: only 0/1 indicators and counts stay summable outside an
+        # aggregate across people; inside one, any bounded value (its branches are parts).
         if kinds and all(k is K.CNT for k in kinds):
             return K.CNT
         if all(k in NUMBERS or _indicator(o) for k, o in zip(kinds, outputs)):
             return K.NUM
+        if ctx.across and self._bounded(node):
+            return K.NUM
         return computed([*kinds, K.VAL])
 
-    def _metric_case(self, node: exp.Expr, kinds: list[K], default: exp.Expr | None) -> K:
-        if not _is_null(default):
-            return self.fail("metric_case_default", node)
-        if any(k is not K.MET for k in kinds):
+    def _metric_case(self, node: exp.Expr, kinds: list[K], outputs: list[exp.Expr],
+                     ctx: Ctx) -> K:
+        """A CASE yielding a metric: the other branches may be NULL or constants (a constant
+        branch is its own part); outside an aggregate across people only 0 (``leaving``)."""
+        if ctx.across and self._bounded(node):
+            return K.MET
+        others = [o for k, o in zip(kinds, outputs) if k is not K.MET]
+        if any(k not in (K.MET, K.CONST) for k in kinds):
             return self.fail("metric_transform", node, "CASE mixing a metric with other values")
+        if any(not _zero(o) for o in others):
+            return self.fail("metric_case_default", node)
         return K.MET
+
+    def _bounded(self, node: exp.Expr) -> bool:
+        found = self.range_of(node)
+        return found is not None and found.bounded
 
     def _cast(self, node: exp.Expr, ctx: Ctx) -> K:
         kind = self.check(node.this, ctx)
@@ -243,18 +302,35 @@ class ExpressionRules:
         if K.MET in kinds and ctx.filtering:
             return K.VAL  # a metric computed on only to be compared: a filter, never output
         if K.MET in kinds:
-            # Only sums of metrics before aggregating: scaling, offsets and differences let a
-            # crafted value single out rows; apply them to the aggregates instead.
-            if isinstance(node, exp.Add) and all(k is K.MET for k in kinds):
-                return K.MET
-            if isinstance(node, exp.Mul) and len(kinds) == 2 and any(k in NUMBERS for k in kinds):
-                return K.MET  # a metric weighted by a share or indicator (linear attribution)
-            return self.fail("metric_transform", node, node.key)
+            return self._metric_arithmetic(node, operands, kinds, ctx)
         if all(k in (K.CONST, K.SAFE) for k in kinds):
             return widest(kinds)
         if _is_date_shift(node) and kinds[0] is K.DIM:
             return K.DIM
         return _number_arithmetic(node, kinds) or computed([*kinds, K.VAL])
+
+    def _metric_arithmetic(self, node: exp.Expr, operands: list[exp.Expr], kinds: list[K],
+                           ctx: Ctx) -> K:
+        """Metrics add up, scale by constants and weights (a share, an indicator); offsets and
+        differences stay refused (they are differencing, and gain no legitimate query).
+        Inside an aggregate across people any bounded combination is a derived metric; terms
+        and branches that could single out a few rows are parts there (``parts.py``), and must
+        be uniform anywhere else (``leaving``)."""
+        if isinstance(node, exp.Add) and all(k is K.MET for k in kinds):
+            return K.MET
+        if isinstance(node, exp.Mul) and len(kinds) == 2 and any(k in NUMBERS for k in kinds):
+            return K.MET  # a metric weighted by a share or indicator (linear attribution)
+        if isinstance(node, (exp.Mul, exp.Div)) and len(kinds) == 2 and self._scaling(node, kinds):
+            return K.MET  # scaled by a constant (a unit change or a fixed weight)
+        if isinstance(node, (exp.Mul, exp.Div)) and ctx.across and self._bounded(node):
+            return K.MET  # a bounded product inside an aggregate across people: its parts count
+        return self.fail("metric_transform", node, node.key)
+
+    def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
+        factor = node.expression if kinds[1] is K.CONST else (
+            node.this if kinds[0] is K.CONST and isinstance(node, exp.Mul) else None)
+        found = self.range_of(factor) if factor is not None else None
+        return found is not None and found.bounded and found.lo == found.hi != 0
 
     def _bracket(self, node: exp.Bracket, ctx: Ctx) -> K:
         kinds = [self.check(node.this, ctx)] + [self.check(e, ctx) for e in node.expressions]
@@ -271,20 +347,84 @@ class ExpressionRules:
             return self.fail("function_not_allowed", node, name)
         if key in PADDING and not _small_int(node.args.get("expression")):
             return self.fail("function_argument", node, f"{name} length over {MAX_PAD}")
+        unit = check_units(node, self.scope)
+        if unit is not None:
+            return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         if K.UID in kinds:
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
+            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS}:
+                return K.MET  # COALESCE(m, 0), LEAST(m, 100), round(m): a range is known
             return K.VAL if ctx.filtering else self.fail("metric_transform", node, name)
         data = [k for k in kinds if k not in (K.CONST, K.SAFE)]
         if key in TIME_PRESERVING and data == [K.DIM]:
             return K.DIM
         if key in DURATIONS and data and set(data) == {K.DIM}:
-            return K.NUM  # a duration between two stored timestamps
+            # Date arithmetic on one timestamp is a constant, not a duration.
+            return K.CONST if _constant(self.range_of(node)) else K.NUM
+        if key in RANGED and data and set(data) <= NUMBERS:
+            return K.NUM
         return computed(kinds)
 
 
 # -- helpers -----------------------------------------------------------------------------
+COUNT_RANGE = Range(0.0, math.inf, integer=True)  # a count of a person's rows
+# Functions whose result's range follows from their arguments' (``ranges.py``).
+RANGED = frozenset({"Coalesce", "Nullif", "Greatest", "Least", "Abs", "Round", "Floor", "Ceil",
+                    "Sign"})
+# Of those, the ones a metric may pass through (rounding and sign would turn one into a
+# threshold test: floor(revenue / 777.77)).
+RANGED_METRIC = frozenset({"Coalesce", "Nullif", "Greatest", "Least", "Abs"})
+
+
+def union_column(kinds: tuple[K, K], ranges: tuple[Range | None, Range | None]
+                 ) -> tuple[K, Range | None]:
+    """A column of a set operation of people's rows: its kind and range. Branches that give it
+    different non-zero scales (``cost * 1000000`` in one, ``cost`` in the other; the constants
+    1000000 and 1) would pack one branch's rows into a later sum: such a column is not summable.
+
+    >>> union_column((K.MET, K.CONST), (Range(0.0, 100.0), Range(0.0, 0.0)))
+    (<K.MET: 'met'>, Range(lo=0.0, hi=100.0, integer=False))
+    >>> union_column((K.CONST, K.CONST), (Range(1, 1), Range(1000000, 1000000)))[0]
+    <K.VAL: 'val'>
+    """
+    left, right = kinds
+    kind = left if left is right else widest([left, right])
+    found = None if None in ranges else hull(list(ranges))
+    if kind not in (K.MET, K.CONST, *NUMBERS):
+        return kind, found
+    nonzero = [r for r in ranges if r is None or not r.lo == r.hi == 0]
+    unknown = kind in NUMBERS and found is None  # durations and counts: they cannot be scaled
+    if len(nonzero) == 2 and (nonzero[0] != nonzero[1] or None in nonzero) and not unknown:
+        return K.VAL, None
+    return kind, found
+
+
+def _projected(node: exp.Expr, ctx: Ctx) -> bool:
+    """Is ``node`` a projection of a SELECT over people's rows (not an aggregation of them)?"""
+    return (ctx.mode in (Mode.ROW, Mode.PER_USER) and not ctx.in_aggregate and not ctx.cond
+            and isinstance(node.parent, exp.Select) and node.arg_key == "expressions")
+
+
+def _constant(found: Range | None) -> bool:
+    return found is not None and found.lo == found.hi
+
+
+def _zero(node: exp.Expr) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Null) or (isinstance(node, exp.Literal) and not node.is_string
+                                          and _number(node.name) == 0.0)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _operands(node: exp.Expr) -> list[exp.Expr]:
     return [v for v in (node.args.get("this"), node.args.get("expression")) if v is not None]
 

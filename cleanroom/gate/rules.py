@@ -53,8 +53,9 @@ _RULES = (
          "wrap the metric in SUM(...) or AVG(...)"),
     Rule("metric_transform", "a metric may only be combined with + - * / with other metrics or "
          "constants, and filtered on in conditions", "compute with SUM/AVG, or filter in WHERE"),
-    Rule("metric_case_default", "a CASE that yields a metric must leave other rows NULL, so the "
-         "gate can count who stands behind the aggregate", "remove the ELSE branch, or use "
+    Rule("metric_case_default", "a CASE that yields a metric outside an aggregate across people "
+         "must leave other rows NULL or 0, so the gate can count who stands behind the aggregate",
+         "use ELSE 0 or no ELSE, put the CASE inside the final SUM(...), or use "
          "SUM(metric) FILTER (WHERE condition)"),
     Rule("metric_group_key", "a metric may not be a group key (its values would be output)",
          "bucket it in a CASE with constant labels, or aggregate it"),
@@ -112,6 +113,10 @@ _RULES = (
     Rule("dp_unsupported", "under differential privacy only COUNT, COUNT(DISTINCT user_key), "
          "SUM and AVG with GROUP BY over one per-person table or join are supported",
          "simplify the query, or run it without epsilon where the policy allows"),
+    Rule("unit_not_constant", "a date part, unit, interval or format must be a constant the "
+         "query spells out; a column there would be read per row or silently taken for a "
+         "keyword", "write the unit as a quoted constant: date_trunc('day', ts), "
+         "extract(hour FROM ts), time_bucket(INTERVAL 1 DAY, ts)"),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

@@ -594,12 +594,14 @@ SELECT AVG(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) AS share FROM im
 
 -- name: sg_indicator_else_two
 -- family: small_groups
--- expect: rejected
+-- expect: no_rows
+-- changed: issue 8 accepts this form (its parts or support stand on a few people: withheld)
 SELECT SUM(CASE WHEN campaign = 'CANARYCAMP3' THEN 1 ELSE 2 END) AS n FROM impressions;
 
 -- name: sg_indicator_big_constant
 -- family: small_groups
--- expect: rejected
+-- expect: no_rows
+-- changed: issue 8 accepts this form (its parts or support stand on a few people: withheld)
 SELECT SUM(CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 0 END) + COUNT(*) FROM impressions;
 
 -- name: sg_comparison_as_number
@@ -1274,12 +1276,14 @@ SELECT COUNT(*) AS n FROM impressions {{UNIONS_300}};
 
 -- name: me_case_else_zero_metric
 -- family: metric_extraction
--- expect: rejected
+-- expect: no_rows
+-- changed: issue 8 accepts this form (its parts or support stand on a few people: withheld)
 SELECT SUM(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END) FROM conversions;
 
 -- name: me_metric_times_unit_weights
 -- family: metric_extraction
--- expect: rejected
+-- expect: no_rows
+-- changed: issue 8 accepts this form (its parts or support stand on a few people: withheld)
 SELECT SUM(revenue * CASE WHEN revenue BETWEEN 777 AND 778 THEN 1 ELSE 0.001 END) FROM conversions;
 
 -- name: me_metric_times_inverse_duration
@@ -1304,7 +1308,8 @@ SELECT SUM(revenue * (revenue BETWEEN 777 AND 778)::INT) FROM conversions;
 
 -- name: me_coalesce_metric
 -- family: metric_extraction
--- expect: rejected
+-- expect: no_rows
+-- changed: issue 8 accepts this form (its parts or support stand on a few people: withheld)
 SELECT SUM(COALESCE(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue END, 0)) FROM conversions;
 
 -- name: me_metric_times_dimension
