@@ -106,6 +106,9 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
     _record_support(rules, node, key, args, condition)
     if key in _SUMS:
         _record_parts(rules, node, func, args, condition)
+        found = rules.range_of(args[0]) if len(args) == 1 else None
+        if found is not None and found.bounded:
+            rules.argument_ranges[id(node)] = found
     return K.SAFE
 
 

@@ -29,7 +29,7 @@ from cleanroom.gate.functions import (
 from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, output_name
 from cleanroom.gate.parts import parts_of, uniform
-from cleanroom.gate.ranges import Range, hull, range_of
+from cleanroom.gate.ranges import Range, constant_of, hull, range_of
 from cleanroom.gate.scope import Scope, at
 from cleanroom.gate.units import check_units
 
@@ -69,6 +69,9 @@ class ExpressionRules:
     requirements: dict[int, list[Requirement]] = field(default_factory=dict)
     atoms: Atoms = field(default_factory=Atoms)
     subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
+    # Per aggregate across people (by node id): the public range of its argument, if bounded
+    # (the sensitivity a DP release of a derived per-person value may use).
+    argument_ranges: dict[int, Range] = field(default_factory=dict)
 
     def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
@@ -329,8 +332,7 @@ class ExpressionRules:
     def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
         factor = node.expression if kinds[1] is K.CONST else (
             node.this if kinds[0] is K.CONST and isinstance(node, exp.Mul) else None)
-        found = self.range_of(factor) if factor is not None else None
-        return found is not None and found.bounded and found.lo == found.hi != 0
+        return factor is not None and constant_of(factor) not in (None, 0.0)
 
     def _bracket(self, node: exp.Bracket, ctx: Ctx) -> K:
         kinds = [self.check(node.this, ctx)] + [self.check(e, ctx) for e in node.expressions]
@@ -395,9 +397,8 @@ def union_column(kinds: tuple[K, K], ranges: tuple[Range | None, Range | None]
     if kind not in (K.MET, K.CONST, *NUMBERS):
         return kind, found
     nonzero = [r for r in ranges if r is None or not r.lo == r.hi == 0]
-    unknown = kind in NUMBERS and found is None  # durations and counts: they cannot be scaled
-    if len(nonzero) == 2 and (nonzero[0] != nonzero[1] or None in nonzero) and not unknown:
-        return K.VAL, None
+    if len(nonzero) == 2 and (nonzero[0] != nonzero[1] or None in nonzero):
+        return K.VAL, None  # unknown ranges too: date_diff from a constant sets a magnitude
     return kind, found
 
 

@@ -72,7 +72,15 @@ def hull(ranges: list[Range | None]) -> Range | None:
 
 
 def constant_of(node: exp.Expr) -> float | None:
-    """The number a constant expression computes, or None when it is not a known constant."""
+    """The number a constant expression computes, or None when it is not a known constant (a
+    CASE of one value is that value on some rows only, NULL on the others).
+
+    >>> import sqlglot
+    >>> constant_of(sqlglot.parse_one("CASE WHEN c THEN 5 END")) is None
+    True
+    """
+    if node.find(exp.Case, exp.If, exp.Coalesce, exp.Nullif) is not None:
+        return None
     found = range_of(node, lambda _: None)
     if found is None or found.empty or found.lo != found.hi:
         return None

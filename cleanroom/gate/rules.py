@@ -62,10 +62,12 @@ _RULES = (
     Rule("member_aggregate", "this aggregate can return one person's value (MIN, MAX, ANY_VALUE, "
          "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, MEDIAN, ...) and is allowed only "
          "inside a per-user subquery (GROUP BY user_key)", "use COUNT, SUM or AVG across people"),
-    Rule("not_summable", "SUM and AVG across people take metrics, per-person counts, ranks, "
-         "durations between timestamps (date_diff) and 0/1 indicators; other values computed "
-         "from rows could single out a few people by their size",
-         "count with COUNT(...) FILTER (WHERE ...), use CASE WHEN ... THEN 1 ELSE 0 END, or "
+    Rule("not_summable", "SUM, AVG, STDDEV and VARIANCE across people take metrics, per-person "
+         "counts, ranks, durations between timestamps (date_diff), 0/1 indicators and, written "
+         "inside the aggregate, values with a bounded public range (weights, scaled metrics); "
+         "other values computed from rows could single out a few people by their size",
+         "count with COUNT(...) FILTER (WHERE ...), use CASE WHEN ... THEN 1 ELSE 0 END, "
+         "write a CASE of weights inside the final SUM(...) rather than in a CTE, or "
          "GROUP BY the value instead"),
     Rule("distinct_aggregate", "SUM or AVG over DISTINCT values is not allowed",
          "aggregate all values, or use COUNT(DISTINCT ...)"),

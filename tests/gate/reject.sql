@@ -299,3 +299,22 @@ WITH u AS (SELECT user_key, SUM(CASE WHEN campaign = 'x' THEN date_diff('day', t
                                      ELSE date_diff('day', ts, ts + INTERVAL 1 DAY) END) AS s
            FROM impressions GROUP BY user_key)
 SELECT SUM(s) FROM u;
+
+-- name: dbt_weight_in_cte_summed_later
+-- expect: not_summable
+WITH t AS (SELECT user_key, channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS pos,
+                  COUNT(*) OVER (PARTITION BY user_key) AS n FROM impressions),
+     p AS (SELECT user_key, channel, CASE WHEN pos = 1 THEN 0.4 WHEN pos = n THEN 0.4
+                                         ELSE 0.2 / (n - 2) END AS points FROM t)
+SELECT channel, SUM(points) AS points FROM p GROUP BY channel;
+
+-- name: per_user_sum_of_fractions_is_no_count
+-- expect: not_summable
+WITH u AS (SELECT user_key, SUM(0.001) AS s FROM impressions GROUP BY user_key)
+SELECT SUM(1.0 / s) FROM u;
+
+-- name: window_argument_scaled_by_branch
+-- expect: metric_transform
+WITH t AS (SELECT user_key, SUM(CASE WHEN channel = 'x' THEN cost * 1000 ELSE cost END)
+                  OVER (PARTITION BY user_key) AS s FROM impressions)
+SELECT SUM(s) FROM t;
