@@ -127,7 +127,7 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     """Each part of a summed value must stand on nobody or on enough people (``parts.py``):
     one part alone is the aggregate's support already."""
     for arg in args:
-        found = parts_of(arg)
+        found = parts_of(arg, rules.carried)
         if found is None:
             rules.fail("not_summable", func, f"{function_name(func)}: too many branches")
             continue
@@ -161,10 +161,12 @@ def range_of_call(rules: ExpressionRules, node: exp.Expr) -> Range | None:
         return _RANK
     if key in VALUE_AGGREGATES | VALUE_WINDOWS and args:
         defaults = args[2:] if key in VALUE_WINDOWS else []  # lag(x, 1, default)
+        if not defaults:
+            return rules.range_of(args[0])  # one of its values: carried values stay
         return hull([rules.range_of(a) for a in [args[0], *defaults]])
     if key in _AVERAGES and args:
         found = rules.range_of(args[0])
-        return None if found is None else Range(found.lo, found.hi)
+        return None if found is None or found.values is not None else Range(found.lo, found.hi)
     return None
 
 

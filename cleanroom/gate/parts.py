@@ -19,13 +19,19 @@ False
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlglot import exp
 
-from cleanroom.gate.ranges import constant_of, duration_shift
+from cleanroom.gate.ranges import Range, constant_of, duration_shift
+
+Carried = Callable[[exp.Column], "Range | None"]
+# How the columns of the current scope were made: a CASE of constants carries its values.
+_CARRIED: ContextVar[Carried | None] = ContextVar("carried", default=None)
 
 MAX_PARTS = 32
+_CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least)
 
 # A condition on a row, kept as (operation, nodes of the analyst's tree) so that it can be
 # rendered later from qualified copies: the analyst's tree is never re-parented.
@@ -50,12 +56,16 @@ class TooManyParts(Exception):
     pass
 
 
-def parts_of(node: exp.Expr) -> list[Part] | None:
-    """The parts of ``node`` (None when there are more than ``MAX_PARTS``)."""
+def parts_of(node: exp.Expr, carried: Carried | None = None) -> list[Part] | None:
+    """The parts of ``node`` (None when there are more than ``MAX_PARTS``). ``carried`` gives
+    a column's range: one made by a CASE of constants splits into a part per value."""
+    token = _CARRIED.set(carried)
     try:
         return _parts(node)
     except TooManyParts:
         return None
+    finally:
+        _CARRIED.reset(token)
 
 
 def uniform(parts: list[Part] | None) -> bool:
@@ -83,6 +93,9 @@ def render(cond: Cond, copy: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
         return exp.EQ(this=first, expression=exp.Paren(this=copy(nodes[1])))
     if op == "differs":
         return exp.NullSafeNEQ(this=first, expression=exp.Paren(this=copy(nodes[1])))
+    if op == "other":  # none of the carried values (a float that compares unequal lands here)
+        listed = exp.In(this=first, expressions=[copy(n) for n in nodes[1:]]).not_()
+        return exp.and_(listed, exp.NEQ(this=first.copy(), expression=exp.Literal.number(0)))
     return exp.NEQ(this=first, expression=exp.Literal.number(0))  # nonzero
 
 
@@ -103,7 +116,19 @@ def _parts(node: exp.Expr) -> list[Part]:
     for kinds, handler in _HANDLERS:
         if isinstance(node, kinds):
             return _checked(handler(node))
+    look = _CARRIED.get()
+    if look is not None and isinstance(node, exp.Column):
+        made = look(node)
+        if made is not None and made.values is not None:
+            return _checked(_carried(node, made.values))
     return [Part((("nonzero", (node,)),), 1.0, node)]
+
+
+def _carried(column: exp.Column, values: tuple[float, ...]) -> list[Part]:
+    """A column made by a CASE of constants: a part per non-zero value, and one for the rest."""
+    literals = [exp.Literal.number(repr(v)) for v in values]
+    found = [Part((("equals", (column, lit)),), v, None) for v, lit in zip(values, literals) if v]
+    return [*found, Part((("other", (column, *literals)),), 1.0, column)]
 
 
 def _sum(node: exp.Expr) -> list[Part]:
@@ -126,6 +151,9 @@ def _product(node: exp.Expr) -> list[Part]:
         return [p.scaled(cb if isinstance(node, exp.Mul) else 1.0 / cb) for p in _parts(a)]
     if cb == 0 and isinstance(node, exp.Mul):
         return []
+    if isinstance(node, exp.Div) and b.find(*_CONDITIONAL) is None:
+        # A divisor's terms do not distribute (1 / (n - 2) is one value): only its branches.
+        return _cross(node, [_parts(a), [Part((("nonzero", (b,)),), 1.0, b)]])
     return _cross(node, [_parts(a), _parts(b)])
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
@@ -34,6 +34,10 @@ class Range:
     lo: float
     hi: float
     integer: bool = False
+    # A column made by a CASE of constants (and at most one uniform other branch, ``other``):
+    # the constants it takes, so that a later sum can count each as a part (``parts.py``).
+    values: tuple[float, ...] | None = field(default=None, repr=False)
+    other: bool = field(default=False, repr=False)
 
     @property
     def bounded(self) -> bool:
@@ -62,7 +66,7 @@ def point(value: float) -> Range:
 
 
 def hull(ranges: list[Range | None]) -> Range | None:
-    if any(r is None for r in ranges):
+    if any(r is None or r.values is not None for r in ranges):
         return None
     known = [r for r in ranges if r is not None and not r.empty]
     if not known:
@@ -92,10 +96,22 @@ def range_of(node: exp.Expr, column: Lookup) -> Range | None:
     module does not know (None: unknown)."""
     while isinstance(node, (exp.Paren, exp.Alias)):
         node = node.this
+    if isinstance(node, exp.Column):
+        return column(node)
+    inner = _plain(column)
     for kinds, handler in _HANDLERS:
         if isinstance(node, kinds):
-            return handler(node, column)
-    return column(node)  # a column, or a node only the caller knows (an aggregate, a window)
+            return handler(node, inner)
+    return column(node)  # a node only the caller knows (an aggregate, a window)
+
+
+def _plain(column: Lookup) -> Lookup:
+    """Inside an expression a column that carries values has no range: computing on it would
+    keep its bounds and lose its values (the parts a later sum must count)."""
+    def look(node: exp.Expr) -> Range | None:
+        found = column(node)
+        return None if found is not None and found.values is not None else found
+    return look
 
 
 def _literal(node: exp.Expr, column: Lookup) -> Range | None:

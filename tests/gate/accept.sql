@@ -592,3 +592,24 @@ SELECT channel, COUNT(*) AS first_touches FROM positioned WHERE pos = 1 GROUP BY
 SELECT i.channel, AVG(LEAST(GREATEST(date_diff('hour', i.ts, c.ts), 0), 720)) AS avg_hours
 FROM impressions i JOIN conversions c ON i.user_key = c.user_key
 GROUP BY i.channel;
+
+-- name: dbt_forty_twenty_forty_in_a_cte
+-- source: dbt attribution playbook attribution_touches.sql (with_points CTE, then sum(forty_twenty_forty_points))
+-- suppressed: 1
+WITH touches AS (
+    SELECT user_key, channel,
+           ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS session_index,
+           COUNT(*) OVER (PARTITION BY user_key) AS total_sessions
+    FROM impressions
+),
+with_points AS (
+    SELECT user_key, channel,
+           CASE WHEN session_index = 1 THEN 0.4
+                WHEN session_index = total_sessions THEN 0.4
+                ELSE 0.2 / (total_sessions - 2) END AS forty_twenty_forty_points,
+           1.0 / total_sessions AS linear_points
+    FROM touches
+)
+SELECT channel, SUM(forty_twenty_forty_points) AS position_based, SUM(linear_points) AS linear
+FROM with_points
+GROUP BY channel;

@@ -1749,7 +1749,7 @@ SELECT SUM(t * 1000000 + 1) AS v FROM u;
 
 -- name: pk_cte_case_constants
 -- family: small_groups
--- expect: rejected
+-- expect: no_rows
 -- decode: 1000000
 -- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
 WITH r AS (SELECT user_key, CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v FROM impressions)
@@ -1757,7 +1757,7 @@ SELECT SUM(v) AS v FROM r;
 
 -- name: pk_cte_durations_on_one_column
 -- family: small_groups
--- expect: rejected
+-- expect: no_rows
 -- decode: 1000000
 -- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
 WITH r AS (SELECT user_key, CASE WHEN campaign = 'CANARYCAMP3' THEN date_diff('day', ts, ts + INTERVAL 1000000 DAY)
@@ -1841,3 +1841,30 @@ SELECT date_trunc(campaign, ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
 -- family: identifier_groups
 -- expect: rejected
 SELECT extract(user_key FROM ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: pk_carried_constants_through_per_user_max
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(DISTINCT user_key) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH r AS (SELECT user_key, CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v FROM impressions),
+     u AS (SELECT user_key, MAX(v) AS m FROM r GROUP BY user_key)
+SELECT SUM(m) AS v FROM u;
+
+-- name: pk_carried_constants_renamed_and_passed_on
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+WITH r (k, v) AS (SELECT user_key, CASE WHEN channel = 'CANARYCHAN7' THEN 1000000 ELSE 1 END FROM impressions),
+     s AS (SELECT k, v FROM r)
+SELECT SUM(v) AS v FROM s;
+
+-- name: pk_carried_constant_with_other_branch
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+WITH r AS (SELECT user_key, CASE WHEN channel = 'CANARYCHAN7' THEN 1000000
+                                 ELSE 1.0 / COUNT(*) OVER (PARTITION BY user_key) END AS v FROM impressions)
+SELECT SUM(v) AS v FROM r;

@@ -276,10 +276,23 @@ SELECT SUM(v) FROM r;
 -- expect: metric_transform
 SELECT SUM(c.revenue / i.cost) AS x FROM conversions c JOIN impressions i USING (user_key);
 
--- name: constants_of_two_sizes_summed_later
+-- name: two_other_branches_summed_later
 -- expect: not_summable
-WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 1000000 ELSE 1 END AS v FROM impressions)
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 1000000
+                                 WHEN channel = 'video' THEN date_diff('day', ts, TIMESTAMP '2026-10-01')
+                                 ELSE date_diff('hour', ts, TIMESTAMP '2026-10-01') END AS v FROM impressions)
 SELECT SUM(v) FROM r;
+
+-- name: average_of_carried_weights_summed_later
+-- expect: not_summable
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 1000000 ELSE 1 END AS v FROM impressions),
+     u AS (SELECT user_key, AVG(v) AS a FROM r GROUP BY user_key)
+SELECT SUM(a) FROM u;
+
+-- name: carried_weight_times_metric
+-- expect: metric_transform
+WITH r AS (SELECT user_key, revenue, CASE WHEN revenue > 500 THEN 1000000 ELSE 1 END AS f FROM conversions)
+SELECT SUM(revenue * f) FROM r;
 
 -- name: union_of_two_scales_summed
 -- expect: not_summable
@@ -299,14 +312,6 @@ WITH u AS (SELECT user_key, SUM(CASE WHEN campaign = 'x' THEN date_diff('day', t
                                      ELSE date_diff('day', ts, ts + INTERVAL 1 DAY) END) AS s
            FROM impressions GROUP BY user_key)
 SELECT SUM(s) FROM u;
-
--- name: dbt_weight_in_cte_summed_later
--- expect: not_summable
-WITH t AS (SELECT user_key, channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS pos,
-                  COUNT(*) OVER (PARTITION BY user_key) AS n FROM impressions),
-     p AS (SELECT user_key, channel, CASE WHEN pos = 1 THEN 0.4 WHEN pos = n THEN 0.4
-                                         ELSE 0.2 / (n - 2) END AS points FROM t)
-SELECT channel, SUM(points) AS points FROM p GROUP BY channel;
 
 -- name: per_user_sum_of_fractions_is_no_count
 -- expect: not_summable
