@@ -29,6 +29,7 @@ from cleanroom.gate.ranges import Range, hull
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
+    from cleanroom.gate.values import ValueRules
 
 _AVERAGES = frozenset({"Avg", "Anonymous:mean"})
 _SUMS = NUMERIC_AGGREGATES
@@ -147,7 +148,7 @@ def _part_condition(rules: ExpressionRules, part: Part, condition: exp.Expr | No
     return exp.and_(*found)
 
 
-def range_of_call(rules: ExpressionRules, node: exp.Expr) -> Range | None:
+def range_of_call(rules: ValueRules, node: exp.Expr) -> Range | None:
     """The range of a per-user aggregate or window over people's rows (for ``ranges.py``)."""
     window = node if isinstance(node, exp.Window) else None
     func = unwrap_nulls(node.this if window is not None else node)
@@ -255,10 +256,10 @@ def _check_order(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> None:
     """ORDER BY user_key is refused, but inside PARTITION BY that same user_key, where every
     row has one value and the ordering is a no-op tie-break."""
     order = node.args.get("order")
-    partitions = {canonical(p, rules.scope) for p in node.args.get("partition_by") or []}
     for ordered in (order.expressions if order else []):
         if rules.check(ordered.this, ctx) is not K.UID:
             continue
+        partitions = {canonical(p, rules.scope) for p in node.args.get("partition_by") or []}
         if canonical(ordered.this, rules.scope) not in partitions:
             rules.fail("user_key_compare", ordered, "ORDER BY user_key in a window")
 

@@ -19,13 +19,14 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
-from cleanroom.gate.expressions import Ctx, ExpressionRules, union_column
+from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
+from cleanroom.gate.values import union_column
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
