@@ -1868,3 +1868,24 @@ SELECT SUM(v) AS v FROM s;
 WITH r AS (SELECT user_key, CASE WHEN channel = 'CANARYCHAN7' THEN 1000000
                                  ELSE 1.0 / COUNT(*) OVER (PARTITION BY user_key) END AS v FROM impressions)
 SELECT SUM(v) AS v FROM r;
+
+-- name: pk_greatest_of_a_case
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(GREATEST(CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 END, 1)) AS v FROM impressions;
+
+-- name: pk_least_hides_the_branch
+-- family: metric_extraction
+-- expect: no_rows
+-- decode: 1000000000
+-- truth: SELECT FLOOR(SUM(cost)) FROM impressions WHERE channel = 'CANARYCHAN7'
+SELECT SUM(LEAST(cost * 1000000000, CASE WHEN channel <> 'CANARYCHAN7' THEN cost END)) AS v FROM impressions;
+
+-- name: pk_clamp_of_a_case
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(LEAST(CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000000 ELSE 1 END, 1000000)) AS v FROM impressions;
