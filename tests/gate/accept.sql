@@ -613,3 +613,11 @@ with_points AS (
 SELECT channel, SUM(forty_twenty_forty_points) AS position_based, SUM(linear_points) AS linear
 FROM with_points
 GROUP BY channel;
+
+-- name: metric_through_nullif_abs_least_greatest
+-- source: AMC instructional queries (NULLIF(spend, 0) guards, LEAST/GREATEST caps on sales)
+-- suppressed: 1
+SELECT i.channel, SUM(NULLIF(i.cost, 0)) AS cost, SUM(abs(i.cost)) AS abs_cost,
+       SUM(LEAST(c.revenue, 500)) AS capped_revenue, AVG(GREATEST(i.cost, 1)) AS floored_cost
+FROM impressions i JOIN conversions c ON i.user_key = c.user_key
+GROUP BY i.channel;

@@ -323,3 +323,9 @@ SELECT SUM(1.0 / s) FROM u;
 WITH t AS (SELECT user_key, SUM(CASE WHEN channel = 'x' THEN cost * 1000 ELSE cost END)
                   OVER (PARTITION BY user_key) AS s FROM impressions)
 SELECT SUM(s) FROM t;
+
+-- name: union_of_carried_weights_summed
+-- expect: not_summable
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS v FROM impressions
+           UNION ALL SELECT user_key, CASE WHEN channel = 'video' THEN 0.4 ELSE 0.2 END AS v FROM impressions)
+SELECT SUM(v) FROM r;
