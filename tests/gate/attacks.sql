@@ -1889,3 +1889,18 @@ SELECT SUM(LEAST(cost * 1000000000, CASE WHEN channel <> 'CANARYCHAN7' THEN cost
 -- decode: 1000000
 -- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
 SELECT SUM(LEAST(CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000000 ELSE 1 END, 1000000)) AS v FROM impressions;
+
+-- name: pk_simple_case_on_a_column
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(CASE campaign WHEN 'CANARYCAMP3' THEN 1000000 ELSE 1 END) AS v FROM impressions;
+
+-- name: pk_avg_of_constants
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+SELECT AVG(CASE WHEN channel = 'CANARYCHAN7' THEN 1000000.0 ELSE 0.0 END) * COUNT(*) / 1000000 AS v
+FROM impressions;
