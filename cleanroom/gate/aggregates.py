@@ -3,6 +3,7 @@ people stand behind each aggregate across people (its *support*)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from sqlglot import exp
 
 from cleanroom.gate.functions import (
     COUNT_AGGREGATES,
+    NUMERIC_AGGREGATES,
     PER_USER_AGGREGATES,
     RANKING_WINDOWS,
     SAFE_AGGREGATES,
@@ -21,13 +23,18 @@ from cleanroom.gate.functions import (
     unwrap_nulls,
 )
 from cleanroom.gate.model import SUMMABLE, K, Mode, widest
-from cleanroom.gate.nodes import CONSTANTS, arguments, condition_of, qualify_apart
+from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, condition_of, qualify_apart
+from cleanroom.gate.parts import Part, parts_of, render
+from cleanroom.gate.ranges import Range, hull
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
+    from cleanroom.gate.values import ValueRules
 
 _AVERAGES = frozenset({"Avg", "Anonymous:mean"})
-_SUMS = frozenset({"Sum"}) | _AVERAGES
+_SUMS = NUMERIC_AGGREGATES
+_COUNT = Range(0.0, math.inf, integer=True)
+_RANK = Range(1.0, math.inf, integer=True)
 
 
 def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
@@ -40,7 +47,8 @@ def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
     if ctx.mode is Mode.ROW:
         return rules.fail("aggregate_in_where", node, function_name(func))
     inner = replace(ctx, in_aggregate=True, mode=Mode.ANON if ctx.mode is Mode.ANON else Mode.ROW,
-                    group_keys={}, aliases=False, cond=False, filtering=False)
+                    group_keys={}, aliases=False, cond=False, filtering=False,
+                    across=ctx.mode is Mode.ANONYMIZING)
     if condition is not None:
         rules.check(condition_of(condition), replace(inner, cond=True))
     if ctx.mode is Mode.ANONYMIZING:
@@ -48,20 +56,22 @@ def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
     elif key not in PER_USER_AGGREGATES:
         kind = rules.fail("function_not_allowed", func, function_name(func))
     else:
-        kinds = [_argument(rules, a, inner, func) for a in arguments(func)]
-        kind = K.SAFE if ctx.mode is Mode.ANON else _per_user_kind(key, kinds)
+        args = arguments(func)
+        kinds = [_argument(rules, a, inner, func) for a in args]
+        kind = K.SAFE if ctx.mode is Mode.ANON else _per_user_kind(key, kinds, _whole(rules, args))
     if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER):
         rules.atoms.aggregates.add(id(node))
     return kind
 
 
-def _per_user_kind(key: str, kinds: list[K]) -> K:
+def _per_user_kind(key: str, kinds: list[K], whole: bool = True) -> K:
     if key in COUNT_AGGREGATES:
         return K.CNT
     if K.MET in kinds:
         return K.MET
     if key == "Sum" and all(k in SUMMABLE for k in kinds):
-        return K.CNT if set(kinds) <= {K.CNT, K.CONST} else K.NUM
+        # A count only when whole numbers are summed (SUM(0.001) per person is no count).
+        return K.CNT if set(kinds) <= {K.CNT, K.CONST} and whole else K.NUM
     if key in VALUE_AGGREGATES and kinds:
         return kinds[0] if kinds[0] is not K.CONST else K.CONST
     return K.VAL
@@ -75,6 +85,8 @@ def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -
     kind = rules.check(arg, replace(ctx, uid_in_case=counting, cond=key == "CountIf"))
     if kind is K.UID and not counting:
         return rules.fail("user_key_aggregate", func, function_name(func))
+    if not ctx.across and not counting and ctx.mode is not Mode.ANON:
+        kind = rules.leaving(arg, kind)  # a per-user aggregate's or a window's argument
     return K.CNT if kind is K.UID else kind
 
 
@@ -89,10 +101,74 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
         return rules.fail("distinct_aggregate", func, name)
     args = arguments(func)
     kinds = [_argument(rules, a, ctx, func) for a in args]
-    if key in _SUMS and any(k not in SUMMABLE for k in kinds):
+    if key in _SUMS and any(k not in SUMMABLE and not _bounded(rules, a)
+                            for k, a in zip(kinds, args)):
         return rules.fail("not_summable", func, name)
     _record_support(rules, node, key, args, condition)
+    if key in _SUMS:
+        _record_parts(rules, node, func, args, condition)
+        found = rules.range_of(args[0]) if len(args) == 1 else None
+        if found is not None and found.bounded:
+            rules.argument_ranges[id(node)] = found
     return K.SAFE
+
+
+def _bounded(rules: ExpressionRules, arg: exp.Expr) -> bool:
+    found = rules.range_of(arg)
+    return found is not None and found.bounded
+
+
+def _whole(rules: ExpressionRules, args: list[exp.Expr]) -> bool:
+    found = [rules.range_of(a) for a in args]
+    return all(r is not None and r.integer for r in found)
+
+
+def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
+                  args: list[exp.Expr], condition: exp.Expr | None) -> None:
+    """Each part of a summed value must stand on nobody or on enough people (``parts.py``):
+    one part alone is the aggregate's support already."""
+    for arg in args:
+        found = parts_of(arg, rules.carried)
+        if found is None:
+            rules.fail("not_summable", func, f"{function_name(func)}: too many branches")
+            continue
+        if len(found) < 2:
+            continue
+        for part in found:
+            if part.conditions or condition is not None:
+                rules.require(node, _part_condition(rules, part, condition), zero_ok=True)
+
+
+def _part_condition(rules: ExpressionRules, part: Part, condition: exp.Expr | None) -> exp.Expr:
+    def copy(sub: exp.Expr) -> exp.Expr:
+        return qualify_apart(sub, rules.scope, rules.subqueries)
+    found = [render(c, copy) for c in part.conditions]
+    if condition is not None:
+        found.append(exp.Paren(this=copy(condition_of(condition))))
+    return exp.and_(*found)
+
+
+def range_of_call(rules: ValueRules, node: exp.Expr) -> Range | None:
+    """The range of a per-user aggregate or window over people's rows (for ``ranges.py``)."""
+    window = node if isinstance(node, exp.Window) else None
+    func = unwrap_nulls(node.this if window is not None else node)
+    if isinstance(func, exp.Filter):
+        func = unwrap_nulls(func.this)
+    key = function_key(func)
+    args = [a for a in arguments(func) if not isinstance(a, exp.Star)]
+    if key in COUNT_AGGREGATES:
+        return _COUNT
+    if window is not None and key in RANKING_WINDOWS:
+        return _RANK
+    if key in VALUE_AGGREGATES | VALUE_WINDOWS and args:
+        defaults = args[2:] if key in VALUE_WINDOWS else []  # lag(x, 1, default)
+        if not defaults:
+            return rules.range_of(args[0])  # one of its values: carried values stay
+        return hull([rules.range_of(a) for a in [args[0], *defaults]])
+    if key in _AVERAGES and args:
+        found = rules.range_of(args[0])
+        return None if found is None or found.values is not None else Range(found.lo, found.hi)
+    return None
 
 
 def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list[exp.Expr],
@@ -157,16 +233,16 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
     if not bearing:
         return K.SAFE
     rules.atoms.windows.add(id(node))
-    return _window_kind(key, kinds)
+    return _window_kind(key, kinds, _whole(rules, arguments(func)))
 
 
-def _window_kind(key: str, kinds: list[K]) -> K:
+def _window_kind(key: str, kinds: list[K], whole: bool) -> K:
     if key in RANKING_WINDOWS or key in COUNT_AGGREGATES:
         return K.CNT
     if key in VALUE_WINDOWS and kinds:
         return kinds[0]
     if key in PER_USER_AGGREGATES:
-        return _per_user_kind(key, kinds)
+        return _per_user_kind(key, kinds, whole)
     return K.VAL if not kinds else widest([*kinds, K.VAL])
 
 
@@ -177,9 +253,14 @@ def _partitioned_by_user(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> 
 
 
 def _check_order(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> None:
+    """ORDER BY user_key is refused, but inside PARTITION BY that same user_key, where every
+    row has one value and the ordering is a no-op tie-break."""
     order = node.args.get("order")
     for ordered in (order.expressions if order else []):
-        if rules.check(ordered.this, ctx) is K.UID:
+        if rules.check(ordered.this, ctx) is not K.UID:
+            continue
+        partitions = {canonical(p, rules.scope) for p in node.args.get("partition_by") or []}
+        if canonical(ordered.this, rules.scope) not in partitions:
             rules.fail("user_key_compare", ordered, "ORDER BY user_key in a window")
 
 

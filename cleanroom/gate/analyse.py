@@ -13,7 +13,7 @@ cleanroom.errors.QueryRejected: the query breaks the collaboration's rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -23,10 +23,11 @@ from cleanroom.gate.constants import constant_result
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
-from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan, widest
+from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
+from cleanroom.gate.values import union_column
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
@@ -41,13 +42,18 @@ Keys = dict[str, tuple[int, K]]
 
 @dataclass(frozen=True)
 class Catalog:
-    """The datasets a query may read: each column's kind."""
+    """The datasets a query may read: each column's kind, and each metric's bounds (the range
+    its values are clamped to; a metric without bounds has no public range)."""
 
     tables: dict[str, dict[str, K]]
+    bounds: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, tables: dict[str, dict[str, K]]) -> Catalog:
-        return cls({name.lower(): cols for name, cols in tables.items()})
+    def of(cls, tables: dict[str, dict[str, K]],
+           bounds: dict[str, dict[str, tuple[float, float]]] | None = None) -> Catalog:
+        return cls({name.lower(): cols for name, cols in tables.items()},
+                   {name.lower(): {c.lower(): b for c, b in cols.items()}
+                    for name, cols in (bounds or {}).items()})
 
 
 def analyse_query(tree: exp.Expr, catalog: Catalog) -> QueryShape:
@@ -75,6 +81,7 @@ def _dedupe(problems: list[Violation]) -> list[Violation]:
 class _Analyser(FromClause):
     def __init__(self, catalog: Catalog) -> None:
         self.catalog_tables = catalog.tables
+        self.catalog_bounds = catalog.bounds
         self.problems: list[Violation] = []
         self.plans: dict[int, SelectPlan] = {}
         self.tables: set[str] = set()
@@ -120,7 +127,9 @@ class _Analyser(FromClause):
             else:
                 plan.cte_alias = alias
         cols = [(names[i] if i < len(names) else n, k) for i, (n, k) in enumerate(rel.columns)]
-        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows)
+        ranges = {new.lower(): rel.ranges[old.lower()] for (new, _), (old, _)
+                  in zip(cols, rel.columns) if old.lower() in rel.ranges}
+        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows, ranges=ranges)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -142,10 +151,14 @@ class _Analyser(FromClause):
             self.fail("set_operation", node, "no user_key in a UNION/INTERSECT/EXCEPT of rows")
         if final and left.bearing:
             self.fail("not_aggregated", node, "a set operation of people's rows")
-        cols = [(ln, lk if lk is rk else widest([lk, rk])) for (ln, lk), (_, rk) in pairs]
+        merged = [union_column((lk, rk), (left.ranges.get(ln.lower()), right.ranges.get(rn.lower())))
+                  for (ln, lk), (rn, rk) in pairs]
+        cols = [(ln, kind) for ((ln, _), _), (kind, _) in zip(pairs, merged)]
+        ranges = {ln.lower(): r for ((ln, _), _), (_, r) in zip(pairs, merged) if r is not None}
         rows = (left.rows + right.rows if union_all and left.rows is not None
                 and right.rows is not None and not node.args.get("order") else None)
-        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None, rows=rows)
+        return Rel(cols, left.bearing, "__cr_uid" if left.bearing else None, rows=rows,
+                   ranges=ranges)
 
     def subquery(self, node: exp.Expr, env: dict[str, Rel], outer: Scope | None = None) -> Rel:
         """A subquery used as a value or an IN list: it yields no hidden person column. An IN
@@ -194,7 +207,8 @@ class _Analyser(FromClause):
         if scope.outer_refs:
             self._correlated(sel, scope, columns, bearing=bearing)
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
-                   rows=constant_result(sel, list(scope.sources.values())))
+                   rows=constant_result(sel, list(scope.sources.values())),
+                   ranges=rules.ranges_of(sel.expressions) if bearing else {})
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:

@@ -27,7 +27,16 @@ from cleanroom.gate.functions import (
 )
 from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
+from cleanroom.gate.ranges import Range, constant_of
 from cleanroom.gate.scope import Scope, at
+from cleanroom.gate.units import check_units
+from cleanroom.gate.values import (
+    RANGED,
+    RANGED_METRIC,
+    ValueRules,
+    _is_null,
+    case_parts,
+)
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
                 exp.NullSafeNEQ, exp.Like, exp.ILike, exp.SimilarTo, exp.Between, exp.RegexpLike,
@@ -53,10 +62,11 @@ class Ctx:
     in_aggregate: bool = False
     aliases: bool = False  # may a bare name mean a projection alias here
     filtering: bool = False  # the value only decides a condition (it is never output or summed)
+    across: bool = False  # inside an aggregate across people, where its parts are recorded
 
 
 @dataclass
-class ExpressionRules:
+class ExpressionRules(ValueRules):
     scope: Scope
     subquery: SubqueryHook
     problems: list[Violation] = field(default_factory=list)
@@ -64,6 +74,9 @@ class ExpressionRules:
     requirements: dict[int, list[Requirement]] = field(default_factory=dict)
     atoms: Atoms = field(default_factory=Atoms)
     subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
+    # Per aggregate across people (by node id): the public range of its argument, if bounded
+    # (the sensitivity a DP release of a derived per-person value may use).
+    argument_ranges: dict[int, Range] = field(default_factory=dict)
 
     def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
@@ -88,7 +101,8 @@ class ExpressionRules:
                 return hit[1]  # a group key: its kind was checked where GROUP BY was analysed
         for kinds, handler in self._handlers():
             if isinstance(node, kinds):
-                return handler(node, ctx)
+                kind = handler(node, ctx)
+                return self.leaving(node, kind) if _projected(node, ctx) else kind
         return self.fail("unsupported_syntax", node, type(node).__name__)
 
     def _handlers(self) -> tuple[tuple[type | tuple[type, ...], Callable[..., K]], ...]:
@@ -204,21 +218,30 @@ class ExpressionRules:
                 return K.UID
             return self.fail("user_key_transform", node, "CASE yielding user_key")
         if K.MET in kinds:
-            return K.VAL if ctx.filtering else self._metric_case(node, kinds, default)
+            return K.VAL if ctx.filtering else self._metric_case(node, kinds, outputs, ctx)
         if all(c in (K.CONST, K.SAFE) for c in conditions):
             return widest(kinds)
-        # The branch depends on rows: only 0/1 indicators and counts stay summable.
+        # The branch depends on rows: only 0/1 indicators and counts stay summable outside an
+        # aggregate across people; inside one, any bounded value (its branches are parts).
         if kinds and all(k is K.CNT for k in kinds):
             return K.CNT
         if all(k in NUMBERS or _indicator(o) for k, o in zip(kinds, outputs)):
             return K.NUM
+        if ctx.across and self._bounded(node):
+            return K.NUM
         return computed([*kinds, K.VAL])
 
-    def _metric_case(self, node: exp.Expr, kinds: list[K], default: exp.Expr | None) -> K:
-        if not _is_null(default):
-            return self.fail("metric_case_default", node)
-        if any(k is not K.MET for k in kinds):
+    def _metric_case(self, node: exp.Expr, kinds: list[K], outputs: list[exp.Expr],
+                     ctx: Ctx) -> K:
+        """A CASE yielding a metric: the other branches may be NULL or constants (a constant
+        branch is its own part); outside an aggregate across people only 0 (``leaving``)."""
+        if ctx.across and self._bounded(node):
+            return K.MET
+        others = [o for k, o in zip(kinds, outputs) if k is not K.MET]
+        if any(k not in (K.MET, K.CONST) for k in kinds):
             return self.fail("metric_transform", node, "CASE mixing a metric with other values")
+        if any(not _zero(o) for o in others):
+            return self.fail("metric_case_default", node)
         return K.MET
 
     def _cast(self, node: exp.Expr, ctx: Ctx) -> K:
@@ -243,18 +266,34 @@ class ExpressionRules:
         if K.MET in kinds and ctx.filtering:
             return K.VAL  # a metric computed on only to be compared: a filter, never output
         if K.MET in kinds:
-            # Only sums of metrics before aggregating: scaling, offsets and differences let a
-            # crafted value single out rows; apply them to the aggregates instead.
-            if isinstance(node, exp.Add) and all(k is K.MET for k in kinds):
-                return K.MET
-            if isinstance(node, exp.Mul) and len(kinds) == 2 and any(k in NUMBERS for k in kinds):
-                return K.MET  # a metric weighted by a share or indicator (linear attribution)
-            return self.fail("metric_transform", node, node.key)
+            return self._metric_arithmetic(node, operands, kinds, ctx)
         if all(k in (K.CONST, K.SAFE) for k in kinds):
             return widest(kinds)
         if _is_date_shift(node) and kinds[0] is K.DIM:
             return K.DIM
         return _number_arithmetic(node, kinds) or computed([*kinds, K.VAL])
+
+    def _metric_arithmetic(self, node: exp.Expr, operands: list[exp.Expr], kinds: list[K],
+                           ctx: Ctx) -> K:
+        """Metrics add up, scale by constants and weights (a share, an indicator); offsets and
+        differences stay refused (they are differencing, and gain no legitimate query).
+        Inside an aggregate across people any bounded combination is a derived metric; terms
+        and branches that could single out a few rows are parts there (``parts.py``), and must
+        be uniform anywhere else (``leaving``)."""
+        if isinstance(node, exp.Add) and all(k is K.MET for k in kinds):
+            return K.MET
+        if isinstance(node, exp.Mul) and len(kinds) == 2 and any(k in NUMBERS for k in kinds):
+            return K.MET  # a metric weighted by a share or indicator (linear attribution)
+        if isinstance(node, (exp.Mul, exp.Div)) and len(kinds) == 2 and self._scaling(node, kinds):
+            return K.MET  # scaled by a constant (a unit change or a fixed weight)
+        if isinstance(node, (exp.Mul, exp.Div)) and ctx.across and self._bounded(node):
+            return K.MET  # a bounded product inside an aggregate across people: its parts count
+        return self.fail("metric_transform", node, node.key)
+
+    def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
+        factor = node.expression if kinds[1] is K.CONST else (
+            node.this if kinds[0] is K.CONST and isinstance(node, exp.Mul) else None)
+        return factor is not None and constant_of(factor) not in (None, 0.0)
 
     def _bracket(self, node: exp.Bracket, ctx: Ctx) -> K:
         kinds = [self.check(node.this, ctx)] + [self.check(e, ctx) for e in node.expressions]
@@ -271,32 +310,54 @@ class ExpressionRules:
             return self.fail("function_not_allowed", node, name)
         if key in PADDING and not _small_int(node.args.get("expression")):
             return self.fail("function_argument", node, f"{name} length over {MAX_PAD}")
+        unit = check_units(node, self.scope)
+        if unit is not None:
+            return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         if K.UID in kinds:
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
+            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS}:
+                return K.MET  # COALESCE(m, 0), LEAST(m, 100), round(m): a range is known
             return K.VAL if ctx.filtering else self.fail("metric_transform", node, name)
         data = [k for k in kinds if k not in (K.CONST, K.SAFE)]
         if key in TIME_PRESERVING and data == [K.DIM]:
             return K.DIM
         if key in DURATIONS and data and set(data) == {K.DIM}:
-            return K.NUM  # a duration between two stored timestamps
+            # Date arithmetic on one timestamp is a constant, not a duration.
+            return K.CONST if _constant(self.range_of(node)) else K.NUM
+        if key in RANGED and data and set(data) <= NUMBERS:
+            return K.NUM
         return computed(kinds)
 
 
 # -- helpers -----------------------------------------------------------------------------
+def _projected(node: exp.Expr, ctx: Ctx) -> bool:
+    """Is ``node`` a projection of a SELECT over people's rows (not an aggregation of them)?"""
+    return (ctx.mode in (Mode.ROW, Mode.PER_USER) and not ctx.in_aggregate and not ctx.cond
+            and isinstance(node.parent, exp.Select) and node.arg_key == "expressions")
+
+
+def _constant(found: Range | None) -> bool:
+    return found is not None and found.lo == found.hi
+
+
+def _zero(node: exp.Expr) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Null) or (isinstance(node, exp.Literal) and not node.is_string
+                                          and _number(node.name) == 0.0)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _operands(node: exp.Expr) -> list[exp.Expr]:
     return [v for v in (node.args.get("this"), node.args.get("expression")) if v is not None]
-
-
-def case_parts(node: exp.Expr) -> tuple[list[tuple[exp.Expr, exp.Expr]], exp.Expr | None]:
-    if isinstance(node, exp.If):
-        return [(node.this, node.args["true"])], node.args.get("false")
-    return [(w.this, w.args["true"]) for w in node.args.get("ifs") or []], node.args.get("default")
-
-
-def _is_null(node: exp.Expr | None) -> bool:
-    return node is None or isinstance(node, exp.Null)
 
 
 def _indicator(node: exp.Expr) -> bool:

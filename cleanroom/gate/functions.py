@@ -40,7 +40,8 @@ list_value(x, y); array_value(x, y); list_position(x, y); flatten(x)
 """
 
 # Aggregates that cannot return one person's value: allowed across people.
-SAFE_AGGREGATE_SAMPLES = "count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x)"
+SAFE_AGGREGATE_SAMPLES = """count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x);
+stddev_pop(x); stddev_samp(x); stddev(x); var_pop(x); var_samp(x); variance(x)"""
 
 # Everything allowed inside a per-user aggregation (GROUP BY user_key), where values stay with
 # their own person.
@@ -118,6 +119,12 @@ DURATIONS = _keys("date_diff('day', x, y); datediff('day', x, y)")
 # Functions whose size argument could exhaust memory: it must be a small constant.
 PADDING = _keys("lpad(x, 3, '0'); rpad(x, 3, '0')")
 MAX_PAD = 1000
+
+# Aggregates across people over numbers: their arguments must be summable, and every part of
+# them stand on nobody or on enough people (``parts.py``).
+NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); var_pop(x); "
+                           "var_samp(x)")
+SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
 
 # Aggregates whose result is a count: a per-user count is an ordinary groupable value
 # (frequency), never a metric.

@@ -19,6 +19,7 @@ from cleanroom.gate.constants import (
 )
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.model import Atoms, K, Mode, Rel
+from cleanroom.gate.ranges import Range
 from cleanroom.gate.scope import Scope, at
 
 QueryHook = Callable[..., Rel]
@@ -28,6 +29,7 @@ class FromClause:
     """Mixin for the analyser: reads FROM and JOIN into a Scope."""
 
     catalog_tables: dict[str, dict[str, K]]
+    catalog_bounds: dict[str, dict[str, tuple[float, float]]]
     problems: list[Violation]
     tables: set[str]
     _anonymous: int
@@ -102,7 +104,7 @@ class FromClause:
             return alias, env[name]
         if name in self.catalog_tables:
             self.tables.add(name)
-            return alias, _catalog_rel(self.catalog_tables[name])
+            return alias, _catalog_rel(self.catalog_tables[name], self.catalog_bounds.get(name, {}))
         self.fail("unknown_table", node, name if len(name) < 64 else name[:60] + "...")
         return alias, Rel([], bearing=False)
 
@@ -244,10 +246,13 @@ class FromClause:
             scope.uid_expr = exp.Coalesce(this=scope.uid_expr, expressions=[new_uid])
 
 
-def _catalog_rel(columns: dict[str, K]) -> Rel:
+def _catalog_rel(columns: dict[str, K], bounds: dict[str, tuple[float, float]]) -> Rel:
     cols = [(name.lower(), kind) for name, kind in columns.items()]
     uid = next(n for n, k in cols if k is K.UID)
-    return Rel(cols, bearing=True, uid_column=uid, base=True)
+    kinds = dict(cols)
+    ranges = {n.lower(): Range(float(lo), float(hi)) for n, (lo, hi) in bounds.items()
+              if kinds.get(n.lower()) is K.MET}
+    return Rel(cols, bearing=True, uid_column=uid, base=True, ranges=ranges)
 
 
 @dataclass

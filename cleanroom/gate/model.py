@@ -7,6 +7,8 @@ from enum import Enum
 
 from sqlglot import exp
 
+from cleanroom.gate.ranges import Range
+
 
 class K(str, Enum):
     """What a value is, for the rules.
@@ -83,6 +85,7 @@ class Rel:
     uid_column: str | None = None  # the column naming the person, in the rendered SQL
     base: bool = False  # a dataset itself: its user_key is never NULL
     rows: tuple[tuple[exp.Expr, ...], ...] | None = None  # a constant relation's cells
+    ranges: dict[str, Range] = field(default_factory=dict)  # public ranges, by lower-case name
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]

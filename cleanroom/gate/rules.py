@@ -55,18 +55,21 @@ _RULES = (
          "wrap the metric in SUM(...) or AVG(...)"),
     Rule("metric_transform", "a metric may only be combined with + - * / with other metrics or "
          "constants, and filtered on in conditions", "compute with SUM/AVG, or filter in WHERE"),
-    Rule("metric_case_default", "a CASE that yields a metric must leave other rows NULL, so the "
-         "gate can count who stands behind the aggregate", "remove the ELSE branch, or use "
+    Rule("metric_case_default", "a CASE that yields a metric outside an aggregate across people "
+         "must leave other rows NULL or 0, so the gate can count who stands behind the aggregate",
+         "use ELSE 0 or no ELSE, put the CASE inside the final SUM(...), or use "
          "SUM(metric) FILTER (WHERE condition)"),
     Rule("metric_group_key", "a metric may not be a group key (its values would be output)",
          "bucket it in a CASE with constant labels, or aggregate it"),
     Rule("member_aggregate", "this aggregate can return one person's value (MIN, MAX, ANY_VALUE, "
          "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, MEDIAN, ...) and is allowed only "
          "inside a per-user subquery (GROUP BY user_key)", "use COUNT, SUM or AVG across people"),
-    Rule("not_summable", "SUM and AVG across people take metrics, per-person counts, ranks, "
-         "durations between timestamps (date_diff) and 0/1 indicators; other values computed "
-         "from rows could single out a few people by their size",
-         "count with COUNT(...) FILTER (WHERE ...), use CASE WHEN ... THEN 1 ELSE 0 END, or "
+    Rule("not_summable", "SUM, AVG, STDDEV and VARIANCE across people take metrics, per-person "
+         "counts, ranks, durations between timestamps (date_diff), 0/1 indicators and, written "
+         "inside the aggregate, values with a bounded public range (weights, scaled metrics); "
+         "other values computed from rows could single out a few people by their size",
+         "count with COUNT(...) FILTER (WHERE ...), use CASE WHEN ... THEN 1 ELSE 0 END, "
+         "write a CASE of weights inside the final SUM(...) rather than in a CTE, or "
          "GROUP BY the value instead"),
     Rule("distinct_aggregate", "SUM or AVG over DISTINCT values is not allowed",
          "aggregate all values, or use COUNT(DISTINCT ...)"),
@@ -159,6 +162,10 @@ _RULES = (
     Rule("bad_user_key", "a user_key is not a 64-character lower-case hex pseudonym",
          "pseudonymize with cleanroom hash"),
     Rule("bad_value", "a value does not parse as its column's type", "fix the named rows"),
+    Rule("unit_not_constant", "a date part, unit, interval or format must be a constant the "
+         "query spells out; a column there would be read per row or silently taken for a "
+         "keyword", "write the unit as a quoted constant: date_trunc('day', ts), "
+         "extract(hour FROM ts), time_bucket(INTERVAL 1 DAY, ts)"),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

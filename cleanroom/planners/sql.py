@@ -29,6 +29,8 @@ def plan_sql(sql: str, epsilon: float | None) -> Plan:
 
 def catalog_for(policy: Policy) -> Catalog:
     return Catalog.of({name: {c: _KINDS[col.kind] for c, col in ds.columns.items()}
+                       for name, ds in policy.datasets.items()},
+                      {name: {c: col.bounds for c, col in ds.columns.items() if col.bounds}
                        for name, ds in policy.datasets.items()})
 
 

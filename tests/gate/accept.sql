@@ -759,3 +759,122 @@ SELECT i.channel, COUNT(DISTINCT c.user_key) AS converters
 FROM impressions i CROSS JOIN conversions c
 WHERE c.user_key = i.user_key AND c.ts > i.ts
 GROUP BY i.channel;
+
+-- name: amc_cost_scaled_before_summing
+-- stream: values
+-- source: AMC instructional query "total cost by campaign" (SUM(total_cost / 100000) to dollars)
+-- suppressed: 1
+SELECT channel, SUM(cost / 100000) AS cost_k, SUM(cost * 0.4) AS cost_share,
+       SUM(cost * 0.4) FILTER (WHERE campaign LIKE '%c1') AS flight_one_share
+FROM impressions
+GROUP BY channel;
+
+-- name: metric_scaled_per_person_then_summed
+-- source: AMC "revenue in hundreds" over a per-user CTE; constant scaling in a row-level CTE
+WITH u AS (SELECT user_key, revenue * 0.01 AS rev_hundreds FROM conversions)
+SELECT SUM(rev_hundreds) AS rev_hundreds, AVG(rev_hundreds) AS avg_hundreds FROM u;
+
+-- name: coalesce_metric_over_left_join
+-- source: Snowflake DCR overlap templates (IFNULL/COALESCE of the other party's metric)
+-- suppressed: 1
+SELECT i.channel, SUM(COALESCE(c.revenue, 0)) AS revenue, COUNT(DISTINCT i.user_key) AS reach
+FROM impressions i LEFT JOIN conversions c ON i.user_key = c.user_key
+GROUP BY i.channel;
+
+-- name: ifnull_sum_of_two_metrics
+-- source: AMC sponsored-ads UNION template (IFNULL(spend, 0) + IFNULL(sales, 0))
+-- suppressed: 1
+SELECT i.channel, SUM(IFNULL(c.revenue, 0) + IFNULL(i.cost, 0)) AS total_value
+FROM impressions i LEFT JOIN conversions c ON i.user_key = c.user_key
+GROUP BY i.channel;
+
+-- name: if_and_case_else_zero_metrics
+-- source: AMC instructional queries (SUM(IF(...)) pivots, CASE WHEN ... THEN m ELSE 0 END)
+SELECT SUM(IF(channel = 'search', cost, 0)) AS search_cost,
+       SUM(CASE WHEN channel = 'video' THEN cost ELSE 0 END) AS video_cost,
+       SUM(CASE WHEN channel = 'display' THEN cost * 0.4 ELSE 0 END) AS display_share
+FROM impressions;
+
+-- name: spread_of_cost_by_channel
+-- source: Snowflake DCR measurement templates (STDDEV/VARIANCE of a metric across people)
+-- suppressed: 1
+SELECT channel, STDDEV_POP(cost) AS sd_pop, VAR_POP(cost) AS var_pop,
+       STDDEV_SAMP(cost) AS sd_samp, VAR_SAMP(cost) AS var_samp
+FROM impressions
+GROUP BY channel;
+
+-- name: spread_of_revenue_per_person
+-- source: Snowflake DCR measurement templates (spread of per-person totals)
+WITH u AS (SELECT user_key, SUM(revenue) AS total FROM conversions GROUP BY user_key)
+SELECT STDDEV_POP(total) AS sd, VAR_SAMP(total) AS var, AVG(total) AS mean FROM u;
+
+-- name: unused_cte_weight_columns
+-- source: dbt attribution playbook (with_points CTE: weight columns a report may not read)
+-- suppressed: 1
+WITH t AS (
+    SELECT user_key, channel, cost * 0.4 AS w, 0.4 AS k,
+           CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS v
+    FROM impressions
+)
+SELECT channel, COUNT(DISTINCT user_key) AS people FROM t GROUP BY channel;
+
+-- name: position_based_forty_twenty_forty
+-- source: dbt attribution playbook (forty_twenty_forty_points, summed and times revenue)
+-- suppressed: 1
+WITH touches AS (
+    SELECT user_key, channel,
+           ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts, user_key) AS pos,
+           COUNT(*) OVER (PARTITION BY user_key) AS n
+    FROM impressions
+)
+SELECT t.channel,
+       SUM(CASE WHEN t.pos = 1 THEN 0.4 WHEN t.pos = t.n THEN 0.4 ELSE 0.2 / (t.n - 2) END) AS points,
+       SUM(c.revenue * CASE WHEN t.pos = 1 THEN 0.4 WHEN t.pos = t.n THEN 0.4
+                            ELSE 0.2 / (t.n - 2) END) AS revenue_points
+FROM touches t JOIN conversions c ON t.user_key = c.user_key
+GROUP BY t.channel;
+
+-- name: window_order_by_user_key_tie_break
+-- source: GA4 path SQL (ROW_NUMBER() OVER (PARTITION BY user_pseudo_id ORDER BY event_timestamp, user_pseudo_id))
+-- suppressed: 1
+WITH positioned AS (
+    SELECT user_key, channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts, user_key) AS pos
+    FROM impressions
+)
+SELECT channel, COUNT(*) AS first_touches FROM positioned WHERE pos = 1 GROUP BY channel;
+
+-- name: hours_to_convert_clamped
+-- source: AMC "time to conversion" (date_diff between exposure and conversion, clamped with LEAST/GREATEST)
+-- suppressed: 1
+SELECT i.channel, AVG(LEAST(GREATEST(date_diff('hour', i.ts, c.ts), 0), 720)) AS avg_hours
+FROM impressions i JOIN conversions c ON i.user_key = c.user_key
+GROUP BY i.channel;
+
+-- name: dbt_forty_twenty_forty_in_a_cte
+-- source: dbt attribution playbook attribution_touches.sql (with_points CTE, then sum(forty_twenty_forty_points))
+-- suppressed: 1
+WITH touches AS (
+    SELECT user_key, channel,
+           ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS session_index,
+           COUNT(*) OVER (PARTITION BY user_key) AS total_sessions
+    FROM impressions
+),
+with_points AS (
+    SELECT user_key, channel,
+           CASE WHEN session_index = 1 THEN 0.4
+                WHEN session_index = total_sessions THEN 0.4
+                ELSE 0.2 / (total_sessions - 2) END AS forty_twenty_forty_points,
+           1.0 / total_sessions AS linear_points
+    FROM touches
+)
+SELECT channel, SUM(forty_twenty_forty_points) AS position_based, SUM(linear_points) AS linear
+FROM with_points
+GROUP BY channel;
+
+-- name: metric_through_nullif_abs_least_greatest
+-- source: AMC instructional queries (NULLIF(spend, 0) guards, LEAST/GREATEST caps on sales)
+-- suppressed: 1
+SELECT i.channel, SUM(NULLIF(i.cost, 0)) AS cost, SUM(abs(i.cost)) AS abs_cost,
+       SUM(LEAST(c.revenue, 500)) AS capped_revenue, AVG(GREATEST(i.cost, 1)) AS floored_cost
+FROM impressions i JOIN conversions c ON i.user_key = c.user_key
+GROUP BY i.channel;

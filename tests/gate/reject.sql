@@ -78,7 +78,8 @@ SELECT SUM(round(revenue)) FROM conversions;
 
 -- name: metric_case_default
 -- expect: metric_case_default
-SELECT SUM(CASE WHEN revenue > 100 THEN revenue ELSE 0 END) FROM conversions;
+WITH r AS (SELECT user_key, CASE WHEN revenue > 100 THEN revenue ELSE 5 END AS v FROM conversions)
+SELECT SUM(v) FROM r;
 
 -- name: metric_group_key
 -- expect: metric_group_key
@@ -211,7 +212,9 @@ SELECT DISTINCT COUNT(*) FROM impressions GROUP BY channel;
 
 -- name: metric_scaled_before_aggregating
 -- expect: metric_transform
-SELECT SUM(revenue * 1.2) FROM conversions;
+WITH u AS (SELECT user_key, SUM(CASE WHEN revenue > 500 THEN revenue * 1.2 ELSE revenue END) AS v
+           FROM conversions GROUP BY user_key)
+SELECT SUM(v) FROM u;
 
 -- name: date_diff_of_computed_timestamp
 -- expect: not_summable
@@ -231,3 +234,105 @@ WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SE
 -- expect: join_not_on_user_key
 SELECT COUNT(*) FROM impressions a, conversions b
 WHERE a.ts < b.ts;
+
+-- name: unit_date_trunc_column
+-- stream: values
+-- expect: unit_not_constant
+SELECT date_trunc(campaign, ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_date_trunc_expression
+-- expect: unit_not_constant
+SELECT date_trunc(lower(campaign), ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_date_part_column
+-- expect: unit_not_constant
+SELECT date_part(channel, ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_extract_user_key
+-- expect: unit_not_constant
+SELECT extract(user_key FROM ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_date_diff_column
+-- expect: unit_not_constant
+SELECT AVG(date_diff(campaign, i.ts, c.ts)) AS d FROM impressions i JOIN conversions c USING (user_key);
+
+-- name: unit_time_bucket_column
+-- expect: unit_not_constant
+SELECT time_bucket(channel, ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_strftime_column_format
+-- expect: unit_not_constant
+SELECT strftime(ts, channel) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: unit_date_part_list_with_column
+-- expect: unit_not_constant
+SELECT date_part(['year', campaign], ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: metric_scaled_by_branch_in_cte
+-- expect: metric_transform
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN cost * 1000000 ELSE cost END AS v
+           FROM impressions)
+SELECT SUM(v) FROM r;
+
+-- name: metric_terms_of_different_scales_in_cte
+-- expect: metric_transform
+WITH r AS (SELECT user_key, cost * 1000000 + cost AS v FROM impressions)
+SELECT SUM(v) FROM r;
+
+-- name: metric_divided_by_metric
+-- expect: metric_transform
+SELECT SUM(c.revenue / i.cost) AS x FROM conversions c JOIN impressions i USING (user_key);
+
+-- name: two_other_branches_summed_later
+-- expect: not_summable
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 1000000
+                                 WHEN channel = 'video' THEN date_diff('day', ts, TIMESTAMP '2026-10-01')
+                                 ELSE date_diff('hour', ts, TIMESTAMP '2026-10-01') END AS v FROM impressions)
+SELECT SUM(v) FROM r;
+
+-- name: average_of_carried_weights_summed_later
+-- expect: not_summable
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 1000000 ELSE 1 END AS v FROM impressions),
+     u AS (SELECT user_key, AVG(v) AS a FROM r GROUP BY user_key)
+SELECT SUM(a) FROM u;
+
+-- name: carried_weight_times_metric
+-- expect: metric_transform
+WITH r AS (SELECT user_key, revenue, CASE WHEN revenue > 500 THEN 1000000 ELSE 1 END AS f FROM conversions)
+SELECT SUM(revenue * f) FROM r;
+
+-- name: union_of_two_scales_summed
+-- expect: not_summable
+WITH r AS (SELECT user_key, 1000000 AS v FROM impressions WHERE channel = 'search'
+           UNION ALL SELECT user_key, 1 AS v FROM impressions WHERE channel <> 'search')
+SELECT SUM(v) FROM r;
+
+-- name: shifted_duration_summed_later
+-- expect: not_summable
+WITH d AS (SELECT i.user_key, date_diff('day', i.ts, c.ts + INTERVAL 1000000 DAY) AS dd
+           FROM impressions i JOIN conversions c ON i.user_key = c.user_key AND i.campaign = 'x')
+SELECT SUM(dd) FROM d;
+
+-- name: per_user_sum_of_two_constants
+-- expect: not_summable
+WITH u AS (SELECT user_key, SUM(CASE WHEN campaign = 'x' THEN date_diff('day', ts, ts + INTERVAL 1000000 DAY)
+                                     ELSE date_diff('day', ts, ts + INTERVAL 1 DAY) END) AS s
+           FROM impressions GROUP BY user_key)
+SELECT SUM(s) FROM u;
+
+-- name: per_user_sum_of_fractions_is_no_count
+-- expect: not_summable
+WITH u AS (SELECT user_key, SUM(0.001) AS s FROM impressions GROUP BY user_key)
+SELECT SUM(1.0 / s) FROM u;
+
+-- name: window_argument_scaled_by_branch
+-- expect: metric_transform
+WITH t AS (SELECT user_key, SUM(CASE WHEN channel = 'x' THEN cost * 1000 ELSE cost END)
+                  OVER (PARTITION BY user_key) AS s FROM impressions)
+SELECT SUM(s) FROM t;
+
+-- name: union_of_carried_weights_summed
+-- expect: not_summable
+WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS v FROM impressions
+           UNION ALL SELECT user_key, CASE WHEN channel = 'video' THEN 0.4 ELSE 0.2 END AS v FROM impressions)
+SELECT SUM(v) FROM r;

@@ -47,10 +47,23 @@ def test_lookup_label_is_the_case_it_stands_for(loaded: Harness) -> None:
     assert _answer(loaded, lookup) == _answer(loaded, case)
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT SUM(v.w) FROM impressions i JOIN (VALUES ('search', 5)) v(c, w) ON i.channel = v.c",
-    "SELECT COUNT(*) FROM impressions i JOIN (VALUES ('k')) v(k) ON i.user_key = v.k",
+@pytest.mark.parametrize(("lookup", "case"), [
+    ("SELECT SUM(v.w) FROM impressions i JOIN (VALUES ('search', 5)) v(c, w) ON i.channel = v.c",
+     "SELECT SUM(CASE WHEN channel = 'search' THEN 5 END) FROM impressions "
+     "WHERE channel = 'search'"),
+    ("SELECT SUM(v.w) FROM impressions i JOIN (VALUES ('search', 5), ('email', 1)) v(c, w) "
+     "ON i.channel = v.c", "SELECT SUM(CASE WHEN channel = 'search' THEN 5 WHEN channel = "
+     "'email' THEN 1 END) FROM impressions WHERE channel IN ('search', 'email')"),
 ])
-def test_lookup_values_follow_the_case_rules(sql: str) -> None:
+def test_lookup_values_follow_the_case_rules(loaded: Harness, lookup: str, case: str) -> None:
+    """A looked-up weight is the CASE it stands for: accepted on the same terms (one part per
+    looked-up value), with the same answer."""
+    rows = _answer(loaded, lookup)
+    assert rows == _answer(loaded, case)
+    assert rows and rows[0][0] is not None
+
+
+def test_lookup_of_a_user_key_is_refused() -> None:
     with pytest.raises(QueryRejected):
-        check_query(sql, CATALOG, min_users=50)
+        check_query("SELECT COUNT(*) FROM impressions i JOIN (VALUES ('k')) v(k) "
+                    "ON i.user_key = v.k", CATALOG, min_users=50)
