@@ -214,10 +214,13 @@ def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
 def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> dict[str, Any]:
     release = release_thresholded(exact, people_column=checked.people_column,
                                   min_users=policy.query_rules.min_users_per_row,
-                                  limit=checked.limit, offset=checked.offset)
+                                  limit=checked.limit, offset=checked.offset,
+                                  cell_flags=checked.cell_flags)
     return {"columns": list(release.columns), "rows": release.rows,
             "suppressed_rows": release.suppressed_rows, "epsilon_spent": 0.0,
-            "row_status": ["exact"] * len(release.rows), "confidence_intervals": None}
+            "row_status": list(release.row_status),
+            "withheld_cells": [list(c) for c in release.withheld_cells],
+            "confidence_intervals": None}
 
 
 def _private_answer(service: Service, policy: Policy, con: DuckDBPyConnection,

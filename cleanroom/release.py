@@ -7,6 +7,12 @@ and a campaign seen by three people could be spelled out one LIKE prefix at a ti
 withheld rows that stand on at least half the threshold are counted: the count then says that
 some group has between ``ceil(k/2)`` and ``k - 1`` people, a fact about many people, never
 whether a handful match a condition. Smaller groups are withheld without being counted.
+
+A released row may still lose cells: the gate flags each cell whose aggregate stands on too few
+people, differs from another of the row by a few, or was computed from a value the threshold
+withheld inside the query (hidden boolean columns, ``gate/threshold.py``). Those cells are
+returned as NULL, listed in ``withheld_cells`` as ``[row, column]``, and their row is
+``"partial"``. Cells are not rows: ``suppressed_rows`` counts only withheld rows.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from typing import Any
 
 from cleanroom.engine import ExactResult
 
+EXACT, PARTIAL = "exact", "partial"
+
 
 @dataclass(frozen=True)
 class Release:
     columns: tuple[str, ...]
     rows: list[list[Any]]
     suppressed_rows: int
+    row_status: tuple[str, ...] = ()  # one per row: "exact" or "partial"
+    withheld_cells: tuple[tuple[int, int], ...] = ()  # (row, column) of each NULLed cell
 
 
 def counted_floor(min_users: int) -> int:
@@ -48,23 +58,41 @@ def count_withheld(people: Iterable[int | None], min_users: int) -> int:
 
 
 def release_thresholded(result: ExactResult, *, people_column: str | None, min_users: int,
-                        limit: int | None = None, offset: int = 0) -> Release:
-    """Keep rows whose hidden people count reaches ``min_users``; LIMIT applies after that.
+                        limit: int | None = None, offset: int = 0,
+                        cell_flags: int = 0) -> Release:
+    """Keep rows whose hidden people count reaches ``min_users``; withhold flagged cells;
+    LIMIT applies after that.
 
     >>> r = ExactResult(("c", "n", "__cr_n"), [("a", 60, 60), ("b", 30, 30), ("c", 3, 3)])
-    >>> release_thresholded(r, people_column="__cr_n", min_users=50)
-    Release(columns=('c', 'n'), rows=[['a', 60]], suppressed_rows=1)
+    >>> release_thresholded(r, people_column="__cr_n", min_users=50).rows
+    [['a', 60]]
+    >>> r = ExactResult(("c", "n", "s", "__cr_w0", "__cr_w1", "__cr_w2", "__cr_n"),
+    ...                 [("a", 60, 7.5, False, False, True, 60)])
+    >>> out = release_thresholded(r, people_column="__cr_n", min_users=50, cell_flags=3)
+    >>> out.rows, out.row_status, out.withheld_cells
+    ([['a', 60, None]], ('partial',), ((0, 2),))
     """
-    if people_column is None:
-        rows = [list(r) for r in result.rows]
-        columns = result.columns
-        suppressed = 0
-    else:
-        columns = result.columns[:-1]
-        rows = [list(r[:-1]) for r in result.rows if (r[-1] or 0) >= min_users]
-        suppressed = count_withheld((r[-1] for r in result.rows), min_users)
+    hidden = cell_flags + (people_column is not None)
+    width = len(result.columns) - hidden
+    kept, people = _kept(result, width, people_column is not None, min_users)
+    suppressed = count_withheld(people, min_users) if people_column is not None else 0
     end = None if limit is None else offset + limit
-    return Release(columns, [[json_value(v) for v in r] for r in rows[offset:end]], suppressed)
+    rows, status, cells = [], [], []
+    for i, raw in enumerate(kept[offset:end]):
+        flags = raw[width:width + cell_flags]
+        row = [None if flags and flags[j] else json_value(v) for j, v in enumerate(raw[:width])]
+        cells += [(i, j) for j in range(width) if flags and flags[j]]
+        status.append(PARTIAL if any(flags) else EXACT)
+        rows.append(row)
+    return Release(result.columns[:width], rows, suppressed, tuple(status), tuple(cells))
+
+
+def _kept(result: ExactResult, width: int, counted: bool, min_users: int
+          ) -> tuple[list[tuple[Any, ...]], list[int | None]]:
+    if not counted:
+        return list(result.rows), []
+    people = [r[-1] for r in result.rows]
+    return [r for r in result.rows if (r[-1] or 0) >= min_users], people
 
 
 def json_value(value: Any) -> Any:

@@ -40,7 +40,7 @@ def test_whether_a_few_people_match_a_condition_is_not_told(fresh: Harness) -> N
         body.pop("query_id")
     assert matches == none == {"columns": ["k", "n"], "rows": [], "suppressed_rows": 0,
                                "epsilon_spent": 0.0, "row_status": [],
-                               "confidence_intervals": None}
+                               "withheld_cells": [], "confidence_intervals": None}
 
 
 def test_a_group_of_at_least_half_the_threshold_is_counted(fresh: Harness) -> None:

@@ -3,6 +3,8 @@
 --   -- family: <family of shared/ATTACKS.md>
 --   -- expect: rejected   the gate must refuse it (422 query_rejected)
 --   -- expect: no_rows    refused, failed, or answered with no released row
+--   -- expect: withheld   refused, failed, or every cell of the columns named by
+--                         "-- withheld: a, b" is NULL and listed in withheld_cells
 -- Placeholders: {{KEY_n}} is canary person n's user_key (100 has the unique revenue 777.77,
 -- 101 the huge revenue, 5-7 saw the 3-person campaign, 20-26 the 7-person channel).
 
@@ -1362,7 +1364,8 @@ WHERE revenue BETWEEN 777 AND 778 GROUP BY b;
 
 -- name: me_left_join_nullable_metric_small_group
 -- family: metric_extraction
--- expect: no_rows
+-- expect: withheld
+-- withheld: r
 SELECT SUM(c.revenue) AS r, COUNT(*) AS n FROM impressions i
 LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue BETWEEN 777 AND 778;
 
