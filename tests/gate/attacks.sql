@@ -1658,3 +1658,22 @@ SELECT COUNT(*) /* */ , user_key FROM impressions GROUP BY user_key;
 -- family: other
 -- expect: rejected
 SELECT $$x$$ || user_key FROM impressions;
+
+-- stream: cells
+-- name: cells_count_difference_seven_person_channel
+-- family: small_groups
+-- expect: withheld
+-- withheld: most, diff
+SELECT COUNT(DISTINCT user_key) AS everyone,
+       COUNT(DISTINCT CASE WHEN channel <> 'CANARYCHAN7' THEN user_key END) AS most,
+       COUNT(DISTINCT user_key) - COUNT(DISTINCT CASE WHEN channel <> 'CANARYCHAN7' THEN user_key END) AS diff
+FROM impressions;
+
+-- name: cells_sum_beside_filtered_sum
+-- family: metric_extraction
+-- expect: withheld
+-- withheld: most, diff
+SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 500) AS most,
+       SUM(revenue) - SUM(revenue) FILTER (WHERE revenue < 500) AS diff
+FROM conversions;
+
