@@ -1659,8 +1659,8 @@ SELECT COUNT(*) /* */ , user_key FROM impressions GROUP BY user_key;
 -- expect: rejected
 SELECT $$x$$ || user_key FROM impressions;
 
--- stream: cells
 -- name: cells_count_difference_seven_person_channel
+-- stream: cells
 -- family: small_groups
 -- expect: withheld
 -- withheld: most, diff
@@ -1670,6 +1670,7 @@ SELECT COUNT(DISTINCT user_key) AS everyone,
 FROM impressions;
 
 -- name: cells_sum_beside_filtered_sum
+-- stream: cells
 -- family: metric_extraction
 -- expect: withheld
 -- withheld: most, diff

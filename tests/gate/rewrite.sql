@@ -36,8 +36,8 @@ WITH t AS (SELECT channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts)
 -- output: SELECT __cr_q.__cr_k0 AS "campaign", TRY(100 // (__cr_q.__cr_a1 - 6)) AS x, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q
 SELECT campaign, 100 // (COUNT(*) - 6) AS x FROM impressions GROUP BY campaign;
 
--- stream: cells
 -- name: cells_difference_check
+-- stream: cells
 -- why: two aggregates of one row: the row stands on __cr_n, the conditional one on __cr_r0; it is withheld (__cr_w1) below 50 people or when the row's people and its own differ by 1 to 49
 -- output: SELECT __cr_q.__cr_a0 AS everyone, __cr_q.__cr_a1 AS most, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 OR "__cr_q"."__cr_n" - "__cr_q"."__cr_r0" BETWEEN 1 AND 49 AS "__cr_w1", "__cr_q"."__cr_n" FROM (SELECT COUNT(DISTINCT user_key) AS __cr_a0, COUNT(DISTINCT TRY(CASE WHEN channel <> 'x' THEN user_key END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY(NOT CASE WHEN "impressions"."channel" <> 'x' THEN "impressions"."user_key" END IS NULL)) AS "__cr_r0" FROM impressions) AS __cr_q
 SELECT COUNT(DISTINCT user_key) AS everyone, COUNT(DISTINCT CASE WHEN channel <> 'x' THEN user_key END) AS most FROM impressions;
