@@ -215,7 +215,8 @@ def _exact_answer(policy: Policy, checked: CheckedQuery, exact: ExactResult) -> 
     release = release_thresholded(exact, people_column=checked.people_column,
                                   min_users=policy.query_rules.min_users_per_row,
                                   limit=checked.limit, offset=checked.offset,
-                                  cell_flags=checked.cell_flags)
+                                  cell_flags=checked.cell_flags,
+                                  compare_rows=checked.compare_rows)
     return {"columns": list(release.columns), "rows": release.rows,
             "suppressed_rows": release.suppressed_rows, "epsilon_spent": 0.0,
             "row_status": list(release.row_status),

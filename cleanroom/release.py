@@ -59,7 +59,7 @@ def count_withheld(people: Iterable[int | None], min_users: int) -> int:
 
 def release_thresholded(result: ExactResult, *, people_column: str | None, min_users: int,
                         limit: int | None = None, offset: int = 0,
-                        cell_flags: int = 0) -> Release:
+                        cell_flags: int = 0, compare_rows: bool = False) -> Release:
     """Keep rows whose hidden people count reaches ``min_users``; withhold flagged cells;
     LIMIT applies after that.
 
@@ -72,10 +72,14 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     >>> out.rows, out.row_status, out.withheld_cells
     ([['a', 60, None]], ('partial',), ((0, 2),))
     """
-    hidden = cell_flags + (people_column is not None)
+    hidden = cell_flags + compare_rows + (people_column is not None)
     width = len(result.columns) - hidden
     kept, people = _kept(result, width, people_column is not None, min_users)
     suppressed = count_withheld(people, min_users) if people_column is not None else 0
+    if compare_rows:
+        close = close_rows([r[width + cell_flags] for r in kept], min_users)
+        kept = [r for i, r in enumerate(kept) if i not in close]
+        suppressed += len(close)
     end = None if limit is None else offset + limit
     rows, status, cells = [], [], []
     for i, raw in enumerate(kept[offset:end]):
@@ -85,6 +89,32 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
         status.append(PARTIAL if any(flags) else EXACT)
         rows.append(row)
     return Release(result.columns[:width], rows, suppressed, tuple(status), tuple(cells))
+
+
+def close_rows(people: list[list[int] | None], min_users: int) -> set[int]:
+    """Rows (indexes) withheld so that no two rows of different branches of a set operation
+    are released whose people might differ by 1 to k-1: each row's list is ``[branch, people
+    of the row, people of each aggregate]``, and two rows are *close* when any count of one is
+    within k-1 of any count of the other (the sets' difference is at least the counts'
+    difference, so counts k apart are safe; closer ones may not be). Of a close pair the one
+    standing on fewer people is withheld (ties: the later row); a row standing on nobody's data
+    (None) is never compared.
+
+    >>> sorted(close_rows([[0, 1200], [1, 1193], [1, 700], [0, 60], None], 50))
+    [1]
+    """
+    order = sorted((i for i, p in enumerate(people) if p), key=lambda i: (
+        -min(people[i][1:]), i))  # type: ignore[index]
+    withheld: set[int] = set()
+    for a_pos, a in enumerate(order):
+        for b in order[a_pos + 1:]:
+            if a in withheld or b in withheld:
+                continue
+            pa, pb = people[a], people[b]
+            assert pa is not None and pb is not None
+            if pa[0] != pb[0] and any(abs(x - y) < min_users for x in pa[1:] for y in pb[1:]):
+                withheld.add(b)
+    return withheld
 
 
 def _kept(result: ExactResult, width: int, counted: bool, min_users: int

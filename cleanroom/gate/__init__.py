@@ -30,6 +30,9 @@ class CheckedQuery:
     # Hidden per-cell flags (true: withheld) between the columns and the people count: one
     # per output column, or none when no cell can be withheld.
     cell_flags: int = 0
+    # A final set operation: a hidden list of each row's people (branch first) after the flags,
+    # for the release to compare rows of different branches.
+    compare_rows: bool = False
 
 
 def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
@@ -41,13 +44,14 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     """
     tree = parse_query(sql)
     shape = analyse_query(tree, catalog)
-    released = shape.final_mode is Mode.ANONYMIZING or bool(final_branches(shape))
+    branches = bool(final_branches(shape))
+    released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)
     tree, outers = rewrite_query(shape, min_users=min_users)
     verify_rewrite(tree, shape, outers, min_users=min_users)
     return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode,
                         PEOPLE if released else None, limit, offset, shape.final_aggregates,
-                        shape.tables, _flags(tree))
+                        shape.tables, _flags(tree), branches)
 
 
 def _flags(tree: exp.Expr) -> int:

@@ -25,7 +25,7 @@ from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.taint import TAINT, TaintMap
-from cleanroom.gate.threshold import Thresholds, threshold
+from cleanroom.gate.threshold import COMPARED, Thresholds, threshold
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -60,7 +60,7 @@ class _Run:
     limits: Thresholds
     taint: TaintMap
     copies: set[int] = field(default_factory=set)  # SELECTs the rewrite added
-    branches: set[int] = field(default_factory=set)  # branches of a final set operation
+    branches: dict[int, int] = field(default_factory=dict)  # final set operation's branches
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -68,8 +68,8 @@ def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[i
     copies of subqueries already rewritten)."""
     tree = shape.tree
     run = _run(shape, min_users)
-    for branch in final_branches(shape):
-        run.branches.add(id(branch))
+    for index, branch in enumerate(final_branches(shape)):
+        run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
     for select in _selects(tree):
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
@@ -123,7 +123,7 @@ def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Se
 def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     taint = _row_taint(sel, run)
     carry = id(sel) in run.taint.carry
-    branch = id(sel) in run.branches
+    branch = run.branches.get(id(sel))
     if plan.mode is Mode.ANON:
         return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
     safe = frozenset(plan.atoms.safe)
@@ -154,7 +154,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
     if counts is not None:
         threshold(sel, outer, plan, counts, names, limits=run.limits, taint=taint,
-                  flags=branch)
+                  branch=branch)
     return outer
 
 
@@ -205,9 +205,9 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
 
 
 def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
-                  carry: bool, branch: bool) -> exp.Select:
+                  carry: bool, branch: int | None) -> exp.Select:
     """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag)."""
-    if not (carry or branch or (plan.final and taint is not None)):
+    if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
     value = taint if taint is not None else exp.false()
     if _aggregates(sel):
@@ -215,13 +215,15 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     if _own(sel, exp.Window) or sel.args.get("distinct"):
         # Windows read every row, and DISTINCT must not split rows by their taint.
         value = cells.bool_or(value, window=True)
-    if not (plan.final or branch):
+    if not (plan.final or branch is not None):
         sel.append("expressions", exp.alias_(value, TAINT, quoted=True))
         return sel
     width = len(sel.expressions)
     for j in range(width):
         sel.append("expressions", exp.alias_(value.copy(), f"__cr_w{j}", quoted=True))
-    if branch:  # a constant row beside aggregated ones: it stands on nobody's data
+    if branch is not None:  # a row beside aggregated ones, standing on nobody's data
+        nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
+        sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel

@@ -86,10 +86,11 @@ def inner_ref(counts: Counts) -> cells.Ref:
 
 def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Counts,
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
-              flags: bool) -> None:
+              branch: int | None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
-    ``taint``: the row-level taint of the sources (None: untainted); ``flags``: the final
-    SELECT must output its cell flags even when none can be set (a set operation's branch)."""
+    ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
+    this SELECT among the branches of a final set operation (it then outputs its cell flags
+    even when none can be set, and the people it compares with other branches' rows)."""
     k = limits.min_users
     shape = layout(outer, names)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
@@ -102,7 +103,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                   for deps, computed in zip(shape.cells, shape.computed)]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
     if plan.final:
-        _final(outer, counts, shape, cell_flags, row_flag, k=k, flags=flags)
+        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch)
     else:
         _intermediate(inner, outer, counts, shape, cell_flags, row_flag, limits=limits)
 
@@ -119,11 +120,14 @@ def _cell_flag(deps: list[int], flags: dict[int, exp.Expr], tainted: bool) -> ex
 
 
 def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[exp.Expr | None],
-           row_flag: exp.Expr | None, *, k: int, flags: bool) -> None:
-    if flags or any(f is not None for f in cell_flags):
+           row_flag: exp.Expr | None, *, k: int, branch: int | None) -> None:
+    if branch is not None or any(f is not None for f in cell_flags):
         for j, flag in enumerate(cell_flags):
             outer.append("expressions", exp.alias_(flag if flag is not None else exp.false(),
                                                    f"__cr_w{j}", quoted=True))
+    if branch is not None:
+        outer.append("expressions", exp.alias_(compared_people(counts, branch), COMPARED,
+                                               quoted=True))
     people: exp.Expr = outer_ref(BASE)
     if row_flag is not None:
         # A row withheld for what its HAVING or ORDER BY read: counted like a small row.
@@ -143,6 +147,17 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
         # The final rows below the threshold are all kept, to be suppressed and counted.
         below = exp.LT(this=people.copy(), expression=exp.Literal.number(k))
         outer.set("where", exp.Where(this=exp.or_(exp.Paren(this=where.this), below)))
+
+
+COMPARED = "__cr_p"
+
+
+def compared_people(counts: Counts, branch: int) -> exp.Expr:
+    """``[branch, people of the row, people of each aggregate]``: what the release compares
+    between rows of different branches of a final set operation."""
+    names = [BASE, *dict.fromkeys([*counts.people.values(), *counts.compared.values()])]
+    return exp.Anonymous(this="list_value", expressions=[
+        exp.Literal.number(branch), *[outer_ref(n) for n in names]])
 
 
 def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: Layout,

@@ -1677,4 +1677,3 @@ FROM impressions;
 SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 500) AS most,
        SUM(revenue) - SUM(revenue) FILTER (WHERE revenue < 500) AS diff
 FROM conversions;
-

@@ -157,3 +157,17 @@ def test_under_dp_rows_are_noised_and_nothing_is_withheld(loaded: Harness) -> No
                         epsilon=0.5).json()
     assert set(body["row_status"]) <= {"noised"}
     assert body.get("withheld_cells", []) == []
+
+
+def test_two_union_rows_a_handful_apart_are_not_both_released(
+        loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = ("SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM impressions UNION ALL "
+           f"SELECT 'most', COUNT(DISTINCT user_key) FROM impressions "
+           f"WHERE channel <> '{SMALL_CHANNEL}' UNION ALL "
+           "SELECT 'search', COUNT(DISTINCT user_key) FROM impressions WHERE channel = 'search'")
+    truth = {r[0]: r[1] for r in raw.execute(sql).fetchall()}
+    assert truth["all"] - truth["most"] == 7
+    body = loaded.query(sql).json()
+    released = {r[0]: r[1] for r in body["rows"]}
+    assert released == {"all": truth["all"], "search": truth["search"]}
+    assert body["suppressed_rows"] == 1  # a row of ~1,193 people, withheld and counted
