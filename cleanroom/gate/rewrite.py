@@ -159,7 +159,9 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
 
 
 def _averages(sel: exp.Select, plan: SelectPlan) -> set[int]:
-    found = set()
+    found: set[int] = set()
+    if not plan.requirements:
+        return found
     for node in sel.walk():
         if id(node) in plan.atoms.aggregates:
             func = node.this if isinstance(node, exp.Filter) else node
@@ -185,7 +187,7 @@ def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
         exp.Coalesce(this=exp.column(TAINT, table=alias, quoted=True), expressions=[exp.false()])
         for alias in run.taint.sources.get(id(sel), [])]
     wanted = set(run.taint.values.get(id(sel), []))
-    for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted]:
+    for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
         found.append(_value_taint(sub, run))
     return exp.or_(*found) if found else None
 

@@ -86,6 +86,8 @@ class TaintMap:
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
         self.carry: set[int] = set()
+        if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
+            return  # no intermediate aggregation across people: nothing can be tainted
         for sel in tree.find_all(exp.Select):
             self.sources[id(sel)] = [a for a, body in sources(sel) if self.may(body)]
             self.values[id(sel)] = [id(s) for s in value_subqueries(sel) if self.may(s.this)]
