@@ -72,12 +72,13 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     >>> out.rows, out.row_status, out.withheld_cells
     ([['a', 60, None]], ('partial',), ((0, 2),))
     """
-    hidden = cell_flags + compare_rows + (people_column is not None)
+    hidden = cell_flags + 2 * compare_rows + (people_column is not None)
     width = len(result.columns) - hidden
     kept, people = _kept(result, width, people_column is not None, min_users)
     suppressed = count_withheld(people, min_users) if people_column is not None else 0
     if compare_rows:
-        close = close_rows([r[width + cell_flags] for r in kept], min_users)
+        close = close_rows([r[width + cell_flags] for r in kept], min_users,
+                           [r[width + cell_flags + 1] for r in kept])
         kept = [r for i, r in enumerate(kept) if i not in close]
         suppressed += len(close)
     end = None if limit is None else offset + limit
@@ -91,17 +92,27 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     return Release(result.columns[:width], rows, suppressed, tuple(status), tuple(cells))
 
 
-def close_rows(people: list[list[int] | None], min_users: int) -> set[int]:
+SKETCH_SIZE = 4  # gate/threshold.SKETCH_SIZE: sketches hold 4k hashes
+
+
+def close_rows(people: list[list[int] | None], min_users: int,
+               sketches: list[list[list[int] | None] | None] | None = None) -> set[int]:
     """Rows (indexes) withheld so that no two rows of different branches of a set operation
-    are released whose people might differ by 1 to k-1: each row's list is ``[branch, people
-    of the row, people of each aggregate]``, and two rows are *close* when any count of one is
-    within k-1 of any count of the other (the sets' difference is at least the counts'
-    difference, so counts k apart are safe; closer ones may not be). Of a close pair the one
-    standing on fewer people is withheld (ties: the later row); a row standing on nobody's data
-    (None) is never compared.
+    are released whose people might differ by 1 to k-1 (Ads Data Hub's difference check).
+
+    Each row's list is ``[branch, people of the row, people of each aggregate]`` and, beside it,
+    a sketch of each of those sets (its ``m = 4k`` smallest person hashes). Two sets A and B
+    whose differences both stand on fewer than k people have counts within k-1 of each other,
+    and share the ``min(max(|A|, |B|), m) - k + 1`` smallest hashes of their intersection (each
+    ranks within m in both). So a pair of rows is released when, for every pair of their sets,
+    the counts are k apart or the sketches share fewer hashes than that. Of a close pair the one
+    on fewer people is withheld (ties: the later row); a row on nobody's data (None) is never
+    compared. Without sketches, counts alone decide (conservative).
 
     >>> sorted(close_rows([[0, 1200], [1, 1193], [1, 700], [0, 60], None], 50))
     [1]
+    >>> sorted(close_rows([[0, 60], [1, 60]], 50, [[[1, 2]], [[3, 4]]]))
+    []
     """
     order = sorted((i for i, p in enumerate(people) if p), key=lambda i: (
         -min(people[i][1:]), i))  # type: ignore[index]
@@ -112,9 +123,28 @@ def close_rows(people: list[list[int] | None], min_users: int) -> set[int]:
                 continue
             pa, pb = people[a], people[b]
             assert pa is not None and pb is not None
-            if pa[0] != pb[0] and any(abs(x - y) < min_users for x in pa[1:] for y in pb[1:]):
+            if pa[0] == pb[0]:
+                continue
+            sa = sketches[a] if sketches is not None else None
+            sb = sketches[b] if sketches is not None else None
+            if any(_close(pa[1 + i], pb[1 + j], _at(sa, i), _at(sb, j), min_users)
+                   for i in range(len(pa) - 1) for j in range(len(pb) - 1)):
                 withheld.add(b)
     return withheld
+
+
+def _at(sketch: list[list[int] | None] | None, i: int) -> set[int] | None:
+    if sketch is None or i >= len(sketch) or sketch[i] is None:
+        return None
+    return set(sketch[i] or ())
+
+
+def _close(x: int, y: int, sx: set[int] | None, sy: set[int] | None, k: int) -> bool:
+    if abs(x - y) >= k:
+        return False
+    if sx is None or sy is None:
+        return True
+    return len(sx & sy) >= min(max(x, y), SKETCH_SIZE * k) - k + 1
 
 
 def _kept(result: ExactResult, width: int, counted: bool, min_users: int

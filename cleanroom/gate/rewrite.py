@@ -25,7 +25,7 @@ from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.taint import TAINT, TaintMap
-from cleanroom.gate.threshold import COMPARED, Thresholds, threshold
+from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -226,6 +226,8 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     if branch is not None:  # a row beside aggregated ones, standing on nobody's data
         nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
         sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
+        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]"))
+        sel.append("expressions", exp.alias_(hashes, SKETCH, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel

@@ -103,6 +103,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                   for deps, computed in zip(shape.cells, shape.computed)]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
     if plan.final:
+        if branch is not None:
+            inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
         _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch)
     else:
         _intermediate(inner, outer, counts, shape, cell_flags, row_flag, limits=limits)
@@ -128,6 +130,7 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
     if branch is not None:
         outer.append("expressions", exp.alias_(compared_people(counts, branch), COMPARED,
                                                quoted=True))
+        outer.append("expressions", outer_ref(SKETCH))
     people: exp.Expr = outer_ref(BASE)
     if row_flag is not None:
         # A row withheld for what its HAVING or ORDER BY read: counted like a small row.
@@ -150,12 +153,36 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
 
 
 COMPARED = "__cr_p"
+SKETCH = "__cr_h"
+
+
+SKETCH_SIZE = 4  # sketches hold this many times k hashes (release.close_rows)
+
+
+def sketch(counts: Counts, k: int) -> exp.Expr:
+    """For the row's people and each aggregate's, the ``SKETCH_SIZE * k`` smallest hashes of
+    their people, in the order of ``compared_people``: the release proves from them that two
+    rows' people differ by k or more (``release.close_rows``)."""
+    assert counts.plan.uid_expr is not None
+    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    # DISTINCT: a person's many rows must not fill the smallest.
+    smallest = exp.Anonymous(this="min", expressions=[exp.Distinct(expressions=[person]),
+                                                      exp.Literal.number(SKETCH_SIZE * k)])
+    parts: list[exp.Expr] = [smallest]
+    for name in _compared_names(counts)[1:]:
+        condition = counts.expressions[name].args["expression"].copy()
+        parts.append(exp.Filter(this=smallest.copy(), expression=condition))
+    return exp.Anonymous(this="list_value", expressions=parts)
+
+
+def _compared_names(counts: Counts) -> list[str]:
+    return [BASE, *dict.fromkeys([*counts.people.values(), *counts.compared.values()])]
 
 
 def compared_people(counts: Counts, branch: int) -> exp.Expr:
     """``[branch, people of the row, people of each aggregate]``: what the release compares
     between rows of different branches of a final set operation."""
-    names = [BASE, *dict.fromkeys([*counts.people.values(), *counts.compared.values()])]
+    names = _compared_names(counts)
     return exp.Anonymous(this="list_value", expressions=[
         exp.Literal.number(branch), *[outer_ref(n) for n in names]])
 
