@@ -171,3 +171,29 @@ def test_two_union_rows_a_handful_apart_are_not_both_released(
     released = {r[0]: r[1] for r in body["rows"]}
     assert released == {"all": truth["all"], "search": truth["search"]}
     assert body["suppressed_rows"] == 1  # a row of ~1,193 people, withheld and counted
+
+
+def people_in(campaigns: dict[str, range]) -> bytes:
+    lines = [f"{user_key(p)},2026-09-01 10:00:00,search,{c},1.0,x"
+             for c, people in campaigns.items() for p in people]
+    return (HEADER + "\n".join(lines) + "\n").encode()
+
+
+UNION = ("SELECT 'a' AS who, COUNT(DISTINCT user_key) AS n FROM impressions WHERE campaign = 'a' "
+         "UNION ALL SELECT 'b', COUNT(DISTINCT user_key) FROM impressions WHERE campaign = 'b'")
+
+
+def test_union_rows_of_overlapping_people_are_compared_on_their_people(fresh: Harness) -> None:
+    """Equal counts do not make two rows close: 80 and 80 people sharing 20 differ by 60 each
+    way (the sketches prove it); sharing 40, they differ by 40 (fewer than 50) and are not both
+    released; nor are 80 and 75 people, one set inside the other."""
+    assert fresh.upload("impressions", people_in({"a": range(0, 80), "b": range(60, 140)}),
+                        party="streamco").status_code == 201
+    assert sorted(fresh.query(UNION).json()["rows"]) == [["a", 80], ["b", 80]]
+    assert fresh.upload("impressions", people_in({"a": range(0, 80), "b": range(40, 120)}),
+                        party="streamco").status_code == 201
+    assert len(fresh.query(UNION).json()["rows"]) == 1
+    assert fresh.upload("impressions", people_in({"a": range(0, 80), "b": range(0, 75)}),
+                        party="streamco").status_code == 201
+    body = fresh.query(UNION).json()
+    assert body["rows"] == [["a", 80]] and body["suppressed_rows"] == 1
