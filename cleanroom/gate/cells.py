@@ -25,6 +25,16 @@ from sqlglot import exp
 from cleanroom.gate.guard import guard
 from cleanroom.gate.model import SelectPlan
 
+
+def either(*nodes: exp.Expr) -> exp.Expr:
+    """OR of nodes the caller owns (sqlglot's ``or_`` would copy each)."""
+    return exp.or_(*nodes, copy=False)
+
+
+def both(*nodes: exp.Expr) -> exp.Expr:
+    return exp.and_(*nodes, copy=False)
+
+
 Ref = Callable[[str], exp.Expr]  # a count's name -> the expression that reads it
 BASE = "__cr_n"
 
@@ -72,24 +82,24 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
         raw = [r.condition for r in requirements if not r.zero_ok]
         supports = [guarded(c.copy()) for c in raw]
         if supports:
-            condition = supports[0] if len(supports) == 1 else exp.and_(*supports)
+            condition = supports[0] if len(supports) == 1 else both(*supports)
             counts.people[agg] = counts.named(condition, "r")
             counts.conditions[counts.people[agg]] = condition
             if agg in averages:
                 moved = [guarded(_nonnull_form(c)) for c in raw]
-                both = moved[0] if len(moved) == 1 else exp.and_(*moved)
-                counts.compared[agg] = counts.named(both, "r")
-                counts.conditions[counts.compared[agg]] = both
+                nonnull = moved[0] if len(moved) == 1 else both(*moved)
+                counts.compared[agg] = counts.named(nonnull, "r")
+                counts.conditions[counts.compared[agg]] = nonnull
         counts.parts[agg] = [counts.named(guarded(r.condition.copy()), "r")
                              for r in requirements if r.zero_ok]
     compared = {counts.compared.get(a, n) for a, n in counts.people.items()}
     names = sorted(compared, key=lambda n: int(n[len("__cr_r"):]))
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            either = exp.or_(exp.Paren(this=counts.conditions[a].copy()),
+            union = either(exp.Paren(this=counts.conditions[a].copy()),
                              exp.Paren(this=counts.conditions[b].copy()))
             name = f"__cr_u{len(counts.expressions)}"
-            counts.expressions[name] = counts.count(either)
+            counts.expressions[name] = counts.count(union)
             counts.unions[(a, b)] = name
     return counts
 
@@ -136,12 +146,12 @@ def own_flag(counts: Counts, agg: int, ref: Ref, k: int) -> exp.Expr | None:
     if agg in counts.people:
         flags.append(_lt(ref(counts.people[agg]), k))
     flags += [_few(ref(p), k) for p in counts.parts.get(agg, [])]
-    return exp.or_(*flags) if flags else None
+    return either(*flags) if flags else None
 
 
 def _close(a: exp.Expr, b: exp.Expr, union: exp.Expr, k: int) -> exp.Expr:
     """|A u B| - |B| or |A u B| - |A| is 1 to k-1."""
-    return exp.or_(_few(exp.Sub(this=union.copy(), expression=b.copy()), k),
+    return either(_few(exp.Sub(this=union.copy(), expression=b.copy()), k),
                    _few(exp.Sub(this=union.copy(), expression=a.copy()), k))
 
 
@@ -168,8 +178,8 @@ def difference_flag(counts: Counts, agg: int, ref: Ref, k: int, aggs: list[int])
                                   else (theirs, mine)])
         smaller = (exp.LTE if aggs.index(agg) > aggs.index(other) else exp.LT)(
             this=me.copy(), expression=them.copy())
-        flags.append(exp.and_(exp.Paren(this=_close(me, them, union, k)), smaller))
-    return exp.or_(*flags) if flags else None
+        flags.append(both(exp.Paren(this=_close(me, them, union, k)), smaller))
+    return either(*flags) if flags else None
 
 
 def withheld(counts: Counts, ref: Ref, k: int, aggs: list[int]) -> dict[int, exp.Expr]:
@@ -179,7 +189,7 @@ def withheld(counts: Counts, ref: Ref, k: int, aggs: list[int]) -> dict[int, exp
         parts = [f for f in (own_flag(counts, agg, ref, k),
                              difference_flag(counts, agg, ref, k, aggs)) if f is not None]
         if parts:
-            flags[agg] = exp.or_(*parts)
+            flags[agg] = either(*parts)
     return flags
 
 
@@ -192,7 +202,7 @@ def bool_or(value: exp.Expr, *, window: bool = False) -> exp.Expr:
 
 
 def any_of(flags: list[exp.Expr]) -> exp.Expr | None:
-    return exp.or_(*[f.copy() for f in flags]) if flags else None
+    return either(*[f.copy() for f in flags]) if flags else None
 
 
 def few_people(ref: Ref, floor: int, k: int) -> exp.Expr:

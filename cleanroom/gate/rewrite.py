@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from cleanroom.gate import cells
+from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
@@ -189,7 +190,7 @@ def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
     wanted = set(run.taint.values.get(id(sel), []))
     for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
         found.append(_value_taint(sub, run))
-    return exp.or_(*found) if found else None
+    return either(*found) if found else None
 
 
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:

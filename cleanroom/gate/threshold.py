@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.gate import cells
-from cleanroom.gate.cells import BASE, Counts
+from cleanroom.gate.cells import BASE, Counts, both, either
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.model import SelectPlan
 
@@ -149,7 +149,7 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
     if where is not None:
         # The final rows below the threshold are all kept, to be suppressed and counted.
         below = exp.LT(this=people.copy(), expression=exp.Literal.number(k))
-        outer.set("where", exp.Where(this=exp.or_(exp.Paren(this=where.this), below)))
+        outer.set("where", exp.Where(this=either(exp.Paren(this=where.this), below)))
 
 
 COMPARED = "__cr_p"
@@ -201,13 +201,13 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
     if inner_row is not None:
         enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
-        dropped = exp.or_(dropped, exp.and_(enough, exp.Paren(this=inner_row)))
+        dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
     inner.append("expressions", exp.alias_(cells.bool_or(dropped, window=True), DROPPED,
                                            quoted=True))
     taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
     if ROW_TAINT in {p.alias_or_name for p in inner.expressions}:
         taint.append(outer_ref(ROW_TAINT))
-    outer.append("expressions", exp.alias_(exp.or_(*[t.copy() for t in taint]), "__cr_w",
+    outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
                                            quoted=True))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
     conditions: list[exp.Expr] = [floor]
@@ -216,4 +216,4 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     where = outer.args.get("where")
     if where is not None:
         conditions.append(exp.Paren(this=where.this))
-    outer.set("where", exp.Where(this=exp.and_(*conditions)))
+    outer.set("where", exp.Where(this=both(*conditions)))
