@@ -213,10 +213,10 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
     if isinstance(step, ExactStep):
         thresholded = release_thresholded(
             session.run(step.sql, params=step.params), people_column=step.people_column,
-            min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset)
-        rows = thresholded.rows
-        return Released(list(thresholded.columns), rows, thresholded.suppressed_rows,
-                        list(thresholded.row_status) or ["exact"] * len(rows),
+            min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset,
+            cell_flags=step.cell_flags, compare_rows=step.compare_rows)
+        return Released(list(thresholded.columns), thresholded.rows, thresholded.suppressed_rows,
+                        list(thresholded.row_status),
                         [list(c) for c in thresholded.withheld_cells])
     q = step.query
     noised = session.stream(q.sql, lambda rows: release_dp(

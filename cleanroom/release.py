@@ -7,6 +7,12 @@ and a campaign seen by three people could be spelled out one LIKE prefix at a ti
 withheld rows that stand on at least half the threshold are counted: the count then says that
 some group has between ``ceil(k/2)`` and ``k - 1`` people, a fact about many people, never
 whether a handful match a condition. Smaller groups are withheld without being counted.
+
+A released row may still lose cells: the gate flags each cell whose aggregate stands on too few
+people, differs from another of the row by a few, or was computed from a value the threshold
+withheld inside the query (hidden boolean columns, ``gate/threshold.py``). Those cells are
+returned as NULL, listed in ``withheld_cells`` as ``[row, column]``, and their row is
+``"partial"``. Cells are not rows: ``suppressed_rows`` counts only withheld rows.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import datetime as dt
 import decimal
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
+
+EXACT, PARTIAL = "exact", "partial"
 
 
 @dataclass(frozen=True)
@@ -26,14 +34,8 @@ class Release:
     columns: tuple[str, ...]
     rows: list[list[Any]]
     suppressed_rows: int
-    # Per row "exact" or "partial", and the [row, column] of each withheld (null) cell; the
-    # defaults say every released row is exact, as whole-row suppression makes it.
-    row_status: list[str] = field(default_factory=list, repr=False)
-    withheld_cells: list[list[int]] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.row_status:
-            object.__setattr__(self, "row_status", ["exact"] * len(self.rows))
+    row_status: tuple[str, ...] = ()  # one per row: "exact" or "partial"
+    withheld_cells: tuple[tuple[int, int], ...] = ()  # (row, column) of each NULLed cell
 
 
 def counted_floor(min_users: int) -> int:
@@ -56,23 +58,101 @@ def count_withheld(people: Iterable[int | None], min_users: int) -> int:
 
 
 def release_thresholded(result: ExactResult, *, people_column: str | None, min_users: int,
-                        limit: int | None = None, offset: int = 0) -> Release:
-    """Keep rows whose hidden people count reaches ``min_users``; LIMIT applies after that.
+                        limit: int | None = None, offset: int = 0,
+                        cell_flags: int = 0, compare_rows: bool = False) -> Release:
+    """Keep rows whose hidden people count reaches ``min_users``; withhold flagged cells;
+    LIMIT applies after that.
 
     >>> r = ExactResult(("c", "n", "__cr_n"), [("a", 60, 60), ("b", 30, 30), ("c", 3, 3)])
-    >>> release_thresholded(r, people_column="__cr_n", min_users=50)
-    Release(columns=('c', 'n'), rows=[['a', 60]], suppressed_rows=1)
+    >>> release_thresholded(r, people_column="__cr_n", min_users=50).rows
+    [['a', 60]]
+    >>> r = ExactResult(("c", "n", "s", "__cr_w0", "__cr_w1", "__cr_w2", "__cr_n"),
+    ...                 [("a", 60, 7.5, False, False, True, 60)])
+    >>> out = release_thresholded(r, people_column="__cr_n", min_users=50, cell_flags=3)
+    >>> out.rows, out.row_status, out.withheld_cells
+    ([['a', 60, None]], ('partial',), ((0, 2),))
     """
-    if people_column is None:
-        rows = [list(r) for r in result.rows]
-        columns = result.columns
-        suppressed = 0
-    else:
-        columns = result.columns[:-1]
-        rows = [list(r[:-1]) for r in result.rows if (r[-1] or 0) >= min_users]
-        suppressed = count_withheld((r[-1] for r in result.rows), min_users)
+    hidden = cell_flags + 2 * compare_rows + (people_column is not None)
+    width = len(result.columns) - hidden
+    kept, people = _kept(result, width, people_column is not None, min_users)
+    suppressed = count_withheld(people, min_users) if people_column is not None else 0
+    if compare_rows:
+        close = close_rows([r[width + cell_flags] for r in kept], min_users,
+                           [r[width + cell_flags + 1] for r in kept])
+        kept = [r for i, r in enumerate(kept) if i not in close]
+        suppressed += len(close)
     end = None if limit is None else offset + limit
-    return Release(columns, [[json_value(v) for v in r] for r in rows[offset:end]], suppressed)
+    rows, status, cells = [], [], []
+    for i, raw in enumerate(kept[offset:end]):
+        flags = raw[width:width + cell_flags]
+        row = [None if flags and flags[j] else json_value(v) for j, v in enumerate(raw[:width])]
+        cells += [(i, j) for j in range(width) if flags and flags[j]]
+        status.append(PARTIAL if any(flags) else EXACT)
+        rows.append(row)
+    return Release(result.columns[:width], rows, suppressed, tuple(status), tuple(cells))
+
+
+SKETCH_SIZE = 4  # gate/threshold.SKETCH_SIZE: sketches hold 4k hashes
+
+
+def close_rows(people: list[list[int] | None], min_users: int,
+               sketches: list[list[list[int] | None] | None] | None = None) -> set[int]:
+    """Rows (indexes) withheld so that no two rows of different branches of a set operation
+    are released whose people might differ by 1 to k-1 (Ads Data Hub's difference check).
+
+    Each row's list is ``[branch, people of the row, people of each aggregate]`` and, beside it,
+    a sketch of each of those sets (its ``m = 4k`` smallest person hashes). Two sets A and B
+    whose differences both stand on fewer than k people have counts within k-1 of each other,
+    and share the ``min(max(|A|, |B|), m) - k + 1`` smallest hashes of their intersection (each
+    ranks within m in both). So a pair of rows is released when, for every pair of their sets,
+    the counts are k apart or the sketches share fewer hashes than that. Of a close pair the one
+    on fewer people is withheld (ties: the later row); a row on nobody's data (None) is never
+    compared. Without sketches, counts alone decide (conservative).
+
+    >>> sorted(close_rows([[0, 1200], [1, 1193], [1, 700], [0, 60], None], 50))
+    [1]
+    >>> sorted(close_rows([[0, 60], [1, 60]], 50, [[[1, 2]], [[3, 4]]]))
+    []
+    """
+    order = sorted((i for i, p in enumerate(people) if p), key=lambda i: (
+        -min(people[i][1:]), i))  # type: ignore[index]
+    withheld: set[int] = set()
+    for a_pos, a in enumerate(order):
+        for b in order[a_pos + 1:]:
+            if a in withheld or b in withheld:
+                continue
+            pa, pb = people[a], people[b]
+            assert pa is not None and pb is not None
+            if pa[0] == pb[0]:
+                continue
+            sa = sketches[a] if sketches is not None else None
+            sb = sketches[b] if sketches is not None else None
+            if any(_close(pa[1 + i], pb[1 + j], _at(sa, i), _at(sb, j), min_users)
+                   for i in range(len(pa) - 1) for j in range(len(pb) - 1)):
+                withheld.add(b)
+    return withheld
+
+
+def _at(sketch: list[list[int] | None] | None, i: int) -> set[int] | None:
+    if sketch is None or i >= len(sketch) or sketch[i] is None:
+        return None
+    return set(sketch[i] or ())
+
+
+def _close(x: int, y: int, sx: set[int] | None, sy: set[int] | None, k: int) -> bool:
+    if abs(x - y) >= k:
+        return False
+    if sx is None or sy is None:
+        return True
+    return len(sx & sy) >= min(max(x, y), SKETCH_SIZE * k) - k + 1
+
+
+def _kept(result: ExactResult, width: int, counted: bool, min_users: int
+          ) -> tuple[list[tuple[Any, ...]], list[int | None]]:
+    if not counted:
+        return list(result.rows), []
+    people = [r[-1] for r in result.rows]
+    return [r for r in result.rows if (r[-1] or 0) >= min_users], people
 
 
 def json_value(value: Any) -> Any:

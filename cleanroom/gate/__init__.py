@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from cleanroom.gate.analyse import Catalog, analyse_query
 from cleanroom.gate.model import Aggregate, K, Mode, QueryShape
 from cleanroom.gate.parse import parse_query
-from cleanroom.gate.rewrite import PEOPLE, rewrite_query, verify_rewrite
+from cleanroom.gate.rewrite import PEOPLE, final_branches, rewrite_query, verify_rewrite
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class CheckedQuery:
     offset: int
     aggregates: tuple[Aggregate, ...]
     tables: tuple[str, ...]
+    # Hidden per-cell flags (true: withheld) between the columns and the people count: one
+    # per output column, or none when no cell can be withheld.
+    cell_flags: int = 0
+    # A final set operation: a hidden list of each row's people (branch first) after the flags,
+    # for the release to compare rows of different branches.
+    compare_rows: bool = False
 
 
 def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
@@ -36,18 +44,25 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     """
     tree = parse_query(sql)
     shape = analyse_query(tree, catalog)
-    limit, offset = _take_limit(shape)
+    branches = bool(final_branches(shape))
+    released = shape.final_mode is Mode.ANONYMIZING or branches
+    limit, offset = _take_limit(shape) if released else (None, 0)
     tree, outers = rewrite_query(shape, min_users=min_users)
     verify_rewrite(tree, shape, outers, min_users=min_users)
-    people = PEOPLE if shape.final_mode is Mode.ANONYMIZING else None
-    return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode, people,
-                        limit, offset, shape.final_aggregates, shape.tables)
+    return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode,
+                        PEOPLE if released else None, limit, offset, shape.final_aggregates,
+                        shape.tables, _flags(tree), branches)
+
+
+def _flags(tree: exp.Expr) -> int:
+    while isinstance(tree, (exp.SetOperation, exp.Subquery)):
+        tree = tree.left if isinstance(tree, exp.SetOperation) else tree.this
+    names = [p.alias_or_name for p in tree.expressions] if isinstance(tree, exp.Select) else []
+    return sum(1 for n in names if n.startswith("__cr_w") and n[6:].isdigit())
 
 
 def _take_limit(shape: QueryShape) -> tuple[int | None, int]:
     """The final LIMIT/OFFSET apply after suppression, so the release stage applies them."""
-    if shape.final_mode is not Mode.ANONYMIZING:
-        return None, 0
     values = []
     for arg in ("limit", "offset"):
         clause = shape.tree.args.get(arg)

@@ -39,6 +39,7 @@ class _Inner:
     plan: SelectPlan
     projections: list[exp.Expr] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # a column's SQL -> inner name
+    aggregates: dict[str, int] = field(default_factory=dict)  # inner name -> aggregate node id
 
     def add(self, node: exp.Expr, prefix: str) -> exp.Column:
         name = f"__cr_{prefix}{len(self.projections)}"
@@ -51,7 +52,10 @@ class _Inner:
         if id(node) in atoms.key_hits:
             return exp.column(f"__cr_k{atoms.key_hits[id(node)]}", table=INNER)
         if id(node) in atoms.aggregates or id(node) in atoms.windows:
-            return self.add(guard_children(node, frozenset(atoms.safe)), "a")
+            column = self.add(guard_children(node, frozenset(atoms.safe)), "a")
+            if id(node) in atoms.aggregates:
+                self.aggregates[column.name] = id(node)
+            return column
         if isinstance(node, (exp.Subquery, exp.Select)):
             return self.add(node, "v")
         if isinstance(node, exp.Column) and id(node) not in atoms.alias_refs:
@@ -67,9 +71,11 @@ class _Inner:
         return exp.column(self.columns[key], table=INNER)
 
 
-def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = None) -> exp.Select:
+def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = None, *,
+          aggregates: dict[str, int] | None = None) -> exp.Select:
     """Turn ``sel`` (in place) into the inner SELECT and return the outer one, which the caller
-    puts where ``sel`` was. ``hidden`` are aliased inner projections the outer passes on."""
+    puts where ``sel`` was. ``hidden`` are aliased inner projections the outer passes on;
+    ``aggregates`` receives each inner aggregate column's name and its node's id."""
     inner = _Inner(plan)
     outer = exp.Select()
     keys = [guard(k.copy(), frozenset(plan.atoms.safe)) for k in plan.group_keys]
@@ -86,6 +92,8 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
     for node in hidden or []:
         inner.projections.append(node)
     sel.set("expressions", inner.projections)
+    if aggregates is not None:
+        aggregates.update(inner.aggregates)
     for arg in _MOVED_ARGS:
         sel.set(arg, None)
     if keys:

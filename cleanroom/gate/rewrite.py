@@ -16,38 +16,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlglot import exp
 
+from cleanroom.gate import cells
+from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
+from cleanroom.gate.taint import TAINT, TaintMap
+from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
-
-
-def people_count(plan: SelectPlan, copies: set[int] | None = None) -> exp.Expr:
-    """COUNT(DISTINCT person), the smallest over the select's aggregates' requirements too.
-
-    A support counts the same people over a subset of the rows, so it is never larger than
-    the plain count: with supports, the plain count is left out (one distinct count less). A
-    part that stands on nobody imposes nothing (NULL, which LEAST skips); one that stands on a
-    few makes the row's count that few. Subqueries in a requirement are copies of ones already
-    rewritten (their ids go to ``copies``)."""
-    assert plan.uid_expr is not None
-    base = exp.Count(this=exp.Distinct(expressions=[plan.uid_expr.copy()]))
-    counts: list[exp.Expr] = []
-    for req in plan.supports:
-        condition = guard(_with_subqueries(req.condition.copy(), plan, copies),
-                          frozenset(plan.atoms.safe))
-        count: exp.Expr = exp.Filter(this=base.copy(), expression=exp.Where(this=condition))
-        if req.zero_ok:
-            count = exp.Nullif(this=count, expression=exp.Literal.number(0))
-        counts.append(count)
-    if not any(not req.zero_ok for req in plan.supports):
-        counts.insert(0, base)
-    # A plain LEAST: sqlglot's exp.Least renders NULL-handling CASEs that repeat each count.
-    return counts[0] if len(counts) == 1 else exp.Anonymous(this="LEAST", expressions=counts)
 
 
 def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | None) -> exp.Expr:
@@ -55,7 +37,7 @@ def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | Non
         original = plan.subqueries.get(str(spot.this))
         if original is None:
             raise RuntimeError("a support refers to an unknown subquery")
-        copied = original.copy()
+        copied = _mark_copy(original.copy())
         if copies is not None:
             copies.update(id(s) for s in copied.find_all(exp.Select))
         replaced = spot.replace(copied)
@@ -63,56 +45,206 @@ def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | Non
     return support
 
 
+COPY = "cr_copy"  # meta of a SELECT the rewrite copied from one it rewrote (copies keep it)
+
+
+def _mark_copy(node: exp.Expr) -> exp.Expr:
+    for sel in node.find_all(exp.Select):
+        sel.meta[COPY] = True
+    return node
+
+
+@dataclass
+class _Run:
+    """What one rewrite shares between its SELECTs."""
+
+    limits: Thresholds
+    taint: TaintMap
+    copies: set[int] = field(default_factory=set)  # SELECTs the rewrite added
+    branches: dict[int, int] = field(default_factory=dict)  # final set operation's branches
+
+
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
     """The SQL tree to run, and the ids of the SELECTs the rewrite added (split outers and
     copies of subqueries already rewritten)."""
     tree = shape.tree
-    outers: set[int] = set()
-    # Breadth-first order reversed: every SELECT is rewritten after the ones inside it.
-    for select in reversed(list(tree.find_all(exp.Select))):
-        plan = shape.plans[id(select)]
-        spot = exp.Placeholder()
-        if select is not tree:
-            select.replace(spot)  # the split re-parents the select: remember where it stood
-        replacement = _rewrite_select(select, plan, outers, min_users=min_users)
-        if replacement is not select:
-            outers.add(id(replacement))
+    run = _run(shape, min_users)
+    for index, branch in enumerate(final_branches(shape)):
+        run.branches[id(branch)] = index
+        shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
+    for select in _selects(tree):
+        replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
             tree = replacement
-        else:
-            spot.replace(replacement)
-    return try_casts(tree), outers
+    return try_casts(tree), run.copies
 
 
-def _rewrite_select(sel: exp.Select, plan: SelectPlan, copies: set[int], *,
-                    min_users: int) -> exp.Select:
+def final_branches(shape: QueryShape) -> list[exp.Select]:
+    """The branches of a final set operation that aggregates people: each is released like a
+    final SELECT (its rows thresholded, counted and flagged cell by cell)."""
+    if not isinstance(shape.tree, exp.SetOperation):
+        return []
+    found = _branch_selects(shape.tree)
+    plans = [shape.plans.get(id(s)) for s in found]
+    if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans):
+        return []
+    return found
+
+
+def _branch_selects(node: exp.Expr) -> list[exp.Select]:
+    if isinstance(node, exp.Subquery):
+        return _branch_selects(node.this)
+    if isinstance(node, exp.SetOperation):
+        return _branch_selects(node.left) + _branch_selects(node.right)
+    return [node] if isinstance(node, exp.Select) else []
+
+
+def _run(shape: QueryShape, min_users: int) -> _Run:
+    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans))
+
+
+def _selects(tree: exp.Expr) -> list[exp.Select]:
+    # Breadth-first order reversed: every SELECT is rewritten after the ones inside it.
+    return list(reversed(list(tree.find_all(exp.Select))))
+
+
+def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
+    spot = exp.Placeholder()
+    parent = select.parent
+    if parent is not None:
+        select.replace(spot)  # the split re-parents the select: remember where it stood
+    replacement = _rewrite_select(select, plan, run)
+    if replacement is not select:
+        run.copies.add(id(replacement))
+    if parent is not None:
+        spot.replace(replacement)
+    return replacement
+
+
+def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
+    taint = _row_taint(sel, run)
+    carry = id(sel) in run.taint.carry
+    branch = run.branches.get(id(sel))
     if plan.mode is Mode.ANON:
-        return sel
+        return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
     safe = frozenset(plan.atoms.safe)
     _guard_rows(sel, safe)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
         hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
-        if plan.cte_alias is not None and plan.cte_alias.columns:
-            plan.cte_alias.append("columns", exp.to_identifier(UID, quoted=True))
-    if plan.mode is Mode.ANONYMIZING:
-        hidden.append(exp.alias_(people_count(plan, copies), PEOPLE, quoted=True, copy=False))
-        if plan.distinct_to_group:
-            sel.set("distinct", None)
+        _name_hidden(plan, UID)
+    if carry and plan.mode is not Mode.ANONYMIZING:
+        value = taint if taint is not None else exp.false()
+        if plan.mode is Mode.PER_USER:
+            value = cells.bool_or(value)
+        hidden.append(exp.alias_(value, TAINT, quoted=True))
+        _name_hidden(plan, TAINT)
+    if plan.mode is Mode.ANONYMIZING and plan.distinct_to_group:
+        sel.set("distinct", None)
     if not _needs_split(sel, plan):
         _guard_values(sel, safe)
         sel.set("expressions", sel.expressions + hidden)
         return sel
-    outer = split(sel, plan, hidden)
+    counts = None
+    if plan.mode is Mode.ANONYMIZING:
+        fill = lambda c: _with_subqueries(c, plan, run.copies)  # noqa: E731
+        counts = cells.plan_counts(plan, cells.guard_condition(plan, fill), _averages(sel, plan))
+    names: dict[str, int] = {}
+    outer = split(sel, plan, hidden, aggregates=names)
     for node in hidden:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
-    if plan.mode is Mode.ANONYMIZING:
-        _threshold(outer, plan, min_users=min_users)
+    if counts is not None:
+        threshold(sel, outer, plan, counts, names, limits=run.limits, taint=taint,
+                  branch=branch)
     return outer
+
+
+def _averages(sel: exp.Select, plan: SelectPlan) -> set[int]:
+    found: set[int] = set()
+    if not plan.requirements:
+        return found
+    for node in sel.walk():
+        if id(node) in plan.atoms.aggregates:
+            func = node.this if isinstance(node, exp.Filter) else node
+            if isinstance(func, exp.Avg) or (isinstance(func, exp.Anonymous)
+                                             and func.name.lower() == "mean"):
+                found.add(id(node))
+    return found
+
+
+def _name_hidden(plan: SelectPlan, name: str) -> None:
+    if plan.cte_alias is not None and plan.cte_alias.columns:
+        plan.cte_alias.append("columns", exp.to_identifier(name, quoted=True))
 
 
 def _needs_split(sel: exp.Select, plan: SelectPlan) -> bool:
     return plan.mode in (Mode.ANONYMIZING, Mode.PER_USER) or bool(plan.atoms.windows)
+
+
+# -- taint -------------------------------------------------------------------------------
+def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
+    """Whether a row of ``sel``'s sources is tainted, before ``sel`` computes anything."""
+    found: list[exp.Expr] = [
+        exp.Coalesce(this=exp.column(TAINT, table=alias, quoted=True), expressions=[exp.false()])
+        for alias in run.taint.sources.get(id(sel), [])]
+    wanted = set(run.taint.values.get(id(sel), []))
+    for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
+        found.append(_value_taint(sub, run))
+    return either(*found) if found else None
+
+
+def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
+    """A subquery used as a value is tainted when any of its rows is; it then gives up its
+    hidden column (it must stay one column)."""
+    copied = _mark_copy(sub.this.copy())
+    run.copies.update(id(s) for s in copied.find_all(exp.Select))
+    for branch in _branch_selects(sub.this):
+        if branch.expressions and branch.expressions[-1].alias_or_name == TAINT:
+            branch.expressions.pop()
+    probe = exp.select(cells.bool_or(exp.column(TAINT, quoted=True))).from_(
+        exp.Subquery(this=copied, alias=exp.TableAlias(this=exp.to_identifier("__cr_tv"))))
+    probe.meta[COPY] = True
+    return exp.Subquery(this=probe)
+
+
+def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
+                  carry: bool, branch: int | None) -> exp.Select:
+    """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag)."""
+    if not (carry or branch is not None or (plan.final and taint is not None)):
+        return sel
+    value = taint if taint is not None else exp.false()
+    if _aggregates(sel):
+        value = cells.bool_or(value)
+    if _own(sel, exp.Window) or sel.args.get("distinct"):
+        # Windows read every row, and DISTINCT must not split rows by their taint.
+        value = cells.bool_or(value, window=True)
+    if not (plan.final or branch is not None):
+        sel.append("expressions", exp.alias_(value, TAINT, quoted=True))
+        return sel
+    width = len(sel.expressions)
+    for j in range(width):
+        sel.append("expressions", exp.alias_(value.copy(), f"__cr_w{j}", quoted=True))
+    if branch is not None:  # a row beside aggregated ones, standing on nobody's data
+        nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
+        sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
+        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]"))
+        sel.append("expressions", exp.alias_(hashes, SKETCH, quoted=True))
+        sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
+                                             quoted=True))
+    return sel
+
+
+def _aggregates(sel: exp.Select) -> bool:
+    if sel.args.get("group") or sel.args.get("having"):
+        return True
+    return any(not isinstance(n.parent, exp.Window) for n in _own(sel, exp.AggFunc))
+
+
+def _own(sel: exp.Select, kind: type[exp.Expr]) -> list[exp.Expr]:
+    """Nodes of ``kind`` in ``sel``'s projections and QUALIFY, not inside a subquery."""
+    clauses = [*sel.expressions, sel.args.get("qualify")]
+    return [n for c in clauses if c is not None
+            for n in c.walk(prune=lambda n: isinstance(n, exp.Subquery)) if isinstance(n, kind)]
 
 
 def _guard_rows(sel: exp.Select, safe: frozenset[int]) -> None:
@@ -137,25 +269,10 @@ def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
         ordered.set("this", guard(ordered.this, safe))
 
 
-def _threshold(outer: exp.Select, plan: SelectPlan, *, min_users: int) -> None:
-    people = exp.column(PEOPLE, table=INNER, quoted=True)
-    where = outer.args.get("where")
-    if plan.final:
-        # The final rows below the threshold are all kept, to be suppressed and counted.
-        if where is not None:
-            below = exp.LT(this=people, expression=exp.Literal.number(min_users))
-            outer.set("where", exp.Where(this=exp.or_(exp.Paren(this=where.this), below)))
-        return
-    outer.expressions.pop()  # an intermediate relation does not pass its count on
-    floor = exp.GTE(this=people, expression=exp.Literal.number(min_users))
-    condition = floor if where is None else exp.and_(floor, exp.Paren(this=where.this))
-    outer.set("where", exp.Where(this=condition))
-
-
 def verify_rewrite(tree: exp.Expr, shape: QueryShape, outers: set[int], *, min_users: int) -> None:
     """Every aggregation across people is thresholded; fail closed otherwise."""
     for select in tree.find_all(exp.Select):
-        if id(select) in outers:
+        if id(select) in outers or select.meta.get(COPY):
             continue
         plan = shape.plans.get(id(select))
         if plan is None:
@@ -196,14 +313,10 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
     one's WHERE and JOIN conditions: the DP stage builds its own aggregation from them."""
     tree = shape.tree
     assert isinstance(tree, exp.Select)
-    outers: set[int] = set()
-    for select in reversed(list(tree.find_all(exp.Select))):
-        if select is tree:
-            continue
-        spot = exp.Placeholder()
-        select.replace(spot)
-        replacement = _rewrite_select(select, shape.plans[id(select)], outers, min_users=min_users)
-        spot.replace(replacement)
+    run = _run(shape, min_users)
+    for select in _selects(tree):
+        if select is not tree:
+            _rewrite_in_place(select, shape.plans[id(select)], run)
     _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
     try_casts(tree)  # in place: the final SELECT stays the node the DP stage reads
     return tree

@@ -45,6 +45,8 @@ class ExactStep:
     params: Params | None = None
     mode: str = "anonymizing"
     trusted: bool = False  # a planner's own SQL, not checked by the gate (verify re-reads it)
+    cell_flags: int = 0  # hidden per-column withheld flags before the people count (gate)
+    compare_rows: bool = False  # a final set operation: rows of branches are compared
 
 
 @dataclass(frozen=True)

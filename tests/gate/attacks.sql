@@ -1369,7 +1369,8 @@ WHERE revenue BETWEEN 777 AND 778 GROUP BY b;
 
 -- name: me_left_join_nullable_metric_small_group
 -- family: metric_extraction
--- expect: no_rows
+-- expect: withheld
+-- withheld: r
 SELECT SUM(c.revenue) AS r, COUNT(*) AS n FROM impressions i
 LEFT JOIN conversions c ON i.user_key = c.user_key AND c.revenue BETWEEN 777 AND 778;
 
@@ -2356,3 +2357,22 @@ SELECT SUM(CASE campaign WHEN 'CANARYCAMP3' THEN 1000000 ELSE 1 END) AS v FROM i
 -- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
 SELECT AVG(CASE WHEN channel = 'CANARYCHAN7' THEN 1000000.0 ELSE 0.0 END) * COUNT(*) / 1000000 AS v
 FROM impressions;
+
+-- name: cells_count_difference_seven_person_channel
+-- stream: cells
+-- family: small_groups
+-- expect: withheld
+-- withheld: most, diff
+SELECT COUNT(DISTINCT user_key) AS everyone,
+       COUNT(DISTINCT CASE WHEN channel <> 'CANARYCHAN7' THEN user_key END) AS most,
+       COUNT(DISTINCT user_key) - COUNT(DISTINCT CASE WHEN channel <> 'CANARYCHAN7' THEN user_key END) AS diff
+FROM impressions;
+
+-- name: cells_sum_beside_filtered_sum
+-- stream: cells
+-- family: metric_extraction
+-- expect: withheld
+-- withheld: most, diff
+SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 500) AS most,
+       SUM(revenue) - SUM(revenue) FILTER (WHERE revenue < 500) AS diff
+FROM conversions;

@@ -7,8 +7,8 @@
 SELECT channel, COUNT(*) AS impressions FROM impressions GROUP BY channel;
 
 -- name: nonzero_support_for_sum
--- why: a SUM counts only the people whose value is non-zero, so ELSE 0 cannot hide a few people among many; with a support the plain count is redundant
--- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS pricey, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(TRY(CASE WHEN cost > 4 THEN 1 ELSE 0 END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY((CASE WHEN "impressions"."cost" > 4 THEN 1 ELSE 0 END) <> 0)) AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
+-- why: a SUM stands on the people whose value is non-zero (ELSE 0 cannot hide a few people among many): the row stands on its plain count __cr_n, the cell on __cr_r0, and its hidden flag __cr_w1 withholds it below 50
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS pricey, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 AS "__cr_w1", "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(TRY(CASE WHEN cost > 4 THEN 1 ELSE 0 END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY((CASE WHEN "impressions"."cost" > 4 THEN 1 ELSE 0 END) <> 0)) AS "__cr_r0" FROM impressions GROUP BY channel) AS __cr_q
 SELECT channel, SUM(CASE WHEN cost > 4 THEN 1 ELSE 0 END) AS pricey FROM impressions GROUP BY channel;
 
 -- name: final_having_keeps_small_groups
@@ -17,8 +17,8 @@ SELECT channel, SUM(CASE WHEN cost > 4 THEN 1 ELSE 0 END) AS pricey FROM impress
 SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING COUNT(*) > 400;
 
 -- name: intermediate_threshold
--- why: an aggregation inside a CTE keeps only groups with enough people
--- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top FROM c
+-- why: an aggregation inside a CTE keeps only groups with enough people, and taints (__cr_w) the final cell when it dropped a group of 25 to 49 people
+-- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_d" AS "__cr_w" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COALESCE(BOOL_OR(COUNT(DISTINCT "impressions"."user_key") BETWEEN 25 AND 49) OVER (), FALSE) AS "__cr_d" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top, COALESCE(BOOL_OR(COALESCE("c"."__cr_w", FALSE)), FALSE) AS "__cr_w0" FROM c
 WITH c AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) SELECT MAX(n) AS top FROM c;
 
 -- name: per_user_cte_carries_people
@@ -35,3 +35,9 @@ WITH t AS (SELECT channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts)
 -- why: arithmetic over aggregates runs in the outer SELECT inside TRY, so a small group's overflow or division by zero raises nothing
 -- output: SELECT __cr_q.__cr_k0 AS "campaign", TRY(100 // (__cr_q.__cr_a1 - 6)) AS x, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q
 SELECT campaign, 100 // (COUNT(*) - 6) AS x FROM impressions GROUP BY campaign;
+
+-- name: cells_difference_check
+-- stream: cells
+-- why: two aggregates of one row: the row stands on __cr_n, the conditional one on __cr_r0; it is withheld (__cr_w1) below 50 people or when the row's people and its own differ by 1 to 49
+-- output: SELECT __cr_q.__cr_a0 AS everyone, __cr_q.__cr_a1 AS most, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 OR "__cr_q"."__cr_n" - "__cr_q"."__cr_r0" BETWEEN 1 AND 49 AS "__cr_w1", "__cr_q"."__cr_n" FROM (SELECT COUNT(DISTINCT user_key) AS __cr_a0, COUNT(DISTINCT TRY(CASE WHEN channel <> 'x' THEN user_key END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY(NOT CASE WHEN "impressions"."channel" <> 'x' THEN "impressions"."user_key" END IS NULL)) AS "__cr_r0" FROM impressions) AS __cr_q
+SELECT COUNT(DISTINCT user_key) AS everyone, COUNT(DISTINCT CASE WHEN channel <> 'x' THEN user_key END) AS most FROM impressions;

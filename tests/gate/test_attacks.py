@@ -1,7 +1,9 @@
 """Every attack in attacks.sql goes through the HTTP service: whatever the status, the body
 holds no canary the SQL did not contain, a refusal has the contract's error shape, nothing
 answers 5xx; attacks marked ``rejected`` are refused by the gate, those marked ``no_rows``
-release no value (no row, or only NULLs where a thresholded scalar subquery stood). At the end,
+release no value (no row, or only NULLs where a thresholded scalar subquery stood), those marked
+``withheld`` release no value in the columns they name (each such cell NULL and listed in
+``withheld_cells``; the row's other cells may stand). At the end,
 the audit log holds no canary either."""
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ def test_attack_leaks_nothing(loaded: Harness, canary: CanaryData, entry: Entry)
     elif expect == "no_rows":
         released = [v for row in body.get("rows", []) for v in row if v is not None]
         assert response.status_code != 200 or released == [], body
+    elif expect == "withheld":
+        assert_withheld(response.status_code, body, entry.get("withheld").split(","))
+    else:
+        assert expect == "", expect
+
+
+def assert_withheld(status: int, body: dict[str, Any], names: list[str]) -> None:
+    """Every cell of the named columns is NULL, flagged, and its row partial."""
+    if status != 200:
+        return
+    columns = [body["columns"].index(n.strip()) for n in names]
+    flagged = {tuple(c) for c in body["withheld_cells"]}
+    for i, row in enumerate(body["rows"]):
+        for j in columns:
+            assert row[j] is None and (i, j) in flagged, body
+            assert body["row_status"][i] == "partial", body
 
 
 def test_audit_log_leaks_nothing(loaded: Harness, canary: CanaryData) -> None:

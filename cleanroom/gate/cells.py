@@ -1,0 +1,212 @@
+"""Cell-level thresholds for one aggregation across people (see ``rewrite.py``).
+
+The row stands on its plain people count ``__cr_n``. Each aggregate also stands on its own
+people (its *support*: those with a row that changes it) and its *parts* (nobody or at least k
+each). The inner SELECT counts each distinct requirement once (``__cr_r<i>``), and the people
+behind either of two aggregates once per pair of distinct supports (``__cr_u<i>``); the outer
+SELECT turns those counts into one withheld flag per aggregate:
+
+- its support stands on fewer than k people, or one of its parts on 1 to k-1;
+- or it differs from another aggregate of the row by 1 to k-1 people (|A \\ B| or |B \\ A|), and
+  it is the one with fewer people: two released numbers could otherwise be subtracted down to
+  a few people (Ads Data Hub's difference check, inside one result).
+
+An aggregate without supports stands on the row's own people, so it costs no count, and its
+difference from a support is ``__cr_n - n`` (a support's people are a subset of the row's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from cleanroom.gate.guard import guard
+from cleanroom.gate.model import SelectPlan
+
+
+def either(*nodes: exp.Expr) -> exp.Expr:
+    """OR of nodes the caller owns (sqlglot's ``or_`` would copy each)."""
+    return exp.or_(*nodes, copy=False)
+
+
+def both(*nodes: exp.Expr) -> exp.Expr:
+    return exp.and_(*nodes, copy=False)
+
+
+Ref = Callable[[str], exp.Expr]  # a count's name -> the expression that reads it
+BASE = "__cr_n"
+
+
+@dataclass
+class Counts:
+    """The people counts one aggregation needs, as hidden inner projections."""
+
+    plan: SelectPlan
+    expressions: dict[str, exp.Expr] = field(default_factory=dict)  # name -> COUNT(...)
+    by_condition: dict[str, str] = field(default_factory=dict)  # condition SQL -> name
+    people: dict[int, str] = field(default_factory=dict)  # aggregate id -> its support's count
+    parts: dict[int, list[str]] = field(default_factory=dict)  # aggregate id -> parts' counts
+    conditions: dict[str, exp.Expr] = field(default_factory=dict)  # support name -> condition
+    unions: dict[tuple[str, str], str] = field(default_factory=dict)  # supports -> |A u B|
+    # aggregate id -> the count of the people it is compared on, when not its support's: an
+    # average moves with every non-NULL value, zeros included (its support counts non-zeros).
+    compared: dict[int, str] = field(default_factory=dict)
+
+    def count(self, condition: exp.Expr | None) -> exp.Expr:
+        assert self.plan.uid_expr is not None
+        base = exp.Count(this=exp.Distinct(expressions=[self.plan.uid_expr.copy()]))
+        if condition is None:
+            return base
+        return exp.Filter(this=base, expression=exp.Where(this=condition))
+
+    def named(self, condition: exp.Expr, prefix: str) -> str:
+        key = condition.sql(dialect="duckdb")
+        if key not in self.by_condition:
+            name = f"__cr_{prefix}{len(self.expressions)}"
+            self.by_condition[key] = name
+            self.expressions[name] = self.count(condition.copy())
+        return self.by_condition[key]
+
+    def projections(self) -> list[exp.Expr]:
+        return [exp.alias_(e, n, quoted=True) for n, e in self.expressions.items()]
+
+
+def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
+                averages: set[int]) -> Counts:
+    """The counts for ``plan``'s aggregates; ``guarded`` readies a condition for the SQL;
+    ``averages`` are the ids of the aggregates that are averages."""
+    counts = Counts(plan)
+    for agg, requirements in plan.requirements.items():
+        raw = [r.condition for r in requirements if not r.zero_ok]
+        supports = [guarded(c.copy()) for c in raw]
+        if supports:
+            condition = supports[0] if len(supports) == 1 else both(*supports)
+            counts.people[agg] = counts.named(condition, "r")
+            counts.conditions[counts.people[agg]] = condition
+            if agg in averages:
+                moved = [guarded(_nonnull_form(c)) for c in raw]
+                nonnull = moved[0] if len(moved) == 1 else both(*moved)
+                counts.compared[agg] = counts.named(nonnull, "r")
+                counts.conditions[counts.compared[agg]] = nonnull
+        counts.parts[agg] = [counts.named(guarded(r.condition.copy()), "r")
+                             for r in requirements if r.zero_ok]
+    compared = {counts.compared.get(a, n) for a, n in counts.people.items()}
+    names = sorted(compared, key=lambda n: int(n[len("__cr_r"):]))
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            union = either(exp.Paren(this=counts.conditions[a].copy()),
+                             exp.Paren(this=counts.conditions[b].copy()))
+            name = f"__cr_u{len(counts.expressions)}"
+            counts.expressions[name] = counts.count(union)
+            counts.unions[(a, b)] = name
+    return counts
+
+
+def _nonnull_form(condition: exp.Expr) -> exp.Expr:
+    """The condition with ``(v) <> 0`` read as ``v IS NOT NULL``: who moves an average.
+
+    >>> import sqlglot
+    >>> _nonnull_form(sqlglot.parse_one("(x) <> 0 AND (c)")).sql()
+    'NOT x IS NULL AND (c)'
+    """
+    def swap(node: exp.Expr) -> exp.Expr:
+        if (isinstance(node, exp.NEQ) and node.expression == exp.Literal.number(0)
+                and isinstance(node.this, exp.Paren)):
+            return exp.Not(this=exp.Is(this=node.this.this.copy(), expression=exp.Null()))
+        return node
+    return condition.copy().transform(swap)
+
+
+def guard_condition(plan: SelectPlan, fill: Callable[[exp.Expr], exp.Expr]) -> Callable[
+        [exp.Expr], exp.Expr]:
+    """A condition with its subqueries put back (``fill``) and guarded."""
+    return lambda condition: guard(fill(condition), frozenset(plan.atoms.safe))
+
+
+# -- flags, over any reading of the counts (inner aggregates or outer columns) --------------
+def _lt(value: exp.Expr, k: int) -> exp.Expr:
+    return exp.LT(this=value, expression=exp.Literal.number(k))
+
+
+def _few(value: exp.Expr, k: int) -> exp.Expr:
+    """1 to k-1 (never NULL: counts are never NULL)."""
+    return exp.Between(this=value, low=exp.Literal.number(1), high=exp.Literal.number(k - 1))
+
+
+def _people(counts: Counts, agg: int, ref: Ref) -> exp.Expr:
+    name = counts.people.get(agg)
+    return ref(name if name is not None else BASE)
+
+
+def own_flag(counts: Counts, agg: int, ref: Ref, k: int) -> exp.Expr | None:
+    """The aggregate's own requirements fail (None: it has none but the row's)."""
+    flags: list[exp.Expr] = []
+    if agg in counts.people:
+        flags.append(_lt(ref(counts.people[agg]), k))
+    flags += [_few(ref(p), k) for p in counts.parts.get(agg, [])]
+    return either(*flags) if flags else None
+
+
+def _close(a: exp.Expr, b: exp.Expr, union: exp.Expr, k: int) -> exp.Expr:
+    """|A u B| - |B| or |A u B| - |A| is 1 to k-1."""
+    return either(_few(exp.Sub(this=union.copy(), expression=b.copy()), k),
+                   _few(exp.Sub(this=union.copy(), expression=a.copy()), k))
+
+
+def difference_flag(counts: Counts, agg: int, ref: Ref, k: int, aggs: list[int]) -> exp.Expr | None:
+    """``agg`` is the smaller of a pair of the row's aggregates that differ by 1 to k-1 people.
+    A tie withholds the one that comes later in ``aggs``. An aggregate on the row's own people
+    is never the smaller: a support's people are a subset of the row's."""
+    mine = counts.compared.get(agg, counts.people.get(agg))
+    if mine is None:
+        return None
+    flags: list[exp.Expr] = []
+    seen: set[str | None] = {mine}
+    for other in aggs:
+        theirs = counts.compared.get(other, counts.people.get(other))
+        if other == agg or theirs in seen:
+            continue
+        seen.add(theirs)
+        me = ref(mine)
+        if theirs is None:
+            flags.append(_few(exp.Sub(this=ref(BASE), expression=me), k))
+            continue
+        them = ref(theirs)
+        union = ref(counts.unions[(mine, theirs) if (mine, theirs) in counts.unions
+                                  else (theirs, mine)])
+        smaller = (exp.LTE if aggs.index(agg) > aggs.index(other) else exp.LT)(
+            this=me.copy(), expression=them.copy())
+        flags.append(both(exp.Paren(this=_close(me, them, union, k)), smaller))
+    return either(*flags) if flags else None
+
+
+def withheld(counts: Counts, ref: Ref, k: int, aggs: list[int]) -> dict[int, exp.Expr]:
+    """Each aggregate's withheld flag (only those that can be withheld)."""
+    flags: dict[int, exp.Expr] = {}
+    for agg in aggs:
+        parts = [f for f in (own_flag(counts, agg, ref, k),
+                             difference_flag(counts, agg, ref, k, aggs)) if f is not None]
+        if parts:
+            flags[agg] = either(*parts)
+    return flags
+
+
+def bool_or(value: exp.Expr, *, window: bool = False) -> exp.Expr:
+    """``COALESCE(bool_or(value), FALSE)``: over a group, or over the relation (a window)."""
+    call: exp.Expr = exp.Anonymous(this="bool_or", expressions=[value])
+    if window:
+        call = exp.Window(this=call, partition_by=[])
+    return exp.Coalesce(this=call, expressions=[exp.false()])
+
+
+def any_of(flags: list[exp.Expr]) -> exp.Expr | None:
+    return either(*[f.copy() for f in flags]) if flags else None
+
+
+def few_people(ref: Ref, floor: int, k: int) -> exp.Expr:
+    """A row withheld for standing on ``floor`` to k-1 people: a fact about many people
+    (``release.count_withheld``), so it may taint what is computed from its relation."""
+    return exp.Between(this=ref(BASE), low=exp.Literal.number(floor),
+                       high=exp.Literal.number(k - 1))

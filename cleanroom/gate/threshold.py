@@ -1,0 +1,219 @@
+"""Threshold one aggregation across people, cell by cell (its counts are built in ``cells.py``).
+
+After the split (``hoist.py``) the inner SELECT counts the row's people ``__cr_n`` and each
+requirement; the outer SELECT then:
+
+- final: keeps every row (the release stage withholds rows under k and counts them) and adds
+  one hidden flag per output column ``__cr_w<j>`` (true: the cell is withheld) before
+  ``__cr_n``. A row whose HAVING or ORDER BY reads a withheld aggregate is withheld whole: its
+  presence or place would tell the value. The flags come first so that every branch of a
+  final set operation has the same hidden columns.
+- intermediate: keeps the rows with at least k people, returns each withheld cell as NULL, and
+  passes on ``__cr_w``: the row lost a cell, read a tainted row, or its relation lost a row that
+  stood on ``ceil(k/2)`` to k-1 people (smaller ones are dropped unflagged, as
+  ``suppressed_rows`` leaves them uncounted: else the flag would say whether a handful of people
+  match a condition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from cleanroom.gate import cells
+from cleanroom.gate.cells import BASE, Counts, both, either
+from cleanroom.gate.hoist import INNER
+from cleanroom.gate.model import SelectPlan
+
+ROW_TAINT = "__cr_t"
+DROPPED = "__cr_d"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_users: int
+    floor: int  # release.counted_floor(min_users)
+
+
+def outer_ref(name: str) -> exp.Expr:
+    return exp.column(name, table=INNER, quoted=True)
+
+
+def columns_in(node: exp.Expr | None) -> set[str]:
+    if node is None:
+        return set()
+    return {c.name for c in node.find_all(exp.Column) if c.table == INNER}
+
+
+@dataclass
+class Layout:
+    """Which aggregates (by id) each outer projection and the row's own clauses read."""
+
+    cells: list[list[int]]
+    computed: list[bool]  # reads an aggregate or a value subquery (not only group keys)
+    row: list[int]
+    aggregates: list[int]
+
+
+def layout(outer: exp.Select, names: dict[str, int]) -> Layout:
+    order = sorted(names, key=lambda n: int(n[len("__cr_a"):]))
+    aggregates = [names[n] for n in order]
+    cells_, computed = [], []
+    aliases: dict[str, list[int]] = {}
+    for proj in outer.expressions:
+        used = columns_in(proj)
+        deps = [names[n] for n in order if n in used]
+        cells_.append(deps)
+        computed.append(any(n in names or n.startswith("__cr_v") for n in used))
+        aliases[proj.alias_or_name.lower()] = deps
+    row: list[int] = []
+    clauses = [outer.args.get("where"), outer.args.get("order")]
+    for clause in clauses:
+        used = columns_in(clause)
+        row += [names[n] for n in order if n in used]
+        for col in (clause.find_all(exp.Column) if clause is not None else []):
+            if not col.table:
+                row += aliases.get(col.name.lower(), [])
+    return Layout(cells_, computed, sorted(set(row), key=aggregates.index), aggregates)
+
+
+def inner_ref(counts: Counts) -> cells.Ref:
+    def ref(name: str) -> exp.Expr:
+        return counts.count(None) if name == BASE else counts.expressions[name].copy()
+    return ref
+
+
+def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Counts,
+              names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
+              branch: int | None) -> None:
+    """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
+    ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
+    this SELECT among the branches of a final set operation (it then outputs its cell flags
+    even when none can be set, and the people it compares with other branches' rows)."""
+    k = limits.min_users
+    shape = layout(outer, names)
+    inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
+    for proj in counts.projections():
+        inner.append("expressions", proj)
+    if taint is not None:
+        inner.append("expressions", exp.alias_(_any(taint), ROW_TAINT, quoted=True))
+    agg_flags = cells.withheld(counts, outer_ref, k, shape.aggregates)
+    cell_flags = [_cell_flag(deps, agg_flags, computed and taint is not None)
+                  for deps, computed in zip(shape.cells, shape.computed)]
+    row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    if plan.final:
+        if branch is not None:
+            inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
+        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch)
+    else:
+        _intermediate(inner, outer, counts, shape, cell_flags, row_flag, limits=limits)
+
+
+def _any(taint: exp.Expr) -> exp.Expr:
+    return cells.bool_or(taint)
+
+
+def _cell_flag(deps: list[int], flags: dict[int, exp.Expr], tainted: bool) -> exp.Expr | None:
+    found = [flags[a] for a in deps if a in flags]
+    if tainted:
+        found.append(outer_ref(ROW_TAINT))
+    return cells.any_of(found)
+
+
+def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[exp.Expr | None],
+           row_flag: exp.Expr | None, *, k: int, branch: int | None) -> None:
+    if branch is not None or any(f is not None for f in cell_flags):
+        for j, flag in enumerate(cell_flags):
+            outer.append("expressions", exp.alias_(flag if flag is not None else exp.false(),
+                                                   f"__cr_w{j}", quoted=True))
+    if branch is not None:
+        outer.append("expressions", exp.alias_(compared_people(counts, branch), COMPARED,
+                                               quoted=True))
+        outer.append("expressions", outer_ref(SKETCH))
+    people: exp.Expr = outer_ref(BASE)
+    if row_flag is not None:
+        # A row withheld for what its HAVING or ORDER BY read: counted like a small row.
+        low: list[exp.Expr] = [outer_ref(BASE)]
+        for agg in shape.row:
+            if agg in counts.people:
+                low.append(outer_ref(counts.people[agg]))
+            low += [exp.Nullif(this=outer_ref(p), expression=exp.Literal.number(0))
+                    for p in counts.parts.get(agg, [])]
+        low.append(exp.Literal.number(k - 1))
+        people = exp.Case(ifs=[exp.If(this=row_flag, true=exp.Anonymous(
+            this="LEAST", expressions=low))], default=outer_ref(BASE))
+    outer.append("expressions", people if row_flag is None else exp.alias_(people, BASE,
+                                                                         quoted=True))
+    where = outer.args.get("where")
+    if where is not None:
+        # The final rows below the threshold are all kept, to be suppressed and counted.
+        below = exp.LT(this=people.copy(), expression=exp.Literal.number(k))
+        outer.set("where", exp.Where(this=either(exp.Paren(this=where.this), below)))
+
+
+COMPARED = "__cr_p"
+SKETCH = "__cr_h"
+
+
+SKETCH_SIZE = 4  # sketches hold this many times k hashes (release.close_rows)
+
+
+def sketch(counts: Counts, k: int) -> exp.Expr:
+    """For the row's people and each aggregate's, the ``SKETCH_SIZE * k`` smallest hashes of
+    their people, in the order of ``compared_people``: the release proves from them that two
+    rows' people differ by k or more (``release.close_rows``)."""
+    assert counts.plan.uid_expr is not None
+    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    # DISTINCT: a person's many rows must not fill the smallest.
+    smallest = exp.Anonymous(this="min", expressions=[exp.Distinct(expressions=[person]),
+                                                      exp.Literal.number(SKETCH_SIZE * k)])
+    parts: list[exp.Expr] = [smallest]
+    for name in _compared_names(counts)[1:]:
+        condition = counts.expressions[name].args["expression"].copy()
+        parts.append(exp.Filter(this=smallest.copy(), expression=condition))
+    return exp.Anonymous(this="list_value", expressions=parts)
+
+
+def _compared_names(counts: Counts) -> list[str]:
+    return [BASE, *dict.fromkeys([*counts.people.values(), *counts.compared.values()])]
+
+
+def compared_people(counts: Counts, branch: int) -> exp.Expr:
+    """``[branch, people of the row, people of each aggregate]``: what the release compares
+    between rows of different branches of a final set operation."""
+    names = _compared_names(counts)
+    return exp.Anonymous(this="list_value", expressions=[
+        exp.Literal.number(branch), *[outer_ref(n) for n in names]])
+
+
+def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: Layout,
+                  cell_flags: list[exp.Expr | None], row_flag: exp.Expr | None, *,
+                  limits: Thresholds) -> None:
+    k = limits.min_users
+    for proj, flag in zip(outer.expressions, cell_flags):
+        if flag is not None:
+            proj.set("this", exp.Case(ifs=[exp.If(this=flag.copy(), true=exp.null())],
+                                      default=proj.this))
+    ref = inner_ref(counts)
+    dropped = cells.few_people(ref, limits.floor, k)
+    inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
+    inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
+    if inner_row is not None:
+        enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
+        dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
+    inner.append("expressions", exp.alias_(cells.bool_or(dropped, window=True), DROPPED,
+                                           quoted=True))
+    taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
+    if ROW_TAINT in {p.alias_or_name for p in inner.expressions}:
+        taint.append(outer_ref(ROW_TAINT))
+    outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
+                                           quoted=True))
+    floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
+    conditions: list[exp.Expr] = [floor]
+    if row_flag is not None:
+        conditions.append(exp.Not(this=exp.Paren(this=row_flag)))
+    where = outer.args.get("where")
+    if where is not None:
+        conditions.append(exp.Paren(this=where.this))
+    outer.set("where", exp.Where(this=both(*conditions)))
