@@ -36,7 +36,7 @@ class AttributionBody(BaseModel):
     conversions: str = Field(max_length=200)
     dimension: str = Field(max_length=200)
     lookback_days: float
-    epsilon: float | None = Field(default=None, gt=0)
+    epsilon: float | None = Field(default=None, gt=0, strict=True)
     revenue: str | None = Field(default=None, max_length=200)
     options: ModelOptions = ModelOptions()
 

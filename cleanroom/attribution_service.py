@@ -32,7 +32,14 @@ from cleanroom.attribution import MODELS, AttributionResult, AttributionSpec, ru
 from cleanroom.attribution.paths import path_ctes, path_params
 from cleanroom.engine import guarded, sandbox
 from cleanroom.errors import CleanroomError, QueryFailed, Violation
-from cleanroom.pipeline import Service, audit_decision, authorize, describe_plan, epsilon_for, tables_for
+from cleanroom.pipeline import (
+    Service,
+    audit_decision,
+    authorize,
+    describe_plan,
+    epsilon_for,
+    pinned_tables,
+)
 from cleanroom.policy import Policy
 from cleanroom.privacy import dp_release
 from cleanroom.privacy.dp_sql import DPColumn
@@ -114,7 +121,7 @@ def compute(service: Service, policy: Policy, plan: Plan, *,
             max_groups: int | None) -> AttributionResult:
     """Run the model in the sandbox. With ``max_groups`` (DP), only people whose attribution
     window holds at most that many distinct dimension values are admitted."""
-    with sandbox(tables_for(service, policy), service.limits) as con, \
+    with pinned_tables(service, policy) as tables, sandbox(tables, service.limits) as con, \
             guarded(con, service.limits):
         for statement in plan.views:
             con.execute(statement)

@@ -9,6 +9,8 @@ The budget is charged before the engine runs so that no failure is a free signal
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, d
 from cleanroom.privacy.mechanisms import NoisePlan, Rng, make_rng
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
-from cleanroom.store import Identity, Store
+from cleanroom.store import DatasetVersion, Identity, Store
 from cleanroom.upload import validate_upload
 
 # Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
@@ -83,9 +85,17 @@ def catalog_for(policy: Policy) -> Catalog:
                        for name, ds in policy.datasets.items()})
 
 
-def tables_for(service: Service, policy: Policy) -> list[TableSpec]:
-    """The sandbox's views: current versions, banned columns left out, metrics clamped."""
-    current = service.store.current(policy.collaboration)
+@contextmanager
+def pinned_tables(service: Service, policy: Policy) -> Iterator[list[TableSpec]]:
+    """The sandbox's views over the current versions, pinned and verified for the block's
+    duration: no upload or retention removes a file under a running request, and a missing
+    or damaged file is ``QueryFailed``, never an empty table."""
+    with service.store.lease(policy.collaboration) as current:
+        yield tables_for(policy, current)
+
+
+def tables_for(policy: Policy, current: dict[str, DatasetVersion]) -> list[TableSpec]:
+    """The sandbox's views: ``current`` versions, banned columns left out, metrics clamped."""
     specs = []
     for name, ds in policy.datasets.items():
         cols = tuple(ColumnSpec(c, col.sql_type, col.bounds) for c, col in ds.columns.items()
@@ -113,7 +123,7 @@ def upload_dataset(service: Service, who: Identity, collaboration: str, dataset:
     spec = upload_target(service, who, collaboration, dataset)
     staged = service.store.staging_path(".parquet")
     try:
-        valid = validate_upload(raw, fmt, spec, staged)
+        valid = validate_upload(raw, fmt, spec, staged, limits=service.settings.upload)
         version = service.store.publish(collaboration, dataset, staged, valid.rows)
     except CleanroomError as exc:
         audit_decision(service, who, "upload", exc, detail={"dataset": dataset})
@@ -199,14 +209,14 @@ def run_batch(service: Service, who: Identity, policy: Policy, sqls: list[str],
     budget gets 429 without making the engine work."""
     if epsilon is None:
         checked = [_check(policy, sql) for sql in sqls]
-        with sandbox(tables_for(service, policy), service.limits) as con:
+        with pinned_tables(service, policy) as tables, sandbox(tables, service.limits) as con:
             results = [run(con, c.sql, service.limits) for c in checked]
         return [_exact_answer(policy, c, r) for c, r in zip(checked, results)]
     share = epsilon / len(sqls)
     private = [plan_private_query(policy, sql, share) for sql in sqls]
     charge = service.ledger.charge(policy.collaboration, who.party, epsilon,
                                    budget=policy.privacy.epsilon_budget, query_id=query_id)
-    with sandbox(tables_for(service, policy), service.limits) as con:
+    with pinned_tables(service, policy) as tables, sandbox(tables, service.limits) as con:
         return [_private_answer(service, policy, con, p, share, charge.remaining)
                 for p in private]
 
