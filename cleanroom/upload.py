@@ -55,11 +55,16 @@ def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path, *,
         "memory_limit": limits.memory_limit, "threads": limits.threads,
         "temp_directory": str(spill), "autoload_known_extensions": False,
         "autoinstall_known_extensions": False, "python_enable_replacements": False})
-    timer = threading.Timer(limits.timeout_s, con.interrupt)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        con.interrupt()
+    timer = threading.Timer(limits.timeout_s, expire)
     timer.start()
     try:
-        return _validate(con, raw, fmt, dataset, out, limits)
-    except duckdb.InterruptException:
+        return _validate(con, raw, fmt, dataset, out, limits, expired)
+    except (duckdb.InterruptException, TimeoutError):
         raise _refuse("too_slow", f"checking the upload took over {limits.timeout_s:g} s") from None
     except duckdb.OutOfMemoryException:
         raise _refuse("too_large", "checking the upload ran out of its memory limit") from None
@@ -72,17 +77,26 @@ def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path, *,
 
 
 def _validate(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str, dataset: Dataset, out: Path,
-              limits: UploadLimits) -> ValidUpload:
+              limits: UploadLimits, expired: threading.Event) -> ValidUpload:
+    def in_time() -> None:  # an interrupt between two statements is lost: look for it too
+        if expired.is_set():
+            raise TimeoutError
     rows = _load(con, raw, fmt)
     if rows > limits.max_rows:
         raise _refuse("too_many_rows", f"the upload has over {limits.max_rows} rows")
+    in_time()
     _check_columns(con, dataset)
-    problems = [p for name in dataset.columns for p in _check_values(con, name, dataset)]
+    problems = []
+    for name in dataset.columns:
+        in_time()
+        problems += _check_values(con, name, dataset)
     if problems:
         raise InvalidUpload(problems)
     select = ", ".join(_typed(name, dataset) for name in dataset.columns)
+    in_time()
     con.execute(f"COPY (SELECT {select} FROM src) TO '{_sql_path(out)}' "
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    in_time()
     return ValidUpload(out, rows)
 
 
