@@ -17,12 +17,13 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from cleanroom.store import datasets
 from cleanroom.store.datasets import DatasetVersion
+from cleanroom.store.files import Damaged
 from cleanroom.store.leases import LeaseRegistry, registry_for
 from cleanroom.store.staging import Staging, sweep
 
@@ -117,6 +118,9 @@ class Store:
         with self.connect() as con:
             version = datasets.publish(con, self.root / "datasets", collaboration, dataset,
                                        staged, rows)
+            if version.checksum is not None:  # hashed at publish: its first reader need not
+                with suppress(Damaged):  # (gone already: its reader will say so)
+                    self.leases.verifier.remember(version.path, version.checksum)
             self._retain(con, collaboration, dataset)
         return version
 

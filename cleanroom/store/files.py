@@ -60,29 +60,49 @@ class Verifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._verified: dict[Path, tuple[_Identity, str]] = {}
+        self._hashing: dict[Path, threading.Lock] = {}
 
     def verify(self, path: Path, expected: Checksum) -> None:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise Damaged("missing") from None
-        except OSError:
-            raise Damaged("unreadable") from None
-        if st.st_size != expected.size:
-            raise Damaged("wrong_size")
-        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._known(path, expected):
+            return
         with self._lock:
-            if self._verified.get(path) == (ident, expected.sha256):
+            one_at_a_time = self._hashing.setdefault(path, threading.Lock())
+        with one_at_a_time:  # many first readers of a new version: one hashes, the rest wait
+            if self._known(path, expected):
                 return
-        try:
-            got = checksum_file(path)
-        except OSError:
-            raise Damaged("unreadable") from None
-        if got != expected:
-            raise Damaged("checksum_mismatch")
+            ident = _identity(path, expected)
+            try:
+                got = checksum_file(path)
+            except OSError:
+                raise Damaged("unreadable") from None
+            if got != expected:
+                raise Damaged("checksum_mismatch")
+            with self._lock:
+                self._verified[path] = (ident, expected.sha256)
+
+    def remember(self, path: Path, checksum: Checksum) -> None:
+        """A file this process has just hashed and renamed into place."""
         with self._lock:
-            self._verified[path] = (ident, expected.sha256)
+            self._verified[path] = (_identity(path, checksum), checksum.sha256)
 
     def forget(self, path: Path) -> None:
         with self._lock:
             self._verified.pop(path, None)
+            self._hashing.pop(path, None)
+
+    def _known(self, path: Path, expected: Checksum) -> bool:
+        ident = _identity(path, expected)
+        with self._lock:
+            return self._verified.get(path) == (ident, expected.sha256)
+
+
+def _identity(path: Path, expected: Checksum) -> _Identity:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise Damaged("missing") from None
+    except OSError:
+        raise Damaged("unreadable") from None
+    if st.st_size != expected.size:
+        raise Damaged("wrong_size")
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
