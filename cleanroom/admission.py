@@ -4,7 +4,7 @@
   bounded pool before they reach a worker thread; when every slot is taken they wait in a
   queue of bounded length, for a bounded time, and are then refused with 503 and
   ``Retry-After``. Uploads have a pool of their own. GET routes (``/healthz``, budget, audit)
-  never wait behind queries.
+  and ``/queries/check`` never wait behind queries.
 - A body other than an upload's is read here up to ``max_json_bytes`` and refused with 413
   past it, before anything parses it.
 
@@ -34,6 +34,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD_ROUTE = re.compile(r"^/v1/collaborations/[^/]+/datasets/[^/]+/?$")
 CHEAP_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHEAP_POSTS = ("/queries/check",)  # the gate's decision only: no engine, no slot
 
 
 class Overloaded(CleanroomError):
@@ -111,7 +112,12 @@ class Admission:
                 await _refuse(send, _too_large(self.max_body))
                 return
             receive = _replay(body, receive)
-        pool = self.uploads if is_upload else self.queries
+            if scope["path"].endswith(CHEAP_POSTS):
+                await self.app(scope, receive, send)
+                return
+        await self._admitted(self.uploads if is_upload else self.queries, scope, receive, send)
+
+    async def _admitted(self, pool: Pool, scope: Scope, receive: Receive, send: Send) -> None:
         if not await pool.acquire():
             retry = max(1, math.ceil(pool.timeout_s / 2))
             await _refuse(send, Overloaded(), headers=((b"retry-after", str(retry).encode()),))

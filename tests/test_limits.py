@@ -186,3 +186,22 @@ def test_the_memory_bound_caps_the_slots() -> None:
     limits = AdmissionLimits(max_queries=8, max_query_memory="4GB")
     assert limits.query_slots("2GB") == 2
     assert limits.query_slots("256MB") == 8
+
+
+def test_checks_need_no_slot_but_keep_the_body_cap(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    h = make_client(tmp_path / "d", admission=AdmissionLimits(max_queries=1, max_queued=0,
+                                                              max_json_bytes=10_000))
+    h.upload("conversions", conversions_csv(80), party="acme")
+    started, release = blocking_queries(monkeypatch)
+    worker = threading.Thread(target=lambda: h.query(COUNT_SQL))
+    worker.start()
+    try:
+        assert started.wait(10)
+        assert h.check(COUNT_SQL).status_code == 200
+        response = h.client.post(f"{QUERIES}/check", json={"sql": "x" * 20_000},
+                                 headers=h.auth("acme"))
+        assert_error(response, 413, "invalid_request")
+    finally:
+        release.set()
+        worker.join()
