@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -183,6 +184,33 @@ def report(log: list[tuple[str, int, float]], seconds: float, sampler: Sampler) 
               f"{dict(sorted(statuses[route].items()))}")
 
 
+PROBE = """
+import json, sys, time, httpx
+url, until, out = sys.argv[1], float(sys.argv[2]), []
+with httpx.Client(base_url=url, timeout=60) as client:
+    while time.time() < until:
+        began = time.perf_counter()
+        client.get("/healthz")
+        out.append(time.perf_counter() - began)
+        time.sleep(0.05)
+print(json.dumps(out))
+"""
+
+
+def probe(url: str, seconds: float) -> subprocess.Popen[str]:
+    """/healthz from a process of its own: its latency is the server's, not our event loop's."""
+    return subprocess.Popen([sys.executable, "-c", PROBE, url, str(time.time() + seconds)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def print_probe(proc: subprocess.Popen[str]) -> None:
+    out, _ = proc.communicate()
+    times = sorted(t * 1e3 for t in json.loads(out))
+    q = statistics.quantiles(times, n=100, method="inclusive")
+    print(f"{'healthz*':12} {len(times):6d} {q[49]:8.0f} {q[94]:8.0f} {q[98]:8.0f}  "
+          "(* probed from a separate process, one request at a time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
@@ -213,12 +241,14 @@ def main() -> None:
             async def run_all() -> None:
                 await asyncio.gather(*(client_loop(url, auth, files["conversions"], until, i, log)
                                        for i in range(args.clients)))
+            prober = probe(url, args.seconds)
             asyncio.run(run_all())
             elapsed = time.monotonic() - began
             sampler.done = True
             sampler.join()
             print(f"repo {args.repo}, {args.clients} clients, {args.people} people")
             report(log, elapsed, sampler)
+            print_probe(prober)
         finally:
             proc.terminate()
             proc.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -40,7 +41,8 @@ class UploadLimits:
 class AdmissionLimits:
     """How many requests may work at once; the rest wait in a queue, or get 503."""
 
-    max_queries: int = 4
+    # One running query per core: more only queue inside DuckDB and starve cheap routes.
+    max_queries: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     # Together the running queries may hold this much (each up to ``Limits.memory_limit``).
     max_query_memory: str = "8GB"
     max_queued: int = 64
