@@ -41,8 +41,9 @@ class UploadLimits:
 class AdmissionLimits:
     """How many requests may work at once; the rest wait in a queue, or get 503."""
 
-    # One running query per core: more only queue inside DuckDB and starve cheap routes.
-    max_queries: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    # Two running queries per core (one waits on I/O or the GIL while the other computes);
+    # more only queue inside DuckDB and starve cheap routes.
+    max_queries: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     # Together the running queries may hold this much (each up to ``Limits.memory_limit``).
     max_query_memory: str = "8GB"
     max_queued: int = 64
