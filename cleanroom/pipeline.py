@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from duckdb import DuckDBPyConnection
 
 from cleanroom import audit
@@ -28,7 +29,15 @@ from cleanroom.engine import (
     run_streaming,
     sandbox,
 )
-from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
+from cleanroom.errors import (
+    CleanroomError,
+    Forbidden,
+    InvalidUpload,
+    NotFound,
+    QueryFailed,
+    QueryRejected,
+    Violation,
+)
 from cleanroom.gate import Catalog, CheckedQuery, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
@@ -91,7 +100,12 @@ def pinned_tables(service: Service, policy: Policy) -> Iterator[list[TableSpec]]
     duration: no upload or retention removes a file under a running request, and a missing
     or damaged file is ``QueryFailed``, never an empty table."""
     with service.store.lease(policy.collaboration) as current:
-        yield tables_for(policy, current)
+        try:
+            yield tables_for(policy, current)
+        except duckdb.Error:
+            # Raised outside the engine's guard (creating the views over a file damaged since
+            # it was verified): the same fixed refusal, audited by the caller, never a 500.
+            raise QueryFailed([Violation("runtime", "the query failed in the engine")]) from None
 
 
 def tables_for(policy: Policy, current: dict[str, DatasetVersion]) -> list[TableSpec]:

@@ -157,3 +157,17 @@ def test_under_dp_a_damaged_file_stays_charged_and_both_are_audited(
     failed = entries[0]
     assert failed["decision"] == "failed" and failed["detail"]["epsilon"] == 0.5
     assert failed["query_id"] in {e["query_id"] for e in budget["history"]}
+
+
+def test_damage_after_verification_is_still_query_failed(fresh: Harness,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file damaged between its check and DuckDB's read of the footer (view creation runs
+    outside the engine's guard): 422, audited, not a 500."""
+    from cleanroom.store import datasets
+
+    fresh.upload("conversions", conversions_csv(120), party="acme")
+    path = current_file(fresh)
+    monkeypatch.setattr(datasets, "verify", lambda *_: None)
+    path.write_bytes(path.read_bytes()[:100])
+    error = assert_error(fresh.query(COUNT_SQL), 422, "query_failed")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["runtime"]
