@@ -205,3 +205,41 @@ def test_checks_need_no_slot_but_keep_the_body_cap(tmp_path: Path,
     finally:
         release.set()
         worker.join()
+
+
+def test_upload_checking_runs_in_a_capped_duckdb(fresh: Harness,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from cleanroom import upload
+
+    configs: list[dict[str, Any]] = []
+    real = duckdb.connect
+
+    def spy(database: str = ":memory:", *args: Any, config: dict[str, Any] | None = None,
+            **kwargs: Any) -> Any:
+        configs.append(dict(config or {}))
+        return real(database, *args, config=config or {}, **kwargs)
+    monkeypatch.setattr(upload.duckdb, "connect", spy)
+    assert fresh.upload("conversions", conversions_csv(60), party="acme").status_code == 201
+    (config,) = configs
+    assert config["memory_limit"] == UploadLimits().memory_limit
+    assert config["threads"] == UploadLimits().threads
+    assert str(fresh.data_dir / "tmp") in config["temp_directory"]
+
+
+def test_healthz_needs_no_worker_thread(fresh: Harness) -> None:
+    import inspect
+
+    (route,) = [r for r in fresh.client.app.routes if getattr(r, "path", "") == "/healthz"]
+    assert inspect.iscoroutinefunction(route.endpoint)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("field", ["epsilon", "lookback_days"])
+@pytest.mark.parametrize("value", [True, "0.5"])
+def test_attribution_numbers_must_be_json_numbers(fresh: Harness, field: str, value: Any) -> None:
+    body = {"model": "last_touch", "touchpoints": "impressions", "conversions": "conversions",
+            "dimension": "channel", "lookback_days": 30, field: value}
+    response = fresh.client.post(f"/v1/collaborations/{COLLAB}/attribution", json=body,
+                                 headers=fresh.auth("acme"))
+    assert_error(response, 422, "invalid_request")
