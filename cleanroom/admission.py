@@ -76,10 +76,13 @@ class Pool:
 
     def release(self) -> None:
         with self._lock:
-            if self._waiters:  # hand the slot straight to the oldest waiter
+            while self._waiters:  # hand the slot straight to the oldest waiter
                 loop, future = self._waiters.popleft()
-                loop.call_soon_threadsafe(_grant, future)
-                return
+                try:
+                    loop.call_soon_threadsafe(_grant, future)
+                    return
+                except RuntimeError:  # its event loop is gone: try the next one
+                    continue
             self.running -= 1
 
     @property
