@@ -69,6 +69,7 @@ def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path, *,
     except duckdb.OutOfMemoryException:
         raise _refuse("too_large", "checking the upload ran out of its memory limit") from None
     except (duckdb.IOException, OSError) as exc:
+        out.unlink(missing_ok=True)  # free the space before anything (the audit) writes again
         raise storage_refusal(exc) from None
     finally:
         timer.cancel()

@@ -61,6 +61,7 @@ def publish(con: sqlite3.Connection, base: Path, collaboration: str, dataset: st
     except (OSError, sqlite3.OperationalError) as exc:
         if not _is_storage(exc):
             raise
+        staged.unlink(missing_ok=True)  # free the space before the refusal is audited
         raise storage_refusal(exc) from None
     try:
         (last,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM dataset_versions "
@@ -79,6 +80,7 @@ def publish(con: sqlite3.Connection, base: Path, collaboration: str, dataset: st
         con.execute("ROLLBACK")
         final.unlink(missing_ok=True)
         if _is_storage(exc):
+            staged.unlink(missing_ok=True)
             raise storage_refusal(exc) from None
         raise
     return DatasetVersion(dataset, last + 1, final, rows, checksum)
