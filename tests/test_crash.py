@@ -154,3 +154,22 @@ def test_full_disk_is_507_and_keeps_the_old_version(small_disk: Path) -> None:
     assert list((small_disk / "data" / "tmp").iterdir()) == []
     assert count(h) == [[200, 200]]
     assert h.upload("conversions", conversions_csv(150), party="acme").status_code == 201
+
+
+def test_disk_filling_while_the_checked_copy_is_written_is_507(small_disk: Path) -> None:
+    """The body fits; the typed Parquet copy of it does not (DuckDB's COPY meets ENOSPC)."""
+    h = make_client(small_disk / "data")
+    assert h.upload("conversions", conversions_csv(200), party="acme").status_code == 201
+    disk = os.statvfs(small_disk)
+    free = disk.f_bavail * disk.f_frsize
+    per_row = len(conversions_csv(1000)) / 1000
+    body = conversions_csv(int((free - 150_000) / per_row), start=1000)  # leaves ~150 kB
+    assert len(body) < free
+    response = h.upload("conversions", body, party="acme")
+    error = assert_error(response, 507, "invalid_upload")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["storage_full"]
+    assert list((small_disk / "data" / "tmp").iterdir()) == []
+    assert count(h) == [[200, 200]]
+    entries = h.client.get(f"/v1/collaborations/{COLLAB}/audit", headers=h.auth("reviewer"))
+    uploads = [e for e in entries.json()["entries"] if e["action"] == "upload"]
+    assert uploads[0]["decision"] == "refused" and uploads[0]["detail"]["rules"] == ["storage_full"]

@@ -37,7 +37,8 @@ class DatasetVersion:
 def storage_refusal(exc: BaseException) -> InvalidUpload:
     """A write that failed for want of space (or any other storage fault): 507, old version kept."""
     full = isinstance(exc, OSError) and exc.errno in (28, 122, 27)  # ENOSPC, EDQUOT, EFBIG
-    full = full or "full" in str(exc).lower()  # SQLite: "database or disk is full"
+    # SQLite says "database or disk is full", DuckDB "No space left on device" (only read here).
+    full = full or any(word in str(exc).lower() for word in ("full", "no space"))
     rule = "storage_full" if full else "storage_error"
     return InvalidUpload([Violation(rule, "the server could not store the upload; the current "
                                     "version is kept")], http_status=507,
