@@ -14,9 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cleanroom import pipeline
+from cleanroom.admission import Admission
 from cleanroom.answers import Answer, AuditAnswer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.errors import (
     CleanroomError,
+    InvalidRequest,
     InvalidUpload,
     MethodNotAllowed,
     NotFound,
@@ -28,6 +30,7 @@ from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
+from cleanroom.store.datasets import storage_refusal
 from cleanroom.upload import upload_format
 
 log = logging.getLogger("cleanroom")
@@ -36,7 +39,7 @@ log = logging.getLogger("cleanroom")
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sql: str = Field(max_length=1_000_000)
-    epsilon: float | None = Field(default=None, gt=0)
+    epsilon: float | None = Field(default=None, gt=0, strict=True)  # true, "0.5": refused
 
 
 def identity(request: Request) -> Identity:
@@ -60,9 +63,10 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     app = FastAPI(title="cleanroom", version="0.1.0")
     app.state.service = service
     _install_error_handlers(app)
+    app.add_middleware(Admission, settings=service.settings)  # query slots, body cap
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # async: never waits for a worker thread
         return {"status": "ok"}
 
     @app.put("/v1/collaborations/{c}/datasets/{d}", status_code=201)
@@ -100,13 +104,16 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 async def _receive(request: Request, path: Path, limit: int) -> None:
     """Stream the body to ``path``; refuse (413) past ``limit`` bytes."""
     size = 0
-    with path.open("wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise InvalidUpload([Violation("too_large", f"the body is over {limit} bytes")],
-                                    http_status=413)
-            out.write(chunk)
+    try:
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidUpload([Violation("too_large", f"the body is over {limit} "
+                                                   "bytes")], http_status=413)
+                out.write(chunk)
+    except OSError as exc:  # a full disk: 507, the current version kept
+        raise storage_refusal(exc) from None
     if size == 0:
         raise InvalidUpload([Violation("empty", "the body is empty")], http_status=400)
 
@@ -129,9 +136,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         error: CleanroomError = {404: NotFound(), 405: MethodNotAllowed()}.get(
-            exc.status_code) or CleanroomError(message="the request cannot be served",
-                                               http_status=exc.status_code)
-        return JSONResponse(error.body(), status_code=error.http_status)
+            exc.status_code) or (InvalidRequest(http_status=exc.status_code)
+                                 if exc.status_code in (400, 413) else
+                                 CleanroomError(message="the request cannot be served",
+                                                http_status=exc.status_code))
+        # Starlette's 405 names the allowed methods in Allow: keep its headers.
+        return JSONResponse(error.body(), status_code=error.http_status, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -26,7 +26,7 @@ router = APIRouter()
 
 class ModelOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    half_life_days: float = Field(default=7.0, gt=0, le=3660)
+    half_life_days: float = Field(default=7.0, gt=0, le=3660, strict=True)
     order: int = Field(default=1, ge=1, le=4)
 
 
@@ -36,8 +36,8 @@ class AttributionBody(BaseModel):
     touchpoints: str = Field(max_length=200)
     conversions: str = Field(max_length=200)
     dimension: str = Field(max_length=200)
-    lookback_days: float
-    epsilon: float | None = Field(default=None, gt=0)
+    lookback_days: float = Field(strict=True)  # a JSON number: true and "30" are refused
+    epsilon: float | None = Field(default=None, gt=0, strict=True)
     revenue: str | None = Field(default=None, max_length=200)
     options: ModelOptions = ModelOptions()
 

@@ -14,7 +14,7 @@ from cleanroom.answers import AttributionAnswer
 from cleanroom.attribution import AttributionResult
 from cleanroom.attribution.heuristics import heuristic_params, heuristic_sql
 from cleanroom.attribution.markov import chain_sql, credit_params, credit_sql, solve
-from cleanroom.pipeline import Request, Service, answer, tables_for
+from cleanroom.pipeline import Request, Service, answer, pinned_tables
 from cleanroom.planners.attribution import (
     DP_MODELS,
     AttributionRequest,
@@ -43,7 +43,8 @@ def compute(service: Service, policy: Policy, checked: CheckedRequest, *,
     """The model's unreleased rows and people counts (with ``max_groups``: DP's admitted people
     only). Never returned by a route."""
     spec = checked.spec
-    with service.engine.session(tables_for(service, policy), service.limits) as session:
+    with pinned_tables(service, policy) as tables, \
+            service.engine.session(tables, service.limits) as session:
         if spec.model == "markov":
             credit = solve(session.stream(chain_sql(spec, ctes=checked.ctes(max_groups)), list,
                                           params=heuristic_params(spec)))

@@ -57,7 +57,7 @@ from cleanroom.privacy.dp_release import release_dp
 from cleanroom.privacy.mechanisms import Rng, make_rng
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
-from cleanroom.store import Identity, Store
+from cleanroom.store import DatasetVersion, Identity, Store
 from cleanroom.upload import validate_upload
 
 # Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
@@ -185,7 +185,8 @@ def execute(service: Service, policy: Policy, plan: Plan, steps: tuple[Checked, 
     """Run and release every stage of the plan in one engine session. Later stages spend only
     what the one charge covered: a plan that would spend more fails closed."""
     spent = 0.0
-    with service.engine.session(tables_for(service, policy), service.limits) as session:
+    with pinned_tables(service, policy) as tables, \
+            service.engine.session(tables, service.limits) as session:
         while True:
             spent += _spending(steps, epsilon)
             if spent > 0 and (epsilon is None or spent > epsilon * (1 + _SLACK)):
@@ -303,9 +304,17 @@ def _described(step: Checked) -> dict[str, Any]:
 
 
 # -- tables, uploads, budget, audit ------------------------------------------------------
-def tables_for(service: Service, policy: Policy) -> list[TableSpec]:
-    """The sandbox's views: current versions, banned columns left out, metrics clamped."""
-    current = service.store.current(policy.collaboration)
+@contextmanager
+def pinned_tables(service: Service, policy: Policy) -> Iterator[list[TableSpec]]:
+    """The sandbox's views over the current versions, pinned and verified for the block's
+    duration: no upload or retention removes a file under a running request, and a missing
+    or damaged file is ``QueryFailed``, never an empty table."""
+    with service.store.lease(policy.collaboration) as current:
+        yield tables_for(policy, current)
+
+
+def tables_for(policy: Policy, current: dict[str, DatasetVersion]) -> list[TableSpec]:
+    """The sandbox's views: ``current`` versions, banned columns left out, metrics clamped."""
     specs = []
     for name, ds in policy.datasets.items():
         cols = tuple(ColumnSpec(c, col.sql_type, col.bounds) for c, col in ds.columns.items()
@@ -332,7 +341,7 @@ def upload_dataset(service: Service, who: Identity, collaboration: str, dataset:
     spec = upload_target(service, who, collaboration, dataset)
     staged = service.store.staging_path(".parquet")
     try:
-        valid = validate_upload(raw, fmt, spec, staged)
+        valid = validate_upload(raw, fmt, spec, staged, limits=service.settings.upload)
         version = service.store.publish(collaboration, dataset, staged, valid.rows)
     except CleanroomError as exc:
         audit_decision(service, who, "upload", exc, detail={"dataset": dataset})

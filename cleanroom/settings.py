@@ -2,13 +2,64 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 
 from cleanroom.engine import Limits
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """DuckDB's memory-size spelling as bytes.
+
+    >>> parse_bytes("2GB"), parse_bytes("512 MiB")
+    (2000000000, 536870912)
+    """
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if match is None or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What checking one upload may use, and what an upload may expand to."""
+
+    memory_limit: str = "1GB"
+    threads: int = 1
+    timeout_s: float = 300.0
+    max_rows: int = 50_000_000
+    # Parquet: the uncompressed size its footer declares, read before any data is.
+    max_uncompressed_bytes: int = 8 * 1024**3
+    max_csv_line_bytes: int = 1024**2
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """How many requests may work at once; the rest wait in a queue, or get 503."""
+
+    # Two running queries per core (one waits on I/O or the GIL while the other computes);
+    # more only queue inside DuckDB and starve cheap routes.
+    max_queries: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
+    # Together the running queries may hold this much (each up to ``Limits.memory_limit``).
+    max_query_memory: str = "8GB"
+    max_queued: int = 64
+    queue_timeout_s: float = 15.0
+    max_uploads: int = 2
+    max_json_bytes: int = 4 * 1024**2
+
+    def query_slots(self, per_query_memory: str) -> int:
+        by_memory = parse_bytes(self.max_query_memory) // max(1, parse_bytes(per_query_memory))
+        return max(1, min(self.max_queries, by_memory))
 
 
 @dataclass(frozen=True)
 class Settings:
     limits: Limits = field(default_factory=Limits)
     max_upload_bytes: int = 2 * 1024**3
+    upload: UploadLimits = field(default_factory=UploadLimits)
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     dp_seed: int | None = None  # tests only: a fixed seed for the noise source

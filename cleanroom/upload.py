@@ -7,19 +7,26 @@ which columns and which row numbers are wrong, never the values in them.
 from __future__ import annotations
 
 import csv
+import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cleanroom.errors import InvalidUpload, Violation
 from cleanroom.policy import Dataset, Kind
+from cleanroom.settings import UploadLimits
+from cleanroom.store.datasets import storage_refusal
 
 CSV_TYPES = {"text/csv", "application/csv"}
 PARQUET_TYPES = {"application/vnd.apache.parquet", "application/parquet",
                  "application/x-parquet"}
 USER_KEY_PATTERN = "^[0-9a-f]{64}$"
 MAX_ROWS_NAMED = 5
+DEFAULT_LIMITS = UploadLimits()
 
 
 @dataclass(frozen=True)
@@ -38,22 +45,113 @@ def upload_format(content_type: str | None) -> str:
                         http_status=422 if kind else 400)
 
 
-def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path) -> ValidUpload:
-    """Check ``raw`` against ``dataset`` and write the typed rows to ``out`` (Parquet)."""
-    con = duckdb.connect(":memory:")
+def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path, *,
+                    limits: UploadLimits = DEFAULT_LIMITS) -> ValidUpload:
+    """Check ``raw`` against ``dataset`` and write the typed rows to ``out`` (Parquet), in a
+    DuckDB of its own under ``limits`` (memory, threads, time; rows and expansion)."""
+    _check_size(raw, fmt, limits)
+    spill = out.with_suffix(".spill")  # named after ``out``: the staging sweep knows its owner
+    con = duckdb.connect(":memory:", config={
+        "memory_limit": limits.memory_limit, "threads": limits.threads,
+        "temp_directory": str(spill), "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False, "python_enable_replacements": False})
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        con.interrupt()
+    timer = threading.Timer(limits.timeout_s, expire)
+    timer.start()
     try:
-        _load(con, raw, fmt)
-        _check_columns(con, dataset)
-        problems = [p for name in dataset.columns for p in _check_values(con, name, dataset)]
-        if problems:
-            raise InvalidUpload(problems)
-        select = ", ".join(_typed(name, dataset) for name in dataset.columns)
-        con.execute(f"COPY (SELECT {select} FROM src) TO '{_sql_path(out)}' "
-                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
-        (rows,) = con.execute("SELECT count(*) FROM src").fetchone()  # type: ignore[misc]
-        return ValidUpload(out, int(rows))
+        return _validate(con, raw, fmt, dataset, out, limits, expired)
+    except (duckdb.InterruptException, TimeoutError):
+        raise _refuse("too_slow", f"checking the upload took over {limits.timeout_s:g} s") from None
+    except duckdb.OutOfMemoryException:
+        raise _refuse("too_large", "checking the upload ran out of its memory limit") from None
+    except (duckdb.IOException, OSError) as exc:
+        out.unlink(missing_ok=True)  # free the space before anything (the audit) writes again
+        raise storage_refusal(exc) from None
     finally:
+        timer.cancel()
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _validate(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str, dataset: Dataset, out: Path,
+              limits: UploadLimits, expired: threading.Event) -> ValidUpload:
+    def in_time() -> None:  # an interrupt between two statements is lost: look for it too
+        if expired.is_set():
+            raise TimeoutError
+    rows = _load(con, raw, fmt)
+    if rows > limits.max_rows:
+        raise _refuse("too_many_rows", f"the upload has over {limits.max_rows} rows")
+    in_time()
+    _check_columns(con, dataset)
+    problems = []
+    for name in dataset.columns:
+        in_time()
+        problems += _check_values(con, name, dataset)
+    if problems:
+        raise InvalidUpload(problems)
+    select = ", ".join(_typed(name, dataset) for name in dataset.columns)
+    in_time()
+    con.execute(f"COPY (SELECT {select} FROM src) TO '{_sql_path(out)}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    in_time()
+    return ValidUpload(out, rows)
+
+
+def _refuse(rule: str, message: str) -> InvalidUpload:
+    return InvalidUpload([Violation(rule, message)], http_status=413)
+
+
+def _check_size(raw: Path, fmt: str, limits: UploadLimits) -> None:
+    """Refuse, before reading any data, what would expand past the limits: a Parquet footer
+    declaring too many rows or bytes, or a CSV line longer than ``max_csv_line_bytes`` (DuckDB
+    would silently read such a file as no rows at all)."""
+    if fmt == "parquet":
+        rows, size = _parquet_footer(raw)
+        if rows > limits.max_rows:
+            raise _refuse("too_many_rows", f"the upload has over {limits.max_rows} rows")
+        if size > limits.max_uncompressed_bytes:
+            raise _refuse("too_large", "the upload expands to over "
+                          f"{limits.max_uncompressed_bytes} bytes")
+    elif _longest_line(raw) > limits.max_csv_line_bytes:
+        raise _refuse("line_too_long", f"a line is over {limits.max_csv_line_bytes} bytes")
+
+
+def _parquet_footer(raw: Path) -> tuple[int, int]:
+    """Rows and uncompressed bytes, as the file's footer declares them."""
+    try:
+        meta = pq.ParquetFile(raw).metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return int(meta.num_rows), int(size)
+    except (pa.ArrowException, OSError, ValueError):
+        raise InvalidUpload([Violation("unreadable", "the body is not a readable Parquet "
+                                       "file")]) from None
+
+
+def _longest_line(raw: Path, *, block: int = 1 << 20) -> int:
+    """The longest run of bytes without a newline, in one pass over the file."""
+    longest = run = 0
+    with raw.open("rb") as handle:
+        while chunk := handle.read(block):
+            first = chunk.find(b"\n")
+            if first < 0:
+                run += len(chunk)
+                longest = max(longest, run)
+                continue
+            # Lines inside the chunk are shorter than the chunk; only the ends join others.
+            longest = max(longest, run + first, _inner_longest(chunk, first))
+            run = len(chunk) - chunk.rfind(b"\n") - 1
+    return max(longest, run)
+
+
+def _inner_longest(chunk: bytes, first: int) -> int:
+    last = chunk.rfind(b"\n")
+    if last == first:
+        return 0
+    return max(len(line) for line in chunk[first + 1:last].split(b"\n"))
 
 
 def _sql_path(path: Path) -> str:
@@ -61,8 +159,19 @@ def _sql_path(path: Path) -> str:
 
 
 def _csv_header(raw: Path) -> list[str]:
+    # The line scan has already bounded every line's length.
     with raw.open("r", encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader([handle.readline()]), [])
+
+
+def _has_data_rows(raw: Path) -> bool:
+    """Whether anything but blank space follows the header line."""
+    with raw.open("rb") as handle:
+        handle.readline()
+        while chunk := handle.read(1 << 16):
+            if chunk.strip():
+                return True
+    return False
 
 
 def _csv_source(raw: Path) -> str:
@@ -76,19 +185,26 @@ def _csv_source(raw: Path) -> str:
     columns = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
     return (f"read_csv('{_sql_path(raw)}', header = true, auto_detect = false, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+            f"compression = 'none', "
             f"columns = {{{columns}}})")
 
 
-def _load(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str) -> None:
+def _load(con: duckdb.DuckDBPyConnection, raw: Path, fmt: str) -> int:
+    """Bind the upload as ``src`` and count its rows."""
     try:
         source = _csv_source(raw) if fmt == "csv" else f"read_parquet('{_sql_path(raw)}')"
         con.execute(f"CREATE TEMP VIEW src AS SELECT *, row_number() OVER () AS __row FROM {source}")
-        con.execute("SELECT count(*) FROM src").fetchone()
+        (rows,) = con.execute("SELECT count(*) FROM src").fetchone()  # type: ignore[misc]
+        if fmt == "csv" and rows == 0 and _has_data_rows(raw):
+            raise OSError("rows the CSV reader skipped")  # never publish them as no rows
+    except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+        raise
     except (duckdb.Error, UnicodeDecodeError, OSError):
         # DuckDB's message may quote a line of the file: never pass it on.
         what = "CSV (header row, consistent columns, UTF-8)" if fmt == "csv" else "Parquet file"
         raise InvalidUpload([Violation("unreadable", f"the body is not a readable {what}")]) from None
     con.execute("SET TimeZone = 'UTC'")
+    return int(rows)
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:

@@ -119,17 +119,18 @@ def test_not_parquet_is_refused(fresh: Harness) -> None:
 
 def test_interrupted_publish_leaves_previous_version(fresh: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh.upload("conversions", conversions_csv(90), party="acme")
-    import cleanroom.store as store
+    import cleanroom.store.datasets as datasets
 
     def crash(*_: object) -> None:
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "replace", crash)
+    monkeypatch.setattr(datasets.os, "replace", crash)
     response = fresh.upload("conversions", conversions_csv(55, start=900), party="acme")
-    assert response.status_code == 500
-    assert set(response.json()["error"]) == {"code", "message", "violations"}
+    error = assert_error(response, 507, "invalid_upload")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["storage_full"]
     monkeypatch.undo()
     assert count(fresh) == [[90, 90]]
+    assert list((fresh.data_dir / "tmp").iterdir()) == []
 
 
 def test_queries_during_uploads_see_one_whole_version(fresh: Harness) -> None:

@@ -22,7 +22,7 @@ class Options(BaseModel):
     """Options common to every analytic; each analytic adds its own (unknown keys are refused)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    epsilon: float | None = Field(default=None, gt=0)
+    epsilon: float | None = Field(default=None, gt=0, strict=True)
 
 
 @dataclass(frozen=True)

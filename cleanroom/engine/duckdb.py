@@ -61,8 +61,13 @@ def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.Duck
         paths = [str(t.path) for t in tables if t.path.exists()]
         if paths:
             con.execute("SET allowed_paths = " + "[" + ", ".join(_literal_path(Path(p)) for p in paths) + "]")
-        for table in tables:
-            con.execute(_view_sql(table) if table.path.exists() else _empty_view_sql(table))
+        try:
+            for table in tables:
+                con.execute(_view_sql(table) if table.path.exists() else _empty_view_sql(table))
+        except duckdb.Error:
+            # A file damaged since it was verified: the fixed refusal, never a 500 or DuckDB's
+            # message (it can quote paths and data).
+            raise QueryFailed([Violation("runtime", "the query failed in the engine")]) from None
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         yield con

@@ -162,6 +162,9 @@ _RULES = (
     Rule("bad_user_key", "a user_key is not a 64-character lower-case hex pseudonym",
          "pseudonymize with cleanroom hash"),
     Rule("bad_value", "a value does not parse as its column's type", "fix the named rows"),
+    Rule("stored_data_damaged", "a stored dataset version is missing or does not match the "
+         "checksum written when it was published; nothing was read from it",
+         "ask the dataset's provider to upload it again (or restore an earlier version)"),
     Rule("unit_not_constant", "a date part, unit, interval or format must be a constant the "
          "query spells out; a column there would be read per row or silently taken for a "
          "keyword", "write the unit as a quoted constant: date_trunc('day', ts), "

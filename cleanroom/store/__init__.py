@@ -1,0 +1,174 @@
+"""The service's store: a SQLite file of metadata (tokens, dataset versions, audit, budget)
+and one Parquet file per dataset version.
+
+SQLite, not DuckDB, holds what several processes touch at once: ``cleanroom token issue``
+must work while ``serve`` runs on the same directory, and DuckDB lets one process write a
+database file at a time. Dataset versions are staged (``staging``), checksummed and synced,
+renamed into place and made current in one transaction: a failed upload leaves the old
+version intact. Readers take a ``lease`` (``datasets``): the versions they read are verified
+and stay on disk until they are done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleanroom.store import datasets
+from cleanroom.store.datasets import DatasetVersion
+from cleanroom.store.files import Damaged
+from cleanroom.store.leases import LeaseRegistry, registry_for
+from cleanroom.store.staging import Staging, sweep
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, collaboration TEXT NOT NULL, party TEXT NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dataset_versions (
+    collaboration TEXT NOT NULL, dataset TEXT NOT NULL, version INTEGER NOT NULL,
+    file TEXT NOT NULL, rows INTEGER NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (collaboration, dataset, version));
+CREATE TABLE IF NOT EXISTS current_datasets (
+    collaboration TEXT NOT NULL, dataset TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (collaboration, dataset));
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, collaboration TEXT NOT NULL,
+    party TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, query_id TEXT,
+    detail TEXT NOT NULL);
+"""
+# Columns added after the first release; added to an older store when it is opened.
+VERSION_COLUMNS = {"sha256": "TEXT", "bytes": "INTEGER", "removed_at": "REAL"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    collaboration: str
+    party: str
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Store:
+    """Metadata and dataset files under one data directory.
+
+    Opening a store removes what interrupted uploads left behind (staged files of dead
+    processes, files renamed into place whose transaction never committed).
+    """
+
+    def __init__(self, data_dir: Path | str, *, keep_versions: int = 2) -> None:
+        self.root = Path(data_dir)
+        self.keep_versions = max(1, keep_versions)
+        for sub in ("datasets", "tmp", "locks"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.meta_path = self.root / "meta.sqlite"
+        with self.connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
+            con.executescript(SCHEMA)
+            _add_columns(con, "dataset_versions", VERSION_COLUMNS)
+        self.leases: LeaseRegistry = registry_for(self.root)
+        self.staging = Staging(self.root / "tmp", self.root / "locks")
+        self.recovered_bytes = sweep(self.root / "tmp", self.root / "locks")
+        with self.connect() as con:
+            self.recovered_bytes += datasets.remove_orphans(con, self.root / "datasets")
+            datasets.checksum_legacy(con, self.root / "datasets")
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        # timeout= is SQLite's busy timeout: wait for a writer instead of failing.
+        con = sqlite3.connect(self.meta_path, timeout=30, isolation_level=None)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # -- tokens -----------------------------------------------------------------------
+    def issue_token(self, collaboration: str, party: str) -> str:
+        token = "crt_" + secrets.token_urlsafe(32)
+        with self.connect() as con:
+            con.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                        (_hash_token(token), collaboration, party, time.time()))
+        return token
+
+    def identify(self, token: str) -> Identity | None:
+        """The party a bearer token belongs to; looked up by hash, compared in constant time."""
+        digest = _hash_token(token)
+        with self.connect() as con:
+            row = con.execute("SELECT token_hash, collaboration, party FROM tokens "
+                              "WHERE token_hash = ?", (digest,)).fetchone()
+        if row is None or not hmac.compare_digest(row[0], digest):
+            return None
+        return Identity(row[1], row[2])
+
+    # -- datasets ---------------------------------------------------------------------
+    def staging_path(self, suffix: str) -> Path:
+        """A fresh name in this process's staging area (removed at start-up if we die)."""
+        return self.staging.path(suffix)
+
+    def publish(self, collaboration: str, dataset: str, staged: Path, rows: int) -> DatasetVersion:
+        """Make a fully written Parquet file the dataset's current version, atomically."""
+        with self.connect() as con:
+            version = datasets.publish(con, self.root / "datasets", collaboration, dataset,
+                                       staged, rows)
+            if version.checksum is not None:  # hashed at publish: its first reader need not
+                with suppress(Damaged):  # (gone already: its reader will say so)
+                    self.leases.verifier.remember(version.path, version.checksum)
+            self._retain(con, collaboration, dataset)
+        return version
+
+    def current(self, collaboration: str) -> dict[str, DatasetVersion]:
+        """The current versions, neither pinned nor verified (for describing, not reading)."""
+        with self.connect() as con:
+            return datasets.current(con, self.root / "datasets", collaboration)
+
+    @contextmanager
+    def lease(self, collaboration: str) -> Iterator[dict[str, DatasetVersion]]:
+        """The current versions, pinned until the block ends and verified against their
+        checksums; a missing or damaged file raises ``QueryFailed``."""
+        with self.connect() as con:
+            with self.leases.lock:  # resolve and pin in one step: retention waits for it
+                current = datasets.current(con, self.root / "datasets", collaboration)
+                keys = [(collaboration, v.dataset, v.version) for v in current.values()]
+                self.leases.pin(keys)
+        try:
+            for version in current.values():
+                datasets.verify(self.leases.verifier, collaboration, version)
+            yield current
+        finally:
+            self.leases.unpin(keys)
+            self._release(keys)
+
+    def _retain(self, con: sqlite3.Connection, collaboration: str, dataset: str) -> None:
+        with self.leases.lock:
+            datasets.retain(con, self.root / "datasets", self.leases, collaboration, dataset,
+                            keep=self.keep_versions)
+
+    def _release(self, keys: list[tuple[str, str, int]]) -> None:
+        """Retention skipped versions that were held: drop them once the last reader is done."""
+        if not any(self.leases.deferred(k) for k in keys):
+            return
+        with self.connect() as con:
+            for collaboration, dataset in {(c, d) for c, d, _ in keys}:
+                self._retain(con, collaboration, dataset)
+
+
+def _add_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+    for name, sql_type in columns.items():
+        if name not in have:
+            try:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
+__all__ = ["DatasetVersion", "Identity", "Store"]
