@@ -240,10 +240,12 @@ class _Analyser(FromClause):
             # Aggregates without GROUP BY make one row: DISTINCT changes nothing.
             return (Mode.ANONYMIZING if aggregated else Mode.ROW), None, {}, []
         kinds = [rules.check(k, Ctx(Mode.ROW)) for k in keys]
-        for key, kind in zip(keys, kinds):
-            if kind is K.MET:
-                self.fail("metric_group_key", key)
         uid_keys = [k for k, kind in zip(keys, kinds) if kind is K.UID]
+        for key, kind in zip(keys, kinds):
+            # Beside user_key a metric key stays with its person (a per-conversion row keeps
+            # its revenue, still a metric); across people its values would be output.
+            if kind is K.MET and not uid_keys:
+                self.fail("metric_group_key", key)
         if uid_keys and group is None:
             return Mode.ROW, None, {}, []
         if uid_keys:

@@ -7,6 +7,7 @@ it may not. Aggregates and windows are in ``aggregates.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +23,7 @@ from cleanroom.gate.functions import (
     SAFE_AGGREGATES,
     SCALAR_FUNCTIONS,
     TIME_PRESERVING,
+    WIDTHS,
     function_key,
     function_name,
 )
@@ -147,7 +149,8 @@ class ExpressionRules(ValueRules):
 
     def _interval(self, node: exp.Interval, ctx: Ctx) -> K:
         value = node.this
-        if not isinstance(value, exp.Literal) or not _positive(value):
+        width = node.parent is not None and function_key(node.parent) in WIDTHS
+        if not isinstance(value, exp.Literal) or not _constant_number(value, positive=width):
             return self.fail("interval_not_constant", node)
         return K.CONST
 
@@ -375,13 +378,17 @@ def _indicator(node: exp.Expr) -> bool:
     return False
 
 
-def _positive(literal: exp.Literal) -> bool:
+def _constant_number(literal: exp.Literal, *, positive: bool) -> bool:
+    """``INTERVAL 30 DAY``, ``INTERVAL '-30 day'`` (dbt's lookback): a finite, non-zero
+    constant of either sign; a constant shift cannot depend on anyone's data (a zero interval
+    makes time_bucket raise, and only when some row reaches it)."""
     text = literal.name.strip()
     number = text.split()[0] if text else ""
     try:
-        return float(number) > 0
+        value = float(number)
     except ValueError:
         return False
+    return math.isfinite(value) and (value > 0 if positive else value != 0)
 
 
 def _small_int(node: exp.Expr | None) -> bool:

@@ -41,7 +41,8 @@ list_value(x, y); array_value(x, y); list_position(x, y); flatten(x)
 
 # Aggregates that cannot return one person's value: allowed across people.
 SAFE_AGGREGATE_SAMPLES = """count(x); sum(x); avg(x); mean(x); approx_count_distinct(x); count_if(x);
-stddev_pop(x); stddev_samp(x); stddev(x); var_pop(x); var_samp(x); variance(x)"""
+stddev_pop(x); stddev_samp(x); stddev(x); var_pop(x); var_samp(x); variance(x); skewness(x);
+kurtosis(x)"""
 
 # Everything allowed inside a per-user aggregation (GROUP BY user_key), where values stay with
 # their own person.
@@ -116,6 +117,9 @@ VALUE_WINDOWS = _keys("lag(x); lead(x); lag(x, 1); first_value(x); last_value(x)
 TIME_PRESERVING = _keys("date_trunc('day', x); time_bucket(INTERVAL 1 DAY, x); last_day(x)")
 # Durations between two timestamps: summable when both are DIMs or constants.
 DURATIONS = _keys("date_diff('day', x, y); datediff('day', x, y)")
+# Functions whose INTERVAL is a width: DuckDB raises on a width <= 0, and only when a row
+# reaches it (an existence oracle), so there it must be positive.
+WIDTHS = _keys("time_bucket(INTERVAL 1 DAY, x)")
 # Functions whose size argument could exhaust memory: it must be a small constant.
 PADDING = _keys("lpad(x, 3, '0'); rpad(x, 3, '0')")
 MAX_PAD = 1000
@@ -123,7 +127,7 @@ MAX_PAD = 1000
 # Aggregates across people over numbers: their arguments must be summable, and every part of
 # them stand on nobody or on enough people (``parts.py``).
 NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); var_pop(x); "
-                           "var_samp(x)")
+                           "var_samp(x); skewness(x); kurtosis(x)")
 SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
 
 # Aggregates whose result is a count: a per-user count is an ordinary groupable value

@@ -112,7 +112,7 @@ _RULES = (
     Rule("limit_on_rows", "LIMIT and OFFSET cannot pick people's rows (they would select "
          "individuals); they apply to aggregated results only",
          "rank rows per person with ROW_NUMBER() OVER (PARTITION BY user_key ...) instead"),
-    Rule("interval_not_constant", "an INTERVAL must be a positive constant",
+    Rule("interval_not_constant", "an INTERVAL must be a non-zero constant",
          "write INTERVAL 7 DAY or INTERVAL '7 days'"),
     Rule("function_argument", "this function argument must be a small constant",
          "use a constant within the stated limit"),

@@ -2376,3 +2376,10 @@ FROM impressions;
 SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 500) AS most,
        SUM(revenue) - SUM(revenue) FILTER (WHERE revenue < 500) AS diff
 FROM conversions;
+
+-- name: or_time_bucket_negative_width
+-- family: oracles
+-- expect: rejected
+-- (a negative width raises only when a row reaches it: an existence oracle on one person)
+SELECT COUNT(*) AS n FROM impressions
+WHERE time_bucket(INTERVAL '-1 day', CASE WHEN cost = 77.77 THEN ts END) IS NOT NULL;

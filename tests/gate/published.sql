@@ -77,7 +77,6 @@ GROUP BY 1, 2, 3;
 -- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/cdf597257dcf43b65c1af8dd14480433e4dbe513469575e8b064f62029c94e9b (section 5)
 -- idiom: VALUES campaign lists, IN (SELECT ... FROM values CTE), ROW_NUMBER with CASE priority, IF match_type, SECONDS_BETWEEN, COUNT(DISTINCT) * .3 / * .7 UNION ALL, round()
 -- legit
--- currently: refused table_function unknown_column
 -- people: column user_reach
 -- why: request_tag (one impression's id) becomes the event's hour; conversion_id becomes (user_key, ts)
 WITH dsp_campaigns (campaign) AS (
@@ -450,7 +449,6 @@ FROM assembled_with_imp_conv;
 -- source: AMC Instructional Query Library, "Time of day performance", 4.2 Query template: Sponsored ads only (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: SUM(spend / 100000000) per user and hour, LEFT JOIN with WHERE on the right side, CASE day parts, EXTRACT(DOW)
 -- legit
--- currently: refused metric_transform
 -- people: column unique_reach
 -- why: attributed events become purchases within 14 days of a click; impression_date is left out of the final grouping (day parts by weekday) so that groups stand on enough people
 WITH impressions AS (
@@ -506,7 +504,6 @@ FROM assembled_with_imp_conv;
 -- source: AMC SQL reference, "How to use STDDEV_POP() and VAR_POP()" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/reference/sql-functions)
 -- idiom: CTE dividing a metric by a constant, STDDEV_POP / VAR_POP by ad product
 -- legit
--- currently: refused function_not_allowed metric_transform
 WITH click_spend AS (
   SELECT ad_product AS ad_product_type, cost / 100 AS spend
   FROM clicks
@@ -522,7 +519,6 @@ GROUP BY 1;
 -- source: AMC SQL reference, "How to use STDDEV(), VARIANCE()" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/reference/sql-functions)
 -- idiom: a constant VALUES table in a CTE with a column list, no dataset at all
 -- legit
--- currently: refused function_not_allowed table_function unknown_column
 -- why: the numbers come from the query text only; nothing about anyone is read
 WITH test_data(test) AS (
   VALUES (20), (45), (30), (66), (50), (60), (85), (70)
@@ -535,7 +531,6 @@ FROM test_data;
 -- source: AMC SQL reference, "How to use SKEWNESS" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/reference/sql-functions)
 -- idiom: SKEWNESS of a metric scaled by a constant in a CTE
 -- legit
--- currently: refused function_not_allowed metric_transform
 WITH click_spend AS (
   SELECT ad_product AS ad_product_type, cost / 100 AS spend
   FROM clicks
@@ -666,7 +661,6 @@ FROM assembled_with_imp_conv
 -- source: AMC Instructional Query Library, "Off-Amazon conversions by ad product exposure", 4.2.2 Sponsored ads only exposure (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: last touch by ROW_NUMBER over a per-user match, COALESCE(sales, 0), path of sorted distinct ad products, a ratio of two aggregates
 -- legit
--- currently: refused metric_transform
 -- people: column audience_reach
 -- why: first_party_conversions_table becomes retail_sales
 WITH impressions AS (
@@ -733,7 +727,6 @@ GROUP BY 1
 -- source: AMC Instructional Query Library, "Compare Known and Unknown Customer Performance (ASIN conversions)", exploratory query (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: SUM(total_cost / 100000) in UNION ALL branches, COALESCE(ad_product_type, 'Amazon DSP') over a re-aggregation
 -- legit
--- currently: refused metric_transform
 -- people: SELECT campaign, CASE WHEN ad_product = 'dsp' THEN 'Amazon DSP' ELSE ad_product END, COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2
 WITH impressions AS (
   SELECT campaign, NULL AS ad_product_type, SUM(impressions) AS impressions, SUM(cost / 100) AS ad_spend
@@ -926,7 +919,6 @@ GROUP BY 1, 2, 3;
 -- source: AMC Instructional Query Library, "Ad-influenced cross-selling analysis", 4.2.2 Cross-selling analysis (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES lookup INNER JOIN, MIN per user and category, ARRAY_SORT(COLLECT(DISTINCT)) combination, WHERE path IS NOT NULL
 -- legit
--- currently: refused mixed_join table_function unknown_column
 -- people: column dist_purchaser
 WITH asin_category (asin, category) AS (
   VALUES ('electronics', 'Category1'), ('home', 'Category1'), ('beauty', 'Category2'), ('grocery', 'Category2')
@@ -960,7 +952,6 @@ GROUP BY 1;
 -- source: github.com/google/ads-bi-suite sql/adh_branding_reach_frequency.sql
 -- idiom: per-user temp tables (CTEs here) of count(*) and sum(cost), LEFT JOINs on user and campaign, GROUP BY a per-user frequency, sum(IFNULL(a,0)+IFNULL(b,0)), ORDER BY freq
 -- legit
--- currently: refused metric_transform
 -- people: column unique_reach
 -- why: ADH's tmp.* tables become CTEs; adh.google_ads_campaign (campaign names) is dropped
 WITH imp AS (
@@ -1049,7 +1040,6 @@ ORDER BY 1, 3 DESC;
 -- source: github.com/google/ads-bi-suite sql/adh_branding_demographic_exploration.sql
 -- idiom: GROUP BY 1,2,3,4 without aggregates as a per-user DISTINCT, LEFT JOIN ... USING on user_key, (IFNULL(SUM(a),0)+IFNULL(SUM(b),0))
 -- legit
--- currently: wrong: rows whose reach stands on >= 50 people are withheld whole because a clicks or conversions cell stands on fewer (no partial rows)
 -- people: column unique_reach
 -- why: the demographics of an impression become the brand's CRM age band and region; adh.gender / adh.age_group lookups are the segments table itself
 WITH imp_status AS (
@@ -1104,7 +1094,6 @@ ORDER BY 1, 3 DESC;
 -- source: github.com/google/ads-bi-suite sql/adh_branding_affinity_exploration.sql
 -- idiom: a constant analysis name column, per-user affinity CTE from a segment table, GROUP BY 1..5 with the constant, (IFNULL(SUM(..),0)+IFNULL(SUM(..),0))
 -- legit
--- currently: wrong: rows whose reach stands on >= 50 people are withheld whole because a clicks cell stands on fewer (no partial rows)
 -- people: column unique_reach
 -- why: UNNEST(affinity) of the impression becomes the person's CRM segments (one row per person and segment)
 WITH user_aff AS (
@@ -1146,7 +1135,6 @@ ORDER BY 1, 3 DESC;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/media-and-advertising/provider_templates.sql (template customer_overlap)
 -- idiom: comma join with the key equality in WHERE, HAVING count(distinct key) > 25, ORDER BY count(distinct key) DESC
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column overlap
 -- why: the Jinja template rendered with dimensions c.store_region, p.age_band; provider_customers_vw becomes segments, the consumer table retail_sales; at(timestamp) and the information_schema check are dropped
 SELECT c.store_region, p.age_band, count(DISTINCT p.user_key) AS overlap
@@ -1160,7 +1148,6 @@ ORDER BY count(DISTINCT p.user_key) DESC;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/provider_templates.sql (template customer_overlap, rendered without dimensions)
 -- idiom: comma join, HAVING on an ungrouped count, ORDER BY an aggregate, where_clause filter
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column overlap
 SELECT count(DISTINCT p.user_key) AS overlap
 FROM segments p, conversions c
@@ -1173,7 +1160,6 @@ ORDER BY count(DISTINCT p.user_key) DESC;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/media-and-advertising/provider_templates.sql (template customer_overlap_multiparty)
 -- idiom: three-way comma join, two key equalities in WHERE, HAVING count > 25
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column overlap
 SELECT p.region, p2.genre, count(DISTINCT p.user_key) AS overlap
 FROM segments p, ctv_exposures p2, retail_sales c
@@ -1187,7 +1173,6 @@ ORDER BY count(DISTINCT p.user_key) DESC;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/media-and-advertising/provider_templates.sql (template campaign_conversion)
 -- idiom: comma joins mixed with an explicit JOIN ... ON, key equalities in WHERE, HAVING, an aggregated CTE re-selected with a renamed column
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column bought_after_exposure
 -- why: provider_exposures_vw becomes ctv_exposures, the consumer's customer and conversions tables retail_sales and conversions
 WITH actual_result AS (
@@ -1208,7 +1193,6 @@ FROM actual_result;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/media-and-advertising/provider_templates.sql (template customer_overlap_multiparty_subscribers)
 -- idiom: four-way comma join, a boolean filter (= true) on the third party, HAVING count > 25
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column overlap
 -- why: provider_subscriptions_vw.is_subscribed becomes conversions.new_to_brand
 SELECT p2.device_type, count(DISTINCT p.user_key) AS overlap
@@ -1422,7 +1406,6 @@ WHERE i.campaign = 'dsp_awareness' AND i.device = 'mobile'
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "Incremental reach for all placements"
 -- idiom: correlated NOT IN (i2.placement_id <> i.placement_id), GROUP BY 1 ORDER BY 2
 -- legit
--- currently: refused unknown_column
 -- people: SELECT i.device, COUNT(DISTINCT i.user_key) FROM impressions i WHERE i.campaign = 'dsp_awareness' AND i.user_key NOT IN (SELECT user_key FROM impressions i2 WHERE i2.campaign = 'dsp_awareness' AND i2.device <> i.device) GROUP BY 1
 SELECT i.device, count(DISTINCT i.user_key)
 FROM impressions i
@@ -1476,7 +1459,6 @@ GROUP BY 1, 2, 3;
 -- source: github.com/google/ads-bi-suite sql/adh_retail_calc_in_market.sql (with the rewrite the refusal above names)
 -- idiom: COUNT(DISTINCT user_id) per user summed later, LEFT JOIN (SELECT * FROM cte) USING (user_id), a constant type label
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column unique_users
 -- why: the same query with user_key IS NOT NULL in place of user_id != '0'
 WITH imp_status AS (
@@ -1870,7 +1852,6 @@ LIMIT 5;
 -- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/provider_templates.sql (campaign_conversion, rendered as in its test comment: one dimension and where_clause pets <> 'BIRD')
 -- idiom: comma joins plus JOIN ... ON, a where_clause on the consumer's column, HAVING count > 25, ORDER BY inside a CTE
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column bought_after_exposure
 WITH actual_result AS (
   SELECT c_conv.product_category, count(DISTINCT p.user_key) AS conversion_count
@@ -1931,7 +1912,6 @@ GROUP BY 1, 2, 3;
 -- source: AMC Instructional Query Library, "Custom Attribution - Linear Touch", query template (advertising.amazon.com/marketing-cloud/instructional-queries/95212a0253ea4d060cd94db10de7d3dfd542232fa786e1d74852ae3d8bd58139)
 -- idiom: VALUES campaign and traffic-type lists, SECONDS_BETWEEN match age, ROW_NUMBER per conversion and campaign, COUNT(conversions) OVER (PARTITION BY conversion), SUM(metric / total_match_count), round()
 -- legit
--- currently: refused metric_transform table_function unknown_column
 -- people: column user_reach
 -- why: DSP and sponsored products sections kept (the SD / SB / ST sections repeat them); conversion_id becomes (user_key, ts)
 WITH dsp_campaigns (campaign) AS (
@@ -2031,7 +2011,6 @@ JOIN traffic_campaigns t ON c.campaign = t.campaign;
 -- source: AMC Instructional Query Library, "Time of day performance", 4.3 Query template: Amazon DSP only (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: LEFT JOIN on user_key plus hour, date and the traffic timestamp, CASE WHEN ad_product_type IS NULL THEN 'DSP', EXTRACT(DOW), ratios of aggregates
 -- legit
--- currently: refused metric_transform
 -- people: column unique_reach
 -- why: attributed events become purchases within 14 days of a DSP click (the click's own time is the traffic timestamp)
 WITH impressions AS (
@@ -2102,7 +2081,6 @@ select * from segments r
 -- source: https://quickstarts.snowflake.com/guide/build_a_multiparty_clean_room_in_snowflake (github.com/Snowflake-Labs/sfguides), Demo 3, the rendered customer_overlap_multiparty query
 -- idiom: identifier('p.age_band') rendered, three-way comma join with two key equalities, HAVING count(distinct) > 25, ORDER BY count DESC
 -- legit
--- currently: refused join_not_on_user_key
 -- people: column overlap
 select
     p.age_band
