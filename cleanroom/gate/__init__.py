@@ -49,7 +49,7 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     limit, offset = _take_limit(shape) if released else (None, 0)
     tree, outers = rewrite_query(shape, min_users=min_users)
     verify_rewrite(tree, shape, outers, min_users=min_users)
-    return CheckedQuery(tree.sql(dialect="duckdb"), shape.columns, shape.final_mode,
+    return CheckedQuery(tree.sql(dialect="duckdb", copy=False), shape.columns, shape.final_mode,
                         PEOPLE if released else None, limit, offset, shape.final_aggregates,
                         shape.tables, _flags(tree), branches)
 

@@ -54,7 +54,7 @@ def qualify_apart(node: exp.Expr, scope: Scope, subqueries: dict[str, exp.Expr])
 
 def canonical(node: exp.Expr, scope: Scope) -> str:
     """Compare expressions by what they compute: columns qualified by their source."""
-    return qualify(node, scope).sql(dialect="duckdb")
+    return qualify(node, scope).sql(dialect="duckdb", copy=False)  # qualify made a copy
 
 
 def condition_of(condition: exp.Expr) -> exp.Expr:
