@@ -168,7 +168,18 @@ def range_of_call(rules: ValueRules, node: exp.Expr) -> Range | None:
     if key in _AVERAGES and args:
         found = rules.range_of(args[0])
         return None if found is None or found.values is not None else Range(found.lo, found.hi)
+    if key == "Sum" and window is None and len(args) == 1:
+        return _total(rules.range_of(args[0]))
     return None
+
+
+def _total(found: Range | None) -> Range | None:
+    """A per-person SUM of values in ``found``: unbounded (a person may have many rows), but on
+    the scale of ``found``, which a set operation compares across its branches."""
+    if found is None or not found.bounded or found.values is not None or found.empty:
+        return None
+    return Range(-math.inf if found.lo < 0 else 0.0, math.inf if found.hi > 0 else 0.0,
+                 found.integer, total_of=(found.lo, found.hi))
 
 
 def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list[exp.Expr],

@@ -38,6 +38,9 @@ class Range:
     # the constants it takes, so that a later sum can count each as a part (``parts.py``).
     values: tuple[float, ...] | None = field(default=None, repr=False)
     other: bool = field(default=False, repr=False)
+    # A per-person total (a per-user SUM) of values in this range: its own range is unbounded,
+    # but two totals of values on the same scale are on the same scale (``values.union_column``).
+    total_of: tuple[float, float] | None = field(default=None, repr=False)
 
     @property
     def bounded(self) -> bool:
@@ -71,8 +74,11 @@ def hull(ranges: list[Range | None]) -> Range | None:
     known = [r for r in ranges if r is not None and not r.empty]
     if not known:
         return NULL
+    totals = {r.total_of for r in known}
+    if len(totals) > 1 and any(t is not None for t in totals):
+        return None  # totals of values on different scales: no common scale to carry
     return Range(min(r.lo for r in known), max(r.hi for r in known),
-                 all(r.integer for r in known))
+                 all(r.integer for r in known), total_of=totals.pop())
 
 
 def constant_of(node: exp.Expr) -> float | None:

@@ -2383,3 +2383,29 @@ FROM conversions;
 -- (a negative width raises only when a row reaches it: an existence oracle on one person)
 SELECT COUNT(*) AS n FROM impressions
 WHERE time_bucket(INTERVAL '-1 day', CASE WHEN cost = 77.77 THEN ts END) IS NOT NULL;
+
+-- name: pk_union_per_user_totals_scaled
+-- family: subthreshold_expressions
+-- expect: rejected
+-- (per-person totals on different scales in two branches: the union's column is not summable)
+WITH t AS (
+  SELECT user_key, SUM(cost * 1000000) AS v FROM impressions WHERE campaign = 'CANARYCAMP3' GROUP BY user_key
+  UNION ALL
+  SELECT user_key, SUM(cost) AS v FROM impressions WHERE campaign <> 'CANARYCAMP3' GROUP BY user_key
+)
+SELECT SUM(v) AS packed FROM t;
+
+-- name: pk_union_per_user_totals_nested_scales
+-- family: subthreshold_expressions
+-- expect: rejected
+-- (two unions, each on one scale, joined in a third: the scales still differ)
+WITH a AS (
+  SELECT user_key, SUM(cost) AS v FROM impressions WHERE campaign <> 'CANARYCAMP3' GROUP BY user_key
+  UNION ALL
+  SELECT user_key, SUM(cost) AS v FROM impressions WHERE campaign = 'nothing' GROUP BY user_key
+), b AS (
+  SELECT user_key, SUM(cost * 1000000) AS v FROM impressions WHERE campaign = 'CANARYCAMP3' GROUP BY user_key
+  UNION ALL
+  SELECT user_key, SUM(cost * 1000000) AS v FROM impressions WHERE campaign = 'nothing' GROUP BY user_key
+), t AS (SELECT * FROM a UNION ALL SELECT * FROM b)
+SELECT SUM(v) AS packed FROM t;

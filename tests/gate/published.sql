@@ -256,7 +256,6 @@ GROUP BY 1, 2;
 -- source: AMC Instructional Query Library, "Sponsored Products and Sponsored Display Overlap", 4.2 Query Template (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES lists, SUM(IF(cond, metric, 0)), FULL OUTER JOIN of two per-user CTEs, GROUP BY two user_key columns, nested IF buckets, LEFT JOIN of two aggregates
 -- legit
--- currently: refused metric_case_default table_function unknown_column
 -- people: column unique_reach
 -- why: UUID() conversion and impression ids are dropped (they only split groups further)
 WITH SD (campaign) AS (
@@ -383,7 +382,6 @@ LEFT JOIN users_purchased_exp p ON a.exposure_group = p.exposure_group;
 -- source: AMC Instructional Query Library, "Time of day performance", 4.1 Query template: Amazon DSP and sponsored ads (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: SUM(total_cost / 100000) inside per-user UNION ALL CTEs, CASE day parts on an hour, EXTRACT(DOW), LEFT JOIN on user_key plus dimensions, ratios of aggregates
 -- legit
--- currently: refused metric_transform
 -- people: column unique_reach
 -- why: amazon_attributed_events_by_conversion_time becomes purchases within 14 days of a click
 WITH impressions AS (
@@ -562,7 +560,6 @@ GROUP BY 1;
 -- source: AMC Instructional Query Library, "Off-Amazon conversions by ad product exposure", 4.2.1 Amazon DSP and sponsored ads (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: two-column VALUES grouping joined INNER and LEFT, COALESCE(group, 'Amazon DSP'), SECONDS_BETWEEN window, ROW_NUMBER last touch, IF(product, cost / 1e5, cost / 1e8), ARRAY_SORT(COLLECT(DISTINCT)) path, MAX(IF(...,1,0))
 -- legit
--- currently: refused metric_transform mixed_join table_function unknown_column
 -- people: column audience_reach
 -- why: first_party_conversions_table becomes retail_sales (the retailer's in-store sales); the path is a sorted list of groups; both cost units are cents here, so both IF branches divide by 100
 WITH campaign_group (campaign, campaign_group) AS (
