@@ -24,7 +24,7 @@ from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
-from cleanroom.gate.nodes import canonical, output_name
+from cleanroom.gate.nodes import branch_selects, canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.values import union_column
@@ -168,7 +168,7 @@ class _Analyser(FromClause):
             rel = self._select(node.this, env, final=False, outer=outer)
         else:
             rel = self.query(node, env, final=False)
-        branches = _branches(node.this if isinstance(node, exp.Subquery) else node)
+        branches = branch_selects(node.this if isinstance(node, exp.Subquery) else node)
         for select in branches:
             if id(select) in self.plans:
                 self.plans[id(select)].propagate_uid = False
@@ -389,14 +389,6 @@ def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:
     for i, (key, kind) in enumerate(zip(keys, kinds)):
         found.setdefault(canonical(key, scope), (i, kind))
     return found
-
-
-def _branches(node: exp.Expr) -> list[exp.Select]:
-    if isinstance(node, exp.Subquery):
-        return _branches(node.this)
-    if isinstance(node, exp.SetOperation):
-        return _branches(node.left) + _branches(node.right)
-    return [node] if isinstance(node, exp.Select) else []
 
 
 def _has_aggregate(node: exp.Expr) -> bool:

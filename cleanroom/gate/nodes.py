@@ -69,3 +69,12 @@ def output_name(proj: exp.Expr) -> str:
     if isinstance(proj, exp.Column) and not isinstance(proj.this, exp.Star):
         return proj.name
     return proj.sql(dialect="duckdb")
+
+
+def branch_selects(node: exp.Expr) -> list[exp.Select]:
+    """The SELECTs a query is made of: itself, or each branch of its set operations."""
+    if isinstance(node, exp.Subquery):
+        return branch_selects(node.this)
+    if isinstance(node, exp.SetOperation):
+        return branch_selects(node.left) + branch_selects(node.right)
+    return [node] if isinstance(node, exp.Select) else []

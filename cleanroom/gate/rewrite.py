@@ -25,6 +25,7 @@ from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
+from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 
@@ -84,19 +85,11 @@ def final_branches(shape: QueryShape) -> list[exp.Select]:
     final SELECT (its rows thresholded, counted and flagged cell by cell)."""
     if not isinstance(shape.tree, exp.SetOperation):
         return []
-    found = _branch_selects(shape.tree)
+    found = branch_selects(shape.tree)
     plans = [shape.plans.get(id(s)) for s in found]
     if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans):
         return []
     return found
-
-
-def _branch_selects(node: exp.Expr) -> list[exp.Select]:
-    if isinstance(node, exp.Subquery):
-        return _branch_selects(node.this)
-    if isinstance(node, exp.SetOperation):
-        return _branch_selects(node.left) + _branch_selects(node.right)
-    return [node] if isinstance(node, exp.Select) else []
 
 
 def _run(shape: QueryShape, min_users: int) -> _Run:
@@ -198,7 +191,7 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
     hidden column (it must stay one column)."""
     copied = _mark_copy(sub.this.copy())
     run.copies.update(id(s) for s in copied.find_all(exp.Select))
-    for branch in _branch_selects(sub.this):
+    for branch in branch_selects(sub.this):
         if branch.expressions and branch.expressions[-1].alias_or_name == TAINT:
             branch.expressions.pop()
     probe = exp.select(cells.bool_or(exp.column(TAINT, quoted=True))).from_(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.gate.model import Mode, SelectPlan
+from cleanroom.gate.nodes import branch_selects
 
 TAINT = "__cr_w"
 
@@ -99,7 +100,7 @@ class TaintMap:
     def _mark(self, query: exp.Expr) -> None:
         if not self.may(query):
             return
-        for sel in _branches(query):
+        for sel in branch_selects(query):
             self.carry.add(id(sel))
 
     def tainted(self, sel: exp.Select) -> bool:
@@ -125,9 +126,3 @@ class TaintMap:
                 or any(self.may(s.this) for s in value_subqueries(node)))
 
 
-def _branches(node: exp.Expr) -> list[exp.Select]:
-    if isinstance(node, exp.Subquery):
-        return _branches(node.this)
-    if isinstance(node, exp.SetOperation):
-        return _branches(node.left) + _branches(node.right)
-    return [node] if isinstance(node, exp.Select) else []
