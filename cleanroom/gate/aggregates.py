@@ -26,6 +26,7 @@ from cleanroom.gate.model import SUMMABLE, K, Mode, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, condition_of, qualify_apart
 from cleanroom.gate.parts import Part, parts_of, render
 from cleanroom.gate.ranges import Range, hull
+from cleanroom.gate.values import case_parts
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
@@ -101,6 +102,8 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
         return rules.fail("distinct_aggregate", func, name)
     args = arguments(func)
     kinds = [_argument(rules, a, ctx, func) for a in args]
+    if _counts_values(func, key) and not all(_names_people(rules, a) for a in args):
+        return rules.fail("distinct_values", func, name)
     if key in _SUMS and any(k not in SUMMABLE and not _bounded(rules, a)
                             for k, a in zip(kinds, args)):
         return rules.fail("not_summable", func, name)
@@ -111,6 +114,28 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
         if found is not None and found.bounded:
             rules.argument_ranges[id(node)] = found
     return K.SAFE
+
+
+def _counts_values(func: exp.Expr, key: str) -> bool:
+    """COUNT(DISTINCT x) and approx_count_distinct(x) count values, not rows."""
+    return key in COUNT_AGGREGATES and (isinstance(func.this, exp.Distinct) or key != "Count"
+                                        and key != "CountIf")
+
+
+def _names_people(rules: ExpressionRules, arg: exp.Expr) -> bool:
+    """A user_key, or a CASE that yields one or NULL: distinct values are then people, which
+    the threshold counts. Any other value's distinct count says whether a value held by one
+    person exists (``COUNT(DISTINCT CASE WHEN <one person> THEN 'a' ELSE 'b' END)`` is 2)."""
+    while isinstance(arg, exp.Paren):
+        arg = arg.this
+    if isinstance(arg, exp.Column):
+        found = rules.scope.resolve(arg)
+        return isinstance(found, tuple) and found[1] is K.UID
+    if isinstance(arg, (exp.Case, exp.If)):
+        pairs, default = case_parts(arg)
+        outputs = [then for _, then in pairs] + ([default] if default is not None else [])
+        return all(isinstance(o, exp.Null) or _names_people(rules, o) for o in outputs)
+    return False
 
 
 def _bounded(rules: ExpressionRules, arg: exp.Expr) -> bool:

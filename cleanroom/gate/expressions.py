@@ -8,6 +8,7 @@ it may not. Aggregates and windows are in ``aggregates.py``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -378,16 +379,18 @@ def _indicator(node: exp.Expr) -> bool:
     return False
 
 
+_INTERVAL_TEXT = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-z]+)?\s*", re.IGNORECASE)
+
+
 def _constant_number(literal: exp.Literal, *, positive: bool) -> bool:
-    """``INTERVAL 30 DAY``, ``INTERVAL '-30 day'`` (dbt's lookback): a finite, non-zero
-    constant of either sign; a constant shift cannot depend on anyone's data (a zero interval
-    makes time_bucket raise, and only when some row reaches it)."""
-    text = literal.name.strip()
-    number = text.split()[0] if text else ""
-    try:
-        value = float(number)
-    except ValueError:
+    """``INTERVAL 30 DAY``, ``INTERVAL '-30 day'`` (dbt's lookback): one finite, non-zero
+    number (and at most one unit) of either sign; a constant shift cannot depend on anyone's
+    data. ``'1 day -24 hour'`` or ``'1 month -30 day'`` are refused: a width that comes out
+    non-positive makes time_bucket raise, and only when some row reaches it."""
+    found = _INTERVAL_TEXT.fullmatch(literal.name)
+    if found is None:
         return False
+    value = float(found.group(1))
     return math.isfinite(value) and (value > 0 if positive else value != 0)
 
 

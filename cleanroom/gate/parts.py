@@ -206,28 +206,13 @@ def _nullif(node: exp.Expr) -> list[Part]:
 
 def _extreme(node: exp.Expr) -> list[Part]:
     """GREATEST / LEAST take one argument's value (NULLs skipped): each argument's parts, on the
-    rows where it is the one taken (a tie counts in both)."""
-    if _clamp(node):
-        return [Part((("nonzero", (node,)),), 1.0, node)]
+    rows where it is the one taken (a tie counts in both). A clamp is no exception: the rows a
+    narrow window ``LEAST(GREATEST(revenue, 776), 778)`` passes through are a part of their own
+    (a review decoded one person's revenue when the clamp counted as one part)."""
     found: list[Part] = []
     for arg in [node.this, *node.expressions]:
         found += [p.under((("equals", (arg, node)),)) for p in _parts(arg)]
     return found
-
-
-def _clamp(node: exp.Expr) -> bool:
-    """LEAST(x, 720) or GREATEST(x, 0) of one value without branches: the rows at the bound
-    give the bound, which x itself reaches, so it sets no scale of its own (one part). A value
-    with branches keeps them: LEAST(CASE WHEN tiny THEN 1e9 ELSE 1 END, 1e6) is two parts."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if not isinstance(node, (exp.Greatest, exp.Least)):
-        return False
-    others = [a for a in [node.this, *node.expressions] if constant_of(a) is None]
-    if len(others) != 1:
-        return False
-    inner = others[0]
-    return _clamp(inner) or (inner.find(*_CONDITIONAL) is None and len(_parts(inner)) <= 1)
 
 
 def _duration(node: exp.Expr) -> list[Part]:

@@ -165,6 +165,10 @@ _RULES = (
     Rule("stored_data_damaged", "a stored dataset version is missing or does not match the "
          "checksum written when it was published; nothing was read from it",
          "ask the dataset's provider to upload it again (or restore an earlier version)"),
+    Rule("distinct_values", "across people, COUNT(DISTINCT ...) and approx_count_distinct count "
+         "only user_keys: a count of distinct other values says whether a value that one person "
+         "holds exists", "COUNT(DISTINCT user_key), or GROUP BY the value and count the groups "
+         "that are released"),
     Rule("unit_not_constant", "a date part, unit, interval or format must be a constant the "
          "query spells out; a column there would be read per row or silently taken for a "
          "keyword", "write the unit as a quoted constant: date_trunc('day', ts), "

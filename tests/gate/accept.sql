@@ -849,6 +849,10 @@ SELECT channel, COUNT(*) AS first_touches FROM positioned WHERE pos = 1 GROUP BY
 -- name: hours_to_convert_clamped
 -- source: AMC "time to conversion" (date_diff between exposure and conversion, clamped with LEAST/GREATEST)
 -- suppressed: 1
+-- partial: 5
+-- (each clamp bound is a part: the few people past the 720-hour cap withhold the average; a
+-- clamp counted as one part let a narrow window isolate one person's value, see
+-- tests/gate/test_review_attacks.py)
 SELECT i.channel, AVG(LEAST(GREATEST(date_diff('hour', i.ts, c.ts), 0), 720)) AS avg_hours
 FROM impressions i JOIN conversions c ON i.user_key = c.user_key
 GROUP BY i.channel;
@@ -877,6 +881,8 @@ GROUP BY channel;
 -- name: metric_through_nullif_abs_least_greatest
 -- source: AMC instructional queries (NULLIF(spend, 0) guards, LEAST/GREATEST caps on sales)
 -- suppressed: 1
+-- partial: 4
+-- (a cap is a part of its own: where few people pass the cap or the floor, that cell is withheld)
 SELECT i.channel, SUM(NULLIF(i.cost, 0)) AS cost, SUM(abs(i.cost)) AS abs_cost,
        SUM(LEAST(c.revenue, 500)) AS capped_revenue, AVG(GREATEST(i.cost, 1)) AS floored_cost
 FROM impressions i JOIN conversions c ON i.user_key = c.user_key

@@ -336,3 +336,14 @@ SELECT SUM(s) FROM t;
 WITH r AS (SELECT user_key, CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS v FROM impressions
            UNION ALL SELECT user_key, CASE WHEN channel = 'video' THEN 0.4 ELSE 0.2 END AS v FROM impressions)
 SELECT SUM(v) FROM r;
+
+-- name: distinct_values_of_a_label
+-- expect: distinct_values
+-- (2 when anyone's revenue lies in the window: a bit on one person)
+SELECT COUNT(DISTINCT CASE WHEN revenue >= 777 AND revenue < 778 THEN 'a' ELSE 'b' END) AS n
+FROM conversions
+
+-- name: interval_of_two_parts
+-- expect: interval_not_constant
+-- (a width of '1 day -24 hour' is zero: time_bucket raises only when a row reaches it)
+SELECT time_bucket(INTERVAL '1 day -24 hour', ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
