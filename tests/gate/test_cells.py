@@ -14,6 +14,7 @@ import duckdb
 
 from tests.canary import SMALL_CHANNEL, user_key
 from tests.conftest import Harness
+from tests.test_release import impressions
 
 HEADER = "user_key,ts,channel,campaign,cost,ip_hash\n"
 
@@ -118,15 +119,6 @@ def test_an_untouched_cte_answers_exactly(loaded: Harness, raw: duckdb.DuckDBPyC
     truth = {r[0]: list(r) for r in raw.execute(sql).fetchall() if not r[0].startswith("CANARY")}
     assert body["withheld_cells"] == [] and set(body["row_status"]) == {"exact"}
     assert {r[0]: r for r in body["rows"]} == truth
-
-
-def impressions(groups: dict[str, int]) -> bytes:
-    lines, person = [], 0
-    for campaign, people in groups.items():
-        for _ in range(people):
-            lines.append(f"{user_key(person)},2026-09-01 10:00:00,search,{campaign},1.0,x")
-            person += 1
-    return (HEADER + "\n".join(lines) + "\n").encode()
 
 
 SHARE = """
