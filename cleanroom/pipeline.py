@@ -158,7 +158,8 @@ def check(policy: Policy, steps: tuple[Step, ...]) -> tuple[Checked, ...]:
 def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
     """Noised steps re-checked against their noise plans, and a trusted planner's SQL re-read
     for what it may touch (the gate verifies its own exact rewrite)."""
-    datasets = frozenset(policy.datasets)
+    datasets = {name: {c: col.kind for c, col in d.columns.items()}
+                for name, d in policy.datasets.items()}
     for step in steps:
         if isinstance(step, NoisedStep):
             verify_noised(step)

@@ -16,7 +16,7 @@ from cleanroom.planners.attribution import AttributionRequest, plan_attribution
 from cleanroom.planners.base import NoisedStep, Plan, Released, SqlStep, Table, only
 from cleanroom.planners.sql import plan_private_query
 from cleanroom.planners.verify import verify_noised, verify_trusted
-from cleanroom.policy import Policy
+from cleanroom.policy import Kind, Policy
 from cleanroom.store import Identity
 from tests.canary import CanaryData
 from tests.conftest import COLLAB, Harness
@@ -187,10 +187,34 @@ def test_a_released_table_is_the_planners_finish(required: Harness) -> None:
     "WITH t AS (SELECT * FROM secrets) SELECT COUNT(*) AS __cr_n FROM t",
     "SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel",  # no people count
     "COPY impressions TO 'out.csv'",
+    # the policy's column rule: nothing banned, nothing unknown, no star over a dataset
+    "WITH t AS (SELECT user_key, ip_hash AS d FROM impressions) "
+    "SELECT d, COUNT(*) AS __cr_n FROM t GROUP BY d",
+    "WITH t AS (SELECT i.user_key, i.ip_hash AS d FROM impressions AS i) "
+    "SELECT d, COUNT(*) AS __cr_n FROM t GROUP BY d",
+    "WITH t AS (SELECT * FROM impressions) SELECT channel, COUNT(*) AS __cr_n FROM t GROUP BY 1",
+    "WITH t AS (SELECT i.* FROM impressions AS i) SELECT channel, COUNT(*) AS __cr_n FROM t "
+    "GROUP BY 1",
+    "SELECT secret AS d, COUNT(*) AS __cr_n FROM impressions GROUP BY 1",
+    "SELECT d, COUNT(*) AS __cr_n FROM (SELECT order_id AS d FROM conversions) GROUP BY d",
 ])
 def test_a_trusted_planners_sql_reads_only_the_datasets(sql: str) -> None:
     with pytest.raises(QueryRejected):
-        verify_trusted(sql, frozenset({"impressions", "conversions"}), people_column="__cr_n")
+        verify_trusted(sql, _KINDS, people_column="__cr_n")
+
+
+def test_a_trusted_planners_sql_may_read_allowed_columns() -> None:
+    """The same checks pass the planners' renaming CTEs (so the refusals above are the rule's)."""
+    verify_trusted("WITH t AS (SELECT user_key, CAST(ts AS TIMESTAMP) AS ts, channel AS d "
+                   "FROM impressions) SELECT d, COUNT(DISTINCT user_key) AS __cr_n FROM t "
+                   "GROUP BY d", _KINDS, people_column="__cr_n")
+
+
+_KINDS = {
+    "impressions": {"user_key": Kind.USER_KEY, "ts": Kind.DIMENSION, "channel": Kind.DIMENSION,
+                    "ip_hash": Kind.BANNED},
+    "conversions": {"user_key": Kind.USER_KEY, "revenue": Kind.METRIC, "order_id": Kind.BANNED},
+}
 
 
 @pytest.mark.parametrize("model", ["linear", "time_decay", "markov"])

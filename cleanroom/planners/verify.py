@@ -14,11 +14,15 @@ person by construction) gets the plan and shape checks.
 
 A trusted planner's SQL (attribution's window functions, ANTI JOIN and parameters are not
 free SQL's) does not meet the gate's rules, but ``verify_trusted`` re-reads it: one query that
-reads nothing but the policy's datasets and its own CTEs (no file, no table function), and, when
-thresholded, has the people count as its last column.
+reads nothing but the policy's datasets and its own CTEs (no file, no table function), reads from
+each dataset only columns the policy has and does not ban (never ``*``), and, when thresholded,
+has the people count as its last column.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -26,6 +30,7 @@ from sqlglot import exp
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.rules import violation
 from cleanroom.planners.base import NoisedStep
+from cleanroom.policy import Kind
 from cleanroom.privacy.dp_release import SHARED_COUNT
 from cleanroom.privacy.dp_sql import PEOPLE, DPColumn
 
@@ -52,8 +57,11 @@ def verify_noised(step: NoisedStep) -> None:
         _verify_bounding(select, columns)
 
 
-def verify_trusted(sql: str, datasets: frozenset[str], *, people_column: str | None) -> None:
-    """Raise QueryRejected unless trusted SQL reads only ``datasets`` and its CTEs."""
+def verify_trusted(sql: str, datasets: Mapping[str, Mapping[str, Kind]], *,
+                   people_column: str | None) -> None:
+    """Raise QueryRejected unless trusted SQL reads only ``datasets`` and its CTEs, and every
+    column it reads from a dataset is one of its columns and not banned (the policy's column
+    rule; a trusted planner picks its other names from checked options)."""
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError:
@@ -64,13 +72,48 @@ def verify_trusted(sql: str, datasets: frozenset[str], *, people_column: str | N
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier) or table.args.get("db") or \
-                table.name not in ctes | datasets:
+                table.name not in ctes | set(datasets):
             raise QueryRejected([violation("unknown_table", "a planner's SQL reads "
                                            "something other than the collaboration's datasets")])
+    for select in tree.find_all(exp.Select):
+        _verify_dataset_columns(select, datasets, ctes)
     last = tree.selects[-1] if tree.selects else None
     if people_column is not None and (last is None or last.alias_or_name != people_column):
         raise QueryRejected([violation("unsupported_syntax", "a planner's SQL has no people "
                                        "count to threshold its rows by")])
+
+
+def _verify_dataset_columns(select: exp.Select, datasets: Mapping[str, Mapping[str, Kind]],
+                            ctes: set[str]) -> None:
+    """A SELECT that reads a dataset directly names only its allowed columns, never ``*``."""
+    sources = [t for t in _own(select, exp.Table) if t.name not in ctes]
+    if not sources:
+        return
+    read = {t.alias_or_name: datasets[t.name] for t in sources}
+    only = next(iter(read.values())) if len(read) == 1 and len(sources) == len(
+        list(_own(select, exp.Table))) else None
+    for column in _own(select, exp.Column):
+        if isinstance(column.this, exp.Star):
+            raise _bad_column()
+        kinds = read.get(column.table) if column.table else only
+        if kinds is None:
+            continue  # a CTE's column, checked where that CTE read the dataset
+        if kinds.get(column.name, Kind.BANNED) is Kind.BANNED:
+            raise _bad_column()
+    if any(isinstance(e, exp.Star) for e in select.expressions):
+        raise _bad_column()
+
+
+def _own(select: exp.Select, kind: type[exp.Expr]) -> Iterator[Any]:
+    """The nodes of ``kind`` in ``select`` itself, not in the queries nested in it."""
+    for node in select.find_all(kind):
+        if node.find_ancestor(exp.Select) is select:
+            yield node
+
+
+def _bad_column() -> QueryRejected:
+    return QueryRejected([violation("banned_column", "a planner's SQL reads a column the "
+                                    "policy does not let out of its dataset")])
 
 
 def _verify_plan(step: NoisedStep, aggregates: list[DPColumn]) -> None:
