@@ -100,7 +100,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.put("/v1/collaborations/{c}/datasets/{d}", status_code=201, response_model=UploadAnswer,
              tags=["datasets"], openapi_extra=UPLOAD_BODY,
-             responses=refusals(*AUTH, "invalid_upload", "overloaded", "storage_full"))
+             responses=refusals(*AUTH, "invalid_upload", "overloaded"))
     async def upload(c: str, d: str, request: Request, who: Who) -> UploadAnswer:
         """Upload the whole dataset D (CSV with a header row, or Parquet); the provider only.
         A new upload replaces the old one atomically."""

@@ -74,6 +74,7 @@ def list_analytics(c: str, request: Request, who: Who) -> AnalyticsList:
 @router.post("/v1/collaborations/{c}/analytics/{name}", response_model=AnalyticsAnswer,
              tags=["questions"], responses=refusals(*QUESTION))
 def run_analytic(c: str, name: str, request: Request, who: Who,
-                 body: Annotated[Any, Body()] = None) -> AnalyticsAnswer:
+                 body: Annotated[Any, Body(examples=[{"a": "impressions", "b": "conversions"}])]
+                 = None) -> AnalyticsAnswer:
     """Run the analytic NAME with its options as a JSON object (analysts)."""
     return analytics.run_analytic(_service(request), who, c, name, {} if body is None else body)

@@ -56,8 +56,9 @@ class ErrorBody(BaseModel):
 CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "invalid_request": ((400, 413, 422), "the request body is not valid (each field named, "
                         "with its bounds) or is too large"),
-    "invalid_upload": ((400, 413, 422), "the file does not match the policy's dataset, is "
-                       "empty, too large or unreadable"),
+    "invalid_upload": ((400, 413, 422, 507), "the file does not match the policy's dataset, is "
+                       "empty, too large or unreadable; 507: the server could not store it (the "
+                       "current version is kept)"),
     "unauthorized": ((401,), "no bearer token, or one that is unknown, revoked or expired"),
     "forbidden": ((403,), "the party lacks the role this route needs"),
     "not_found": ((404,), "no such collaboration, dataset or analytic for this party"),
@@ -65,7 +66,6 @@ CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "query_failed": ((422,), "it ran and failed (time, memory, rows); no detail from the data"),
     "budget_exhausted": ((429,), "the party's epsilon budget cannot cover the request"),
     "overloaded": ((503,), "the service is busy; retry later"),
-    "storage_full": ((507,), "the server could not store the upload; the current version is kept"),
 }
 # Every route with a token: the JSON body cap (413) and field checks (422) apply to each.
 AUTH = ("unauthorized", "forbidden", "not_found", "invalid_request")
