@@ -69,6 +69,8 @@ def identity(request: Request, credentials: Bearer) -> Identity:
 
 
 Who = Annotated[Identity, Depends(identity)]
+PartyParam = Annotated[str | None, Query(max_length=200,
+                                         description="compliance: the analyst party to read")]
 
 
 DESCRIPTION = """The clean room's HTTP service (CONTRACT.md §3). Every route but `/healthz` takes
@@ -129,9 +131,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.get("/v1/collaborations/{c}/budget", response_model=BudgetAnswer, tags=["privacy"],
              responses=refusals(*AUTH))
-    def budget(c: str, who: Who, party: Annotated[str | None, Query(
-            max_length=200, description="compliance: the analyst party to read")] = None,
-               ) -> BudgetAnswer:
+    def budget(c: str, who: Who, party: PartyParam = None) -> BudgetAnswer:
         """An analyst's epsilon budget, spend and history: its own, or (compliance) any
         analyst party's."""
         return pipeline.budget_of(service, who, c, party=party)

@@ -134,3 +134,17 @@ def test_401_carries_www_authenticate_and_405_allow(fresh: Harness) -> None:
     response = fresh.client.delete(f"/v1/collaborations/{COLLAB}/queries", headers=fresh.auth("acme"))
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_attribution_and_analytics_names_get_a_did_you_mean(fresh: Harness) -> None:
+    def post(route: str, body: dict[str, Any]) -> Any:
+        return fresh.client.post(f"/v1/collaborations/{COLLAB}/{route}", json=body,
+                                 headers=fresh.auth("acme"))
+    table = post("attribution", {**ATTRIBUTION, "touchpoints": "impresions"})
+    assert "did you mean 'impressions'? (datasets: conversions, impressions)" in messages(table)[0]
+    column = post("attribution", {**ATTRIBUTION, "dimension": "chanel"})
+    (says,) = messages(column)
+    assert "did you mean 'channel'?" in says and "ip_hash" not in says
+    analytic = post("analytics/overlapp", {})
+    assert analytic.status_code == 404 and analytic.json()["error"]["code"] == "not_found"
+    assert "did you mean 'overlap'?" in analytic.json()["error"]["message"]

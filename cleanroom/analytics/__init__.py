@@ -22,6 +22,7 @@ from cleanroom.answers import AnalyticsAnswer
 from cleanroom.errors import InvalidRequest, NotFound, Violation
 from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
+from cleanroom.gate.suggest import suggestion
 from cleanroom.pipeline import Request, Service, answer, authorize
 from cleanroom.planners.base import Finish, Plan, Released, Table
 from cleanroom.policy import Policy
@@ -70,7 +71,7 @@ def run_analytic(service: Service, who: Identity, collaboration: str, name: str,
     authorize(service, who, collaboration, "analyst")
     analytic = ANALYTICS.get(name)
     if analytic is None:
-        raise NotFound()
+        raise NotFound(message="no such analytic" + suggestion(name, ANALYTICS, "analytics"))
     detail: dict[str, Any] = {"analytic": name}
     try:
         options: Options | None = parse_options(analytic.options, body)
