@@ -61,6 +61,22 @@ class AnalyticsAnswer(Answer):
     analytic: str
 
 
+class UploadAnswer(Typed):
+    """A dataset's new current version (CONTRACT.md §3)."""
+
+    dataset: str
+    rows: int
+    version: int
+
+
+class AnalyticsList(Typed):
+    analytics: list[dict[str, Any]]
+
+
+class Health(Typed):
+    status: str
+
+
 class CheckAnswer(Typed):
     decision: str  # accepted | rejected
     violations: list[dict[str, Any]]

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cleanroom import pipeline
 from cleanroom.admission import Admission
-from cleanroom.answers import Answer, AuditAnswer, BudgetAnswer, CheckAnswer, QueryAnswer
+from cleanroom.answers import (
+    Answer,
+    AuditAnswer,
+    BudgetAnswer,
+    CheckAnswer,
+    Health,
+    QueryAnswer,
+    UploadAnswer,
+)
 from cleanroom.errors import (
     CleanroomError,
     InvalidRequest,
@@ -25,7 +34,9 @@ from cleanroom.errors import (
     Unauthorized,
     Violation,
 )
+from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
+from cleanroom.openapi import AUTH, QUESTION, bearer, install_docs, refusals
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -37,63 +48,98 @@ log = logging.getLogger("cleanroom")
 
 
 class QueryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"sql": "SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions "
+                "GROUP BY channel"}]})
     sql: str = Field(max_length=1_000_000)
     epsilon: float | None = Field(default=None, gt=0, strict=True)  # true, "0.5": refused
 
 
-def identity(request: Request) -> Identity:
-    """The party behind the request's bearer token."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def identity(request: Request, credentials: Bearer) -> Identity:
+    """The party behind the request's bearer token (unknown, revoked or expired: 401)."""
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthorized()
-    who = request.app.state.service.store.identify(token.strip())
+    who = request.app.state.service.store.identify(credentials.credentials.strip())
     if who is None:
         raise Unauthorized()
     return who
 
 
 Who = Annotated[Identity, Depends(identity)]
+PartyParam = Annotated[str | None, Query(max_length=200,
+                                         description="compliance: the analyst party to read")]
+
+
+DESCRIPTION = """The clean room's HTTP service (CONTRACT.md §3). Every route but `/healthz` takes
+`Authorization: Bearer <token>` (`cleanroom token issue`); every refusal is
+`{"error": {"code", "message", "violations": [{"rule", "message", ...}]}}`."""
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}, "example": "user_key,ts,channel,campaign,cost,"
+                 "ip_hash\n<64 hex>,2026-09-01 13:45:00,search,spring,0.5,<hash>\n"},
+    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def create_app(data_dir: Path | str, policies_dir: Path | str, *,
                settings: Settings | None = None) -> FastAPI:
     service = Service.open(Store(data_dir), load_policies(policies_dir), settings or Settings())
-    app = FastAPI(title="cleanroom", version="0.1.0")
+    # What ``cleanroom token issue`` checks a new token's collaboration and party against.
+    service.store.record_parties({c: [p.name for p in policy.parties]
+                                  for c, policy in service.policies.items()})
+    app = FastAPI(title="cleanroom", version="0.1.0", description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)  # /docs from the package: install_docs
     app.state.service = service
     _install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(Admission, settings=service.settings)  # query slots, body cap
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:  # async: never waits for a worker thread
-        return {"status": "ok"}
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    async def healthz() -> Health:  # async: never waits for a worker thread
+        """Liveness; needs no token."""
+        return Health(status="ok")
 
-    @app.put("/v1/collaborations/{c}/datasets/{d}", status_code=201)
-    async def upload(c: str, d: str, request: Request, who: Who) -> dict[str, Any]:
+    @app.put("/v1/collaborations/{c}/datasets/{d}", status_code=201, response_model=UploadAnswer,
+             tags=["datasets"], openapi_extra=UPLOAD_BODY,
+             responses=refusals(*AUTH, "invalid_upload", "overloaded"))
+    async def upload(c: str, d: str, request: Request, who: Who) -> UploadAnswer:
+        """Upload the whole dataset D (CSV with a header row, or Parquet); the provider only.
+        A new upload replaces the old one atomically."""
         pipeline.upload_target(service, who, c, d)  # refuse before receiving the body
         fmt = upload_format(request.headers.get("content-type"))
         raw = service.store.staging_path("." + fmt)
         try:
             await _receive(request, raw, service.settings.max_upload_bytes)
-            return await run_in_threadpool(pipeline.upload_dataset, service, who, c, d, raw, fmt)
+            done = await run_in_threadpool(pipeline.upload_dataset, service, who, c, d, raw, fmt)
+            return UploadAnswer.model_validate(done)
         finally:
             raw.unlink(missing_ok=True)
 
-    @app.post("/v1/collaborations/{c}/queries", response_model=QueryAnswer)
+    @app.post("/v1/collaborations/{c}/queries", response_model=QueryAnswer, tags=["questions"],
+              responses=refusals(*QUESTION))
     def query(c: str, body: QueryRequest, who: Who) -> Answer:
+        """Run gated SQL (analysts); with `epsilon`, a differentially private answer."""
         return pipeline.run_sql(service, who, c, body.sql, body.epsilon)
 
-    @app.post("/v1/collaborations/{c}/queries/check", response_model=CheckAnswer)
+    @app.post("/v1/collaborations/{c}/queries/check", response_model=CheckAnswer,
+              tags=["questions"], responses=refusals(*AUTH, "overloaded"))
     def check(c: str, body: QueryRequest, who: Who) -> CheckAnswer:
+        """The gate's decision, its violations and the SQL that would run; runs nothing and
+        spends no budget. A rejected query is a 200 with `decision: rejected`."""
         return pipeline.check_sql(service, who, c, body.sql, body.epsilon)
 
-    @app.get("/v1/collaborations/{c}/budget", response_model=BudgetAnswer)
-    def budget(c: str, who: Who) -> BudgetAnswer:
-        return pipeline.budget_of(service, who, c)
+    @app.get("/v1/collaborations/{c}/budget", response_model=BudgetAnswer, tags=["privacy"],
+             responses=refusals(*AUTH))
+    def budget(c: str, who: Who, party: PartyParam = None) -> BudgetAnswer:
+        """An analyst's epsilon budget, spend and history: its own, or (compliance) any
+        analyst party's."""
+        return pipeline.budget_of(service, who, c, party=party)
 
-    @app.get("/v1/collaborations/{c}/audit", response_model=AuditAnswer)
+    @app.get("/v1/collaborations/{c}/audit", response_model=AuditAnswer, tags=["audit"],
+             responses=refusals(*AUTH))
     def audit_log(c: str, who: Who) -> AuditAnswer:
+        """The audit log (compliance): every decision, with rule codes and counts only."""
         return AuditAnswer(entries=pipeline.read_audit(service, who, c))
 
     from cleanroom.api_routes import router  # here, not at the top: it imports this module
@@ -121,17 +167,16 @@ async def _receive(request: Request, path: Path, limit: int) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CleanroomError)
     async def cleanroom_error(_: Request, exc: CleanroomError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.http_status)
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default body echoes the input; this one names only the field and the rule.
-        violations = [Violation("invalid_field", f"{'.'.join(str(p) for p in e.get('loc', ()))}: "
-                                f"{e.get('type', 'invalid')}", hint=RULES["invalid_field"].hint)
-                      for e in exc.errors()]
-        body = {"error": {"code": "invalid_request", "message": "the request body is not valid",
-                          "violations": [v.as_dict() for v in violations]}}
-        return JSONResponse(body, status_code=422)
+        # FastAPI's default body echoes the input; this one names the field, the rule and
+        # its bounds in words.
+        hint = RULES["invalid_field"].hint
+        error = InvalidRequest([Violation("invalid_field", field_message(e), hint=hint)
+                                for e in exc.errors()])
+        return JSONResponse(error.body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

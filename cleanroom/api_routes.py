@@ -16,9 +16,10 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cleanroom import analytics
-from cleanroom.answers import AnalyticsAnswer, AttributionAnswer
+from cleanroom.answers import AnalyticsAnswer, AnalyticsList, AttributionAnswer
 from cleanroom.api import Who
 from cleanroom.attribution_service import AttributionRequest, attribute
+from cleanroom.openapi import AUTH, QUESTION, refusals
 from cleanroom.pipeline import Service, authorize
 
 router = APIRouter()
@@ -31,7 +32,9 @@ class ModelOptions(BaseModel):
 
 
 class AttributionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"model": "last_touch", "touchpoints": "impressions", "conversions": "conversions",
+         "dimension": "channel", "lookback_days": 30}]})
     model: str = Field(max_length=100)
     touchpoints: str = Field(max_length=200)
     conversions: str = Field(max_length=200)
@@ -53,18 +56,25 @@ def _service(request: Request) -> Service:
     return service
 
 
-@router.post("/v1/collaborations/{c}/attribution", response_model=AttributionAnswer)
+@router.post("/v1/collaborations/{c}/attribution", response_model=AttributionAnswer,
+             tags=["questions"], responses=refusals(*QUESTION))
 def attribution(c: str, body: AttributionBody, request: Request, who: Who) -> AttributionAnswer:
+    """Credit conversions and revenue to the values of a touchpoint dimension (analysts)."""
     return attribute(_service(request), who, c, body.request())
 
 
-@router.get("/v1/collaborations/{c}/analytics")
-def list_analytics(c: str, request: Request, who: Who) -> dict[str, Any]:
+@router.get("/v1/collaborations/{c}/analytics", response_model=AnalyticsList,
+            tags=["questions"], responses=refusals(*AUTH))
+def list_analytics(c: str, request: Request, who: Who) -> AnalyticsList:
+    """The built-in analytics and their options (analysts)."""
     authorize(_service(request), who, c, "analyst")
-    return {"analytics": analytics.describe()}
+    return AnalyticsList(analytics=analytics.describe())
 
 
-@router.post("/v1/collaborations/{c}/analytics/{name}", response_model=AnalyticsAnswer)
+@router.post("/v1/collaborations/{c}/analytics/{name}", response_model=AnalyticsAnswer,
+             tags=["questions"], responses=refusals(*QUESTION))
 def run_analytic(c: str, name: str, request: Request, who: Who,
-                 body: Annotated[Any, Body()] = None) -> AnalyticsAnswer:
+                 body: Annotated[Any, Body(examples=[{"a": "impressions", "b": "conversions"}])]
+                 = None) -> AnalyticsAnswer:
+    """Run the analytic NAME with its options as a JSON object (analysts)."""
     return analytics.run_analytic(_service(request), who, c, name, {} if body is None else body)

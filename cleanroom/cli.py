@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cleanroom.cli_client import register
+from cleanroom.cli_tokens import register as register_tokens
 from cleanroom.errors import CleanroomError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -16,6 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for parties.")
 app.add_typer(token_app, name="token")
 register(app)  # the HTTP client commands: attribution, analytics
+register_tokens(token_app)  # token issue, list, revoke
 
 
 @app.command()
@@ -24,13 +26,27 @@ def serve(
     policies: Annotated[Path, typer.Option("--policies")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    query_timeout: Annotated[float | None, typer.Option(
+        "--query-timeout", envvar="CLEANROOM_QUERY_TIMEOUT", help="seconds a query may run")] = None,
+    query_memory: Annotated[str | None, typer.Option(
+        "--query-memory", envvar="CLEANROOM_QUERY_MEMORY", help="per query, e.g. 2GB")] = None,
+    max_upload: Annotated[str | None, typer.Option(
+        "--max-upload-size", envvar="CLEANROOM_MAX_UPLOAD_SIZE", help="e.g. 2GB")] = None,
+    max_rows: Annotated[int | None, typer.Option(
+        "--max-rows", envvar="CLEANROOM_MAX_ROWS", help="rows in an answer")] = None,
 ) -> None:
     """Run the HTTP service on an embedded DuckDB store in DATA_DIR."""
     import uvicorn
 
     from cleanroom.api import create_app
+    from cleanroom.settings import configured
 
-    application = _or_exit(lambda: create_app(data_dir, policies))
+    try:
+        settings = configured(query_timeout_s=query_timeout, query_memory=query_memory,
+                              max_upload=max_upload, max_rows=max_rows)
+    except ValueError as exc:
+        _fail(str(exc))
+    application = _or_exit(lambda: create_app(data_dir, policies, settings=settings))
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: object = None) -> None:
@@ -39,24 +55,6 @@ def serve(
             print(f"cleanroom serving on http://{host}:{bound[1]}", flush=True)
 
     _Server(uvicorn.Config(application, host=host, port=port, log_level="warning")).run()
-
-
-@token_app.command("issue")
-def token_issue(
-    data_dir: Annotated[Path, typer.Option("--data-dir")],
-    collaboration: Annotated[str, typer.Option("--collaboration")],
-    party: Annotated[str, typer.Option("--party")],
-    policies: Annotated[Path | None, typer.Option("--policies", help="check the party exists")] = None,
-) -> None:
-    """Print one new bearer token for PARTY of COLLABORATION (only its hash is stored)."""
-    from cleanroom.policy import load_policies
-    from cleanroom.store import Store
-
-    if policies is not None:
-        known = _or_exit(lambda: load_policies(policies)).get(collaboration)
-        if known is None or known.party(party) is None:
-            _fail(f"no party {party!r} in collaboration {collaboration!r}")
-    print(Store(data_dir).issue_token(collaboration, party))
 
 
 @app.command("hash")

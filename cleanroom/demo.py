@@ -92,6 +92,9 @@ def _prepare_files(work: Path, *, people: int, seed: int, console: Console) -> d
     return files
 
 
+EXAMPLE_POLICIES = Path(__file__).parent / "examples"
+
+
 def _start_service(root: Path) -> tuple[TestClient, dict[str, str]]:
     policies = _policies_dir()
     store = Store(root)
@@ -100,10 +103,9 @@ def _start_service(root: Path) -> tuple[TestClient, dict[str, str]]:
 
 
 def _policies_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parents[1] / "policies", Path.cwd() / "policies"):
-        if (candidate / f"{COLLABORATION}.yaml").exists():
-            return candidate
-    raise FileNotFoundError("policies/acme-streamco.yaml not found (run from the repository)")
+    """The example policy as package data (a copy of policies/acme-streamco.yaml, kept equal
+    by a test): the demo runs from any directory of any install."""
+    return EXAMPLE_POLICIES
 
 
 def _upload(client: TestClient, tokens: dict[str, str], files: dict[str, Path],

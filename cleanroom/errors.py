@@ -30,6 +30,7 @@ class CleanroomError(Exception):
     code = "internal_error"
     http_status = 500
     message = "internal error"
+    headers: dict[str, str] = {}  # response headers the status calls for (RFC 9110)
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class CleanroomError(Exception):
 
 class Unauthorized(CleanroomError):
     code, http_status, message = "unauthorized", 401, "missing or invalid bearer token"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(CleanroomError):

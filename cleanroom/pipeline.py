@@ -29,7 +29,15 @@ from cleanroom import audit
 from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
 from cleanroom.engine import ColumnSpec, DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
-from cleanroom.errors import CleanroomError, Forbidden, InvalidUpload, NotFound, QueryRejected
+from cleanroom.errors import (
+    CleanroomError,
+    Forbidden,
+    InvalidRequest,
+    InvalidUpload,
+    NotFound,
+    QueryRejected,
+    Violation,
+)
 from cleanroom.gate.rules import violation
 from cleanroom.planners.base import (
     Checked,
@@ -354,13 +362,38 @@ def upload_dataset(service: Service, who: Identity, collaboration: str, dataset:
     return {"dataset": dataset, "rows": version.rows, "version": version.version}
 
 
-def budget_of(service: Service, who: Identity, collaboration: str) -> BudgetAnswer:
-    policy = authorize(service, who, collaboration, "analyst")
-    spent = service.ledger.spent(collaboration, who.party)
+def budget_of(service: Service, who: Identity, collaboration: str, *,
+              party: str | None = None) -> BudgetAnswer:
+    """An analyst's budget: its own, or for compliance the analyst ``party`` names (or the only
+    analyst party)."""
+    target = _budget_party(service, who, collaboration, party)
+    policy = service.policies[collaboration]
+    spent = service.ledger.spent(collaboration, target)
     budget = policy.privacy.epsilon_budget
-    return BudgetAnswer(party=who.party, epsilon_budget=budget, epsilon_spent=spent,
+    return BudgetAnswer(party=target, epsilon_budget=budget, epsilon_spent=spent,
                         epsilon_remaining=max(0.0, budget - spent),
-                        history=service.ledger.history(collaboration, who.party))
+                        history=service.ledger.history(collaboration, target))
+
+
+def _budget_party(service: Service, who: Identity, collaboration: str, party: str | None) -> str:
+    policy = authorize(service, who, collaboration, "analyst"
+                       if not _holds(service, who, collaboration, "compliance") else "compliance")
+    if policy.has_role(who.party, "analyst") and party in (None, who.party):
+        return who.party
+    if not policy.has_role(who.party, "compliance"):
+        raise Forbidden(message="an analyst reads only its own budget")
+    analysts = [p.name for p in policy.parties if "analyst" in p.roles]
+    if party is None and len(analysts) == 1:
+        return analysts[0]
+    if party not in analysts:
+        raise InvalidRequest([Violation("invalid_field", "query parameter party must name an "
+                                        f"analyst party: {', '.join(analysts) or 'none'}")])
+    return party
+
+
+def _holds(service: Service, who: Identity, collaboration: str, role: str) -> bool:
+    policy = service.policies.get(collaboration)
+    return policy is not None and policy.has_role(who.party, role)
 
 
 def read_audit(service: Service, who: Identity, collaboration: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cleanroom.engine import Limits
 
@@ -63,3 +63,48 @@ class Settings:
     upload: UploadLimits = field(default_factory=UploadLimits)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     dp_seed: int | None = None  # tests only: a fixed seed for the noise source
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """A duration such as ``30d``, ``12h``, ``90m``, ``45s`` or ``2w``, in seconds.
+
+    >>> parse_duration("30d"), parse_duration("12h"), parse_duration("1.5h")
+    (2592000.0, 43200.0, 5400.0)
+    """
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*", text.lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"not a duration: {text!r} (write e.g. 30d, 12h, 90m)")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def configured(*, query_timeout_s: float | None = None, query_memory: str | None = None,
+               max_upload: str | None = None, max_rows: int | None = None,
+               base: Settings | None = None) -> Settings:
+    """``base`` (the defaults) with the limits an operator set by flag or environment; a
+    value that makes no sense is a ValueError naming it.
+
+    >>> s = configured(query_timeout_s=5, query_memory="512MB", max_upload="10GB")
+    >>> s.limits.timeout_s, s.limits.memory_limit, s.max_upload_bytes
+    (5.0, '512MB', 10000000000)
+    """
+    settings = base or Settings()
+    limits = settings.limits
+    if query_timeout_s is not None:
+        if not query_timeout_s > 0:
+            raise ValueError("the query time limit must be a positive number of seconds")
+        limits = replace(limits, timeout_s=float(query_timeout_s))
+    if query_memory is not None:
+        if parse_bytes(query_memory) <= 0:
+            raise ValueError(f"not a size: {query_memory!r}")
+        limits = replace(limits, memory_limit=query_memory.strip())
+    if max_rows is not None:
+        if max_rows <= 0:
+            raise ValueError("the row limit must be positive")
+        limits = replace(limits, max_rows=max_rows)
+    upload = settings.max_upload_bytes if max_upload is None else parse_bytes(max_upload)
+    if upload <= 0:
+        raise ValueError(f"not a size: {max_upload!r}")
+    return replace(settings, limits=limits, max_upload_bytes=upload)

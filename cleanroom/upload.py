@@ -7,6 +7,8 @@ which columns and which row numbers are wrong, never the values in them.
 from __future__ import annotations
 
 import csv
+import difflib
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -212,13 +214,30 @@ def _check_columns(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:
     expected = list(dataset.columns)
     missing = [c for c in expected if c not in got]
     extra = [c for c in got if c not in expected]
-    problems = [Violation("missing_column", f"column {c} is missing") for c in missing]
-    problems += [Violation("unknown_column", f"column number {got.index(c) + 1} is not in the "
-                           "policy") for c in extra]
+    wanted = f"the policy's columns: {', '.join(expected)}"
+    problems = [Violation("missing_column", f"column {c} is missing", hint=wanted)
+                for c in missing]
+    problems += [Violation("unknown_column", _not_in_policy(c, got, missing), hint=wanted)
+                 for c in extra]
     if len(set(got)) != len(got):
         problems.append(Violation("duplicate_column", "a column name appears twice"))
     if problems:
         raise InvalidUpload(problems)
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _not_in_policy(name: str, got: list[str], missing: list[str]) -> str:
+    """An upload's column by its name, with a "did you mean" from the policy's missing columns.
+    A header that does not look like a column name may be a data row (a file without its
+    header line): it is named by its position instead, never echoed."""
+    if not _HEADER_NAME.fullmatch(name) or _HEX_KEY.fullmatch(name):
+        return (f"column {got.index(name) + 1} is not in the policy, and its header is not a "
+                "column name: is the header row missing?")
+    close = difflib.get_close_matches(name.lower(), missing, n=1, cutoff=0.6)
+    return f"column {name} is not in the policy" + (f"; did you mean {close[0]}?" if close else "")
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, name: str, dataset: Dataset) -> list[Violation]:

@@ -102,9 +102,11 @@ def test_hash_command_refuses_a_missing_column(tmp_path: Path) -> None:
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "160"}
+    # From another directory: the example policy is package data, not read from the checkout.
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "COLUMNS": "160", "PYTHONPATH": root}
     result = subprocess.run([*CLI, "demo", "--people", "4000"], capture_output=True, text=True,
-                            timeout=300, env=env)
+                            timeout=300, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     for title in ("Reach and frequency by channel", "Last-touch attribution", "suppressed rows"):

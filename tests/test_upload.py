@@ -66,7 +66,7 @@ BAD_BODIES = [
     ("missing column", HEADER.replace(",order_id", "") + f"{user_key(1)},2026-09-01,1\n",
      "missing_column", "order_id"),
     ("extra column", HEADER.strip() + ",email\n" + f"{user_key(1)},2026-09-01,1,o,SECRET@x.com\n",
-     "unknown_column", "column number 5"),
+     "unknown_column", "column email is not in the policy"),
     ("bad user_key", HEADER + "SECRETKEY,2026-09-01,1,o\n" + f"{user_key(2)},2026-09-01,1,o\n",
      "bad_user_key", "data rows 1"),
     ("upper-case user_key", HEADER + f"{user_key(1).upper()},2026-09-01,1,o\n", "bad_user_key", "rows 1"),

@@ -20,7 +20,9 @@ from cleanroom.analytics.journeys import JourneyOptions, PathOptions, time_to_co
 from cleanroom.analytics.rfm import RfmOptions, rfm
 from cleanroom.answers import AnalyticsAnswer
 from cleanroom.errors import InvalidRequest, NotFound, Violation
+from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
+from cleanroom.gate.suggest import suggestion
 from cleanroom.pipeline import Request, Service, answer, authorize
 from cleanroom.planners.base import Finish, Plan, Released, Table
 from cleanroom.policy import Policy
@@ -53,9 +55,12 @@ def parse_options(model: type[Options], body: Any) -> Options:
     try:
         return model.model_validate(body if isinstance(body, dict) else {"": body})
     except ValidationError as exc:
-        violations = [Violation("invalid_field", f"{'.'.join(str(p) for p in e['loc'])}: "
-                                f"{e['type']}", hint=RULES["invalid_field"].hint)
-                      for e in exc.errors()]
+        if not isinstance(body, dict):
+            errors: list[Any] = [{"type": "model_attributes_type", "loc": ("body",)}]
+        else:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        violations = [Violation("invalid_field", field_message(e), hint=RULES["invalid_field"].hint)
+                      for e in errors]
         raise InvalidRequest(violations) from None
 
 
@@ -66,7 +71,7 @@ def run_analytic(service: Service, who: Identity, collaboration: str, name: str,
     authorize(service, who, collaboration, "analyst")
     analytic = ANALYTICS.get(name)
     if analytic is None:
-        raise NotFound()
+        raise NotFound(message="no such analytic" + suggestion(name, ANALYTICS, "analytics"))
     detail: dict[str, Any] = {"analytic": name}
     try:
         options: Options | None = parse_options(analytic.options, body)

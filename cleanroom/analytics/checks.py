@@ -19,6 +19,7 @@ from datetime import datetime
 
 from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.rules import RULES
+from cleanroom.gate.suggest import suggestion
 from cleanroom.policy import Dataset, Kind, Policy
 
 TIME_TYPES = frozenset({"TIMESTAMP", "DATE"})
@@ -58,14 +59,18 @@ def dataset_of(policy: Policy, name: str) -> Dataset:
     """The policy's dataset called ``name``, or ``unknown_dataset``."""
     found = policy.datasets.get(name)
     if found is None:
-        raise refuse("unknown_dataset", f"{name!r} is not a dataset of this collaboration")
+        raise refuse("unknown_dataset", f"{name!r} is not a dataset of this collaboration"
+                     + suggestion(name, policy.datasets, "datasets"))
     return found
 
 
 def _column_kind(policy: Policy, dataset: str, column: str) -> Kind:
-    found = dataset_of(policy, dataset).columns.get(column)
+    columns = dataset_of(policy, dataset).columns
+    found = columns.get(column)
     if found is None:
-        raise refuse("unknown_column", f"{dataset} has no column {column!r}")
+        readable = [n for n, c in columns.items() if c.kind is not Kind.BANNED]
+        raise refuse("unknown_column", f"{dataset} has no column {column!r}"
+                     + suggestion(column, readable, "columns"))
     if found.kind is Kind.BANNED:
         raise refuse("banned_column", f"{dataset}.{column} is banned by the policy")
     return found.kind

@@ -72,6 +72,8 @@ def analyse_query(tree: exp.Expr, catalog: Catalog) -> QueryShape:
 
 
 def _dedupe(problems: list[Violation]) -> list[Violation]:
+    if any(p.rule == "unknown_table" for p in problems):  # still refused: fix the table first
+        problems = [p for p in problems if p.rule != "unknown_column"]
     seen: dict[tuple[str, str, int | None, int | None], Violation] = {}
     for p in problems:
         seen.setdefault((p.rule, p.message, p.line, p.col), p)

@@ -20,7 +20,8 @@ from cleanroom.gate.constants import (
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.model import Atoms, K, Mode, Rel
 from cleanroom.gate.ranges import Range
-from cleanroom.gate.scope import Scope, at
+from cleanroom.gate.scope import Scope, at, position
+from cleanroom.gate.suggest import unknown
 
 QueryHook = Callable[..., Rel]
 
@@ -105,7 +106,10 @@ class FromClause:
         if name in self.catalog_tables:
             self.tables.add(name)
             return alias, _catalog_rel(self.catalog_tables[name], self.catalog_bounds.get(name, {}))
-        self.fail("unknown_table", node, name if len(name) < 64 else name[:60] + "...")
+        line, col = position(node)
+        self.problems.append(unknown("unknown_table", name, [*self.catalog_tables, *env],
+                                     line=line, col=col,
+                                     detail=name if len(name) < 64 else name[:60] + "..."))
         return alias, Rel([], bearing=False)
 
     def _values(self, node: exp.Values) -> tuple[str, Rel]:

@@ -4,6 +4,7 @@ then normalize identifiers the way DuckDB resolves them (case-insensitively)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -17,6 +18,7 @@ MAX_NESTING = 64
 MAX_DEPTH = 256
 MAX_NODES = 20_000
 RESERVED_PREFIX = "__cr"
+SYNTAX = "the SQL has a syntax error"
 _TOKEN = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+, col: \d+,[^>]*>")
 
 
@@ -48,15 +50,50 @@ def _one_statement(sql: str) -> exp.Expr:
         statements = [s for s in sqlglot.parse(sql, read="duckdb")
                       if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        detail = _TOKEN.sub(r"'\1'", str(first.get("description", "")))[:200]
-        raise QueryRejected([violation("syntax_error", detail, line=first.get("line") or 1,
-                                       col=first.get("col") or 1)]) from None
-    except (TokenError, RecursionError, ValueError):
-        raise QueryRejected([_whole("syntax_error")]) from None
+        raise syntax_error(exc.errors[0] if exc.errors else {}) from None
+    except TokenError:
+        line, col = _unclosed_quote(sql)
+        raise QueryRejected([violation("syntax_error", "a quote is not closed", line=line,
+                                       col=col)], message=SYNTAX) from None
+    except (RecursionError, ValueError):
+        raise QueryRejected([_whole("syntax_error")], message=SYNTAX) from None
     if len(statements) != 1:
-        raise QueryRejected([_whole("multiple_statements" if statements else "syntax_error")])
+        if not statements:
+            raise QueryRejected([_whole("syntax_error", "no statement")], message=SYNTAX)
+        raise QueryRejected([_whole("multiple_statements")])
     return statements[0]
+
+
+def syntax_error(error: dict[str, Any]) -> QueryRejected:
+    """sqlglot's first parse error, at the start of the token it stopped at (sqlglot gives
+    the column where that token ends).
+
+    >>> v = syntax_error({"description": "Invalid expression / Unexpected token", "line": 2,
+    ...                   "col": 12, "highlight": "ORDER"}).violations[0]
+    >>> v.message, v.line, v.col
+    ("the SQL does not parse: unexpected 'ORDER'", 2, 8)
+    """
+    token = str(error.get("highlight") or "")
+    line, end = int(error.get("line") or 1), int(error.get("col") or 1)
+    col = end if "\n" in token else max(1, end - len(token) + 1)
+    description = _TOKEN.sub(r"'\1'", str(error.get("description", "")))
+    shown = token if len(token) <= 40 else token[:37] + "..."
+    if description.startswith(("Invalid expression", "Unexpected token")):
+        detail = f"unexpected '{shown}'"
+    elif description.startswith("Required keyword"):
+        detail = f"'{shown}' is not followed by what it needs"
+    else:
+        detail = f"{description[:160]}, near '{shown}'" if shown else description[:200]
+    return QueryRejected([violation("syntax_error", detail, line=line, col=col)], message=SYNTAX)
+
+
+def _unclosed_quote(sql: str) -> tuple[int, int]:
+    """Where the quote that is never closed opens (the last of an odd count), else 1:1."""
+    for quote in ("'", '"'):
+        if sql.count(quote) % 2:
+            at = sql.rfind(quote)
+            return sql.count("\n", 0, at) + 1, at - (sql.rfind("\n", 0, at) + 1) + 1
+    return 1, 1
 
 
 def _whole(code: str, detail: str | None = None) -> Violation:

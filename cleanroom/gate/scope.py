@@ -6,6 +6,7 @@ explicit column references here, so the later rules see every column that flows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -14,6 +15,7 @@ from cleanroom.errors import Violation
 from cleanroom.gate.constants import Lookup
 from cleanroom.gate.model import K, Rel
 from cleanroom.gate.rules import violation
+from cleanroom.gate.suggest import unknown
 
 
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -36,6 +38,15 @@ def position(node: exp.Expr) -> tuple[int | None, int | None]:
 def at(code: str, node: exp.Expr, detail: str | None = None) -> Violation:
     line, col = position(node)
     return violation(code, detail, line=line, col=col)
+
+
+def _unknown(col: exp.Column, name: str, valid: Iterable[str], detail: str) -> Violation:
+    """An unknown column, with the names of this scope's sources to choose from."""
+    line, column = position(col)
+    ident = col.this
+    quoted = not col.table and isinstance(ident, exp.Identifier) and bool(ident.args.get("quoted"))
+    return unknown("unknown_column", name, valid, line=line, col=column, quoted=quoted,
+                   detail=detail)
 
 
 @dataclass
@@ -82,7 +93,10 @@ class Scope:
             if rel is not None and rel.duplicated(name):
                 return at("ambiguous_column", col, f"{table}.{name}")
             kind = rel.kind(name) if rel else None
-            return (table, kind) if kind else at("unknown_column", col, f"{table}.{name}")
+            if kind:
+                return table, kind
+            return _unknown(col, name if rel else table, rel.names() if rel else self.sources,
+                            f"{table}.{name}")
         if any(rel.duplicated(name) for rel in self.sources.values()):
             return at("ambiguous_column", col, name)
         hits = [(alias, rel.kind(name)) for alias, rel in self.sources.items() if rel.kind(name)]
@@ -92,7 +106,7 @@ class Scope:
             return hits[0][0], hits[0][1]  # type: ignore[return-value]
         if name in self.sources:
             return at("whole_row", col, name)
-        return at("unknown_column", col, name)
+        return _unknown(col, name, [n for rel in self.sources.values() for n in rel.names()], name)
 
     def qualified(self, col: exp.Column) -> exp.Expr | None:
         """The column named by its source, or the COALESCE a merged USING column stands for."""

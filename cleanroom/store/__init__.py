@@ -11,17 +11,13 @@ and stay on disk until they are done.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleanroom.store import datasets
+from cleanroom.store import datasets, tokens
 from cleanroom.store.datasets import DatasetVersion
 from cleanroom.store.files import Damaged
 from cleanroom.store.leases import LeaseRegistry, registry_for
@@ -53,10 +49,6 @@ class Identity:
     party: str
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 class Store:
     """Metadata and dataset files under one data directory.
 
@@ -74,6 +66,8 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
             con.executescript(SCHEMA)
             _add_columns(con, "dataset_versions", VERSION_COLUMNS)
+            con.executescript(tokens.SCHEMA)
+            _add_columns(con, "tokens", tokens.TOKEN_COLUMNS)
         self.leases: LeaseRegistry = registry_for(self.root)
         self.staging = Staging(self.root / "tmp", self.root / "locks")
         self.recovered_bytes = sweep(self.root / "tmp", self.root / "locks")
@@ -90,23 +84,34 @@ class Store:
         finally:
             con.close()
 
-    # -- tokens -----------------------------------------------------------------------
-    def issue_token(self, collaboration: str, party: str) -> str:
-        token = "crt_" + secrets.token_urlsafe(32)
+    # -- tokens (``tokens.py``) ----------------------------------------------------------
+    def issue_token(self, collaboration: str, party: str, *,
+                    expires_at: float | None = None) -> str:
         with self.connect() as con:
-            con.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
-                        (_hash_token(token), collaboration, party, time.time()))
-        return token
+            return tokens.issue(con, collaboration, party, expires_at=expires_at)
 
     def identify(self, token: str) -> Identity | None:
-        """The party a bearer token belongs to; looked up by hash, compared in constant time."""
-        digest = _hash_token(token)
+        """The party a live bearer token belongs to (looked up by hash, compared in constant
+        time); None for an unknown, revoked or expired one."""
         with self.connect() as con:
-            row = con.execute("SELECT token_hash, collaboration, party FROM tokens "
-                              "WHERE token_hash = ?", (digest,)).fetchone()
-        if row is None or not hmac.compare_digest(row[0], digest):
-            return None
-        return Identity(row[1], row[2])
+            found = tokens.identify(con, token)
+        return None if found is None else Identity(*found)
+
+    def list_tokens(self) -> list[tokens.TokenInfo]:
+        with self.connect() as con:
+            return tokens.listed(con)
+
+    def revoke_token(self, token_id: str) -> int:
+        with self.connect() as con:
+            return tokens.revoke(con, token_id)
+
+    def record_parties(self, parties: dict[str, list[str]]) -> None:
+        with self.connect() as con:
+            tokens.record_parties(con, parties)
+
+    def known_parties(self) -> dict[str, list[str]]:
+        with self.connect() as con:
+            return tokens.known_parties(con)
 
     # -- datasets ---------------------------------------------------------------------
     def staging_path(self, suffix: str) -> Path:
