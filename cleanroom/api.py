@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +32,7 @@ from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
 from cleanroom.store.datasets import storage_refusal
-from cleanroom.upload import upload_format
+from cleanroom.upload import FINGERPRINT_HEADER, salt_fingerprint, upload_format
 
 log = logging.getLogger("cleanroom")
 
@@ -73,10 +74,12 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     async def upload(c: str, d: str, request: Request, who: Who) -> dict[str, Any]:
         pipeline.upload_target(service, who, c, d)  # refuse before receiving the body
         fmt = upload_format(request.headers.get("content-type"))
+        fingerprint = salt_fingerprint(request.headers.get(FINGERPRINT_HEADER))
         raw = service.store.staging_path("." + fmt)
         try:
             await _receive(request, raw, service.settings.max_upload_bytes)
-            return await run_in_threadpool(pipeline.upload_dataset, service, who, c, d, raw, fmt)
+            return await run_in_threadpool(partial(pipeline.upload_dataset, service, who, c, d,
+                                                   raw, fmt, salt_fingerprint=fingerprint))
         finally:
             raw.unlink(missing_ok=True)
 

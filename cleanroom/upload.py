@@ -7,6 +7,7 @@ which columns and which row numbers are wrong, never the values in them.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ CSV_TYPES = {"text/csv", "application/csv"}
 PARQUET_TYPES = {"application/vnd.apache.parquet", "application/parquet",
                  "application/x-parquet"}
 USER_KEY_PATTERN = "^[0-9a-f]{64}$"
+FINGERPRINT_HEADER = "X-Cleanroom-Salt-Fingerprint"
+_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 MAX_ROWS_NAMED = 5
 DEFAULT_LIMITS = UploadLimits()
 
@@ -43,6 +46,21 @@ def upload_format(content_type: str | None) -> str:
         return "parquet"
     raise InvalidUpload([Violation("content_type", "send text/csv or application/vnd.apache.parquet")],
                         http_status=422 if kind else 400)
+
+
+def salt_fingerprint(header: str | None) -> str | None:
+    """The ``X-Cleanroom-Salt-Fingerprint`` an upload carries (16 hex), or None without one.
+
+    >>> salt_fingerprint(" 0123456789ABCDEF "), salt_fingerprint(None)
+    ('0123456789abcdef', None)
+    """
+    if header is None:
+        return None
+    fingerprint = header.strip().lower()
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise InvalidUpload([Violation("bad_fingerprint", f"{FINGERPRINT_HEADER} must be the 16 "
+                                       "hex characters that cleanroom hash prints")])
+    return fingerprint
 
 
 def validate_upload(raw: Path, fmt: str, dataset: Dataset, out: Path, *,
