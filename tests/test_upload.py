@@ -226,3 +226,98 @@ def test_the_fingerprint_of_cleanroom_hash_is_accepted(fresh: Harness, tmp_path:
 
 def fresh_store(h: Harness) -> Store:
     return Store(h.data_dir)
+
+
+# --- one pass over the data ----------------------------------------------------------------
+
+
+class RecordingConnection:
+    """A DuckDB connection that remembers every statement it is given."""
+
+    def __init__(self, con: Any, seen: list[str]) -> None:
+        self._con, self._seen = con, seen
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._seen.append(sql)
+        return self._con.execute(sql, *args)
+
+    def sql(self, sql: str, *args: Any) -> Any:
+        self._seen.append(sql)
+        return self._con.sql(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import duckdb
+
+    from cleanroom import upload
+
+    seen: list[str] = []
+    real = duckdb.connect
+    monkeypatch.setattr(upload.duckdb, "connect",
+                        lambda *a, **k: RecordingConnection(real(*a, **k), seen))
+    return seen
+
+
+def reads_of_the_upload(seen: list[str]) -> list[str]:
+    return [s for s in seen if "read_csv(" in s or "read_parquet(" in s]
+
+
+def test_a_valid_csv_upload_is_read_once(fresh: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanroom import upload
+
+    seen = record_statements(monkeypatch)
+
+    def no_second_scan(*_: object, **__: object) -> int:
+        raise AssertionError("the line length is measured while the body is received")
+
+    monkeypatch.setattr(upload, "_longest_line", no_second_scan)
+    response = fresh.upload("conversions", conversions_csv(150), party="acme")
+    assert response.status_code == 201, response.text
+    reads = reads_of_the_upload(seen)
+    assert len(reads) == 1 and reads[0].startswith("COPY"), seen
+    assert count(fresh) == [[150, 150]]
+
+
+def test_a_valid_parquet_upload_is_read_once(fresh: Harness,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = record_statements(monkeypatch)
+    table = pa.table({"user_key": [user_key(i) for i in range(60)],
+                      "ts": pa.array(["2026-09-01 13:45:00"] * 60),
+                      "revenue": [1.5] * 60, "order_id": [f"o{i}" for i in range(60)]})
+    response = fresh.upload("conversions", parquet_bytes(table), party="acme",
+                            content_type="application/vnd.apache.parquet")
+    assert response.status_code == 201, response.text
+    data_reads = [s for s in reads_of_the_upload(seen) if not s.startswith("DESCRIBE")]
+    assert len(data_reads) == 1 and data_reads[0].startswith("COPY"), seen
+
+
+def test_a_refused_upload_names_rows_across_batches(tmp_path: Path) -> None:
+    from cleanroom.errors import InvalidUpload
+    from cleanroom.policy import load_policies
+    from cleanroom.upload import validate_upload
+    from tests.conftest import POLICIES
+
+    lines = [f"{user_key(i)},2026-09-01 12:00:00,{'x' if i in (3, 200_000) else 1},o"
+             for i in range(200_010)]
+    raw = tmp_path / "c.csv"
+    raw.write_text(HEADER + "\n".join(lines) + "\n")
+    spec = load_policies(POLICIES)["acme-streamco"].datasets["conversions"]
+    with pytest.raises(InvalidUpload) as caught:
+        validate_upload(raw, "csv", spec, tmp_path / "out.parquet")
+    assert [v.message for v in caught.value.violations] == [
+        "column revenue: 2 row(s) does not parse as DOUBLE (data rows 4, 200001)"]
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_the_line_meter_matches_a_plain_scan() -> None:
+    from cleanroom.upload import LineMeter
+
+    body = b"a\nbbbb\n\ncc" + b"d" * 10 + b"\nlast"
+    for size in (1, 2, 3, 7, 64):
+        meter = LineMeter()
+        for start in range(0, len(body), size):
+            meter.feed(body[start:start + size])
+        assert meter.longest == max(len(line) for line in body.split(b"\n")) == 12
