@@ -130,8 +130,8 @@ class DigestPool:
         finally:
             self._idle.put(proc)
 
-    def close(self) -> None:
-        failed = sys.exc_info()[0] is not None  # then queued work need not be done
+    def close(self, *, failed: bool = False) -> None:
+        """Stop the workers; ``failed``: at once, dropping the work still queued."""
         self._threads.shutdown(wait=not failed, cancel_futures=True)
         for proc in self._procs:
             if failed:
@@ -145,8 +145,8 @@ class DigestPool:
     def __enter__(self) -> DigestPool:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(failed=exc_type is not None)
 
 
 def _start(key: bytes) -> subprocess.Popen[bytes]:
