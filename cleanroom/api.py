@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +43,7 @@ from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
 from cleanroom.store import Identity, Store
 from cleanroom.store.datasets import storage_refusal
-from cleanroom.upload import upload_format
+from cleanroom.upload import FINGERPRINT_HEADER, LineMeter, salt_fingerprint, upload_format
 
 log = logging.getLogger("cleanroom")
 
@@ -108,10 +109,14 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         A new upload replaces the old one atomically."""
         pipeline.upload_target(service, who, c, d)  # refuse before receiving the body
         fmt = upload_format(request.headers.get("content-type"))
+        fingerprint = salt_fingerprint(request.headers.get(FINGERPRINT_HEADER))
         raw = service.store.staging_path("." + fmt)
+        lines = LineMeter() if fmt == "csv" else None  # measured on the way in: no extra pass
         try:
-            await _receive(request, raw, service.settings.max_upload_bytes)
-            done = await run_in_threadpool(pipeline.upload_dataset, service, who, c, d, raw, fmt)
+            await _receive(request, raw, service.settings.max_upload_bytes, lines)
+            done = await run_in_threadpool(partial(
+                pipeline.upload_dataset, service, who, c, d, raw, fmt, salt_fingerprint=fingerprint,
+                longest_line=None if lines is None else lines.longest))
             return UploadAnswer.model_validate(done)
         finally:
             raw.unlink(missing_ok=True)
@@ -147,7 +152,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     return app
 
 
-async def _receive(request: Request, path: Path, limit: int) -> None:
+async def _receive(request: Request, path: Path, limit: int, lines: LineMeter | None) -> None:
     """Stream the body to ``path``; refuse (413) past ``limit`` bytes."""
     size = 0
     try:
@@ -158,6 +163,8 @@ async def _receive(request: Request, path: Path, limit: int) -> None:
                     raise InvalidUpload([Violation("too_large", f"the body is over {limit} "
                                                    "bytes")], http_status=413)
                 out.write(chunk)
+                if lines is not None:
+                    lines.feed(chunk)
     except OSError as exc:  # a full disk: 507, the current version kept
         raise storage_refusal(exc) from None
     if size == 0:

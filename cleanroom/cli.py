@@ -16,6 +16,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanroom: a privacy-preserving data clean room.")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for parties.")
 app.add_typer(token_app, name="token")
+salt_app = typer.Typer(no_args_is_help=True, help="The shared salt that pseudonyms are keyed with.")
+app.add_typer(salt_app, name="salt")
 register(app)  # the HTTP client commands: attribution, analytics
 register_tokens(token_app)  # token issue, list, revoke
 
@@ -63,20 +65,56 @@ def hash_command(
     dst: Annotated[Path, typer.Argument(metavar="OUT")],
     salt_file: Annotated[Path, typer.Option("--salt-file")],
     column: Annotated[str, typer.Option("--column")],
-    kind: Annotated[str, typer.Option("--kind", help="email | phone | raw")] = "raw",
+    kind: Annotated[str | None, typer.Option("--kind", help="email | phone | raw (default)")] = None,
     default_region: Annotated[str, typer.Option("--default-region", help="for phones")] = "US",
+    output_column: Annotated[str, typer.Option(
+        "--output-column", help="the hashed column's name in OUT (the policy's user_key)")] = "user_key",
+    max_unusable: Annotated[float, typer.Option(
+        "--max-unusable", min=0.0, max=1.0,
+        help="fail, writing nothing, when a larger share of non-empty values does not "
+             "normalize")] = 0.05,
 ) -> None:
     """Pseudonymize COLUMN of a CSV or Parquet file: normalize, then HMAC-SHA256 with the salt."""
-    from cleanroom.pseudonym import hash_file, read_salt
+    from cleanroom.pseudonym import read_salt, salt_fingerprint
+    from cleanroom.pseudonym_files import UnusableValues, pseudonymize_file
 
+    if kind is None:
+        print("warning: --kind not given: the values are hashed exactly as they are (raw); "
+              "e-mail addresses and phone numbers need --kind email or --kind phone to match "
+              "another party's", file=sys.stderr)
+        kind = "raw"
     if kind not in ("email", "phone", "raw"):
         _fail("--kind must be email, phone or raw")
     try:
-        rows = hash_file(src, dst, column=column, kind=kind,  # type: ignore[arg-type]
-                         salt=read_salt(salt_file), default_region=default_region)
+        salt = read_salt(salt_file)
+        report = pseudonymize_file(src, dst, column=column, kind=kind,  # type: ignore[arg-type]
+                                   salt=salt, default_region=default_region,
+                                   output_column=output_column, max_unusable_share=max_unusable)
+    except UnusableValues as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    print(f"hashed {rows} rows of {column} into {dst}", file=sys.stderr)
+    print(f"hashed {report.given - report.unusable} of {report.rows} rows of {column} into "
+          f"{output_column} of {dst} ({report.blank} empty, {report.unusable} not usable as "
+          f"{kind}: left empty)", file=sys.stderr)
+    print(f"fingerprint: {salt_fingerprint(salt)}", file=sys.stderr)
+
+
+@salt_app.command("new")
+def salt_new(out: Annotated[Path, typer.Argument(metavar="OUT")]) -> None:
+    """Write a new random 32-byte salt to OUT (readable by its owner only; never overwrites)."""
+    from cleanroom.pseudonym import write_new_salt
+
+    try:
+        fingerprint = write_new_salt(out)
+    except FileExistsError:
+        _fail(f"{out} exists already: a salt is never overwritten")
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}")
+    print(f"wrote a new salt to {out}; share it with the other parties by a safe channel",
+          file=sys.stderr)
+    print(f"fingerprint: {fingerprint}", file=sys.stderr)
 
 
 @app.command()

@@ -346,12 +346,16 @@ def upload_target(service: Service, who: Identity, collaboration: str, dataset: 
 
 
 def upload_dataset(service: Service, who: Identity, collaboration: str, dataset: str,
-                   raw: Path, fmt: str) -> dict[str, Any]:
+                   raw: Path, fmt: str, *, salt_fingerprint: str | None = None,
+                   longest_line: int | None = None) -> dict[str, Any]:
     spec = upload_target(service, who, collaboration, dataset)
     staged = service.store.staging_path(".parquet")
     try:
-        valid = validate_upload(raw, fmt, spec, staged, limits=service.settings.upload)
-        version = service.store.publish(collaboration, dataset, staged, valid.rows)
+        service.store.check_salt(collaboration, salt_fingerprint)  # before the data is read
+        valid = validate_upload(raw, fmt, spec, staged, limits=service.settings.upload,
+                                longest_line=longest_line)
+        version = service.store.publish(collaboration, dataset, staged, valid.rows,
+                                        salt_fingerprint=salt_fingerprint)
     except CleanroomError as exc:
         audit_decision(service, who, "upload", exc, detail={"dataset": dataset})
         raise

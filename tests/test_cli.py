@@ -86,7 +86,7 @@ def test_hash_command_pseudonymizes_one_column(tmp_path: Path) -> None:
 
     table = pq.read_table(tmp_path / "out.parquet").to_pydict()
     key = b"a-shared-salt-of-enough-length"
-    assert table["email"][0] == hmac.new(key, b"alice@example.com", hashlib.sha256).hexdigest()
+    assert table["user_key"][0] == hmac.new(key, b"alice@example.com", hashlib.sha256).hexdigest()
     assert table["channel"] == ["search", "social"]
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cleanroom.store import Store
 from cleanroom.upload import validate_upload
 from tests.canary import user_key
-from tests.conftest import Harness
+from tests.conftest import COLLAB, Harness
 from tests.test_api_access import assert_error
 
 HEADER = "user_key,ts,revenue,order_id\n"
@@ -161,3 +163,161 @@ def test_validate_upload_writes_typed_parquet(tmp_path: Path) -> None:
     assert valid.rows == 3
     assert str(schema.field("ts").type).startswith("timestamp")
     assert str(schema.field("revenue").type) == "double"
+
+
+# --- salt fingerprints (CONTRACT.md §7) ------------------------------------------------------
+
+FP_A, FP_B = "0123456789abcdef", "fedcba9876543210"
+
+
+def upload_with(h: Harness, dataset: str, body: bytes, party: str, fingerprint: str) -> Any:
+    return h.client.put(f"/v1/collaborations/{COLLAB}/datasets/{dataset}", content=body,
+                        headers={**h.auth(party), "Content-Type": "text/csv",
+                                 "X-Cleanroom-Salt-Fingerprint": fingerprint})
+
+
+def impressions_csv(people: int) -> bytes:
+    lines = [f"{user_key(i)},2026-09-01 10:00:00,search,c1,1.0,ip{i}" for i in range(people)]
+    return ("user_key,ts,channel,campaign,cost,ip_hash\n" + "\n".join(lines) + "\n").encode()
+
+
+def test_the_first_fingerprint_is_recorded_and_another_refused(fresh: Harness) -> None:
+    first = upload_with(fresh, "conversions", conversions_csv(80), "acme", FP_A)
+    assert first.status_code == 201, first.text
+    # Another dataset of the same collaboration, by another party: same salt required.
+    other = upload_with(fresh, "impressions", impressions_csv(60), "streamco", FP_B)
+    error = assert_error(other, 422, "invalid_upload")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["salt_mismatch"]
+    again = upload_with(fresh, "conversions", conversions_csv(90, start=300), "acme", FP_B)
+    assert [v["rule"] for v in assert_error(again, 422, "invalid_upload")["error"]["violations"]] \
+        == ["salt_mismatch"]
+    assert count(fresh) == [[80, 80]]  # the current version is kept
+    same = upload_with(fresh, "impressions", impressions_csv(60), "streamco", FP_A.upper())
+    assert same.status_code == 201, same.text
+    assert fresh.upload("conversions", conversions_csv(70), party="acme").status_code == 201
+
+
+def test_a_refused_salt_is_audited_and_records_nothing(fresh: Harness) -> None:
+    assert upload_with(fresh, "conversions", conversions_csv(80), "acme", FP_A).status_code == 201
+    upload_with(fresh, "conversions", conversions_csv(80), "acme", FP_B)
+    with fresh_store(fresh).connect() as con:
+        recorded = con.execute("SELECT collaboration, fingerprint FROM salt_fingerprints").fetchall()
+        versions = con.execute("SELECT version, salt_fingerprint FROM dataset_versions").fetchall()
+    assert recorded == [(COLLAB, FP_A)] and versions == [(1, FP_A)]
+    audit = fresh.client.get(f"/v1/collaborations/{COLLAB}/audit", headers=fresh.auth("reviewer"))
+    decisions = [(e["action"], e["decision"]) for e in audit.json()["entries"]]
+    assert decisions.count(("upload", "refused")) == 1, decisions
+
+
+@pytest.mark.parametrize("header", ["", "0123", "0123456789abcdeg", "0123456789abcdef0"])
+def test_a_malformed_fingerprint_is_refused(fresh: Harness, header: str) -> None:
+    response = upload_with(fresh, "conversions", conversions_csv(60), "acme", header)
+    error = assert_error(response, 422, "invalid_upload")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["bad_fingerprint"]
+
+
+def test_the_fingerprint_of_cleanroom_hash_is_accepted(fresh: Harness, tmp_path: Path) -> None:
+    from cleanroom.pseudonym import salt_fingerprint
+
+    fingerprint = salt_fingerprint(b"a-shared-salt-of-enough-length")
+    response = upload_with(fresh, "conversions", conversions_csv(60), "acme", fingerprint)
+    assert response.status_code == 201, response.text
+
+
+def fresh_store(h: Harness) -> Store:
+    return Store(h.data_dir)
+
+
+# --- one pass over the data ----------------------------------------------------------------
+
+
+class RecordingConnection:
+    """A DuckDB connection that remembers every statement it is given."""
+
+    def __init__(self, con: Any, seen: list[str]) -> None:
+        self._con, self._seen = con, seen
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._seen.append(sql)
+        return self._con.execute(sql, *args)
+
+    def sql(self, sql: str, *args: Any) -> Any:
+        self._seen.append(sql)
+        return self._con.sql(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import duckdb
+
+    from cleanroom import upload
+
+    seen: list[str] = []
+    real = duckdb.connect
+    monkeypatch.setattr(upload.duckdb, "connect",
+                        lambda *a, **k: RecordingConnection(real(*a, **k), seen))
+    return seen
+
+
+def reads_of_the_upload(seen: list[str]) -> list[str]:
+    return [s for s in seen if "read_csv(" in s or "read_parquet(" in s]
+
+
+def test_a_valid_csv_upload_is_read_once(fresh: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanroom import upload
+
+    seen = record_statements(monkeypatch)
+
+    def no_second_scan(*_: object, **__: object) -> int:
+        raise AssertionError("the line length is measured while the body is received")
+
+    monkeypatch.setattr(upload, "_longest_line", no_second_scan)
+    response = fresh.upload("conversions", conversions_csv(150), party="acme")
+    assert response.status_code == 201, response.text
+    reads = reads_of_the_upload(seen)
+    assert len(reads) == 1 and reads[0].startswith("COPY"), seen
+    assert count(fresh) == [[150, 150]]
+
+
+def test_a_valid_parquet_upload_is_read_once(fresh: Harness,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = record_statements(monkeypatch)
+    table = pa.table({"user_key": [user_key(i) for i in range(60)],
+                      "ts": pa.array(["2026-09-01 13:45:00"] * 60),
+                      "revenue": [1.5] * 60, "order_id": [f"o{i}" for i in range(60)]})
+    response = fresh.upload("conversions", parquet_bytes(table), party="acme",
+                            content_type="application/vnd.apache.parquet")
+    assert response.status_code == 201, response.text
+    data_reads = [s for s in reads_of_the_upload(seen) if not s.startswith("DESCRIBE")]
+    assert len(data_reads) == 1 and data_reads[0].startswith("COPY"), seen
+
+
+def test_a_refused_upload_names_rows_across_batches(tmp_path: Path) -> None:
+    from cleanroom.errors import InvalidUpload
+    from cleanroom.policy import load_policies
+    from cleanroom.upload import validate_upload
+    from tests.conftest import POLICIES
+
+    lines = [f"{user_key(i)},2026-09-01 12:00:00,{'x' if i in (3, 200_000) else 1},o"
+             for i in range(200_010)]
+    raw = tmp_path / "c.csv"
+    raw.write_text(HEADER + "\n".join(lines) + "\n")
+    spec = load_policies(POLICIES)["acme-streamco"].datasets["conversions"]
+    with pytest.raises(InvalidUpload) as caught:
+        validate_upload(raw, "csv", spec, tmp_path / "out.parquet")
+    assert [v.message for v in caught.value.violations] == [
+        "column revenue: 2 row(s) does not parse as DOUBLE (data rows 4, 200001)"]
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_the_line_meter_matches_a_plain_scan() -> None:
+    from cleanroom.upload import LineMeter
+
+    body = b"a\nbbbb\n\ncc" + b"d" * 10 + b"\nlast"
+    for size in (1, 2, 3, 7, 64):
+        meter = LineMeter()
+        for start in range(0, len(body), size):
+            meter.feed(body[start:start + size])
+        assert meter.longest == max(len(line) for line in body.split(b"\n")) == 12

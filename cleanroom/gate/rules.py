@@ -162,6 +162,11 @@ _RULES = (
     Rule("bad_user_key", "a user_key is not a 64-character lower-case hex pseudonym",
          "pseudonymize with cleanroom hash"),
     Rule("bad_value", "a value does not parse as its column's type", "fix the named rows"),
+    Rule("bad_fingerprint", "the X-Cleanroom-Salt-Fingerprint header is not 16 hex characters",
+         "send the fingerprint that cleanroom hash printed, or no header"),
+    Rule("salt_mismatch", "the upload was pseudonymized with another salt than the one recorded "
+         "for the collaboration (its fingerprint differs); the current version is kept",
+         "hash the data again with the collaboration's shared salt file"),
     Rule("stored_data_damaged", "a stored dataset version is missing or does not match the "
          "checksum written when it was published; nothing was read from it",
          "ask the dataset's provider to upload it again (or restore an earlier version)"),

@@ -34,13 +34,16 @@ CREATE TABLE IF NOT EXISTS dataset_versions (
 CREATE TABLE IF NOT EXISTS current_datasets (
     collaboration TEXT NOT NULL, dataset TEXT NOT NULL, version INTEGER NOT NULL,
     PRIMARY KEY (collaboration, dataset));
+CREATE TABLE IF NOT EXISTS salt_fingerprints (
+    collaboration TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, recorded_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, collaboration TEXT NOT NULL,
     party TEXT NOT NULL, action TEXT NOT NULL, decision TEXT NOT NULL, query_id TEXT,
     detail TEXT NOT NULL);
 """
 # Columns added after the first release; added to an older store when it is opened.
-VERSION_COLUMNS = {"sha256": "TEXT", "bytes": "INTEGER", "removed_at": "REAL"}
+VERSION_COLUMNS = {"sha256": "TEXT", "bytes": "INTEGER", "removed_at": "REAL",
+                   "salt_fingerprint": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -118,16 +121,26 @@ class Store:
         """A fresh name in this process's staging area (removed at start-up if we die)."""
         return self.staging.path(suffix)
 
-    def publish(self, collaboration: str, dataset: str, staged: Path, rows: int) -> DatasetVersion:
-        """Make a fully written Parquet file the dataset's current version, atomically."""
+    def publish(self, collaboration: str, dataset: str, staged: Path, rows: int, *,
+                salt_fingerprint: str | None = None) -> DatasetVersion:
+        """Make a fully written Parquet file the dataset's current version, atomically.
+
+        A ``salt_fingerprint`` must match the collaboration's (the first one given is recorded
+        with the version): else ``InvalidUpload`` (``salt_mismatch``), the current version kept.
+        """
         with self.connect() as con:
             version = datasets.publish(con, self.root / "datasets", collaboration, dataset,
-                                       staged, rows)
+                                       staged, rows, salt_fingerprint=salt_fingerprint)
             if version.checksum is not None:  # hashed at publish: its first reader need not
                 with suppress(Damaged):  # (gone already: its reader will say so)
                     self.leases.verifier.remember(version.path, version.checksum)
             self._retain(con, collaboration, dataset)
         return version
+
+    def check_salt(self, collaboration: str, fingerprint: str | None) -> None:
+        """Refuse early (before the body is read) a fingerprint that cannot be published."""
+        with self.connect() as con:
+            datasets.check_salt(con, collaboration, fingerprint)
 
     def current(self, collaboration: str) -> dict[str, DatasetVersion]:
         """The current versions, neither pinned nor verified (for describing, not reading)."""

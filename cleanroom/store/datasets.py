@@ -25,6 +25,13 @@ DAMAGED = Violation("stored_data_damaged", "a stored dataset version is missing 
                     "its provider should upload it again")
 
 
+
+def salt_mismatch() -> InvalidUpload:
+    return InvalidUpload([Violation(
+        "salt_mismatch", "the upload's salt fingerprint is not the one recorded for this "
+        "collaboration: its pseudonyms would join no one's; the current version is kept")])
+
+
 @dataclass(frozen=True)
 class DatasetVersion:
     dataset: str
@@ -51,8 +58,24 @@ def _is_storage(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def check_salt(con: sqlite3.Connection, collaboration: str, fingerprint: str | None, *,
+               record: bool = False) -> None:
+    """Raise ``InvalidUpload`` (``salt_mismatch``) unless ``fingerprint`` is absent or the
+    collaboration's recorded one. ``record``: record it when none is, inside the publishing
+    transaction, so that two first uploads cannot record two salts."""
+    if fingerprint is None:
+        return
+    row = con.execute("SELECT fingerprint FROM salt_fingerprints WHERE collaboration = ?",
+                      (collaboration,)).fetchone()
+    if row is not None and row[0] != fingerprint:
+        raise salt_mismatch()
+    if row is None and record:
+        con.execute("INSERT INTO salt_fingerprints VALUES (?, ?, ?)",
+                    (collaboration, fingerprint, time.time()))
+
+
 def publish(con: sqlite3.Connection, base: Path, collaboration: str, dataset: str, staged: Path,
-            rows: int) -> DatasetVersion:
+            rows: int, *, salt_fingerprint: str | None = None) -> DatasetVersion:
     folder = base / collaboration / dataset
     final = folder / f"{uuid.uuid4().hex}.parquet"
     try:
@@ -65,15 +88,16 @@ def publish(con: sqlite3.Connection, base: Path, collaboration: str, dataset: st
         staged.unlink(missing_ok=True)  # free the space before the refusal is audited
         raise storage_refusal(exc) from None
     try:
+        check_salt(con, collaboration, salt_fingerprint, record=True)
         (last,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM dataset_versions "
                               "WHERE collaboration = ? AND dataset = ?",
                               (collaboration, dataset)).fetchone()
         os.replace(staged, final)
         fsync_dir(folder)
         con.execute("INSERT INTO dataset_versions (collaboration, dataset, version, file, rows, "
-                    "created_at, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, sha256, bytes, salt_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (collaboration, dataset, last + 1, final.name, rows, time.time(),
-                     checksum.sha256, checksum.size))
+                     checksum.sha256, checksum.size, salt_fingerprint))
         con.execute("INSERT OR REPLACE INTO current_datasets VALUES (?, ?, ?)",
                     (collaboration, dataset, last + 1))
         con.execute("COMMIT")
