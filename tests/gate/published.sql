@@ -745,7 +745,6 @@ GROUP BY 1, 2;
 -- source: AMC Instructional Query Library, "Compare Known and Unknown Customer Performance (ASIN conversions)", query template (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES campaign lists, SELECT DISTINCT(user_id), a one-row COUNT(DISTINCT) CTE joined on a constant label, COALESCE(customer_set, 'unknown'), CASE WHEN ... THEN 1 ELSE 0 END per user, ratios with ROUND
 -- legit
--- currently: refused join_not_on_user_key metric_transform mixed_join table_function unknown_column user_key_compare user_key_transform
 -- people: column unique_reach
 -- why: first_party_audience_table becomes the CRM segment 'travelers'; 'NA' labels become NULL (DuckDB will not mix them with numbers); attributed purchases are the person's purchases
 WITH dsp_campaigns (campaign) AS (
@@ -840,7 +839,6 @@ GROUP BY 1, 2;
 -- source: AMC Instructional Query Library, "Ad-influenced cross-selling analysis (ASIN conversions)", 4.2.1 (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES groupings INNER JOINed, COALESCE(group, concat(ad_product_type, '-Others')), SUM(total_cost) / 1e5, user_id IN (SELECT DISTINCT user_id FROM cte), ORDER BY in a CTE, ARRAY_SORT(COLLECT(DISTINCT)), GROUP BY without aggregates, LEFT JOIN to a reach CTE
 -- legit
--- currently: refused metric_group_key metric_transform mixed_join table_function unknown_column
 -- people: column dist_purchaser
 -- why: ASINs become product categories grouped in two categories
 WITH asin_category (asin, category) AS (
