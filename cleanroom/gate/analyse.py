@@ -25,6 +25,7 @@ from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, funct
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import branch_selects, canonical, output_name
+from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.values import union_column
@@ -188,6 +189,7 @@ class _Analyser(FromClause):
         scope.outer = outer
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
         self.inline_lookups(sel, scope)
+        running_counts(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
         rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
             n, env, outer=scope if _in_list(n) else None))
