@@ -4,7 +4,7 @@ user_key equality (so every joined row still belongs to one person)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -155,6 +155,12 @@ class FromClause:
             return
         if side == "LEFT":
             scope.nullable.add(alias)
+        # Beside people's rows its numbers are per-row values chosen by a condition on the row
+        # (the ON): summing them would pack the rows that meet a large one into the high digits
+        # of a total (``SUM(g.w)`` with w = 1000000 for the group a small campaign is sent to).
+        # So they may be grouped on, filtered and counted, not summed (as a lookup's labels).
+        scope.sources[alias] = replace(rel, columns=[
+            (n, k if k is K.BANNED else K.VAL) for n, k in rel.columns], ranges={})
 
     def inline_lookups(self, sel: exp.Select, scope: Scope) -> None:
         """Replace each lookup's join by CASEs over its rows (``constants.py``)."""

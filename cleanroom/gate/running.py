@@ -20,11 +20,12 @@ Only that shape is read this way (anything else stays ``cross_user_window``):
 
 - ``SELECT DISTINCT`` over people's rows, no GROUP BY, HAVING or QUALIFY;
 - every projection is a plain value (a key) or the window, and every window is the same
-  ``COUNT(*)``, ``COUNT(1)`` or ``COUNT(column)`` (no DISTINCT, no FILTER), with the default
+  ``COUNT(*)`` or ``COUNT(x)`` (no DISTINCT, no FILTER; a count of ``x`` also needs its
+  support, so a running count of a condition few people meet is withheld), with the default
   frame (or ``RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW``): two different running
   counts in one row could be subtracted (a running count of everyone beside one of everyone but
   the target differs by the target's rows in every later row, where no group is small);
-- every PARTITION BY and ORDER BY item is a column that is also output, so the rows of one
+- every PARTITION BY and ORDER BY item is also output (a key), so the rows of one
   group are peers and DISTINCT leaves one row per group (ordering by a column not output
   would give a group's rows different counts, and DISTINCT would then output as many rows
   as the group has distinct values: its size).
@@ -56,8 +57,7 @@ def running_counts(sel: exp.Select, scope: Scope) -> None:
     if any(w.sql(dialect="duckdb") != shape for w in windows) or not _counts_rows(windows[0]):
         return
     output = {canonical(k, scope) for k in keys}
-    if not all(isinstance(c, exp.Column) and canonical(c, scope) in output
-               for c in _ordering(windows[0])):
+    if not all(canonical(c, scope) in output for c in _ordering(windows[0])):
         return
     for window in windows:
         count = window.this
@@ -74,13 +74,12 @@ def _nested_call(node: exp.Expr) -> bool:
 
 
 def _counts_rows(window: exp.Window) -> bool:
-    """``COUNT(*)``, ``COUNT(constant)`` or ``COUNT(column)`` with the default frame."""
+    """``COUNT(*)`` or ``COUNT(x)`` (not DISTINCT: people would count once per group, not once)
+    with the default frame. The aggregate rules check ``x`` as in any COUNT across people."""
     count = window.this
     if not isinstance(count, exp.Count) or count.args.get("expressions"):
         return False
-    arg = count.this
-    if not isinstance(arg, (exp.Star, exp.Column, *CONSTANTS)) or (
-            isinstance(arg, exp.Column) and isinstance(arg.this, exp.Star)):
+    if isinstance(count.this, exp.Distinct):
         return False
     return _default_frame(window.args.get("spec"))
 
