@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.model import K
 from cleanroom.gate.nodes import CONSTANTS, canonical
 from cleanroom.gate.scope import Scope
 
@@ -53,6 +54,8 @@ def running_counts(sel: exp.Select, scope: Scope) -> None:
     keys = [p.unalias() for p in sel.expressions if not isinstance(p.unalias(), exp.Window)]
     if not windows or not keys or any(_nested_call(k) or isinstance(k, CONSTANTS) for k in keys):
         return
+    if any(_names_person(k, scope) for k in keys):
+        return  # beside user_key it is a window over one person's rows (aggregates.py)
     shape = windows[0].sql(dialect="duckdb")
     if any(w.sql(dialect="duckdb") != shape for w in windows) or not _counts_rows(windows[0]):
         return
@@ -66,6 +69,14 @@ def running_counts(sel: exp.Select, scope: Scope) -> None:
     sel.set("distinct", None)
     sel.set("group", exp.Group(expressions=[k.copy() for k in keys]))
     scope.running.update(id(w) for p in sel.expressions for w in p.find_all(exp.Window))
+
+
+def _names_person(node: exp.Expr, scope: Scope) -> bool:
+    for col in node.find_all(exp.Column):
+        found = scope.resolve(col)
+        if isinstance(found, tuple) and found[1] is K.UID:
+            return True
+    return False
 
 
 def _nested_call(node: exp.Expr) -> bool:

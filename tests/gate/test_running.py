@@ -115,3 +115,12 @@ def test_people_join_aggregated_rows_on_every_group_key(sql: str, rule: str | No
     with pytest.raises(QueryRejected) as caught:
         check_query(sql, CATALOG, min_users=K_MIN)
     assert rule in {v.rule for v in caught.value.violations}
+
+
+def test_a_window_over_one_persons_rows_is_not_read_as_a_running_count() -> None:
+    """Beside user_key, DISTINCT ... COUNT(*) OVER (PARTITION BY user_key ...) stays a per-person
+    window (a CTE column a later aggregation sums), as before running counts were read."""
+    sql = ("WITH r AS (SELECT DISTINCT user_key, channel, COUNT(*) OVER (PARTITION BY user_key "
+           "ORDER BY channel) AS n FROM impressions) SELECT channel, SUM(n) AS s FROM r GROUP BY 1")
+    checked = check_query(sql, CATALOG, min_users=K_MIN)
+    assert "SUM(COUNT(" not in checked.sql.upper()
