@@ -251,6 +251,8 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
     key = function_key(func)
     if key not in WINDOW_FUNCTIONS | PER_USER_AGGREGATES:
         return rules.fail("function_not_allowed", func, function_name(func))
+    if id(node) in rules.scope.running and ctx.mode is Mode.ANONYMIZING and not ctx.in_aggregate:
+        return _running_count(rules, node, ctx)
     if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) or ctx.in_aggregate:
         return rules.fail("window_after_aggregate", node)
     if not _plain_frame(node):
@@ -270,6 +272,23 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
         return K.SAFE
     rules.atoms.windows.add(id(node))
     return _window_kind(key, kinds, _whole(rules, arguments(func)))
+
+
+def _running_count(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
+    """``SUM(COUNT(x)) OVER (...)`` over the groups of a running count (``running.py``): the
+    count is an aggregate across people like any other, and the window's cell is withheld
+    with it, so its requirements (and its place among the atoms) move to the window."""
+    count = node.this.this
+    kind = check_aggregate(rules, count, ctx)
+    rules.atoms.aggregates.discard(id(count))
+    rules.atoms.aggregates.add(id(node))
+    if id(count) in rules.requirements:
+        rules.requirements[id(node)] = rules.requirements.pop(id(count))
+    order = node.args.get("order")
+    for part in [*(node.args.get("partition_by") or []),
+                 *(o.this for o in (order.expressions if order else []))]:
+        rules.check(part, ctx)  # group keys (running.py made sure)
+    return kind
 
 
 def _window_kind(key: str, kinds: list[K], whole: bool) -> K:

@@ -22,9 +22,10 @@ from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.constants import constant_result
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
-from cleanroom.gate.joins import FromClause
+from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import branch_selects, canonical, output_name
+from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.values import union_column
@@ -131,7 +132,9 @@ class _Analyser(FromClause):
         cols = [(names[i] if i < len(names) else n, k) for i, (n, k) in enumerate(rel.columns)]
         ranges = {new.lower(): rel.ranges[old.lower()] for (new, _), (old, _)
                   in zip(cols, rel.columns) if old.lower() in rel.ranges}
-        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows, ranges=ranges)
+        renames = {old.lower(): new for (new, _), (old, _) in zip(cols, rel.columns)}
+        unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
+        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows, ranges=ranges, unique=unique)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -188,6 +191,7 @@ class _Analyser(FromClause):
         scope.outer = outer
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
         self.inline_lookups(sel, scope)
+        running_counts(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
         rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
             n, env, outer=scope if _in_list(n) else None))
@@ -210,7 +214,9 @@ class _Analyser(FromClause):
             self._correlated(sel, scope, columns, bearing=bearing)
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
                    rows=constant_result(sel, list(scope.sources.values())),
-                   ranges=rules.ranges_of(sel.expressions) if bearing else {})
+                   ranges=rules.ranges_of(sel.expressions) if bearing else {},
+                   unique=group_columns(sel, columns, key_exprs, scope)
+                   if mode is Mode.ANONYMIZING else None)
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:

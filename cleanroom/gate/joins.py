@@ -4,7 +4,7 @@ user_key equality (so every joined row still belongs to one person)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -19,6 +19,7 @@ from cleanroom.gate.constants import (
 )
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.model import Atoms, K, Mode, Rel
+from cleanroom.gate.nodes import canonical
 from cleanroom.gate.ranges import Range
 from cleanroom.gate.scope import Scope, at, position
 from cleanroom.gate.suggest import unknown
@@ -139,6 +140,32 @@ class FromClause:
             return
         scope.lookups.append(Lookup(alias, tuple(names), rel.rows, on, inner=not side))
 
+    def _group_join(self, join: exp.Join, alias: str, scope: Scope, rel: Rel) -> None:
+        """People's rows joined to an aggregation across people (thresholded: its rows are
+        public numbers) ON every one of its GROUP BY keys: a row of people meets at most one of
+        its rows, so no one's rows are repeated. On fewer keys one person's row would meet
+        every group sharing them and count that many times."""
+        side, kind = ((join.args.get(a) or "").upper() for a in ("side", "kind"))
+        on = join.args.get("on")
+        if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER") or on is None:
+            self.fail("mixed_join", join, "aggregated rows join people's rows only as "
+                      "people JOIN or LEFT JOIN aggregated ON every GROUP BY key")
+            return
+        assert rel.unique is not None
+        keys = {k.lower() for k in _lookup_keys(on, alias, scope)}
+        if any(u.lower() not in keys for u in rel.unique):
+            self.fail("mixed_join", join, "aggregated rows must be joined to people's rows ON "
+                      "people_value = agg.key for every GROUP BY key they output")
+            return
+        if side == "LEFT":
+            scope.nullable.add(alias)
+        # Beside people's rows its numbers are per-row values chosen by a condition on the row
+        # (the ON): summing them would pack the rows that meet a large one into the high digits
+        # of a total (``SUM(g.w)`` with w = 1000000 for the group a small campaign is sent to).
+        # So they may be grouped on, filtered and counted, not summed (as a lookup's labels).
+        scope.sources[alias] = replace(rel, columns=[
+            (n, k if k is K.BANNED else K.VAL) for n, k in rel.columns], ranges={})
+
     def inline_lookups(self, sel: exp.Select, scope: Scope) -> None:
         """Replace each lookup's join by CASEs over its rows (``constants.py``)."""
         for lookup in scope.lookups:
@@ -201,10 +228,11 @@ class FromClause:
             self.fail("join_type", join, join.args.get("method") or kind)
             return
         lookup = bearing_before and rel.rows is not None
-        if bearing_before != rel.bearing and not lookup:
+        grouped = bearing_before and not rel.bearing and not lookup and rel.unique is not None
+        if bearing_before != rel.bearing and not lookup and not grouped:
             self.fail("mixed_join", join)
             return
-        if lookup and join.args.get("using"):
+        if (lookup or grouped) and join.args.get("using"):
             _using_as_on(join, alias, previous, scope)
         on = join.args.get("on")
         if on is not None:
@@ -213,6 +241,8 @@ class FromClause:
             self.problems += rules.problems
         if lookup:
             self._lookup(join, alias, scope, rel)
+        elif grouped:
+            self._group_join(join, alias, scope, rel)
         elif rel.bearing:
             self._people_join(join, alias, scope, previous, rel, links)
 
@@ -248,6 +278,17 @@ class FromClause:
             scope.uid_expr = new_uid
         elif side == "FULL":
             scope.uid_expr = exp.Coalesce(this=scope.uid_expr, expressions=[new_uid])
+
+
+def group_columns(sel: exp.Select, columns: list[tuple[str, K]], keys: list[exp.Expr],
+                  scope: Scope) -> tuple[str, ...] | None:
+    """The output columns of an aggregation across people that are its GROUP BY keys (one
+    row per combination of them; ``()``: one row), or None when some key is not output."""
+    projected = {canonical(p.unalias(), scope): i for i, p in enumerate(sel.expressions)}
+    found = [projected.get(canonical(k, scope)) for k in keys]
+    if any(i is None or i >= len(columns) for i in found):
+        return None
+    return tuple(dict.fromkeys(columns[i][0] for i in found if i is not None))
 
 
 def _catalog_rel(columns: dict[str, K], bounds: dict[str, tuple[float, float]]) -> Rel:

@@ -86,6 +86,9 @@ class Rel:
     base: bool = False  # a dataset itself: its user_key is never NULL
     rows: tuple[tuple[exp.Expr, ...], ...] | None = None  # a constant relation's cells
     ranges: dict[str, Range] = field(default_factory=dict)  # public ranges, by lower-case name
+    # An aggregation across people: the output columns that are its GROUP BY keys (one row per
+    # value of them; () for one row), so a join on all of them cannot fan people's rows out.
+    unique: tuple[str, ...] | None = None
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]

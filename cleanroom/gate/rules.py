@@ -78,7 +78,9 @@ _RULES = (
     Rule("not_grouped", "a column in an aggregated SELECT must be a group key or inside an "
          "aggregate", "add it to GROUP BY or aggregate it"),
     Rule("cross_user_window", "a window over people's rows must be PARTITION BY user_key",
-         "add PARTITION BY user_key, or aggregate first and window over the aggregates"),
+         "add PARTITION BY user_key, or aggregate first and window over the aggregates; a "
+         "running count is SELECT DISTINCT key, COUNT(x) OVER (ORDER BY key) FROM rows, "
+         "ordered and partitioned by output keys only"),
     Rule("window_after_aggregate", "window functions cannot run over the groups of an "
          "aggregation of people's rows: they would see groups that are later suppressed",
          "aggregate in a CTE (it is thresholded), then apply the window in the next SELECT"),
@@ -86,8 +88,10 @@ _RULES = (
          "join ON a.user_key = b.user_key (other conditions may follow with AND)"),
     Rule("mixed_join", "people's rows cannot be joined with aggregated rows, nor with a "
          "constant list other than as a lookup", "aggregate both sides first, or join people's "
-         "rows on user_key; join a constant list as people's rows [LEFT] JOIN (VALUES ...) "
-         "v(key, label) ON people_column = v.key, with distinct keys"),
+         "rows on user_key; join aggregated rows as people's rows [LEFT] JOIN agg ON "
+         "people_value = agg.key for every GROUP BY key agg outputs; join a constant list as "
+         "people's rows [LEFT] JOIN (VALUES ...) v(key, label) ON people_column = v.key, with "
+         "distinct keys"),
     Rule("join_type", "NATURAL, ASOF, POSITIONAL, SEMI, ANTI and LATERAL joins are not supported",
          "use [LEFT|RIGHT|FULL] JOIN ... ON a.user_key = b.user_key"),
     Rule("scalar_subquery", "a scalar subquery must aggregate across people (it is thresholded "

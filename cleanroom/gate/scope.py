@@ -65,6 +65,7 @@ class Scope:
     # the columns that resolved there
     outer: Scope | None = None
     outer_refs: set[int] = field(default_factory=set)
+    running: set[int] = field(default_factory=set)  # windows that are running counts (running.py)
 
     @property
     def bearing(self) -> bool:

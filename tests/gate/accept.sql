@@ -887,3 +887,46 @@ SELECT i.channel, SUM(NULLIF(i.cost, 0)) AS cost, SUM(abs(i.cost)) AS abs_cost,
        SUM(LEAST(c.revenue, 500)) AS capped_revenue, AVG(GREATEST(i.cost, 1)) AS floored_cost
 FROM impressions i JOIN conversions c ON i.user_key = c.user_key
 GROUP BY i.channel;
+
+-- name: running_reach_by_first_week
+-- suppressed: 1
+-- ordered
+-- (a reach curve: people by the week they were first seen, counted cumulatively; the last
+-- week's 8 new people are withheld, and the weeks before stand on their own new people)
+WITH firstseen AS (
+  SELECT user_key, MIN(date_trunc('week', ts)) AS first_week FROM impressions GROUP BY 1
+)
+SELECT DISTINCT first_week, COUNT(user_key) OVER (ORDER BY first_week) AS cumulative_reach
+FROM firstseen
+ORDER BY 1;
+
+-- name: running_impressions_by_week_and_channel
+-- suppressed: 5
+-- ordered
+SELECT DISTINCT channel, date_trunc('week', ts) AS week,
+       COUNT(*) OVER (PARTITION BY channel ORDER BY date_trunc('week', ts)) AS cumulative_impressions
+FROM impressions
+ORDER BY 1, 2;
+
+-- name: converters_beside_channel_reach
+-- suppressed: 1
+-- (people's rows LEFT JOIN an aggregation on its GROUP BY key: one reach per channel)
+WITH reach AS (
+  SELECT channel, COUNT(DISTINCT user_key) AS reach FROM impressions GROUP BY 1
+)
+SELECT i.channel, r.reach, COUNT(DISTINCT i.user_key) AS converters
+FROM impressions i
+JOIN conversions c ON c.user_key = i.user_key
+LEFT JOIN reach r ON r.channel = i.channel
+GROUP BY 1, 2;
+
+-- name: channel_share_of_one_row_total
+-- suppressed: 1
+-- (a one-row aggregation joined on a constant label, as AMC's known/unknown customer template)
+WITH total AS (
+  SELECT 'all' AS scope, COUNT(DISTINCT user_key) AS people FROM impressions
+)
+SELECT i.channel, t.people, COUNT(DISTINCT i.user_key) * 1.0 / t.people AS share
+FROM impressions i
+JOIN total t ON t.scope = 'all'
+GROUP BY 1, 2;

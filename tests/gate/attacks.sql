@@ -1194,6 +1194,15 @@ SELECT COUNT(*) FROM impressions a SEMI JOIN conversions b ON a.user_key = b.use
 -- name: jn_mixed_aggregate_and_rows
 -- family: joins_not_on_user_key
 -- expect: rejected
+-- (on fewer keys than the aggregation's GROUP BY: each row meets one group per campaign)
+SELECT COUNT(*) FROM impressions a JOIN (SELECT channel, campaign, COUNT(*) AS n FROM impressions GROUP BY channel, campaign) g
+ON a.channel = g.channel;
+
+-- name: jn_mixed_aggregate_on_its_key
+-- family: joins_not_on_user_key
+-- (answered since people's rows may join an aggregation ON all its GROUP BY keys: the rows of
+-- the 7-person channel meet no released group, so this counts the rows of the released
+-- channels, as WHERE channel IN (<the released channels>) would; the canaries stay out)
 SELECT COUNT(*) FROM impressions a JOIN (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) g
 ON a.channel = g.channel;
 
@@ -2409,3 +2418,225 @@ WITH a AS (
   SELECT user_key, SUM(cost * 1000000) AS v FROM impressions WHERE campaign = 'nothing' GROUP BY user_key
 ), t AS (SELECT * FROM a UNION ALL SELECT * FROM b)
 SELECT SUM(v) AS packed FROM t;
+
+-- Running counts (gate/running.py): a running total differences by construction, since two
+-- consecutive rows differ by one group. Each decode runs first on raw DuckDB (where it
+-- recovers the canary group) and then through the service (tests/gate/test_packing.py).
+
+-- name: rw_running_count_last_group_small
+-- family: small_groups
+-- decode: 1
+-- truth: SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (the last row's count minus the first's is the 7 people of the last group)
+WITH u AS (
+  SELECT user_key, MAX(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) AS t
+  FROM impressions GROUP BY user_key
+), run AS (
+  SELECT DISTINCT t, COUNT(user_key) OVER (ORDER BY t) AS c FROM u
+)
+SELECT MAX(c) - MIN(c) AS v FROM run;
+
+-- name: rw_running_count_small_middle_group
+-- family: small_groups
+-- decode: 1
+-- truth: SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (the smallest step between consecutive rows is the middle group: its 7 people)
+WITH u AS (
+  SELECT user_key, CASE WHEN MAX(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) = 1 THEN 1
+                        WHEN MIN(ts) < TIMESTAMP '2026-09-03' THEN 0 ELSE 2 END AS t
+  FROM impressions GROUP BY user_key
+), run AS (
+  SELECT DISTINCT t, COUNT(user_key) OVER (ORDER BY t) AS c FROM u
+)
+SELECT MIN(c - p) AS v FROM (SELECT c, LAG(c) OVER (ORDER BY t) AS p FROM run);
+
+-- name: rw_running_count_small_first_group_desc
+-- family: small_groups
+-- decode: 1
+-- truth: SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (ordered so that the small group comes first: its running count is its size)
+WITH u AS (
+  SELECT user_key, MAX(CASE WHEN channel = 'CANARYCHAN7' THEN 1 ELSE 0 END) AS t
+  FROM impressions GROUP BY user_key
+), run AS (
+  SELECT DISTINCT t, COUNT(*) OVER (ORDER BY t DESC) AS c FROM u
+)
+SELECT MIN(c) AS v FROM run;
+
+-- name: rw_running_count_of_small_condition
+-- family: subthreshold_expressions
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (a running count of a condition only 7 people meet: every group's count stands on them)
+WITH run AS (
+  SELECT DISTINCT campaign,
+         COUNT(CASE WHEN channel = 'CANARYCHAN7' THEN 1 END) OVER (ORDER BY campaign) AS c
+  FROM impressions
+)
+SELECT MAX(c) AS v FROM run;
+
+-- name: rw_running_count_of_small_condition_final
+-- family: subthreshold_expressions
+-- expect: withheld
+-- withheld: c
+SELECT DISTINCT campaign,
+       COUNT(CASE WHEN channel = 'CANARYCHAN7' THEN 1 END) OVER (ORDER BY campaign) AS c
+FROM impressions;
+
+-- name: rw_two_running_counts_subtracted
+-- family: subthreshold_expressions
+-- expect: rejected
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (everyone's running count minus everyone-but-the-channel's: every later row shows the 24 rows)
+WITH r AS (
+  SELECT DISTINCT campaign, COUNT(*) OVER (ORDER BY campaign) AS a,
+         COUNT(CASE WHEN channel <> 'CANARYCHAN7' THEN 1 END) OVER (ORDER BY campaign) AS b
+  FROM impressions
+)
+SELECT MAX(a - b) AS v FROM r;
+
+-- name: rw_running_order_not_output
+-- family: small_groups
+-- expect: rejected
+-- decode: 1
+-- truth: SELECT COUNT(DISTINCT ts) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (ordered by a column not output: DISTINCT leaves one row per distinct running value)
+WITH r AS (
+  SELECT DISTINCT channel, COUNT(*) OVER (PARTITION BY channel ORDER BY ts) AS n FROM impressions
+)
+SELECT COUNT(*) AS v FROM r WHERE channel = 'CANARYCHAN7';
+
+-- name: rw_running_rows_frame
+-- family: small_groups
+-- expect: rejected
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (a ROWS frame gives each row of a group its own count: as many rows as the group has)
+WITH r AS (
+  SELECT DISTINCT channel,
+         COUNT(*) OVER (ORDER BY channel ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
+  FROM impressions
+)
+SELECT COUNT(*) AS v FROM r WHERE channel = 'CANARYCHAN7';
+
+-- name: rw_running_without_distinct
+-- family: small_groups
+-- expect: rejected
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+WITH r AS (SELECT channel, COUNT(*) OVER (ORDER BY channel) AS n FROM impressions)
+SELECT COUNT(*) AS v FROM r WHERE channel = 'CANARYCHAN7';
+
+-- name: rw_running_partition_not_output
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT channel, COUNT(*) OVER (PARTITION BY campaign ORDER BY channel) AS n
+FROM impressions;
+
+-- name: rw_running_sum_of_metric
+-- family: metric_extraction
+-- expect: rejected
+-- (a running sum's step is one group's sum, whose people with a non-zero value may be few)
+SELECT DISTINCT channel, SUM(cost) OVER (ORDER BY channel) AS s FROM impressions;
+
+-- name: rw_running_count_distinct
+-- family: small_groups
+-- expect: rejected
+SELECT DISTINCT channel, COUNT(DISTINCT user_key) OVER (ORDER BY channel) AS n FROM impressions;
+
+-- Joins of people's rows to an aggregation across people (gate/joins.py, _group_join).
+
+-- name: aj_join_on_fewer_keys_fans_out
+-- family: joins_not_on_user_key
+-- expect: rejected
+-- decode: 1
+-- truth: SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'
+-- (g has one row per channel, all with k = 'all': joined on k alone, each of the small
+-- channel's rows meets all six and counts six times)
+WITH g AS (SELECT 'all' AS k, channel, COUNT(*) AS n FROM impressions GROUP BY 1, 2)
+SELECT (COUNT(*) - (SELECT COUNT(*) FROM impressions)) / 5 AS v
+FROM impressions i
+LEFT JOIN g ON g.k = CASE WHEN i.channel = 'CANARYCHAN7' THEN 'all' END;
+
+-- name: aj_joined_weight_summed
+-- family: subthreshold_expressions
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- (a public per-group number, 1000000 for the group the small campaign's rows are sent to)
+WITH g AS (
+  SELECT CASE WHEN channel = 'search' THEN 'x' ELSE 'y' END AS k,
+         CASE WHEN SUM(CASE WHEN channel = 'search' THEN 1 ELSE 0 END) = COUNT(*) THEN 1000000 ELSE 1 END AS w
+  FROM impressions GROUP BY 1
+)
+SELECT SUM(g.w) AS v
+FROM impressions i JOIN g ON g.k = CASE WHEN i.campaign = 'CANARYCAMP3' THEN 'x' ELSE 'y' END;
+
+-- name: aj_joined_weight_per_user_then_summed
+-- family: subthreshold_expressions
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH g AS (
+  SELECT CASE WHEN channel = 'search' THEN 'x' ELSE 'y' END AS k,
+         CASE WHEN SUM(CASE WHEN channel = 'search' THEN 1 ELSE 0 END) = COUNT(*) THEN 1000000 ELSE 1 END AS w
+  FROM impressions GROUP BY 1
+), p AS (
+  SELECT i.user_key, g.w AS s
+  FROM impressions i JOIN g ON g.k = CASE WHEN i.campaign = 'CANARYCAMP3' THEN 'x' ELSE 'y' END
+)
+SELECT SUM(s) AS v FROM p;
+
+-- name: aj_joined_weight_in_a_case
+-- family: subthreshold_expressions
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- (a condition on the joined number is a part of the sum like any other: it stands on 3 people)
+WITH g AS (
+  SELECT CASE WHEN channel = 'search' THEN 'x' ELSE 'y' END AS k,
+         CASE WHEN SUM(CASE WHEN channel = 'search' THEN 1 ELSE 0 END) = COUNT(*) THEN 1000000 ELSE 1 END AS w
+  FROM impressions GROUP BY 1
+)
+SELECT SUM(CASE WHEN g.w > 2 THEN 1000000 ELSE 1 END) AS v
+FROM impressions i JOIN g ON g.k = CASE WHEN i.campaign = 'CANARYCAMP3' THEN 'x' ELSE 'y' END;
+
+-- name: aj_grouped_on_the_joined_weight
+-- family: small_groups
+-- expect: no_rows
+-- (grouping on the joined number groups the small campaign's people: 3 of them)
+WITH g AS (
+  SELECT CASE WHEN channel = 'search' THEN 'x' ELSE 'y' END AS k,
+         CASE WHEN SUM(CASE WHEN channel = 'search' THEN 1 ELSE 0 END) = COUNT(*) THEN 1000000 ELSE 1 END AS w
+  FROM impressions GROUP BY 1
+)
+SELECT COUNT(DISTINCT user_key) AS n
+FROM impressions i JOIN g ON g.k = CASE WHEN i.campaign = 'CANARYCAMP3' THEN 'x' ELSE 'y' END
+GROUP BY g.w
+HAVING g.w > 2;
+
+-- name: aj_aggregated_first
+-- family: joins_not_on_user_key
+-- expect: rejected
+WITH g AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1)
+SELECT COUNT(DISTINCT i.user_key) AS n FROM g JOIN impressions i ON i.channel = g.channel;
+
+-- name: aj_right_join
+-- family: joins_not_on_user_key
+-- expect: rejected
+WITH g AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1)
+SELECT g.channel, COUNT(DISTINCT i.user_key) AS n
+FROM impressions i RIGHT JOIN g ON i.channel = g.channel GROUP BY 1;
+
+-- name: aj_key_not_output
+-- family: joins_not_on_user_key
+-- expect: rejected
+-- (g's rows are one per channel, but it does not say which: a join on its count may meet several)
+WITH g AS (SELECT COUNT(*) AS n FROM impressions GROUP BY channel)
+SELECT COUNT(*) AS rows_joined FROM impressions i JOIN g ON g.n > 0 AND i.cost = g.n;
+
+-- name: aj_join_on_or
+-- family: joins_not_on_user_key
+-- expect: rejected
+WITH g AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1)
+SELECT COUNT(*) AS rows_joined FROM impressions i JOIN g ON i.channel = g.channel OR g.n > 0;

@@ -745,7 +745,6 @@ GROUP BY 1, 2;
 -- source: AMC Instructional Query Library, "Compare Known and Unknown Customer Performance (ASIN conversions)", query template (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES campaign lists, SELECT DISTINCT(user_id), a one-row COUNT(DISTINCT) CTE joined on a constant label, COALESCE(customer_set, 'unknown'), CASE WHEN ... THEN 1 ELSE 0 END per user, ratios with ROUND
 -- legit
--- currently: refused join_not_on_user_key metric_transform mixed_join table_function unknown_column user_key_compare user_key_transform
 -- people: column unique_reach
 -- why: first_party_audience_table becomes the CRM segment 'travelers'; 'NA' labels become NULL (DuckDB will not mix them with numbers); attributed purchases are the person's purchases
 WITH dsp_campaigns (campaign) AS (
@@ -840,7 +839,6 @@ GROUP BY 1, 2;
 -- source: AMC Instructional Query Library, "Ad-influenced cross-selling analysis (ASIN conversions)", 4.2.1 (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: VALUES groupings INNER JOINed, COALESCE(group, concat(ad_product_type, '-Others')), SUM(total_cost) / 1e5, user_id IN (SELECT DISTINCT user_id FROM cte), ORDER BY in a CTE, ARRAY_SORT(COLLECT(DISTINCT)), GROUP BY without aggregates, LEFT JOIN to a reach CTE
 -- legit
--- currently: refused metric_group_key metric_transform mixed_join table_function unknown_column
 -- people: column dist_purchaser
 -- why: ASINs become product categories grouped in two categories
 WITH asin_category (asin, category) AS (
@@ -1221,9 +1219,8 @@ ORDER BY 1;
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "Calculating cumulative uniques per day"
 -- idiom: per-user first day, SELECT DISTINCT day, COUNT(user_id) OVER (ORDER BY day) over the per-user rows
 -- legit
--- currently: refused cross_user_window
--- people: column daily_cumulative_uniques
--- why: each cumulative count stands on hundreds of people; two consecutive rows differ by the people first seen that day, which the threshold must also cover (issue 8, point 4b)
+-- people: WITH f AS (SELECT user_key, MIN(CAST(ts AS DATE)) AS d, COUNT(*) AS n FROM impressions WHERE campaign = 'dsp_awareness' GROUP BY 1) SELECT d, COUNT(*) FROM f GROUP BY 1
+-- why: each cumulative count stands on hundreds of people, but two consecutive rows differ by the people first seen that day (issue 8, point 4b): a row is released when that day's own group stands on enough people (`-- people:` counts it); a smaller day is withheld and its people counted in the next released row, as raw DuckDB counts them
 -- ordered
 WITH firstseen AS (
   SELECT user_key, MIN(CAST(ts AS DATE)) firstday
@@ -1239,8 +1236,8 @@ ORDER BY 1;
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "Combining to one query"
 -- idiom: WITH nested inside a CTE, two cumulative windows joined on day, ORDER BY inside a CTE
 -- legit
--- currently: refused cross_user_window
--- people: column CUMULATIVE_UNIQUES
+-- currently: wrong: accepted, but every cell comes back withheld: the uniques CTE drops days of 25 to 49 new people (whose people the next released day counts), and that drop taints every row of the CTE (docs/gate.md), also for a row-by-row join that reads no dropped row
+-- people: WITH f AS (SELECT user_key, MIN(CAST(ts AS DATE)) AS d, COUNT(*) AS n FROM impressions WHERE campaign = 'dsp_awareness' GROUP BY 1) SELECT d, COUNT(*) FROM f GROUP BY 1
 -- ordered
 WITH DAILY_CUMULATIVE_IMPRESSIONS AS (
     WITH DAILY_IMPRESSIONS AS (
@@ -1273,8 +1270,8 @@ ORDER BY 1;
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "Reach curve given minimum frequency"
 -- idiom: HAVING count(1) > 2 in the per-user CTE, cumulative window over people's rows
 -- legit
--- currently: refused cross_user_window
--- people: column CUMULATIVE_UNIQUES
+-- people: WITH f AS (SELECT user_key, MIN(CAST(ts AS DATE)) AS d, COUNT(*) AS n FROM impressions WHERE campaign = 'dsp_awareness' GROUP BY 1) SELECT d, COUNT(*) FILTER (WHERE n > 2) FROM f GROUP BY 1
+-- why: each cumulative count stands on hundreds of people, but two consecutive rows differ by the people first seen that day (issue 8, point 4b): a row is released when that day's own group stands on enough people (`-- people:` counts it; here no day has 50 new people with 3 impressions, so no row is released); a smaller day is withheld and its people counted in the next released row, as raw DuckDB counts them
 -- ordered
 WITH firstseen AS (
   SELECT user_key, MIN(CAST(ts AS DATE)) firstday
@@ -1291,8 +1288,8 @@ ORDER BY 1;
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "show cumulative impressions and uniques, comparing to minimum of 3 impressions"
 -- idiom: three nested-WITH CTEs joined on day, a quoted alias with spaces
 -- legit
--- currently: refused cross_user_window
--- people: column UNIQUES MIN 3 IMPRESSIONS
+-- people: WITH f AS (SELECT user_key, MIN(CAST(ts AS DATE)) AS d, COUNT(*) AS n FROM impressions WHERE campaign = 'dsp_awareness' GROUP BY 1) SELECT d, LEAST(COUNT(*), COUNT(*) FILTER (WHERE n > 2)) FROM f GROUP BY 1
+-- why: a day is released when its new people (and its new people with 3 impressions) stand on 50: none here
 -- ordered
 WITH DAILY_CUMULATIVE_IMPRESSIONS AS (
     WITH DAILY_IMPRESSIONS AS (

@@ -120,7 +120,7 @@ SELECT COUNT(*) FROM impressions i JOIN conversions c ON i.ts = c.ts;
 
 -- name: mixed_join
 -- expect: mixed_join
-WITH totals AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel)
+WITH totals AS (SELECT channel, campaign, COUNT(*) AS n FROM impressions GROUP BY channel, campaign)
 SELECT COUNT(*) FROM impressions i JOIN totals t ON i.channel = t.channel;
 
 -- name: join_type
