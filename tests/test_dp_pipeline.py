@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cleanroom.engine import ExactResult
+from cleanroom.errors import QueryRejected
+from cleanroom.planners.base import NoisedStep
+from cleanroom.planners.sql import plan_private_query
+from cleanroom.planners.verify import verify_noised
+from cleanroom.policy import load_policies
 from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import make_rng
@@ -279,3 +285,58 @@ def test_intervals_hold_through_the_service(tmp_path: Path) -> None:
                 hits[j] += low <= plain[row[0]][j] <= high
     coverage = hits / 160
     assert np.all((coverage >= 0.89) & (coverage <= 0.99)), coverage
+
+
+DERIVED = ("SELECT channel, SUM(cost * 0.4) AS weighted, AVG(LEAST(cost, 30)) AS capped "
+           "FROM impressions GROUP BY channel")
+
+
+def _derived_step() -> NoisedStep:
+    policy = load_policies(REQUIRED)["acme-streamco"]
+    private = plan_private_query(policy, DERIVED, 1.0)
+    return NoisedStep(private.query, private.plan, 1.0)
+
+
+def _tampered(step: NoisedStep, tamper: str) -> NoisedStep:
+    q, noise = step.query, step.noise
+    if tamper == "clamp":  # the SQL clamps wider than the plan's range
+        return replace(step, query=replace(q, sql=q.sql.replace(", 40.0)", ", 400.0)")))
+    if tamper == "range":  # the column and its clamp claim a narrower range than the plan noises
+        narrow = tuple(replace(c, upper=4.0) if c.name == "weighted" else c for c in q.columns)
+        return replace(step, query=replace(q, columns=narrow,
+                                           sql=q.sql.replace(", 40.0)", ", 4.0)")))
+    if tamper == "sensitivity":
+        entries = tuple(replace(e, spec=replace(e.spec, sensitivity=e.spec.sensitivity / 10))
+                        if e.name == "weighted" else e for e in noise.entries)
+        return replace(step, noise=replace(noise, entries=entries))
+    if tamper == "kind":  # the average noised as a sum
+        entries = tuple(replace(e, spec=replace(e.spec, kind="sum")) if e.name == "capped" else e
+                        for e in noise.entries)
+        return replace(step, noise=replace(noise, entries=entries))
+    if tamper == "reported":  # the answer would show other bounds than those used
+        assert noise.bounds is not None
+        bounds = replace(noise.bounds, metric_bounds=(("weighted", 0.0, 4.0),
+                                                      ("capped", 0.0, 30.0)))
+        return replace(step, noise=replace(noise, bounds=bounds))
+    assert tamper == "rows"  # more rows per person and group than planned
+    return replace(step, query=replace(q, sql=q.sql.replace("> 10)", "> 100)").replace(
+        "<= 10)", "<= 100)")))
+
+
+def test_a_derived_value_is_verified_on_its_range() -> None:
+    step = _derived_step()
+    assert [(c.name, c.lower, c.upper) for c in step.query.columns[1:]] == [
+        ("weighted", 0.0, 40.0), ("capped", 0.0, 30.0)]
+    assert [e.sensitivity for e in step.noise.entries] == [2 * 10 * 40.0, 2 * 10]
+    verify_noised(step, policy_bounds=(2, 10))  # raises if not
+    with pytest.raises(QueryRejected):  # the policy's bounds are not the plan's
+        verify_noised(step, policy_bounds=(2, 5))
+
+
+@pytest.mark.parametrize("tamper", ["clamp", "range", "sensitivity", "kind", "reported", "rows"])
+def test_a_tampered_range_or_bound_is_refused(tamper: str) -> None:
+    step = _tampered(_derived_step(), tamper)
+    assert step != _derived_step()
+    with pytest.raises(QueryRejected) as caught:
+        verify_noised(step, policy_bounds=(2, 10))
+    assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
