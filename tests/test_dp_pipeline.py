@@ -13,6 +13,7 @@ import pytest
 
 from cleanroom.engine import ExactResult
 from cleanroom.errors import QueryRejected
+from cleanroom.planners.attribution import AttributionRequest, credited_ranges, plan_attribution
 from cleanroom.planners.base import NoisedStep
 from cleanroom.planners.sql import plan_private_query
 from cleanroom.planners.verify import verify_noised
@@ -340,3 +341,22 @@ def test_a_tampered_range_or_bound_is_refused(tamper: str) -> None:
     with pytest.raises(QueryRejected) as caught:
         verify_noised(step, policy_bounds=(2, 10))
     assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
+
+
+@pytest.mark.parametrize("model", ["linear", "time_decay", "position_based"])
+def test_attribution_credits_are_noised_on_their_ranges(model: str) -> None:
+    """Every heuristic model, time decay included, hands out shares of one conversion per
+    person: the plan noises credit on [0, 1] and credited revenue on [0, hi] (the ranges of
+    ``c`` and ``c * val``), and the verifier refuses a plan that noises less."""
+    policy = load_policies(REQUIRED)["acme-streamco"]
+    ask = AttributionRequest(model, "impressions", "conversions", "channel", 30.0)
+    (step,) = plan_attribution(policy, ask, 1.0).steps
+    assert isinstance(step, NoisedStep)
+    assert [(e.name, e.spec.lower, e.spec.upper, e.sensitivity) for e in step.noise.entries] == [
+        ("conversions", 0.0, 1.0, 1.0), ("revenue", 0.0, 1000.0, 1000.0)]
+    verify_noised(step)
+    low = tuple(replace(e, spec=replace(e.spec, sensitivity=e.spec.sensitivity / 2))
+                for e in step.noise.entries)
+    with pytest.raises(QueryRejected):
+        verify_noised(replace(step, noise=replace(step.noise, entries=low)))
+    assert credited_ranges((50.0, 100.0))[1][1].lo == 0.0  # a share of a revenue of 50 or more

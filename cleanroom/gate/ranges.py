@@ -16,6 +16,8 @@ date arithmetic on one column included: ``date_diff('day', ts, ts + INTERVAL 3 D
 Range(lo=-0.2, hi=0.4, integer=False)
 >>> r("cost / cost") is None, r("date_diff('day', ts, ts + INTERVAL 1000000 DAY)").lo
 (True, 1000000.0)
+>>> r("POWER(0.5, GREATEST(date_diff('day', ts, t2), 0) / 7.0)"), r("POWER(0.5, n)").hi
+(Range(lo=0.0, hi=1.0, integer=False), 1.0)
 """
 
 from __future__ import annotations

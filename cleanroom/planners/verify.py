@@ -13,7 +13,8 @@ must be bounded as its noise plan assumes. Anything unexpected refuses (fail clo
 - the SQL keeps at most the plan's R rows per person and group and G groups per person.
 
 A trusted planner's step (``bounded_by_gate=False``: attribution, whose bound is one credit per
-person by construction) gets the plan and shape checks.
+person by construction) gets the plan and shape checks, and each entry must noise its column's
+range with at least that range's magnitude (G = R = 1: a person's credits sum to one).
 
 A trusted planner's SQL (attribution's window functions, ANTI JOIN and parameters are not
 free SQL's) does not meet the gate's rules, but ``verify_trusted`` re-reads it: one query that
@@ -59,6 +60,8 @@ def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = N
         bounds = _verify_sensitivities(step, aggregates, policy_bounds)
         _verify_bounding(select, columns)
         _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0)
+    else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
+        _verify_entries(step, aggregates, groups=1, rows=1)
 
 
 def verify_trusted(sql: str, datasets: frozenset[str], *, people_column: str | None) -> None:
@@ -111,7 +114,13 @@ def _verify_sensitivities(step: NoisedStep, aggregates: list[DPColumn],
     if bounds.metric_bounds != ranged:
         raise _unverified("the noise plan's value ranges are not the columns' ranges")
     groups = bounds.max_groups_per_user if step.query.key_count else 1
-    rows = bounds.max_rows_per_user_group
+    _verify_entries(step, aggregates, groups=groups, rows=bounds.max_rows_per_user_group)
+    return bounds
+
+
+def _verify_entries(step: NoisedStep, aggregates: list[DPColumn], *, groups: int,
+                    rows: int) -> None:
+    """Per entry: its column's kind and range, and at least ``groups`` times the per-cell move."""
     for col, entry in zip(aggregates, step.noise.entries, strict=True):
         spec = entry.spec
         if spec.kind != _KIND[col.function]:
@@ -122,7 +131,6 @@ def _verify_sensitivities(step: NoisedStep, aggregates: list[DPColumn],
                     "sum": rows * max(abs(col.lower), abs(col.upper))}[col.function]
         if spec.sensitivity < groups * per_cell * (1 - _SLACK):
             raise _unverified(f"column {col.name} is noised below its sensitivity")
-    return bounds
 
 
 def _verify_limits(select: exp.Select, bounds: ContributionBounds, *, rows: bool,
