@@ -242,7 +242,7 @@ class ExpressionRules(ValueRules):
                      ctx: Ctx) -> K:
         """A CASE yielding a metric: the other branches may be NULL or constants (a constant
         branch is its own part); outside an aggregate across people only 0 (``leaving``)."""
-        if ctx.across and (self.private or self._bounded(node)):
+        if self.private or ctx.across and self._bounded(node):
             return K.MET
         others = [o for k, o in zip(kinds, outputs) if k is not K.MET]
         if any(k not in (K.MET, K.CONST) for k in kinds):
@@ -295,8 +295,8 @@ class ExpressionRules(ValueRules):
             return K.MET  # scaled by a constant (a unit change or a fixed weight)
         if isinstance(node, (exp.Mul, exp.Div)) and ctx.across and self._bounded(node):
             return K.MET  # a bounded product inside an aggregate across people: its parts count
-        if ctx.across and self.private:
-            return K.MET  # noised: clamped to its public range where summed, refused without
+        if self.private:
+            return K.MET  # noised: still a metric, clamped to its public range where summed
         return self.fail("metric_transform", node, node.key)
 
     def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
@@ -326,8 +326,7 @@ class ExpressionRules(ValueRules):
         if K.UID in kinds:
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
-            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS} or (
-                    ctx.across and self.private):
+            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS} or self.private:
                 return K.MET  # COALESCE(m, 0), LEAST(m, 100), round(m): a range is known
             return K.VAL if ctx.filtering else self.fail("metric_transform", node, name)
         data = [k for k in kinds if k not in (K.CONST, K.SAFE)]

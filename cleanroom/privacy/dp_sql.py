@@ -109,7 +109,8 @@ def value_bounds(found: Range | None, name: str, function: str) -> tuple[float, 
     if found is None or not found.bounded or found.empty:
         raise unsupported(f"column {name}: {function.upper()} of a value without a finite "
                           "public range (metric bounds, constants and functions give one); "
-                          "clamp it where it is aggregated, e.g. LEAST(GREATEST(<value>, 0), 30)")
+                          "clamp it where it is aggregated or where it is made (a per-person total), "
+                          "e.g. LEAST(GREATEST(<value>, 0), 30)")
     lower, upper = found.lo, found.hi
     if lower == upper:
         lower, upper = min(lower, 0.0), max(upper, 0.0)

@@ -35,6 +35,8 @@ from tests.test_api_access import assert_error
 RUNS, EPSILON, GROUPS, ROWS = 20, 8.0, 4, 4
 JOINED = "FROM impressions i JOIN conversions c ON i.user_key = c.user_key GROUP BY i.channel"
 DAYS = "date_diff('day', i.ts, c.ts)"
+PER_PERSON = ("per_person AS (SELECT user_key, LEAST(SUM(revenue), 1000) AS total "
+              "FROM conversions GROUP BY user_key)")
 # (name, SQL, the expression's public range: what the clamp and the noise must use)
 CASES = [
     ("scaled", f"SELECT i.channel, SUM(c.revenue * 0.01) AS v {JOINED}", (0.0, 10.0)),
@@ -50,6 +52,12 @@ CASES = [
      (0.0, 1.0)),
     ("decayed_revenue", "SELECT i.channel, SUM(c.revenue * POWER(0.5, GREATEST("
      f"{DAYS}, 0) / 7.0)) AS v {JOINED}", (0.0, 1000.0)),
+    # dbt's attribution playbook: a per-person total (clamped where it is made) times a
+    # weight computed in a CTE, summed by source.
+    ("weighted_total", f"WITH {PER_PERSON}, touches AS (SELECT i.channel, t.total * "
+     "(1.0 / COUNT(*) OVER (PARTITION BY i.user_key)) AS linear_revenue FROM impressions i "
+     "JOIN per_person t ON i.user_key = t.user_key) SELECT channel, SUM(linear_revenue) AS v "
+     "FROM touches GROUP BY channel", (0.0, 1000.0)),
 ]
 IMPRESSIONS = """
     SELECT sha256('p' || p) AS user_key,
@@ -139,6 +147,9 @@ def test_a_derived_value_is_answered_on_its_range(service: tuple[Harness, Any], 
     f"SELECT i.channel, AVG({DAYS}) AS v {JOINED}",
     f"SELECT i.channel, SUM(POWER(0.5, {DAYS} / 7.0)) AS v {JOINED}",
     f"SELECT i.channel, SUM(c.revenue / NULLIF({DAYS}, 0)) AS v {JOINED}",
+    "WITH per_person AS (SELECT user_key, SUM(revenue) AS total FROM conversions GROUP BY "
+    "user_key) SELECT i.channel, SUM(t.total * 0.5) AS v FROM impressions i JOIN per_person t "
+    "ON i.user_key = t.user_key GROUP BY i.channel",
 ])
 def test_a_value_without_a_finite_range_is_refused_with_the_rewrite(
         service: tuple[Harness, Any], sql: str) -> None:
