@@ -360,3 +360,47 @@ def test_attribution_credits_are_noised_on_their_ranges(model: str) -> None:
     with pytest.raises(QueryRejected):
         verify_noised(replace(step, noise=replace(step.noise, entries=low)))
     assert credited_ranges((50.0, 100.0))[1][1].lo == 0.0  # a share of a revenue of 50 or more
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT channel, SUM(cost * 0.01) AS s, AVG(LEAST(cost, 30)) AS a FROM impressions "
+    "GROUP BY channel",
+    "SELECT i.campaign, SUM(CASE WHEN c.revenue > 777 THEN c.revenue - 777 ELSE 0 END) AS s "
+    "FROM impressions i JOIN conversions c ON i.user_key = c.user_key GROUP BY i.campaign",
+    "SELECT i.channel, SUM(c.revenue * POWER(0.5, GREATEST(date_diff('day', i.ts, c.ts), 0) "
+    "/ 0.05)) AS w FROM impressions i JOIN conversions c ON i.user_key = c.user_key "
+    "GROUP BY i.channel",
+])
+def test_derived_values_under_dp_leak_no_canary(required: Harness, canary: CanaryData,
+                                                sql: str) -> None:
+    """What threshold mode refuses as packing (a difference from one person's revenue, a
+    half-life of an hour) is answered under DP with noise on its range: no canary comes out,
+    the rare campaign and the 7-person channel are not selected."""
+    response = required.query(sql)
+    assert response.status_code == 200, response.text
+    assert canary.leaks(response.text, sql) == []
+    assert "CANARYCAMP3" not in response.text and "CANARYCHAN7" not in response.text
+
+
+def test_the_dbt_playbook_is_answered_under_dp_once_its_total_is_clamped() -> None:
+    """tests/gate/published.sql's dbt attribution playbook entries, with the per-person revenue
+    total clamped where it is made, plan and verify under DP on their public ranges; without
+    the clamp they are refused, naming it."""
+    from tests.gate.corpus import load
+
+    policy = next(iter(load_policies(POLICIES_DIR.parent / "policies-published").values()))
+    entries = {e.name: e.sql for e in load("published.sql")}
+    for name in ("dbt_attribution_playbook_points_by_source",
+                 "dbt_attribution_playbook_linear_revenue_by_campaign"):
+        sql = entries[name]
+        with pytest.raises(QueryRejected) as caught:
+            plan_private_query(policy, sql, 1.0)
+        assert "where it is made" in caught.value.violations[0].message
+        clamped = sql.replace("sum(revenue) as revenue", "least(sum(revenue), 1000) as revenue")
+        private = plan_private_query(policy, clamped, 1.0)
+        step = NoisedStep(private.query, private.plan, 1.0)
+        verify_noised(step)
+        ranges = {c.name: (c.lower, c.upper) for c in private.query.columns
+                  if c.function == "sum"}
+        assert ranges["linear_points" if "points" in name else "conversions"] == (0.0, 1.0)
+        assert ranges["linear_revenue" if "points" in name else "revenue"] == (0.0, 1000.0)
