@@ -170,7 +170,9 @@ def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
                 for name, d in policy.datasets.items()}
     for step in steps:
         if isinstance(step, NoisedStep):
-            verify_noised(step)
+            rules = policy.query_rules
+            verify_noised(step, policy_bounds=(rules.max_groups_per_user,
+                                               rules.max_rows_per_user_group))
             if not step.bounded_by_gate:
                 verify_trusted(step.query.sql, datasets, people_column=None)
         elif isinstance(step, InternalStep):

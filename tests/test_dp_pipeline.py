@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cleanroom.engine import ExactResult
+from cleanroom.errors import QueryRejected
+from cleanroom.planners.attribution import AttributionRequest, credited_ranges, plan_attribution
+from cleanroom.planners.base import NoisedStep
+from cleanroom.planners.sql import plan_private_query
+from cleanroom.planners.verify import verify_noised
+from cleanroom.policy import load_policies
 from cleanroom.privacy.dp_release import noise_plan, release_dp
 from cleanroom.privacy.dp_sql import DPColumn
 from cleanroom.privacy.mechanisms import make_rng
@@ -279,3 +286,121 @@ def test_intervals_hold_through_the_service(tmp_path: Path) -> None:
                 hits[j] += low <= plain[row[0]][j] <= high
     coverage = hits / 160
     assert np.all((coverage >= 0.89) & (coverage <= 0.99)), coverage
+
+
+DERIVED = ("SELECT channel, SUM(cost * 0.4) AS weighted, AVG(LEAST(cost, 30)) AS capped "
+           "FROM impressions GROUP BY channel")
+
+
+def _derived_step() -> NoisedStep:
+    policy = load_policies(REQUIRED)["acme-streamco"]
+    private = plan_private_query(policy, DERIVED, 1.0)
+    return NoisedStep(private.query, private.plan, 1.0)
+
+
+def _tampered(step: NoisedStep, tamper: str) -> NoisedStep:
+    q, noise = step.query, step.noise
+    if tamper == "clamp":  # the SQL clamps wider than the plan's range
+        return replace(step, query=replace(q, sql=q.sql.replace(", 40.0)", ", 400.0)")))
+    if tamper == "range":  # the column and its clamp claim a narrower range than the plan noises
+        narrow = tuple(replace(c, upper=4.0) if c.name == "weighted" else c for c in q.columns)
+        return replace(step, query=replace(q, columns=narrow,
+                                           sql=q.sql.replace(", 40.0)", ", 4.0)")))
+    if tamper == "sensitivity":
+        entries = tuple(replace(e, spec=replace(e.spec, sensitivity=e.spec.sensitivity / 10))
+                        if e.name == "weighted" else e for e in noise.entries)
+        return replace(step, noise=replace(noise, entries=entries))
+    if tamper == "kind":  # the average noised as a sum
+        entries = tuple(replace(e, spec=replace(e.spec, kind="sum")) if e.name == "capped" else e
+                        for e in noise.entries)
+        return replace(step, noise=replace(noise, entries=entries))
+    if tamper == "reported":  # the answer would show other bounds than those used
+        assert noise.bounds is not None
+        bounds = replace(noise.bounds, metric_bounds=(("weighted", 0.0, 4.0),
+                                                      ("capped", 0.0, 30.0)))
+        return replace(step, noise=replace(noise, bounds=bounds))
+    assert tamper == "rows"  # more rows per person and group than planned
+    return replace(step, query=replace(q, sql=q.sql.replace("> 10)", "> 100)").replace(
+        "<= 10)", "<= 100)")))
+
+
+def test_a_derived_value_is_verified_on_its_range() -> None:
+    step = _derived_step()
+    assert [(c.name, c.lower, c.upper) for c in step.query.columns[1:]] == [
+        ("weighted", 0.0, 40.0), ("capped", 0.0, 30.0)]
+    assert [e.sensitivity for e in step.noise.entries] == [2 * 10 * 40.0, 2 * 10]
+    verify_noised(step, policy_bounds=(2, 10))  # raises if not
+    with pytest.raises(QueryRejected):  # the policy's bounds are not the plan's
+        verify_noised(step, policy_bounds=(2, 5))
+
+
+@pytest.mark.parametrize("tamper", ["clamp", "range", "sensitivity", "kind", "reported", "rows"])
+def test_a_tampered_range_or_bound_is_refused(tamper: str) -> None:
+    step = _tampered(_derived_step(), tamper)
+    assert step != _derived_step()
+    with pytest.raises(QueryRejected) as caught:
+        verify_noised(step, policy_bounds=(2, 10))
+    assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
+
+
+@pytest.mark.parametrize("model", ["linear", "time_decay", "position_based"])
+def test_attribution_credits_are_noised_on_their_ranges(model: str) -> None:
+    """Every heuristic model, time decay included, hands out shares of one conversion per
+    person: the plan noises credit on [0, 1] and credited revenue on [0, hi] (the ranges of
+    ``c`` and ``c * val``), and the verifier refuses a plan that noises less."""
+    policy = load_policies(REQUIRED)["acme-streamco"]
+    ask = AttributionRequest(model, "impressions", "conversions", "channel", 30.0)
+    (step,) = plan_attribution(policy, ask, 1.0).steps
+    assert isinstance(step, NoisedStep)
+    assert [(e.name, e.spec.lower, e.spec.upper, e.sensitivity) for e in step.noise.entries] == [
+        ("conversions", 0.0, 1.0, 1.0), ("revenue", 0.0, 1000.0, 1000.0)]
+    verify_noised(step)
+    low = tuple(replace(e, spec=replace(e.spec, sensitivity=e.spec.sensitivity / 2))
+                for e in step.noise.entries)
+    with pytest.raises(QueryRejected):
+        verify_noised(replace(step, noise=replace(step.noise, entries=low)))
+    assert credited_ranges((50.0, 100.0))[1][1].lo == 0.0  # a share of a revenue of 50 or more
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT channel, SUM(cost * 0.01) AS s, AVG(LEAST(cost, 30)) AS a FROM impressions "
+    "GROUP BY channel",
+    "SELECT i.campaign, SUM(CASE WHEN c.revenue > 777 THEN c.revenue - 777 ELSE 0 END) AS s "
+    "FROM impressions i JOIN conversions c ON i.user_key = c.user_key GROUP BY i.campaign",
+    "SELECT i.channel, SUM(c.revenue * POWER(0.5, GREATEST(date_diff('day', i.ts, c.ts), 0) "
+    "/ 0.05)) AS w FROM impressions i JOIN conversions c ON i.user_key = c.user_key "
+    "GROUP BY i.channel",
+])
+def test_derived_values_under_dp_leak_no_canary(required: Harness, canary: CanaryData,
+                                                sql: str) -> None:
+    """What threshold mode refuses as packing (a difference from one person's revenue, a
+    half-life of an hour) is answered under DP with noise on its range: no canary comes out,
+    the rare campaign and the 7-person channel are not selected."""
+    response = required.query(sql)
+    assert response.status_code == 200, response.text
+    assert canary.leaks(response.text, sql) == []
+    assert "CANARYCAMP3" not in response.text and "CANARYCHAN7" not in response.text
+
+
+def test_the_dbt_playbook_is_answered_under_dp_once_its_total_is_clamped() -> None:
+    """tests/gate/published.sql's dbt attribution playbook entries, with the per-person revenue
+    total clamped where it is made, plan and verify under DP on their public ranges; without
+    the clamp they are refused, naming it."""
+    from tests.gate.corpus import load
+
+    policy = next(iter(load_policies(POLICIES_DIR.parent / "policies-published").values()))
+    entries = {e.name: e.sql for e in load("published.sql")}
+    for name in ("dbt_attribution_playbook_points_by_source",
+                 "dbt_attribution_playbook_linear_revenue_by_campaign"):
+        sql = entries[name]
+        with pytest.raises(QueryRejected) as caught:
+            plan_private_query(policy, sql, 1.0)
+        assert "where it is made" in caught.value.violations[0].message
+        clamped = sql.replace("sum(revenue) as revenue", "least(sum(revenue), 1000) as revenue")
+        private = plan_private_query(policy, clamped, 1.0)
+        step = NoisedStep(private.query, private.plan, 1.0)
+        verify_noised(step)
+        ranges = {c.name: (c.lower, c.upper) for c in private.query.columns
+                  if c.function == "sum"}
+        assert ranges["linear_points" if "points" in name else "conversions"] == (0.0, 1.0)
+        assert ranges["linear_revenue" if "points" in name else "revenue"] == (0.0, 1000.0)

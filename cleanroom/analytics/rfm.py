@@ -164,19 +164,26 @@ def rfm(ctx: Context, opts: RfmOptions) -> Plan:
                          answer.rows, answer.suppressed_rows, answer.row_status,
                          answer.withheld_cells, answer.intervals,
                          {**extra, **noise_of([*histograms, answer])})
-        return Plan(ctx.steps([segments_sql(cte, uk, metric, cuts)], epsilon=half), finish)
+        # Under DP a person's total is summed clamped to the metric's bounds, said in the SQL
+        # (its public range, and so the noise's sensitivity; a total has none of its own).
+        clamp = None if half is None else metric_bounds(ctx.policy, opts.dataset, metric)
+        return Plan(ctx.steps([segments_sql(cte, uk, metric, cuts, clamp=clamp)], epsilon=half),
+                    finish)
     return Plan(ctx.steps([histogram_sql(cte, c, e) for c, e in edges.items()], epsilon=half),
                 segments)
 
 
-def segments_sql(cte: str, user_key: str, metric: str, cuts: list[list[float | None]]) -> str:
-    """Score each person 1..5 on R, F and M by the cut points; people and the metric per segment."""
+def segments_sql(cte: str, user_key: str, metric: str, cuts: list[list[float | None]], *,
+                 clamp: tuple[float, float] | None = None) -> str:
+    """Score each person 1..5 on R, F and M by the cut points; people and the metric per segment
+    (each person's total clamped to ``clamp`` when given)."""
     m = quote(metric)
+    total = m if clamp is None else f"LEAST(GREATEST({m}, {number(clamp[0])}), {number(clamp[1])})"
     scores = (f"{score_case('recency_days', cuts[0], reverse=True)} AS recency_score, "
               f"{score_case('orders', cuts[1])} AS frequency_score, "
               f"{score_case(m, cuts[2])} AS monetary_score")
     return (f"WITH {cte}, scored AS (SELECT {quote(user_key)}, {m}, {scores} "
             "FROM per_user) "
             "SELECT recency_score, frequency_score, monetary_score, COUNT(*) AS people, "
-            f"SUM({m}) AS {m} FROM scored GROUP BY recency_score, frequency_score, monetary_score "
+            f"SUM({total}) AS {m} FROM scored GROUP BY recency_score, frequency_score, monetary_score "
             "ORDER BY recency_score DESC, frequency_score DESC, monetary_score DESC")

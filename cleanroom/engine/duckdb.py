@@ -38,7 +38,9 @@ def _view_sql(table: TableSpec) -> str:
         ref = _quote(col.name)
         if col.clamp is not None:
             lo, hi = col.clamp
-            ref = f"LEAST(GREATEST({ref}, {float(lo)!r}), {float(hi)!r})::DOUBLE AS {ref}"
+            # Not LEAST/GREATEST: DuckDB's skip NULLs, and a missing value is no lower bound.
+            ref = (f"CAST(CASE WHEN {ref} < {float(lo)!r} THEN {float(lo)!r} WHEN {ref} > "
+                   f"{float(hi)!r} THEN {float(hi)!r} ELSE {ref} END AS DOUBLE) AS {ref}")
         cols.append(ref)
     return (f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} "
             f"FROM read_parquet({_literal_path(table.path)})")

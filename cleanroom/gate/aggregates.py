@@ -104,12 +104,14 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
     kinds = [_argument(rules, a, ctx, func) for a in args]
     if _counts_values(func, key) and not all(_names_people(rules, a) for a in args):
         return rules.fail("distinct_values", func, name)
-    if key in _SUMS and any(k not in SUMMABLE and not _bounded(rules, a)
-                            for k, a in zip(kinds, args)):
+    # Under DP the release clamps the argument to its public range (or refuses without one).
+    if key in _SUMS and not rules.private and any(k not in SUMMABLE and not _bounded(rules, a)
+                                                  for k, a in zip(kinds, args)):
         return rules.fail("not_summable", func, name)
     _record_support(rules, node, key, args, condition)
     if key in _SUMS:
-        _record_parts(rules, node, func, args, condition)
+        if not rules.private:
+            _record_parts(rules, node, func, args, condition)
         found = rules.range_of(args[0]) if len(args) == 1 else None
         if found is not None and found.bounded:
             rules.argument_ranges[id(node)] = found
@@ -155,7 +157,8 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     for arg in args:
         found = parts_of(arg, rules.carried)
         if found is None:
-            rules.fail("not_summable", func, f"{function_name(func)}: too many branches")
+            rules.fail("not_summable", func, f"{function_name(func)}: too many branches, or a power of a "
+                       "row's value")
             continue
         if len(found) < 2:
             continue

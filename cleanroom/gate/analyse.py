@@ -57,9 +57,10 @@ class Catalog:
                     for name, cols in (bounds or {}).items()})
 
 
-def analyse_query(tree: exp.Expr, catalog: Catalog) -> QueryShape:
-    """Check ``tree`` (which is normalized in place); raise QueryRejected with every violation."""
-    analyser = _Analyser(catalog)
+def analyse_query(tree: exp.Expr, catalog: Catalog, *, private: bool = False) -> QueryShape:
+    """Check ``tree`` (which is normalized in place); raise QueryRejected with every violation.
+    ``private``: the answer is noised (``ExpressionRules.private``)."""
+    analyser = _Analyser(catalog, private=private)
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
         raise QueryRejected([at("not_a_select", tree, type(tree).__name__)])
     rel = analyser.query(tree, {}, final=True)
@@ -82,7 +83,8 @@ def _dedupe(problems: list[Violation]) -> list[Violation]:
 
 
 class _Analyser(FromClause):
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, private: bool = False) -> None:
+        self.private = private
         self.catalog_tables = catalog.tables
         self.catalog_bounds = catalog.bounds
         self.problems: list[Violation] = []
@@ -194,7 +196,7 @@ class _Analyser(FromClause):
         running_counts(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
         rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
-            n, env, outer=scope if _in_list(n) else None))
+            n, env, outer=scope if _in_list(n) else None), private=self.private)
         if sel.args.get("where"):
             base = Mode.ROW if scope.bearing else Mode.ANON
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
@@ -206,7 +208,7 @@ class _Analyser(FromClause):
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
             requirements=rules.requirements,
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
-            subqueries=rules.subqueries,
+            subqueries=rules.subqueries, argument_ranges=rules.argument_ranges,
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
         self.problems += rules.problems
         bearing = mode in _ROWS

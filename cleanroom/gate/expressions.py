@@ -80,6 +80,9 @@ class ExpressionRules(ValueRules):
     # Per aggregate across people (by node id): the public range of its argument, if bounded
     # (the sensitivity a DP release of a derived per-person value may use).
     argument_ranges: dict[int, Range] = field(default_factory=dict)
+    # The answer is noised (differential privacy): sensitivity comes from the public range of
+    # what is summed, so magnitude parts (a threshold-mode defence) are not recorded.
+    private: bool = False
 
     def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
@@ -239,7 +242,7 @@ class ExpressionRules(ValueRules):
                      ctx: Ctx) -> K:
         """A CASE yielding a metric: the other branches may be NULL or constants (a constant
         branch is its own part); outside an aggregate across people only 0 (``leaving``)."""
-        if ctx.across and self._bounded(node):
+        if self.private or ctx.across and self._bounded(node):
             return K.MET
         others = [o for k, o in zip(kinds, outputs) if k is not K.MET]
         if any(k not in (K.MET, K.CONST) for k in kinds):
@@ -292,6 +295,8 @@ class ExpressionRules(ValueRules):
             return K.MET  # scaled by a constant (a unit change or a fixed weight)
         if isinstance(node, (exp.Mul, exp.Div)) and ctx.across and self._bounded(node):
             return K.MET  # a bounded product inside an aggregate across people: its parts count
+        if self.private:
+            return K.MET  # noised: still a metric, clamped to its public range where summed
         return self.fail("metric_transform", node, node.key)
 
     def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
@@ -321,7 +326,7 @@ class ExpressionRules(ValueRules):
         if K.UID in kinds:
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
-            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS}:
+            if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS} or self.private:
                 return K.MET  # COALESCE(m, 0), LEAST(m, 100), round(m): a range is known
             return K.VAL if ctx.filtering else self.fail("metric_transform", node, name)
         data = [k for k in kinds if k not in (K.CONST, K.SAFE)]

@@ -143,6 +143,8 @@ class SelectPlan:
     group_keys: list[exp.Expr] = field(default_factory=list)  # explicit GROUP BY expressions
     atoms: Atoms = field(default_factory=Atoms)
     subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
+    # Per aggregate across people (node id): its argument's public range, when bounded.
+    argument_ranges: dict[int, Range] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

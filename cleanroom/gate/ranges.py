@@ -16,6 +16,8 @@ date arithmetic on one column included: ``date_diff('day', ts, ts + INTERVAL 3 D
 Range(lo=-0.2, hi=0.4, integer=False)
 >>> r("cost / cost") is None, r("date_diff('day', ts, ts + INTERVAL 1000000 DAY)").lo
 (True, 1000000.0)
+>>> r("POWER(0.5, GREATEST(date_diff('day', ts, t2), 0) / 7.0)"), r("POWER(0.5, n)").hi
+(Range(lo=0.0, hi=1.0, integer=False), 1.0)
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ def _coalesce(node: exp.Expr, column: Lookup) -> Range | None:
 
 
 def _extreme(node: exp.Expr, column: Lookup) -> Range | None:
-    found = [range_of(v, column) for v in [node.this, *node.expressions]]
+    found = [_numeric(v, column) for v in [node.this, *node.expressions]]
     if any(r is None for r in found):
         return None
     known = [r for r in found if r is not None and not r.empty]
@@ -200,6 +202,15 @@ def _extreme(node: exp.Expr, column: Lookup) -> Range | None:
     pick = max if isinstance(node, exp.Greatest) else min
     return Range(pick(r.lo for r in known), pick(r.hi for r in known),
                  all(r.integer for r in known))
+
+
+def _numeric(node: exp.Expr, column: Lookup) -> Range | None:
+    """A clamp's argument: a duration between two timestamps has no public range, but it is a
+    whole number, so ``LEAST(GREATEST(date_diff('day', a, b), 0), 30)`` lies in [0, 30]."""
+    found = range_of(node, column)
+    if found is None and isinstance(node, exp.DateDiff):
+        return Range(-math.inf, math.inf, integer=True)
+    return found
 
 
 def _unary(node: exp.Expr, column: Lookup) -> Range | None:
@@ -309,6 +320,27 @@ def _unit_seconds(unit: exp.Expr | None) -> float | None:
     return _SECONDS.get(name)
 
 
+def _power(node: exp.Expr, column: Lookup) -> Range | None:
+    """``POWER(b, x)`` for a constant base b > 0 is monotone in x (the time-decay weight
+    ``POWER(0.5, days / 7.0)`` lies in (0, 1] when days >= 0); any other base is unknown."""
+    base, power = constant_of(node.this), range_of(node.expression, column)
+    if base is None or not base > 0 or power is None:
+        return None
+    if power.empty:
+        return NULL
+    ends = sorted(_raised(base, x) for x in (power.lo, power.hi))
+    return Range(ends[0], ends[1], base == 1)
+
+
+def _raised(base: float, x: float) -> float:
+    if base == 1:
+        return 1.0
+    try:
+        return math.pow(base, x)  # b ** -inf is inf for b < 1 and 0 for b > 1
+    except OverflowError:
+        return math.inf
+
+
 def _null(node: exp.Expr, column: Lookup) -> Range | None:
     return NULL
 
@@ -331,4 +363,5 @@ _HANDLERS: tuple[tuple[type | tuple[type, ...], Callable[[exp.Expr, Lookup], Ran
     (exp.Nullif, _nullif),
     ((exp.Cast, exp.TryCast), _cast),
     (exp.DateDiff, _date_diff),
+    (exp.Pow, _power),
 )

@@ -123,8 +123,10 @@ _RULES = (
     Rule("epsilon_not_allowed", "the request asks for an epsilon the policy does not allow",
          "ask for an epsilon within max_epsilon_per_query, or none if DP is off"),
     Rule("dp_unsupported", "under differential privacy only COUNT, COUNT(DISTINCT user_key), "
-         "SUM and AVG with GROUP BY over one per-person table or join are supported",
-         "simplify the query, or run it without epsilon where the policy allows"),
+         "and SUM and AVG of values with a finite public range, with GROUP BY over one "
+         "per-person table or join, are supported",
+         "simplify the query, clamp a summed value with LEAST(GREATEST(x, low), high), or run "
+         "it without epsilon where the policy allows"),
     # Requests that are not free SQL: attribution models and the built-in analytics.
     Rule("unknown_model", "the attribution model is not one of the built-in models",
          "use first_touch, last_touch, linear, time_decay, position_based, markov or shapley"),

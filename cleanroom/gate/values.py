@@ -25,6 +25,7 @@ class ValueRules:
     """Ranges and uniformity over one SELECT's scope."""
 
     scope: Scope
+    private: bool = False  # a noised answer: values are clamped where summed, parts do not count
 
     def fail(self, code: str, node: exp.Expr, detail: str | None = None) -> K:
         raise NotImplementedError
@@ -33,7 +34,7 @@ class ValueRules:
         """A per-row value leaving its SELECT (a column of people's rows, or a per-user
         aggregate's argument) may be summed later, where its parts are out of sight: it must be
         one part, or terms of one scale and range (``parts.uniform``)."""
-        if kind not in (K.MET, K.CNT, K.NUM) or self.uniform(node.unalias()):
+        if self.private or kind not in (K.MET, K.CNT, K.NUM) or self.uniform(node.unalias()):
             return kind
         if kind is K.MET:
             return self.fail("metric_transform", node, "a metric scaled or offset differently "
@@ -55,8 +56,9 @@ class ValueRules:
     def ranges_of(self, projections: list[exp.Expr]) -> dict[str, Range]:
         """The ranges of a SELECT's columns, but for values whose parts would be lost (a CASE
         of 1000000 and 1 is bounded, yet no later sum may take it)."""
-        found = {output_name(p).lower(): (self.range_of(p.unalias()) if self.uniform(p.unalias())
-                                          else self.carry(p.unalias())) for p in projections}
+        found = {output_name(p).lower(): (self.range_of(p.unalias()) if self.private
+                                          or self.uniform(p.unalias()) else self.carry(p.unalias()))
+                 for p in projections}
         return {name: r for name, r in found.items() if r is not None}
 
     def carry(self, node: exp.Expr) -> Range | None:

@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+
 from cleanroom.analytics.checks import (
     dataset_of,
     dimension_of,
@@ -34,6 +37,7 @@ from cleanroom.attribution.markov import chain_sql, credit_params, credit_sql, s
 from cleanroom.attribution.paths import path_ctes
 from cleanroom.attribution.spec import check_spec
 from cleanroom.errors import QueryFailed, Violation
+from cleanroom.gate.ranges import Range, range_of
 from cleanroom.gate.rewrite import PEOPLE
 from cleanroom.planners.base import ExactStep, InternalStep, NoisedStep, Plan, Released, Table
 from cleanroom.planners.sql import describe_plan
@@ -187,12 +191,36 @@ class _MarkovCredit:
         return Plan((step,), _Exact(self.ask))
 
 
+# A touch's credit ``c = w / sum(w) OVER (PARTITION BY u)``: a share of its person's one
+# conversion, whatever the model's weight (a time-decay power, 40/20/40, 1 / n).
+CREDIT = Range(0.0, 1.0)
+
+
+def credited_ranges(revenue_bounds: tuple[float, float] | None) -> tuple[tuple[str, Range], ...]:
+    """The public ranges (``gate/ranges.py``) of what the model sums per touch, ``c`` and
+    ``c * val``, with val the clamped revenue: with bounds [50, 100] a credited revenue lies in
+    [0, 100], not [50, 100]. One person's credits add up to one conversion, so over the whole
+    answer they move each sum by at most the range's magnitude (G = R = 1 in the plan).
+
+    >>> credited_ranges((50.0, 100.0))[1]
+    ('revenue', Range(lo=0.0, hi=100.0, integer=False))
+    """
+    known = {"c": CREDIT, **({} if revenue_bounds is None else {"val": Range(*revenue_bounds)})}
+    def look(node: exp.Expr) -> Range | None:
+        return known.get(node.name) if isinstance(node, exp.Column) else None
+    sums = [("conversions", "c")] + ([("revenue", "c * val")] if revenue_bounds else [])
+    found = tuple((name, range_of(sqlglot.parse_one(sql, read="duckdb"), look))
+                  for name, sql in sums)
+    if any(r is None or not r.bounded for _, r in found):
+        raise ValueError("a credited value without a finite range")
+    return tuple((name, r) for name, r in found if r is not None)
+
+
 def dp_plan(policy: Policy, checked: CheckedRequest, epsilon: float) -> NoisePlan:
     """Equal shares for conversions (L1 sensitivity 1), revenue (max |bound|) when there is one,
     and row selection (a people count; each person is in at most G rows)."""
-    aggregates = [AggregateSpec("conversions", "sum", 0.0, 1.0)]
-    if checked.revenue_bounds is not None:
-        aggregates.append(AggregateSpec("revenue", "sum", *checked.revenue_bounds))
+    aggregates = [AggregateSpec(name, "sum", r.lo, r.hi)
+                  for name, r in credited_ranges(checked.revenue_bounds)]
     delta, groups = policy.privacy.delta, policy.query_rules.max_groups_per_user
     # G = 1 here: one person's credit sums to 1 (and one revenue) over the whole output.
     noise = plan_noise(aggregates, epsilon=epsilon, max_groups_per_user=1, selection_delta=delta)
@@ -206,9 +234,8 @@ def _private_plan(policy: Policy, checked: CheckedRequest, ask: AttributionReque
     """Candidate rows as ``dp_release`` reads them: key, people, then (sum, count) pairs."""
     noise = dp_plan(policy, checked, epsilon)
     revenue = checked.revenue_bounds is not None
-    columns = (DPColumn(ask.dimension, "group_key"), DPColumn("conversions", "sum", 0.0, 1.0),
-               *((DPColumn("revenue", "sum", *checked.revenue_bounds),)
-                 if checked.revenue_bounds is not None else ()))
+    columns = (DPColumn(ask.dimension, "group_key"), *(
+        DPColumn(name, "sum", r.lo, r.hi) for name, r in credited_ranges(checked.revenue_bounds)))
     groups = policy.query_rules.max_groups_per_user
     model = heuristic_sql(checked.spec, ctes=checked.ctes(groups))
     pairs = ", conversions, 1" + (", revenue, 1" if revenue else "")

@@ -55,8 +55,8 @@ class PrivateQuery:
 def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
     """The bounded SQL and the noise plan of a query, without running it."""
     tree = parse_query(sql)
-    shape = analyse_query(tree, catalog_for(policy))
-    columns = dp_columns(shape, metric_bounds(policy), _user_keys(policy))
+    shape = analyse_query(tree, catalog_for(policy), private=True)
+    columns = dp_columns(shape, _user_keys(policy))
     order, limit, offset = dp_order(shape, columns)
     rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
     rules = policy.query_rules
@@ -73,16 +73,6 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
 
 def describe_plan(plan: NoisePlan) -> dict[str, Any]:
     return describe_noise(plan)
-
-
-def metric_bounds(policy: Policy) -> dict[str, tuple[float, float]]:
-    bounds: dict[str, set[tuple[float, float]]] = {}
-    for ds in policy.datasets.values():
-        for name, col in ds.columns.items():
-            if col.kind is Kind.METRIC and col.bounds is not None:
-                bounds.setdefault(name, set()).add(col.bounds)
-    # A name with different bounds in two datasets is ambiguous: take the widest range.
-    return {n: (min(b[0] for b in bs), max(b[1] for b in bs)) for n, bs in bounds.items()}
 
 
 def _user_keys(policy: Policy) -> frozenset[str]:

@@ -7,10 +7,14 @@ must be bounded as its noise plan assumes. Anything unexpected refuses (fail clo
 - the outer SELECT reads only ``__cr_bounded`` (each person in at most G groups and R rows per
   group) and projects the group keys, one people count, then a (SUM, COUNT) pair per row
   count, sum or average;
-- each summed value is clamped in ``__cr_clamped`` to exactly the column's bounds.
+- each summed value is clamped in ``__cr_clamped`` to exactly the column's range (a metric's
+  bounds or an expression's public range), and the plan noises it on that range with at least
+  the sensitivity it gives (range times R rows, in G groups);
+- the SQL keeps at most the plan's R rows per person and group and G groups per person.
 
 A trusted planner's step (``bounded_by_gate=False``: attribution, whose bound is one credit per
-person by construction) gets the plan and shape checks.
+person by construction) gets the plan and shape checks, and each entry must noise its column's
+range with at least that range's magnitude (G = R = 1: a person's credits sum to one).
 
 A trusted planner's SQL (attribution's window functions, ANTI JOIN and parameters are not
 free SQL's) does not meet the gate's rules, but ``verify_trusted`` re-reads it: one query that
@@ -33,10 +37,12 @@ from cleanroom.planners.base import NoisedStep
 from cleanroom.policy import Kind
 from cleanroom.privacy.dp_release import SHARED_COUNT
 from cleanroom.privacy.dp_sql import PEOPLE, DPColumn
+from cleanroom.privacy.mechanisms import ContributionBounds
 
 _SLACK = 1e-9
 _PAIRED = ("count", "sum", "avg")  # released as a (total, count) pair
 _ROWS = "__cr_n"  # a person's bounded rows in a group, in ``__cr_bounded``
+_KIND = {"people": "count", "count": "count", "sum": "sum", "avg": "avg"}
 
 
 def _unverified(detail: str) -> QueryRejected:
@@ -44,8 +50,10 @@ def _unverified(detail: str) -> QueryRejected:
                                     f"{detail}")])
 
 
-def verify_noised(step: NoisedStep) -> None:
-    """Raise QueryRejected (``dp_unsupported``) unless ``step`` is bounded as its plan says."""
+def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = None) -> None:
+    """Raise QueryRejected (``dp_unsupported``) unless ``step`` is bounded as its plan says.
+    ``policy_bounds``: the policy's (max_groups_per_user, max_rows_per_user_group), which a
+    gate-bounded step's plan must state."""
     columns = step.query.columns
     aggregates = [c for c in columns if c.function != "group_key"]
     _verify_plan(step, aggregates)
@@ -54,7 +62,11 @@ def verify_noised(step: NoisedStep) -> None:
     if len(select.expressions) != step.query.key_count + 1 + 2 * len(values):
         raise _unverified("the released columns do not match the noise plan")
     if step.bounded_by_gate:
+        bounds = _verify_sensitivities(step, aggregates, policy_bounds)
         _verify_bounding(select, columns)
+        _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0)
+    else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
+        _verify_entries(step, aggregates, groups=1, rows=1)
 
 
 def verify_trusted(sql: str, datasets: Mapping[str, Mapping[str, Kind]], *,
@@ -128,6 +140,61 @@ def _verify_plan(step: NoisedStep, aggregates: list[DPColumn]) -> None:
         raise _unverified("an aggregate without noise")
     if step.query.key_count and plan.selection is None:
         raise _unverified("groups without private selection")
+
+
+def _verify_sensitivities(step: NoisedStep, aggregates: list[DPColumn],
+                          policy_bounds: tuple[int, int] | None) -> ContributionBounds:
+    """Each entry noises its column's kind, on the column's range, with at least the
+    sensitivity that range and the bounds give: one person moves a cell by at most 1 (people),
+    R (rows, and an average's count), or R * max(|lo|, |hi|) (a sum), in at most G cells."""
+    bounds = step.noise.bounds
+    if bounds is None:
+        raise _unverified("the noise plan states no contribution bounds")
+    if policy_bounds is not None and (bounds.max_groups_per_user,
+                                      bounds.max_rows_per_user_group) != policy_bounds:
+        raise _unverified("the noise plan's contribution bounds are not the policy's")
+    ranged = tuple((c.name, c.lower, c.upper) for c in aggregates if c.function in ("sum", "avg"))
+    if bounds.metric_bounds != ranged:
+        raise _unverified("the noise plan's value ranges are not the columns' ranges")
+    groups = bounds.max_groups_per_user if step.query.key_count else 1
+    _verify_entries(step, aggregates, groups=groups, rows=bounds.max_rows_per_user_group)
+    return bounds
+
+
+def _verify_entries(step: NoisedStep, aggregates: list[DPColumn], *, groups: int,
+                    rows: int) -> None:
+    """Per entry: its column's kind and range, and at least ``groups`` times the per-cell move."""
+    for col, entry in zip(aggregates, step.noise.entries, strict=True):
+        spec = entry.spec
+        if spec.kind != _KIND[col.function]:
+            raise _unverified(f"column {col.name} is noised as another kind of aggregate")
+        if spec.kind != "count" and (spec.lower, spec.upper) != (col.lower, col.upper):
+            raise _unverified(f"column {col.name} is noised on another range than its clamp")
+        per_cell = {"people": 1.0, "count": rows, "avg": rows,
+                    "sum": rows * max(abs(col.lower), abs(col.upper))}[col.function]
+        if spec.sensitivity < groups * per_cell * (1 - _SLACK):
+            raise _unverified(f"column {col.name} is noised below its sensitivity")
+
+
+def _verify_limits(select: exp.Select, bounds: ContributionBounds, *, rows: bool,
+                   groups: bool) -> None:
+    """The row and group bounds in the SQL are the plan's: every ranking keeps at most that
+    many, and only buckets over it are ranked."""
+    ctes = {cte.alias: cte.this for cte in (select.args["with_"].expressions
+                                            if select.args.get("with_") else [])}
+    wanted = ([("__cr_row_crowded", "__cr_kept", bounds.max_rows_per_user_group)] if rows else [])
+    wanted += [("__cr_crowded", "__cr_bounded", bounds.max_groups_per_user)] if groups else []
+    for crowded, kept, limit in wanted:
+        if crowded not in ctes or kept not in ctes:
+            raise _unverified(f"no {kept}")
+        over = [n for n in ctes[crowded].find_all(exp.GT) if isinstance(n.this, exp.Count)]
+        ranked = [n for n in ctes[kept].find_all(exp.LTE) if isinstance(n.this, exp.Window)]
+        if not over or not ranked or {_integer(n.expression) for n in over + ranked} != {limit}:
+            raise _unverified(f"{kept} keeps another number than the plan's bound")
+
+
+def _integer(node: exp.Expr) -> int | None:
+    return int(node.name) if isinstance(node, exp.Literal) and node.is_int else None
 
 
 def _outer(sql: str) -> exp.Select:

@@ -98,7 +98,7 @@ def describe_noise(plan: NoisePlan) -> dict[str, Any]:
     sensitivity, share, expected error and 95% half-width; selection; the bounds; warnings."""
     entries = [{"column": e.name, "mechanism": e.mechanism, "sensitivity": e.sensitivity,
                 "epsilon": e.epsilon, "expected_abs_error": e.expected_abs_error,
-                "ci95_half_width": e.ci_half_width} for e in plan.entries]
+                "ci95_half_width": e.ci_half_width, **_value_range(e)} for e in plan.entries]
     selection = None if plan.selection is None else {
         "epsilon": plan.selection.epsilon, "delta": plan.selection.delta,
         "noisy_people_threshold": plan.selection.threshold}
@@ -112,6 +112,18 @@ def describe_noise(plan: NoisePlan) -> dict[str, Any]:
         described["warnings"] = [{"column": w.column, "message": w.message}
                                  for w in plan.warnings]
     return described
+
+
+def _value_range(entry: PlannedNoise) -> dict[str, Any]:
+    """A sum's or average's clamp (a metric's bounds or an expression's public range) and, for
+    an average, the sensitivity of its centred sum (``sensitivity`` is its count's)."""
+    spec = entry.spec
+    if spec.kind == "count" or spec.lower is None or spec.upper is None:
+        return {}
+    found: dict[str, Any] = {"value_range": [spec.lower, spec.upper]}
+    if spec.kind == "avg":
+        found["sum_sensitivity"] = spec.sensitivity * (spec.upper - spec.lower) / 2
+    return found
 
 
 def release_dp(rows: Iterable[tuple[Any, ...]], columns: tuple[DPColumn, ...], plan: NoisePlan,

@@ -6,16 +6,18 @@ counts rows, ``SUM`` adds every row):
 
 - ``__cr_rows``: the final SELECT's own FROM, JOIN and WHERE, projecting the person, the group
   keys and the aggregated values;
-- ``__cr_clamped``: each row's values clamped to the metric's bounds and rounded to the
-  fixed-point grid (integer quanta, ``discrete.fixed_point_quantum``);
+- ``__cr_clamped``: each row's aggregated value clamped to its public range (a metric's bounds,
+  or the range of an expression such as ``revenue * 0.01``) and rounded to the fixed-point grid
+  (integer quanta, ``discrete.fixed_point_quantum``);
 - ``__cr_kept``: at most ``max_rows_per_user_group`` rows per person and group, chosen by a hash
   of the person's own rows (so the choice never depends on anyone else);
 - ``__cr_user_groups``: one row per person and group: their row count and summed quanta;
 - ``__cr_bounded``: each person kept in at most ``max_groups_per_user`` groups, chosen at random.
 
 The outer SELECT then sums per group; sensitivities follow from these bounds, never from the
-data. Only plain ``COUNT(*)``, ``COUNT(DISTINCT user_key)``, ``SUM`` and ``AVG`` over one
-per-person FROM, grouped by dimensions, are supported; anything else is refused.
+data. Only plain ``COUNT(*)``, ``COUNT(DISTINCT user_key)``, and ``SUM`` and ``AVG`` of values
+with a finite public range, over one per-person FROM, grouped by dimensions, are supported;
+anything else is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlglot import exp
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.guard import guard
 from cleanroom.gate.model import Aggregate, Mode, QueryShape
+from cleanroom.gate.ranges import Range
 from cleanroom.gate.rules import violation
 from cleanroom.privacy.discrete import fixed_point_quantum
 
@@ -57,12 +60,12 @@ def unsupported(detail: str) -> QueryRejected:
     return QueryRejected([violation("dp_unsupported", detail)])
 
 
-def dp_columns(shape: QueryShape, metric_bounds: dict[str, tuple[float, float]],
-               user_keys: frozenset[str]) -> tuple[DPColumn, ...]:
+def dp_columns(shape: QueryShape, user_keys: frozenset[str]) -> tuple[DPColumn, ...]:
     """What each output column is under DP, or why the query cannot be answered with noise.
 
-    ``metric_bounds`` maps metric column names to their policy bounds; ``user_keys`` names the
-    policy's user_key columns.
+    ``user_keys`` names the policy's user_key columns. A sum or average takes the public range
+    the gate found for its argument (``ranges.py``: a metric's bounds, or what an expression of
+    metrics, constants and functions can compute); the release clamps each row to it.
     """
     select = shape.tree
     if not isinstance(select, exp.Select) or shape.final_mode is not Mode.ANONYMIZING:
@@ -73,9 +76,10 @@ def dp_columns(shape: QueryShape, metric_bounds: dict[str, tuple[float, float]],
     for clause in ("having", "qualify", "distinct"):
         if select.args.get(clause):
             raise unsupported(clause.upper())
+    ranges = shape.plans[id(select)].argument_ranges
     # Output names are the gate's, as in exact answers and in queries/check.
-    columns = tuple(_dp_column(agg, name, metric_bounds, user_keys)
-                    for agg, name in zip(shape.final_aggregates, shape.columns, strict=True))
+    columns = tuple(_dp_column(agg, proj.unalias(), name, ranges, user_keys) for agg, proj, name
+                    in zip(shape.final_aggregates, select.expressions, shape.columns, strict=True))
     group = select.args.get("group")
     keys = sum(1 for c in columns if c.function == "group_key")
     if group is not None and not group.args.get("all") and len(group.expressions) != keys:
@@ -85,7 +89,7 @@ def dp_columns(shape: QueryShape, metric_bounds: dict[str, tuple[float, float]],
     return columns
 
 
-def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, float]],
+def _dp_column(agg: Aggregate, node: exp.Expr, name: str, ranges: dict[int, Range],
                user_keys: frozenset[str]) -> DPColumn:
     if agg.function == "group_key":
         return DPColumn(name, "group_key")
@@ -93,10 +97,26 @@ def _dp_column(agg: Aggregate, name: str, metric_bounds: dict[str, tuple[float, 
         return DPColumn(name, "count")
     if agg.function == "count_distinct" and agg.argument in user_keys:
         return DPColumn(name, "people")
-    if agg.function in ("sum", "avg") and agg.argument in metric_bounds:
-        lower, upper = metric_bounds[agg.argument]
+    if agg.function in ("sum", "avg"):
+        lower, upper = value_bounds(ranges.get(id(node)), name, agg.function)
         return DPColumn(name, agg.function, lower, upper)
     raise unsupported(f"column {name}")
+
+
+def value_bounds(found: Range | None, name: str, function: str) -> tuple[float, float]:
+    """The clamp of a summed value: its public range, widened to hold 0 when it is one
+    number (a sum of a constant moves by that constant per row)."""
+    if found is None or not found.bounded or found.empty:
+        raise unsupported(f"column {name}: {function.upper()} of a value without a finite "
+                          "public range (metric bounds, constants and functions give one); "
+                          "clamp it where it is aggregated or where it is made (a per-person total), "
+                          "e.g. LEAST(GREATEST(<value>, 0), 30)")
+    lower, upper = found.lo, found.hi
+    if lower == upper:
+        lower, upper = min(lower, 0.0), max(upper, 0.0)
+    if lower == upper:
+        raise unsupported(f"column {name}: {function.upper()} of 0")
+    return float(lower), float(upper)
 
 
 def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
@@ -152,8 +172,10 @@ def _clamped_cte(columns: tuple[DPColumn, ...]) -> exp.Select:
         if col.function in VALUED:
             centre = (col.lower + col.upper) / 2 if col.function == "avg" else 0.0
             quantum = fixed_point_quantum(col.lower, col.upper, centred=col.function == "avg")
-            values.append(f"CAST(ROUND((LEAST(GREATEST(__cr_v{i}, {col.lower!r}), {col.upper!r})"
-                          f" - {centre!r}) / {quantum!r}) AS BIGINT) AS __cr_v{i}")
+            # DuckDB's GREATEST skips NULLs: a NULL must stay NULL, not become the lower bound.
+            values.append(f"CASE WHEN __cr_v{i} IS NOT NULL THEN CAST(ROUND((LEAST(GREATEST("
+                          f"__cr_v{i}, {col.lower!r}), {col.upper!r}) - {centre!r}) / {quantum!r})"
+                          f" AS BIGINT) END AS __cr_v{i}")
     return (exp.select("__cr_uid", *keys, *values, f"HASH({', '.join(['__cr_uid', *keys])}) "
                        "AS __cr_ph").from_("__cr_rows").where("__cr_uid IS NOT NULL"))
 

@@ -149,3 +149,18 @@ def test_the_avg_interval_is_no_wider_than_it_must_be() -> None:
         truth = 5 + centred * 5 / 2**20 / 60
         draws = [noise_value(spec, (centred, 60), rng) for _ in range(1_600)]
         assert LOW <= np.mean([d.ci_low <= truth <= d.ci_high for d in draws]) <= HIGH
+
+
+DERIVED = ("SELECT channel, SUM(cost * 0.4 + 1) AS shifted, AVG(LEAST(cost, 3)) AS capped, "
+           "SUM(CASE WHEN cost > 2 THEN cost / 1000 ELSE 0 END) AS branch "
+           "FROM impressions GROUP BY channel")
+
+
+@pytest.mark.parametrize("column", ["shifted", "capped", "branch"])
+def test_derived_values_cover_the_plain_sql_answer(column: str) -> None:
+    """Sums and averages of expressions, noised on their public ranges ([1, 5], [0, 3] and
+    [0, 0.01] with cost's bounds [0, 10]): 1,600 intervals each at epsilon 1, the same band."""
+    private = plan_private_query(policy(4), DERIVED, 1.0)
+    assert [(c.lower, c.upper) for c in private.query.columns[1:]] == [
+        (1.0, 5.0), (0.0, 3.0), (0.0, 0.01)]
+    assert LOW <= coverage(DERIVED, 1.0, 5)[column] <= HIGH
