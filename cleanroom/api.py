@@ -26,6 +26,7 @@ from cleanroom.errors import (
     Violation,
 )
 from cleanroom.gate.rules import RULES
+from cleanroom.negotiation import AnswerFormats
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -64,6 +65,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     app.state.service = service
     _install_error_handlers(app)
     app.add_middleware(Admission, settings=service.settings)  # query slots, body cap
+    app.add_middleware(AnswerFormats)  # CSV, Arrow, Parquet answers by Accept
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:  # async: never waits for a worker thread
@@ -96,8 +98,10 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     def audit_log(c: str, who: Who) -> AuditAnswer:
         return AuditAnswer(entries=pipeline.read_audit(service, who, c))
 
-    from cleanroom.api_routes import router  # here, not at the top: it imports this module
+    from cleanroom.api_discovery import router as discovery  # these import this module
+    from cleanroom.api_routes import router
     app.include_router(router)
+    app.include_router(discovery)
     return app
 
 

@@ -15,7 +15,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanroom: a privacy-preserving data clean room.")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for parties.")
 app.add_typer(token_app, name="token")
-register(app)  # the HTTP client commands: attribution, analytics
+register(app)  # the client commands: upload, query, check, datasets, budget, audit, ...
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cleanroom import __version__
+
+        print(f"cleanroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version, help="print the version and exit")] = False,
+          ) -> None:
+    """cleanroom: a privacy-preserving data clean room."""
 
 
 @app.command()
