@@ -46,7 +46,7 @@ BY_EXTENSION = {".csv": "csv", ".json": "json", ".arrow": "arrow", ".parquet": "
 LARGE = 1024 * 1024  # files from this size get a progress bar
 
 analytics_app = typer.Typer(no_args_is_help=True, help="Built-in audience analytics (gated).")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # the terminal wraps messages
 
 
 def register(app: typer.Typer) -> None:

@@ -68,7 +68,8 @@ def _cell_text(value: Any, withheld: bool, interval: list[float] | None) -> Text
         return Text("withheld", style="dim")
     if interval is None:
         return Text(cell(value))
-    return Text(f"~{cell(value)} [{cell(interval[0])}, {cell(interval[1])}]")
+    low, high = ((round(b) for b in interval) if isinstance(value, int) else interval)
+    return Text(f"~{cell(value)} [{cell(low)}, {cell(high)}]")
 
 
 def answer_summary(answer: Answer) -> str:
@@ -88,7 +89,7 @@ def answer_summary(answer: Answer) -> str:
 
 def print_answer(console: Console, answer: Answer, *, title: str | None = None) -> None:
     console.print(answer_table(answer, title=title))
-    console.print(Text(answer_summary(answer), style="dim"))
+    console.print(Text(answer_summary(answer), style="dim"), soft_wrap=True)
 
 
 def violation_lines(violations: Iterable[Violation]) -> list[str]:

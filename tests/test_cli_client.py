@@ -135,7 +135,10 @@ def test_datasets_budget_audit_tables(uploaded: Live, canary: CanaryData) -> Non
     assert datasets.returncode == 0, datasets.stderr
     assert "impressions" in datasets.stdout and "streamco" in datasets.stdout
     assert f"{canary.impressions.num_rows:,}" in datasets.stdout and "cost (metric)" in datasets.stdout
-    cr(uploaded, "acme", "query", "-c", COLLAB, "--epsilon", "0.1", BY_CHANNEL)
+    noised = cr(uploaded, "acme", "query", "-c", COLLAB, "--epsilon", "0.1", "--format", "table",
+                BY_CHANNEL)
+    assert noised.returncode == 0 and noised.stdout.count("noised") >= 5  # + the summary line
+    assert re.search(r"~[\d,]+ \[[\d,]+, [\d,]+\]", noised.stdout)  # the value and its interval
     budget = cr(uploaded, "acme", "budget", "-c", COLLAB)
     assert budget.returncode == 0, budget.stderr
     assert "epsilon_remaining" in budget.stdout and "charges" in budget.stdout
@@ -187,3 +190,26 @@ def test_bad_token_and_unreachable_service_exit_1(live: Live) -> None:
     assert bad.returncode == 1 and "unauthorized" in bad.stderr and "401" in bad.stderr
     down = cr(live, "acme", "budget", "-c", COLLAB, "--url", f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 1 and "cannot reach" in down.stderr
+
+
+def test_upload_parquet_with_a_progress_bar(tmp_path: Path, canary: CanaryData) -> None:
+    """A Parquet file (type from the extension) of over 1 MiB: the bar is drawn on stderr,
+    stdout keeps the three lines. Its own service: the data it uploads is 40 times the canary's."""
+    import pyarrow as pa
+
+    big = pa.concat_tables([canary.impressions] * 40)
+    path = tmp_path / "impressions.parquet"
+    pq.write_table(big, path, compression="none")
+    assert path.stat().st_size > 1024 * 1024
+    running = start(tmp_path / "srv", canary)
+    server = next(running)
+    try:
+        done = cr(server, "streamco", "upload", "-c", COLLAB, "--dataset", "impressions", str(path))
+        info = json.loads(cr(server, "streamco", "datasets", "-c", COLLAB, "--json").stdout)
+    finally:
+        running.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["dataset: impressions", f"rows: {big.num_rows}",
+                                        "version: 1"]
+    assert info["datasets"]["impressions"]["rows"] == big.num_rows
+    assert "uploading" in done.stderr and "MB" in done.stderr

@@ -300,3 +300,12 @@ def test_example_script_uses_the_client_and_fails_on_a_401(live: Live) -> None:
     bad = subprocess.run([sys.executable, str(script), "--url", live.url, "--token", "crt_nope",
                           "--sql", str(sql)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "unauthorized" in bad.stderr and bad.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_format_leaks_a_canary(acme: Client, canary: CanaryData, fmt: str) -> None:
+    by_campaign = ("SELECT campaign, COUNT(DISTINCT user_key) AS people, SUM(cost) AS spend "
+                   "FROM impressions GROUP BY campaign")
+    for sql in (BY_CHANNEL, PARTIAL, by_campaign):
+        answer = acme.query(sql, format=fmt)  # type: ignore[arg-type]
+        assert answer.rows and canary.leaks(answer.content.decode("utf-8", "replace"), sql) == []
