@@ -38,6 +38,7 @@ from cleanroom.errors import (
 from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
 from cleanroom.openapi import AUTH, QUESTION, bearer, install_docs, refusals
+from cleanroom.negotiation import AnswerFormats
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -95,6 +96,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     _install_error_handlers(app)
     install_docs(app)
     app.add_middleware(Admission, settings=service.settings)  # query slots, body cap
+    app.add_middleware(AnswerFormats)  # CSV, Arrow, Parquet answers by Accept
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:  # async: never waits for a worker thread
@@ -147,8 +149,10 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         """The audit log (compliance): every decision, with rule codes and counts only."""
         return AuditAnswer(entries=pipeline.read_audit(service, who, c))
 
-    from cleanroom.api_routes import router  # here, not at the top: it imports this module
+    from cleanroom.api_discovery import router as discovery  # these import this module
+    from cleanroom.api_routes import router
     app.include_router(router)
+    app.include_router(discovery)
     return app
 
 

@@ -18,8 +18,23 @@ token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for parties.")
 app.add_typer(token_app, name="token")
 salt_app = typer.Typer(no_args_is_help=True, help="The shared salt that pseudonyms are keyed with.")
 app.add_typer(salt_app, name="salt")
-register(app)  # the HTTP client commands: attribution, analytics
 register_tokens(token_app)  # token issue, list, revoke
+register(app)  # the client commands: upload, query, check, datasets, budget, audit, ...
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cleanroom import __version__
+
+        print(f"cleanroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version, help="print the version and exit")] = False,
+          ) -> None:
+    """cleanroom: a privacy-preserving data clean room."""
 
 
 @app.command()

@@ -1,24 +1,30 @@
 """``cleanroom demo``: the main job end to end on the embedded default.
 
-Two parties pseudonymize synthetic data with a shared salt, upload it to a service started
-in-process, and an analyst runs gated queries; the results are printed as tables.
+Two parties pseudonymize synthetic data with a shared salt, upload it with the Python client
+to a service started in-process on a loopback port, and an analyst runs gated queries; the
+answers are printed as rich tables (the CLI's renderer).
 """
 
 from __future__ import annotations
 
 import secrets
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyarrow.csv as pacsv
-from fastapi.testclient import TestClient
+import uvicorn
 from rich.console import Console
-from rich.table import Table
 
 from cleanroom.api import create_app
+from cleanroom.client import Client
+from cleanroom.client_answers import Answer
 from cleanroom.pseudonym import hash_file, read_salt
+from cleanroom.render import answer_table
 from cleanroom.store import Store
 from cleanroom.synthetic import generate
 
@@ -55,20 +61,20 @@ QUERIES = {
 
 
 def run_demo(*, people: int = 60_000, seed: int = 7, data_dir: Path | None = None,
-             console: Console | None = None) -> dict[str, Any]:
+             console: Console | None = None) -> dict[str, Answer]:
     console = console or Console()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cleanroom-demo-") as scratch:
         work = Path(scratch)
         root = data_dir or work / "data"
         files = _prepare_files(work, people=people, seed=seed, console=console)
-        client, tokens = _start_service(root)
-        with client:
-            _upload(client, tokens, files, console)
-            results = {title: _query(client, tokens["acme"], sql) for title, sql in QUERIES.items()}
-            results.update(_built_ins(client, tokens["acme"]))
-        for title, body in results.items():
-            _print_result(console, title, body)
+        with _service(root) as (url, tokens):
+            _upload(url, tokens, files, console)
+            with Client(url, tokens["acme"], collaboration=COLLABORATION) as acme:
+                results = {title: acme.query(sql) for title, sql in QUERIES.items()}
+                results.update(_built_ins(acme))
+        for title, answer in results.items():
+            _print_result(console, title, answer)
     console.print(f"[bold green]demo finished in {time.perf_counter() - started:.1f} s[/]")
     return results
 
@@ -95,11 +101,26 @@ def _prepare_files(work: Path, *, people: int, seed: int, console: Console) -> d
 EXAMPLE_POLICIES = Path(__file__).parent / "examples"
 
 
-def _start_service(root: Path) -> tuple[TestClient, dict[str, str]]:
-    policies = _policies_dir()
+@contextmanager
+def _service(root: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The service on a free loopback port, in a thread; the parties reach it through the
+    Python client, as they would a deployed one."""
     store = Store(root)
     tokens = {p: store.issue_token(COLLABORATION, p) for p in ("acme", "streamco", "reviewer")}
-    return TestClient(create_app(root, policies)), tokens
+    server = uvicorn.Server(uvicorn.Config(create_app(root, _policies_dir()), host="127.0.0.1",
+                                           port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="cleanroom-demo", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the demo service did not start")
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}", tokens
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _policies_dir() -> Path:
@@ -108,17 +129,12 @@ def _policies_dir() -> Path:
     return EXAMPLE_POLICIES
 
 
-def _upload(client: TestClient, tokens: dict[str, str], files: dict[str, Path],
-            console: Console) -> None:
+def _upload(url: str, tokens: dict[str, str], files: dict[str, Path], console: Console) -> None:
     owners = {"impressions": "streamco", "conversions": "acme"}
     for name, path in files.items():
-        response = client.put(f"/v1/collaborations/{COLLABORATION}/datasets/{name}",
-                              content=path.read_bytes(),
-                              headers={"Authorization": f"Bearer {tokens[owners[name]]}",
-                                       "Content-Type": "text/csv"})
-        response.raise_for_status()
-        body = response.json()
-        console.print(f"{owners[name]} uploaded {name}: {body['rows']:,} rows, version {body['version']}")
+        with Client(url, tokens[owners[name]]) as provider:
+            done = provider.upload(COLLABORATION, name, path)
+        console.print(f"{owners[name]} uploaded {name}: {done.rows:,} rows, version {done.version}")
 
 
 ATTRIBUTION_MODELS = {"last_touch": "Last touch", "linear": "Linear", "position_based":
@@ -131,52 +147,18 @@ ANALYTICS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _built_ins(client: TestClient, token: str) -> dict[str, dict[str, Any]]:
+def _built_ins(acme: Client) -> dict[str, Answer]:
     """The built-in attribution models and audience analytics, through the same gate."""
     results = {}
     for model, title in ATTRIBUTION_MODELS.items():
-        body = {"model": model, "touchpoints": "impressions", "conversions": "conversions",
-                "lookback_days": 30, "dimension": "channel"}
-        results[f"Built-in attribution: {title}"] = _post(client, token, "attribution", body)
+        results[f"Built-in attribution: {title}"] = acme.attribution(
+            None, model, "impressions", "conversions", "channel", lookback_days=30)
     for name, (title, options) in ANALYTICS.items():
-        results[title] = _post(client, token, f"analytics/{name}", options)
+        results[title] = acme.analytics(name, options)
     return results
 
 
-def _post(client: TestClient, token: str, route: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/v1/collaborations/{COLLABORATION}/{route}", json=body,
-                           headers={"Authorization": f"Bearer {token}"})
-    answer: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise RuntimeError(f"demo request refused: {answer}")
-    return answer
-
-
-def _query(client: TestClient, token: str, sql: str) -> dict[str, Any]:
-    response = client.post(f"/v1/collaborations/{COLLABORATION}/queries", json={"sql": sql},
-                           headers={"Authorization": f"Bearer {token}"})
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise RuntimeError(f"demo query refused: {body}")
-    return body
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)
-
-
-def _print_result(console: Console, title: str, body: dict[str, Any]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in body["columns"]:
-        table.add_column(column, justify="left" if column in ("channel", "campaign") else "right")
-    for row in body["rows"]:
-        table.add_row(*(_cell(v) for v in row))
-    console.print(table)
+def _print_result(console: Console, title: str, answer: Answer) -> None:
+    console.print(answer_table(answer, title=title))
     console.print(f"  suppressed rows (fewer than the policy's minimum people): "
-                  f"{body['suppressed_rows']}\n")
+                  f"{answer.suppressed_rows}\n")

@@ -28,6 +28,7 @@ from typing import Any
 from cleanroom import audit
 from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
+from cleanroom.discovery import require_uploaded
 from cleanroom.engine import ColumnSpec, DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.errors import (
     CleanroomError,
@@ -119,6 +120,7 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
         epsilon = epsilon_for(policy, request.epsilon)
         plan = request.planner(policy, epsilon)
         steps = verify(policy, check(policy, plan.steps))
+        require_uploaded(policy, service.store.current(collaboration), steps)
         remaining = charge(service, who, policy, epsilon, query_id)
         table = execute(service, policy, plan, steps, epsilon)
         detail.update(epsilon=epsilon, rows=len(table.rows),

@@ -209,12 +209,18 @@ def test_cli_prints_the_table(server: tuple[str, str], canary: CanaryData) -> No
     result = run_cli("attribution", "--model", "linear", "--touchpoints", "impressions",
                      "--conversions", "conversions", "--dimension", "channel",
                      "--lookback-days", "30", "--url", url, "--token", token,
-                     "--collaboration", COLLAB)
+                     "--collaboration", COLLAB, "--format", "table")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == ["channel", "conversions", "revenue"] and len(lines) == 8
+    header = next(line for line in result.stdout.splitlines() if "channel" in line)
+    assert [c.strip() for c in header.split("┃")[1:4]] == ["channel", "conversions", "revenue"]
+    assert "5 rows (5 exact)" in result.stdout
     # the 7-person channel is withheld, and below half the threshold not counted
     assert "suppressed rows: 0" in result.stdout and canary.leaks(result.stdout) == []
+    piped = run_cli("attribution", "--model", "linear", "--touchpoints", "impressions",
+                    "--conversions", "conversions", "--dimension", "channel", "--url", url,
+                    "--token", token, "--collaboration", COLLAB)
+    assert piped.stdout.splitlines()[0] == "channel,conversions,revenue"
+    assert len(piped.stdout.splitlines()) == 6
 
 
 def test_cli_refusal_exits_with_the_error_body(server: tuple[str, str]) -> None:  # noqa: F811
@@ -223,7 +229,9 @@ def test_cli_refusal_exits_with_the_error_body(server: tuple[str, str]) -> None:
                      "--conversions", "conversions", "--dimension", "channel", "--url", url,
                      "--token", token, "--collaboration", COLLAB)
     assert result.returncode == 1 and result.stdout == ""
-    assert json.loads(result.stderr)["error"]["violations"][0]["rule"] == "unknown_model"
+    # readable, not the raw body: the message, the code, each violation with its hint
+    assert "unknown_model" in result.stderr and "hint:" in result.stderr
+    assert "query_rejected" in result.stderr and '{"error"' not in result.stderr
 
 
 def test_optional_policy_with_epsilon_takes_the_dp_path(plain: tuple[Harness, CanaryData]) -> None:

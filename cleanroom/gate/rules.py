@@ -152,6 +152,9 @@ _RULES = (
          "check types and arguments; the query is correct but failed on the data"),
     Rule("too_many_rows", "the result has more rows than the row cap",
          "add LIMIT, or group more coarsely"),
+    Rule("not_uploaded", "the request reads a dataset that its provider has not uploaded yet",
+         "wait for the upload (cleanroom datasets -c C lists what is uploaded), or leave the "
+         "dataset out"),
     Rule("attribution", "the attribution model cannot run on this data (for Markov: too many "
          "states)", "lower the Markov order, or narrow the touchpoints"),
     # Uploads (invalid_upload).
