@@ -37,8 +37,8 @@ from cleanroom.errors import (
 )
 from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
-from cleanroom.openapi import AUTH, QUESTION, bearer, install_docs, refusals
 from cleanroom.negotiation import AnswerFormats
+from cleanroom.openapi import AUTH, QUESTION, bearer, install_docs, refusals
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
