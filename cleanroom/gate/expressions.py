@@ -225,6 +225,11 @@ class ExpressionRules(ValueRules):
             return K.VAL if ctx.filtering else self._metric_case(node, kinds, outputs, ctx)
         if all(c in (K.CONST, K.SAFE) for c in conditions):
             return widest(kinds)
+        if kinds == [K.DIM] and _is_null(default) and len(outputs) == 1:
+            # IF(event = 'purchase', ts, NULL): the row's own timestamp or nothing, so a
+            # duration from it is a duration between two stored times. Two timestamp branches
+            # stay a VAL: a shifted one would set a constant magnitude per branch.
+            return K.DIM
         # The branch depends on rows: only 0/1 indicators and counts stay summable outside an
         # aggregate across people; inside one, any bounded value (its branches are parts).
         if kinds and all(k is K.CNT for k in kinds):

@@ -887,3 +887,19 @@ SELECT i.channel, SUM(NULLIF(i.cost, 0)) AS cost, SUM(abs(i.cost)) AS abs_cost,
        SUM(LEAST(c.revenue, 500)) AS capped_revenue, AVG(GREATEST(i.cost, 1)) AS floored_cost
 FROM impressions i JOIN conversions c ON i.user_key = c.user_key
 GROUP BY i.channel;
+
+-- name: time_to_first_purchase_by_channel
+-- suppressed: 1
+-- a per-person MIN of IF(condition, ts, NULL) is still that person's timestamp: its
+-- duration from another timestamp may be averaged (GA4 conversion-timing SQL)
+WITH u AS (
+  SELECT i.user_key, i.channel, MIN(i.ts) AS first_seen,
+         MIN(IF(c.revenue > 0, c.ts, NULL)) AS first_purchase
+  FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key
+  GROUP BY i.user_key, i.channel
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers,
+       AVG(date_diff('minute', first_seen, first_purchase)) AS avg_minutes
+FROM u
+WHERE first_purchase IS NOT NULL
+GROUP BY channel;

@@ -2409,3 +2409,29 @@ WITH a AS (
   SELECT user_key, SUM(cost * 1000000) AS v FROM impressions WHERE campaign = 'nothing' GROUP BY user_key
 ), t AS (SELECT * FROM a UNION ALL SELECT * FROM b)
 SELECT SUM(v) AS packed FROM t;
+
+-- name: pk_timestamp_or_null_shifted
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(COALESCE(date_diff('day', ts, IF(campaign = 'CANARYCAMP3', ts + INTERVAL 1000000 DAY, NULL)), 1)) AS v
+FROM impressions;
+
+-- name: pk_timestamp_or_null_in_cte
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH r AS (SELECT user_key, ts, CASE WHEN campaign = 'CANARYCAMP3' THEN ts + INTERVAL 1000000 DAY END AS t2
+           FROM impressions)
+SELECT SUM(COALESCE(date_diff('day', ts, t2), 1)) AS v FROM r;
+
+-- name: pk_timestamp_branches_shifted_apart
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(date_diff('day', ts, CASE WHEN campaign = 'CANARYCAMP3' THEN ts + INTERVAL 1000000 DAY
+                                     ELSE ts + INTERVAL 1 DAY END)) AS v
+FROM impressions;

@@ -2098,7 +2098,6 @@ order by count(distinct p.user_key) desc;
 -- source: github.com/julio-data/ga4-conversion-timing.sql conversion_time_by_channel.sql
 -- idiom: min(IF(event = x, ts, null)) per user and channel, TIMESTAMP_DIFF(..., MINUTE), IS NOT NULL filters, round(avg(...), 2) by channel, ORDER BY the average
 -- legit
--- currently: refused not_summable
 -- why: GA4 events become a person's clicks (session starts, by ad product as the traffic source) joined with their conversions
 -- people: WITH u AS (SELECT k.user_key, k.ad_product, min(k.ts) AS s, min(IF(c.event_type = 'purchase', c.ts, NULL)) AS p FROM clicks k LEFT JOIN conversions c ON c.user_key = k.user_key GROUP BY 1, 2) SELECT ad_product, COUNT(DISTINCT user_key) FROM u WHERE s IS NOT NULL AND p IS NOT NULL GROUP BY 1
 with user_first_touch as (
