@@ -403,9 +403,10 @@ def _has_aggregate(node: exp.Expr) -> bool:
 
 
 def _unique(found: list[Requirement]) -> list[Requirement]:
-    seen: dict[tuple[str, bool], Requirement] = {}
+    seen: dict[tuple[str, bool, str | None], Requirement] = {}
     for req in found:
-        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok), req)
+        holding = None if req.holding is None else req.holding.sql(dialect="duckdb")
+        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok, holding), req)
     return list(seen.values())
 
 

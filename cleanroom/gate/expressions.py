@@ -81,9 +81,11 @@ class ExpressionRules(ValueRules):
     # (the sensitivity a DP release of a derived per-person value may use).
     argument_ranges: dict[int, Range] = field(default_factory=dict)
 
-    def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
+    def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False,
+                holding: exp.Expr | None = None) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
-        self.requirements.setdefault(id(aggregate), []).append(Requirement(condition, zero_ok))
+        self.requirements.setdefault(id(aggregate), []).append(
+            Requirement(condition, zero_ok, holding))
 
     @property
     def supports(self) -> list[Requirement]:

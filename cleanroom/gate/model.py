@@ -118,10 +118,13 @@ class Requirement:
     one FILTER, one constant value a summed expression can take) must stand on nobody or on at
     least that many: a part few people take could otherwise be read off the total's magnitude.
     ``condition`` is qualified for the rewritten SQL, subqueries left as placeholders.
+    *Holders* (``holding``, an order statistic such as a median): at least that many of the
+    people whose rows pass ``condition`` must hold exactly the value it returns.
     """
 
     condition: exp.Expr
     zero_ok: bool = False
+    holding: exp.Expr | None = None
 
 
 @dataclass

@@ -903,3 +903,31 @@ SELECT channel, COUNT(DISTINCT user_key) AS buyers,
 FROM u
 WHERE first_purchase IS NOT NULL
 GROUP BY channel;
+
+-- name: quantiles_of_rounded_cost_by_channel
+-- suppressed: 1
+-- a median or quantile is released when at least k people hold the value it returns: rounded
+-- costs tie, so every main channel's quantiles stand (AMC's PERCENTILE / MEDIAN templates)
+SELECT channel, COUNT(DISTINCT user_key) AS reach,
+       median(round(cost)) AS median_cost,
+       quantile_disc(floor(cost), 0.9) AS p90_cost,
+       quantile_cont(round(cost), 0.25) AS p25_cost
+FROM impressions
+GROUP BY channel;
+
+-- name: median_of_exact_cost_is_withheld
+-- suppressed: 1
+-- partial: 5
+-- an exact cost's median is one or two impressions' values: each such cell is withheld (null),
+-- the reach beside it stands
+SELECT channel, COUNT(DISTINCT user_key) AS reach, median(cost) AS median_cost
+FROM impressions
+GROUP BY channel;
+
+-- name: median_in_a_cte_then_compared
+-- a median across people computed in a CTE is released into the next SELECT when it stands
+WITH m AS (
+  SELECT channel, median(round(cost)) AS median_cost, COUNT(DISTINCT user_key) AS reach
+  FROM impressions WHERE channel <> 'CANARYCHAN7' GROUP BY channel
+)
+SELECT median_cost, SUM(reach) AS reach FROM m GROUP BY median_cost;

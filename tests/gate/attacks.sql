@@ -274,13 +274,17 @@ SELECT mode(revenue) FROM conversions;
 
 -- name: ma_median
 -- family: member_aggregate
--- expect: rejected
-SELECT median(revenue) FROM conversions;
+-- expect: withheld
+-- withheld: m
+-- a median is one row's value (or the mean of two): released only when at least k people hold it
+SELECT median(revenue) AS m FROM conversions;
 
 -- name: ma_quantile
 -- family: member_aggregate
--- expect: rejected
-SELECT quantile_cont(revenue, 1.0) FROM conversions;
+-- expect: withheld
+-- withheld: q
+-- the maximum (person 101's clamped revenue): one person holds it
+SELECT quantile_cont(revenue, 1.0) AS q FROM conversions;
 
 -- name: ma_max_in_group
 -- family: member_aggregate
@@ -2435,3 +2439,63 @@ SELECT SUM(COALESCE(date_diff('day', ts, t2), 1)) AS v FROM r;
 SELECT SUM(date_diff('day', ts, CASE WHEN campaign = 'CANARYCAMP3' THEN ts + INTERVAL 1000000 DAY
                                      ELSE ts + INTERVAL 1 DAY END)) AS v
 FROM impressions;
+
+-- name: qt_top_of_a_metric_window
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- a filter on the metric puts person 100 at the top rank: the quantile reads their revenue
+SELECT quantile_cont(revenue, 1.0) AS v FROM conversions WHERE revenue < 800;
+
+-- name: qt_one_secret_among_bound_values
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- everyone at 0 but person 100: the highest quantile is their revenue
+SELECT quantile_disc(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END, 1.0) AS v
+FROM conversions;
+
+-- name: qt_median_of_a_middle_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- as many people below as above person 100 (250.93 is the median of the revenues under 500,
+-- found by an earlier query): the median is person 100's revenue, between 217 at 0 and 217 at 1000
+SELECT median(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue
+                   WHEN revenue < 250.93 THEN 0 ELSE 1000 END) AS v
+FROM conversions
+WHERE (revenue < 500 AND revenue <> 250.93) OR revenue BETWEEN 777 AND 778;
+
+-- name: qt_blend_of_two_ranks
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- between 0 (held by hundreds) and person 100's revenue: a blend nobody holds, from which
+-- their revenue follows
+SELECT quantile_cont(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END, 0.999) AS v
+FROM conversions;
+
+-- name: qt_rounded_value_of_one_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT round(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- rounding makes ties, but person 100's rounded revenue is still theirs alone
+SELECT quantile_disc(round(revenue), 1.0) AS v FROM conversions WHERE revenue < 800;
+
+-- name: qt_fraction_from_a_column
+-- family: member_aggregate
+-- expect: rejected
+SELECT quantile_cont(revenue, revenue / 1000) AS v FROM conversions;
+
+-- name: qt_median_of_user_key
+-- family: member_aggregate
+-- expect: rejected
+SELECT median(user_key) AS v FROM conversions;

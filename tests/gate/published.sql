@@ -542,8 +542,7 @@ GROUP BY 1;
 -- source: AMC SQL reference, "How to use PERCENTILE(), APPROX_PERCENTILE() and MEDIAN()" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/reference/sql-functions)
 -- idiom: PERCENTILE(spend, .1) / (.9) and MEDIAN by ad product
 -- legit
--- currently: refused function_not_allowed member_aggregate metric_transform
--- why: APPROX_PERCENTILE is left out (not deterministic); an order statistic over hundreds of people is what AMC and AWS Clean Rooms release
+-- why: APPROX_PERCENTILE is left out (not deterministic). AMC releases order statistics under its aggregation threshold; Ads Data Hub refuses APPROX_QUANTILES across users and AWS Clean Rooms' aggregation rule allows only COUNT, SUM and AVG. The gate releases a quantile only when at least k people hold the value it returns: exact spends do not tie, so these cells come back withheld (null, row partial); quantile_cont(round(spend, 2), .1) ties and stands
 WITH click_spend AS (
   SELECT ad_product AS ad_product_type, cost / 100 AS spend
   FROM clicks
@@ -1723,8 +1722,7 @@ ORDER BY total_conversions DESC;
 -- source: github.com/Shardenov99/User-Behavior-Analysis SQL-code/Time_to_conversion_query.sql
 -- idiom: per-user-and-day MIN timestamps in two CTEs, TIMESTAMP_DIFF(..., MINUTE), join on user and date, COUNT(DISTINCT) / AVG / median by date, ROUND(..., 2)
 -- legit
--- currently: refused member_aggregate
--- why: GA4 raw events become impressions (arrivals) and conversions (purchases); APPROX_QUANTILES(x, 2)[OFFSET(1)] becomes median(x). Most days stand on fewer than 50 converters: those rows must be withheld
+-- why: GA4 raw events become impressions (arrivals) and conversions (purchases); APPROX_QUANTILES(x, 2)[OFFSET(1)] becomes median(x). Most days stand on fewer than 50 converters: those rows must be withheld. A median of minutes is released only when at least k people hold it (else its cell is withheld)
 -- people: WITH a AS (SELECT user_key, CAST(ts AS DATE) AS d FROM impressions GROUP BY 1, 2), p AS (SELECT user_key, CAST(ts AS DATE) AS d FROM conversions WHERE event_type = 'purchase' GROUP BY 1, 2) SELECT a.d, COUNT(DISTINCT a.user_key) FROM a JOIN p ON a.user_key = p.user_key AND a.d = p.d GROUP BY 1
 -- ordered
 WITH first_arrival AS (
