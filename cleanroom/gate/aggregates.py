@@ -106,8 +106,8 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
         return rules.fail("function_not_allowed", func, name)
     if isinstance(func.this, exp.Distinct) and key not in COUNT_AGGREGATES:
         return rules.fail("distinct_aggregate", func, name)
-    args = arguments(func)
-    kinds = [_argument(rules, a, ctx, func) for a in args]
+    kinds = [_argument(rules, a, ctx, func) for a in arguments(func)]
+    args = arguments(func)  # read again: a sub-key is wrapped to be NULL with its person
     if _counts_values(func, key) and not all(_names_people(rules, a) for a in args):
         return rules.fail("distinct_values", func, name)
     if key in _SUMS and any(k not in SUMMABLE and not _bounded(rules, a)
@@ -172,6 +172,12 @@ def _names_people(rules: ExpressionRules, arg: exp.Expr) -> bool:
     if isinstance(arg, exp.Column):
         found = rules.scope.resolve(arg)
         return isinstance(found, tuple) and found[1] is K.UID
+    if isinstance(arg, (exp.Concat, exp.ConcatWs, exp.DPipe)):
+        # A per-person sub-key (its kind was checked: one user_key first, no metric): each
+        # distinct value belongs to one person, so the people counted are the user_key's.
+        parts = arg.expressions if not isinstance(arg, exp.DPipe) else [arg.this, arg.expression]
+        first = parts[1] if isinstance(arg, exp.ConcatWs) and len(parts) > 1 else parts[0]
+        return _names_people(rules, first) and not isinstance(first, (exp.Case, exp.If))
     if isinstance(arg, (exp.Case, exp.If)):
         pairs, default = case_parts(arg)
         outputs = [then for _, then in pairs] + ([default] if default is not None else [])

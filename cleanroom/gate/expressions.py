@@ -273,6 +273,8 @@ class ExpressionRules(ValueRules):
         operands = _operands(node)
         kinds = [self.check(o, replace(ctx, cond=False)) for o in operands]
         if K.UID in kinds:
+            if ctx.uid_in_case and isinstance(node, exp.DPipe) and _sub_key(kinds, 0):
+                return K.UID  # NULL with its user_key: no guard needed
             return self.fail("user_key_transform", node, node.key)
         if K.MET in kinds and ctx.filtering:
             return K.VAL  # a metric computed on only to be compared: a filter, never output
@@ -326,6 +328,10 @@ class ExpressionRules(ValueRules):
             return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         if K.UID in kinds:
+            first = 1 if key == "ConcatWs" else 0
+            if ctx.uid_in_case and key in SUB_KEYS and _sub_key(kinds, first):
+                _null_with_person(node, arguments(node)[first])
+                return K.UID  # a person's session key, counted: its people are the user_key's
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
             if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS}:
@@ -343,6 +349,30 @@ class ExpressionRules(ValueRules):
 
 
 # -- helpers -----------------------------------------------------------------------------
+# Concatenations that make a per-person sub-key (GA4's CONCAT(user_pseudo_id, session_id)).
+SUB_KEYS = frozenset({"Concat", "ConcatWs"})
+
+
+def _sub_key(kinds: list[K], first: int) -> bool:
+    """One user_key, first, beside values that are no metric: inside COUNT(DISTINCT ...) it
+    counts a person's (session, day, ...) pairs, as COUNT(*) over a CTE grouped by user_key and
+    those values would; anywhere else it is a transformed user_key. First, because a user_key is
+    64 hex characters: what follows it cannot make two people's keys collide."""
+    return (len(kinds) > first and kinds[first] is K.UID and kinds.count(K.UID) == 1
+            and not {K.MET, K.BANNED} & set(kinds))
+
+
+def _null_with_person(node: exp.Expr, person: exp.Expr) -> None:
+    """CONCAT skips NULLs: ``CONCAT(c.user_key, '-', x)`` over an outer join's missing side
+    would count distinct values of x, not people. The sub-key is made NULL with its user_key
+    (the same value wherever there is a person). The node itself stays in the tree."""
+    case = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=person.copy(),
+                                                         expression=exp.Null())),
+                                true=exp.Null())])
+    node.replace(case)
+    case.args["ifs"][0].set("true", node)
+
+
 def _projected(node: exp.Expr, ctx: Ctx) -> bool:
     """Is ``node`` a projection of a SELECT over people's rows (not an aggregation of them)?"""
     return (ctx.mode in (Mode.ROW, Mode.PER_USER) and not ctx.in_aggregate and not ctx.cond

@@ -931,3 +931,22 @@ WITH m AS (
   FROM impressions WHERE channel <> 'CANARYCHAN7' GROUP BY channel
 )
 SELECT median_cost, SUM(reach) AS reach FROM m GROUP BY median_cost;
+
+-- name: sessions_by_channel
+-- suppressed: 1
+-- a person's session key CONCAT(user_key, '-', day) inside COUNT(DISTINCT ...) counts sessions
+-- (GA4's CONCAT(user_pseudo_id, session_id)); the threshold still counts people
+SELECT channel, COUNT(DISTINCT concat(user_key, '-', CAST(ts AS DATE))) AS sessions,
+       COUNT(DISTINCT user_key) AS people
+FROM impressions
+GROUP BY channel;
+
+-- name: converting_sessions_share
+-- suppressed: 1
+-- partial: 0
+SELECT i.channel,
+       COUNT(DISTINCT IF(c.user_key IS NOT NULL, concat_ws('-', i.user_key, CAST(i.ts AS DATE)), NULL))
+         / COUNT(DISTINCT concat_ws('-', i.user_key, CAST(i.ts AS DATE))) AS converting_share,
+       COUNT(DISTINCT i.user_key || '-' || CAST(i.ts AS DATE)) AS sessions
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key
+GROUP BY i.channel;

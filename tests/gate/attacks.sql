@@ -2499,3 +2499,71 @@ SELECT quantile_cont(revenue, revenue / 1000) AS v FROM conversions;
 -- family: member_aggregate
 -- expect: rejected
 SELECT median(user_key) AS v FROM conversions;
+
+-- name: sk_output_session_key
+-- family: hidden_projection
+-- expect: rejected
+SELECT concat(user_key, '-', channel) AS k, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: sk_session_key_equals_literal
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT CASE WHEN concat(user_key, '-') = '{{KEY_100}}-' THEN user_key END) AS n
+FROM conversions;
+
+-- name: sk_session_key_like_prefix
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT concat(user_key, channel)) AS n FROM impressions
+WHERE concat(user_key, channel) LIKE '0%';
+
+-- name: sk_substring_of_session_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(DISTINCT substr(concat(user_key, channel), 1, 2)) AS n FROM impressions;
+
+-- name: sk_left_of_session_key_grouped
+-- family: identifier_groups
+-- expect: rejected
+SELECT left(concat(user_key, '-', channel), 2) AS p, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: sk_length_of_session_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(DISTINCT length(concat(user_key, campaign))) AS n FROM impressions;
+
+-- name: sk_group_by_session_key_in_final
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions GROUP BY concat(user_key, channel);
+
+-- name: sk_session_key_in_cte_output
+-- family: hidden_projection
+-- expect: rejected
+WITH s AS (SELECT concat(user_key, '-', channel) AS k FROM impressions)
+SELECT COUNT(DISTINCT k) AS n FROM s;
+
+-- name: sk_key_after_a_value
+-- family: identifier_groups
+-- expect: rejected
+-- a value first could end in hex characters that shift two people's keys onto one string
+SELECT COUNT(DISTINCT concat(channel, user_key)) AS n FROM impressions;
+
+-- name: sk_key_of_a_condition
+-- family: targeting
+-- expect: rejected
+-- NULL but for one person's rows: CONCAT would skip it and count the other values
+SELECT COUNT(DISTINCT concat(CASE WHEN cost > 4.99 THEN user_key END, channel)) AS n FROM impressions;
+
+-- name: sk_metric_in_session_key
+-- family: metric_extraction
+-- expect: rejected
+SELECT COUNT(DISTINCT concat(user_key, cost)) AS n FROM impressions;
+
+-- name: sk_missing_side_counts_values
+-- family: small_groups
+-- expect: no_rows
+-- the outer join's missing side has a NULL user_key: CONCAT(NULL, campaign) is the campaign, so
+-- raw DuckDB counts the 11 campaigns (the 3-person one among them); the gate counts no person
+SELECT COUNT(DISTINCT concat(c.user_key, i.campaign)) AS v
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key AND c.revenue > 100000;

@@ -1763,7 +1763,6 @@ WHERE event_type IN ('detail_page_view', 'add_to_cart', 'purchase');
 -- source: github.com/BasnMyk/SQL-Final-Project-Ads-GA4-Analysis ga4_conversions_by_channel.sql
 -- idiom: SELECT DISTINCT session CTEs, LEFT JOIN ... USING (user_pseudo_id, session_id), COUNT(DISTINCT CONCAT(user, '-', session)), SAFE_DIVIDE of COUNT(DISTINCT IF(...))
 -- legit
--- currently: refused user_key_transform
 -- people: SELECT ad_product, campaign, COUNT(DISTINCT user_key) FROM clicks GROUP BY 1, 2
 -- why: a session is a person's clicks of one day (session_id = the date); event_date is left out of the grouping so that groups stand on enough people; add_to_cart / detail_page_view / purchase stand for cart / checkout / purchase
 WITH sessions AS (
