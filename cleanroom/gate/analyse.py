@@ -300,7 +300,13 @@ class _Analyser(FromClause):
         columns: list[tuple[str, K]] = []
         for proj in sel.expressions:
             name = output_name(proj)
+            before = len(rules.problems)
             kind = rules.check(proj, Ctx(mode, group_keys=keys, aliases=True))
+            if not final and mode in _ROWS and _deferred(rules.problems[before:]):
+                # A column of people's rows that no later aggregate may take (the dbt
+                # playbook's unused revenue * 0.4 weight): refused where it is read.
+                del rules.problems[before:]
+                kind = K.BANNED
             if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
@@ -400,6 +406,13 @@ def _has_aggregate(node: exp.Expr) -> bool:
         if is_call and function_key(sub) in aggregates and not isinstance(sub.parent, exp.Window):
             return True
     return False
+
+
+_DEFERRED = frozenset({"metric_transform", "metric_case_default"})
+
+
+def _deferred(found: list[Violation]) -> bool:
+    return bool(found) and all(v.rule in _DEFERRED for v in found)
 
 
 def _unique(found: list[Requirement]) -> list[Requirement]:

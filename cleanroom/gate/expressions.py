@@ -144,6 +144,11 @@ class ExpressionRules(ValueRules):
             self.problems.append(found)
             return K.CONST
         kind = found[1]
+        source = self.scope.sources.get(found[0])
+        if kind is K.BANNED and source is not None and not source.base:
+            return self.fail("metric_transform", col, f"{col.name} scales a metric differently "
+                             "by branch or term outside an aggregate across people: write its "
+                             "expression inside the final SUM")
         if kind is K.BANNED:
             return self.fail("banned_column", col, col.name)
         if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) and not ctx.in_aggregate:

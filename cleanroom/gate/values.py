@@ -120,6 +120,8 @@ def union_column(kinds: tuple[K, K], ranges: tuple[Range | None, Range | None]
     <K.VAL: 'val'>
     """
     left, right = kinds
+    if K.BANNED in kinds:
+        return K.BANNED, None  # a column refused where it is read stays refused
     kind = left if left is right else widest([left, right])
     found = None if None in ranges else hull(list(ranges))
     if kind not in (K.MET, K.CONST, *NUMBERS):

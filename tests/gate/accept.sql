@@ -950,3 +950,17 @@ SELECT i.channel,
        COUNT(DISTINCT i.user_key || '-' || CAST(i.ts AS DATE)) AS sessions
 FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key
 GROUP BY i.channel;
+
+-- name: unused_weighted_revenue_column
+-- suppressed: 1
+-- a CTE column that no later sum could take (revenue times weights of several scales) may
+-- stay in the CTE unused (the dbt attribution playbook's attribution_touches model)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         c.revenue * CASE WHEN i.cost > 4 THEN 0.4 ELSE 0.2 END AS weighted_revenue
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(revenue * (1.0 / touches)) AS linear_revenue
+FROM t
+GROUP BY channel;

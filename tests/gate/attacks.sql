@@ -2567,3 +2567,35 @@ SELECT COUNT(DISTINCT concat(user_key, cost)) AS n FROM impressions;
 -- raw DuckDB counts the 11 campaigns (the 3-person one among them); the gate counts no person
 SELECT COUNT(DISTINCT concat(c.user_key, i.campaign)) AS v
 FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key AND c.revenue > 100000;
+
+-- name: df_unsummable_column_summed_later
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- a CTE column that no sum may take is refused where it is read (an unused one may stay)
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 0.000001 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: df_unsummable_column_through_union
+-- family: metric_extraction
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions
+           UNION ALL SELECT user_key, cost FROM impressions)
+SELECT v, COUNT(*) AS n FROM r GROUP BY v;
+
+-- name: df_unsummable_column_as_filter
+-- family: small_groups
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT COUNT(*) AS n FROM r WHERE v > 100;
+
+-- name: df_unsummable_column_renamed_in_a_subquery
+-- family: hidden_projection
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(x) AS s FROM (SELECT user_key, v AS x FROM r);

@@ -1538,7 +1538,7 @@ select * from with_points;
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_source as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
 -- idiom: select * CTEs, LEFT JOIN USING, window counts per customer, interval '-30 day', 40/20/40 CASE weights, revenue * (CASE ...) weights, SUM of the points by source
 -- legit
--- currently: refused interval_not_constant metric_transform not_summable
+-- currently: refused metric_transform (sum(forty_twenty_forty_revenue): revenue times a weight of several scales, computed in a CTE, whose parts a later sum cannot see)
 -- people: column customers
 -- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue
 with sessions as (
@@ -1604,7 +1604,6 @@ order by 1;
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_campaign and month as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
 -- idiom: the model's CTE with every model's points (0.4 / 0.2 weights left unused downstream), linear points 1.0 / total_sessions, revenue * (1.0 / total_sessions), date_trunc('month', converted_at)
 -- legit
--- currently: refused interval_not_constant metric_transform
 -- people: column customers
 with sessions as (
     select * from clicks
