@@ -200,7 +200,7 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     """Each part of a summed value must stand on nobody or on enough people (``parts.py``):
     one part alone is the aggregate's support already."""
     for arg in args:
-        found = parts_of(arg, rules.carried)
+        found = parts_of(arg, rules.carried, rules.defined)
         if found is None:
             rules.fail("not_summable", func, f"{function_name(func)}: too many branches")
             continue

@@ -194,7 +194,7 @@ class _Analyser(FromClause):
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
                 self.fail("user_key_compare", sel.args["where"])
         mode, uid_key, keys, key_exprs = self._mode(sel, scope, rules)
-        columns = self._projections(sel, rules, mode, keys, final=final)
+        columns, definitions = self._projections(sel, rules, mode, keys, final=final)
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
@@ -208,7 +208,8 @@ class _Analyser(FromClause):
             self._correlated(sel, scope, columns, bearing=bearing)
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
                    rows=constant_result(sel, list(scope.sources.values())),
-                   ranges=rules.ranges_of(sel.expressions) if bearing else {})
+                   ranges=rules.ranges_of(sel.expressions) if bearing else {},
+                   definitions=definitions)
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:
@@ -296,8 +297,9 @@ class _Analyser(FromClause):
         return keys
 
     def _projections(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys,
-                     *, final: bool) -> list[tuple[str, K]]:
+                     *, final: bool) -> tuple[list[tuple[str, K]], dict[str, exp.Expr]]:
         columns: list[tuple[str, K]] = []
+        definitions: dict[str, exp.Expr] = {}
         for proj in sel.expressions:
             name = output_name(proj)
             before = len(rules.problems)
@@ -307,6 +309,9 @@ class _Analyser(FromClause):
                 # playbook's unused revenue * 0.4 weight): refused where it is read.
                 del rules.problems[before:]
                 kind = K.BANNED
+                definition = _definition(proj, sel, rules.scope) if mode is Mode.ROW else None
+                if definition is not None:
+                    definitions[name.lower()] = definition
             if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
@@ -314,7 +319,7 @@ class _Analyser(FromClause):
             if name and name.lower() in {n.lower() for n, _ in columns}:
                 self.fail("ambiguous_column", proj, f"{name} is output twice")
             columns.append((name if final else name.lower(), kind))
-        return columns
+        return columns, definitions
 
     def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
         if sel.args.get("having") and mode in (Mode.ANONYMIZING, Mode.PER_USER):
@@ -409,6 +414,30 @@ def _has_aggregate(node: exp.Expr) -> bool:
 
 
 _DEFERRED = frozenset({"metric_transform", "metric_case_default"})
+
+
+def _definition(proj: exp.Expr, sel: exp.Select, scope: Scope) -> exp.Expr | None:
+    """``revenue * (CASE WHEN total_sessions = 1 THEN 1.0 ... END)`` with each column it reads
+    also passed on unchanged, under its own name, by ``sel``: the same rows of the relation
+    then hold what it is computed from, and a later sum can count its parts there. No
+    aggregate, window or subquery (they do not stay on the row)."""
+    value = proj.unalias()
+    if value.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select, exp.Placeholder):
+        return None
+    passed = {}
+    for p in sel.expressions:
+        if isinstance(p.unalias(), exp.Column):
+            found = scope.resolve(p.unalias())
+            if isinstance(found, tuple):
+                passed[(found[0], p.unalias().name.lower())] = output_name(p).lower()
+    copy = value.copy()
+    for col in list(copy.find_all(exp.Column)):
+        found = scope.resolve(col)
+        name = passed.get((found[0], col.name.lower())) if isinstance(found, tuple) else None
+        if name != col.name.lower():
+            return None
+        col.replace(exp.column(name))
+    return copy
 
 
 def _deferred(found: list[Violation]) -> bool:

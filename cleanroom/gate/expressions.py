@@ -145,6 +145,9 @@ class ExpressionRules(ValueRules):
             return K.CONST
         kind = found[1]
         source = self.scope.sources.get(found[0])
+        if (kind is K.BANNED and source is not None and col.name.lower() in source.definitions
+                and ctx.across and ctx.in_aggregate and not ctx.filtering):
+            return K.MET  # summed across people: its parts are its definition's
         if kind is K.BANNED and source is not None and not source.base:
             return self.fail("metric_transform", col, f"{col.name} scales a metric differently "
                              "by branch or term outside an aggregate across people: write its "

@@ -86,6 +86,10 @@ class Rel:
     base: bool = False  # a dataset itself: its user_key is never NULL
     rows: tuple[tuple[exp.Expr, ...], ...] | None = None  # a constant relation's cells
     ranges: dict[str, Range] = field(default_factory=dict)  # public ranges, by lower-case name
+    # Columns refused where read (K.BANNED, a metric on several scales) whose definition reads
+    # only columns the relation passes on unchanged: an aggregate across people may take them,
+    # its parts read off the definition (``parts.py``). By lower-case name, columns unqualified.
+    definitions: dict[str, exp.Expr] = field(default_factory=dict)
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]

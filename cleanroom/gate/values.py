@@ -79,6 +79,21 @@ class ValueRules:
         values = tuple(sorted({c for c in consts if c is not None}))
         return replace(found, values=values, other=bool(others))
 
+    def defined(self, col: exp.Column) -> exp.Expr | None:
+        """The definition of a column refused where read but for aggregates across people
+        (``Rel.definitions``), its columns qualified with the alias it is read through."""
+        found = self.scope.resolve(col)
+        if isinstance(found, Violation):
+            return None
+        rel = self.scope.sources.get(found[0])
+        definition = rel.definitions.get(col.name.lower()) if rel is not None else None
+        if definition is None:
+            return None
+        copy = definition.copy()
+        for ref in list(copy.find_all(exp.Column)):
+            ref.set("table", exp.to_identifier(found[0]))
+        return copy
+
     def carried(self, col: exp.Column) -> Range | None:
         found = self._range_leaf(col)
         return found if found is not None and found.values is not None else None

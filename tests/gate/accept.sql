@@ -964,3 +964,45 @@ WITH t AS (
 SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(revenue * (1.0 / touches)) AS linear_revenue
 FROM t
 GROUP BY channel;
+
+-- name: position_weighted_revenue_from_a_cte
+-- suppressed: 1
+-- revenue times a 40/20/40-style weight, computed in a CTE beside the columns it reads (the dbt
+-- playbook's forty_twenty_forty_revenue): a later SUM counts its parts from its definition
+-- (each of the three weights stands on at least 50 buyers of each main channel)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         ROW_NUMBER() OVER (PARTITION BY i.user_key ORDER BY i.ts) AS pos
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+),
+w AS (
+  SELECT *, revenue * CASE WHEN touches <= 3 THEN 1.0 / touches
+                           WHEN pos = 1 OR pos = touches THEN 0.4
+                           ELSE 0.2 / (touches - 2) END AS weighted_revenue
+  FROM t
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(weighted_revenue) AS revenue
+FROM w
+GROUP BY channel;
+
+-- name: position_weighted_revenue_with_a_small_part
+-- suppressed: 1
+-- partial: 5
+-- the same with the playbook's own weights: buyers with one touch are fewer than 50 in every
+-- channel, so that part withholds each channel's revenue (the buyer counts stand)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         ROW_NUMBER() OVER (PARTITION BY i.user_key ORDER BY i.ts) AS pos
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+),
+w AS (
+  SELECT *, revenue * CASE WHEN touches = 1 THEN 1.0 WHEN touches = 2 THEN 0.5
+                           WHEN pos = 1 OR pos = touches THEN 0.4
+                           ELSE 0.2 / (touches - 2) END AS weighted_revenue
+  FROM t
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(weighted_revenue) AS revenue
+FROM w
+GROUP BY channel;

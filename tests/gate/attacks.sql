@@ -2599,3 +2599,46 @@ SELECT COUNT(*) AS n FROM r WHERE v > 100;
 WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
            FROM impressions)
 SELECT SUM(x) AS s FROM (SELECT user_key, v AS x FROM r);
+
+-- name: dd_defined_column_packs_a_campaign
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- campaign and cost are passed on beside v: the later sum counts v's parts from its definition,
+-- and the 3-person campaign's part withholds it
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: dd_defined_column_input_renamed
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- the campaign leaves under another name and channel under its name: v's definition cannot be
+-- read off the relation's columns
+WITH r AS (SELECT user_key, channel AS campaign, campaign AS c, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: dd_defined_column_per_user_sum
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions),
+     u AS (SELECT user_key, SUM(v) AS s FROM r GROUP BY user_key)
+SELECT SUM(s) AS v FROM u;
+
+-- name: dd_defined_column_as_filter
+-- family: small_groups
+-- expect: rejected
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(cost) FILTER (WHERE v > 1000) AS v FROM r;

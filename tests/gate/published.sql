@@ -1538,7 +1538,6 @@ select * from with_points;
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_source as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
 -- idiom: select * CTEs, LEFT JOIN USING, window counts per customer, interval '-30 day', 40/20/40 CASE weights, revenue * (CASE ...) weights, SUM of the points by source
 -- legit
--- currently: refused metric_transform (sum(forty_twenty_forty_revenue): revenue times a weight of several scales, computed in a CTE, whose parts a later sum cannot see)
 -- people: column customers
 -- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue
 with sessions as (
