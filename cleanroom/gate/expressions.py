@@ -147,7 +147,11 @@ class ExpressionRules(ValueRules):
         source = self.scope.sources.get(found[0])
         if (kind is K.BANNED and source is not None and col.name.lower() in source.definitions
                 and ctx.across and ctx.in_aggregate and not ctx.filtering):
-            return K.MET  # summed across people: its parts are its definition's
+            definition = self.defined(col)
+            if definition is not None:
+                # Summed across people: checked as if written here (its parts are counted
+                # from it, ``parts.py``).
+                return self.check(definition, ctx)
         if kind is K.BANNED and source is not None and not source.base:
             return self.fail("metric_transform", col, f"{col.name} scales a metric differently "
                              "by branch or term outside an aggregate across people: write its "
