@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.constants import constant_result
+from cleanroom.gate.definitions import deferred, definition_of
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
@@ -194,7 +195,7 @@ class _Analyser(FromClause):
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
                 self.fail("user_key_compare", sel.args["where"])
         mode, uid_key, keys, key_exprs = self._mode(sel, scope, rules)
-        columns, definitions = self._projections(sel, rules, mode, keys, final=final)
+        columns, definitions, refused = self._projections(sel, rules, mode, keys, final=final)
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
@@ -209,7 +210,7 @@ class _Analyser(FromClause):
         return Rel(columns, bearing, "__cr_uid" if bearing else None,
                    rows=constant_result(sel, list(scope.sources.values())),
                    ranges=rules.ranges_of(sel.expressions) if bearing else {},
-                   definitions=definitions)
+                   definitions=definitions, refused=refused)
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:
@@ -297,19 +298,22 @@ class _Analyser(FromClause):
         return keys
 
     def _projections(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys,
-                     *, final: bool) -> tuple[list[tuple[str, K]], dict[str, exp.Expr]]:
+                     *, final: bool) -> tuple[list[tuple[str, K]], dict[str, exp.Expr],
+                                              dict[str, str]]:
         columns: list[tuple[str, K]] = []
         definitions: dict[str, exp.Expr] = {}
+        refused: dict[str, str] = {}
         for proj in sel.expressions:
             name = output_name(proj)
             before = len(rules.problems)
             kind = rules.check(proj, Ctx(mode, group_keys=keys, aliases=True))
-            if not final and mode in _ROWS and _deferred(rules.problems[before:]):
+            if not final and mode in _ROWS and deferred(rules.problems[before:]):
                 # A column of people's rows that no later aggregate may take (the dbt
                 # playbook's unused revenue * 0.4 weight): refused where it is read.
+                refused[name.lower()] = rules.problems[before].rule
                 del rules.problems[before:]
                 kind = K.BANNED
-                definition = _definition(proj, sel, rules.scope) if mode is Mode.ROW else None
+                definition = definition_of(proj, sel, rules.scope) if mode is Mode.ROW else None
                 if definition is not None:
                     definitions[name.lower()] = definition
             if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
@@ -319,7 +323,7 @@ class _Analyser(FromClause):
             if name and name.lower() in {n.lower() for n, _ in columns}:
                 self.fail("ambiguous_column", proj, f"{name} is output twice")
             columns.append((name if final else name.lower(), kind))
-        return columns, definitions
+        return columns, definitions, refused
 
     def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
         if sel.args.get("having") and mode in (Mode.ANONYMIZING, Mode.PER_USER):
@@ -411,37 +415,6 @@ def _has_aggregate(node: exp.Expr) -> bool:
         if is_call and function_key(sub) in aggregates and not isinstance(sub.parent, exp.Window):
             return True
     return False
-
-
-_DEFERRED = frozenset({"metric_transform", "metric_case_default"})
-
-
-def _definition(proj: exp.Expr, sel: exp.Select, scope: Scope) -> exp.Expr | None:
-    """``revenue * (CASE WHEN total_sessions = 1 THEN 1.0 ... END)`` with each column it reads
-    also passed on unchanged, under its own name, by ``sel``: the same rows of the relation
-    then hold what it is computed from, and a later sum can count its parts there. No
-    aggregate, window or subquery (they do not stay on the row)."""
-    value = proj.unalias()
-    if value.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select, exp.Placeholder):
-        return None
-    passed = {}
-    for p in sel.expressions:
-        if isinstance(p.unalias(), exp.Column):
-            found = scope.resolve(p.unalias())
-            if isinstance(found, tuple):
-                passed[(found[0], p.unalias().name.lower())] = output_name(p).lower()
-    copy = value.copy()
-    for col in list(copy.find_all(exp.Column)):
-        found = scope.resolve(col)
-        name = passed.get((found[0], col.name.lower())) if isinstance(found, tuple) else None
-        if name != col.name.lower():
-            return None
-        col.replace(exp.column(name))
-    return copy
-
-
-def _deferred(found: list[Violation]) -> bool:
-    return bool(found) and all(v.rule in _DEFERRED for v in found)
 
 
 def _unique(found: list[Requirement]) -> list[Requirement]:

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from cleanroom.errors import Violation
 from cleanroom.gate import aggregates
+from cleanroom.gate.definitions import read_refused
 from cleanroom.gate.functions import (
     DURATIONS,
     MAX_PAD,
@@ -32,6 +33,7 @@ from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, comp
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
 from cleanroom.gate.ranges import Range, constant_of
 from cleanroom.gate.scope import Scope, at
+from cleanroom.gate.subkeys import SUB_KEYS, null_with_person, sub_key
 from cleanroom.gate.units import check_units
 from cleanroom.gate.values import (
     RANGED,
@@ -145,17 +147,8 @@ class ExpressionRules(ValueRules):
             return K.CONST
         kind = found[1]
         source = self.scope.sources.get(found[0])
-        if (kind is K.BANNED and source is not None and col.name.lower() in source.definitions
-                and ctx.across and ctx.in_aggregate and not ctx.filtering):
-            definition = self.defined(col)
-            if definition is not None:
-                # Summed across people: checked as if written here (its parts are counted
-                # from it, ``parts.py``).
-                return self.check(definition, ctx)
         if kind is K.BANNED and source is not None and not source.base:
-            return self.fail("metric_transform", col, f"{col.name} scales a metric differently "
-                             "by branch or term outside an aggregate across people: write its "
-                             "expression inside the final SUM")
+            return read_refused(self, col, source, ctx)
         if kind is K.BANNED:
             return self.fail("banned_column", col, col.name)
         if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) and not ctx.in_aggregate:
@@ -285,7 +278,7 @@ class ExpressionRules(ValueRules):
         operands = _operands(node)
         kinds = [self.check(o, replace(ctx, cond=False)) for o in operands]
         if K.UID in kinds:
-            if ctx.uid_in_case and isinstance(node, exp.DPipe) and _sub_key(kinds, 0):
+            if ctx.uid_in_case and isinstance(node, exp.DPipe) and sub_key(kinds, 0):
                 return K.UID  # NULL with its user_key: no guard needed
             return self.fail("user_key_transform", node, node.key)
         if K.MET in kinds and ctx.filtering:
@@ -341,8 +334,8 @@ class ExpressionRules(ValueRules):
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         if K.UID in kinds:
             first = 1 if key == "ConcatWs" else 0
-            if ctx.uid_in_case and key in SUB_KEYS and _sub_key(kinds, first):
-                _null_with_person(node, arguments(node)[first])
+            if ctx.uid_in_case and key in SUB_KEYS and sub_key(kinds, first):
+                null_with_person(node, arguments(node)[first])
                 return K.UID  # a person's session key, counted: its people are the user_key's
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
@@ -361,30 +354,6 @@ class ExpressionRules(ValueRules):
 
 
 # -- helpers -----------------------------------------------------------------------------
-# Concatenations that make a per-person sub-key (GA4's CONCAT(user_pseudo_id, session_id)).
-SUB_KEYS = frozenset({"Concat", "ConcatWs"})
-
-
-def _sub_key(kinds: list[K], first: int) -> bool:
-    """One user_key, first, beside values that are no metric: inside COUNT(DISTINCT ...) it
-    counts a person's (session, day, ...) pairs, as COUNT(*) over a CTE grouped by user_key and
-    those values would; anywhere else it is a transformed user_key. First, because a user_key is
-    64 hex characters: what follows it cannot make two people's keys collide."""
-    return (len(kinds) > first and kinds[first] is K.UID and kinds.count(K.UID) == 1
-            and not {K.MET, K.BANNED} & set(kinds))
-
-
-def _null_with_person(node: exp.Expr, person: exp.Expr) -> None:
-    """CONCAT skips NULLs: ``CONCAT(c.user_key, '-', x)`` over an outer join's missing side
-    would count distinct values of x, not people. The sub-key is made NULL with its user_key
-    (the same value wherever there is a person). The node itself stays in the tree."""
-    case = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=person.copy(),
-                                                         expression=exp.Null())),
-                                true=exp.Null())])
-    node.replace(case)
-    case.args["ifs"][0].set("true", node)
-
-
 def _projected(node: exp.Expr, ctx: Ctx) -> bool:
     """Is ``node`` a projection of a SELECT over people's rows (not an aggregation of them)?"""
     return (ctx.mode in (Mode.ROW, Mode.PER_USER) and not ctx.in_aggregate and not ctx.cond

@@ -90,6 +90,7 @@ class Rel:
     # only columns the relation passes on unchanged: an aggregate across people may take them,
     # its parts read off the definition (``parts.py``). By lower-case name, columns unqualified.
     definitions: dict[str, exp.Expr] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # such columns: the rule they broke
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]
