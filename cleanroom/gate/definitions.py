@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from cleanroom.errors import Violation
-from cleanroom.gate.model import K, Rel
+from cleanroom.gate.model import Atoms, K, Rel
 from cleanroom.gate.nodes import output_name
 from cleanroom.gate.scope import Scope
 
@@ -24,7 +24,12 @@ def read_refused(rules: ExpressionRules, col: exp.Column, source: Rel, ctx: Ctx)
     written here, its parts counted from it), else ``metric_transform`` with the rewrite."""
     definition = rules.defined(col) if col.name.lower() in source.definitions else None
     if definition is not None and ctx.across and ctx.in_aggregate and not ctx.filtering:
-        return rules.check(definition, ctx)
+        kept = rules.atoms  # the copy is no node of the tree: nothing may be noted by its id
+        rules.atoms = Atoms()
+        try:
+            return rules.check(definition, ctx)
+        finally:
+            rules.atoms = kept
     return rules.fail(source.refused.get(col.name.lower(), "metric_transform"), col,
                       f"{col.name}, computed outside an aggregate across people: write its "
                       "expression inside the final SUM, or beside the columns it reads")

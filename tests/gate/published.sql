@@ -1539,7 +1539,7 @@ select * from with_points;
 -- idiom: select * CTEs, LEFT JOIN USING, window counts per customer, interval '-30 day', 40/20/40 CASE weights, revenue * (CASE ...) weights, SUM of the points by source
 -- legit
 -- people: column customers
--- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue
+-- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue. forty_twenty_forty_revenue is summed with the parts of its definition (its inputs are passed on beside it); cells whose people differ from the row's by 1 to 49 (the difference check) or with a part under 50 people come back withheld
 with sessions as (
     select * from clicks
 ),
