@@ -1006,3 +1006,13 @@ w AS (
 SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(weighted_revenue) AS revenue
 FROM w
 GROUP BY channel;
+
+-- name: filtered_quantile_ordered_by_it
+-- suppressed: 1
+-- a quantile with FILTER counts its holders among the rows it reads; ORDER BY a quantile that
+-- stands keeps the row
+SELECT channel, COUNT(DISTINCT user_key) AS reach,
+       quantile_disc(round(cost), 0.5) FILTER (WHERE campaign LIKE '%-c1') AS median_flight_1
+FROM impressions
+GROUP BY channel
+ORDER BY median_flight_1, channel;
