@@ -13,6 +13,7 @@ from cleanroom.gate.functions import (
     COUNT_AGGREGATES,
     NUMERIC_AGGREGATES,
     PER_USER_AGGREGATES,
+    QUANTILES,
     RANKING_WINDOWS,
     SAFE_AGGREGATES,
     VALUE_AGGREGATES,
@@ -52,6 +53,9 @@ def check_aggregate(rules: ExpressionRules, node: exp.Expr, ctx: Ctx) -> K:
                     across=ctx.mode is Mode.ANONYMIZING)
     if condition is not None:
         rules.check(condition_of(condition), replace(inner, cond=True))
+    if key in QUANTILES and not quantile_fraction(func):
+        return rules.fail("function_argument", func, f"{function_name(func)}: the fraction "
+                          "must be one constant between 0 and 1")
     if ctx.mode is Mode.ANONYMIZING:
         kind = _across_people(rules, node, func, key, condition, inner)
     elif key not in PER_USER_AGGREGATES:
@@ -94,14 +98,16 @@ def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -
 def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: str,
                    condition: exp.Expr | None, ctx: Ctx) -> K:
     name = function_name(func)
+    if key in QUANTILES and not isinstance(func.this, exp.Distinct):
+        return _quantile(rules, node, func, condition, ctx)
     if key not in SAFE_AGGREGATES:
         if key in PER_USER_AGGREGATES or key.startswith("Anonymous:"):
             return rules.fail("member_aggregate", func, name)
         return rules.fail("function_not_allowed", func, name)
     if isinstance(func.this, exp.Distinct) and key not in COUNT_AGGREGATES:
         return rules.fail("distinct_aggregate", func, name)
-    args = arguments(func)
-    kinds = [_argument(rules, a, ctx, func) for a in args]
+    kinds = [_argument(rules, a, ctx, func) for a in arguments(func)]
+    args = arguments(func)  # read again: a sub-key is wrapped to be NULL with its person
     if _counts_values(func, key) and not all(_names_people(rules, a) for a in args):
         return rules.fail("distinct_values", func, name)
     # Under DP the release clamps the argument to its public range (or refuses without one).
@@ -116,6 +122,41 @@ def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: 
         if found is not None and found.bounded:
             rules.argument_ranges[id(node)] = found
     return K.SAFE
+
+
+def _quantile(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
+              condition: exp.Expr | None, ctx: Ctx) -> K:
+    """A median or quantile across people returns one row's value (or a blend of two), and a
+    filter on the metric can put any one person at the rank it reads. So it is released only
+    when at least k people of its rows hold exactly the value it returns (a blend of two
+    different values is held by nobody): the value is then many people's, as a group key is.
+    Its people (non-NULL values) are its support, for the difference check. Its argument is
+    never summed and leaves only as a value k people hold, so it may be any per-row value
+    (``round(revenue, -1)`` makes ties), but a user_key."""
+    value = func.this
+    if _argument(rules, value, replace(ctx, filtering=True), func) is K.UID:
+        return rules.fail("user_key_aggregate", func, function_name(func))
+    _record_support(rules, node, "Count", [value], condition)
+    def copy(sub: exp.Expr) -> exp.Expr:
+        return qualify_apart(sub, rules.scope, rules.subqueries)
+    rows: list[exp.Expr] = [exp.Not(this=exp.Is(this=copy(value), expression=exp.Null()))]
+    if condition is not None:
+        rows.append(exp.Paren(this=copy(condition_of(condition))))
+    rules.require(node, exp.and_(*rows), holding=copy(node))
+    return K.SAFE
+
+
+def quantile_fraction(func: exp.Expr) -> bool:
+    """MEDIAN, or a quantile whose fraction is one number literal in [0, 1]."""
+    if isinstance(func, exp.Median):
+        return True
+    fraction = func.args.get("quantile") or func.args.get("expression")
+    if not isinstance(fraction, exp.Literal) or fraction.is_string:
+        return False
+    try:
+        return 0.0 <= float(fraction.name) <= 1.0
+    except ValueError:
+        return False
 
 
 def _counts_values(func: exp.Expr, key: str) -> bool:
@@ -133,6 +174,12 @@ def _names_people(rules: ExpressionRules, arg: exp.Expr) -> bool:
     if isinstance(arg, exp.Column):
         found = rules.scope.resolve(arg)
         return isinstance(found, tuple) and found[1] is K.UID
+    if isinstance(arg, (exp.Concat, exp.ConcatWs, exp.DPipe)):
+        # A per-person sub-key (its kind was checked: one user_key first, no metric): each
+        # distinct value belongs to one person, so the people counted are the user_key's.
+        parts = arg.expressions if not isinstance(arg, exp.DPipe) else [arg.this, arg.expression]
+        first = parts[1] if isinstance(arg, exp.ConcatWs) and len(parts) > 1 else parts[0]
+        return _names_people(rules, first) and not isinstance(first, (exp.Case, exp.If))
     if isinstance(arg, (exp.Case, exp.If)):
         pairs, default = case_parts(arg)
         outputs = [then for _, then in pairs] + ([default] if default is not None else [])
@@ -155,7 +202,7 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     """Each part of a summed value must stand on nobody or on enough people (``parts.py``):
     one part alone is the aggregate's support already."""
     for arg in args:
-        found = parts_of(arg, rules.carried)
+        found = parts_of(arg, rules.carried, rules.defined)
         if found is None:
             rules.fail("not_summable", func, f"{function_name(func)}: too many branches, or a power of a "
                        "row's value")

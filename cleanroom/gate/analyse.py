@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.constants import constant_result
+from cleanroom.gate.definitions import deferred, definition_of
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause, group_columns
@@ -202,7 +203,7 @@ class _Analyser(FromClause):
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:
                 self.fail("user_key_compare", sel.args["where"])
         mode, uid_key, keys, key_exprs = self._mode(sel, scope, rules)
-        columns = self._projections(sel, rules, mode, keys, final=final)
+        columns, definitions, refused = self._projections(sel, rules, mode, keys, final=final)
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
             mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
@@ -218,7 +219,8 @@ class _Analyser(FromClause):
                    rows=constant_result(sel, list(scope.sources.values())),
                    ranges=rules.ranges_of(sel.expressions) if bearing else {},
                    unique=group_columns(sel, columns, key_exprs, scope)
-                   if mode is Mode.ANONYMIZING else None)
+                   if mode is Mode.ANONYMIZING else None,
+                   definitions=definitions, refused=refused)
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:
@@ -306,11 +308,24 @@ class _Analyser(FromClause):
         return keys
 
     def _projections(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys,
-                     *, final: bool) -> list[tuple[str, K]]:
+                     *, final: bool) -> tuple[list[tuple[str, K]], dict[str, exp.Expr],
+                                              dict[str, str]]:
         columns: list[tuple[str, K]] = []
+        definitions: dict[str, exp.Expr] = {}
+        refused: dict[str, str] = {}
         for proj in sel.expressions:
             name = output_name(proj)
+            before = len(rules.problems)
             kind = rules.check(proj, Ctx(mode, group_keys=keys, aliases=True))
+            if not final and mode in _ROWS and deferred(rules.problems[before:]):
+                # A column of people's rows that no later aggregate may take (the dbt
+                # playbook's unused revenue * 0.4 weight): refused where it is read.
+                refused[name.lower()] = rules.problems[before].rule
+                del rules.problems[before:]
+                kind = K.BANNED
+                definition = definition_of(proj, sel, rules.scope) if mode is Mode.ROW else None
+                if definition is not None:
+                    definitions[name.lower()] = definition
             if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
@@ -318,7 +333,7 @@ class _Analyser(FromClause):
             if name and name.lower() in {n.lower() for n, _ in columns}:
                 self.fail("ambiguous_column", proj, f"{name} is output twice")
             columns.append((name if final else name.lower(), kind))
-        return columns
+        return columns, definitions, refused
 
     def _clauses(self, sel: exp.Select, rules: ExpressionRules, mode: Mode, keys: Keys) -> None:
         if sel.args.get("having") and mode in (Mode.ANONYMIZING, Mode.PER_USER):
@@ -413,9 +428,10 @@ def _has_aggregate(node: exp.Expr) -> bool:
 
 
 def _unique(found: list[Requirement]) -> list[Requirement]:
-    seen: dict[tuple[str, bool], Requirement] = {}
+    seen: dict[tuple[str, bool, str | None], Requirement] = {}
     for req in found:
-        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok), req)
+        holding = None if req.holding is None else req.holding.sql(dialect="duckdb")
+        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok, holding), req)
     return list(seen.values())
 
 

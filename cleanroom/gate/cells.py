@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.guard import guard
-from cleanroom.gate.model import SelectPlan
+from cleanroom.gate.model import Requirement, SelectPlan
 
 
 def either(*nodes: exp.Expr) -> exp.Expr:
@@ -53,6 +54,8 @@ class Counts:
     # aggregate id -> the count of the people it is compared on, when not its support's: an
     # average moves with every non-NULL value, zeros included (its support counts non-zeros).
     compared: dict[int, str] = field(default_factory=dict)
+    # aggregate id -> how many people hold the value an order statistic returns (``holders``)
+    holders: dict[int, str] = field(default_factory=dict)
 
     def count(self, condition: exp.Expr | None) -> exp.Expr:
         assert self.plan.uid_expr is not None
@@ -79,7 +82,7 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
     ``averages`` are the ids of the aggregates that are averages."""
     counts = Counts(plan)
     for agg, requirements in plan.requirements.items():
-        raw = [r.condition for r in requirements if not r.zero_ok]
+        raw = [r.condition for r in requirements if not r.zero_ok and r.holding is None]
         supports = [guarded(c.copy()) for c in raw]
         if supports:
             condition = supports[0] if len(supports) == 1 else both(*supports)
@@ -92,6 +95,10 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
                 counts.conditions[counts.compared[agg]] = nonnull
         counts.parts[agg] = [counts.named(guarded(r.condition.copy()), "r")
                              for r in requirements if r.zero_ok]
+        for r in (r for r in requirements if r.holding is not None):
+            name = f"__cr_r{len(counts.expressions)}"
+            counts.expressions[name] = holders(plan, r, guarded)
+            counts.holders[agg] = name
     compared = {counts.compared.get(a, n) for a, n in counts.people.items()}
     names = sorted(compared, key=lambda n: int(n[len("__cr_r"):]))
     for i, a in enumerate(names):
@@ -102,6 +109,29 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
             counts.expressions[name] = counts.count(union)
             counts.unions[(a, b)] = name
     return counts
+
+
+_HOLDERS = sqlglot.parse_one(
+    "len(list_distinct(list_transform(list_filter(list(struct_pack(v := __cr_x, p := __cr_p)) "
+    "FILTER (WHERE __cr_c), lambda __cr_e: __cr_e.v = __cr_q), lambda __cr_e: __cr_e.p)))",
+    read="duckdb")
+
+
+def holders(plan: SelectPlan, requirement: Requirement,
+            guarded: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """How many people of the requirement's rows hold exactly the value its order statistic
+    returns: a list of (value, person) over the rows, filtered on the result, people counted.
+    The pieces are guarded as the aggregate's own argument is, so both see the same values."""
+    assert plan.uid_expr is not None and requirement.holding is not None
+    call = requirement.holding
+    func = call.this if isinstance(call, exp.Filter) else call
+    pieces = {"__cr_x": guarded(func.this.copy()), "__cr_p": plan.uid_expr.copy(),
+              "__cr_c": guarded(requirement.condition.copy()), "__cr_q": guarded(call.copy())}
+    found = _HOLDERS.copy()
+    for col in list(found.find_all(exp.Column)):
+        if col.name in pieces and not col.table:
+            col.replace(pieces[col.name])
+    return found
 
 
 def _nonnull_form(condition: exp.Expr) -> exp.Expr:
@@ -146,6 +176,8 @@ def own_flag(counts: Counts, agg: int, ref: Ref, k: int) -> exp.Expr | None:
     if agg in counts.people:
         flags.append(_lt(ref(counts.people[agg]), k))
     flags += [_few(ref(p), k) for p in counts.parts.get(agg, [])]
+    if agg in counts.holders:
+        flags.append(_lt(ref(counts.holders[agg]), k))
     return either(*flags) if flags else None
 
 

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from cleanroom.errors import Violation
 from cleanroom.gate import aggregates
+from cleanroom.gate.definitions import read_refused
 from cleanroom.gate.functions import (
     DURATIONS,
     MAX_PAD,
@@ -32,6 +33,7 @@ from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, comp
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
 from cleanroom.gate.ranges import Range, constant_of
 from cleanroom.gate.scope import Scope, at
+from cleanroom.gate.subkeys import SUB_KEYS, null_with_person, sub_key
 from cleanroom.gate.units import check_units
 from cleanroom.gate.values import (
     RANGED,
@@ -84,9 +86,11 @@ class ExpressionRules(ValueRules):
     # what is summed, so magnitude parts (a threshold-mode defence) are not recorded.
     private: bool = False
 
-    def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False) -> None:
+    def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False,
+                holding: exp.Expr | None = None) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
-        self.requirements.setdefault(id(aggregate), []).append(Requirement(condition, zero_ok))
+        self.requirements.setdefault(id(aggregate), []).append(
+            Requirement(condition, zero_ok, holding))
 
     @property
     def supports(self) -> list[Requirement]:
@@ -145,6 +149,9 @@ class ExpressionRules(ValueRules):
             self.problems.append(found)
             return K.CONST
         kind = found[1]
+        source = self.scope.sources.get(found[0])
+        if kind is K.BANNED and source is not None and not source.base:
+            return read_refused(self, col, source, ctx)
         if kind is K.BANNED:
             return self.fail("banned_column", col, col.name)
         if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) and not ctx.in_aggregate:
@@ -228,6 +235,11 @@ class ExpressionRules(ValueRules):
             return K.VAL if ctx.filtering else self._metric_case(node, kinds, outputs, ctx)
         if all(c in (K.CONST, K.SAFE) for c in conditions):
             return widest(kinds)
+        if kinds == [K.DIM] and _is_null(default) and len(outputs) == 1:
+            # IF(event = 'purchase', ts, NULL): the row's own timestamp or nothing, so a
+            # duration from it is a duration between two stored times. Two timestamp branches
+            # stay a VAL: a shifted one would set a constant magnitude per branch.
+            return K.DIM
         # The branch depends on rows: only 0/1 indicators and counts stay summable outside an
         # aggregate across people; inside one, any bounded value (its branches are parts).
         if kinds and all(k is K.CNT for k in kinds):
@@ -269,6 +281,8 @@ class ExpressionRules(ValueRules):
         operands = _operands(node)
         kinds = [self.check(o, replace(ctx, cond=False)) for o in operands]
         if K.UID in kinds:
+            if ctx.uid_in_case and isinstance(node, exp.DPipe) and sub_key(kinds, 0):
+                return K.UID  # NULL with its user_key: no guard needed
             return self.fail("user_key_transform", node, node.key)
         if K.MET in kinds and ctx.filtering:
             return K.VAL  # a metric computed on only to be compared: a filter, never output
@@ -324,6 +338,10 @@ class ExpressionRules(ValueRules):
             return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         if K.UID in kinds:
+            first = 1 if key == "ConcatWs" else 0
+            if ctx.uid_in_case and key in SUB_KEYS and sub_key(kinds, first):
+                null_with_person(node, arguments(node)[first])
+                return K.UID  # a person's session key, counted: its people are the user_key's
             return self.fail("user_key_transform", node, name)
         if K.MET in kinds:
             if key in RANGED_METRIC and set(kinds) <= {K.MET, K.CONST, *NUMBERS} or self.private:

@@ -49,13 +49,14 @@ kurtosis(x)"""
 PER_USER_AGGREGATE_SAMPLES = SAFE_AGGREGATE_SAMPLES + """;
 min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
 any_value(x); list(x); array_agg(x); string_agg(x, '>'); group_concat(x, '>'); listagg(x, '>');
-bool_or(x); bool_and(x); median(x); mode(x)
+bool_or(x); bool_and(x); median(x); mode(x); quantile_cont(x, 0.5); quantile_disc(x, 0.5);
+quantile(x, 0.5)
 """
 
 # Per-user aggregates that return one of their argument's values: the result keeps its kind.
 VALUE_AGGREGATE_SAMPLES = """
 min(x); max(x); arg_min(x, y); arg_max(x, y); min_by(x, y); max_by(x, y); first(x); last(x);
-any_value(x); median(x); mode(x)
+any_value(x); median(x); mode(x); quantile_cont(x, 0.5); quantile_disc(x, 0.5); quantile(x, 0.5)
 """
 
 WINDOW_ONLY_SAMPLES = """
@@ -129,6 +130,10 @@ MAX_PAD = 1000
 NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); var_pop(x); "
                            "var_samp(x); skewness(x); kurtosis(x)")
 SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
+
+# Order statistics: across people released only when at least k people hold the value returned
+# (``aggregates._quantile``); their fraction must be one constant in [0, 1].
+QUANTILES = _keys("median(x); quantile_cont(x, 0.5); quantile_disc(x, 0.5); quantile(x, 0.5)")
 
 # Aggregates whose result is a count: a per-user count is an ordinary groupable value
 # (frequency), never a metric.

@@ -89,6 +89,11 @@ class Rel:
     # An aggregation across people: the output columns that are its GROUP BY keys (one row per
     # value of them; () for one row), so a join on all of them cannot fan people's rows out.
     unique: tuple[str, ...] | None = None
+    # Columns refused where read (K.BANNED, a metric on several scales) whose definition reads
+    # only columns the relation passes on unchanged: an aggregate across people may take them,
+    # its parts read off the definition (``parts.py``). By lower-case name, columns unqualified.
+    definitions: dict[str, exp.Expr] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # such columns: the rule they broke
 
     def kind(self, name: str) -> K | None:
         found = [k for n, k in self.columns if n.lower() == name.lower()]
@@ -121,10 +126,13 @@ class Requirement:
     one FILTER, one constant value a summed expression can take) must stand on nobody or on at
     least that many: a part few people take could otherwise be read off the total's magnitude.
     ``condition`` is qualified for the rewritten SQL, subqueries left as placeholders.
+    *Holders* (``holding``, an order statistic such as a median): at least that many of the
+    people whose rows pass ``condition`` must hold exactly the value it returns.
     """
 
     condition: exp.Expr
     zero_ok: bool = False
+    holding: exp.Expr | None = None
 
 
 @dataclass

@@ -27,8 +27,11 @@ from sqlglot import exp
 from cleanroom.gate.ranges import Range, constant_of, duration_shift
 
 Carried = Callable[[exp.Column], "Range | None"]
+Defined = Callable[[exp.Column], "exp.Expr | None"]
 # How the columns of the current scope were made: a CASE of constants carries its values.
 _CARRIED: ContextVar[Carried | None] = ContextVar("carried", default=None)
+# A column whose definition reads only columns passed on with it: its parts are the definition's.
+_DEFINED: ContextVar[Defined | None] = ContextVar("defined", default=None)
 
 MAX_PARTS = 32
 _CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least)
@@ -56,16 +59,19 @@ class TooManyParts(Exception):
     pass
 
 
-def parts_of(node: exp.Expr, carried: Carried | None = None) -> list[Part] | None:
+def parts_of(node: exp.Expr, carried: Carried | None = None,
+             defined: Defined | None = None) -> list[Part] | None:
     """The parts of ``node`` (None when there are more than ``MAX_PARTS``). ``carried`` gives
-    a column's range: one made by a CASE of constants splits into a part per value."""
-    token = _CARRIED.set(carried)
+    a column's range: one made by a CASE of constants splits into a part per value;
+    ``defined`` a column's definition over columns of the same rows (its parts are its own)."""
+    token, token_defined = _CARRIED.set(carried), _DEFINED.set(defined)
     try:
         return _parts(node)
     except TooManyParts:
         return None
     finally:
         _CARRIED.reset(token)
+        _DEFINED.reset(token_defined)
 
 
 def uniform(parts: list[Part] | None) -> bool:
@@ -116,6 +122,10 @@ def _parts(node: exp.Expr) -> list[Part]:
     for kinds, handler in _HANDLERS:
         if isinstance(node, kinds):
             return _checked(handler(node))
+    define = _DEFINED.get()
+    definition = define(node) if define is not None and isinstance(node, exp.Column) else None
+    if definition is not None:
+        return _parts(definition)
     look = _CARRIED.get()
     if look is not None and isinstance(node, exp.Column):
         made = look(node)

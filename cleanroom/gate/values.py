@@ -81,6 +81,21 @@ class ValueRules:
         values = tuple(sorted({c for c in consts if c is not None}))
         return replace(found, values=values, other=bool(others))
 
+    def defined(self, col: exp.Column) -> exp.Expr | None:
+        """The definition of a column refused where read but for aggregates across people
+        (``Rel.definitions``), its columns qualified with the alias it is read through."""
+        found = self.scope.resolve(col)
+        if isinstance(found, Violation):
+            return None
+        rel = self.scope.sources.get(found[0])
+        definition = rel.definitions.get(col.name.lower()) if rel is not None else None
+        if definition is None:
+            return None
+        copy = definition.copy()
+        for ref in list(copy.find_all(exp.Column)):
+            ref.set("table", exp.to_identifier(found[0]))
+        return copy
+
     def carried(self, col: exp.Column) -> Range | None:
         found = self._range_leaf(col)
         return found if found is not None and found.values is not None else None
@@ -122,6 +137,8 @@ def union_column(kinds: tuple[K, K], ranges: tuple[Range | None, Range | None]
     <K.VAL: 'val'>
     """
     left, right = kinds
+    if K.BANNED in kinds:
+        return K.BANNED, None  # a column refused where it is read stays refused
     kind = left if left is right else widest([left, right])
     found = None if None in ranges else hull(list(ranges))
     if kind not in (K.MET, K.CONST, *NUMBERS):

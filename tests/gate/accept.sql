@@ -930,3 +930,131 @@ SELECT i.channel, t.people, COUNT(DISTINCT i.user_key) * 1.0 / t.people AS share
 FROM impressions i
 JOIN total t ON t.scope = 'all'
 GROUP BY 1, 2;
+-- name: time_to_first_purchase_by_channel
+-- suppressed: 1
+-- a per-person MIN of IF(condition, ts, NULL) is still that person's timestamp: its
+-- duration from another timestamp may be averaged (GA4 conversion-timing SQL)
+WITH u AS (
+  SELECT i.user_key, i.channel, MIN(i.ts) AS first_seen,
+         MIN(IF(c.revenue > 0, c.ts, NULL)) AS first_purchase
+  FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key
+  GROUP BY i.user_key, i.channel
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers,
+       AVG(date_diff('minute', first_seen, first_purchase)) AS avg_minutes
+FROM u
+WHERE first_purchase IS NOT NULL
+GROUP BY channel;
+
+-- name: quantiles_of_rounded_cost_by_channel
+-- suppressed: 1
+-- a median or quantile is released when at least k people hold the value it returns: rounded
+-- costs tie, so every main channel's quantiles stand (AMC's PERCENTILE / MEDIAN templates)
+SELECT channel, COUNT(DISTINCT user_key) AS reach,
+       median(round(cost)) AS median_cost,
+       quantile_disc(floor(cost), 0.9) AS p90_cost,
+       quantile_cont(round(cost), 0.25) AS p25_cost
+FROM impressions
+GROUP BY channel;
+
+-- name: median_of_exact_cost_is_withheld
+-- suppressed: 1
+-- partial: 5
+-- an exact cost's median is one or two impressions' values: each such cell is withheld (null),
+-- the reach beside it stands
+SELECT channel, COUNT(DISTINCT user_key) AS reach, median(cost) AS median_cost
+FROM impressions
+GROUP BY channel;
+
+-- name: median_in_a_cte_then_compared
+-- a median across people computed in a CTE is released into the next SELECT when it stands
+WITH m AS (
+  SELECT channel, median(round(cost)) AS median_cost, COUNT(DISTINCT user_key) AS reach
+  FROM impressions WHERE channel <> 'CANARYCHAN7' GROUP BY channel
+)
+SELECT median_cost, SUM(reach) AS reach FROM m GROUP BY median_cost;
+
+-- name: sessions_by_channel
+-- suppressed: 1
+-- a person's session key CONCAT(user_key, '-', day) inside COUNT(DISTINCT ...) counts sessions
+-- (GA4's CONCAT(user_pseudo_id, session_id)); the threshold still counts people
+SELECT channel, COUNT(DISTINCT concat(user_key, '-', CAST(ts AS DATE))) AS sessions,
+       COUNT(DISTINCT user_key) AS people
+FROM impressions
+GROUP BY channel;
+
+-- name: converting_sessions_share
+-- suppressed: 1
+-- partial: 0
+SELECT i.channel,
+       COUNT(DISTINCT IF(c.user_key IS NOT NULL, concat_ws('-', i.user_key, CAST(i.ts AS DATE)), NULL))
+         / COUNT(DISTINCT concat_ws('-', i.user_key, CAST(i.ts AS DATE))) AS converting_share,
+       COUNT(DISTINCT i.user_key || '-' || CAST(i.ts AS DATE)) AS sessions
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key
+GROUP BY i.channel;
+
+-- name: unused_weighted_revenue_column
+-- suppressed: 1
+-- a CTE column that no later sum could take (revenue times weights of several scales) may
+-- stay in the CTE unused (the dbt attribution playbook's attribution_touches model)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         c.revenue * CASE WHEN i.cost > 4 THEN 0.4 ELSE 0.2 END AS weighted_revenue
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(revenue * (1.0 / touches)) AS linear_revenue
+FROM t
+GROUP BY channel;
+
+-- name: position_weighted_revenue_from_a_cte
+-- suppressed: 1
+-- revenue times a 40/20/40-style weight, computed in a CTE beside the columns it reads (the dbt
+-- playbook's forty_twenty_forty_revenue): a later SUM counts its parts from its definition
+-- (each of the three weights stands on at least 50 buyers of each main channel)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         ROW_NUMBER() OVER (PARTITION BY i.user_key ORDER BY i.ts) AS pos
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+),
+w AS (
+  SELECT *, revenue * CASE WHEN touches <= 3 THEN 1.0 / touches
+                           WHEN pos = 1 OR pos = touches THEN 0.4
+                           ELSE 0.2 / (touches - 2) END AS weighted_revenue
+  FROM t
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(weighted_revenue) AS revenue
+FROM w
+GROUP BY channel;
+
+-- name: position_weighted_revenue_with_a_small_part
+-- suppressed: 1
+-- partial: 5
+-- the same with the playbook's own weights: buyers with one touch are fewer than 50 in every
+-- channel, so that part withholds each channel's revenue (the buyer counts stand)
+WITH t AS (
+  SELECT i.user_key, i.channel, c.revenue,
+         COUNT(*) OVER (PARTITION BY i.user_key) AS touches,
+         ROW_NUMBER() OVER (PARTITION BY i.user_key ORDER BY i.ts) AS pos
+  FROM impressions i JOIN conversions c ON c.user_key = i.user_key
+),
+w AS (
+  SELECT *, revenue * CASE WHEN touches = 1 THEN 1.0 WHEN touches = 2 THEN 0.5
+                           WHEN pos = 1 OR pos = touches THEN 0.4
+                           ELSE 0.2 / (touches - 2) END AS weighted_revenue
+  FROM t
+)
+SELECT channel, COUNT(DISTINCT user_key) AS buyers, SUM(weighted_revenue) AS revenue
+FROM w
+GROUP BY channel;
+
+-- name: filtered_quantile_ordered_by_it
+-- suppressed: 1
+-- a quantile with FILTER counts its holders among the rows it reads; ORDER BY a quantile that
+-- stands keeps the row
+SELECT channel, COUNT(DISTINCT user_key) AS reach,
+       quantile_disc(round(cost), 0.5) FILTER (WHERE campaign LIKE '%-c1') AS median_flight_1
+FROM impressions
+GROUP BY channel
+ORDER BY median_flight_1, channel;

@@ -274,13 +274,17 @@ SELECT mode(revenue) FROM conversions;
 
 -- name: ma_median
 -- family: member_aggregate
--- expect: rejected
-SELECT median(revenue) FROM conversions;
+-- expect: withheld
+-- withheld: m
+-- a median is one row's value (or the mean of two): released only when at least k people hold it
+SELECT median(revenue) AS m FROM conversions;
 
 -- name: ma_quantile
 -- family: member_aggregate
--- expect: rejected
-SELECT quantile_cont(revenue, 1.0) FROM conversions;
+-- expect: withheld
+-- withheld: q
+-- the maximum (person 101's clamped revenue): one person holds it
+SELECT quantile_cont(revenue, 1.0) AS q FROM conversions;
 
 -- name: ma_max_in_group
 -- family: member_aggregate
@@ -2640,3 +2644,231 @@ SELECT COUNT(*) AS rows_joined FROM impressions i JOIN g ON g.n > 0 AND i.cost =
 -- expect: rejected
 WITH g AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1)
 SELECT COUNT(*) AS rows_joined FROM impressions i JOIN g ON i.channel = g.channel OR g.n > 0;
+-- name: pk_timestamp_or_null_shifted
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(COALESCE(date_diff('day', ts, IF(campaign = 'CANARYCAMP3', ts + INTERVAL 1000000 DAY, NULL)), 1)) AS v
+FROM impressions;
+
+-- name: pk_timestamp_or_null_in_cte
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH r AS (SELECT user_key, ts, CASE WHEN campaign = 'CANARYCAMP3' THEN ts + INTERVAL 1000000 DAY END AS t2
+           FROM impressions)
+SELECT SUM(COALESCE(date_diff('day', ts, t2), 1)) AS v FROM r;
+
+-- name: pk_timestamp_branches_shifted_apart
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT COUNT(*) FROM impressions WHERE campaign = 'CANARYCAMP3'
+SELECT SUM(date_diff('day', ts, CASE WHEN campaign = 'CANARYCAMP3' THEN ts + INTERVAL 1000000 DAY
+                                     ELSE ts + INTERVAL 1 DAY END)) AS v
+FROM impressions;
+
+-- name: qt_top_of_a_metric_window
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- a filter on the metric puts person 100 at the top rank: the quantile reads their revenue
+SELECT quantile_cont(revenue, 1.0) AS v FROM conversions WHERE revenue < 800;
+
+-- name: qt_one_secret_among_bound_values
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- everyone at 0 but person 100: the highest quantile is their revenue
+SELECT quantile_disc(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END, 1.0) AS v
+FROM conversions;
+
+-- name: qt_median_of_a_middle_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- as many people below as above person 100 (250.93 is the median of the revenues under 500,
+-- found by an earlier query): the median is person 100's revenue, between 217 at 0 and 217 at 1000
+SELECT median(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue
+                   WHEN revenue < 250.93 THEN 0 ELSE 1000 END) AS v
+FROM conversions
+WHERE (revenue < 500 AND revenue <> 250.93) OR revenue BETWEEN 777 AND 778;
+
+-- name: qt_blend_of_two_ranks
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- between 0 (held by hundreds) and person 100's revenue: a blend nobody holds, from which
+-- their revenue follows
+SELECT quantile_cont(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END, 0.999) AS v
+FROM conversions;
+
+-- name: qt_rounded_value_of_one_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT round(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- rounding makes ties, but person 100's rounded revenue is still theirs alone
+SELECT quantile_disc(round(revenue), 1.0) AS v FROM conversions WHERE revenue < 800;
+
+-- name: qt_fraction_from_a_column
+-- family: member_aggregate
+-- expect: rejected
+SELECT quantile_cont(revenue, revenue / 1000) AS v FROM conversions;
+
+-- name: qt_median_of_user_key
+-- family: member_aggregate
+-- expect: rejected
+SELECT median(user_key) AS v FROM conversions;
+
+-- name: sk_output_session_key
+-- family: hidden_projection
+-- expect: rejected
+SELECT concat(user_key, '-', channel) AS k, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: sk_session_key_equals_literal
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT CASE WHEN concat(user_key, '-') = '{{KEY_100}}-' THEN user_key END) AS n
+FROM conversions;
+
+-- name: sk_session_key_like_prefix
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT concat(user_key, channel)) AS n FROM impressions
+WHERE concat(user_key, channel) LIKE '0%';
+
+-- name: sk_substring_of_session_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(DISTINCT substr(concat(user_key, channel), 1, 2)) AS n FROM impressions;
+
+-- name: sk_left_of_session_key_grouped
+-- family: identifier_groups
+-- expect: rejected
+SELECT left(concat(user_key, '-', channel), 2) AS p, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: sk_length_of_session_key
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(DISTINCT length(concat(user_key, campaign))) AS n FROM impressions;
+
+-- name: sk_group_by_session_key_in_final
+-- family: identifier_groups
+-- expect: rejected
+SELECT COUNT(*) AS n FROM impressions GROUP BY concat(user_key, channel);
+
+-- name: sk_session_key_in_cte_output
+-- family: hidden_projection
+-- expect: rejected
+WITH s AS (SELECT concat(user_key, '-', channel) AS k FROM impressions)
+SELECT COUNT(DISTINCT k) AS n FROM s;
+
+-- name: sk_key_after_a_value
+-- family: identifier_groups
+-- expect: rejected
+-- a value first could end in hex characters that shift two people's keys onto one string
+SELECT COUNT(DISTINCT concat(channel, user_key)) AS n FROM impressions;
+
+-- name: sk_key_of_a_condition
+-- family: targeting
+-- expect: rejected
+-- NULL but for one person's rows: CONCAT would skip it and count the other values
+SELECT COUNT(DISTINCT concat(CASE WHEN cost > 4.99 THEN user_key END, channel)) AS n FROM impressions;
+
+-- name: sk_metric_in_session_key
+-- family: metric_extraction
+-- expect: rejected
+SELECT COUNT(DISTINCT concat(user_key, cost)) AS n FROM impressions;
+
+-- name: sk_missing_side_counts_values
+-- family: small_groups
+-- expect: no_rows
+-- the outer join's missing side has a NULL user_key: CONCAT(NULL, campaign) is the campaign, so
+-- raw DuckDB counts the 11 campaigns (the 3-person one among them); the gate counts no person
+SELECT COUNT(DISTINCT concat(c.user_key, i.campaign)) AS v
+FROM impressions i LEFT JOIN conversions c ON c.user_key = i.user_key AND c.revenue > 100000;
+
+-- name: df_unsummable_column_summed_later
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- a CTE column that no sum may take is refused where it is read (an unused one may stay)
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 0.000001 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: df_unsummable_column_through_union
+-- family: metric_extraction
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions
+           UNION ALL SELECT user_key, cost FROM impressions)
+SELECT v, COUNT(*) AS n FROM r GROUP BY v;
+
+-- name: df_unsummable_column_as_filter
+-- family: small_groups
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT COUNT(*) AS n FROM r WHERE v > 100;
+
+-- name: df_unsummable_column_renamed_in_a_subquery
+-- family: hidden_projection
+-- expect: rejected
+WITH r AS (SELECT user_key, cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(x) AS s FROM (SELECT user_key, v AS x FROM r);
+
+-- name: dd_defined_column_packs_a_campaign
+-- family: small_groups
+-- expect: no_rows
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- campaign and cost are passed on beside v: the later sum counts v's parts from its definition,
+-- and the 3-person campaign's part withholds it
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: dd_defined_column_input_renamed
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- the campaign leaves under another name and channel under its name: v's definition cannot be
+-- read off the relation's columns
+WITH r AS (SELECT user_key, channel AS campaign, campaign AS c, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(v) AS v FROM r;
+
+-- name: dd_defined_column_per_user_sum
+-- family: small_groups
+-- expect: rejected
+-- decode: 1000000
+-- truth: SELECT floor(SUM(cost)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions),
+     u AS (SELECT user_key, SUM(v) AS s FROM r GROUP BY user_key)
+SELECT SUM(s) AS v FROM u;
+
+-- name: dd_defined_column_as_filter
+-- family: small_groups
+-- expect: rejected
+WITH r AS (SELECT user_key, campaign, cost,
+                  cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
+           FROM impressions)
+SELECT SUM(cost) FILTER (WHERE v > 1000) AS v FROM r;

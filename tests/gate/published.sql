@@ -542,8 +542,7 @@ GROUP BY 1;
 -- source: AMC SQL reference, "How to use PERCENTILE(), APPROX_PERCENTILE() and MEDIAN()" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/reference/sql-functions)
 -- idiom: PERCENTILE(spend, .1) / (.9) and MEDIAN by ad product
 -- legit
--- currently: refused function_not_allowed member_aggregate metric_transform
--- why: APPROX_PERCENTILE is left out (not deterministic); an order statistic over hundreds of people is what AMC and AWS Clean Rooms release
+-- why: APPROX_PERCENTILE is left out (not deterministic). AMC releases order statistics under its aggregation threshold; Ads Data Hub refuses APPROX_QUANTILES across users and AWS Clean Rooms' aggregation rule allows only COUNT, SUM and AVG. The gate releases a quantile only when at least k people hold the value it returns: exact spends do not tie, so these cells come back withheld (null, row partial); quantile_cont(round(spend, 2), .1) ties and stands
 WITH click_spend AS (
   SELECT ad_product AS ad_product_type, cost / 100 AS spend
   FROM clicks
@@ -1536,9 +1535,8 @@ select * from with_points;
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_source as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
 -- idiom: select * CTEs, LEFT JOIN USING, window counts per customer, interval '-30 day', 40/20/40 CASE weights, revenue * (CASE ...) weights, SUM of the points by source
 -- legit
--- currently: refused interval_not_constant metric_transform not_summable
 -- people: column customers
--- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue
+-- why: sessions become clicks (utm_source = ad_product), customer_conversions a person's first purchase time and purchase revenue. forty_twenty_forty_revenue is summed with the parts of its definition (its inputs are passed on beside it); cells whose people differ from the row's by 1 to 49 (the difference check) or with a part under 50 people come back withheld
 with sessions as (
     select * from clicks
 ),
@@ -1602,7 +1600,6 @@ order by 1;
 -- source: github.com/astronomer/astronomer-cosmos examples/dbt/attribution-playbook/models/attribution_touches.sql, aggregated by utm_campaign and month as in the playbook's write-up (blog.getdbt.com/modeling-marketing-attribution)
 -- idiom: the model's CTE with every model's points (0.4 / 0.2 weights left unused downstream), linear points 1.0 / total_sessions, revenue * (1.0 / total_sessions), date_trunc('month', converted_at)
 -- legit
--- currently: refused interval_not_constant metric_transform
 -- people: column customers
 with sessions as (
     select * from clicks
@@ -1720,8 +1717,7 @@ ORDER BY total_conversions DESC;
 -- source: github.com/Shardenov99/User-Behavior-Analysis SQL-code/Time_to_conversion_query.sql
 -- idiom: per-user-and-day MIN timestamps in two CTEs, TIMESTAMP_DIFF(..., MINUTE), join on user and date, COUNT(DISTINCT) / AVG / median by date, ROUND(..., 2)
 -- legit
--- currently: refused member_aggregate
--- why: GA4 raw events become impressions (arrivals) and conversions (purchases); APPROX_QUANTILES(x, 2)[OFFSET(1)] becomes median(x). Most days stand on fewer than 50 converters: those rows must be withheld
+-- why: GA4 raw events become impressions (arrivals) and conversions (purchases); APPROX_QUANTILES(x, 2)[OFFSET(1)] becomes median(x). Most days stand on fewer than 50 converters: those rows must be withheld. A median of minutes is released only when at least k people hold it (else its cell is withheld)
 -- people: WITH a AS (SELECT user_key, CAST(ts AS DATE) AS d FROM impressions GROUP BY 1, 2), p AS (SELECT user_key, CAST(ts AS DATE) AS d FROM conversions WHERE event_type = 'purchase' GROUP BY 1, 2) SELECT a.d, COUNT(DISTINCT a.user_key) FROM a JOIN p ON a.user_key = p.user_key AND a.d = p.d GROUP BY 1
 -- ordered
 WITH first_arrival AS (
@@ -1762,7 +1758,6 @@ WHERE event_type IN ('detail_page_view', 'add_to_cart', 'purchase');
 -- source: github.com/BasnMyk/SQL-Final-Project-Ads-GA4-Analysis ga4_conversions_by_channel.sql
 -- idiom: SELECT DISTINCT session CTEs, LEFT JOIN ... USING (user_pseudo_id, session_id), COUNT(DISTINCT CONCAT(user, '-', session)), SAFE_DIVIDE of COUNT(DISTINCT IF(...))
 -- legit
--- currently: refused user_key_transform
 -- people: SELECT ad_product, campaign, COUNT(DISTINCT user_key) FROM clicks GROUP BY 1, 2
 -- why: a session is a person's clicks of one day (session_id = the date); event_date is left out of the grouping so that groups stand on enough people; add_to_cart / detail_page_view / purchase stand for cart / checkout / purchase
 WITH sessions AS (
@@ -2095,7 +2090,6 @@ order by count(distinct p.user_key) desc;
 -- source: github.com/julio-data/ga4-conversion-timing.sql conversion_time_by_channel.sql
 -- idiom: min(IF(event = x, ts, null)) per user and channel, TIMESTAMP_DIFF(..., MINUTE), IS NOT NULL filters, round(avg(...), 2) by channel, ORDER BY the average
 -- legit
--- currently: refused not_summable
 -- why: GA4 events become a person's clicks (session starts, by ad product as the traffic source) joined with their conversions
 -- people: WITH u AS (SELECT k.user_key, k.ad_product, min(k.ts) AS s, min(IF(c.event_type = 'purchase', c.ts, NULL)) AS p FROM clicks k LEFT JOIN conversions c ON c.user_key = k.user_key GROUP BY 1, 2) SELECT ad_product, COUNT(DISTINCT user_key) FROM u WHERE s IS NOT NULL AND p IS NOT NULL GROUP BY 1
 with user_first_touch as (
