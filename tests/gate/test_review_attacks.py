@@ -132,7 +132,7 @@ def test_a_lookup_label_counted_distinct_is_not_an_existence_oracle(
     assert decoded != truth, (decoded, truth)
 
 
-# -- the difference check is pairwise: a partition of the rest goes unnoticed -------------
+# -- a partition of everyone but one beside the total (closed: combinations, isolation.py)
 PARTITION_ROW = (
     "SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 300) AS low, "
     f"SUM(revenue) FILTER (WHERE revenue >= 300 AND NOT ({TARGET})) AS high FROM conversions")
@@ -142,9 +142,6 @@ PARTITION_UNION = (
     f"SELECT 'high', SUM(revenue) FROM conversions WHERE revenue >= 300 AND NOT ({TARGET})")
 
 
-@pytest.mark.xfail(strict=True, reason="leak: cells.difference_flag compares aggregates two by two; "
-                   "total - low - high, where low and high split everyone but the target, is "
-                   "the target's revenue (each pair is hundreds of people apart)")
 def test_a_partition_of_everyone_but_one_is_not_released_beside_the_total(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
@@ -185,9 +182,7 @@ def test_a_part_flag_does_not_bisect_one_persons_conversion_day(
     assert lo != truth, (lo, truth)
 
 
-# -- documented open: same people, different rows; two intermediate aggregations -----------
-@pytest.mark.xfail(strict=True, reason="leak (docs: not compared): COUNT(*) beside COUNT(*) FILTER "
-                   "(WHERE campaign <> x) stands on the same people; the difference is x's rows")
+# -- same people, different rows (closed: row patterns); two intermediate aggregations -----
 def test_rows_of_a_three_person_campaign_are_not_decoded(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, "SELECT COUNT(*), SUM(cost) FROM impressions "
