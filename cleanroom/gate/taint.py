@@ -20,6 +20,12 @@ TAINT = "__cr_w"
 
 def cte_body(table: exp.Table) -> exp.Expr | None:
     """The query a table reference names when it names a CTE in scope (nearest first)."""
+    cte = cte_of(table)
+    return cte.this if cte is not None else None
+
+
+def cte_of(table: exp.Table) -> exp.CTE | None:
+    """The CTE a table reference names, if any (its body changes as the rewrite goes)."""
     if table.args.get("db") or table.args.get("catalog"):
         return None
     node: exp.Expr | None = table
@@ -29,7 +35,7 @@ def cte_body(table: exp.Table) -> exp.Expr | None:
         if with_ is not None:
             for cte in with_.expressions:
                 if cte.alias_or_name == table.name and not _inside(table, cte):
-                    return cte.this
+                    return cte
                 if _inside(table, cte):
                     break  # only the CTEs before this one are visible from its body
         node = parent
@@ -87,6 +93,15 @@ class TaintMap:
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
         self.carry: set[int] = set()
+        # SELECT id -> source alias -> its clean columns (``clean_columns``)
+        self.clean: dict[int, dict[str, set[str]]] = {}
+        # Aggregations read (maybe through other SELECTs) on the NULL side of an outer join:
+        # a row they drop, of any size, changes the joined rows (``outer_reads``).
+        self.outer_read: set[int] = set()
+        self.clean_memo: dict[int, set[str]] = {}
+        # (SELECT id, alias) -> the CTE or subquery node holding that source's query
+        self.holders: dict[tuple[int, str], exp.Expr] = {}
+        self.probes: dict[str, exp.Expr] = {}  # ``read_taint``'s markers -> their holders
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
         for sel in tree.find_all(exp.Select):
@@ -96,12 +111,87 @@ class TaintMap:
                 self._mark(body)
             for sub in value_subqueries(sel):
                 self._mark(sub.this)
+        for sel in tree.find_all(exp.Select):
+            outer = outer_sides(sel)
+            for alias, body in sources(sel):
+                if alias in outer:
+                    self._outer(body)
+            for node in _relation_nodes(sel):
+                holder = cte_of(node) if isinstance(node, exp.Table) else node
+                if isinstance(holder, (exp.CTE, exp.Subquery)):
+                    self.holders[(id(sel), node.alias_or_name)] = holder
+            self.clean[id(sel)] = {a: self.clean_of(body) for a, body in sources(sel)
+                                   if a in self.sources[id(sel)]}
+            self.clean_of(sel)  # before the rewrite moves nodes: ``final_cell_taints``
 
     def _mark(self, query: exp.Expr) -> None:
         if not self.may(query):
             return
         for sel in branch_selects(query):
             self.carry.add(id(sel))
+
+    def clean_of(self, node: exp.Expr) -> set[str]:
+        """Lower-case names of the columns of ``node`` that are exact in every row it keeps."""
+        key = id(node)
+        if key not in self.clean_memo:
+            self.clean_memo[key] = set()  # a cycle is clean of nothing
+            self.clean_memo[key] = self._clean(node)
+        return self.clean_memo[key]
+
+    def _clean(self, node: exp.Expr) -> set[str]:
+        if isinstance(node, exp.Subquery):
+            return self.clean_of(node.this)
+        if isinstance(node, exp.SetOperation):
+            branches = branch_selects(node)
+            names = [p.alias_or_name.lower() for p in branches[0].expressions]
+            positions = set(range(len(names)))
+            for branch in branches:
+                mine = self.clean_of(branch)
+                positions &= {i for i, p in enumerate(branch.expressions)
+                              if p.alias_or_name.lower() in mine}
+            return {names[i] for i in positions}
+        if not isinstance(node, exp.Select):
+            return set()
+        plan = self.plans.get(id(node))
+        if plan is not None and plan.mode is Mode.ANONYMIZING:
+            return clean_columns(node, self.plans, self.tainted(node))
+        if plan is None or plan.mode is not Mode.ANON:
+            return set()
+        return self._clean_anon(node)
+
+    def _clean_anon(self, sel: exp.Select) -> set[str]:
+        """Over thresholded rows: the group keys (every column, without GROUP BY and
+        aggregates) that read only exact columns of their sources."""
+        if self.values.get(id(sel)) or any(sel.args.get(a) for a in (
+                "having", "qualify", "distinct", "limit", "offset")):
+            return set()
+        tainted = self.sources.get(id(sel), [])
+        clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
+        reader = _Reader(clean, outer_sides(sel), using_columns(sel), set(tainted))
+        on_reader = _Reader(clean, set(), set(), set(tainted))
+        where = sel.args.get("where")
+        if (where is not None and reader.reached(where)) or any(
+                on_reader.reached(j.args["on"]) for j in sel.args.get("joins") or []
+                if j.args.get("on") is not None):
+            return set()
+        keys = group_positions(sel)
+        found = set()
+        for i, proj in enumerate(sel.expressions):
+            if any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery)) for n in proj.walk()):
+                continue
+            if (keys is None or i in keys) and reader.reached(proj) == set():
+                found.add(proj.alias_or_name.lower())
+        return found
+
+    def _outer(self, query: exp.Expr) -> None:
+        for sel in branch_selects(query):
+            plan = self.plans.get(id(sel))
+            if id(sel) in self.outer_read:
+                continue
+            self.outer_read.add(id(sel))
+            if plan is None or plan.mode is not Mode.ANONYMIZING:
+                for _, body in sources(sel):
+                    self._outer(body)
 
     def tainted(self, sel: exp.Select) -> bool:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))
@@ -126,3 +216,241 @@ class TaintMap:
                 or any(self.may(s.this) for s in value_subqueries(node)))
 
 
+
+
+# -- which cells of a SELECT over thresholded rows a source's taint reaches ------------------
+# A relation's taint says that its rows may have lost cells, or that the relation lost rows.
+# Neither changes a *key* of a row it kept: a group key of an aggregation across people over
+# untainted sources is never withheld, so it is exact wherever the row stands. Read through
+# an outer join, a kept row may be missing on one side (its columns NULL where raw DuckDB
+# has the values), unless it is the USING key taken from every side at once
+# (``COALESCE(a.k, b.k)``): some side holds the row, and all sides agree on k.
+def clean_columns(body: exp.Expr, plans: dict[int, SelectPlan], tainted: bool) -> set[str]:
+    """Lower-case names of ``body``'s columns that are functions of its group keys alone."""
+    plan = plans.get(id(body))
+    if tainted or not isinstance(body, exp.Select) or plan is None or plan.mode is not \
+            Mode.ANONYMIZING:
+        return set()
+    return {proj.alias_or_name.lower() for proj in body.expressions
+            if _of_keys(proj.unalias() if isinstance(proj, exp.Alias) else proj, plan)}
+
+
+def _of_keys(node: exp.Expr, plan: SelectPlan) -> bool:
+    if id(node) in plan.atoms.key_hits:
+        return True
+    if isinstance(node, (exp.Column, exp.AggFunc, exp.Window, exp.Subquery, exp.Select)):
+        return False
+    return all(_of_keys(child, plan) for child in node.iter_expressions())
+
+
+def outer_sides(sel: exp.Select) -> set[str]:
+    """Aliases of the relations an outer join of ``sel`` may fill with NULLs."""
+    from_ = sel.args.get("from_")
+    seen = [from_.this.alias_or_name] if from_ is not None else []
+    found: set[str] = set()
+    for join in sel.args.get("joins") or []:
+        side = (join.side or "").upper()
+        alias = join.this.alias_or_name
+        if side in ("LEFT", "FULL"):
+            found.add(alias)
+        if side in ("RIGHT", "FULL"):
+            found.update(seen)
+        seen.append(alias)
+    return found
+
+
+def using_columns(sel: exp.Select) -> set[str]:
+    """Names every side of a join agrees on: ``USING (k)``, or a conjunct ``a.k = b.k`` of ON."""
+    found = {u.name.lower() for j in sel.args.get("joins") or [] for u in j.args.get("using") or []}
+    for join in sel.args.get("joins") or []:
+        on = join.args.get("on")
+        for conjunct in on.flatten() if isinstance(on, exp.And) else [on] if on else []:
+            if isinstance(conjunct, exp.EQ) and all(isinstance(s, exp.Column) for s in (
+                    conjunct.this, conjunct.expression)) and \
+                    conjunct.this.name.lower() == conjunct.expression.name.lower():
+                found.add(conjunct.this.name.lower())
+    return found
+
+
+def aliases(sel: exp.Select) -> list[str]:
+    return [n.alias_or_name for n in _relation_nodes(sel)]
+
+
+def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
+                ) -> list[exp.Expr] | None:
+    """Per projection of a SELECT over thresholded rows (no aggregate, window, DISTINCT,
+    LIMIT), the taint of the sources it reads, by alias in ``reach``; None when which rows
+    stand (WHERE, ON) or a value subquery may be tainted: then every cell takes the row's."""
+    if taints.values.get(id(sel)) or any(sel.args.get(a) for a in (
+            "group", "having", "qualify", "distinct", "limit", "offset")):
+        return None
+    if any(isinstance(n, (exp.Window, exp.AggFunc)) for p in sel.expressions for n in p.walk()):
+        return None
+    clean = taints.clean.get(id(sel), {})
+    reader = _Reader(clean, outer_sides(sel), using_columns(sel), set(reach))
+    where = sel.args.get("where")
+    if where is not None and reader.reached(where):
+        return None
+    # ON is decided on the rows that stand (before any NULL fill): clean keys are exact there.
+    on_reader = _Reader(clean, set(), set(), set(reach))
+    if any(on_reader.reached(j.args["on"]) for j in sel.args.get("joins") or []
+           if j.args.get("on") is not None):
+        return None
+    found: list[exp.Expr] = []
+    for proj in sel.expressions:
+        hit = reader.reached(proj)
+        if hit is None:
+            return None
+        found.append(exp.or_(*[reach[a].copy() for a in sorted(hit)], copy=False)
+                     if hit else exp.false())
+    return found
+
+
+class _Reader:
+    """Which tainted sources an expression's value depends on (None: cannot tell)."""
+
+    def __init__(self, clean: dict[str, set[str]], outer: set[str], using: set[str],
+                 tainted: set[str]) -> None:
+        self.clean, self.outer, self.using, self.tainted = clean, outer, using, tainted
+
+    def reached(self, node: exp.Expr) -> set[str] | None:
+        hit: set[str] = set()
+        for col in node.find_all(exp.Column):
+            if isinstance(col.this, exp.Star):
+                return None
+            alias = col.table
+            if not alias:
+                return None if self.tainted else hit  # an unqualified name: any source
+            if alias in self.tainted and not self._exact(col):
+                hit.add(alias)
+        return hit
+
+    def _exact(self, col: exp.Column) -> bool:
+        name = col.name.lower()
+        if name not in self.clean.get(col.table, set()):
+            return False
+        if col.table not in self.outer:
+            return True
+        merged = col.parent
+        if not isinstance(merged, exp.Coalesce) or name not in self.using:
+            return False
+        args = [merged.this, *merged.expressions]
+        tables = {a.table for a in args if isinstance(a, exp.Column)}
+        return all(isinstance(a, exp.Column) and a.name.lower() == name
+                   and name in self.clean.get(a.table, {name} if a.table not in self.tainted
+                                              else set())
+                   for a in args) and (bool(tables - self.outer) or self.outer <= tables)
+
+
+PROBE = "__cr_probe"  # stands for a probe until the rewrite is done (``fill_probes``)
+
+
+def read_taint(sel: exp.Select, alias: str, holder: exp.Expr | None = None,
+               probes: dict[str, exp.Expr] | None = None) -> exp.Expr:
+    """The taint of a row of source ``alias`` as ``sel`` reads it. On the NULL side of an outer
+    join a row may be missing because its relation dropped it: there the relation's own flag
+    stands in, ``(SELECT bool_or(__cr_w) FROM <relation>)``."""
+    own = exp.column(TAINT, table=alias, quoted=True)
+    relation = next((n for n in _relation_nodes(sel) if n.alias_or_name == alias), None)
+    if alias not in outer_sides(sel) or relation is None:
+        return exp.Coalesce(this=own, expressions=[exp.false()])
+    if holder is not None and probes is not None:
+        # The source may be rewritten after ``sel`` (sibling CTEs): probe it at the end.
+        probes[str(id(holder))] = holder
+        marker = exp.Anonymous(this=PROBE, expressions=[exp.Literal.string(str(id(holder)))])
+        return exp.Coalesce(this=own, expressions=[marker, exp.false()])
+    if isinstance(relation, exp.Table):
+        source: exp.Expr = exp.Table(this=relation.this.copy())
+    else:
+        source = relation.copy()
+        source.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
+        for inner in source.find_all(exp.Select):
+            inner.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+    probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
+        exp.column(TAINT, quoted=True)]), expressions=[exp.false()])).from_(source)
+    probe.meta["cr_copy"] = True
+    return exp.Coalesce(this=own, expressions=[exp.Subquery(this=probe), exp.false()])
+
+
+def group_positions(sel: exp.Select) -> set[int] | None:
+    """Indexes of the projections ``sel`` groups by (None: it does not group, nor aggregate)."""
+    group = sel.args.get("group")
+    if group is None:
+        aggregated = any(isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
+                         for p in sel.expressions for n in p.walk())
+        return set() if aggregated else None
+    found: set[int] = set()
+    texts = [(p.unalias() if isinstance(p, exp.Alias) else p).sql() for p in sel.expressions]
+    names = [p.alias_or_name.lower() for p in sel.expressions]
+    for key in group.expressions:
+        if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(texts):
+            found.add(int(key.name) - 1)
+            continue
+        found.update(i for i, t in enumerate(texts) if t == key.sql())
+        if isinstance(key, exp.Column) and not key.table:
+            found.update(i for i, n in enumerate(names) if n == key.name.lower())
+    return found
+
+
+def final_cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr],
+                      value: exp.Expr) -> list[exp.Expr] | None:
+    """Per projection of a final SELECT over thresholded rows, its taint (None: ``value``,
+    the row's, for every cell): per source read without aggregates, else none for the exact
+    group keys (``TaintMap.clean_of``) and the group's taint for the rest."""
+    if not any(isinstance(n, exp.AggFunc) for p in sel.expressions for n in p.walk()) \
+            and not sel.args.get("group"):
+        return cell_taints(sel, taints, reach)
+    if any(isinstance(n, exp.Window) for p in sel.expressions for n in p.walk()):
+        return None
+    clean = taints.clean_memo.get(id(sel), set())
+    return [exp.false() if p.alias_or_name.lower() in clean else value.copy()
+            for p in sel.expressions]
+
+
+def _dropped_probe(body: exp.Expr) -> exp.Expr | None:
+    """For an aggregation read on the NULL side of an outer join: whether it dropped any row,
+    read before its rows are filtered (``SELECT bool_or(__cr_d) FROM <its inner SELECT>``), so
+    that the flag stands even when it dropped every row."""
+    from_ = body.args.get("from_") if isinstance(body, exp.Select) else None
+    inner = from_.this if from_ is not None else None
+    if not (isinstance(inner, exp.Subquery) and inner.alias == "__cr_q"
+            and isinstance(inner.this, exp.Select)
+            and any(p.alias_or_name == "__cr_d" for p in inner.this.expressions)):
+        return None
+    copied = inner.copy()
+    copied.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
+    for sel in copied.find_all(exp.Select):
+        sel.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+    probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
+        exp.column("__cr_d", quoted=True)]), expressions=[exp.false()])).from_(copied)
+    probe.meta["cr_copy"] = True
+    return exp.Subquery(this=probe)
+
+
+def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
+    """Replace each probe marker by its probe over the rewritten source: whether the
+    aggregation dropped any row (``_dropped_probe``), else whether any of its rows is tainted."""
+    for marker in list(tree.find_all(exp.Anonymous)):
+        if marker.name != PROBE:
+            continue
+        holder = probes[marker.expressions[0].name]
+        probe = _dropped_probe(holder.this) or _tainted_probe(holder)
+        if marker is tree:
+            return probe
+        marker.replace(probe)
+    return tree
+
+
+def _tainted_probe(holder: exp.Expr) -> exp.Expr:
+    source: exp.Expr
+    if isinstance(holder, exp.CTE):
+        source = exp.Table(this=exp.to_identifier(holder.alias_or_name))
+    else:
+        source = exp.Subquery(this=holder.this.copy(),
+                              alias=exp.TableAlias(this=exp.to_identifier("__cr_tr")))
+        for sel in source.find_all(exp.Select):
+            sel.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+    probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
+        exp.column(TAINT, quoted=True)]), expressions=[exp.false()])).from_(source)
+    probe.meta["cr_copy"] = True
+    return exp.Subquery(this=probe)

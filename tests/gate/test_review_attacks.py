@@ -150,6 +150,42 @@ def test_a_partition_of_everyone_but_one_is_not_released_beside_the_total(
     assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
 
 
+# Four sums none of which is covered by the others' union, yet B + C - D - E = -2 x target:
+# a check of each aggregate against the union of the rest would miss it (the rank test does not).
+CROSSED = (
+    "SELECT SUM(revenue) FILTER (WHERE revenue < 300) AS b, "
+    f"SUM(revenue) FILTER (WHERE revenue >= 300 AND NOT ({TARGET})) AS c, "
+    "SUM(revenue) FILTER (WHERE revenue < 150 OR (revenue >= 300 AND revenue < 450) "
+    f"OR ({TARGET})) AS d, "
+    "SUM(revenue) FILTER (WHERE (revenue >= 150 AND revenue < 300) OR (revenue >= 450 AND NOT "
+    f"({TARGET})) OR ({TARGET})) AS e FROM conversions")
+
+
+def test_crossed_sums_do_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    b, c, d, e = first(raw, CROSSED)
+    assert math.isclose((d + e - b - c) / 2, truth, abs_tol=0.005)  # the attack is real
+    row = one_row(ask(loaded, canary, CROSSED))
+    decoded = None if row is None or None in row else (row[2] + row[3] - row[0] - row[1]) / 2
+    assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+
+
+def test_costs_of_a_three_person_campaign_are_not_decoded_from_a_split(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """Everyone's rows split in two halves that leave out one small campaign's rows: its people
+    also saw other campaigns, so every set of people here is large; its rows are not."""
+    sql = ("SELECT SUM(cost) AS total, SUM(cost) FILTER (WHERE campaign < 'm' AND "
+           "campaign <> 'CANARYCAMP3') AS a, SUM(cost) FILTER (WHERE campaign >= 'm') AS b "
+           "FROM impressions")
+    truth = first(raw, "SELECT SUM(cost) FROM impressions WHERE campaign = 'CANARYCAMP3'")[0]
+    total, a, b = first(raw, sql)
+    assert math.isclose(total - a - b, truth)  # the attack is real
+    row = one_row(ask(loaded, canary, sql))
+    decoded = None if row is None or None in row else row[0] - row[1] - row[2]
+    assert decoded is None or not math.isclose(decoded, truth), (decoded, truth)
+
+
 @pytest.mark.xfail(strict=True, reason="leak: release.close_rows compares branch rows two by two "
                    "(sketches); all - low - high over three UNION ALL branches is one revenue")
 def test_a_partition_over_union_branches_is_not_released_beside_the_total(
