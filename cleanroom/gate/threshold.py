@@ -131,12 +131,12 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
     if not cells.combines(vectors):
         return None
     names = cells.bits(vectors)
-    inner.append("expressions", exp.alias_(cells.histograms(cells.pattern_list(counts, names)),
-                                           cells.PATTERNS, quoted=True))
+    inner.append("expressions", exp.alias_(cells.pattern_list(counts, names), cells.PATTERNS,
+                                           quoted=True))
     index = {a: i for i, a in enumerate(shape.aggregates)}
     bits = [-1 if vectors[a] is None else names.index(str(vectors[a])) for a in shape.aggregates]
     fields = {
-        "m": outer_ref(cells.PATTERNS),
+        "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
         "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
