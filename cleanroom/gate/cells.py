@@ -13,6 +13,11 @@ SELECT turns those counts into one withheld flag per aggregate:
 
 An aggregate without supports stands on the row's own people, so it costs no count, and its
 difference from a support is ``__cr_n - n`` (a support's people are a subset of the row's).
+
+Pairs are not enough (a total beside a partition of everyone but one person): the inner SELECT
+also lists each person's row *patterns* (``pattern_list``), for the release to check every
+combination of the row's aggregates (``cleanroom/isolation.py``), or, inside the query, for a
+blunter rule in SQL (``small_code``: an aggregate whose rows meet a small pattern is withheld).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
-from cleanroom.gate.taint import TAINT, TaintMap, fill_probes, final_cell_taints, read_taint
+from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
+from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 
 PEOPLE = "__cr_n"
