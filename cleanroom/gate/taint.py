@@ -231,6 +231,8 @@ def clean_columns(body: exp.Expr, plans: dict[int, SelectPlan], tainted: bool) -
     if tainted or not isinstance(body, exp.Select) or plan is None or plan.mode is not \
             Mode.ANONYMIZING:
         return set()
+    if any(body.args.get(a) for a in ("having", "qualify", "limit", "offset")):
+        return set()  # which groups it keeps may turn on a withheld value (kept, and tainted)
     return {proj.alias_or_name.lower() for proj in body.expressions
             if _of_keys(proj.unalias() if isinstance(proj, exp.Alias) else proj, plan)}
 
