@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
+from cleanroom.isolation import BASE, RowSystem, withheld_aggregates
 
 EXACT, PARTIAL = "exact", "partial"
 
@@ -72,10 +73,15 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     >>> out.rows, out.row_status, out.withheld_cells
     ([['a', 60, None]], ('partial',), ((0, 2),))
     """
-    hidden = cell_flags + 2 * compare_rows + (people_column is not None)
+    systems = SYSTEM in result.columns
+    hidden = cell_flags + 2 * compare_rows + systems + (people_column is not None)
     width = len(result.columns) - hidden
     kept, people = _kept(result, width, people_column is not None, min_users)
     suppressed = count_withheld(people, min_users) if people_column is not None else 0
+    if systems:
+        at = result.columns.index(SYSTEM)
+        kept, dropped = _isolate(kept, width, cell_flags, at, min_users)
+        suppressed += dropped
     if compare_rows:
         close = close_rows([r[width + cell_flags] for r in kept], min_users,
                            [r[width + cell_flags + 1] for r in kept])
@@ -90,6 +96,41 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
         status.append(PARTIAL if any(flags) else EXACT)
         rows.append(row)
     return Release(result.columns[:width], rows, suppressed, tuple(status), tuple(cells))
+
+
+SYSTEM = "__cr_x"  # gate/cells.PATTERNS: the row's patterns and aggregates
+
+
+def _isolate(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, k: int
+             ) -> tuple[list[tuple[Any, ...]], int]:
+    """Withhold the aggregates (and the cells computed from them) that some combination of
+    the row's released numbers would isolate to a few people (``isolation.py``); a row whose
+    HAVING or ORDER BY read one is withheld whole, and counted."""
+    kept: list[tuple[Any, ...]] = []
+    for row in rows:
+        found = row[at]
+        if found is None:
+            kept.append(row)
+            continue
+        withheld = withheld_aggregates(system_of(found), k)
+        if withheld & set(found["h"]):
+            continue
+        flags = list(row[width:width + cell_flags])
+        for j, deps in enumerate(found["c"]):
+            if withheld & set(deps):
+                flags[j] = True
+        kept.append((*row[:width], *flags, *row[width + cell_flags:]))
+    return kept, len(rows) - len(kept)
+
+
+def system_of(found: dict[str, Any]) -> RowSystem:
+    """The hidden ``__cr_x`` value as a ``RowSystem`` (a condition without a bit: withheld)."""
+    histograms = found["m"] or {}
+    bits = list(found["v"])
+    flagged = [bool(f) or b < BASE for f, b in zip(found["f"], bits)]
+    return RowSystem(rows=histograms.get("r") or {}, people=histograms.get("p") or {},
+                     flagged=flagged, counts=[int(n or 0) for n in found["n"]],
+                     bits=[max(b, BASE) for b in bits])
 
 
 SKETCH_SIZE = 4  # gate/threshold.SKETCH_SIZE: sketches hold 4k hashes

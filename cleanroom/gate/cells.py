@@ -13,6 +13,11 @@ SELECT turns those counts into one withheld flag per aggregate:
 
 An aggregate without supports stands on the row's own people, so it costs no count, and its
 difference from a support is ``__cr_n - n`` (a support's people are a subset of the row's).
+
+Pairs are not enough (a total beside a partition of everyone but one person): the inner SELECT
+also lists each person's row *patterns* (``pattern_list``), for the release to check every
+combination of the row's aggregates (``cleanroom/isolation.py``), or, inside the query, for a
+blunter rule in SQL (``small_code``: an aggregate whose rows meet a small pattern is withheld).
 """
 
 from __future__ import annotations
@@ -242,3 +247,95 @@ def few_people(ref: Ref, floor: int, k: int) -> exp.Expr:
     (``release.count_withheld``), so it may taint what is computed from its relation."""
     return exp.Between(this=ref(BASE), low=exp.Literal.number(floor),
                        high=exp.Literal.number(k - 1))
+
+
+# -- combinations of the row's aggregates (a linear system over the row's people) -----------
+# Pairs are not enough: a total beside a partition of everyone but one person (``SUM(x)``,
+# ``SUM(x) FILTER (WHERE x < 300)``, ``SUM(x) FILTER (WHERE x >= 300 AND NOT <one>)``) is
+# hundreds of people apart pair by pair, yet total - low - high is one person. Each aggregate
+# sums its rows (those meeting its support's condition), so released numbers combine like
+# their rows' indicator vectors: the rows of a group fall into *patterns* (which supports a
+# row meets), people into the OR of their rows' patterns, and a combination of aggregates
+# that cancels on every pattern of at least k people isolates the few behind the others.
+# The inner SELECT lists each person's patterns; a pattern held by 1 to k-1 people is *small*.
+PATTERNS = "__cr_x"
+MAX_BITS = 16  # patterns are packed below a person's hash: supports beyond are always withheld
+COPY_META = "cr_copy"  # rewrite.COPY: a SELECT the rewrite added (verify skips it)
+
+
+def vector_names(counts: Counts, aggs: list[int]) -> dict[int, str | None]:
+    """Each aggregate's rows, by the count naming its condition (None: every row of the group)."""
+    return {a: counts.compared.get(a, counts.people.get(a)) for a in aggs}
+
+
+def bits(vectors: dict[int, str | None]) -> list[str]:
+    """The distinct conditions, in a fixed order: bit i of a pattern is condition i."""
+    return sorted({n for n in vectors.values() if n is not None},
+                  key=lambda n: int(n[len("__cr_r"):]))
+
+
+def combines(vectors: dict[int, str | None]) -> bool:
+    """Whether two released aggregates of the row could be combined (two distinct row sets)."""
+    return len(set(vectors.values())) >= 2
+
+
+def pattern_list(counts: Counts, names: list[str]) -> exp.Expr:
+    """``list(DISTINCT (hash(person) >> 16) * 65536 + pattern)``: each person's patterns."""
+    assert counts.plan.uid_expr is not None
+    pattern: exp.Expr = exp.Literal.number(0)
+    for i, name in enumerate(names[:MAX_BITS]):
+        term = exp.Case(ifs=[exp.If(this=exp.Paren(this=counts.conditions[name].copy()),
+                                    true=exp.Literal.number(1 << i))],
+                        default=exp.Literal.number(0))
+        pattern = exp.Add(this=pattern, expression=term)
+    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    high = exp.Mul(this=exp.Paren(this=exp.BitwiseRightShift(
+        this=person, expression=exp.Literal.number(16))), expression=exp.Literal.number(65536))
+    value = exp.Add(this=high, expression=exp.Paren(this=pattern))
+    return exp.Anonymous(this="list", expressions=[exp.Distinct(expressions=[value])])
+
+
+_SMALL = """SELECT COALESCE(BIT_OR(p * 2 + 1) FILTER (WHERE n < {k}), 0) FROM (
+  SELECT e % 65536 AS p, COUNT(*) AS n FROM UNNEST(__list__) AS __cr_e(e) GROUP BY 1
+  UNION ALL
+  SELECT pp, COUNT(*) FROM (SELECT BIT_OR(e % 65536) AS pp FROM UNNEST(__list__) AS __cr_e(e)
+                            GROUP BY e // 65536) AS __cr_pp GROUP BY 1) AS __cr_s"""
+
+
+def small_code(patterns: exp.Expr, k: int) -> exp.Expr:
+    """One integer per row: bit 0 set when some row pattern or person pattern is small, bit
+    i + 1 when a small one meets condition i (``pattern_list``'s bits)."""
+    return exp.Subquery(this=_filled(_SMALL.format(k=k), patterns))
+
+
+def touches_small(code: exp.Expr, bit: int | None) -> exp.Expr:
+    """The aggregate's rows include a small pattern (``bit`` None: every row of the group)."""
+    shift = 0 if bit is None else bit + 1
+    shifted = exp.BitwiseRightShift(this=exp.Paren(this=code), expression=exp.Literal.number(shift))
+    return exp.EQ(this=exp.Mod(this=exp.Paren(this=shifted), expression=exp.Literal.number(2)),
+                  expression=exp.Literal.number(1))
+
+
+_HISTOGRAMS = """SELECT STRUCT_PACK(
+  r := (SELECT HISTOGRAM(e % 65536) FROM UNNEST(__list__) AS __cr_e(e)),
+  p := (SELECT HISTOGRAM(pp) FROM (SELECT BIT_OR(e % 65536) AS pp
+        FROM UNNEST(__list__) AS __cr_e(e) GROUP BY e // 65536) AS __cr_pp))"""
+
+
+def _filled(template: str, patterns: exp.Expr) -> exp.Expr:
+    import sqlglot
+
+    query = sqlglot.parse_one(template, read="duckdb")
+    for col in list(query.find_all(exp.Column)):
+        if col.name == "__list__":
+            col.replace(patterns.copy())
+    for sel in query.find_all(exp.Select):
+        sel.meta[COPY_META] = True
+    return query
+
+
+def histograms(patterns: exp.Expr) -> exp.Expr:
+    """``{r: row pattern -> people, p: person pattern -> people}`` (``isolation.RowSystem``)."""
+    query = _filled(_HISTOGRAMS, patterns)
+    assert isinstance(query, exp.Select)
+    return query.expressions[0]

@@ -26,6 +26,7 @@ from cleanroom.gate.guard import guard, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
+from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 
@@ -77,7 +78,7 @@ def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[i
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
             tree = replacement
-    return try_casts(tree), run.copies
+    return try_casts(fill_probes(tree, run.taint.probes)), run.copies
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
@@ -147,8 +148,10 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     for node in hidden:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
     if counts is not None:
-        threshold(sel, outer, plan, counts, names, limits=run.limits, taint=taint,
-                  branch=branch)
+        # Read through an outer join, a relation that drops any row is tainted (see taint.py).
+        limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
+            else run.limits
+        threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch)
     return outer
 
 
@@ -177,9 +180,8 @@ def _needs_split(sel: exp.Select, plan: SelectPlan) -> bool:
 # -- taint -------------------------------------------------------------------------------
 def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
     """Whether a row of ``sel``'s sources is tainted, before ``sel`` computes anything."""
-    found: list[exp.Expr] = [
-        exp.Coalesce(this=exp.column(TAINT, table=alias, quoted=True), expressions=[exp.false()])
-        for alias in run.taint.sources.get(id(sel), [])]
+    found: list[exp.Expr] = [read_taint(sel, a, run.taint.holders.get((id(sel), a)), run.taint.probes)
+                             for a in run.taint.sources.get(id(sel), [])]
     wanted = set(run.taint.values.get(id(sel), []))
     for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
         found.append(_value_taint(sub, run))
@@ -215,8 +217,13 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         sel.append("expressions", exp.alias_(value, TAINT, quoted=True))
         return sel
     width = len(sel.expressions)
+    reach = {a: read_taint(sel, a, run.taint.holders.get((id(sel), a)), run.taint.probes)
+             for a in run.taint.sources.get(id(sel), [])}
+    per_cell = final_cell_taints(sel, run.taint, reach, value) if branch is None \
+        and taint is not None else None  # a key read from a thresholded row stays exact
     for j in range(width):
-        sel.append("expressions", exp.alias_(value.copy(), f"__cr_w{j}", quoted=True))
+        flag = per_cell[j] if per_cell is not None else value.copy()
+        sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True))
     if branch is not None:  # a row beside aggregated ones, standing on nobody's data
         nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
         sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
@@ -310,6 +317,7 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
     for select in _selects(tree):
         if select is not tree:
             _rewrite_in_place(select, shape.plans[id(select)], run)
+    fill_probes(tree, run.taint.probes)
     _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
     try_casts(tree)  # in place: the final SELECT stays the node the DP stage reads
     return tree

@@ -20,6 +20,12 @@ TAINT = "__cr_w"
 
 def cte_body(table: exp.Table) -> exp.Expr | None:
     """The query a table reference names when it names a CTE in scope (nearest first)."""
+    cte = cte_of(table)
+    return cte.this if cte is not None else None
+
+
+def cte_of(table: exp.Table) -> exp.CTE | None:
+    """The CTE a table reference names, if any (its body changes as the rewrite goes)."""
     if table.args.get("db") or table.args.get("catalog"):
         return None
     node: exp.Expr | None = table
@@ -29,7 +35,7 @@ def cte_body(table: exp.Table) -> exp.Expr | None:
         if with_ is not None:
             for cte in with_.expressions:
                 if cte.alias_or_name == table.name and not _inside(table, cte):
-                    return cte.this
+                    return cte
                 if _inside(table, cte):
                     break  # only the CTEs before this one are visible from its body
         node = parent
@@ -61,12 +67,12 @@ def sources(sel: exp.Select) -> list[tuple[str, exp.Expr]]:
 
 def value_subqueries(sel: exp.Select) -> list[exp.Subquery]:
     """Subqueries ``sel`` uses as values or IN lists (not as relations)."""
-    relations = {id(n) for n in _relation_nodes(sel)}
+    relations = {id(n) for n in relation_nodes(sel)}
     return [s for s in sel.find_all(exp.Subquery)
             if s.parent_select is sel and id(s) not in relations and not _in_cte(s, sel)]
 
 
-def _relation_nodes(sel: exp.Select) -> list[exp.Expr]:
+def relation_nodes(sel: exp.Select) -> list[exp.Expr]:
     from_ = sel.args.get("from_")
     return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
 
@@ -87,6 +93,15 @@ class TaintMap:
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
         self.carry: set[int] = set()
+        # SELECT id -> source alias -> its clean columns (``clean_columns``)
+        self.clean: dict[int, dict[str, set[str]]] = {}
+        # Aggregations read (maybe through other SELECTs) on the NULL side of an outer join:
+        # a row they drop, of any size, changes the joined rows (``outer_reads``).
+        self.outer_read: set[int] = set()
+        self.clean_memo: dict[int, set[str]] = {}
+        # (SELECT id, alias) -> the CTE or subquery node holding that source's query
+        self.holders: dict[tuple[int, str], exp.Expr] = {}
+        self.probes: dict[str, exp.Expr] = {}  # ``read_taint``'s markers -> their holders
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
         for sel in tree.find_all(exp.Select):
@@ -96,12 +111,87 @@ class TaintMap:
                 self._mark(body)
             for sub in value_subqueries(sel):
                 self._mark(sub.this)
+        for sel in tree.find_all(exp.Select):
+            outer = outer_sides(sel)
+            for alias, body in sources(sel):
+                if alias in outer:
+                    self._outer(body)
+            for node in relation_nodes(sel):
+                holder = cte_of(node) if isinstance(node, exp.Table) else node
+                if isinstance(holder, (exp.CTE, exp.Subquery)):
+                    self.holders[(id(sel), node.alias_or_name)] = holder
+            self.clean[id(sel)] = {a: self.clean_of(body) for a, body in sources(sel)
+                                   if a in self.sources[id(sel)]}
+            self.clean_of(sel)  # before the rewrite moves nodes: ``final_cell_taints``
 
     def _mark(self, query: exp.Expr) -> None:
         if not self.may(query):
             return
         for sel in branch_selects(query):
             self.carry.add(id(sel))
+
+    def clean_of(self, node: exp.Expr) -> set[str]:
+        """Lower-case names of the columns of ``node`` that are exact in every row it keeps."""
+        key = id(node)
+        if key not in self.clean_memo:
+            self.clean_memo[key] = set()  # a cycle is clean of nothing
+            self.clean_memo[key] = self._clean(node)
+        return self.clean_memo[key]
+
+    def _clean(self, node: exp.Expr) -> set[str]:
+        if isinstance(node, exp.Subquery):
+            return self.clean_of(node.this)
+        if isinstance(node, exp.SetOperation):
+            branches = branch_selects(node)
+            names = [p.alias_or_name.lower() for p in branches[0].expressions]
+            positions = set(range(len(names)))
+            for branch in branches:
+                mine = self.clean_of(branch)
+                positions &= {i for i, p in enumerate(branch.expressions)
+                              if p.alias_or_name.lower() in mine}
+            return {names[i] for i in positions}
+        if not isinstance(node, exp.Select):
+            return set()
+        plan = self.plans.get(id(node))
+        if plan is not None and plan.mode is Mode.ANONYMIZING:
+            return clean_columns(node, self.plans, self.tainted(node))
+        if plan is None or plan.mode is not Mode.ANON:
+            return set()
+        return self._clean_anon(node)
+
+    def _clean_anon(self, sel: exp.Select) -> set[str]:
+        """Over thresholded rows: the group keys (every column, without GROUP BY and
+        aggregates) that read only exact columns of their sources."""
+        if self.values.get(id(sel)) or any(sel.args.get(a) for a in (
+                "having", "qualify", "distinct", "limit", "offset")):
+            return set()
+        tainted = self.sources.get(id(sel), [])
+        clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
+        reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted))
+        on_reader = Reader(clean, set(), set(), set(tainted))
+        where = sel.args.get("where")
+        if (where is not None and reader.reached(where)) or any(
+                on_reader.reached(j.args["on"]) for j in sel.args.get("joins") or []
+                if j.args.get("on") is not None):
+            return set()
+        keys = group_positions(sel)
+        found = set()
+        for i, proj in enumerate(sel.expressions):
+            if any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery)) for n in proj.walk()):
+                continue
+            if (keys is None or i in keys) and reader.reached(proj) == set():
+                found.add(proj.alias_or_name.lower())
+        return found
+
+    def _outer(self, query: exp.Expr) -> None:
+        for sel in branch_selects(query):
+            plan = self.plans.get(id(sel))
+            if id(sel) in self.outer_read:
+                continue
+            self.outer_read.add(id(sel))
+            if plan is None or plan.mode is not Mode.ANONYMIZING:
+                for _, body in sources(sel):
+                    self._outer(body)
 
     def tainted(self, sel: exp.Select) -> bool:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))
@@ -126,3 +216,115 @@ class TaintMap:
                 or any(self.may(s.this) for s in value_subqueries(node)))
 
 
+
+
+# -- which cells of a SELECT over thresholded rows a source's taint reaches ------------------
+# A relation's taint says that its rows may have lost cells, or that the relation lost rows.
+# Neither changes a *key* of a row it kept: a group key of an aggregation across people over
+# untainted sources is never withheld, so it is exact wherever the row stands. Read through
+# an outer join, a kept row may be missing on one side (its columns NULL where raw DuckDB
+# has the values), unless it is the USING key taken from every side at once
+# (``COALESCE(a.k, b.k)``): some side holds the row, and all sides agree on k.
+def clean_columns(body: exp.Expr, plans: dict[int, SelectPlan], tainted: bool) -> set[str]:
+    """Lower-case names of ``body``'s columns that are functions of its group keys alone."""
+    plan = plans.get(id(body))
+    if tainted or not isinstance(body, exp.Select) or plan is None or plan.mode is not \
+            Mode.ANONYMIZING:
+        return set()
+    if any(body.args.get(a) for a in ("having", "qualify", "limit", "offset")):
+        return set()  # which groups it keeps may turn on a withheld value (kept, and tainted)
+    return {proj.alias_or_name.lower() for proj in body.expressions
+            if _of_keys(proj.unalias() if isinstance(proj, exp.Alias) else proj, plan)}
+
+
+def _of_keys(node: exp.Expr, plan: SelectPlan) -> bool:
+    if id(node) in plan.atoms.key_hits:
+        return True
+    if isinstance(node, (exp.Column, exp.AggFunc, exp.Window, exp.Subquery, exp.Select)):
+        return False
+    return all(_of_keys(child, plan) for child in node.iter_expressions())
+
+
+def outer_sides(sel: exp.Select) -> set[str]:
+    """Aliases of the relations an outer join of ``sel`` may fill with NULLs."""
+    from_ = sel.args.get("from_")
+    seen = [from_.this.alias_or_name] if from_ is not None else []
+    found: set[str] = set()
+    for join in sel.args.get("joins") or []:
+        side = (join.side or "").upper()
+        alias = join.this.alias_or_name
+        if side in ("LEFT", "FULL"):
+            found.add(alias)
+        if side in ("RIGHT", "FULL"):
+            found.update(seen)
+        seen.append(alias)
+    return found
+
+
+def using_columns(sel: exp.Select) -> set[str]:
+    """Names every side of a join agrees on: ``USING (k)``, or a conjunct ``a.k = b.k`` of ON."""
+    found = {u.name.lower() for j in sel.args.get("joins") or [] for u in j.args.get("using") or []}
+    for join in sel.args.get("joins") or []:
+        on = join.args.get("on")
+        for conjunct in on.flatten() if isinstance(on, exp.And) else [on] if on else []:
+            if isinstance(conjunct, exp.EQ) and all(isinstance(s, exp.Column) for s in (
+                    conjunct.this, conjunct.expression)) and \
+                    conjunct.this.name.lower() == conjunct.expression.name.lower():
+                found.add(conjunct.this.name.lower())
+    return found
+
+
+class Reader:
+    """Which tainted sources an expression's value depends on (None: cannot tell)."""
+
+    def __init__(self, clean: dict[str, set[str]], outer: set[str], using: set[str],
+                 tainted: set[str]) -> None:
+        self.clean, self.outer, self.using, self.tainted = clean, outer, using, tainted
+
+    def reached(self, node: exp.Expr) -> set[str] | None:
+        hit: set[str] = set()
+        for col in node.find_all(exp.Column):
+            if isinstance(col.this, exp.Star):
+                return None
+            alias = col.table
+            if not alias:
+                return None if self.tainted else hit  # an unqualified name: any source
+            if alias in self.tainted and not self._exact(col):
+                hit.add(alias)
+        return hit
+
+    def _exact(self, col: exp.Column) -> bool:
+        name = col.name.lower()
+        if name not in self.clean.get(col.table, set()):
+            return False
+        if col.table not in self.outer:
+            return True
+        merged = col.parent
+        if not isinstance(merged, exp.Coalesce) or name not in self.using:
+            return False
+        args = [merged.this, *merged.expressions]
+        tables = {a.table for a in args if isinstance(a, exp.Column)}
+        return all(isinstance(a, exp.Column) and a.name.lower() == name
+                   and name in self.clean.get(a.table, {name} if a.table not in self.tainted
+                                              else set())
+                   for a in args) and (bool(tables - self.outer) or self.outer <= tables)
+
+
+def group_positions(sel: exp.Select) -> set[int] | None:
+    """Indexes of the projections ``sel`` groups by (None: it does not group, nor aggregate)."""
+    group = sel.args.get("group")
+    if group is None:
+        aggregated = any(isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
+                         for p in sel.expressions for n in p.walk())
+        return set() if aggregated else None
+    found: set[int] = set()
+    texts = [(p.unalias() if isinstance(p, exp.Alias) else p).sql() for p in sel.expressions]
+    names = [p.alias_or_name.lower() for p in sel.expressions]
+    for key in group.expressions:
+        if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(texts):
+            found.add(int(key.name) - 1)
+            continue
+        found.update(i for i, t in enumerate(texts) if t == key.sql())
+        if isinstance(key, exp.Column) and not key.table:
+            found.update(i for i, n in enumerate(names) if n == key.name.lower())
+    return found

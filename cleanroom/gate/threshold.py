@@ -99,15 +99,81 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     if taint is not None:
         inner.append("expressions", exp.alias_(_any(taint), ROW_TAINT, quoted=True))
     agg_flags = cells.withheld(counts, outer_ref, k, shape.aggregates)
+    own_row = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    system = None
+    if plan.final and branch is None:
+        # The release decides which combinations to withhold (``isolation.py``).
+        touched: dict[int, exp.Expr] = {}
+        system = _system(inner, counts, shape, agg_flags)
+    else:
+        touched = _combinations(inner, counts, shape, k)
+    for agg, flag in touched.items():
+        agg_flags[agg] = either(agg_flags[agg], flag) if agg in agg_flags else flag
     cell_flags = [_cell_flag(deps, agg_flags, computed and taint is not None)
                   for deps, computed in zip(shape.cells, shape.computed)]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
     if plan.final:
         if branch is not None:
             inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
-        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch)
+        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system)
     else:
-        _intermediate(inner, outer, counts, shape, cell_flags, row_flag, limits=limits)
+        touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
+        _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
+                      touched=touched_row)
+
+
+def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]
+            ) -> exp.Expr | None:
+    """The row's patterns and aggregates for ``isolation.RowSystem`` (None: nothing to
+    combine), as the hidden ``__cr_x``: ``{m: histograms, f: flags, n: people, v: bits, c:
+    each column's aggregates, h: the aggregates HAVING / ORDER BY read}``."""
+    vectors = cells.vector_names(counts, shape.aggregates)
+    if not cells.combines(vectors):
+        return None
+    names = cells.bits(vectors)
+    inner.append("expressions", exp.alias_(cells.pattern_list(counts, names), cells.PATTERNS,
+                                           quoted=True))
+    index = {a: i for i, a in enumerate(shape.aggregates)}
+    bits = [-1 if vectors[a] is None else names.index(str(vectors[a])) for a in shape.aggregates]
+    fields = {
+        "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
+        "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
+                     if a in flags else exp.false() for a in shape.aggregates]),
+        "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
+                     for a in shape.aggregates]),
+        "v": _array([exp.Literal.number(b if b < cells.MAX_BITS else -2) for b in bits]),
+        "c": _array([_array([exp.Literal.number(index[a]) for a in deps])
+                     for deps in shape.cells]),
+        "h": _array([exp.Literal.number(index[a]) for a in shape.row]),
+    }
+    return exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(n), expression=v) for n, v in fields.items()])
+
+
+def _array(items: list[exp.Expr]) -> exp.Expr:
+    if not items:
+        return exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("INTEGER[]"))
+    return exp.Array(expressions=items)
+
+
+def _combinations(inner: exp.Select, counts: Counts, shape: Layout, k: int
+                  ) -> dict[int, exp.Expr]:
+    """Flags that withhold every aggregate whose rows meet a small pattern (``cells``): what
+    is left cancels on every small pattern, so no combination of it isolates a few people."""
+    vectors = cells.vector_names(counts, shape.aggregates)
+    if not cells.combines(vectors):
+        return {}
+    names = cells.bits(vectors)
+    code = cells.small_code(cells.pattern_list(counts, names), k)
+    inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True))
+    flags: dict[int, exp.Expr] = {}
+    for agg, name in vectors.items():
+        bit = None if name is None else names.index(name)
+        if bit is not None and bit >= cells.MAX_BITS:
+            flags[agg] = exp.true()  # fail closed: no room in the pattern for its condition
+        else:
+            flags[agg] = cells.touches_small(outer_ref(cells.PATTERNS), bit)
+    return flags
 
 
 def _any(taint: exp.Expr) -> exp.Expr:
@@ -122,8 +188,9 @@ def _cell_flag(deps: list[int], flags: dict[int, exp.Expr], tainted: bool) -> ex
 
 
 def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[exp.Expr | None],
-           row_flag: exp.Expr | None, *, k: int, branch: int | None) -> None:
-    if branch is not None or any(f is not None for f in cell_flags):
+           row_flag: exp.Expr | None, *, k: int, branch: int | None,
+           system: exp.Expr | None) -> None:
+    if branch is not None or system is not None or any(f is not None for f in cell_flags):
         for j, flag in enumerate(cell_flags):
             outer.append("expressions", exp.alias_(flag if flag is not None else exp.false(),
                                                    f"__cr_w{j}", quoted=True))
@@ -131,6 +198,8 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
         outer.append("expressions", exp.alias_(compared_people(counts, branch), COMPARED,
                                                quoted=True))
         outer.append("expressions", outer_ref(SKETCH))
+    if system is not None:
+        outer.append("expressions", exp.alias_(system, cells.PATTERNS, quoted=True))
     people: exp.Expr = outer_ref(BASE)
     if row_flag is not None:
         # A row withheld for what its HAVING or ORDER BY read: counted like a small row.
@@ -189,7 +258,7 @@ def compared_people(counts: Counts, branch: int) -> exp.Expr:
 
 def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: Layout,
                   cell_flags: list[exp.Expr | None], row_flag: exp.Expr | None, *,
-                  limits: Thresholds) -> None:
+                  limits: Thresholds, touched: exp.Expr | None) -> None:
     k = limits.min_users
     for proj, flag in zip(outer.expressions, cell_flags):
         if flag is not None:
@@ -207,6 +276,11 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
     if ROW_TAINT in {p.alias_or_name for p in inner.expressions}:
         taint.append(outer_ref(ROW_TAINT))
+    if touched is not None:
+        # HAVING / ORDER BY read an aggregate withheld for its combinations: the row is kept
+        # whatever HAVING says, and every row is tainted (which rows are kept, and in what
+        # order, would tell the value).
+        taint.append(cells.bool_or(touched.copy(), window=True))
     outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
                                            quoted=True))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
@@ -215,5 +289,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         conditions.append(exp.Not(this=exp.Paren(this=row_flag)))
     where = outer.args.get("where")
     if where is not None:
-        conditions.append(exp.Paren(this=where.this))
+        kept = where.this if touched is None else either(exp.Paren(this=where.this),
+                                                         exp.Paren(this=touched.copy()))
+        conditions.append(exp.Paren(this=kept))
     outer.set("where", exp.Where(this=both(*conditions)))

@@ -1668,7 +1668,6 @@ ORDER BY channel, number_of_events DESC;
 -- source: github.com/google/fractribution py/fractribution_data/templates/paths_to_conversion.sql, paths_to_non_conversion.sql and path_summary.sql
 -- idiom: STRING_AGG(channel, ' > ') OVER (PARTITION BY visitor, conversion ORDER BY time), ROW_NUMBER pathRecency = 1, lookback in seconds, IFNULL(path, 'Unmatched Channel'), FULL JOIN ... USING(path) with IFNULL(Rp.path, Ncp.path)
 -- legit
--- currently: wrong: accepted, but the path keys come back null (FULL JOIN ... USING (path) of two thresholded CTEs)
 -- people: WITH c AS (SELECT Conv.user_key, ROW_NUMBER() OVER (PARTITION BY Conv.user_key, Conv.ts ORDER BY S.ts DESC) AS r, STRING_AGG(S.ad_product, ' > ') OVER (PARTITION BY Conv.user_key, Conv.ts ORDER BY S.ts) AS path FROM conversions Conv JOIN clicks S ON Conv.user_key = S.user_key AND Conv.ts >= S.ts AND date_diff('second', S.ts, Conv.ts) <= 30 * 24 * 60 * 60 WHERE Conv.event_type = 'purchase'), n AS (SELECT user_key, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts DESC) AS r, STRING_AGG(ad_product, ' > ') OVER (PARTITION BY user_key ORDER BY ts) AS path FROM clicks WHERE user_key NOT IN (SELECT user_key FROM conversions WHERE event_type = 'purchase')), cp AS (SELECT path, COUNT(DISTINCT user_key) AS k FROM c WHERE r = 1 GROUP BY 1), np AS (SELECT path, COUNT(DISTINCT user_key) AS k FROM n WHERE r = 1 GROUP BY 1) SELECT path, GREATEST(COALESCE(cp.k, 0), COALESCE(np.k, 0)) FROM cp FULL JOIN np USING (path)
 -- why: the STRUCT / ARRAY_AGG / UNNEST round trip of the BigQuery templates is flattened; sessions are clicks, conversions purchases
 WITH
@@ -1860,7 +1859,6 @@ FROM actual_result;
 -- source: AMC Instructional Query Library, "Tentpole Phase Overlap", 4.1.1 Exploratory query for ASIN conversions (advertising.amazon.com/marketing-cloud/instructional-queries)
 -- idiom: UNION ALL with -1 AS campaign_id, SUM(total_cost / 100000), LEFT JOIN to attributed events on campaign, ARRAY_SORT(COLLECT(DISTINCT)) of a dimension
 -- legit
--- currently: wrong: accepted, but attributed rows of fewer than ceil(k/2) people are dropped inside the query without a flag (the LEFT JOIN then finds nothing), so a row differs from raw and is marked exact
 -- people: SELECT campaign, CASE WHEN ad_product = 'dsp' THEN 1 ELSE -1 END, COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2
 -- why: campaign start and end dates (campaign attributes we do not have) are left out; attributed events become purchases within 14 days of a click, by campaign
 WITH impressions AS (
@@ -2120,7 +2118,6 @@ order by avg_time_to_convert_minute desc;
 -- source: github.com/snowplow/dbt-snowplow-fractribution models/snowplow_fractribution_paths_to_conversion.sql and models/snowplow_fractribution_path_summary.sql
 -- idiom: string_agg(channel, ' > ' ORDER BY visit start) grouped per conversion, datediff('day') lookback in the join, count(*) and sum(revenue) by path, FULL JOIN ... ON with coalesce(c.path, n.path) and coalesce(count, 0)
 -- legit
--- currently: wrong: accepted, but the path keys come back null (FULL JOIN ... USING (path) of two thresholded CTEs)
 -- why: the path transforms macro (unique / exposure / first ...) is the identity here; sessions are clicks, conversions purchases, the lookback 30 days
 -- people: WITH c AS (SELECT c.user_key, c.ts, string_agg(s.ad_product, ' > ' ORDER BY s.ts) AS path FROM conversions c JOIN clicks s ON c.user_key = s.user_key AND date_diff('day', s.ts, c.ts) >= 0 AND date_diff('day', s.ts, c.ts) <= 30 WHERE c.event_type = 'purchase' GROUP BY 1, 2), n AS (SELECT s.user_key, string_agg(s.ad_product, ' > ' ORDER BY s.ts) AS path FROM clicks s WHERE s.user_key NOT IN (SELECT user_key FROM conversions WHERE event_type = 'purchase') GROUP BY 1), cp AS (SELECT path, COUNT(DISTINCT user_key) AS k FROM c GROUP BY 1), np AS (SELECT path, COUNT(DISTINCT user_key) AS k FROM n GROUP BY 1) SELECT path, GREATEST(COALESCE(cp.k, 0), COALESCE(np.k, 0)) FROM cp FULL JOIN np USING (path)
 with paths_to_conversion_rows as (

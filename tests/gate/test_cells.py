@@ -189,3 +189,28 @@ def test_union_rows_of_overlapping_people_are_compared_on_their_people(fresh: Ha
                         party="streamco").status_code == 201
     body = fresh.query(UNION).json()
     assert body["rows"] == [["a", 80]] and body["suppressed_rows"] == 1
+
+
+OUTER = """
+WITH a AS (SELECT campaign, COUNT(DISTINCT user_key) AS n FROM impressions GROUP BY campaign),
+     s AS (SELECT campaign, channel, COUNT(*) AS m FROM impressions WHERE channel = 'video'
+           GROUP BY 1, 2)
+SELECT a.campaign, a.n, s.m FROM a LEFT JOIN s ON a.campaign = s.campaign ORDER BY 1"""
+
+
+def test_a_left_join_to_a_relation_that_dropped_every_row_is_not_exact(fresh: Harness) -> None:
+    """s holds one group of 3 people, dropped inside the query (fewer than ceil(k/2), so
+    uncounted): the LEFT JOIN then finds nothing, and the NULL in its place is not presented
+    as exact; the key and the count of the preserved side are."""
+    rows = [f"{user_key(i)},2026-09-01 10:00:00,{'video' if i < 3 else 'search'},a,1.0,x"
+            for i in range(80)]
+    assert fresh.upload("impressions", (HEADER + "\n".join(rows) + "\n").encode(),
+                        party="streamco").status_code == 201
+    body = fresh.query(OUTER).json()
+    assert body["rows"] == [["a", 80, None]], body
+    assert flagged(body) == {(0, 2)}
+    rows = [f"{user_key(i)},2026-09-01 10:00:00,search,a,1.0,x" for i in range(80)]
+    assert fresh.upload("impressions", (HEADER + "\n".join(rows) + "\n").encode(),
+                        party="streamco").status_code == 201
+    body = fresh.query(OUTER).json()  # nothing dropped: the same NULL is exact
+    assert body["rows"] == [["a", 80, None]] and body["row_status"] == ["exact"], body

@@ -132,7 +132,7 @@ def test_a_lookup_label_counted_distinct_is_not_an_existence_oracle(
     assert decoded != truth, (decoded, truth)
 
 
-# -- the difference check is pairwise: a partition of the rest goes unnoticed -------------
+# -- a partition of everyone but one beside the total (closed: combinations, isolation.py)
 PARTITION_ROW = (
     "SELECT SUM(revenue) AS total, SUM(revenue) FILTER (WHERE revenue < 300) AS low, "
     f"SUM(revenue) FILTER (WHERE revenue >= 300 AND NOT ({TARGET})) AS high FROM conversions")
@@ -142,15 +142,48 @@ PARTITION_UNION = (
     f"SELECT 'high', SUM(revenue) FROM conversions WHERE revenue >= 300 AND NOT ({TARGET})")
 
 
-@pytest.mark.xfail(strict=True, reason="leak: cells.difference_flag compares aggregates two by two; "
-                   "total - low - high, where low and high split everyone but the target, is "
-                   "the target's revenue (each pair is hundreds of people apart)")
 def test_a_partition_of_everyone_but_one_is_not_released_beside_the_total(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
     row = one_row(ask(loaded, canary, PARTITION_ROW))
     decoded = None if row is None or None in row else row[0] - row[1] - row[2]
     assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+
+
+# Four sums none of which is covered by the others' union, yet B + C - D - E = -2 x target:
+# a check of each aggregate against the union of the rest would miss it (the rank test does not).
+CROSSED = (
+    "SELECT SUM(revenue) FILTER (WHERE revenue < 300) AS b, "
+    f"SUM(revenue) FILTER (WHERE revenue >= 300 AND NOT ({TARGET})) AS c, "
+    "SUM(revenue) FILTER (WHERE revenue < 150 OR (revenue >= 300 AND revenue < 450) "
+    f"OR ({TARGET})) AS d, "
+    "SUM(revenue) FILTER (WHERE (revenue >= 150 AND revenue < 300) OR (revenue >= 450 AND NOT "
+    f"({TARGET})) OR ({TARGET})) AS e FROM conversions")
+
+
+def test_crossed_sums_do_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    b, c, d, e = first(raw, CROSSED)
+    assert math.isclose((d + e - b - c) / 2, truth, abs_tol=0.005)  # the attack is real
+    row = one_row(ask(loaded, canary, CROSSED))
+    decoded = None if row is None or None in row else (row[2] + row[3] - row[0] - row[1]) / 2
+    assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+
+
+def test_costs_of_a_three_person_campaign_are_not_decoded_from_a_split(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """Everyone's rows split in two halves that leave out one small campaign's rows: its people
+    also saw other campaigns, so every set of people here is large; its rows are not."""
+    sql = ("SELECT SUM(cost) AS total, SUM(cost) FILTER (WHERE campaign < 'm' AND "
+           "campaign <> 'CANARYCAMP3') AS a, SUM(cost) FILTER (WHERE campaign >= 'm') AS b "
+           "FROM impressions")
+    truth = first(raw, "SELECT SUM(cost) FROM impressions WHERE campaign = 'CANARYCAMP3'")[0]
+    total, a, b = first(raw, sql)
+    assert math.isclose(total - a - b, truth)  # the attack is real
+    row = one_row(ask(loaded, canary, sql))
+    decoded = None if row is None or None in row else row[0] - row[1] - row[2]
+    assert decoded is None or not math.isclose(decoded, truth), (decoded, truth)
 
 
 @pytest.mark.xfail(strict=True, reason="leak: release.close_rows compares branch rows two by two "
@@ -185,9 +218,7 @@ def test_a_part_flag_does_not_bisect_one_persons_conversion_day(
     assert lo != truth, (lo, truth)
 
 
-# -- documented open: same people, different rows; two intermediate aggregations -----------
-@pytest.mark.xfail(strict=True, reason="leak (docs: not compared): COUNT(*) beside COUNT(*) FILTER "
-                   "(WHERE campaign <> x) stands on the same people; the difference is x's rows")
+# -- same people, different rows (closed: row patterns); two intermediate aggregations -----
 def test_rows_of_a_three_person_campaign_are_not_decoded(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, "SELECT COUNT(*), SUM(cost) FROM impressions "
