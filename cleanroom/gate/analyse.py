@@ -24,7 +24,7 @@ from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
-from cleanroom.gate.nodes import branch_selects, canonical, output_name
+from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.values import union_column
@@ -417,9 +417,10 @@ def _drop_null_keys(branches: list[exp.Select]) -> None:
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:
-    found: Keys = {}
+    found = KeyMap()
     for i, (key, kind) in enumerate(zip(keys, kinds)):
         found.setdefault(canonical(key, scope), (i, kind))
+        found.classes.add(type(key))
     return found
 
 
