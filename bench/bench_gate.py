@@ -16,6 +16,7 @@ of raw DuckDB.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -50,13 +51,20 @@ LAST_TOUCH = next(e.sql for e in load("accept.sql") if e.name == "last_touch_att
 MIN_USERS = 50
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
+def best_of(fn: Callable[[], object], repeat: int, clock: Callable[[], float] = time.perf_counter
+            ) -> float:
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
+
+
+def cpu_best_of(fn: Callable[[], object], repeat: int) -> float:
+    """CPU time of this process (the gate is one Python thread): on a machine shared with
+    other jobs it moves far less with their load than wall time does."""
+    return best_of(fn, repeat, time.process_time)
 
 
 def bench_gate() -> None:
@@ -89,9 +97,13 @@ def bench_published_gate() -> None:
         print("published corpus: no query accepted")
         return
     gate = [best_of(partial(check_query, q, catalog, min_users=MIN_USERS), 7) for q in queries]
-    print(f"gate, published corpus: {len(queries)} of {len(entries)} queries accepted (best of 7 each):")
+    cpu = [cpu_best_of(partial(check_query, q, catalog, min_users=MIN_USERS), 7) for q in queries]
+    print(f"gate, published corpus: {len(queries)} of {len(entries)} queries accepted (best of 7 each), "
+          f"load average {os.getloadavg()[0]:.1f}:")
     print(f"  check_query   median {statistics.median(gate) * 1e3:6.2f} ms   "
           f"max {max(gate) * 1e3:6.2f} ms   (aim: median <= 5 ms)")
+    print(f"  CPU time      median {statistics.median(cpu) * 1e3:6.2f} ms   "
+          f"max {max(cpu) * 1e3:6.2f} ms")
 
 
 def generate(folder: Path, rows: int, people: int) -> dict[str, Path]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from cleanroom.engine import native
 from cleanroom.engine.base import ExactResult, Limits, Params, Rows, T, TableSpec
 from cleanroom.errors import QueryFailed, Violation
 
@@ -32,7 +33,9 @@ def _literal_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _view_sql(table: TableSpec) -> str:
+def _view_sql(table: TableSpec, source: str | None = None) -> str:
+    """The view over one dataset version: ``source`` names its attached native copy, or the
+    view reads its Parquet file."""
     cols = []
     for col in table.columns:
         ref = _quote(col.name)
@@ -41,9 +44,12 @@ def _view_sql(table: TableSpec) -> str:
             # Not LEAST/GREATEST: DuckDB's skip NULLs, and a missing value is no lower bound.
             ref = (f"CAST(CASE WHEN {ref} < {float(lo)!r} THEN {float(lo)!r} WHEN {ref} > "
                    f"{float(hi)!r} THEN {float(hi)!r} ELSE {ref} END AS DOUBLE) AS {ref}")
+        else:  # the gate relies on the declared type (gate/types.py); a no-op when it is so
+            ref = f"CAST({ref} AS {col.sql_type}) AS {ref}"
         cols.append(ref)
-    return (f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} "
-            f"FROM read_parquet({_literal_path(table.path)})")
+    origin = (f"{_quote(source)}.{native.TABLE}" if source is not None
+              else f"read_parquet({_literal_path(table.path)})")
+    return f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} FROM {origin}"
 
 
 def _empty_view_sql(table: TableSpec) -> str:
@@ -54,18 +60,23 @@ def _empty_view_sql(table: TableSpec) -> str:
 
 @contextmanager
 def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB exposing only ``tables``, locked before any analyst SQL runs."""
-    con = duckdb.connect(":memory:", config={
+    """An in-memory DuckDB exposing only ``tables``, locked before any analyst SQL runs.
+
+    Each version is read from its native copy (``native.py``), attached read-only under an
+    unguessable name, or from its Parquet file when no copy can be made."""
+    con = native.INSTANCES.take({
         "memory_limit": limits.memory_limit, "threads": limits.threads,
         "autoload_known_extensions": False, "autoinstall_known_extensions": False,
         "python_enable_replacements": False})
     try:
-        paths = [str(t.path) for t in tables if t.path.exists()]
+        sources = {t.name: _native(t, limits) for t in tables if t.path.exists()}
+        paths = [str(t.path) for t in tables if t.path.exists() and sources[t.name] is None]
         if paths:
             con.execute("SET allowed_paths = " + "[" + ", ".join(_literal_path(Path(p)) for p in paths) + "]")
         try:
             for table in tables:
-                con.execute(_view_sql(table) if table.path.exists() else _empty_view_sql(table))
+                con.execute(_view_sql(table, _attach(con, sources[table.name]))
+                            if table.path.exists() else _empty_view_sql(table))
         except duckdb.Error:
             # A file damaged since it was verified: the fixed refusal, never a 500 or DuckDB's
             # message (it can quote paths and data).
@@ -75,6 +86,19 @@ def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.Duck
         yield con
     finally:
         con.close()
+
+
+def _native(table: TableSpec, limits: Limits) -> Path | None:
+    return native.CACHE.native(table.path, tuple(c.name for c in table.columns),
+                               memory_limit=limits.memory_limit, threads=limits.threads)
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    name = native.attach_name()
+    con.execute(f"ATTACH {_literal_path(path)} AS {_quote(name)} (READ_ONLY)")
+    return name
 
 
 @contextmanager

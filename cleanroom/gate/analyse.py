@@ -25,7 +25,7 @@ from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
-from cleanroom.gate.nodes import branch_selects, canonical, output_name
+from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -49,13 +49,18 @@ class Catalog:
 
     tables: dict[str, dict[str, K]]
     bounds: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    # Column types as the sandbox's views give them; a column without one has none known.
+    types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tables: dict[str, dict[str, K]],
-           bounds: dict[str, dict[str, tuple[float, float]]] | None = None) -> Catalog:
+           bounds: dict[str, dict[str, tuple[float, float]]] | None = None, *,
+           types: dict[str, dict[str, str]] | None = None) -> Catalog:
         return cls({name.lower(): cols for name, cols in tables.items()},
                    {name.lower(): {c.lower(): b for c, b in cols.items()}
-                    for name, cols in (bounds or {}).items()})
+                    for name, cols in (bounds or {}).items()},
+                   {name.lower(): {c.lower(): t for c, t in cols.items()}
+                    for name, cols in (types or {}).items()})
 
 
 def analyse_query(tree: exp.Expr, catalog: Catalog, *, private: bool = False) -> QueryShape:
@@ -71,7 +76,28 @@ def analyse_query(tree: exp.Expr, catalog: Catalog, *, private: bool = False) ->
     mode = final_plan.mode if final_plan else Mode.ANON
     aggs = final_aggregates(tree, catalog.tables) if mode is Mode.ANONYMIZING else ()
     return QueryShape(tree, analyser.plans, tuple(n for n, _ in rel.columns), mode, aggs,
-                      tuple(sorted(analyser.tables)))
+                      tuple(sorted(analyser.tables)), catalog.types)
+
+
+
+def _projected_uid(sel: exp.Select, scope: Scope, columns: list[tuple[str, K]]) -> str | None:
+    """The output name of a projection that is the person column itself (``SELECT DISTINCT
+    user_key ...``), so the rewrite need not add a copy of it beside (a copy doubles what
+    DISTINCT and GROUP BY hash). Not in a set operation, whose branches line up by position."""
+    parent = sel.parent
+    while isinstance(parent, (exp.Subquery, exp.Paren)):
+        parent = parent.parent
+    if isinstance(parent, exp.SetOperation) or scope.uid_expr is None:
+        return None
+    uid = scope.uid_expr
+    for proj, (name, _) in zip(sel.expressions, columns):
+        col = proj.unalias()
+        if not isinstance(col, exp.Column) or sum(1 for n, _ in columns if n == name) != 1:
+            continue
+        found = scope.qualified(col)
+        if found is not None and found == uid:
+            return name
+    return None
 
 
 def _dedupe(problems: list[Violation]) -> list[Violation]:
@@ -133,11 +159,13 @@ class _Analyser(FromClause):
             else:
                 plan.cte_alias = alias
         cols = [(names[i] if i < len(names) else n, k) for i, (n, k) in enumerate(rel.columns)]
+        uid = next((new for (new, _), (old, _) in zip(cols, rel.columns)
+                    if old == rel.uid_column), rel.uid_column)
         ranges = {new.lower(): rel.ranges[old.lower()] for (new, _), (old, _)
                   in zip(cols, rel.columns) if old.lower() in rel.ranges}
         renames = {old.lower(): new for (new, _), (old, _) in zip(cols, rel.columns)}
         unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
-        return Rel(cols, rel.bearing, rel.uid_column, rows=rel.rows, ranges=ranges, unique=unique)
+        return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -215,7 +243,11 @@ class _Analyser(FromClause):
         bearing = mode in _ROWS
         if scope.outer_refs:
             self._correlated(sel, scope, columns, bearing=bearing)
-        return Rel(columns, bearing, "__cr_uid" if bearing else None,
+        uid_column = "__cr_uid" if bearing else None
+        if bearing and self.plans[id(sel)].propagate_uid:
+            uid_column = _projected_uid(sel, scope, columns) or uid_column
+            self.plans[id(sel)].propagate_uid = uid_column == "__cr_uid"
+        return Rel(columns, bearing, uid_column,
                    rows=constant_result(sel, list(scope.sources.values())),
                    ranges=rules.ranges_of(sel.expressions) if bearing else {},
                    unique=group_columns(sel, columns, key_exprs, scope)
@@ -410,9 +442,10 @@ def _drop_null_keys(branches: list[exp.Select]) -> None:
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:
-    found: Keys = {}
+    found = KeyMap()
     for i, (key, kind) in enumerate(zip(keys, kinds)):
         found.setdefault(canonical(key, scope), (i, kind))
+        found.classes.add(type(key))
     return found
 
 

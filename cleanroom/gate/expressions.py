@@ -30,7 +30,7 @@ from cleanroom.gate.functions import (
     function_name,
 )
 from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
-from cleanroom.gate.nodes import CONSTANTS, arguments, canonical
+from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, might_be_key
 from cleanroom.gate.ranges import Range, constant_of
 from cleanroom.gate.scope import Scope, at
 from cleanroom.gate.subkeys import SUB_KEYS, null_with_person, sub_key
@@ -104,7 +104,8 @@ class ExpressionRules(ValueRules):
     def check(self, node: exp.Expr, ctx: Ctx) -> K:
         if ctx.cond and not ctx.filtering:
             ctx = replace(ctx, filtering=True)
-        if ctx.group_keys and not ctx.in_aggregate and not isinstance(node, CONSTANTS):
+        if (ctx.group_keys and not ctx.in_aggregate and not isinstance(node, CONSTANTS)
+                and might_be_key(node, ctx.group_keys)):
             hit = ctx.group_keys.get(canonical(node, self.scope))
             if hit is not None:
                 self.atoms.key_hits[id(node)] = hit[0]

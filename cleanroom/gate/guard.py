@@ -25,7 +25,10 @@ _STRING_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Li
 
 def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
     """``node`` with every part that could raise wrapped in TRY; ``safe`` names comparisons
-    known not to raise (user_key = user_key, which joins must keep bare)."""
+    known not to raise themselves (user_key = user_key, which joins must keep bare, and
+    comparisons of compatible types, ``types.py``): only their operands are guarded."""
+    if id(node) in safe:
+        return guard_children(node, safe)
     if _is_safe(node, safe):
         return node
     if isinstance(node, exp.And):
@@ -63,7 +66,7 @@ def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
     if isinstance(node, (exp.Column, exp.Star, exp.Interval, *CONSTANTS)):
         return True
     if id(node) in safe:
-        return True
+        return all(_is_safe(child, safe) for child in node.iter_expressions())
     if isinstance(node, (exp.Paren, exp.Not)):
         return _is_safe(node.this, safe)
     if isinstance(node, exp.Is):

@@ -174,3 +174,5 @@ class QueryShape:
     final_mode: Mode
     final_aggregates: tuple[Aggregate, ...] = ()
     tables: tuple[str, ...] = ()
+    # Each table's column types as the sandbox's views give them (``types.py``).
+    types: dict[str, dict[str, str]] = field(default_factory=dict)

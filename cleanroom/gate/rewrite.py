@@ -29,6 +29,7 @@ from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
+from cleanroom.gate.types import safe_comparisons
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -71,6 +72,7 @@ def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[i
     copies of subqueries already rewritten)."""
     tree = shape.tree
     run = _run(shape, min_users)
+    _typed_comparisons(shape)
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
@@ -91,6 +93,13 @@ def final_branches(shape: QueryShape) -> list[exp.Select]:
     if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans):
         return []
     return found
+
+
+def _typed_comparisons(shape: QueryShape) -> None:
+    """Comparisons that cannot raise (``types.py``) keep only their operands guarded."""
+    typed = safe_comparisons(shape.tree, shape.types) if shape.types else set()
+    for plan in shape.plans.values() if typed else ():
+        plan.atoms.safe |= typed
 
 
 def _run(shape: QueryShape, min_users: int) -> _Run:
@@ -314,6 +323,7 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
     tree = shape.tree
     assert isinstance(tree, exp.Select)
     run = _run(shape, min_users)
+    _typed_comparisons(shape)
     for select in _selects(tree):
         if select is not tree:
             _rewrite_in_place(select, shape.plans[id(select)], run)

@@ -27,11 +27,19 @@ def plan_sql(sql: str, epsilon: float | None) -> Plan:
     return Plan((SqlStep(sql, epsilon),), only)
 
 
+def view_type(sql_type: str, bounds: tuple[float, float] | None) -> str:
+    """A column's type in the sandbox's view: a clamped metric is DOUBLE (engine/duckdb.py)."""
+    return "DOUBLE" if bounds is not None else sql_type
+
+
 def catalog_for(policy: Policy) -> Catalog:
     return Catalog.of({name: {c: _KINDS[col.kind] for c, col in ds.columns.items()}
                        for name, ds in policy.datasets.items()},
                       {name: {c: col.bounds for c, col in ds.columns.items() if col.bounds}
-                       for name, ds in policy.datasets.items()})
+                       for name, ds in policy.datasets.items()},
+                      types={name: {c: view_type(col.sql_type, col.bounds)
+                                    for c, col in ds.columns.items()}
+                             for name, ds in policy.datasets.items()})
 
 
 def check_sql_step(policy: Policy, step: SqlStep) -> ExactStep | NoisedStep:

@@ -41,6 +41,18 @@ class DatasetVersion:
     checksum: Checksum | None = None
 
 
+# The engine's native copies of a version's file, ``<file>.<columns>.duckdb``
+# (engine/native.py): removed with the version.
+DERIVED = ".duckdb"
+
+
+def _version_file(name: str) -> str:
+    """The version file a stored file belongs to: itself, or the file a native copy is of."""
+    if name.endswith(DERIVED) and name.count(".") >= 3:
+        return name.rsplit(".", 2)[0]
+    return name
+
+
 def storage_refusal(exc: BaseException) -> InvalidUpload:
     """A write that failed for want of space (or any other storage fault): 507, old version kept."""
     full = isinstance(exc, OSError) and exc.errno in (28, 122, 27)  # ENOSPC, EDQUOT, EFBIG
@@ -152,6 +164,8 @@ def retain(con: sqlite3.Connection, base: Path, leases: LeaseRegistry, collabora
                     "dataset = ? AND version = ?", (time.time(), collaboration, dataset, version))
         path = base / collaboration / dataset / name
         path.unlink(missing_ok=True)  # after the row says so: a crash between leaves an orphan
+        for copy in path.parent.glob(path.name + ".*" + DERIVED):
+            copy.unlink(missing_ok=True)
         leases.verifier.forget(path)
         leases.settle(key)
 
@@ -164,7 +178,8 @@ def remove_orphans(con: sqlite3.Connection, base: Path) -> int:
         live = {(c, d, f) for c, d, f in con.execute(
             "SELECT collaboration, dataset, file FROM dataset_versions WHERE removed_at IS NULL")}
         for path in base.glob("*/*/*"):
-            if path.is_file() and (path.parent.parent.name, path.parent.name, path.name) not in live:
+            name = _version_file(path.name)  # a live version's native copy is live
+            if path.is_file() and (path.parent.parent.name, path.parent.name, name) not in live:
                 freed += path.stat().st_size
                 path.unlink(missing_ok=True)
     finally:

@@ -22,9 +22,19 @@ SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING COUNT(*
 WITH c AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) SELECT MAX(n) AS top FROM c;
 
 -- name: per_user_cte_carries_people
--- why: a per-user CTE passes __cr_uid on, so the next aggregation counts people
--- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_k0 AS "user_key", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_uid" FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."__cr_uid") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
+-- why: a per-user CTE that does not project user_key passes __cr_uid on, so the next aggregation counts people
+-- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_a1 AS n, "__cr_q"."__cr_uid" FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."__cr_uid") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
+WITH u AS (SELECT COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT n, COUNT(*) AS people FROM u GROUP BY n;
+
+-- name: projected_user_key_carries_people
+-- why: a CTE that projects user_key itself carries its people in that column: no copy of it beside (which DISTINCT and GROUP BY would hash twice)
+-- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_k0 AS "user_key", __cr_q.__cr_a1 AS n FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1 FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."user_key") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
 WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT n, COUNT(*) AS people FROM u GROUP BY n;
+
+-- name: set_operation_branches_keep_their_copy
+-- why: branches of a set operation line up by position, so each still carries __cr_uid last
+-- output: SELECT __cr_q.__cr_a0 AS both_sides, "__cr_q"."__cr_n" FROM (SELECT COUNT(*) AS __cr_a0, COUNT(DISTINCT "o"."__cr_uid") AS "__cr_n" FROM (SELECT user_key, "impressions"."user_key" AS "__cr_uid" FROM impressions INTERSECT SELECT user_key, "conversions"."user_key" AS "__cr_uid" FROM conversions) AS o) AS __cr_q
+SELECT COUNT(*) AS both_sides FROM (SELECT user_key FROM impressions INTERSECT SELECT user_key FROM conversions) AS o;
 
 -- name: window_rows_split_and_guarded
 -- why: a per-user window runs in an inner SELECT; casts become TRY_CAST and comparisons that could raise run in TRY

@@ -1,0 +1,166 @@
+"""Which comparisons cannot raise, from the types of what they compare.
+
+DuckDB raises inside a comparison only when it casts one side to the other's type at run time
+(a VARCHAR read as a number, a DATE out of TIMESTAMP's range, an integer too wide for a
+DECIMAL). Two sides of one type, or two of the integer and floating-point types, are compared
+without any cast that can fail. Such a comparison needs no ``TRY`` around it, only around its
+operands that can raise themselves (``guard.py``), so DuckDB can still use it as a join
+condition, push it into a scan, or turn ``ROW_NUMBER() ... = 1`` into a per-group top-N.
+
+Types are known for the sandbox's views (the policy's type; a clamped metric is DOUBLE), for
+what CTEs and subqueries project of them, for counts and row numbers, and for casts. Anything
+else is unknown, and a comparison with an unknown side keeps its ``TRY``: fail closed.
+
+>>> import sqlglot
+>>> tree = sqlglot.parse_one("SELECT 1 FROM a JOIN b ON a.ts <= b.ts AND a.ts < b.name",
+...                          read="duckdb")
+>>> found = safe_comparisons(tree, {"a": {"ts": "TIMESTAMP"}, "b": {"ts": "TIMESTAMP",
+...                                                               "name": "VARCHAR"}})
+>>> sorted(n.sql() for n in tree.find_all(exp.LTE, exp.LT) if id(n) in found)
+['a.ts <= b.ts']
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+Types = dict[str, str | None]  # column name (lower case) -> type, None when unknown
+
+# Compared with each other, these never raise (measured on DuckDB 2.0: only DECIMAL, and
+# every pair of distinct temporal types, has a cast that can fail).
+_NUMBERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UBIGINT",
+                      "DOUBLE", "FLOAT", "REAL", "INTEGER LITERAL"})
+_SAME = frozenset({"TIMESTAMP", "DATE", "VARCHAR", "BOOLEAN"})
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
+                exp.NullSafeNEQ, exp.Between)
+_COUNTS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Count)
+_PICKS = (exp.Min, exp.Max, exp.ArgMin, exp.ArgMax, exp.FirstValue, exp.LastValue, exp.AnyValue)
+_WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
+
+
+def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
+    """The ids of the comparisons in ``tree`` whose sides have compatible known types."""
+    found: set[int] = set()
+    catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
+               for t, cols in tables.items()}
+    _query(tree, {}, catalog, found)
+    return found
+
+
+def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
+           found: set[int]) -> list[tuple[str, str | None]]:
+    """The output columns (name, type) of a query; records its safe comparisons."""
+    if isinstance(node, exp.Subquery):
+        return _query(node.this, env, catalog, found)
+    if isinstance(node, exp.SetOperation):
+        left = _query(node.left, env, catalog, found)
+        right = _query(node.right, env, catalog, found)
+        return [(n, t if len(left) == len(right) and t == r else None)
+                for (n, t), (_, r) in zip(left, right)]
+    if not isinstance(node, exp.Select):
+        return []
+    env = dict(env)
+    with_ = node.args.get("with_")
+    for cte in with_.expressions if with_ is not None else []:
+        columns = _query(cte.this, env, catalog, found)
+        names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else []
+        if names:
+            columns = [(n, t if len(names) == len(columns) else None)
+                       for n, (_, t) in zip(names, columns)]
+        env[cte.alias_or_name.lower()] = {n.lower(): t for n, t in columns}
+    sources = _sources(node, env, catalog, found)
+    _record(node, sources, env, catalog, found)
+    return [(p.alias_or_name, _type(p.unalias(), sources)) for p in node.expressions]
+
+
+def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
+             found: set[int]) -> dict[str, Types | None]:
+    """Each source's alias and column types (None: a source whose columns are unknown)."""
+    nodes = [sel.args["from_"].this] if sel.args.get("from_") else []
+    nodes += [j.this for j in sel.args.get("joins") or []]
+    sources: dict[str, Types | None] = {}
+    for source in nodes:
+        alias = source.alias_or_name.lower()
+        if isinstance(source, exp.Table) and not source.args.get("db"):
+            name = source.name.lower()
+            sources[alias] = env.get(name, catalog.get(name)) if not source.args.get(
+                "alias") or not source.args["alias"].columns else None
+        elif isinstance(source, exp.Subquery):
+            sources[alias] = {n.lower(): t for n, t in _query(source.this, env, catalog, found)}
+        else:
+            sources[alias] = None
+    return sources
+
+
+def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Types],
+            catalog: dict[str, Types], found: set[int]) -> None:
+    clauses = [sel.args.get(k) for k in ("where", "qualify", "having")]
+    clauses += [j.args.get("on") for j in sel.args.get("joins") or []]
+    clauses += list(sel.expressions)
+    for clause in clauses:
+        if clause is None:
+            continue
+        for sub in clause.walk(prune=lambda n: isinstance(n, (exp.Subquery, exp.Select))):
+            if isinstance(sub, (exp.Subquery, exp.Select)) and sub is not clause:
+                _query(sub, env, catalog, found)  # a value or IN subquery: its own scope
+            elif isinstance(sub, _COMPARISONS) and _compatible(_operands(sub), sources):
+                found.add(id(sub))
+
+
+def _operands(node: exp.Expr) -> list[exp.Expr]:
+    if isinstance(node, exp.Between):
+        return [node.this, node.args["low"], node.args["high"]]
+    return [node.this, node.expression]
+
+
+def _compatible(operands: list[exp.Expr], sources: dict[str, Types | None]) -> bool:
+    types = [_type(o, sources) for o in operands]
+    if any(t is None for t in types):
+        return False
+    if all(t in _NUMBERS for t in types):
+        return any(t != "INTEGER LITERAL" for t in types)
+    return types[0] in _SAME and all(t == types[0] for t in types)
+
+
+def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
+    if isinstance(node, exp.Paren):
+        return _type(node.this, sources)
+    if isinstance(node, exp.Column):
+        return _column(node, sources)
+    if isinstance(node, exp.Literal):
+        return "INTEGER LITERAL" if node.is_int else None
+    if isinstance(node, exp.Window):
+        return _type(node.this, sources)
+    if isinstance(node, _COUNTS):
+        return "BIGINT"
+    if isinstance(node, _PICKS):  # one of the argument's own values (or NULL)
+        return _type(node.this, sources)
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        return _norm(node.args["to"].sql(dialect="duckdb"))
+    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
+        # A timestamp moved by an interval is a timestamp (the move may raise: it is guarded).
+        return "TIMESTAMP" if _type(node.this, sources) == "TIMESTAMP" else None
+    return None
+
+
+def _column(col: exp.Column, sources: dict[str, Types | None]) -> str | None:
+    if col.args.get("db") or col.args.get("catalog") or isinstance(col.this, exp.Star):
+        return None
+    name = col.name.lower()
+    if col.table:
+        types = sources.get(col.table.lower())
+        return types.get(name) if types is not None else None
+    if any(types is None for types in sources.values()):
+        return None  # a source of unknown columns might hold the name
+    hits = [types[name] for types in sources.values() if types is not None and name in types]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _norm(name: str | None) -> str | None:
+    if name is None:
+        return None
+    upper = name.upper().strip()
+    return _WIDE.get(upper, upper)
+
+
+__all__ = ["safe_comparisons"]

@@ -1,0 +1,64 @@
+"""Dataset versions are read from native DuckDB copies: built once from the verified Parquet
+file with only the columns the sandbox's views read, attached read-only, and never trusted
+unless this process built them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cleanroom.engine import ColumnSpec, Limits, TableSpec, sandbox
+from cleanroom.engine.native import NativeCache, native_path
+
+LIMITS = Limits(timeout_s=10.0)
+
+
+def _parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "v1.parquet"
+    duckdb.connect().execute(f"COPY (SELECT 'k' || i AS user_key, i * 1.0 AS cost, "
+                             f"'SECRET' || i AS ip FROM range(100) t(i)) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+SPEC_COLUMNS = (ColumnSpec("user_key", "VARCHAR"), ColumnSpec("cost", "DOUBLE", (0.0, 10.0)))
+
+
+def test_sandbox_reads_a_native_copy_of_the_view_columns_only(tmp_path: Path) -> None:
+    path = _parquet(tmp_path)
+    with sandbox([TableSpec("t", path, SPEC_COLUMNS)], LIMITS) as con:
+        assert con.execute("SELECT COUNT(*), MAX(cost) FROM t").fetchall() == [(100, 10.0)]
+        sources = con.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL"
+                              ).fetchall()
+    copy = native_path(path, ("user_key", "cost"))
+    assert [Path(p) for (p,) in sources] == [copy]
+    check = duckdb.connect(str(copy), read_only=True)
+    columns = [r[0] for r in check.execute("DESCRIBE data").fetchall()]
+    assert columns == ["user_key", "cost"]  # the banned column is not in the copy
+    assert b"SECRET" not in copy.read_bytes()
+
+
+def test_a_copy_this_process_did_not_build_is_rebuilt(tmp_path: Path) -> None:
+    path = _parquet(tmp_path)
+    copy = native_path(path, ("user_key", "cost"))
+    planted = duckdb.connect(str(copy))
+    planted.execute("CREATE TABLE data AS SELECT 'planted' AS user_key, 999.0 AS cost")
+    planted.close()
+    cache = NativeCache()
+    built = cache.native(path, ("user_key", "cost"), memory_limit="1GB", threads=1)
+    assert built == copy
+    rows = duckdb.connect(str(copy), read_only=True).execute(
+        "SELECT COUNT(*), MIN(user_key) FROM data").fetchall()
+    assert rows == [(100, "k0")]
+
+
+def test_a_damaged_copy_is_rebuilt_on_next_use(tmp_path: Path) -> None:
+    path = _parquet(tmp_path)
+    cache = NativeCache()
+    copy = cache.native(path, ("user_key", "cost"), memory_limit="1GB", threads=1)
+    assert copy is not None
+    copy.write_bytes(b"garbage")  # changes the file's identity
+    again = cache.native(path, ("user_key", "cost"), memory_limit="1GB", threads=1)
+    assert again == copy
+    assert duckdb.connect(str(copy), read_only=True).execute(
+        "SELECT COUNT(*) FROM data").fetchall() == [(100,)]
