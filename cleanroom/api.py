@@ -38,7 +38,7 @@ from cleanroom.errors import (
 from cleanroom.field_errors import field_message
 from cleanroom.gate.rules import RULES
 from cleanroom.negotiation import AnswerFormats
-from cleanroom.openapi import AUTH, QUESTION, bearer, install_docs, refusals
+from cleanroom.openapi import AUTH, bearer, install_docs, question_responses, refusals
 from cleanroom.pipeline import Service
 from cleanroom.policy import load_policies
 from cleanroom.settings import Settings
@@ -124,7 +124,7 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
             raw.unlink(missing_ok=True)
 
     @app.post("/v1/collaborations/{c}/queries", response_model=QueryAnswer, tags=["questions"],
-              responses=refusals(*QUESTION))
+              responses=question_responses())
     def query(c: str, body: QueryRequest, who: Who) -> Answer:
         """Run gated SQL (analysts); with `epsilon`, a differentially private answer."""
         return pipeline.run_sql(service, who, c, body.sql, body.epsilon)

@@ -19,7 +19,7 @@ from cleanroom import analytics
 from cleanroom.answers import AnalyticsAnswer, AnalyticsList, AttributionAnswer
 from cleanroom.api import Who
 from cleanroom.attribution_service import AttributionRequest, attribute
-from cleanroom.openapi import AUTH, QUESTION, refusals
+from cleanroom.openapi import AUTH, question_responses, refusals
 from cleanroom.pipeline import Service, authorize
 
 router = APIRouter()
@@ -57,7 +57,7 @@ def _service(request: Request) -> Service:
 
 
 @router.post("/v1/collaborations/{c}/attribution", response_model=AttributionAnswer,
-             tags=["questions"], responses=refusals(*QUESTION))
+             tags=["questions"], responses=question_responses())
 def attribution(c: str, body: AttributionBody, request: Request, who: Who) -> AttributionAnswer:
     """Credit conversions and revenue to the values of a touchpoint dimension (analysts)."""
     return attribute(_service(request), who, c, body.request())
@@ -72,7 +72,7 @@ def list_analytics(c: str, request: Request, who: Who) -> AnalyticsList:
 
 
 @router.post("/v1/collaborations/{c}/analytics/{name}", response_model=AnalyticsAnswer,
-             tags=["questions"], responses=refusals(*QUESTION))
+             tags=["questions"], responses=question_responses())
 def run_analytic(c: str, name: str, request: Request, who: Who,
                  body: Annotated[Any, Body(examples=[{"a": "impressions", "b": "conversions"}])]
                  = None) -> AnalyticsAnswer:

@@ -20,6 +20,8 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from cleanroom.formats import ARROW, CSV, PARQUET
+
 # Swagger UI 5 (swagger-ui-dist, Apache-2.0; see static/swagger-ui/LICENSE): 4.x cannot read
 # the OpenAPI 3.1 documents FastAPI writes.
 SWAGGER_DIR = Path(__file__).parent / "static" / "swagger-ui"
@@ -81,6 +83,22 @@ def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
         for status in CODES[code][0]:
             by_status.setdefault(status, []).append(code)
     return {status: _response(listed) for status, listed in sorted(by_status.items())}
+
+
+def question_responses() -> dict[int | str, dict[str, Any]]:
+    """A question's refusals, and its answer in every format ``Accept`` may pick: JSON (the
+    response model), CSV with a header row (withheld cells empty; row status and withheld cells
+    in ``X-Cleanroom-Row-Status`` / ``X-Cleanroom-Withheld-Cells``), an Arrow IPC stream or
+    Parquet (those keys in the schema metadata ``cleanroom``)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {**refusals(*QUESTION), 200: {
+        "description": "the answer: JSON, or by `Accept` CSV, an Arrow IPC stream or Parquet",
+        "content": {CSV: {"schema": {"type": "string"}}, ARROW: binary, PARQUET: binary},
+        "headers": {"X-Cleanroom-Row-Status": {
+            "description": "CSV only: each row's status, run-length coded (`exact*40,partial*1`)",
+            "schema": {"type": "string"}}, "X-Cleanroom-Withheld-Cells": {
+            "description": "CSV only: the withheld cells as `row:column` pairs",
+            "schema": {"type": "string"}}}}}
 
 
 def _response(codes: list[str]) -> dict[str, Any]:

@@ -153,3 +153,17 @@ def test_docs_load_only_the_packages_own_assets(harness) -> None:
 def test_the_swagger_files_carry_their_licence() -> None:
     assert "Apache License" in (SWAGGER_DIR / "LICENSE").read_text()
     assert "swagger-ui-dist 5." in (SWAGGER_DIR / "VERSION").read_text()
+
+
+@pytest.mark.parametrize("path", ["/v1/collaborations/{c}/queries",
+                                  "/v1/collaborations/{c}/attribution",
+                                  "/v1/collaborations/{c}/analytics/{name}"])
+def test_questions_declare_every_answer_format(doc: dict[str, Any], path: str) -> None:
+    """CONTRACT.md §5's formats are in the document: JSON as the response model, CSV, Arrow and
+    Parquet by Accept, with the CSV headers that say which cells were withheld."""
+    answer = doc["paths"][path]["post"]["responses"]["200"]
+    content = answer["content"]
+    assert "$ref" in content["application/json"]["schema"]
+    assert {"text/csv", "application/vnd.apache.arrow.stream",
+            "application/vnd.apache.parquet"} <= set(content)
+    assert {"X-Cleanroom-Row-Status", "X-Cleanroom-Withheld-Cells"} <= set(answer["headers"])
