@@ -251,3 +251,46 @@ def test_a_typed_literal_beside_a_union_of_text_is_not_an_error_oracle(
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if _typed_error_bit(loaded, canary, lo, mid) else (mid, hi)
     assert not (lo <= truth < hi and hi - lo < 0.01), (lo, hi, truth)
+
+
+# -- DP over derived values: ranges that cannot be computed are refused, others clamped ----
+DP_REFUSED = [
+    "SELECT SUM(revenue / NULLIF(cost, 0)) AS s FROM conversions c JOIN impressions i "
+    "ON c.user_key = i.user_key",
+    "WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) "
+    "SELECT SUM(POWER(-2, n)) AS s FROM u",
+    "WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) "
+    "SELECT SUM(POWER(0.5, -n)) AS s FROM u",
+]
+
+
+@pytest.mark.parametrize("sql", DP_REFUSED)
+def test_dp_refuses_a_sum_without_a_finite_range(tmp_path: Any, canary: CanaryData,
+                                                 sql: str) -> None:
+    from tests.conftest import POLICIES
+    from tests.test_dp_pipeline import loaded_with
+
+    harness = loaded_with(tmp_path, canary, POLICIES, dp_seed=3)
+    with harness.client:
+        response = harness.query(sql, epsilon=0.5)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["violations"][0]["rule"] == "dp_unsupported"
+
+
+def test_dp_clamps_an_infinite_share_to_its_range(tmp_path: Any, canary: CanaryData,
+                                                 raw: duckdb.DuckDBPyConnection) -> None:
+    """1.0 / (n - 2) is infinite for a person with two rows (DuckDB): the range [-1, 1] must
+    bound each person's term, so the answer is finite and its sensitivity covers the range."""
+    from tests.conftest import POLICIES
+    from tests.test_dp_pipeline import loaded_with
+
+    sql = ("WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) "
+           "SELECT SUM(1.0 / (n - 2)) AS s FROM u")
+    assert math.isinf(first(raw, sql)[0])  # raw DuckDB: one infinite term makes the sum so
+    harness = loaded_with(tmp_path, canary, POLICIES, dp_seed=3)
+    with harness.client:
+        response = harness.query(sql, epsilon=0.5)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert math.isfinite(body["rows"][0][0]), body
+    assert body["noise"]["aggregates"][0]["sensitivity"] >= 1.0, body["noise"]
