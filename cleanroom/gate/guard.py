@@ -81,9 +81,11 @@ def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
 
 
 def _string_literal(node: exp.Expr) -> bool:
-    """A string literal is cast to the column's type once, when the query is bound."""
-    if isinstance(node, (exp.Cast, exp.TryCast)):
-        node = node.this
+    """A bare string literal is cast to the column's type once, when the query is bound. A
+    typed one (``DATE '2026-09-05'``, a CAST) is not: DuckDB casts the column to its type row
+    by row, which raises on a VARCHAR column (a UNION of a DATE and a text branch) that one
+    person's row made unreadable. Typed literals are left bare only where ``types.py`` knows
+    both sides' types."""
     return isinstance(node, exp.Literal) and node.is_string
 
 
