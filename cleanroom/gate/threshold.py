@@ -93,6 +93,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     even when none can be set, and the people it compares with other branches' rows)."""
     k = limits.min_users
     shape = layout(outer, names)
+    cells.hash_counts(counts, shape.aggregates, list(inner.expressions),
+                      compared=branch is not None)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
     for proj in counts.projections():
         inner.append("expressions", proj)

@@ -2,48 +2,58 @@
 --   -- name: <id>   -- why: <what the rewrite shows>   -- output: <the rewritten SQL, one line>
 
 -- name: final_aggregate_counts_people
--- why: the final SELECT is split; the inner one counts the people behind each group as __cr_n (for the release stage, last column)
--- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS impressions, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
+-- why: the final SELECT is split; the inner one counts the people behind each group as __cr_n (for the release stage, last column), over hash(user_key): a collision can only merge two people, so the count errs low, towards withholding (cells.hash_counts)
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS impressions, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("impressions"."user_key")) AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
 SELECT channel, COUNT(*) AS impressions FROM impressions GROUP BY channel;
+
+-- name: own_people_count_stays_exact
+-- why: the query counts its people itself: __cr_n is the same exact COUNT(DISTINCT user_key), which DuckDB computes once (a hashed one would be a second count, and could disagree with the released one)
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS people, __cr_q.__cr_a2 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(DISTINCT user_key) AS __cr_a1, COUNT(*) AS __cr_a2, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY channel) AS __cr_q
+SELECT channel, COUNT(DISTINCT user_key) AS people, COUNT(*) AS n FROM impressions GROUP BY channel;
+
+-- name: subtracted_counts_stay_exact
+-- why: two aggregates on different rows are checked by subtracting their people counts (__cr_n - __cr_r0) and combined (__cr_x): a collision could make a difference of one person look like none, so these counts stay exact COUNT(DISTINCT user_key)
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS spend, __cr_q.__cr_a2 AS n, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 OR "__cr_q"."__cr_n" - "__cr_q"."__cr_r0" BETWEEN 1 AND 49 AS "__cr_w1", FALSE AS "__cr_w2", STRUCT_PACK(m := {'r': (SELECT HISTOGRAM(e % 65536) FROM UNNEST("__cr_q"."__cr_x") AS __cr_e(e)), 'p': (SELECT HISTOGRAM(pp) FROM (SELECT BIT_OR(e % 65536) AS pp FROM UNNEST("__cr_q"."__cr_x") AS __cr_e(e) GROUP BY e // 65536) AS __cr_pp)}, f := [COALESCE("__cr_q"."__cr_r0" < 50 OR "__cr_q"."__cr_n" - "__cr_q"."__cr_r0" BETWEEN 1 AND 49, TRUE), FALSE], n := ["__cr_q"."__cr_r0", "__cr_q"."__cr_n"], v := [0, -1], c := [TRY_CAST([] AS INT[]), [0], [1]], h := TRY_CAST([] AS INT[])) AS "__cr_x", "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(cost) AS __cr_a1, COUNT(*) AS __cr_a2, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY(("impressions"."cost") <> 0)) AS "__cr_r0", LIST(DISTINCT (HASH("impressions"."user_key") >> 16) * 65536 + (0 + CASE WHEN (TRY(("impressions"."cost") <> 0)) THEN 1 ELSE 0 END)) AS "__cr_x" FROM impressions GROUP BY channel) AS __cr_q
+SELECT channel, SUM(cost) AS spend, COUNT(*) AS n FROM impressions GROUP BY channel;
 
 -- name: nonzero_support_for_sum
 -- why: a SUM stands on the people whose value is non-zero (ELSE 0 cannot hide a few people among many): the row stands on its plain count __cr_n, the cell on __cr_r0, and its hidden flag __cr_w1 withholds it below 50
--- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS pricey, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 AS "__cr_w1", "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(TRY(CASE WHEN cost > 4 THEN 1 ELSE 0 END)) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COUNT(DISTINCT "impressions"."user_key") FILTER(WHERE TRY((CASE WHEN "impressions"."cost" > 4 THEN 1 ELSE 0 END) <> 0)) AS "__cr_r0" FROM impressions GROUP BY channel) AS __cr_q
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS pricey, FALSE AS "__cr_w0", "__cr_q"."__cr_r0" < 50 AS "__cr_w1", "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, SUM(TRY(CASE WHEN cost > 4 THEN 1 ELSE 0 END)) AS __cr_a1, COUNT(DISTINCT HASH("impressions"."user_key")) AS "__cr_n", COUNT(DISTINCT HASH("impressions"."user_key")) FILTER(WHERE TRY((CASE WHEN "impressions"."cost" > 4 THEN 1 ELSE 0 END) <> 0)) AS "__cr_r0" FROM impressions GROUP BY channel) AS __cr_q
 SELECT channel, SUM(CASE WHEN cost > 4 THEN 1 ELSE 0 END) AS pricey FROM impressions GROUP BY channel;
 
 -- name: final_having_keeps_small_groups
 -- why: HAVING runs on the outer SELECT, inside TRY, and never hides a group below the threshold (it is suppressed and counted instead)
--- output: SELECT __cr_q.__cr_k0 AS "campaign", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(*) AS __cr_a2, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q WHERE (TRY(__cr_q.__cr_a2 > 400)) OR "__cr_q"."__cr_n" < 50
+-- output: SELECT __cr_q.__cr_k0 AS "campaign", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(*) AS __cr_a2, COUNT(DISTINCT HASH("impressions"."user_key")) AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q WHERE (TRY(__cr_q.__cr_a2 > 400)) OR "__cr_q"."__cr_n" < 50
 SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING COUNT(*) > 400;
 
 -- name: intermediate_threshold
 -- why: an aggregation inside a CTE keeps only groups with enough people, and taints (__cr_w) the final cell when it dropped a group of 25 to 49 people
--- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_d" AS "__cr_w" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COALESCE(BOOL_OR(COUNT(DISTINCT "impressions"."user_key") BETWEEN 25 AND 49) OVER (), FALSE) AS "__cr_d" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top, COALESCE(BOOL_OR(COALESCE("c"."__cr_w", FALSE)), FALSE) AS "__cr_w0" FROM c
+-- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_d" AS "__cr_w" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("impressions"."user_key")) AS "__cr_n", COALESCE(BOOL_OR(COUNT(DISTINCT HASH("impressions"."user_key")) BETWEEN 25 AND 49) OVER (), FALSE) AS "__cr_d" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top, COALESCE(BOOL_OR(COALESCE("c"."__cr_w", FALSE)), FALSE) AS "__cr_w0" FROM c
 WITH c AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) SELECT MAX(n) AS top FROM c;
 
 -- name: per_user_cte_carries_people
 -- why: a per-user CTE that does not project user_key passes __cr_uid on, so the next aggregation counts people
--- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_a1 AS n, "__cr_q"."__cr_uid" FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."__cr_uid") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
+-- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_a1 AS n, "__cr_q"."__cr_uid" FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("u"."__cr_uid")) AS "__cr_n" FROM u GROUP BY n) AS __cr_q
 WITH u AS (SELECT COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT n, COUNT(*) AS people FROM u GROUP BY n;
 
 -- name: projected_user_key_carries_people
 -- why: a CTE that projects user_key itself carries its people in that column: no copy of it beside (which DISTINCT and GROUP BY would hash twice)
--- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_k0 AS "user_key", __cr_q.__cr_a1 AS n FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1 FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "u"."user_key") AS "__cr_n" FROM u GROUP BY n) AS __cr_q
+-- output: SELECT __cr_q.__cr_k0 AS "n", __cr_q.__cr_a1 AS people, "__cr_q"."__cr_n" FROM (WITH u AS (SELECT __cr_q.__cr_k0 AS "user_key", __cr_q.__cr_a1 AS n FROM (SELECT user_key AS __cr_k0, COUNT(*) AS __cr_a1 FROM impressions GROUP BY user_key) AS __cr_q) SELECT n AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("u"."user_key")) AS "__cr_n" FROM u GROUP BY n) AS __cr_q
 WITH u AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) SELECT n, COUNT(*) AS people FROM u GROUP BY n;
 
 -- name: set_operation_branches_keep_their_copy
 -- why: branches of a set operation line up by position, so each still carries __cr_uid last
--- output: SELECT __cr_q.__cr_a0 AS both_sides, "__cr_q"."__cr_n" FROM (SELECT COUNT(*) AS __cr_a0, COUNT(DISTINCT "o"."__cr_uid") AS "__cr_n" FROM (SELECT user_key, "impressions"."user_key" AS "__cr_uid" FROM impressions INTERSECT SELECT user_key, "conversions"."user_key" AS "__cr_uid" FROM conversions) AS o) AS __cr_q
+-- output: SELECT __cr_q.__cr_a0 AS both_sides, "__cr_q"."__cr_n" FROM (SELECT COUNT(*) AS __cr_a0, COUNT(DISTINCT HASH("o"."__cr_uid")) AS "__cr_n" FROM (SELECT user_key, "impressions"."user_key" AS "__cr_uid" FROM impressions INTERSECT SELECT user_key, "conversions"."user_key" AS "__cr_uid" FROM conversions) AS o) AS __cr_q
 SELECT COUNT(*) AS both_sides FROM (SELECT user_key FROM impressions INTERSECT SELECT user_key FROM conversions) AS o;
 
 -- name: window_rows_split_and_guarded
 -- why: a per-user window runs in an inner SELECT; casts become TRY_CAST and comparisons that could raise run in TRY
--- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS firsts, "__cr_q"."__cr_n" FROM (WITH t AS (SELECT __cr_q.__cr_c0 AS "channel", __cr_q.__cr_a1 AS pos, "__cr_q"."__cr_uid" FROM (SELECT channel AS __cr_c0, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions WHERE TRY(TRY_CAST(campaign AS INT) IS NULL)) AS __cr_q) SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."__cr_uid") AS "__cr_n" FROM t WHERE TRY(pos = 1) GROUP BY channel) AS __cr_q
+-- output: SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS firsts, "__cr_q"."__cr_n" FROM (WITH t AS (SELECT __cr_q.__cr_c0 AS "channel", __cr_q.__cr_a1 AS pos, "__cr_q"."__cr_uid" FROM (SELECT channel AS __cr_c0, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS __cr_a1, "impressions"."user_key" AS "__cr_uid" FROM impressions WHERE TRY(TRY_CAST(campaign AS INT) IS NULL)) AS __cr_q) SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("t"."__cr_uid")) AS "__cr_n" FROM t WHERE TRY(pos = 1) GROUP BY channel) AS __cr_q
 WITH t AS (SELECT channel, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts) AS pos FROM impressions WHERE CAST(campaign AS INTEGER) IS NULL) SELECT channel, COUNT(*) AS firsts FROM t WHERE pos = 1 GROUP BY channel;
 
 -- name: post_aggregate_arithmetic_in_try
 -- why: arithmetic over aggregates runs in the outer SELECT inside TRY, so a small group's overflow or division by zero raises nothing
--- output: SELECT __cr_q.__cr_k0 AS "campaign", TRY(100 // (__cr_q.__cr_a1 - 6)) AS x, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q
+-- output: SELECT __cr_q.__cr_k0 AS "campaign", TRY(100 // (__cr_q.__cr_a1 - 6)) AS x, "__cr_q"."__cr_n" FROM (SELECT campaign AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("impressions"."user_key")) AS "__cr_n" FROM impressions GROUP BY campaign) AS __cr_q
 SELECT campaign, 100 // (COUNT(*) - 6) AS x FROM impressions GROUP BY campaign;
 
 -- name: cells_difference_check
