@@ -30,6 +30,7 @@ from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
+from cleanroom.gate.walk import find_all
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -108,7 +109,7 @@ def _run(shape: QueryShape, min_users: int) -> _Run:
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
     # Breadth-first order reversed: every SELECT is rewritten after the ones inside it.
-    return list(reversed(list(tree.find_all(exp.Select))))
+    return list(reversed(find_all(tree, exp.Select)))
 
 
 def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
@@ -280,7 +281,7 @@ def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
 
 def verify_rewrite(tree: exp.Expr, shape: QueryShape, outers: set[int], *, min_users: int) -> None:
     """Every aggregation across people is thresholded; fail closed otherwise."""
-    for select in tree.find_all(exp.Select):
+    for select in find_all(tree, exp.Select):
         if id(select) in outers or select.meta.get(COPY):
             continue
         plan = shape.plans.get(id(select))
