@@ -69,7 +69,8 @@ def sources(sel: exp.Select) -> list[tuple[str, exp.Expr]]:
 def value_subqueries(sel: exp.Select) -> list[exp.Subquery]:
     """Subqueries ``sel`` uses as values or IN lists (not as relations)."""
     relations = {id(n) for n in relation_nodes(sel)}
-    return [s for s in find_all(sel, exp.Subquery)
+    # Below another SELECT a subquery's SELECT is that one, never ``sel``.
+    return [s for s in find_all(sel, exp.Subquery, stop=exp.Select)
             if s.parent_select is sel and id(s) not in relations and not _in_cte(s, sel)]
 
 
