@@ -90,7 +90,12 @@ def _string_literal(node: exp.Expr) -> bool:
 
 def try_casts(tree: exp.Expr) -> exp.Expr:
     """Every CAST becomes TRY_CAST (a failed cast yields NULL, and never echoes a value)."""
-    for cast in find_all(tree, exp.Cast):
+    try_cast_all(find_all(tree, exp.Cast))
+    return tree
+
+
+def try_cast_all(casts: list[exp.Cast]) -> None:
+    """``try_casts`` over casts already found (a walk that looks for other nodes too)."""
+    for cast in casts:
         if not isinstance(cast, exp.TryCast):
             cast.replace(exp.TryCast(this=cast.this, to=cast.args["to"]))
-    return tree
