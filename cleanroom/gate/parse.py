@@ -111,7 +111,11 @@ def _too_big(tree: exp.Expr) -> bool:
         count += 1
         if count > MAX_NODES or depth > MAX_DEPTH:
             return True
-        stack.extend((child, depth + 1) for child in node.iter_expressions())
+        for value in node.args.values():  # ``iter_expressions``, without its generator
+            if isinstance(value, list):
+                stack.extend((v, depth + 1) for v in value if isinstance(v, exp.Expr))
+            elif isinstance(value, exp.Expr):
+                stack.append((value, depth + 1))
     return False
 
 
