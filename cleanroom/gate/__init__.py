@@ -12,7 +12,13 @@ from sqlglot import exp
 from cleanroom.gate.analyse import Catalog, analyse_query
 from cleanroom.gate.model import Aggregate, K, Mode, QueryShape
 from cleanroom.gate.parse import parse_query
-from cleanroom.gate.rewrite import PEOPLE, final_branches, rewrite_query, verify_rewrite
+from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewrite: imported here before)
+    PEOPLE,
+    final_branches,
+    rewrite_checked,
+    rewrite_query,
+    verify_rewrite,
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,7 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     branches = bool(final_branches(shape))
     released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)
-    tree, outers = rewrite_query(shape, min_users=min_users)
-    verify_rewrite(tree, shape, outers, min_users=min_users)
+    tree, _ = rewrite_checked(shape, min_users=min_users)  # rewrite, then verify
     return CheckedQuery(tree.sql(dialect="duckdb", copy=False), shape.columns, shape.final_mode,
                         PEOPLE if released else None, limit, offset, shape.final_aggregates,
                         shape.tables, _flags(tree), branches)

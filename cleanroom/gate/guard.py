@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.gate.nodes import CONSTANTS
+from cleanroom.gate.walk import find_all
 
 _OPAQUE = (exp.Subquery, exp.Select, exp.SetOperation, exp.AggFunc, exp.Window)
 _CLAUSES = (exp.Distinct, exp.Order, exp.Ordered, exp.Where, exp.IgnoreNulls, exp.RespectNulls,
@@ -91,7 +92,12 @@ def _string_literal(node: exp.Expr) -> bool:
 
 def try_casts(tree: exp.Expr) -> exp.Expr:
     """Every CAST becomes TRY_CAST (a failed cast yields NULL, and never echoes a value)."""
-    for cast in list(tree.find_all(exp.Cast)):
+    try_cast_all(find_all(tree, exp.Cast))
+    return tree
+
+
+def try_cast_all(casts: list[exp.Cast]) -> None:
+    """``try_casts`` over casts already found (a walk that looks for other nodes too)."""
+    for cast in casts:
         if not isinstance(cast, exp.TryCast):
             cast.replace(exp.TryCast(this=cast.this, to=cast.args["to"]))
-    return tree

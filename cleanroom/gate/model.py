@@ -96,11 +96,24 @@ class Rel:
     refused: dict[str, str] = field(default_factory=dict)  # such columns: the rule they broke
 
     def kind(self, name: str) -> K | None:
-        found = [k for n, k in self.columns if n.lower() == name.lower()]
+        found = self._by_name().get(name.lower(), [])
         return found[0] if len(found) == 1 else None
 
     def duplicated(self, name: str) -> bool:
-        return sum(1 for n, _ in self.columns if n.lower() == name.lower()) > 1
+        return len(self._by_name().get(name.lower(), [])) > 1
+
+    def _by_name(self) -> dict[str, list[K]]:
+        """Kinds by lower-case name, rebuilt when ``columns`` is another list or another length
+        (scanning the columns on every lookup was a twentieth of the gate's time)."""
+        key = (id(self.columns), len(self.columns))
+        cached = self.__dict__.get("_names")
+        if cached is None or cached[0] != key:
+            found: dict[str, list[K]] = {}
+            for n, k in self.columns:
+                found.setdefault(n.lower(), []).append(k)
+            cached = (key, found, self.columns)  # holding the list keeps its id unique
+            self.__dict__["_names"] = cached
+        return cached[1]
 
     def names(self) -> list[str]:
         return [n for n, k in self.columns if k is not K.BANNED]

@@ -40,7 +40,8 @@ def qualify(node: exp.Expr, scope: Scope) -> exp.Expr:
         if isinstance(sub, exp.Column) and not isinstance(sub.this, exp.Star):
             return scope.qualified(sub) or sub
         return sub
-    return node.copy().transform(fix)
+    # One copy: ``transform`` would copy the copy again.
+    return node.copy().transform(fix, copy=False)
 
 
 def qualify_apart(node: exp.Expr, scope: Scope, subqueries: dict[str, exp.Expr]) -> exp.Expr:

@@ -12,6 +12,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.rules import violation
+from cleanroom.gate.walk import find_all
 
 MAX_QUERY_BYTES = 100_000
 MAX_NESTING = 64
@@ -110,7 +111,11 @@ def _too_big(tree: exp.Expr) -> bool:
         count += 1
         if count > MAX_NODES or depth > MAX_DEPTH:
             return True
-        stack.extend((child, depth + 1) for child in node.iter_expressions())
+        for value in node.args.values():  # ``iter_expressions``, without its generator
+            if isinstance(value, list):
+                stack.extend((v, depth + 1) for v in value if isinstance(v, exp.Expr))
+            elif isinstance(value, exp.Expr):
+                stack.append((value, depth + 1))
     return False
 
 
@@ -119,7 +124,7 @@ def _normalize_identifiers(tree: exp.Expr) -> None:
     the final output's columns, which the analyst chose for the result. Names the rewriter
     uses for its hidden columns are refused here, so the analyst cannot shadow them."""
     keep = _output_alias_ids(tree)
-    for ident in list(tree.find_all(exp.Identifier)):
+    for ident in find_all(tree, exp.Identifier):
         name = str(ident.this)
         if name.lower().startswith(RESERVED_PREFIX):
             line, col = ident.meta.get("line"), ident.meta.get("col")
@@ -131,7 +136,7 @@ def _normalize_identifiers(tree: exp.Expr) -> None:
 def _unwrap_projections(tree: exp.Expr) -> None:
     """``SELECT DISTINCT(user_key)`` is ``SELECT DISTINCT user_key``: a parenthesised column
     in a projection is that column (DuckDB names it the same), not a computed value."""
-    for select in list(tree.find_all(exp.Select)):
+    for select in find_all(tree, exp.Select):
         for proj in select.expressions:
             value = proj.this if isinstance(proj, exp.Alias) else proj
             inner = value

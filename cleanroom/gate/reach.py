@@ -15,6 +15,7 @@ from cleanroom.gate.taint import (
     relation_nodes,
     using_columns,
 )
+from cleanroom.gate.walk import find_all
 
 
 def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
@@ -115,7 +116,9 @@ def _dropped_probe(body: exp.Expr) -> exp.Expr | None:
 def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
     """Replace each probe marker by its probe over the rewritten source: whether the
     aggregation dropped any row (``_dropped_probe``), else whether any of its rows is tainted."""
-    for marker in list(tree.find_all(exp.Anonymous)):
+    if not probes:
+        return tree  # markers are made only beside their probe (``read_taint``)
+    for marker in find_all(tree, exp.Anonymous):
         if marker.name != PROBE:
             continue
         holder = probes[marker.expressions[0].name]

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
-from cleanroom.gate.guard import guard, try_casts
+from cleanroom.gate.guard import guard, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
@@ -30,6 +30,7 @@ from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
+from cleanroom.gate.walk import find_all
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -70,6 +71,19 @@ class _Run:
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
     """The SQL tree to run, and the ids of the SELECTs the rewrite added (split outers and
     copies of subqueries already rewritten)."""
+    tree, copies, _ = _rewrite(shape, min_users)
+    return tree, copies
+
+
+def rewrite_checked(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
+    """``rewrite_query`` then ``verify_rewrite``, the casts and the SELECTs found in one walk
+    of the rewritten tree (each walk of it was a twentieth of the gate's time)."""
+    tree, copies, selects = _rewrite(shape, min_users)
+    _verify(selects, shape, copies, min_users)
+    return tree, copies
+
+
+def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], list[exp.Select]]:
     tree = shape.tree
     run = _run(shape, min_users)
     _typed_comparisons(shape)
@@ -80,7 +94,11 @@ def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[i
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
             tree = replacement
-    return try_casts(fill_probes(tree, run.taint.probes)), run.copies
+    tree = fill_probes(tree, run.taint.probes)
+    found = find_all(tree, exp.Cast, exp.Select)
+    try_cast_all([n for n in found if isinstance(n, exp.Cast)])
+    # A cast becomes a TRY_CAST over the same child: the SELECTs stay where they were found.
+    return tree, run.copies, [n for n in found if isinstance(n, exp.Select)]
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
@@ -108,7 +126,7 @@ def _run(shape: QueryShape, min_users: int) -> _Run:
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
     # Breadth-first order reversed: every SELECT is rewritten after the ones inside it.
-    return list(reversed(list(tree.find_all(exp.Select))))
+    return list(reversed(find_all(tree, exp.Select)))
 
 
 def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
@@ -280,7 +298,12 @@ def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
 
 def verify_rewrite(tree: exp.Expr, shape: QueryShape, outers: set[int], *, min_users: int) -> None:
     """Every aggregation across people is thresholded; fail closed otherwise."""
-    for select in tree.find_all(exp.Select):
+    _verify(find_all(tree, exp.Select), shape, outers, min_users)
+
+
+def _verify(selects: list[exp.Select], shape: QueryShape, outers: set[int], min_users: int
+            ) -> None:
+    for select in selects:
         if id(select) in outers or select.meta.get(COPY):
             continue
         plan = shape.plans.get(id(select))

@@ -16,6 +16,7 @@ from cleanroom.gate.constants import Lookup
 from cleanroom.gate.model import K, Rel
 from cleanroom.gate.rules import violation
 from cleanroom.gate.suggest import unknown
+from cleanroom.gate.walk import find_all
 
 
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -182,7 +183,7 @@ def _place(nodes: list[exp.Expr], like: exp.Expr) -> list[exp.Expr]:
 def resolve_positional(select: exp.Select) -> list[Violation]:
     """``#n`` names the n-th projection (DuckDB): replace it with that projection's expression."""
     problems: list[Violation] = []
-    for node in list(select.find_all(exp.PositionalColumn)):
+    for node in find_all(select, exp.PositionalColumn, stop=exp.Select):
         index = int(node.this.name) if isinstance(node.this, exp.Literal) else 0
         if node.parent_select is not select:
             continue

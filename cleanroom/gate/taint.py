@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from cleanroom.gate.model import Mode, SelectPlan
 from cleanroom.gate.nodes import branch_selects
+from cleanroom.gate.walk import find_all
 
 TAINT = "__cr_w"
 
@@ -68,7 +69,8 @@ def sources(sel: exp.Select) -> list[tuple[str, exp.Expr]]:
 def value_subqueries(sel: exp.Select) -> list[exp.Subquery]:
     """Subqueries ``sel`` uses as values or IN lists (not as relations)."""
     relations = {id(n) for n in relation_nodes(sel)}
-    return [s for s in sel.find_all(exp.Subquery)
+    # Below another SELECT a subquery's SELECT is that one, never ``sel``.
+    return [s for s in find_all(sel, exp.Subquery, stop=exp.Select)
             if s.parent_select is sel and id(s) not in relations and not _in_cte(s, sel)]
 
 
@@ -104,7 +106,7 @@ class TaintMap:
         self.probes: dict[str, exp.Expr] = {}  # ``read_taint``'s markers -> their holders
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
-        for sel in tree.find_all(exp.Select):
+        for sel in find_all(tree, exp.Select):
             self.sources[id(sel)] = [a for a, body in sources(sel) if self.may(body)]
             self.values[id(sel)] = [id(s) for s in value_subqueries(sel) if self.may(s.this)]
             for _, body in sources(sel):

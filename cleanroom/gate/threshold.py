@@ -189,19 +189,21 @@ def _cell_flag(deps: list[int], flags: dict[int, exp.Expr], tainted: bool) -> ex
     return cells.any_of(found)
 
 
+# The flags and counts below are built fresh for the one place they go: ``alias_(...,
+# copy=False)`` (copying them again was a tenth of the gate's time).
 def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[exp.Expr | None],
            row_flag: exp.Expr | None, *, k: int, branch: int | None,
            system: exp.Expr | None) -> None:
     if branch is not None or system is not None or any(f is not None for f in cell_flags):
         for j, flag in enumerate(cell_flags):
             outer.append("expressions", exp.alias_(flag if flag is not None else exp.false(),
-                                                   f"__cr_w{j}", quoted=True))
+                                                   f"__cr_w{j}", quoted=True, copy=False))
     if branch is not None:
         outer.append("expressions", exp.alias_(compared_people(counts, branch), COMPARED,
-                                               quoted=True))
+                                               quoted=True, copy=False))
         outer.append("expressions", outer_ref(SKETCH))
     if system is not None:
-        outer.append("expressions", exp.alias_(system, cells.PATTERNS, quoted=True))
+        outer.append("expressions", exp.alias_(system, cells.PATTERNS, quoted=True, copy=False))
     people: exp.Expr = outer_ref(BASE)
     if row_flag is not None:
         # A row withheld for what its HAVING or ORDER BY read: counted like a small row.
@@ -215,7 +217,7 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
         people = exp.Case(ifs=[exp.If(this=row_flag, true=exp.Anonymous(
             this="LEAST", expressions=low))], default=outer_ref(BASE))
     outer.append("expressions", people if row_flag is None else exp.alias_(people, BASE,
-                                                                         quoted=True))
+                                                                         quoted=True, copy=False))
     where = outer.args.get("where")
     if where is not None:
         # The final rows below the threshold are all kept, to be suppressed and counted.
@@ -274,7 +276,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
         dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
     inner.append("expressions", exp.alias_(cells.bool_or(dropped, window=True), DROPPED,
-                                           quoted=True))
+                                           quoted=True, copy=False))
     taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
     if ROW_TAINT in {p.alias_or_name for p in inner.expressions}:
         taint.append(outer_ref(ROW_TAINT))
@@ -284,7 +286,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         # order, would tell the value).
         taint.append(cells.bool_or(touched.copy(), window=True))
     outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
-                                           quoted=True))
+                                           quoted=True, copy=False))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
     conditions: list[exp.Expr] = [floor]
     if row_flag is not None:
