@@ -138,6 +138,28 @@ class ExpressionRules(ValueRules):
         )
 
     # -- leaves ------------------------------------------------------------------------
+    def _plain_sub_key(self, parts: list[exp.Expr], first: int) -> bool:
+        """A sub-key counts each person's distinct values of what follows the user_key, so
+        those must be the person's own rows' columns as stored: dimension columns of the same
+        dataset row as the user_key (maybe cast) and literals. A CASE, a computed CTE
+        column or another table's column could make everyone's count 1 but one person's
+        (``COUNT(DISTINCT CONCAT(user_key, CASE WHEN <target> THEN day ELSE 'x' END))`` minus
+        the people count is that person's days): the packing that parts close for sums."""
+        person = parts[first]
+        found = self.scope.resolve(person) if isinstance(person, exp.Column) else None
+        if not isinstance(found, tuple) or not getattr(self.scope.sources.get(found[0]), "base",
+                                                        False):
+            return False
+        for i, part in enumerate(parts):
+            while isinstance(part, exp.Cast):  # CAST(ts AS DATE): a function of the row's own value
+                part = part.this
+            if i == first or (isinstance(part, exp.Literal) and part.is_string):
+                continue
+            hit = self.scope.resolve(part) if isinstance(part, exp.Column) else None
+            if not isinstance(hit, tuple) or hit != (found[0], K.DIM):
+                return False
+        return True
+
     def _column(self, col: exp.Column, ctx: Ctx) -> K:
         if isinstance(col.this, exp.Star):
             return self.fail("columns_expression", col, "t.* inside an expression")
@@ -283,6 +305,8 @@ class ExpressionRules(ValueRules):
         kinds = [self.check(o, replace(ctx, cond=False)) for o in operands]
         if K.UID in kinds:
             if ctx.uid_in_case and isinstance(node, exp.DPipe) and sub_key(kinds, 0):
+                if not self._plain_sub_key(_flat_pipe(node), 0):
+                    return self.fail("user_key_transform", node, "a sub-key of computed values")
                 return K.UID  # NULL with its user_key: no guard needed
             return self.fail("user_key_transform", node, node.key)
         if K.MET in kinds and ctx.filtering:
@@ -341,6 +365,8 @@ class ExpressionRules(ValueRules):
         if K.UID in kinds:
             first = 1 if key == "ConcatWs" else 0
             if ctx.uid_in_case and key in SUB_KEYS and sub_key(kinds, first):
+                if not self._plain_sub_key(list(arguments(node)), first):
+                    return self.fail("user_key_transform", node, "a sub-key of computed values")
                 null_with_person(node, arguments(node)[first])
                 return K.UID  # a person's session key, counted: its people are the user_key's
             return self.fail("user_key_transform", node, name)
@@ -382,6 +408,13 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def _flat_pipe(node: exp.Expr) -> list[exp.Expr]:
+    """``a || b || c`` as [a, b, c] (sqlglot nests it to the left)."""
+    if not isinstance(node, exp.DPipe):
+        return [node]
+    return [*_flat_pipe(node.this), *_flat_pipe(node.expression)]
 
 
 def _operands(node: exp.Expr) -> list[exp.Expr]:

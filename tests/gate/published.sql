@@ -1758,6 +1758,7 @@ WHERE event_type IN ('detail_page_view', 'add_to_cart', 'purchase');
 -- idiom: SELECT DISTINCT session CTEs, LEFT JOIN ... USING (user_pseudo_id, session_id), COUNT(DISTINCT CONCAT(user, '-', session)), SAFE_DIVIDE of COUNT(DISTINCT IF(...))
 -- legit
 -- people: SELECT ad_product, campaign, COUNT(DISTINCT user_key) FROM clicks GROUP BY 1, 2
+-- currently: refused user_key_transform (the session key reads a CTE's column: a sub-key may only be built from columns of the user_key's own dataset row, since a CTE could compute the suffix by a CASE that isolates one person; docs/gate.md)
 -- why: a session is a person's clicks of one day (session_id = the date); event_date is left out of the grouping so that groups stand on enough people; add_to_cart / detail_page_view / purchase stand for cart / checkout / purchase
 WITH sessions AS (
   SELECT DISTINCT user_key, CAST(ts AS DATE) AS session_id, ad_product AS source, campaign
