@@ -1,7 +1,7 @@
 """Dataset versions as native DuckDB files, and DuckDB instances made ahead of time.
 
 DuckDB reads its own storage faster than Parquet: string columns such as 64-hex user_keys
-stay compressed in its own format and need no Parquet page decoding, so a join or a
+need no Parquet page decoding (and are stored uncompressed, as in memory), so a join or a
 ``COUNT(DISTINCT user_key)`` over a native table costs 15-30% less CPU than over the same
 Parquet file (bench/bench_queries.py). Each stored version (an immutable Parquet file, named
 once) gets a native copy beside it, ``<file>.<columns>.duckdb``, built on its first read from
@@ -91,6 +91,10 @@ def _build(parquet: Path, columns: tuple[str, ...], target: Path, *, memory_limi
     try:
         path = "'" + str(parquet).replace("'", "''") + "'"
         names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        # Stored as raw DuckDB holds them in memory: a 64-hex user_key compressed (FSST) is
+        # decompressed again by every scan of every session, which cost the overlap of two
+        # providers about a fifth of its CPU (bench/bench_queries.py), for half the bytes.
+        con.execute("SET force_compression = 'uncompressed'")
         con.execute(f"CREATE TABLE {TABLE} AS SELECT {names} FROM read_parquet({path})")
         con.execute("CHECKPOINT")
     except BaseException:
