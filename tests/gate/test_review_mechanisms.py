@@ -15,7 +15,7 @@ import pytest
 
 from tests.canary import CanaryData
 from tests.conftest import Harness
-from tests.gate.test_review_attacks import TARGET, ask, first, one_row
+from tests.gate.test_review_attacks import TARGET, ask, assert_clamp_window_hides, first, one_row
 
 CHAN7_ROWS = "SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'"
 TARGET_DAYS = ("SELECT COUNT(DISTINCT CAST(i.ts AS DATE)) FROM impressions i JOIN conversions c "
@@ -198,13 +198,7 @@ def test_a_clamp_window_through_two_renames_does_not_decode_one_revenue(
     sql = ("WITH t AS (SELECT user_key, revenue AS r FROM conversions), u AS (SELECT user_key, "
            "r AS s FROM t) SELECT COUNT(s) AS n, SUM(LEAST(GREATEST(s, 999), 1000)) AS top, "
            "SUM(LEAST(GREATEST(s, 776), 778)) AS win FROM u")
-    row = one_row(ask(loaded, canary, sql))
-    if row is None or None in row:
-        return
-    n, top, win = row
-    above = round(top - 999 * n)
-    decoded = win - 776 * (n - 1 - above) - 778 * above
-    assert not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+    assert_clamp_window_hides(loaded, canary, sql, truth)
 
 
 # -- the combination check compares aggregates of one row, not rows of one GROUP BY --------
