@@ -26,6 +26,7 @@ from cleanroom.gate.guard import guard, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
+from cleanroom.gate.overlap import OVERLAP, Overlap, patterns, union_input
 from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
@@ -66,6 +67,7 @@ class _Run:
     taint: TaintMap
     copies: set[int] = field(default_factory=set)  # SELECTs the rewrite added
     branches: dict[int, int] = field(default_factory=dict)  # final set operation's branches
+    overlap: Overlap = field(default_factory=lambda: Overlap({}))  # rows sharing data rows
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -94,11 +96,36 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
             tree = replacement
+    _fill_patterns(run.overlap)
     tree = fill_probes(tree, run.taint.probes)
     found = find_all(tree, exp.Cast, exp.Select)
     try_cast_all([n for n in found if isinstance(n, exp.Cast)])
     # A cast becomes a TRY_CAST over the same child: the SELECTs stay where they were found.
     return tree, run.copies, [n for n in found if isinstance(n, exp.Select)]
+
+
+def _fill_patterns(overlap: Overlap) -> None:
+    """The answer's patterns (``overlap.py``) on the first row of the first aggregation that
+    outputs its cells; the other rows carry NULL (one scan, not one per row or branch)."""
+    if not overlap.carriers:
+        return
+    first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=[]),
+                   expression=exp.Literal.number(1))
+    overlap.carriers[0].replace(exp.Case(ifs=[exp.If(this=first, true=patterns(overlap))]))
+    for carrier in overlap.carriers[1:]:
+        carrier.replace(exp.Cast(this=exp.null(), to=exp.DataType.build(
+            "STRUCT(p UBIGINT[], n BIGINT)[]", dialect="duckdb")))
+
+
+def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -> Overlap | None:
+    """Whether this aggregation's rows may share data rows with other released rows: a branch
+    of a final set operation, or a final aggregation over a UNION ALL input."""
+    if branch is not None:
+        return run.overlap
+    source = sel.args.get("from_")
+    if not plan.final or source is None or sel.args.get("joins"):
+        return None
+    return run.overlap if union_input(run.overlap, source.this) is not None else None
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
@@ -121,7 +148,9 @@ def _typed_comparisons(shape: QueryShape) -> None:
 
 
 def _run(shape: QueryShape, min_users: int) -> _Run:
-    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans))
+    ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
+    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans),
+                overlap=Overlap(ctes))
 
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
@@ -166,7 +195,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         _guard_values(sel, safe)
         sel.set("expressions", sel.expressions + hidden)
         return sel
-    counts = None
+    counts, cross = None, _crosses(sel, plan, run, branch)
     if plan.mode is Mode.ANONYMIZING:
         fill = lambda c: _with_subqueries(c, plan, run.copies)  # noqa: E731
         counts = cells.plan_counts(plan, cells.guard_condition(plan, fill), _averages(sel, plan))
@@ -178,7 +207,8 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         # Read through an outer join, a relation that drops any row is tainted (see taint.py).
         limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
             else run.limits
-        threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch)
+        threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
+                  overlap=cross)
     return outer
 
 
@@ -256,6 +286,7 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
         hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]"))
         sel.append("expressions", exp.alias_(hashes, SKETCH, quoted=True))
+        sel.append("expressions", exp.alias_(exp.null(), OVERLAP, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel
