@@ -51,7 +51,8 @@ class Overlap:
     ctes: dict[str, exp.CTE]
     feeds: list[Feed] = field(default_factory=list)
     carriers: list[exp.Expr] = field(default_factory=list)  # placeholders for the patterns
-    broken: bool = False  # some aggregation's rows could not be identified: fail closed
+    broken: bool = False  # some aggregation's rows could not be identified
+    strict: bool = False  # a final set operation: unmatched rows withhold every cell
     tags: int = 0
 
     def next_tag(self) -> int:
@@ -163,12 +164,24 @@ _PATTERNS = """(SELECT CASE WHEN COUNT(*) <= {most} THEN LIST(STRUCT_PACK(p := _
   FROM __cr_fill AS __cr_rows GROUP BY __cr_pat) AS __cr_hist)"""
 
 
-def patterns(overlap: Overlap) -> exp.Expr:
-    """The answer's patterns ``[{p: sorted cells, n: people}]`` (NULL: cannot be checked)."""
+def matched(overlap: Overlap) -> bool:
+    """Whether every data row the answer's aggregations read can be told apart (``_pools``)."""
+    pools = _pools(overlap)
+    return not overlap.broken and bool(pools) and _disjoint(overlap, [f[0] for f in pools.values()])
+
+
+def _pools(overlap: Overlap) -> dict[str, list[Feed]]:
     pools: dict[str, list[Feed]] = {}
     for feed in overlap.feeds:
         pools.setdefault(" ".join(s.sql(dialect="duckdb") for s in feed.source), []).append(feed)
-    if overlap.broken or not pools or not _disjoint(overlap, [f[0] for f in pools.values()]):
+    return pools
+
+
+def patterns(overlap: Overlap) -> exp.Expr:
+    """The answer's patterns ``[{p: sorted cells, n: people}]`` (NULL: cannot be checked, and
+    the release withholds every cell)."""
+    pools = _pools(overlap)
+    if not matched(overlap):
         return exp.Null()
     scans = [_scan(feeds) for feeds in pools.values()]
     union: exp.Expr = scans[0]

@@ -26,7 +26,7 @@ from cleanroom.gate.guard import guard, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
-from cleanroom.gate.overlap import OVERLAP, Overlap, patterns, union_input
+from cleanroom.gate.overlap import OVERLAP, Overlap, matched, patterns, union_input
 from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
@@ -68,6 +68,9 @@ class _Run:
     copies: set[int] = field(default_factory=set)  # SELECTs the rewrite added
     branches: dict[int, int] = field(default_factory=dict)  # final set operation's branches
     overlap: Overlap = field(default_factory=lambda: Overlap({}))  # rows sharing data rows
+    # An aggregation a final branch only passes on (``pass_through``) -> that branch's index.
+    passes: dict[int, int] = field(default_factory=dict)
+    passers: set[int] = field(default_factory=set)  # the branches that pass one on
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -92,6 +95,10 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
+        source = pass_through(shape, branch)
+        if source is not None:
+            run.passes[id(source)] = index
+            run.passers.add(id(branch))
     for select in _selects(tree):
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
@@ -109,6 +116,14 @@ def _fill_patterns(overlap: Overlap) -> None:
     outputs its cells; the other rows carry NULL (one scan, not one per row or branch)."""
     if not overlap.carriers:
         return
+    if not overlap.strict and not matched(overlap):
+        # A UNION ALL input whose branches read different sources over the same tables: rows
+        # cannot be matched, and the groups are not checked across (docs/gate.md: open).
+        for carrier in overlap.carriers:
+            cell = carrier.find_ancestor(exp.Alias)
+            if cell is not None:
+                cell.set("this", exp.null())
+        return
     first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=[]),
                    expression=exp.Literal.number(1))
     overlap.carriers[0].replace(exp.Case(ifs=[exp.If(this=first, true=patterns(overlap))]))
@@ -121,6 +136,7 @@ def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -
     """Whether this aggregation's rows may share data rows with other released rows: a branch
     of a final set operation, or a final aggregation over a UNION ALL input."""
     if branch is not None:
+        run.overlap.strict = True
         return run.overlap
     source = sel.args.get("from_")
     if not plan.final or source is None or sel.args.get("joins"):
@@ -135,9 +151,30 @@ def final_branches(shape: QueryShape) -> list[exp.Select]:
         return []
     found = branch_selects(shape.tree)
     plans = [shape.plans.get(id(s)) for s in found]
-    if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans):
+    if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans) and not any(
+            pass_through(shape, s) is not None for s in found):
         return []
     return found
+
+
+def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
+    """The aggregation across people a final branch only passes on (``SELECT n FROM a`` for a
+    CTE ``a`` that aggregates people; no join, grouping, DISTINCT or window): its rows are
+    that aggregation's, so they carry its people and sketches to be compared with the other
+    branches' rows (``release.close_rows``)."""
+    plan = shape.plans.get(id(branch))
+    source = branch.args.get("from_")
+    if plan is None or plan.mode is not Mode.ANON or source is None or any(
+            branch.args.get(a) for a in ("joins", "group", "having", "distinct", "qualify")):
+        return None
+    if any(isinstance(n, (exp.AggFunc, exp.Window)) for p in branch.expressions for n in p.walk()):
+        return None
+    body: exp.Expr | None = source.this.this if isinstance(source.this, exp.Subquery) else None
+    if isinstance(source.this, exp.Table) and not source.this.db:
+        body = next((c.this for c in shape.tree.find_all(exp.CTE)
+                     if c.alias_or_name == source.this.name), None)
+    found = shape.plans.get(id(body)) if isinstance(body, exp.Select) else None
+    return body if found is not None and found.mode is Mode.ANONYMIZING else None
 
 
 def _typed_comparisons(shape: QueryShape) -> None:
@@ -207,8 +244,9 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         # Read through an outer join, a relation that drops any row is tainted (see taint.py).
         limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
             else run.limits
+        passed = run.passes.get(id(sel))
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
-                  overlap=cross)
+                  overlap=cross, passed=passed)
     return outer
 
 
@@ -281,11 +319,17 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     for j in range(width):
         flag = per_cell[j] if per_cell is not None else value.copy()
         sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True))
-    if branch is not None:  # a row beside aggregated ones, standing on nobody's data
+    if branch is not None:
+        source = sel.args["from_"].this.alias_or_name if id(sel) in run.passers else None
+        # A row beside aggregated ones, standing on nobody's data, or on an aggregation's.
         nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
-        sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
-        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]"))
-        sel.append("expressions", exp.alias_(hashes, SKETCH, quoted=True))
+        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]", dialect="duckdb"))
+        sel.append("expressions", exp.alias_(
+            nobody if source is None else exp.column(COMPARED, table=source, quoted=True),
+            COMPARED, quoted=True))
+        sel.append("expressions", exp.alias_(
+            hashes if source is None else exp.column(SKETCH, table=source, quoted=True),
+            SKETCH, quoted=True))
         sel.append("expressions", exp.alias_(exp.null(), OVERLAP, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))

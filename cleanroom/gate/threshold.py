@@ -87,16 +87,20 @@ def inner_ref(counts: Counts) -> cells.Ref:
 
 def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Counts,
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
-              branch: int | None, overlap: Overlap | None = None) -> None:
+              branch: int | None, overlap: Overlap | None = None,
+              passed: int | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
     even when none can be set, and the people it compares with other branches' rows);
-    ``overlap``: the answer's rows may share data rows (``overlap.py``): it outputs its cells."""
+    ``overlap``: the answer's rows may share data rows (``overlap.py``): it outputs its cells;
+    ``passed``: the branch that passes on this intermediate aggregation's rows (it then
+    outputs the people and sketches that branch compares)."""
     k = limits.min_users
     shape = layout(outer, names)
+    compared = branch if branch is not None else passed
     cells.hash_counts(counts, shape.aggregates, list(inner.expressions),
-                      compared=branch is not None)
+                      compared=compared is not None)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
     for proj in counts.projections():
         inner.append("expressions", proj)
@@ -116,9 +120,9 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     cell_flags = [_cell_flag(deps, agg_flags, computed and taint is not None)
                   for deps, computed in zip(shape.cells, shape.computed)]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    if compared is not None:
+        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
     if plan.final:
-        if branch is not None:
-            inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
         cross = None if overlap is None else _cells(inner, counts, shape, agg_flags, overlap)
         _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system,
                cross=cross)
@@ -126,6 +130,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
         _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
                       touched=touched_row)
+        if passed is not None:
+            outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
+                                                   quoted=True, copy=False))
+            outer.append("expressions", outer_ref(SKETCH))
 
 
 def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]
