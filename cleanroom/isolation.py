@@ -21,8 +21,8 @@ the one on the most people first; an aggregate that would make the set unsafe is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 BASE = -1  # the bit of an aggregate over every row of its group
 _PRIME = (1 << 61) - 1  # ranks mod this prime equal ranks over Q for 0/1 matrices this small
@@ -140,9 +140,9 @@ def _add(basis: list[tuple[int, dict[int, int]]], vector: dict[int, int], large:
             for p, v in row.items():
                 vector[p] = (vector.get(p, 0) - factor * v) % _PRIME
     vector = {p: v for p, v in vector.items() if v % _PRIME}
-    pivot = next((p for p in sorted(vector) if large[p]), None)
-    if pivot is None:
+    lead = next((p for p in sorted(vector) if large[p]), None)
+    if lead is None:
         return not vector
-    inverse = pow(vector[pivot], _PRIME - 2, _PRIME)
-    basis.append((pivot, {p: v * inverse % _PRIME for p, v in vector.items()}))
+    inverse = pow(vector[lead], _PRIME - 2, _PRIME)
+    basis.append((lead, {p: v * inverse % _PRIME for p, v in vector.items()}))
     return True

@@ -155,10 +155,9 @@ def _across(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, k
     withheld whole, and counted."""
     released: list[tuple[int, int]] = []
     for row in rows:
-        found = row[at]
-        flags = row[width:width + cell_flags]
+        found, withheld_now = row[at], row[width:width + cell_flags]
         for a, c in enumerate(found["i"] if found is not None else ()):
-            shown = any(a in deps and not flags[j] for j, deps in enumerate(found["c"]))
+            shown = any(a in deps and not withheld_now[j] for j, deps in enumerate(found["c"]))
             if not found["f"][a] and (shown or a in found["h"]):
                 released.append((c, int(found["n"][a] or 0)))
     withheld = withheld_across(released, patterns, k) if released else set()

@@ -19,13 +19,13 @@ answer's cells are withheld (fail closed), as they are when there are more than
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.cells import COPY_META, either
-from cleanroom.gate.nodes import branch_selects
 
 OVERLAP = "__cr_o"  # release.OVERLAP: a row's cells (and, on one row, the answer's patterns)
 GROUP = "__cr_g"  # an aggregation's hash of its tag and group keys, in its inner SELECT
@@ -53,6 +53,7 @@ class Overlap:
     carriers: list[exp.Expr] = field(default_factory=list)  # placeholders for the patterns
     broken: bool = False  # some aggregation's rows could not be identified
     strict: bool = False  # a final set operation: unmatched rows withhold every cell
+    ordered: bool = False  # the set operation's ORDER BY reads every released cell
     tags: int = 0
 
     def next_tag(self) -> int:
@@ -99,9 +100,21 @@ def union_input(overlap: Overlap, source: exp.Expr) -> tuple[str, list[exp.Selec
         body = source.this
     elif isinstance(source, exp.Table) and not source.db and source.name in overlap.ctes:
         body = overlap.ctes[source.name].this
-    if not isinstance(body, exp.Union) or body.args.get("distinct"):
+    branches = _union_branches(body) if isinstance(body, exp.Union) else None
+    return None if branches is None else (source.alias_or_name, branches)
+
+
+def _union_branches(node: exp.Expr) -> list[exp.Select] | None:
+    """The SELECTs of a UNION [ALL] (a UNION keeps rows that differ in their key, so it
+    repeats data rows as UNION ALL does); None when an INTERSECT or EXCEPT is inside."""
+    if isinstance(node, exp.Subquery):
+        return _union_branches(node.this)
+    if isinstance(node, exp.Select):
+        return [node]
+    if not isinstance(node, exp.Union):
         return None
-    return source.alias_or_name, branch_selects(body)
+    left, right = _union_branches(node.left), _union_branches(node.right)
+    return None if left is None or right is None else left + right
 
 
 def _row_level(sel: exp.Select) -> bool:
@@ -134,28 +147,27 @@ def _through(feed: Feed, alias: str, first: exp.Select, branch: exp.Select) -> F
         return None
 
 
-def _substitute(values: dict[str, exp.Expr], alias: str):  # type: ignore[no-untyped-def]
+Swap = Callable[[exp.Expr], exp.Expr]
+
+
+def _substitute(values: dict[str, exp.Expr], alias: str) -> Swap:
+    """A copy of a node with each column of the union (``alias``) replaced by the branch's
+    expression; KeyError for a column the branch does not output."""
+    def swap(column: exp.Column) -> exp.Expr:
+        if column.name.lower() not in values:
+            raise KeyError(column.name)
+        return exp.Paren(this=values[column.name.lower()].copy())
+
     def subst(node: exp.Expr) -> exp.Expr:
-        def swap(n: exp.Expr) -> exp.Expr:
-            if isinstance(n, exp.Column) and n.table in ("", alias):
-                if n.name.lower() not in values:
-                    raise KeyError(n.name)
-                return exp.Paren(this=values[n.name.lower()].copy())
-            return n
-        return _transform_outside_selects(node.copy(), swap)
+        node = node.copy()
+        # Nested SELECTs have scopes of their own: their columns are not the union's.
+        found = node.walk(prune=lambda n: isinstance(n, (exp.Select, exp.Subquery)))
+        for column in [n for n in found if isinstance(n, exp.Column) and n.table in ("", alias)]:
+            if column is node:
+                return swap(column)
+            column.replace(swap(column))
+        return node
     return subst
-
-
-def _transform_outside_selects(node: exp.Expr, swap):  # type: ignore[no-untyped-def]
-    """``node.transform(swap)``, leaving nested SELECTs (their own scopes) alone."""
-    for found in list(node.walk(prune=lambda n: isinstance(n, (exp.Select, exp.Subquery)))):
-        if isinstance(found, exp.Column):
-            replaced = swap(found)
-            if replaced is not found:
-                if found is node:
-                    return replaced
-                found.replace(replaced)
-    return node
 
 
 # -- the side computation ------------------------------------------------------------------

@@ -71,6 +71,7 @@ class _Run:
     # An aggregation a final branch only passes on (``pass_through``) -> that branch's index.
     passes: dict[int, int] = field(default_factory=dict)
     passers: set[int] = field(default_factory=set)  # the branches that pass one on
+    ordered: bool = False  # a final set operation with ORDER BY
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -137,6 +138,7 @@ def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -
     of a final set operation, or a final aggregation over a UNION ALL input."""
     if branch is not None:
         run.overlap.strict = True
+        run.overlap.ordered = run.ordered
         return run.overlap
     source = sel.args.get("from_")
     if not plan.final or source is None or sel.args.get("joins"):
@@ -173,7 +175,9 @@ def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
     if isinstance(source.this, exp.Table) and not source.this.db:
         body = next((c.this for c in shape.tree.find_all(exp.CTE)
                      if c.alias_or_name == source.this.name), None)
-    found = shape.plans.get(id(body)) if isinstance(body, exp.Select) else None
+    if not isinstance(body, exp.Select):
+        return None
+    found = shape.plans.get(id(body))
     return body if found is not None and found.mode is Mode.ANONYMIZING else None
 
 
@@ -186,8 +190,9 @@ def _typed_comparisons(shape: QueryShape) -> None:
 
 def _run(shape: QueryShape, min_users: int) -> _Run:
     ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
+    ordered = isinstance(shape.tree, exp.SetOperation) and shape.tree.args.get("order") is not None
     return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans),
-                overlap=Overlap(ctes))
+                overlap=Overlap(ctes), ordered=ordered)
 
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:

@@ -190,7 +190,9 @@ def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, ex
                      for a in shape.aggregates]),
         "c": _array([_array([exp.Literal.number(index[a]) for a in deps])
                      for deps in shape.cells]),
-        "h": _array([exp.Literal.number(index[a]) for a in shape.row]),
+        # ORDER BY over a set operation sorts by any cell: a withheld one withholds its row.
+        "h": _array([exp.Literal.number(index[a]) for a in (
+            shape.aggregates if overlap.ordered else shape.row)]),
         "s": carrier,
     }
     return exp.Anonymous(this="struct_pack", expressions=[
