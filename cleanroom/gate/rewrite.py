@@ -136,7 +136,7 @@ def _fill_patterns(overlap: Overlap) -> None:
 def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -> Overlap | None:
     """Whether this aggregation's rows may share data rows with other released rows: a branch
     of a final set operation, or a final aggregation over a UNION ALL input."""
-    if branch is not None:
+    if branch is not None or id(sel) in run.passes:
         run.overlap.strict = True
         run.overlap.ordered = run.ordered
         return run.overlap
@@ -335,10 +335,36 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         sel.append("expressions", exp.alias_(
             hashes if source is None else exp.column(SKETCH, table=source, quoted=True),
             SKETCH, quoted=True))
-        sel.append("expressions", exp.alias_(exp.null(), OVERLAP, quoted=True))
+        cross = exp.null() if source is None else _passed_cells(sel, source, width, run)
+        sel.append("expressions", exp.alias_(cross, OVERLAP, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel
+
+
+def _passed_cells(sel: exp.Select, source: str, width: int, run: _Run) -> exp.Expr:
+    """A pass-through branch's ``__cr_o``: its source's, each column depending on the
+    aggregates of the source columns it reads (``c``, by the source's own column order)."""
+    passed = exp.column(OVERLAP, table=source, quoted=True)
+    relation = sel.args["from_"].this
+    body = relation.this if isinstance(relation, exp.Subquery) else (
+        run.overlap.ctes[relation.name].this if relation.name in run.overlap.ctes else None)
+    names = [p.alias_or_name.lower() for p in body.expressions] \
+        if isinstance(body, exp.Select) else []
+    deps: list[exp.Expr] = []
+    for proj in sel.expressions[:width]:
+        read = [names.index(c.name.lower()) for c in proj.find_all(exp.Column)
+                if c.name.lower() in names]
+        lists: list[exp.Expr] = [exp.Anonymous(this="list_extract", expressions=[
+            exp.Dot.build([passed.copy(), exp.to_identifier("c")]), exp.Literal.number(i + 1)])
+            for i in read]
+        empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("INTEGER[]"))
+        deps.append(exp.Anonymous(this="flatten", expressions=[exp.Array(
+            expressions=[empty, *lists])]))
+    fields = {n: exp.Dot.build([passed.copy(), exp.to_identifier(n)]) for n in "ifnhs"}
+    fields["c"] = exp.Array(expressions=deps)
+    return exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(n), expression=fields[n]) for n in "ifnchs"])
 
 
 def _aggregates(sel: exp.Select) -> bool:

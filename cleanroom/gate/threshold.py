@@ -134,6 +134,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
             outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
                                                    quoted=True, copy=False))
             outer.append("expressions", outer_ref(SKETCH))
+            if overlap is not None:
+                outer.append("expressions", exp.alias_(
+                    _cells(inner, counts, shape, agg_flags, overlap), OVERLAP, quoted=True,
+                    copy=False))
 
 
 def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]

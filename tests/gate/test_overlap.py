@@ -45,6 +45,31 @@ def test_a_partition_inside_grouped_branches_does_not_decode_one_revenue(
     assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
 
 
+def test_a_partition_over_cte_branches_does_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """all - low - high with each sum in a CTE that a branch only passes on."""
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    sql = ("WITH a AS (SELECT SUM(revenue) AS s FROM conversions), l AS (SELECT SUM(revenue) "
+           "AS s FROM conversions WHERE revenue < 300), h AS (SELECT SUM(revenue) AS s FROM "
+           f"conversions WHERE revenue >= 300 AND NOT ({TARGET})) SELECT 'all' AS w, s FROM a "
+           "UNION ALL SELECT 'low', s FROM l UNION ALL SELECT 'high', s FROM h")
+    rows = {r[0]: r[1] for r in ask(loaded, canary, sql)["rows"]}
+    values = [rows.get(w) for w in ("all", "low", "high")]
+    decoded = None if None in values else values[0] - values[1] - values[2]  # type: ignore[operator]
+    assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+
+
+def test_groups_passed_on_from_a_cte_beside_a_total_do_not_decode_the_withheld_one(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = first(raw, "SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'")[0]
+    sql = ("WITH b AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) "
+           "SELECT channel, n FROM b UNION ALL SELECT 'total', COUNT(*) FROM impressions")
+    rows = {r[0]: r[1] for r in ask(loaded, canary, sql)["rows"]}
+    parts = [n for name, n in rows.items() if name != "total"]
+    decoded = None if None in parts or rows.get("total") is None else rows["total"] - sum(parts)
+    assert decoded != truth, (decoded, truth)
+
+
 @pytest.mark.parametrize("form", ["cte", "subquery"])
 def test_groups_over_a_union_that_repeats_rows_do_not_decode_one_persons_rows(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, form: str) -> None:
