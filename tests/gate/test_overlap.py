@@ -114,3 +114,14 @@ def test_groups_over_a_union_of_different_sources_do_not_decode_one_revenue(
     decoded = rows[0][1] - rows[1][1] if len(rows) == 2 and None not in (rows[0][1], rows[1][1]) \
         else None
     assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.005), (decoded, truth)
+
+
+def test_branches_over_different_sources_of_one_table_withhold_their_aggregates(
+        loaded: Harness, canary: CanaryData) -> None:
+    """Fail closed: an impressions row and an impressions-and-conversions row cannot be
+    matched, so no combination can be checked and no aggregate is released."""
+    sql = ("SELECT 'seen' AS w, COUNT(*) AS n FROM impressions UNION ALL SELECT 'joined', COUNT(*) "
+           "FROM impressions i JOIN conversions c ON i.user_key = c.user_key")
+    body = ask(loaded, canary, sql)
+    assert body["rows"] and all(r[1] is None for r in body["rows"]), body
+    assert sorted(body["withheld_cells"]) == [[i, 1] for i in range(len(body["rows"]))]
