@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 BASE = -1  # the bit of an aggregate over every row of its group
 _PRIME = (1 << 61) - 1  # ranks mod this prime equal ranks over Q for 0/1 matrices this small
@@ -88,3 +89,60 @@ def _rank(matrix: list[list[int]]) -> int:
                 rows[i] = [(v - factor * w) % _PRIME for v, w in zip(rows[i], rows[rank])]
         rank += 1
     return rank
+
+
+def withheld_across(cells: Sequence[tuple[int, int]], patterns: Sequence[Mapping[str, Any]] | None,
+                    k: int) -> set[int]:
+    """The cells (ids) to withhold among ``cells`` (id, people), released across rows of one
+    answer, given its row patterns ``[{p: cells of a data row, n: people}]``
+    (``gate/overlap.py``): the same test as ``withheld_aggregates`` in the row space, greedy
+    and incremental (a basis over the large patterns, reduced as each cell comes).
+    Without patterns (too many, or rows that could not be matched), or for a cell in no
+    pattern (every released cell stands on some rows), the cells are withheld: fail closed.
+
+    >>> pats = [{"p": [1, 2], "n": 500}, {"p": [1, 3], "n": 600}, {"p": [1], "n": 1}]
+    >>> sorted(withheld_across([(1, 1101), (3, 600), (2, 500)], pats, 50))  # all, high, low
+    [2]
+    >>> sorted(withheld_across([(2, 500), (3, 600)], pats, 50)), withheld_across([(2, 5)], None, 50)
+    ([], {2})
+    """
+    if patterns is None:
+        return {c for c, _ in cells}
+    wanted = {c for c, _ in cells}
+    columns: dict[int, list[int]] = {}  # cell -> the patterns it falls in
+    large: list[bool] = []
+    for pattern in patterns:
+        hit = [c for c in pattern["p"] or () if c in wanted]
+        if not hit:
+            continue
+        for c in hit:
+            columns.setdefault(c, []).append(len(large))
+        large.append(int(pattern["n"] or 0) >= k)
+    basis: list[tuple[int, dict[int, int]]] = []
+    withheld: set[int] = set()
+    done: set[int] = set()
+    for c, _ in sorted(cells, key=lambda item: -item[1]):
+        if c in done:
+            continue
+        done.add(c)
+        if c not in columns or not _add(basis, {p: 1 for p in columns[c]}, large):
+            withheld.add(c)
+    return withheld
+
+
+def _add(basis: list[tuple[int, dict[int, int]]], vector: dict[int, int], large: list[bool]
+         ) -> bool:
+    """Reduce ``vector`` by the basis; False when what is left is zero on every large pattern
+    but not zero (a combination standing only on small patterns). Else keep it (when new)."""
+    for pivot, row in basis:
+        factor = vector.get(pivot, 0) % _PRIME
+        if factor:
+            for p, v in row.items():
+                vector[p] = (vector.get(p, 0) - factor * v) % _PRIME
+    vector = {p: v for p, v in vector.items() if v % _PRIME}
+    lead = next((p for p in sorted(vector) if large[p]), None)
+    if lead is None:
+        return not vector
+    inverse = pow(vector[lead], _PRIME - 2, _PRIME)
+    basis.append((lead, {p: v * inverse % _PRIME for p, v in vector.items()}))
+    return True

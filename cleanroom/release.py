@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
-from cleanroom.isolation import BASE, RowSystem, withheld_aggregates
+from cleanroom.isolation import BASE, RowSystem, withheld_across, withheld_aggregates
 
 EXACT, PARTIAL = "exact", "partial"
 
@@ -74,7 +74,8 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     ([['a', 60, None]], ('partial',), ((0, 2),))
     """
     systems = SYSTEM in result.columns
-    hidden = cell_flags + 2 * compare_rows + systems + (people_column is not None)
+    across = OVERLAP in result.columns
+    hidden = cell_flags + 2 * compare_rows + systems + across + (people_column is not None)
     width = len(result.columns) - hidden
     kept, people = _kept(result, width, people_column is not None, min_users)
     suppressed = count_withheld(people, min_users) if people_column is not None else 0
@@ -87,6 +88,11 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
                            [r[width + cell_flags + 1] for r in kept])
         kept = [r for i, r in enumerate(kept) if i not in close]
         suppressed += len(close)
+    if across:
+        at = result.columns.index(OVERLAP)
+        kept, dropped = _across(kept, width, cell_flags, at, min_users,
+                                _patterns(result.rows, at))
+        suppressed += dropped
     end = None if limit is None else offset + limit
     rows, status, cells = [], [], []
     for i, raw in enumerate(kept[offset:end]):
@@ -131,6 +137,42 @@ def system_of(found: dict[str, Any]) -> RowSystem:
     return RowSystem(rows=histograms.get("r") or {}, people=histograms.get("p") or {},
                      flagged=flagged, counts=[int(n or 0) for n in found["n"]],
                      bits=[max(b, BASE) for b in bits])
+
+
+OVERLAP = "__cr_o"  # gate/overlap.OVERLAP: a row's cells across the answer's rows
+
+
+def _patterns(rows: list[tuple[Any, ...]], at: int) -> list[dict[str, Any]] | None:
+    """The answer's row patterns, carried by one row (kept or not); None: none to be had."""
+    return next((r[at]["s"] for r in rows if r[at] is not None and r[at]["s"] is not None),
+                None)
+
+
+def _across(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, k: int,
+            patterns: list[dict[str, Any]] | None) -> tuple[list[tuple[Any, ...]], int]:
+    """Withhold the cells some combination of the answer's released numbers across rows would
+    isolate (``isolation.withheld_across``); a row whose HAVING or ORDER BY read one is
+    withheld whole, and counted."""
+    released: list[tuple[int, int]] = []
+    for row in rows:
+        found, withheld_now = row[at], row[width:width + cell_flags]
+        for a, c in enumerate(found["i"] if found is not None else ()):
+            shown = any(a in deps and not withheld_now[j] for j, deps in enumerate(found["c"]))
+            if not found["f"][a] and (shown or a in found["h"]):
+                released.append((c, int(found["n"][a] or 0)))
+    withheld = withheld_across(released, patterns, k) if released else set()
+    kept: list[tuple[Any, ...]] = []
+    for row in rows:
+        found = row[at]
+        lost = {a for a, c in enumerate(found["i"]) if c in withheld} if found else set()
+        if lost & set(found["h"] if found else ()):
+            continue
+        flags = list(row[width:width + cell_flags])
+        for j, deps in enumerate(found["c"] if lost else ()):
+            if lost & set(deps):
+                flags[j] = True
+        kept.append((*row[:width], *flags, *row[width + cell_flags:]))
+    return kept, len(rows) - len(kept)
 
 
 SKETCH_SIZE = 4  # gate/threshold.SKETCH_SIZE: sketches hold 4k hashes

@@ -3,7 +3,9 @@ withheld so that no combination of the others stands on 1 to k-1 people."""
 
 from __future__ import annotations
 
-from cleanroom.isolation import BASE, RowSystem, withheld_aggregates
+import random
+
+from cleanroom.isolation import BASE, RowSystem, withheld_across, withheld_aggregates
 
 K = 50
 
@@ -55,3 +57,33 @@ def test_flagged_aggregates_stay_withheld_and_free_the_others() -> None:
 
 def test_a_flagged_aggregate_alone_is_withheld() -> None:
     assert withheld_aggregates(system({0: 100}, [BASE], [100], flagged=[True]), K) == {0}
+
+
+# -- across rows: the same test, cells named by id, patterns listed ---------------------------
+def _as_patterns(rows: dict[int, int], width: int) -> list[dict[str, object]]:
+    return [{"p": [100 + b for b in range(width) if pattern >> b & 1], "n": n}
+            for pattern, n in rows.items()]
+
+
+def test_across_rows_a_total_beside_a_partition_of_all_but_one_loses_one_part() -> None:
+    rows = {0b011: 600, 0b101: 599, 0b001: 1}  # bit 0: the total's rows
+    cells = [(100, 1200), (101, 600), (102, 599)]
+    assert withheld_across(cells, _as_patterns(rows, 3), K) == {102}
+
+
+def test_across_rows_decides_as_the_row_check_does_on_random_systems() -> None:
+    """The incremental check across rows withholds what the batch rank test of one row
+    withholds, on random systems of 4 cells with small and large patterns (seeded)."""
+    rng = random.Random(8)
+    for _ in range(300):
+        rows = {rng.randrange(1, 16): rng.choice([1, 3, 49, 50, 400]) for _ in range(rng.randrange(1, 7))}
+        counts = [rng.randrange(60, 1200) for _ in range(4)]
+        expected = withheld_aggregates(system(rows, [0, 1, 2, 3], counts), K)
+        found = withheld_across([(100 + a, n) for a, n in enumerate(counts)],
+                                _as_patterns(rows, 4), K)
+        absent = {a for a in range(4) if not any(p >> a & 1 for p in rows)}
+        assert found == {100 + a for a in expected | absent}, (rows, counts)
+
+
+def test_across_rows_without_patterns_withholds_every_cell() -> None:
+    assert withheld_across([(1, 900), (2, 800)], None, K) == {1, 2}

@@ -26,6 +26,8 @@ from cleanroom.gate.guard import guard, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
+from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
+from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
 from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
@@ -66,6 +68,11 @@ class _Run:
     taint: TaintMap
     copies: set[int] = field(default_factory=set)  # SELECTs the rewrite added
     branches: dict[int, int] = field(default_factory=dict)  # final set operation's branches
+    overlap: Overlap = field(default_factory=lambda: Overlap({}))  # rows sharing data rows
+    # An aggregation a final branch only passes on (``pass_through``) -> that branch's index.
+    passes: dict[int, int] = field(default_factory=dict)
+    passers: set[int] = field(default_factory=set)  # the branches that pass one on
+    ordered: bool = False  # a final set operation with ORDER BY
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -90,15 +97,33 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
+        source = pass_through(shape, branch)
+        if source is not None:
+            run.passes[id(source)] = index
+            run.passers.add(id(branch))
     for select in _selects(tree):
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
             tree = replacement
+    fill_patterns(run.overlap)
     tree = fill_probes(tree, run.taint.probes)
     found = find_all(tree, exp.Cast, exp.Select)
     try_cast_all([n for n in found if isinstance(n, exp.Cast)])
     # A cast becomes a TRY_CAST over the same child: the SELECTs stay where they were found.
     return tree, run.copies, [n for n in found if isinstance(n, exp.Select)]
+
+
+def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -> Overlap | None:
+    """Whether this aggregation's rows may share data rows with other released rows: a branch
+    of a final set operation, or a final aggregation over a UNION ALL input."""
+    if branch is not None or id(sel) in run.passes:
+        run.overlap.strict = True
+        run.overlap.ordered = run.ordered
+        return run.overlap
+    source = sel.args.get("from_")
+    if not plan.final or source is None or sel.args.get("joins"):
+        return None
+    return run.overlap if union_input(run.overlap, source.this) is not None else None
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
@@ -108,7 +133,8 @@ def final_branches(shape: QueryShape) -> list[exp.Select]:
         return []
     found = branch_selects(shape.tree)
     plans = [shape.plans.get(id(s)) for s in found]
-    if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans):
+    if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans) and not any(
+            pass_through(shape, s) is not None for s in found):
         return []
     return found
 
@@ -121,7 +147,10 @@ def _typed_comparisons(shape: QueryShape) -> None:
 
 
 def _run(shape: QueryShape, min_users: int) -> _Run:
-    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans))
+    ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
+    ordered = isinstance(shape.tree, exp.SetOperation) and shape.tree.args.get("order") is not None
+    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans),
+                overlap=Overlap(ctes), ordered=ordered)
 
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
@@ -166,7 +195,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         _guard_values(sel, safe)
         sel.set("expressions", sel.expressions + hidden)
         return sel
-    counts = None
+    counts, cross = None, _crosses(sel, plan, run, branch)
     if plan.mode is Mode.ANONYMIZING:
         fill = lambda c: _with_subqueries(c, plan, run.copies)  # noqa: E731
         counts = cells.plan_counts(plan, cells.guard_condition(plan, fill), _averages(sel, plan))
@@ -178,7 +207,9 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         # Read through an outer join, a relation that drops any row is tainted (see taint.py).
         limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
             else run.limits
-        threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch)
+        passed = run.passes.get(id(sel))
+        threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
+                  overlap=cross, passed=passed)
     return outer
 
 
@@ -251,11 +282,19 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     for j in range(width):
         flag = per_cell[j] if per_cell is not None else value.copy()
         sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True))
-    if branch is not None:  # a row beside aggregated ones, standing on nobody's data
+    if branch is not None:
+        source = sel.args["from_"].this.alias_or_name if id(sel) in run.passers else None
+        # A row beside aggregated ones, standing on nobody's data, or on an aggregation's.
         nobody = exp.Cast(this=exp.null(), to=exp.DataType.build("BIGINT[]"))
-        sel.append("expressions", exp.alias_(nobody, COMPARED, quoted=True))
-        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]"))
-        sel.append("expressions", exp.alias_(hashes, SKETCH, quoted=True))
+        hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]", dialect="duckdb"))
+        sel.append("expressions", exp.alias_(
+            nobody if source is None else exp.column(COMPARED, table=source, quoted=True),
+            COMPARED, quoted=True))
+        sel.append("expressions", exp.alias_(
+            hashes if source is None else exp.column(SKETCH, table=source, quoted=True),
+            SKETCH, quoted=True))
+        cross = exp.null() if source is None else passed_cells(sel, source, width, run.overlap)
+        sel.append("expressions", exp.alias_(cross, OVERLAP, quoted=True))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel

@@ -25,6 +25,7 @@ from cleanroom.gate import cells
 from cleanroom.gate.cells import BASE, Counts, both, either
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.model import SelectPlan
+from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
@@ -86,15 +87,20 @@ def inner_ref(counts: Counts) -> cells.Ref:
 
 def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Counts,
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
-              branch: int | None) -> None:
+              branch: int | None, overlap: Overlap | None = None,
+              passed: int | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
-    even when none can be set, and the people it compares with other branches' rows)."""
+    even when none can be set, and the people it compares with other branches' rows);
+    ``overlap``: the answer's rows may share data rows (``overlap.py``): it outputs its cells;
+    ``passed``: the branch that passes on this intermediate aggregation's rows (it then
+    outputs the people and sketches that branch compares)."""
     k = limits.min_users
     shape = layout(outer, names)
+    compared = branch if branch is not None else passed
     cells.hash_counts(counts, shape.aggregates, list(inner.expressions),
-                      compared=branch is not None)
+                      compared=compared is not None)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
     for proj in counts.projections():
         inner.append("expressions", proj)
@@ -114,14 +120,24 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     cell_flags = [_cell_flag(deps, agg_flags, computed and taint is not None)
                   for deps, computed in zip(shape.cells, shape.computed)]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    if compared is not None:
+        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
     if plan.final:
-        if branch is not None:
-            inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
-        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system)
+        cross = None if overlap is None else _cells(inner, counts, shape, agg_flags, overlap)
+        _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system,
+               cross=cross)
     else:
         touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
         _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
                       touched=touched_row)
+        if passed is not None:
+            outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
+                                                   quoted=True, copy=False))
+            outer.append("expressions", outer_ref(SKETCH))
+            if overlap is not None:
+                outer.append("expressions", exp.alias_(
+                    _cells(inner, counts, shape, agg_flags, overlap), OVERLAP, quoted=True,
+                    copy=False))
 
 
 def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]
@@ -147,6 +163,41 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
         "c": _array([_array([exp.Literal.number(index[a]) for a in deps])
                      for deps in shape.cells]),
         "h": _array([exp.Literal.number(index[a]) for a in shape.row]),
+    }
+    return exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(n), expression=v) for n, v in fields.items()])
+
+
+def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr],
+           overlap: Overlap) -> exp.Expr:
+    """The row's cells for the answer's check across rows (``overlap.py``), as the hidden
+    ``__cr_o``: ``{i: each aggregate's cell, f, n, c, h: as in _system, s: the answer's
+    patterns (filled on one row at the end of the rewrite)}``."""
+    assert counts.plan.uid_expr is not None
+    vectors = cells.vector_names(counts, shape.aggregates)
+    names = cells.bits(vectors)
+    group = inner.args.get("group")
+    keys = list(group.expressions) if group is not None else []
+    hashed = group_hash(overlap.next_tag(), keys)
+    add_feeds(overlap, inner, counts.plan.uid_expr, hashed,
+              [counts.conditions[n] for n in names])
+    inner.append("expressions", exp.alias_(hashed, GROUP, quoted=True))
+    index = {a: i for i, a in enumerate(shape.aggregates)}
+    carrier = exp.Null()
+    overlap.carriers.append(carrier)
+    fields = {
+        "i": _array([cell(outer_ref(GROUP), -1 if vectors[a] is None
+                          else names.index(str(vectors[a]))) for a in shape.aggregates]),
+        "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
+                     if a in flags else exp.false() for a in shape.aggregates]),
+        "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
+                     for a in shape.aggregates]),
+        "c": _array([_array([exp.Literal.number(index[a]) for a in deps])
+                     for deps in shape.cells]),
+        # ORDER BY over a set operation sorts by any cell: a withheld one withholds its row.
+        "h": _array([exp.Literal.number(index[a]) for a in (
+            shape.aggregates if overlap.ordered else shape.row)]),
+        "s": carrier,
     }
     return exp.Anonymous(this="struct_pack", expressions=[
         exp.PropertyEQ(this=exp.to_identifier(n), expression=v) for n, v in fields.items()])
@@ -193,8 +244,9 @@ def _cell_flag(deps: list[int], flags: dict[int, exp.Expr], tainted: bool) -> ex
 # copy=False)`` (copying them again was a tenth of the gate's time).
 def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[exp.Expr | None],
            row_flag: exp.Expr | None, *, k: int, branch: int | None,
-           system: exp.Expr | None) -> None:
-    if branch is not None or system is not None or any(f is not None for f in cell_flags):
+           system: exp.Expr | None, cross: exp.Expr | None) -> None:
+    if branch is not None or system is not None or cross is not None or any(
+            f is not None for f in cell_flags):
         for j, flag in enumerate(cell_flags):
             outer.append("expressions", exp.alias_(flag if flag is not None else exp.false(),
                                                    f"__cr_w{j}", quoted=True, copy=False))
@@ -204,6 +256,8 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
         outer.append("expressions", outer_ref(SKETCH))
     if system is not None:
         outer.append("expressions", exp.alias_(system, cells.PATTERNS, quoted=True, copy=False))
+    if cross is not None:
+        outer.append("expressions", exp.alias_(cross, OVERLAP, quoted=True, copy=False))
     people: exp.Expr = outer_ref(BASE)
     if row_flag is not None:
         # A row withheld for what its HAVING or ORDER BY read: counted like a small row.

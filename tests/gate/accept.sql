@@ -1063,3 +1063,42 @@ SELECT channel, COUNT(DISTINCT user_key) AS reach,
 FROM impressions
 GROUP BY channel
 ORDER BY median_flight_1, channel;
+
+-- name: union_channel_rows_beside_a_total
+-- suppressed: 1
+-- partial: 1
+-- a report of each channel beside the total: the 7-person channel is withheld, and the total
+-- minus every other channel would be its number, so the smallest released channel's cells are
+-- withheld too (gate/overlap.py); the total and the other channels are exact
+SELECT channel, COUNT(*) AS impressions, SUM(cost) AS spend FROM impressions GROUP BY channel
+UNION ALL
+SELECT 'total', COUNT(*), SUM(cost) FROM impressions;
+
+-- name: union_grouped_branches_of_one_table
+-- AMC's union template (cross-selling, exploratory): one table split by a condition into two
+-- grouped branches; no data row falls in two cells, so nothing is withheld across rows
+SELECT 'display' AS kind, channel, SUM(cost) AS spend, COUNT(DISTINCT user_key) AS reach
+FROM impressions WHERE channel = 'display' GROUP BY channel
+UNION ALL
+SELECT 'other', channel, SUM(cost), COUNT(DISTINCT user_key)
+FROM impressions WHERE channel IN ('search', 'email') GROUP BY channel;
+
+-- name: union_of_cte_counts_passed_on
+-- two CTE aggregations passed on by the branches of a final UNION ALL (their people, far
+-- apart, are compared as branch rows are)
+WITH seen AS (SELECT COUNT(DISTINCT user_key) AS people FROM impressions),
+bought AS (SELECT COUNT(DISTINCT user_key) AS people FROM conversions)
+SELECT 'seen' AS stage, people FROM seen
+UNION ALL
+SELECT 'bought', people FROM bought;
+
+-- name: union_labelled_rows_then_grouped
+-- a GROUP BY over a UNION ALL input of one table's rows under two labels (looked through to
+-- the table's rows: each row falls in one group)
+SELECT kind, COUNT(*) AS impressions, SUM(cost) AS spend
+FROM (
+    SELECT 'paid' AS kind, user_key, cost FROM impressions WHERE channel IN ('search', 'display')
+    UNION ALL
+    SELECT 'owned', user_key, cost FROM impressions WHERE channel IN ('email', 'social')
+) AS u
+GROUP BY kind;

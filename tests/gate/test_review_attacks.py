@@ -193,8 +193,7 @@ def test_costs_of_a_three_person_campaign_are_not_decoded_from_a_split(
     assert decoded is None or not math.isclose(decoded, truth), (decoded, truth)
 
 
-@pytest.mark.xfail(strict=True, reason="leak: release.close_rows compares branch rows two by two "
-                   "(sketches); all - low - high over three UNION ALL branches is one revenue")
+# Closed: the rows of an answer that share data rows are checked together (gate/overlap.py).
 def test_a_partition_over_union_branches_is_not_released_beside_the_total(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
@@ -239,8 +238,7 @@ def test_rows_of_a_three_person_campaign_are_not_decoded(
     assert row[0] - row[1] != truth[0] or not math.isclose(row[2] - row[3], truth[1])
 
 
-@pytest.mark.xfail(strict=True, reason="leak (docs: not compared): two CTE aggregations read by "
-                   "the branches of a final UNION ALL are not sketched; their rows differ by 7")
+# Closed: a branch that passes on a CTE's aggregation carries its people and sketches.
 def test_two_cte_counts_in_a_union_do_not_decode_a_seven_person_channel(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     sql = ("WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "

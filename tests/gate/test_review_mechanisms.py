@@ -201,11 +201,7 @@ def test_a_clamp_window_through_two_renames_does_not_decode_one_revenue(
     assert_clamp_window_hides(loaded, canary, sql, truth)
 
 
-# -- the combination check compares aggregates of one row, not rows of one GROUP BY --------
-@pytest.mark.xfail(strict=True, reason="leak (docs: aggregates of different rows of one query "
-                   "are not compared): a UNION ALL subquery repeats everyone's rows under two "
-                   "group keys, the second without one person; the two released sums differ by "
-                   "that person's revenue")
+# -- the groups of a GROUP BY over a UNION ALL input are checked together (gate/overlap.py) -
 def test_two_groups_of_the_same_people_but_one_do_not_decode_one_revenue(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]

@@ -1,0 +1,79 @@
+"""The rows of a final set operation, as the answer's check across rows sees them
+(``overlap.py``): the branches that only pass on an aggregation of a CTE or subquery, what
+they carry of it, and where the answer's patterns go once every aggregation is rewritten."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cleanroom.gate.model import Mode, QueryShape
+from cleanroom.gate.overlap import OVERLAP, Overlap, matched, patterns
+
+
+def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
+    """The aggregation across people a final branch only passes on (``SELECT n FROM a`` for a
+    CTE ``a`` that aggregates people; no join, grouping, DISTINCT or window): its rows are
+    that aggregation's, so they carry its people and sketches to be compared with the other
+    branches' rows (``release.close_rows``)."""
+    plan = shape.plans.get(id(branch))
+    source = branch.args.get("from_")
+    if plan is None or plan.mode is not Mode.ANON or source is None or any(
+            branch.args.get(a) for a in ("joins", "group", "having", "distinct", "qualify")):
+        return None
+    if any(isinstance(n, (exp.AggFunc, exp.Window)) for p in branch.expressions for n in p.walk()):
+        return None
+    body: exp.Expr | None = source.this.this if isinstance(source.this, exp.Subquery) else None
+    if isinstance(source.this, exp.Table) and not source.this.db:
+        body = next((c.this for c in shape.tree.find_all(exp.CTE)
+                     if c.alias_or_name == source.this.name), None)
+    if not isinstance(body, exp.Select):
+        return None
+    found = shape.plans.get(id(body))
+    return body if found is not None and found.mode is Mode.ANONYMIZING else None
+
+
+def fill_patterns(overlap: Overlap) -> None:
+    """The answer's patterns (``overlap.py``) on the first row of the first aggregation that
+    outputs its cells; the other rows carry NULL (one scan, not one per row or branch)."""
+    if not overlap.carriers:
+        return
+    if not overlap.strict and not matched(overlap):
+        # A UNION ALL input whose branches read different sources over the same tables: rows
+        # cannot be matched, and the groups are not checked across (docs/gate.md: open).
+        for carrier in overlap.carriers:
+            cell = carrier.find_ancestor(exp.Alias)
+            if cell is not None:
+                cell.set("this", exp.null())
+        return
+    first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=[]),
+                   expression=exp.Literal.number(1))
+    overlap.carriers[0].replace(exp.Case(ifs=[exp.If(this=first, true=patterns(overlap))]))
+    for carrier in overlap.carriers[1:]:
+        carrier.replace(exp.Cast(this=exp.null(), to=exp.DataType.build(
+            "STRUCT(p UBIGINT[], n BIGINT)[]", dialect="duckdb")))
+
+
+def passed_cells(sel: exp.Select, source: str, width: int, overlap: Overlap) -> exp.Expr:
+    """A pass-through branch's ``__cr_o``: its source's, each column depending on the
+    aggregates of the source columns it reads (``c``, by the source's own column order)."""
+    passed = exp.column(OVERLAP, table=source, quoted=True)
+    relation = sel.args["from_"].this
+    body = relation.this if isinstance(relation, exp.Subquery) else (
+        overlap.ctes[relation.name].this if relation.name in overlap.ctes else None)
+    names = [p.alias_or_name.lower() for p in body.expressions] \
+        if isinstance(body, exp.Select) else []
+    deps: list[exp.Expr] = []
+    for proj in sel.expressions[:width]:
+        read = [names.index(c.name.lower()) for c in proj.find_all(exp.Column)
+                if c.name.lower() in names]
+        lists: list[exp.Expr] = [exp.Anonymous(this="list_extract", expressions=[
+            exp.Dot.build([passed.copy(), exp.to_identifier("c")]), exp.Literal.number(i + 1)])
+            for i in read]
+        empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("INTEGER[]"))
+        deps.append(exp.Anonymous(this="flatten", expressions=[exp.Array(
+            expressions=[empty, *lists])]))
+    fields: dict[str, exp.Expr] = {n: exp.Dot.build([passed.copy(), exp.to_identifier(n)])
+                                  for n in "ifnhs"}
+    fields["c"] = exp.Array(expressions=deps)
+    return exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(n), expression=fields[n]) for n in "ifnchs"])
