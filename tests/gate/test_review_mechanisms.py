@@ -27,9 +27,6 @@ def _rows(body: dict[str, Any]) -> list[list[Any]]:
 
 
 # -- running counts ------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="leak (docs: running counts, what stays open): a running "
-                   "count joined in one query to the same keys' plain counts; the first released "
-                   "running count minus its own group's count is the withheld group before it")
 def test_a_running_count_beside_plain_counts_does_not_decode_a_small_channel(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     sql = ("WITH r AS (SELECT DISTINCT channel, COUNT(user_key) OVER (ORDER BY channel) AS n "
