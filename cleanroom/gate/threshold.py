@@ -35,6 +35,7 @@ RUNNING_LOST = "__cr_rl"
 class Thresholds:
     min_users: int
     floor: int  # release.counted_floor(min_users)
+    keyed: bool = False  # only rows whose group keys are all non-NULL count as dropped
 
 
 def outer_ref(name: str) -> exp.Expr:
@@ -271,6 +272,10 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                       default=proj.this))
     ref = inner_ref(counts)
     dropped = cells.few_people(ref, limits.floor, k)
+    group = inner.args.get("group")
+    if limits.keyed and group is not None:
+        dropped = both(dropped, *[exp.Not(this=exp.Is(this=key.copy(), expression=exp.null()))
+                                  for key in group.expressions])
     inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
     if inner_row is not None:
