@@ -89,6 +89,21 @@ def test_an_inner_running_count_is_tainted_from_its_first_small_group_on(
         assert all(row[c] == want[c] for c in range(2) if (i, c) not in withheld), (row, want)
 
 
+def test_an_inner_running_count_after_a_withheld_cell_is_withheld(
+        loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
+    """A group kept whose running cell is withheld (its support: the three-person campaign's
+    rows in that channel) counts in every later row too: display's running count minus
+    display's own count would be the campaign's rows in the channels before it."""
+    count = "COUNT(CASE WHEN channel = 'display' OR campaign = 'CANARYCAMP3' THEN 1 END)"
+    sql = (f"WITH r AS (SELECT DISTINCT channel, {count} OVER (ORDER BY channel DESC) AS n "
+           "FROM impressions) SELECT channel, n FROM r ORDER BY 1 DESC")
+    running = dict(raw.execute(sql).fetchall())
+    own = raw.execute(f"SELECT {count} FROM impressions WHERE channel = 'display'").fetchone()
+    assert own is not None and 0 < running["display"] - own[0] < K_MIN  # the attack is real
+    body = loaded.query(sql).json()
+    assert body["rows"] and all(row[1] is None for row in body["rows"]), body
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT channel, COUNT(*) OVER (ORDER BY channel) AS n FROM impressions",
     "SELECT DISTINCT channel, COUNT(*) OVER (ORDER BY ts) AS n FROM impressions",
