@@ -187,6 +187,10 @@ class _Analyser(FromClause):
             self.fail("set_operation", node, "no user_key in a UNION/INTERSECT/EXCEPT of rows")
         if final and left.bearing:
             self.fail("not_aggregated", node, "a set operation of people's rows")
+        if not (left.bearing or union_all or (left.rows is not None and right.rows is not None)):
+            # Anonymous rows that are not constants hold thresholded numbers: comparing them
+            # is an equality oracle on their difference (and the hidden columns would take part).
+            self.fail("aggregate_set_comparison", node, type(node).__name__.upper())
         merged = [union_column((lk, rk), (left.ranges.get(ln.lower()), right.ranges.get(rn.lower())))
                   for (ln, lk), (rn, rk) in pairs]
         cols = [(ln, kind) for ((ln, _), _), (kind, _) in zip(pairs, merged)]

@@ -204,9 +204,11 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     for node in hidden:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
     if counts is not None:
-        # Read through an outer join, a relation that drops any row is tainted (see taint.py).
+        # Read through an outer join, a relation that drops any row is tainted (see taint.py);
+        # joined to people's rows, any row with non-NULL keys (a NULL key meets no row).
         limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
-            else run.limits
+            else Thresholds(run.limits.min_users, 1, keyed=True) \
+            if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed)

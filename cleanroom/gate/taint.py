@@ -100,6 +100,9 @@ class TaintMap:
         # Aggregations read (maybe through other SELECTs) on the NULL side of an outer join:
         # a row they drop, of any size, changes the joined rows (``outer_reads``).
         self.outer_read: set[int] = set()
+        # Aggregations inner-joined to people's rows on their group keys (``_group_joined``):
+        # a dropped group of any size with non-NULL keys drops the rows that would meet it.
+        self.group_read: set[int] = set()
         self.clean_memo: dict[int, set[str]] = {}
         # (SELECT id, alias) -> the CTE or subquery node holding that source's query
         self.holders: dict[tuple[int, str], exp.Expr] = {}
@@ -115,9 +118,12 @@ class TaintMap:
                 self._mark(sub.this)
         for sel in tree.find_all(exp.Select):
             outer = outer_sides(sel)
+            joined = _group_joined(sel, plans)
             for alias, body in sources(sel):
                 if alias in outer:
                     self._outer(body)
+                elif alias in joined:
+                    self._outer(body, self.group_read)
             for node in relation_nodes(sel):
                 holder = cte_of(node) if isinstance(node, exp.Table) else node
                 if isinstance(holder, (exp.CTE, exp.Subquery)):
@@ -185,15 +191,16 @@ class TaintMap:
                 found.add(proj.alias_or_name.lower())
         return found
 
-    def _outer(self, query: exp.Expr) -> None:
+    def _outer(self, query: exp.Expr, into: set[int] | None = None) -> None:
+        marked = self.outer_read if into is None else into
         for sel in branch_selects(query):
             plan = self.plans.get(id(sel))
-            if id(sel) in self.outer_read:
+            if id(sel) in marked:
                 continue
-            self.outer_read.add(id(sel))
+            marked.add(id(sel))
             if plan is None or plan.mode is not Mode.ANONYMIZING:
                 for _, body in sources(sel):
-                    self._outer(body)
+                    self._outer(body, into)
 
     def tainted(self, sel: exp.Select) -> bool:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))
@@ -245,6 +252,16 @@ def _of_keys(node: exp.Expr, plan: SelectPlan) -> bool:
     if isinstance(node, (exp.Column, exp.AggFunc, exp.Window, exp.Subquery, exp.Select)):
         return False
     return all(_of_keys(child, plan) for child in node.iter_expressions())
+
+
+def _group_joined(sel: exp.Select, plans: dict[int, SelectPlan]) -> set[str]:
+    """Aliases of the relations a SELECT over people's rows joins (``joins._group_join``): a
+    group the threshold dropped, of any size, drops the people's rows that would have met it,
+    as a LEFT JOIN would leave them without its columns (read like an outer side)."""
+    plan = plans.get(id(sel))
+    if plan is None or plan.mode is Mode.ANON:
+        return set()
+    return {alias for alias, _ in sources(sel)}
 
 
 def outer_sides(sel: exp.Select) -> set[str]:

@@ -29,12 +29,14 @@ from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, gro
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
+RUNNING_LOST = "__cr_rl"
 
 
 @dataclass(frozen=True)
 class Thresholds:
     min_users: int
     floor: int  # release.counted_floor(min_users)
+    keyed: bool = False  # only rows whose group keys are all non-NULL count as dropped
 
 
 def outer_ref(name: str) -> exp.Expr:
@@ -324,6 +326,10 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                       default=proj.this))
     ref = inner_ref(counts)
     dropped = cells.few_people(ref, limits.floor, k)
+    group = inner.args.get("group")
+    if limits.keyed and group is not None:
+        dropped = both(dropped, *[exp.Not(this=exp.Is(this=key.copy(), expression=exp.null()))
+                                  for key in group.expressions])
     inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
     if inner_row is not None:
@@ -332,6 +338,10 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     inner.append("expressions", exp.alias_(cells.bool_or(dropped, window=True), DROPPED,
                                            quoted=True, copy=False))
     taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
+    running = _running_lost(inner, ref, k, inner_flags, inner_row)
+    if running is not None:
+        inner.append("expressions", exp.alias_(running, RUNNING_LOST, quoted=True, copy=False))
+        taint.append(outer_ref(RUNNING_LOST))
     if ROW_TAINT in {p.alias_or_name for p in inner.expressions}:
         taint.append(outer_ref(ROW_TAINT))
     if touched is not None:
@@ -351,3 +361,28 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                                          exp.Paren(this=touched.copy()))
         conditions.append(exp.Paren(this=kept))
     outer.set("where", exp.Where(this=both(*conditions)))
+
+
+# -- running counts inside the query (running.py) --------------------------------------------
+# A running count's window runs over every group, so each row's count also counts the groups
+# before it that the threshold withholds: the raw number, but beside the same keys' plain
+# counts in one query (a join, a CTE) the first released row minus its own group is the
+# withheld group before it. So from the first group that is dropped or withheld on (in its
+# partition, in the window's order: peers included, as the count includes them), every row
+# of an intermediate running count is tainted, whatever the group's size.
+def _running_lost(inner: exp.Select, ref: cells.Ref, k: int, flags: dict[int, exp.Expr],
+                  row: exp.Expr | None) -> exp.Expr | None:
+    window = next((p.this for p in inner.expressions if isinstance(p, exp.Alias)
+                   and isinstance(p.this, exp.Window)), None)
+    if window is None:
+        return None  # windows over an aggregation's groups are running counts only
+    lost: list[exp.Expr] = [exp.LT(this=ref(BASE), expression=exp.Literal.number(k))]
+    lost += [f.copy() for f in flags.values()]  # a running SELECT counts one aggregate
+    if row is not None:
+        lost.append(row.copy())
+    call = exp.Anonymous(this="bool_or", expressions=[exp.Paren(this=either(*lost))])
+    over = exp.Window(this=call, partition_by=[p.copy() for p in
+                                               window.args.get("partition_by") or []])
+    if window.args.get("order") is not None:
+        over.set("order", window.args["order"].copy())
+    return exp.Coalesce(this=over, expressions=[exp.false()])

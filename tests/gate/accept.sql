@@ -908,6 +908,37 @@ SELECT DISTINCT channel, date_trunc('week', ts) AS week,
 FROM impressions
 ORDER BY 1, 2;
 
+-- name: inner_running_reach_beside_plain_reach
+-- dropped: 1
+-- partial: 5
+-- ordered
+-- (a running count in a CTE joined to the same keys' plain reach: the small canary channel
+-- sorts first, so every later running count also counts it and is withheld (a join would
+-- difference it out); the plain reach and the keys stand)
+WITH r AS (SELECT DISTINCT channel, COUNT(user_key) OVER (ORDER BY channel) AS running
+           FROM impressions),
+p AS (SELECT channel, COUNT(DISTINCT user_key) AS reach FROM impressions GROUP BY 1)
+SELECT p.channel, r.running, p.reach FROM r JOIN p ON r.channel = p.channel
+ORDER BY 1;
+
+-- name: inner_running_reach_before_the_small_group
+-- dropped: 1
+-- ordered
+-- (the same, ordered so that the small channel comes last: no earlier group is withheld, so
+-- every running count is released as raw DuckDB has it)
+WITH r AS (SELECT DISTINCT channel, COUNT(user_key) OVER (ORDER BY channel DESC) AS running
+           FROM impressions)
+SELECT channel, running FROM r ORDER BY 1 DESC;
+
+-- name: people_joined_to_an_aggregation_that_drops_nothing
+-- (an inner join to an aggregation on its GROUP BY key: it drops no group with a key, so its
+-- rows meet the same people's rows as on raw DuckDB and nothing is withheld)
+SELECT i.channel, a.people AS channel_people, COUNT(*) AS impressions
+FROM impressions i
+JOIN (SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions
+      WHERE channel <> 'CANARYCHAN7' GROUP BY 1) a ON i.channel = a.channel
+GROUP BY 1, 2;
+
 -- name: converters_beside_channel_reach
 -- suppressed: 1
 -- partial: 5

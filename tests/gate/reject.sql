@@ -139,6 +139,18 @@ SELECT COUNT(*) FROM impressions i WHERE EXISTS (SELECT 1 FROM conversions c WHE
 -- expect: set_operation
 SELECT COUNT(*) FROM (SELECT channel FROM impressions UNION SELECT channel FROM impressions);
 
+-- name: inner_intersect_of_two_counts
+-- expect: aggregate_set_comparison
+WITH a AS (SELECT COUNT(DISTINCT user_key) - 7 AS n FROM impressions INTERSECT SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel <> 'x') SELECT COUNT(*) AS k FROM a;
+
+-- name: union_of_two_aggregations_counted
+-- expect: aggregate_set_comparison
+SELECT COUNT(*) AS k FROM (SELECT SUM(revenue) - 700 AS s FROM conversions UNION SELECT SUM(revenue) FILTER (WHERE revenue < 700) FROM conversions);
+
+-- name: final_except_of_aggregated_keys
+-- expect: aggregate_set_comparison
+WITH a AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1) SELECT channel FROM a EXCEPT SELECT campaign FROM impressions GROUP BY 1;
+
 -- name: recursive_cte
 -- expect: recursive_cte
 WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT COUNT(*) FROM r;

@@ -252,9 +252,26 @@ def test_two_cte_counts_in_a_union_do_not_decode_a_seven_person_channel(
     assert decoded != truth, (decoded, truth)
 
 
-@pytest.mark.xfail(strict=True, reason="leak (docs: intermediate set operations not compared): "
-                   "an INTERSECT of two CTE counts inside the query, counted, says whether they "
-                   "differ by exactly d (the final INTERSECT holds: its hidden columns differ)")
+@pytest.mark.xfail(strict=True, reason="leak (docs: values of two intermediate aggregations that "
+                   "meet in one row are not compared): two CTE counts joined into one row differ "
+                   "by the seven people of a channel")
+@pytest.mark.parametrize("combine", ["SELECT a.n - b.n AS d FROM a CROSS JOIN b",
+                                     "SELECT (SELECT n FROM a) - (SELECT n FROM b) AS d"],
+                         ids=["join", "value_subqueries"])
+def test_two_cte_counts_in_one_row_do_not_decode_a_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, combine: str) -> None:
+    sql = ("WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
+           "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
+           f"WHERE channel <> 'CANARYCHAN7') {combine}")
+    truth = first(raw, "SELECT COUNT(DISTINCT user_key) FROM impressions "
+                        "WHERE channel = 'CANARYCHAN7'")[0]
+    assert first(raw, sql)[0] == truth  # the attack is real
+    row = one_row(ask(loaded, canary, sql))
+    assert row is None or row[0] != truth, (row, truth)
+
+
+# Closed: UNION / INTERSECT / EXCEPT without ALL over aggregated rows is refused
+# (aggregate_set_comparison), inside the query and as the final set operation.
 def test_an_inner_intersect_of_two_counts_is_not_an_equality_oracle(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = first(raw, "SELECT COUNT(DISTINCT user_key) FROM impressions "
