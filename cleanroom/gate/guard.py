@@ -42,7 +42,28 @@ def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
     if any(isinstance(n, _OPAQUE) for n in node.walk()):
         guard_children(node, safe)
         return node
-    return exp.Try(this=node)
+    return exp.Try(this=_null_divisors(node))
+
+
+def _null_divisors(node: exp.Expr) -> exp.Expr:
+    """``x / NULLIF(d, 0)``: DuckDB divides by zero into inf (NaN for 0 / 0) without raising,
+    and TRY keeps that; one person's zero count then makes a sum of shares ``1.0 / n`` inf
+    and a SKEWNESS raise (test_review_round3.py). NULL instead, as a guarded integer division
+    by zero gives: it adds nothing to a sum, and ``ranges.py``'s claim that a whole-number
+    divisor is at least 1 away from zero holds."""
+    for div in list(node.find_all(exp.Div)):
+        divisor = div.expression
+        if isinstance(divisor, exp.Literal) and not divisor.is_string and _nonzero(divisor):
+            continue
+        div.set("expression", exp.Nullif(this=divisor, expression=exp.Literal.number(0)))
+    return node
+
+
+def _nonzero(literal: exp.Literal) -> bool:
+    try:
+        return float(literal.name) != 0.0
+    except ValueError:
+        return False
 
 
 def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
@@ -71,7 +92,9 @@ def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
     if isinstance(node, (exp.Paren, exp.Not)):
         return _is_safe(node.this, safe)
     if isinstance(node, exp.Is):
-        return isinstance(node.this, exp.Column)
+        # IS NULL never raises; IS TRUE / IS FALSE cast the column to BOOLEAN row by row, which
+        # raises on a text value one person's row made unreadable (test_review_round3.py).
+        return isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Null)
     if isinstance(node, _STRING_COMPARISONS):
         sides = (node.this, node.expression)
         return (any(isinstance(s, exp.Column) for s in sides)

@@ -1,0 +1,142 @@
+"""Review attacks, round 3 (threshold mode, k = 50; DP where named), by a reviewer who did not
+write the gate. Written as in ``test_review_attacks.py``: each attack first decodes the hidden
+truth on raw DuckDB (so the attack is real), then goes over HTTP, and the decoded value must
+not be the truth. ``xfail(strict=True, reason="leak: ...")`` marks a leak the gate still lets
+through; the others pin doors that this round closed or found shut."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import pytest
+
+from tests.canary import CanaryData
+from tests.conftest import Harness
+from tests.gate.test_review_attacks import TARGET, ask, first, one_row
+
+Bit = Callable[[float, float], bool | None]
+
+
+def _bisect(bit: Bit, lo: float = 700.0, hi: float = 800.0, steps: int = 14) -> tuple[float, float]:
+    """Halve [lo, hi) ``steps`` times by ``bit(lo, mid)`` (True: the value is in [lo, mid));
+    stops where the bit is unknown (the service answered nothing)."""
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        found = bit(lo, mid)
+        if found is None:
+            break
+        lo, hi = (lo, mid) if found else (mid, hi)
+    return lo, hi
+
+
+def _raw_fails(raw: duckdb.DuckDBPyConnection, sql: str) -> bool:
+    try:
+        raw.execute(sql).fetchall()
+    except duckdb.Error:
+        return True
+    return False
+
+
+def _service_fails(loaded: Harness, canary: CanaryData, sql: str) -> bool:
+    return ask(loaded, canary, sql).get("error", {}).get("code") == "query_failed"
+
+
+def _assert_not_bisected(bit_on: Callable[[duckdb.DuckDBPyConnection | None], Bit],
+                         raw: duckdb.DuckDBPyConnection) -> None:
+    """The same bit on raw DuckDB finds the target's revenue (the attack is real); through the
+    service it must not."""
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    lo, hi = _bisect(bit_on(raw))
+    assert lo <= truth < hi and hi - lo < 0.01, (lo, hi, truth)
+    lo, hi = _bisect(bit_on(None))
+    assert not (lo <= truth < hi and hi - lo < 0.01), (lo, hi, truth)
+
+
+# -- error oracles: `x IS TRUE` casts a VARCHAR to BOOLEAN row by row ------------------------
+def _is_true_sql(lo: float, hi: float, test: str) -> str:
+    return (f"WITH u AS (SELECT user_key, CASE WHEN revenue >= {lo} AND revenue < {hi} THEN "
+            f"'bad' ELSE 'true' END AS x FROM conversions) SELECT COUNT(*) AS n FROM u "
+            f"WHERE x {test}")
+
+
+@pytest.mark.parametrize("test", ["IS TRUE", "IS NOT FALSE", "IS FALSE"])
+def test_is_true_over_text_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, test: str) -> None:
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            sql = _is_true_sql(lo, hi, test)
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
+# -- error oracles: SKEWNESS / KURTOSIS raise on a non-finite moment -------------------------
+def _moment_sql(agg: str, lo: float, hi: float, form: str) -> str:
+    inside = f"revenue >= {lo} AND revenue < {hi}"
+    if form == "constant":  # a magnitude one person's row takes: its cube overflows
+        return (f"SELECT COUNT(*) AS n, {agg}(CASE WHEN {inside} THEN 1e120 ELSE 1 END) AS s "
+                "FROM conversions")
+    # a share 1.0 / n of a per-person count that is 0 only for people in the window: inf
+    return (f"WITH u AS (SELECT user_key, COUNT(*) FILTER (WHERE NOT ({inside})) AS n FROM "
+            f"conversions GROUP BY user_key) SELECT COUNT(*) AS c, {agg}(1.0 / n) AS s FROM u")
+
+
+@pytest.mark.parametrize("agg", ["SKEWNESS", "KURTOSIS"])
+@pytest.mark.parametrize("form", ["constant", "share"])
+def test_a_higher_moment_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, agg: str,
+        form: str) -> None:
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            sql = _moment_sql(agg, lo, hi, form)
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
+# -- a share of a count that may be zero: inf (released as null, unflagged) ------------------
+@pytest.mark.parametrize("agg", ["SUM", "AVG", "STDDEV_SAMP"])
+def test_a_share_of_an_empty_count_does_not_bisect_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, agg: str) -> None:
+    """``1.0 / n`` is inf (``0.0 / n`` NaN) for a person whose count n is 0: the sum is then
+    non-finite, which the answer shows as an unflagged null."""
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool | None:
+            sql = _moment_sql(agg, lo, hi, "share")
+            if con is not None:
+                value = first(con, sql)[1]
+                return value is None or value != value or abs(value) == float("inf")
+            body = ask(loaded, canary, sql)
+            rows = body.get("rows") or []
+            if len(rows) != 1 or [0, 1] in body["withheld_cells"]:
+                return None
+            return rows[0][1] is None
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
+# -- a per-person weight that is 1 for everyone but one person -----------------------------
+WEIGHTED = (
+    "WITH u AS (SELECT user_key, SUM(revenue) AS r, COUNT(*) + COUNT(*) FILTER (WHERE "
+    f"{TARGET}) AS n FROM conversions GROUP BY user_key) SELECT SUM(r * n) AS a, SUM(r) AS b "
+    "FROM u")
+WEIGHTED_JOIN = (
+    "SELECT SUM(c.revenue * u.n) AS a, SUM(c.revenue) AS b FROM conversions c JOIN (SELECT "
+    f"user_key, COUNT(*) + COUNT(*) FILTER (WHERE {TARGET}) AS n FROM conversions GROUP BY "
+    "user_key) u ON c.user_key = u.user_key")
+
+
+@pytest.mark.xfail(strict=True, reason="leak (issue 8, 4a: each distinct non-metric per-row "
+                   "value is a part): a per-person count that is 2 for one person and 1 for "
+                   "everyone else weights a sum; the weighted sum minus the plain one is that "
+                   "person's revenue (one part, one support, one vector for the combination check)")
+@pytest.mark.parametrize("sql", [WEIGHTED, WEIGHTED_JOIN], ids=["cte", "join"])
+def test_a_weight_of_one_but_one_person_does_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    a, b = first(raw, sql)
+    assert abs(a - b - truth) < 0.005  # the attack is real
+    row = one_row(ask(loaded, canary, sql))
+    decoded = None if row is None or None in row else row[0] - row[1]
+    assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
