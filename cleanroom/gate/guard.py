@@ -34,7 +34,7 @@ def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
         return node
     if isinstance(node, exp.And):
         for side in ("this", "expression"):
-            node.set(side, guard(node.args[side], safe))
+            node.set(side, guard_condition(node.args[side], safe))
         return node
     if isinstance(node, exp.Paren) and isinstance(node.this, exp.And):
         node.set("this", guard(node.this, safe))
@@ -66,6 +66,20 @@ def _nonzero(literal: exp.Literal) -> bool:
         return False
 
 
+def guard_condition(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
+    """``guard`` for a value used as a condition (WHERE, ON, HAVING, QUALIFY, FILTER, a side
+    of AND). A bare column there is cast to BOOLEAN row by row, which raises on a text value
+    one person's row made unreadable (``WHERE x`` over a CTE's ``CASE ... 'bad' ... 'true'``,
+    test_review_round3.py): it is read as ``TRY_CAST(x AS BOOLEAN)``, the same where it
+    reads at all."""
+    inner = node
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
+        return exp.TryCast(this=node, to=exp.DataType.build("BOOLEAN"))
+    return guard(node, safe)
+
+
 def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
     """Guard the value arguments of an aggregate, window or other node that TRY cannot wrap."""
     if isinstance(node, (exp.Subquery, exp.Select, exp.SetOperation)):
@@ -78,7 +92,7 @@ def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Ex
             if isinstance(child, _CLAUSES) or (key == "this" and isinstance(node, _WRAPPERS)):
                 guard_children(child, safe)
                 continue
-            guarded = guard(child, safe)
+            guarded = (guard_condition if isinstance(node, exp.Where) else guard)(child, safe)
             if guarded is not child:
                 node.set(key, guarded, index if isinstance(value, list) else None)
     return node
@@ -89,7 +103,9 @@ def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
         return True
     if id(node) in safe:
         return all(_is_safe(child, safe) for child in node.iter_expressions())
-    if isinstance(node, (exp.Paren, exp.Not)):
+    if isinstance(node, exp.Not):  # NOT x casts a bare x to BOOLEAN: not safe alone
+        return not isinstance(node.this.unnest(), exp.Column) and _is_safe(node.this, safe)
+    if isinstance(node, exp.Paren):
         return _is_safe(node.this, safe)
     if isinstance(node, exp.Is):
         # IS NULL never raises; IS TRUE / IS FALSE cast the column to BOOLEAN row by row, which

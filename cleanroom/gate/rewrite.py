@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
-from cleanroom.gate.guard import guard, try_cast_all, try_casts
+from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
@@ -277,10 +277,10 @@ def _own(sel: exp.Select, kind: type[exp.Expr]) -> list[exp.Expr]:
 def _guard_rows(sel: exp.Select, safe: frozenset[int]) -> None:
     where = sel.args.get("where")
     if where is not None:
-        where.set("this", guard(where.this, safe))
+        where.set("this", guard_condition(where.this, safe))
     for join in sel.args.get("joins") or []:
         if join.args.get("on") is not None:
-            join.set("on", guard(join.args["on"], safe))
+            join.set("on", guard_condition(join.args["on"], safe))
 
 
 def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
@@ -291,7 +291,7 @@ def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
             proj.replace(guard(proj, safe))
     for clause in ("qualify", "having"):
         if sel.args.get(clause) is not None:
-            sel.args[clause].set("this", guard(sel.args[clause].this, safe))
+            sel.args[clause].set("this", guard_condition(sel.args[clause].this, safe))
     for ordered in (sel.args["order"].expressions if sel.args.get("order") else []):
         ordered.set("this", guard(ordered.this, safe))
 

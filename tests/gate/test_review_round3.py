@@ -71,6 +71,29 @@ def test_is_true_over_text_is_not_an_error_oracle(
     _assert_not_bisected(bit_on, raw)
 
 
+# -- error oracles: a bare text column used as a condition is cast to BOOLEAN row by row ----
+BARE_CONDITIONS = {
+    "where": "SELECT COUNT(*) AS n FROM u WHERE x",
+    "where_not": "SELECT COUNT(*) AS n FROM u WHERE NOT x",
+    "where_paren_and": "SELECT COUNT(*) AS n FROM u WHERE (x) AND revenue > 0",
+    "filter": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE x) AS m FROM u",
+    "join_on": "SELECT COUNT(*) AS n FROM u JOIN conversions c ON u.user_key = c.user_key AND u.x",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BARE_CONDITIONS))
+def test_a_bare_text_condition_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            sql = (f"WITH u AS (SELECT user_key, revenue, CASE WHEN revenue >= {lo} AND revenue "
+                   f"< {hi} THEN 'bad' ELSE 'true' END AS x FROM conversions) "
+                   + BARE_CONDITIONS[name])
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
 # -- error oracles: SKEWNESS / KURTOSIS raise on a non-finite moment -------------------------
 def _moment_sql(agg: str, lo: float, hi: float, form: str) -> str:
     inside = f"revenue >= {lo} AND revenue < {hi}"
