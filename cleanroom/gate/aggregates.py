@@ -316,6 +316,9 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
     key = function_key(func)
     if key not in WINDOW_FUNCTIONS | PER_USER_AGGREGATES:
         return rules.fail("function_not_allowed", func, function_name(func))
+    if not _fixed_window_arguments(func):
+        return rules.fail("function_argument", func, f"{function_name(func)}: the bucket count "
+                          "must be a positive whole number, a default a constant")
     if id(node) in rules.scope.running and ctx.mode is Mode.ANONYMIZING and not ctx.in_aggregate:
         return _running_count(rules, node, ctx)
     if ctx.mode in (Mode.ANONYMIZING, Mode.PER_USER) or ctx.in_aggregate:
@@ -337,6 +340,20 @@ def check_window(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:
         return K.SAFE
     rules.atoms.windows.add(id(node))
     return _window_kind(key, kinds, _whole(rules, arguments(func)))
+
+
+def _fixed_window_arguments(func: exp.Expr) -> bool:
+    """Arguments a window function checks or casts row by row, and TRY cannot reach inside a
+    window: NTILE(n) raises on n <= 0 and LAG/LEAD cast their default to the value's type,
+    which raises on a text value one person's row made unreadable (test_review_round3.py).
+    So the bucket count is a positive whole number and a default a constant."""
+    if isinstance(func, exp.Ntile):
+        count = func.this
+        return isinstance(count, exp.Literal) and count.is_int and int(count.name) > 0
+    if isinstance(func, (exp.Lag, exp.Lead)):
+        default = func.args.get("default")
+        return default is None or isinstance(default, CONSTANTS)
+    return True
 
 
 def _running_count(rules: ExpressionRules, node: exp.Window, ctx: Ctx) -> K:

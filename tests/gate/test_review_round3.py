@@ -94,6 +94,45 @@ def test_a_bare_text_condition_is_not_an_error_oracle(
     _assert_not_bisected(bit_on, raw)
 
 
+# -- error oracles: window arguments that DuckDB checks or casts row by row ----------------
+WINDOW_ARGUMENTS = {
+    "ntile": "NTILE(k) OVER (PARTITION BY user_key ORDER BY ts)",
+    "lag_default": "LAG(revenue, 1, x) OVER (PARTITION BY user_key ORDER BY ts)",
+    "lead_default": "LEAD(revenue, 1, x) OVER (PARTITION BY user_key ORDER BY ts)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WINDOW_ARGUMENTS))
+def test_a_window_argument_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            inside = f"revenue >= {lo} AND revenue < {hi}"
+            sql = (f"WITH u AS (SELECT user_key, ts, revenue, CASE WHEN {inside} THEN 'bad' "
+                   f"ELSE '5' END AS x, CASE WHEN {inside} THEN 0 ELSE 1 END AS k FROM "
+                   f"conversions) SELECT COUNT(*) AS n FROM (SELECT user_key, "
+                   f"{WINDOW_ARGUMENTS[name]} AS p FROM u) WHERE p IS NOT NULL")
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
+# -- error oracles: an implicit cast beside a scalar subquery (DuckDB refuses TRY there) ----
+@pytest.mark.xfail(strict=True, reason="leak (docs/gate.md, existence oracles: a comparison "
+                   "with a scalar subquery cannot be wrapped in TRY): a text column compared "
+                   "with a subquery's count is cast row by row and fails on one person's value")
+def test_a_comparison_with_a_scalar_subquery_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            sql = (f"WITH u AS (SELECT user_key, CASE WHEN revenue >= {lo} AND revenue < {hi} "
+                   "THEN 'bad' ELSE '5' END AS x FROM conversions) SELECT COUNT(*) AS n FROM u "
+                   "WHERE x = (SELECT COUNT(*) FROM impressions)")
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
 # -- error oracles: SKEWNESS / KURTOSIS raise on a non-finite moment -------------------------
 def _moment_sql(agg: str, lo: float, hi: float, form: str) -> str:
     inside = f"revenue >= {lo} AND revenue < {hi}"
