@@ -117,6 +117,22 @@ def test_a_window_argument_is_not_an_error_oracle(
     _assert_not_bisected(bit_on, raw)
 
 
+@pytest.mark.parametrize("inner", ["MIN(ts, k)", "MAX(revenue, k)", "arg_max(ts, revenue, k)",
+                                   "min_by(ts, revenue, k)"])
+def test_a_top_n_count_is_not_an_error_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, inner: str) -> None:
+    """DuckDB's top-n forms raise on a count <= 0 (and return lists)."""
+    def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
+        def bit(lo: float, hi: float) -> bool:
+            sql = (f"WITH u AS (SELECT user_key, ts, revenue, CASE WHEN revenue >= {lo} AND "
+                   f"revenue < {hi} THEN 0 ELSE 1 END AS k FROM conversions) SELECT COUNT(*) "
+                   f"AS n FROM (SELECT user_key, {inner} AS p FROM u GROUP BY user_key) "
+                   "WHERE p IS NOT NULL")
+            return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
+        return bit
+    _assert_not_bisected(bit_on, raw)
+
+
 # -- error oracles: an implicit cast beside a scalar subquery (DuckDB refuses TRY there) ----
 @pytest.mark.xfail(strict=True, reason="leak (docs/gate.md, existence oracles: a comparison "
                    "with a scalar subquery cannot be wrapped in TRY): a text column compared "
