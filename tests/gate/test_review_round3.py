@@ -218,3 +218,28 @@ def test_a_weight_of_one_but_one_person_does_not_decode_one_revenue(
     row = one_row(ask(loaded, canary, sql))
     decoded = None if row is None or None in row else row[0] - row[1]
     assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
+
+
+# -- the row patterns of a FILTER, moved into a per-person CTE -----------------------------
+PER_PERSON_FILTER = (
+    "WITH u AS (SELECT user_key, COUNT(*) AS a, COUNT(*) FILTER (WHERE campaign <> "
+    "'CANARYCAMP3') AS b, SUM(cost) AS c, SUM(cost) FILTER (WHERE campaign <> 'CANARYCAMP3') "
+    "AS d FROM impressions GROUP BY user_key) SELECT SUM(a) AS a, SUM(b) AS b, SUM(c) AS c, "
+    "SUM(d) AS d FROM u")
+
+
+@pytest.mark.xfail(strict=True, reason="leak (combination check, cells.py: patterns are taken on "
+                   "the rows of the final aggregation): per-person counts and sums with and "
+                   "without a three-person campaign's rows stand on the same people with non-zero "
+                   "values; their differences are that campaign's rows and cost")
+def test_per_person_filtered_totals_do_not_decode_a_three_person_campaign(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    rows, cost = first(raw, "SELECT COUNT(*), SUM(cost) FROM impressions "
+                            "WHERE campaign = 'CANARYCAMP3'")
+    a, b, c, d = first(raw, PER_PERSON_FILTER)
+    assert a - b == rows and abs(c - d - cost) < 1e-6  # the attack is real
+    row = one_row(ask(loaded, canary, PER_PERSON_FILTER))
+    if row is None:
+        return
+    assert row[0] is None or row[1] is None or row[0] - row[1] != rows, (row, rows)
+    assert row[2] is None or row[3] is None or abs(row[2] - row[3] - cost) >= 1e-6, (row, cost)
