@@ -26,7 +26,7 @@ from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
-from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
+from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
@@ -226,7 +226,11 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
     probe = exp.select(cells.bool_or(exp.column(TAINT, quoted=True))).from_(
         exp.Subquery(this=copied, alias=exp.TableAlias(this=exp.to_identifier("__cr_tv"))))
     probe.meta[COPY] = True
-    return exp.Subquery(this=probe)
+    # An IN list that lost every row has none left to carry the flag: read its aggregation
+    # before the threshold filters it, as on an outer join's NULL side.
+    dropped = dropped_probe(sub.this) if isinstance(sub.parent, exp.In) else None
+    return either(exp.Subquery(this=probe), dropped) if dropped is not None \
+        else exp.Subquery(this=probe)
 
 
 def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
