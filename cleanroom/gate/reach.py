@@ -95,8 +95,8 @@ def final_cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Ex
 
 def dropped_probe(body: exp.Expr) -> exp.Expr | None:
     """For an aggregation read on the NULL side of an outer join (or as an IN list): whether it
-    dropped any row, read before its rows are filtered (``SELECT bool_or(__cr_d) FROM <its inner SELECT>``), so
-    that the flag stands even when it dropped every row."""
+    dropped any row, read before its rows are filtered (``SELECT bool_or(__cr_d) FROM <its
+    inner SELECT>``), so that the flag stands even when it dropped every row."""
     from_ = body.args.get("from_") if isinstance(body, exp.Select) else None
     inner = from_.this if from_ is not None else None
     if not (isinstance(inner, exp.Subquery) and inner.alias == "__cr_q"
