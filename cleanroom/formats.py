@@ -148,7 +148,9 @@ def to_table(body: Mapping[str, Any]) -> pa.Table:
 def _array(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds in one column: keep them as text
+    # Mixed kinds in one column, or a whole number beyond 64 bits (a HUGEINT sum): keep them
+    # as text rather than fail the answer with a 500.
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else json.dumps(v) if isinstance(v, list | dict)
                          else str(v) for v in values], type=pa.string())
 

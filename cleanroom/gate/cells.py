@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.gate.guard import guard
+from cleanroom.gate.guard import guard_condition as guarded_condition
 from cleanroom.gate.model import Requirement, SelectPlan
 
 
@@ -200,7 +200,7 @@ def _nonnull_form(condition: exp.Expr) -> exp.Expr:
 def guard_condition(plan: SelectPlan, fill: Callable[[exp.Expr], exp.Expr]) -> Callable[
         [exp.Expr], exp.Expr]:
     """A condition with its subqueries put back (``fill``) and guarded."""
-    return lambda condition: guard(fill(condition), frozenset(plan.atoms.safe))
+    return lambda condition: guarded_condition(fill(condition), frozenset(plan.atoms.safe))
 
 
 # -- flags, over any reading of the counts (inner aggregates or outer columns) --------------

@@ -129,6 +129,8 @@ MAX_PAD = 1000
 # them stand on nobody or on enough people (``parts.py``).
 NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); var_pop(x); "
                            "var_samp(x); skewness(x); kurtosis(x)")
+# Their finalisation raises (OutOfRange, no TRY around an aggregate) on a non-finite moment.
+MOMENTS = _keys("skewness(x); kurtosis(x)")
 SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
 
 # Order statistics: across people released only when at least k people hold the value returned

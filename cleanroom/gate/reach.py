@@ -93,10 +93,10 @@ def final_cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Ex
             for p in sel.expressions]
 
 
-def _dropped_probe(body: exp.Expr) -> exp.Expr | None:
-    """For an aggregation read on the NULL side of an outer join: whether it dropped any row,
-    read before its rows are filtered (``SELECT bool_or(__cr_d) FROM <its inner SELECT>``), so
-    that the flag stands even when it dropped every row."""
+def dropped_probe(body: exp.Expr) -> exp.Expr | None:
+    """For an aggregation read on the NULL side of an outer join (or as an IN list): whether it
+    dropped any row, read before its rows are filtered (``SELECT bool_or(__cr_d) FROM <its
+    inner SELECT>``), so that the flag stands even when it dropped every row."""
     from_ = body.args.get("from_") if isinstance(body, exp.Select) else None
     inner = from_.this if from_ is not None else None
     if not (isinstance(inner, exp.Subquery) and inner.alias == "__cr_q"
@@ -115,14 +115,14 @@ def _dropped_probe(body: exp.Expr) -> exp.Expr | None:
 
 def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
     """Replace each probe marker by its probe over the rewritten source: whether the
-    aggregation dropped any row (``_dropped_probe``), else whether any of its rows is tainted."""
+    aggregation dropped any row (``dropped_probe``), else whether any of its rows is tainted."""
     if not probes:
         return tree  # markers are made only beside their probe (``read_taint``)
     for marker in find_all(tree, exp.Anonymous):
         if marker.name != PROBE:
             continue
         holder = probes[marker.expressions[0].name]
-        probe = _dropped_probe(holder.this) or _tainted_probe(holder)
+        probe = dropped_probe(holder.this) or _tainted_probe(holder)
         if marker is tree:
             return probe
         marker.replace(probe)

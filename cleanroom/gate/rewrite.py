@@ -22,13 +22,13 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
-from cleanroom.gate.guard import guard, try_cast_all, try_casts
+from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
 from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
-from cleanroom.gate.reach import fill_probes, final_cell_taints, read_taint
+from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
@@ -259,7 +259,11 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
     probe = exp.select(cells.bool_or(exp.column(TAINT, quoted=True))).from_(
         exp.Subquery(this=copied, alias=exp.TableAlias(this=exp.to_identifier("__cr_tv"))))
     probe.meta[COPY] = True
-    return exp.Subquery(this=probe)
+    # An IN list that lost every row has none left to carry the flag: read its aggregation
+    # before the threshold filters it, as on an outer join's NULL side.
+    dropped = dropped_probe(sub.this) if isinstance(sub.parent, exp.In) else None
+    return either(exp.Subquery(this=probe), dropped) if dropped is not None \
+        else exp.Subquery(this=probe)
 
 
 def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
@@ -318,10 +322,10 @@ def _own(sel: exp.Select, kind: type[exp.Expr]) -> list[exp.Expr]:
 def _guard_rows(sel: exp.Select, safe: frozenset[int]) -> None:
     where = sel.args.get("where")
     if where is not None:
-        where.set("this", guard(where.this, safe))
+        where.set("this", guard_condition(where.this, safe))
     for join in sel.args.get("joins") or []:
         if join.args.get("on") is not None:
-            join.set("on", guard(join.args["on"], safe))
+            join.set("on", guard_condition(join.args["on"], safe))
 
 
 def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
@@ -332,7 +336,7 @@ def _guard_values(sel: exp.Select, safe: frozenset[int]) -> None:
             proj.replace(guard(proj, safe))
     for clause in ("qualify", "having"):
         if sel.args.get(clause) is not None:
-            sel.args[clause].set("this", guard(sel.args[clause].this, safe))
+            sel.args[clause].set("this", guard_condition(sel.args[clause].this, safe))
     for ordered in (sel.args["order"].expressions if sel.args.get("order") else []):
         ordered.set("this", guard(ordered.this, safe))
 

@@ -124,6 +124,12 @@ class TaintMap:
                     self._outer(body)
                 elif alias in joined:
                     self._outer(body, self.group_read)
+            for sub in value_subqueries(sel):
+                if isinstance(sub.parent, exp.In):
+                    # An IN list is a semi-join, NOT IN an anti-join: a row is kept or lost
+                    # because its group was dropped, as on an outer join's NULL side (raw
+                    # DuckDB keeps it; test_review_round3.py).
+                    self._outer(sub.this)
             for node in relation_nodes(sel):
                 holder = cte_of(node) if isinstance(node, exp.Table) else node
                 if isinstance(holder, (exp.CTE, exp.Subquery)):
