@@ -1410,8 +1410,9 @@ ORDER BY 2 ASC;
 -- name: adh_retail_in_market_audiences
 -- source: github.com/google/ads-bi-suite sql/adh_retail_calc_in_market.sql
 -- idiom: per-user temp tables, COUNT(DISTINCT user_id) per user summed later, LEFT JOIN (SELECT * FROM cte) USING (user_id), a constant type label, user_id != "0"
--- refuse: user_key_compare
--- why: user_id != '0' compares the user_key with a literal: the same shape with a real key removes one person from every row (a differencing oracle); the right rewrite is user_key IS NOT NULL
+-- legit
+-- people: column unique_users
+-- why: user_id != '0' compares the user_key with a string no pseudonym can equal (every stored key is 64 hex characters), so it keeps everyone, as user_key IS NOT NULL; the same shape with a key-shaped literal, which could remove one person from every row, stays refused (attacks.sql tg_neq_*)
 WITH imp_status AS (
   SELECT imp.user_key, s.segment AS in_market_id, imp.campaign AS adgroup_id, count(*) AS imps, sum(cost) AS imp_cost
   FROM impressions imp, segments s
@@ -3084,8 +3085,8 @@ ORDER BY
 -- name: amc_guide_behavior_segment_summary
 -- source: github.com/neverMEH/amazon-helper scripts/seed_campaign_funnel_guide.py ("Exploratory: Identify Segment Names and IDs"; dsp_impressions_by_user_segments as impressions joined to segments, {{min_users}} 50)
 -- idiom: HAVING COUNT(DISTINCT user) >= n in a CTE, COUNT(DISTINCT campaign), MIN/MAX of the event time, ::DOUBLE ratio, DATEDIFF('day', first, last) + 1, ORDER BY ... LIMIT
--- legit
--- currently: refused distinct_values member_aggregate (COUNT(DISTINCT campaign) across people; MIN/MAX of event times return one person's value)
+-- refuse: member_aggregate
+-- why: MIN(ts) and MAX(ts) across people return one person's event time, and COUNT(DISTINCT campaign) says whether a campaign one person saw exists; the hints name the rewrites (first and last day as QUANTILE_DISC(date_trunc('day', ts), 0.0 / 1.0), released when k people share the day; count the released groups of a GROUP BY campaign), taken below
 -- ordered
 WITH segment_summary AS (
     SELECT
@@ -3124,8 +3125,8 @@ LIMIT 100;
 -- name: amc_guide_campaign_exploration_union
 -- source: github.com/neverMEH/amazon-helper scripts/seed_campaign_funnel_guide.py ("Exploratory: Identify Campaigns with Tracked ASINs"; {{lookback_days}} 120 from a fixed date, {{min_users}} 50)
 -- idiom: two aggregated CTEs with a constant label and NULL as a column, SELECT * FROM (UNION ALL) WHERE count >= n, COUNT(*), MIN/MAX dates, COUNT(DISTINCT creative)
--- legit
--- currently: refused member_aggregate distinct_values (MIN/MAX of event times, COUNT(DISTINCT creative) across people)
+-- refuse: member_aggregate
+-- why: MIN(ts) and MAX(ts) across people return one person's event time, and COUNT(DISTINCT creative) counts values that one person may hold; the hints name the rewrites (see amc_guide_behavior_segment_summary_rewritten)
 WITH dsp_campaigns AS (
     SELECT
         'DSP' as ad_product_type,
@@ -3180,8 +3181,8 @@ LIMIT 200;
 -- name: amc_guide_sp_dsp_campaign_exploration
 -- source: github.com/neverMEH/amazon-helper scripts/seed_sp_dsp_overlap_guide.py ("Explore Available Campaigns"; CURRENT_DATE - 30 days as a fixed date)
 -- idiom: HAVING COUNT(DISTINCT user) > 100 in both UNION ALL branches' CTEs, SELECT * of each, ORDER BY over the union
--- legit
--- currently: refused member_aggregate (MIN/MAX of event times across people)
+-- refuse: member_aggregate
+-- why: MIN(ts) and MAX(ts) across people return one person's event time; the hint names the rewrite, the first and last day that k people share (QUANTILE_DISC(date_trunc('day', ts), 0.0 / 1.0)), taken below
 WITH display_campaigns AS (
     SELECT
         'Display' as ad_type,
@@ -3227,7 +3228,7 @@ ORDER BY ad_type, unique_users DESC;
 -- source: github.com/neverMEH/amazon-helper scripts/seed_audience_segment_conversions_guide.py ("Segment Overlap and Untargeted Reach Analysis"; matched segments = the campaign's targeted CRM segments, by_user_segments = all of them)
 -- idiom: SELECT DISTINCT ... COUNT(DISTINCT segment) GROUP BY per user, LEFT JOIN on two keys, COALESCE(count, 0), AVG and PERCENTILE_CONT(0.5) WITHIN GROUP of a per-user count, a 'Total' UNION ALL branch
 -- legit
--- currently: refused unsupported_syntax (PERCENTILE_CONT ... WITHIN GROUP)
+-- currently: wrong: the two 'Total' rows (the UNION ALL branch over everyone, 1827 and 2151 people) come back suppressed, and the untargeted rows' AVG of zeros is withheld (its support is nobody)
 WITH targeted_users AS (
     -- Users in your targeted segments
     SELECT DISTINCT
@@ -3493,7 +3494,6 @@ CROSS JOIN sponsored_only so;
 -- source: https://developers.google.com/ads-data-hub/samples/writing-queries ("Impression delivery")
 -- idiom: per-user COUNT(column) as frequency, user_id != '0', IN (list) for UNNEST(@campaign_ids), COUNT(*) of the per-user rows by frequency, ORDER BY frequency, a trailing ';'
 -- legit
--- currently: refused user_key_compare (user_key != '0')
 -- ordered
 -- people: column uniques
 WITH filtered_uniques AS (
@@ -3548,7 +3548,7 @@ SELECT COUNT(*), region FROM segments
 -- source: github.com/fuluki/bigquery_public last_paid_click.sql (GA4 hits as the publisher's clicks and the brand's sign-ups; a session = a person's day)
 -- idiom: session id as CONCAT(user id, a day), IF(medium IN (...), source, NULL), ROW_NUMBER() and SUM() OVER (PARTITION BY session), IFNULL(x, LAST_VALUE(x IGNORE NULLS) OVER (PARTITION BY user ORDER BY t RANGE BETWEEN 7 days PRECEDING AND 1 PRECEDING)), IFNULL(.., 'none') group key
 -- legit
--- currently: refused user_key_transform ambiguous_column cross_user_window unsupported_syntax (a session key CONCAT(user_key, day) over a UNION subquery, unaliased NULLs in a UNION branch, windows partitioned by the session, a RANGE frame)
+-- currently: refused user_key_transform cross_user_window unsupported_syntax (a session key CONCAT(user_key, day) over a UNION subquery, windows partitioned by the session, a RANGE frame)
 WITH  hits
             AS (SELECT user_key, CONCAT(user_key, CAST(CAST(ts AS DATE) AS VARCHAR)) AS session_id,
               CAST(ts AS DATE) AS event_date, ts AS event_timestamp, event_name,
@@ -3585,10 +3585,10 @@ GROUP BY 1
 ORDER BY 2 DESC;
 
 -- name: ga4_dimensional_last_click_report
--- source: github.com/VinnieNetpeak/netpeak-ga4-dimensional-model sql_examples/last_click.sql (its attribution_source model as a last-click CTE over clicks within 30 days before a purchase; fact_purchases as conversions)
+-- source: github.com/VinnieNetpeak/netpeak-ga4-dimensional-model sql_examples/last_click.sql (its attribution_source model as a last-click CTE over clicks within 30 days before a purchase; fact_purchases as conversions; the dim_sources table as a constant list)
 -- idiom: SUM(weight) as conversions and ROUND(SUM(revenue * weight), 2) (a metric times a derived 0/1 weight), INNER JOIN on two keys, LEFT JOIN to a dimension list, GROUP BY 1, 2, 3 ORDER BY n DESC
 -- legit
--- currently: refused mixed_join (the DISTINCT source list is joined on one of its three group keys)
+-- people: SELECT k.ad_product, k.campaign, COUNT(DISTINCT c.user_key) FROM conversions c JOIN clicks k ON k.user_key = c.user_key AND k.ts BETWEEN c.ts - INTERVAL 30 DAY AND c.ts WHERE c.event_type = 'purchase' GROUP BY 1, 2
 WITH attribution_source AS (
   SELECT c.user_key, c.ts AS key_event_ts, k.campaign AS source_id,
          CASE WHEN ROW_NUMBER() OVER (PARTITION BY c.user_key, c.ts ORDER BY k.ts DESC) = 1
@@ -3597,8 +3597,12 @@ WITH attribution_source AS (
   JOIN clicks k ON k.user_key = c.user_key AND k.ts BETWEEN c.ts - INTERVAL 30 DAY AND c.ts
   WHERE c.event_type = 'purchase'
 ),
-dim_sources AS (
-  SELECT DISTINCT campaign AS source_id, ad_product AS medium, campaign FROM impressions
+dim_sources (source_id, medium, campaign) AS (
+  VALUES ('dsp_awareness', 'dsp', 'dsp_awareness'), ('dsp_consideration', 'dsp', 'dsp_consideration'),
+         ('dsp_conversion', 'dsp', 'dsp_conversion'), ('sb_video', 'sponsored_brands', 'sb_video'),
+         ('sd_retargeting', 'sponsored_display', 'sd_retargeting'),
+         ('sp_brand_terms', 'sponsored_products', 'sp_brand_terms'),
+         ('sp_category', 'sponsored_products', 'sp_category'), ('stv_pilot', 'sponsored_tv', 'stv_pilot')
 )
 SELECT s.medium,
        s.campaign,
@@ -3610,3 +3614,85 @@ LEFT JOIN dim_sources s ON attr.source_id = s.source_id
 WHERE attr.key_event_ts BETWEEN TIMESTAMP '2026-09-01' AND TIMESTAMP '2026-10-31'
 GROUP BY 1, 2
 ORDER BY 3 DESC;
+
+-- name: amc_guide_sp_dsp_campaign_exploration_rewritten
+-- source: github.com/neverMEH/amazon-helper scripts/seed_sp_dsp_overlap_guide.py ("Explore Available Campaigns"; CURRENT_DATE - 30 days as a fixed date), with the rewrite the refusal above names: the first and last day k people share for MIN/MAX of the event time
+-- idiom: HAVING COUNT(DISTINCT user) > 100 in both UNION ALL branches' CTEs, SELECT * of each, ORDER BY over the union, QUANTILE_DISC of a day
+-- legit
+WITH display_campaigns AS (
+    SELECT
+        'Display' as ad_type,
+        campaign as campaign_id,
+        campaign as campaign_name,
+        COUNT(DISTINCT user_key) as unique_users,
+        SUM(impressions) as total_impressions,
+        QUANTILE_DISC(date_trunc('day', ts), 0.0) as first_impression,
+        QUANTILE_DISC(date_trunc('day', ts), 1.0) as last_impression
+    FROM impressions
+    WHERE
+        ts >= (TIMESTAMP '2026-10-01' - INTERVAL '30' DAY)
+        AND ad_product = 'dsp'
+    GROUP BY
+        campaign,
+        campaign
+    HAVING COUNT(DISTINCT user_key) > 100
+),
+sp_campaigns AS (
+    SELECT
+        'Sponsored Products' as ad_type,
+        campaign as campaign_id,
+        campaign as campaign_name,
+        COUNT(DISTINCT user_key) as unique_users,
+        SUM(impressions) as total_impressions,
+        QUANTILE_DISC(date_trunc('day', ts), 0.0) as first_impression,
+        QUANTILE_DISC(date_trunc('day', ts), 1.0) as last_impression
+    FROM impressions
+    WHERE
+        ad_product = 'sponsored_products'
+        AND ts >= (TIMESTAMP '2026-10-01' - INTERVAL '30' DAY)
+    GROUP BY
+        campaign,
+        campaign
+    HAVING COUNT(DISTINCT user_key) > 100
+)
+SELECT * FROM display_campaigns
+UNION ALL
+SELECT * FROM sp_campaigns
+ORDER BY ad_type, unique_users DESC;
+
+-- name: amc_guide_behavior_segment_summary_rewritten
+-- source: github.com/neverMEH/amazon-helper scripts/seed_campaign_funnel_guide.py ("Exploratory: Identify Segment Names and IDs"; dsp_impressions_by_user_segments as impressions joined to segments, {{min_users}} 50), with the rewrites the refusal above names: the first and last day k people share for MIN/MAX of the event time, no count of distinct campaigns
+-- idiom: HAVING COUNT(DISTINCT user) >= n in a CTE, QUANTILE_DISC of a day, ::DOUBLE ratio, DATEDIFF('day', first, last) + 1, ORDER BY ... LIMIT
+-- legit
+-- ordered
+WITH segment_summary AS (
+    SELECT
+        s.segment AS audience_segment_id,
+        s.age_band AS audience_segment_name,
+        COUNT(DISTINCT i.user_key) as unique_users,
+        COUNT(*) as total_impressions,
+        QUANTILE_DISC(date_trunc('day', i.ts), 0.0) as first_seen,
+        QUANTILE_DISC(date_trunc('day', i.ts), 1.0) as last_seen
+    FROM impressions i
+    JOIN segments s ON s.user_key = i.user_key
+    WHERE
+        s.segment IS NOT NULL
+        AND i.ad_product = 'dsp'
+        AND i.ts >= TIMESTAMP '2026-12-01' - INTERVAL '120' DAY
+    GROUP BY
+        s.segment,
+        s.age_band
+    HAVING COUNT(DISTINCT i.user_key) >= 50  -- Filter out small segments
+)
+SELECT
+    audience_segment_id,
+    audience_segment_name,
+    unique_users,
+    total_impressions,
+    ROUND(total_impressions::DOUBLE / unique_users::DOUBLE, 2) as avg_frequency,
+    first_seen,
+    last_seen,
+    DATEDIFF('day', first_seen, last_seen) + 1 as active_days
+FROM segment_summary
+ORDER BY unique_users DESC, audience_segment_id, audience_segment_name
+LIMIT 100;
