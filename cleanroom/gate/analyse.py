@@ -366,7 +366,7 @@ class _Analyser(FromClause):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
                 self.fail(_OUTPUT_RULE.get(kind, "not_aggregated"), proj, name)
-            if name and name.lower() in {n.lower() for n, _ in columns}:
+            if name and name.lower() in {n.lower() for n, _ in columns} and not _unnamed(sel):
                 self.fail("ambiguous_column", proj, f"{name} is output twice")
             columns.append((name if final else name.lower(), kind))
         return columns, definitions, refused
@@ -473,3 +473,14 @@ def _unique(found: list[Requirement]) -> list[Requirement]:
 
 
 __all__ = ["Catalog", "analyse_query", "sqlglot"]
+
+
+def _unnamed(sel: exp.Select) -> bool:
+    """A later branch of a set operation: its column names are never read (the first branch
+    names the columns), so ``SELECT k, NULL, NULL`` there repeats no name anyone resolves."""
+    node: exp.Expr = sel
+    while isinstance(node.parent, (exp.SetOperation, exp.Subquery)):
+        if isinstance(node.parent, exp.SetOperation) and node.arg_key == "expression":
+            return True
+        node = node.parent
+    return False

@@ -42,6 +42,7 @@ from cleanroom.gate.values import (
     _is_null,
     case_parts,
 )
+from cleanroom.upload import USER_KEY_PATTERN
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
                 exp.NullSafeNEQ, exp.Like, exp.ILike, exp.SimilarTo, exp.Between, exp.RegexpLike,
@@ -226,6 +227,8 @@ class ExpressionRules(ValueRules):
             if isinstance(node, exp.EQ) and kinds == [K.UID, K.UID]:
                 self.atoms.safe.add(id(node))
                 return K.VAL
+            if isinstance(node, exp.NEQ) and any(_never_a_key(o) for o in operands):
+                return K.VAL  # true on every row, as user_key IS NOT NULL
             return self.fail("user_key_compare", node, node.key.upper())
         return self._condition_kind(kinds, node, ctx)
 
@@ -415,6 +418,23 @@ def _flat_pipe(node: exp.Expr) -> list[exp.Expr]:
     if not isinstance(node, exp.DPipe):
         return [node]
     return [*_flat_pipe(node.this), *_flat_pipe(node.expression)]
+
+
+_PSEUDONYM = re.compile(USER_KEY_PATTERN)
+
+
+def _never_a_key(node: exp.Expr) -> bool:
+    """A string literal that no user_key can equal: every stored key is a 64-hex pseudonym and
+    never NULL (``upload.USER_KEY_PATTERN``), so ``user_key != '0'`` (Ads Data Hub's filter on
+    zeroed ids) keeps everyone. A literal shaped like a key could name one person: refused.
+
+    >>> _never_a_key(exp.Literal.string("0")), _never_a_key(exp.Literal.string("a" * 64))
+    (True, False)
+    >>> _never_a_key(exp.Literal.number(0))  # user_key != 0 would cast the key (and echo it)
+    False
+    """
+    return (isinstance(node, exp.Literal) and node.is_string
+            and _PSEUDONYM.fullmatch(node.this) is None)
 
 
 def _operands(node: exp.Expr) -> list[exp.Expr]:

@@ -43,6 +43,7 @@ def parse_query(sql: str) -> exp.Expr:
                                     f"over {MAX_NODES} syntax nodes or {MAX_DEPTH} levels")])
     _normalize_identifiers(tree)
     _unwrap_projections(tree)
+    _ordered_set_quantiles(tree)
     return tree
 
 
@@ -144,6 +145,27 @@ def _unwrap_projections(tree: exp.Expr) -> None:
                 inner = inner.this
             if inner is not value:
                 value.replace(inner)
+
+
+def _ordered_set_quantiles(tree: exp.Expr) -> None:
+    """``PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY x)`` (AMC, Redshift, Snowflake) is
+    ``QUANTILE_CONT(x, p)`` in DuckDB, and so is ``PERCENTILE_DISC``: rewritten to that form
+    the gate's quantile rules check it. Any other ordered-set aggregate, or a descending or
+    multi-key order, is left as it is (refused as unsupported syntax).
+
+    >>> t = parse_query("SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x) AS m FROM t")
+    >>> t.sql("duckdb")
+    'SELECT QUANTILE_CONT(x, 0.5) AS m FROM t'
+    """
+    for node in list(find_all(tree, exp.WithinGroup)):
+        func, order = node.this, node.expression
+        keys = order.expressions if isinstance(order, exp.Order) else []
+        extra = isinstance(order, exp.Order) and any(
+            v for k, v in order.args.items() if k != "expressions")
+        if (not isinstance(func, (exp.PercentileCont, exp.PercentileDisc)) or func.expression
+                or len(keys) != 1 or keys[0].args.get("desc") or extra):
+            continue
+        node.replace(type(func)(this=keys[0].this, expression=func.this))
 
 
 def _output_alias_ids(tree: exp.Expr) -> set[int]:

@@ -37,7 +37,7 @@ _RULES = (
     Rule("ambiguous_column", "the column name exists in more than one table here",
          "qualify it with a table alias"),
     Rule("banned_column", "the column is banned by the policy and may not be referenced anywhere",
-         "remove the column"),
+         "remove the column; to count the rows it identified, COUNT(*) or SUM a 0/1 metric"),
     Rule("whole_row", "a table alias used as a value would return whole rows",
          "name the columns you need"),
     Rule("columns_expression", "COLUMNS(...) and * REPLACE are not supported",
@@ -45,7 +45,8 @@ _RULES = (
     Rule("user_key_output", "a user_key may not reach the output",
          "aggregate it: COUNT(DISTINCT user_key)"),
     Rule("user_key_compare", "a user_key may only be compared for equality with another user_key",
-         "join on user_key instead of comparing it with a value"),
+         "join on user_key instead of comparing it with a value; to drop missing ids "
+         "(user_id != '0'), user_key IS NOT NULL"),
     Rule("user_key_transform", "a user_key may not be transformed, cast or passed to a function",
          "use user_key only in joins, GROUP BY of a per-user subquery, PARTITION BY and "
          "COUNT(DISTINCT user_key)"),
@@ -65,7 +66,8 @@ _RULES = (
          "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, ...) and is allowed only "
          "inside a per-user subquery (GROUP BY user_key)",
          "use COUNT, SUM or AVG across people; for a spread, MEDIAN or QUANTILE_CONT(x, p), "
-         "released when at least min_users_per_row people hold the value (round x to make ties)"),
+         "released when at least min_users_per_row people hold the value (round x to make ties); "
+         "a first or last date as QUANTILE_DISC(date_trunc('day', ts), 0.0) or 1.0"),
     Rule("not_summable", "SUM, AVG, STDDEV and VARIANCE across people take metrics, per-person "
          "counts, ranks, durations between timestamps (date_diff), 0/1 indicators and, written "
          "inside the aggregate, values with a bounded public range (weights, scaled metrics); "

@@ -2872,3 +2872,42 @@ WITH r AS (SELECT user_key, campaign, cost,
                   cost * CASE WHEN campaign = 'CANARYCAMP3' THEN 1000000 ELSE 1 END AS v
            FROM impressions)
 SELECT SUM(cost) FILTER (WHERE v > 1000) AS v FROM r;
+
+-- name: tg_neq_key_literal
+-- family: targeting
+-- expect: rejected
+-- user_key != <a key-shaped literal> removes one person from the count: only a literal that no
+-- pseudonym can equal (ADH's user_id != '0') passes
+SELECT COUNT(DISTINCT user_key) AS n FROM conversions WHERE user_key != '{{KEY_100}}';
+
+-- name: tg_neq_key_literal_difference
+-- family: targeting
+-- expect: rejected
+SELECT COUNT(DISTINCT user_key) - COUNT(DISTINCT CASE WHEN user_key <> '{{KEY_100}}' THEN user_key END) AS v
+FROM conversions;
+
+-- name: tg_neq_number_literal
+-- family: targeting
+-- expect: rejected
+-- a number makes DuckDB cast the key, whose error would echo it
+SELECT COUNT(*) AS n FROM conversions WHERE user_key != 0;
+
+-- name: tg_neq_computed_literal
+-- family: targeting
+-- expect: rejected
+-- a key built at run time is no literal
+SELECT COUNT(*) AS n FROM conversions WHERE user_key <> lower('{{KEY_100}}');
+
+-- name: ma_percentile_within_group_max
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: q
+-- PERCENTILE_DISC(1.0) WITHIN GROUP (ORDER BY x) is quantile_disc(x, 1.0): the maximum, one
+-- person's (101's clamped) revenue, withheld like any quantile that few people hold
+SELECT PERCENTILE_DISC(1.0) WITHIN GROUP (ORDER BY revenue) AS q FROM conversions;
+
+-- name: ma_percentile_within_group_desc
+-- family: member_aggregate
+-- expect: rejected
+-- a descending order (the minimum for 1.0 read backwards) is not rewritten: unsupported
+SELECT PERCENTILE_CONT(0.0) WITHIN GROUP (ORDER BY revenue DESC) AS q FROM conversions;

@@ -195,8 +195,10 @@ def test_refused_where_a_refusal_is_right(published: Published, entry: Entry) ->
     response = published.answer(entry)
     assert published.leaks(response.text, entry.sql) == []
     assert response.status_code == 422, response.text
-    rules = {v["rule"] for v in response.json()["error"]["violations"]}
-    assert entry.get("refuse") in rules
+    violations = response.json()["error"]["violations"]
+    assert entry.get("refuse") in {v["rule"] for v in violations}
+    # A right refusal names the rewrite: its violation carries the rule's hint.
+    assert all(v.get("hint") for v in violations if v["rule"] == entry.get("refuse")), violations
 
 
 def test_people_lines_fit_their_queries(published: Published) -> None:
