@@ -64,6 +64,9 @@ class PublishedData:
         """The tables as the sandbox shows them: banned columns dropped, metrics clamped to
         their bounds and read as DOUBLE (cleanroom/engine.py)."""
         con = duckdb.connect()
+        # One thread, as the sandbox runs (settings.threads): float sums then add in the same
+        # order on both sides, so a round() of one (AMC's attribution templates) cannot flip.
+        con.execute("SET threads = 1")
         for name, table in self.tables.items():
             con.register(f"{name}_arrow", table)
             cols = []

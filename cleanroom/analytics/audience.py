@@ -14,7 +14,6 @@ from cleanroom.analytics.base import (
     noise_of,
     statuses,
     total_suppressed,
-    withheld,
 )
 from cleanroom.analytics.checks import dataset_of, dimension_of, quote, user_key_of
 from cleanroom.planners.base import Plan, Released
@@ -60,34 +59,89 @@ def overlap(ctx: Context, opts: OverlapOptions) -> Plan:
 
 
 def reach_sql(ctx: Context, opts: ReachOptions) -> list[str]:
-    """People per dimension value, and people per (value, frequency) with the per-person count
-    capped at ``max_frequency`` in a per-user CTE."""
+    """Exact: one query, a row per dimension value with its people, average frequency and
+    people per frequency (``frequency_sql``). Under DP: people per dimension value, and people
+    per (value, frequency), each person's count capped at ``max_frequency`` in a per-user CTE
+    (the DP planner noises plain counts, not FILTERed ones)."""
     ds = quote(opts.dataset)
     uk = quote(user_key_of(ctx.policy, opts.dataset))
     dim = quote(dimension_of(ctx.policy, opts.dataset, opts.dimension))
     cap = int(opts.max_frequency)
-    # Exact answers also count exposures, for the true average frequency (under DP a COUNT(*)
-    # counts people, so the average comes from the noisy distribution instead).
-    exposures = ", COUNT(*) AS exposures" if ctx.epsilon is None else ""
-    reach = (f"SELECT {dim} AS dim_value, COUNT(DISTINCT {uk}) AS people{exposures} FROM {ds} "
-             f"GROUP BY dim_value")
-    distribution = (f"WITH per_user AS (SELECT {uk}, {dim} AS dim_value, "
-                    f"LEAST(COUNT(*), {cap}) AS frequency FROM {ds} GROUP BY {uk}, {dim}) "
-                    "SELECT dim_value, frequency, COUNT(*) AS people FROM per_user "
-                    "GROUP BY dim_value, frequency")
-    return [reach, distribution]
+    if ctx.epsilon is None:
+        return [frequency_sql(ds, uk, dim, cap)]
+    per_user = (f"WITH per_user AS (SELECT {uk}, {dim} AS dim_value, "
+                f"LEAST(COUNT(*), {cap}) AS frequency FROM {ds} GROUP BY {uk}, {dim}) ")
+    return [f"SELECT {dim} AS dim_value, COUNT(DISTINCT {uk}) AS people FROM {ds} "
+            "GROUP BY dim_value",
+            per_user + "SELECT dim_value, frequency, COUNT(*) AS people FROM per_user "
+            "GROUP BY dim_value, frequency"]
+
+
+# Each bucket is a support of its own, and the gate counts the people behind every pair of
+# supports (its difference check), so a query's cost grows with the square of its buckets (cap
+# 10: about 7 times the two plain queries it replaces; cap 16: minutes). Buckets past this one
+# are not computed: they are null and listed as withheld, and the combination check still
+# covers them (people minus the computed buckets is one more number of the row).
+MAX_EXACT_BUCKETS = 10
+
+
+def frequency_sql(ds: str, uk: str, dim: str, cap: int) -> str:
+    """The exact reach and frequency query: every bucket is an aggregate of the same row as
+    ``people``, so the gate's cell checks protect them together (``release.py``): a bucket on
+    too few people is withheld, and so is any bucket that, with ``people`` and the other
+    released buckets, would give away a withheld one by subtraction (``isolation.py``). A
+    per-user row per (person, value) makes ``COUNT(*)`` a count of people.
+
+    >>> sql = frequency_sql('"t"', '"u"', '"d"', 2)
+    >>> sql[sql.index("SELECT dim_value"):]  # doctest: +NORMALIZE_WHITESPACE
+    'SELECT dim_value, COUNT(*) AS people, SUM(exposures) / COUNT(*) AS avg_frequency,
+    COUNT(*) FILTER (WHERE frequency = 1) AS "freq_1", COUNT(*) FILTER (WHERE frequency = 2) AS
+    "freq_2+" FROM per_user GROUP BY dim_value'
+    """
+    buckets = ", ".join(f'COUNT(*) FILTER (WHERE frequency = {f}) AS "{bucket_name(f, cap)}"'
+                        for f in range(1, min(cap, MAX_EXACT_BUCKETS) + 1))
+    return (f"WITH per_user AS (SELECT {uk}, {dim} AS dim_value, COUNT(*) AS exposures, "
+            f"LEAST(COUNT(*), {cap}) AS frequency FROM {ds} GROUP BY {uk}, {dim}) "
+            "SELECT dim_value, COUNT(*) AS people, SUM(exposures) / COUNT(*) AS avg_frequency, "
+            f"{buckets} FROM per_user GROUP BY dim_value")
+
+
+def bucket_name(frequency: int, cap: int) -> str:
+    return f"freq_{frequency}+" if frequency == cap else f"freq_{frequency}"
 
 
 def reach_frequency(ctx: Context, opts: ReachOptions) -> Plan:
     """One row per released dimension value: people, average frequency, then people per
     frequency 1..N-1 and N+; a bucket that was not released is null, never 0 (and its row
-    partial)."""
+    partial). Exact answers are released as the gate's cells; DP ones are put together from
+    the two noised queries."""
+    finish = _exact_table if ctx.epsilon is None else _noised_table
     return Plan(ctx.steps(reach_sql(ctx, opts)),
-                lambda released: _reach_table(ctx, opts, *released))
+                lambda released: finish(ctx, opts, *released))
 
 
-def _reach_table(ctx: Context, opts: ReachOptions, reach: Released,
-                 distribution: Released) -> Table:
+def _columns(opts: ReachOptions) -> list[str]:
+    cap = opts.max_frequency
+    return [opts.dimension, "people", "avg_frequency",
+            *(bucket_name(f, cap) for f in range(1, cap + 1))]
+
+
+def _exact_table(ctx: Context, opts: ReachOptions, reach: Released) -> Table:
+    """The released rows as they are, the buckets past ``MAX_EXACT_BUCKETS`` null and withheld;
+    ``suppressed_cells`` is the number of null buckets (each listed in ``withheld_cells``)."""
+    width = len(_columns(opts))
+    missing = width - len(reach.columns)
+    rows = [[*row, *([None] * missing)] for row in reach.rows]
+    cells = sorted([*reach.withheld_cells,
+                    *([i, j] for i in range(len(rows)) for j in range(width - missing, width))])
+    status = ["partial" if missing else s for s in reach.row_status]
+    buckets = sum(1 for _, column in cells if column >= 3)
+    return Table(_columns(opts), rows, reach.suppressed_rows, status, cells, None,
+                 {"suppressed_cells": buckets})
+
+
+def _noised_table(ctx: Context, opts: ReachOptions, reach: Released,
+                  distribution: Released) -> Table:
     cap = opts.max_frequency
     buckets: dict[tuple[Any, int], tuple[int, Interval]] = {
         (row[0], int(row[1])): (row[2], cells[2])
@@ -95,42 +149,12 @@ def _reach_table(ctx: Context, opts: ReachOptions, reach: Released,
     rows, intervals = [], []
     for row, cells in zip(reach.rows, reach.cell_intervals()):
         counts = [buckets.get((row[0], f), (None, None)) for f in range(1, cap + 1)]
-        if ctx.epsilon is None:
-            counts = secondary_suppression(row[1], counts, ctx.policy.query_rules.min_users_per_row)
-            average = row[2] / row[1] if row[1] else None
-        else:
-            average = average_frequency([c for c, _ in counts])
-        rows.append([row[0], row[1], average, *(c for c, _ in counts)])
+        rows.append([row[0], row[1], average_frequency([c for c, _ in counts]),
+                     *(c for c, _ in counts)])
         intervals.append([None, cells[1], None, *(i for _, i in counts)])
-    columns = [opts.dimension, "people", "avg_frequency",
-               *(f"freq_{f}" for f in range(1, cap)), f"freq_{cap}+"]
     extra = {"suppressed_cells": distribution.suppressed_rows, **noise_of([reach, distribution])}
-    nulls = withheld(ctx, rows, range(3, 3 + cap))
-    return Table(columns, rows, reach.suppressed_rows, statuses(ctx, rows, nulls), nulls,
-                 intervals if ctx.private else None, extra)
-
-
-def secondary_suppression(people: int, counts: list[tuple[Any, Any]],
-                          min_users: int) -> list[tuple[Any, Any]]:
-    """Withhold more buckets until the people they hide together are none or at least
-    ``min_users``: otherwise ``people`` minus the released buckets is a withheld count.
-
-    >>> secondary_suppression(200, [(120, None), (76, None), (None, None)], 50)
-    [(120, None), (None, None), (None, None)]
-    >>> secondary_suppression(100, [(60, None), (36, None), (None, None)], 50)
-    [(None, None), (None, None), (None, None)]
-    >>> secondary_suppression(100, [(60, None), (40, None)], 50)
-    [(60, None), (40, None)]
-    """
-    out = list(counts)
-    hidden = people - sum(c for c, _ in out if c is not None)
-    for index in sorted((i for i, (c, _) in enumerate(out) if c is not None),
-                        key=lambda i: out[i][0]):
-        if hidden == 0 or hidden >= min_users:
-            break
-        hidden += out[index][0]
-        out[index] = (None, None)
-    return out
+    return Table(_columns(opts), rows, reach.suppressed_rows, statuses(ctx, rows), [],
+                 intervals, extra)
 
 
 def average_frequency(counts: list[int | float | None]) -> float | None:

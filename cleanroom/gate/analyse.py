@@ -29,6 +29,7 @@ from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
+from cleanroom.gate.subkeys import row_origins
 from cleanroom.gate.values import union_column
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
@@ -165,7 +166,9 @@ class _Analyser(FromClause):
                   in zip(cols, rel.columns) if old.lower() in rel.ranges}
         renames = {old.lower(): new for (new, _), (old, _) in zip(cols, rel.columns)}
         unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
-        return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique)
+        origins = {renames[n].lower(): tag for n, tag in rel.row_origins.items() if n in renames}
+        return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique,
+                   row_origins=origins)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -256,7 +259,8 @@ class _Analyser(FromClause):
                    ranges=rules.ranges_of(sel.expressions) if bearing else {},
                    unique=group_columns(sel, columns, key_exprs, scope)
                    if mode is Mode.ANONYMIZING else None,
-                   definitions=definitions, refused=refused)
+                   definitions=definitions, refused=refused,
+                   row_origins=row_origins(sel, scope) if mode in _ROWS else {})
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:

@@ -148,8 +148,15 @@ class ExpressionRules(ValueRules):
         the people count is that person's days): the packing that parts close for sums."""
         person = parts[first]
         found = self.scope.resolve(person) if isinstance(person, exp.Column) else None
-        if not isinstance(found, tuple) or not getattr(self.scope.sources.get(found[0]), "base",
-                                                        False):
+        if not isinstance(found, tuple):
+            return False
+        alias, source = found[0], self.scope.sources.get(found[0])
+        if source is None:
+            return False
+        # A CTE's columns count as its dataset row's when it passed them on as they are (the
+        # same row for all: ``Rel.row_origins``), whatever rows its WHERE kept.
+        origin = "" if source.base else source.row_origins.get(person.name.lower())
+        if origin is None:
             return False
         for i, part in enumerate(parts):
             while isinstance(part, exp.Cast):  # CAST(ts AS DATE): a function of the row's own value
@@ -157,7 +164,9 @@ class ExpressionRules(ValueRules):
             if i == first or (isinstance(part, exp.Literal) and part.is_string):
                 continue
             hit = self.scope.resolve(part) if isinstance(part, exp.Column) else None
-            if not isinstance(hit, tuple) or hit != (found[0], K.DIM):
+            if not isinstance(hit, tuple) or hit != (alias, K.DIM):
+                return False
+            if not source.base and source.row_origins.get(part.name.lower()) != origin:
                 return False
         return True
 

@@ -94,6 +94,11 @@ class Rel:
     # its parts read off the definition (``parts.py``). By lower-case name, columns unqualified.
     definitions: dict[str, exp.Expr] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # such columns: the rule they broke
+    # Columns of people's rows that are a dataset row's own user_key or dimension as stored
+    # (maybe cast), by lower-case name: the tag names that dataset row (the SELECT and the
+    # alias it was read through), so a per-person sub-key may take its parts from a CTE that
+    # passes them on (``expressions._plain_sub_key``) only when they come from one row.
+    row_origins: dict[str, str] = field(default_factory=dict)
 
     def kind(self, name: str) -> K | None:
         found = self._by_name().get(name.lower(), [])

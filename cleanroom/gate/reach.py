@@ -8,11 +8,13 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.gate.taint import (
+    OWN_TAINT,
     TAINT,
     Reader,
     TaintMap,
     outer_sides,
     relation_nodes,
+    single_source,
     using_columns,
 )
 from cleanroom.gate.walk import find_all
@@ -29,7 +31,8 @@ def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
     if any(isinstance(n, (exp.Window, exp.AggFunc)) for p in sel.expressions for n in p.walk()):
         return None
     clean = taints.clean.get(id(sel), {})
-    reader = Reader(clean, outer_sides(sel), using_columns(sel), set(reach))
+    reader = Reader(clean, outer_sides(sel), using_columns(sel), set(reach),
+                    only=single_source(sel))
     where = sel.args.get("where")
     if where is not None and reader.reached(where):
         return None
@@ -52,11 +55,12 @@ PROBE = "__cr_probe"  # stands for a probe until the rewrite is done (``fill_pro
 
 
 def read_taint(sel: exp.Select, alias: str, holder: exp.Expr | None = None,
-               probes: dict[str, exp.Expr] | None = None) -> exp.Expr:
+               probes: dict[str, exp.Expr] | None = None, *, rowwise: bool = False) -> exp.Expr:
     """The taint of a row of source ``alias`` as ``sel`` reads it. On the NULL side of an outer
     join a row may be missing because its relation dropped it: there the relation's own flag
-    stands in, ``(SELECT bool_or(__cr_w) FROM <relation>)``."""
-    own = exp.column(TAINT, table=alias, quoted=True)
+    stands in, ``(SELECT bool_or(__cr_w) FROM <relation>)``. A source read row by row
+    (``TaintMap.rowwise``) gives its row's own taint, ``__cr_o``, without its relation's drops."""
+    own = exp.column(OWN_TAINT if rowwise else TAINT, table=alias, quoted=True)
     relation = next((n for n in relation_nodes(sel) if n.alias_or_name == alias), None)
     if alias not in outer_sides(sel) or relation is None:
         return exp.Coalesce(this=own, expressions=[exp.false()])

@@ -29,7 +29,7 @@ from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
 from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
 from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
-from cleanroom.gate.taint import TAINT, TaintMap
+from cleanroom.gate.taint import TAINT, TaintMap, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
 from cleanroom.gate.walk import find_all
@@ -200,6 +200,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         fill = lambda c: _with_subqueries(c, plan, run.copies)  # noqa: E731
         counts = cells.plan_counts(plan, cells.guard_condition(plan, fill), _averages(sel, plan))
     names: dict[str, int] = {}
+    keyed = _outer_keys(sel, run) if plan.mode is Mode.ANONYMIZING else frozenset()
     outer = split(sel, plan, hidden, aggregates=names)
     for node in hidden:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
@@ -211,8 +212,19 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
             if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
-                  overlap=cross, passed=passed)
+                  overlap=cross, passed=passed,
+                  own=id(sel) in run.taint.rowwise_bodies, keyed=keyed)
     return outer
+
+
+def _outer_keys(sel: exp.Select, run: _Run) -> frozenset[int]:
+    """Projections that read a tainted source on the NULL side of an outer join (an
+    unqualified name: any source), by index."""
+    sides = outer_sides(sel) & set(run.taint.sources.get(id(sel), []))
+    if not sides:
+        return frozenset()
+    return frozenset(i for i, p in enumerate(sel.expressions) if any(
+        not c.table or c.table in sides for c in p.find_all(exp.Column)))
 
 
 def _averages(sel: exp.Select, plan: SelectPlan) -> set[int]:
@@ -240,12 +252,16 @@ def _needs_split(sel: exp.Select, plan: SelectPlan) -> bool:
 # -- taint -------------------------------------------------------------------------------
 def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
     """Whether a row of ``sel``'s sources is tainted, before ``sel`` computes anything."""
-    found: list[exp.Expr] = [read_taint(sel, a, run.taint.holders.get((id(sel), a)), run.taint.probes)
-                             for a in run.taint.sources.get(id(sel), [])]
+    found: list[exp.Expr] = [_read(sel, a, run) for a in run.taint.sources.get(id(sel), [])]
     wanted = set(run.taint.values.get(id(sel), []))
     for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
         found.append(_value_taint(sub, run))
     return either(*found) if found else None
+
+
+def _read(sel: exp.Select, alias: str, run: _Run) -> exp.Expr:
+    return read_taint(sel, alias, run.taint.holders.get((id(sel), alias)), run.taint.probes,
+                      rowwise=(id(sel), alias) in run.taint.rowwise)
 
 
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
@@ -281,8 +297,7 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         sel.append("expressions", exp.alias_(value, TAINT, quoted=True))
         return sel
     width = len(sel.expressions)
-    reach = {a: read_taint(sel, a, run.taint.holders.get((id(sel), a)), run.taint.probes)
-             for a in run.taint.sources.get(id(sel), [])}
+    reach = {a: _read(sel, a, run) for a in run.taint.sources.get(id(sel), [])}
     per_cell = final_cell_taints(sel, run.taint, reach, value) if branch is None \
         and taint is not None else None  # a key read from a thresholded row stays exact
     for j in range(width):

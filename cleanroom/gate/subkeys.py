@@ -7,9 +7,15 @@ user_key (``expressions.py`` refuses it there).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlglot import exp
 
 from cleanroom.gate.model import K
+from cleanroom.gate.nodes import output_name
+
+if TYPE_CHECKING:
+    from cleanroom.gate.scope import Scope
 
 # Concatenations that make a per-person sub-key (GA4's CONCAT(user_pseudo_id, session_id)).
 SUB_KEYS = frozenset({"Concat", "ConcatWs"})
@@ -33,3 +39,27 @@ def null_with_person(node: exp.Expr, person: exp.Expr) -> None:
                                 true=exp.Null())])
     node.replace(case)
     case.args["ifs"][0].set("true", node)
+
+
+def row_origins(sel: exp.Select, scope: Scope) -> dict[str, str]:
+    """``Rel.row_origins`` of a SELECT of people's rows: each projection that is a column (maybe
+    cast) naming a user_key or a dimension of a dataset read here, or of a relation that passed
+    it on so, tagged with that dataset row."""
+    found: dict[str, str] = {}
+    for proj in sel.expressions:
+        value = proj.unalias()
+        while isinstance(value, exp.Cast):
+            value = value.this
+        if not isinstance(value, exp.Column) or isinstance(value.this, exp.Star):
+            continue
+        hit = scope.resolve(value)
+        if not isinstance(hit, tuple) or hit[1] not in (K.UID, K.DIM) or id(value) in \
+                scope.outer_refs:
+            continue
+        source = scope.sources.get(hit[0])
+        if source is None:
+            continue
+        tag = f"{id(sel)}:{hit[0]}" if source.base else source.row_origins.get(value.name.lower())
+        if tag is not None:
+            found[output_name(proj).lower()] = tag
+    return found

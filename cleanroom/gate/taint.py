@@ -17,6 +17,10 @@ from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.walk import find_all
 
 TAINT = "__cr_w"
+# A row's own taint, without its relation's drops: read by a reader that reads each of its
+# rows on its own (``TaintMap.rowwise``), so a row dropped elsewhere in the relation cannot
+# change what it reads.
+OWN_TAINT = "__cr_o"
 
 
 def cte_body(table: exp.Table) -> exp.Expr | None:
@@ -107,6 +111,9 @@ class TaintMap:
         # (SELECT id, alias) -> the CTE or subquery node holding that source's query
         self.holders: dict[tuple[int, str], exp.Expr] = {}
         self.probes: dict[str, exp.Expr] = {}  # ``read_taint``'s markers -> their holders
+        # (SELECT id, alias) read row by row, and the aggregations so read (``_rowwise``)
+        self.rowwise: set[tuple[int, str]] = set()
+        self.rowwise_bodies: set[int] = set()
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
         for sel in find_all(tree, exp.Select):
@@ -137,6 +144,13 @@ class TaintMap:
             self.clean[id(sel)] = {a: self.clean_of(body) for a, body in sources(sel)
                                    if a in self.sources[id(sel)]}
             self.clean_of(sel)  # before the rewrite moves nodes: ``final_cell_taints``
+        from cleanroom.gate.rowwise import read_rowwise  # it reads this module's readers
+
+        for sel in tree.find_all(exp.Select):
+            for alias, body in sources(sel):
+                if alias in self.sources.get(id(sel), []) and read_rowwise(self, sel, alias, body):
+                    self.rowwise.add((id(sel), alias))
+                    self.rowwise_bodies.add(id(body))
 
     def _mark(self, query: exp.Expr) -> None:
         if not self.may(query):
@@ -181,7 +195,8 @@ class TaintMap:
             return set()
         tainted = self.sources.get(id(sel), [])
         clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
-        reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted))
+        reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted),
+                        only=single_source(sel))
         on_reader = Reader(clean, set(), set(), set(tainted))
         where = sel.args.get("where")
         if (where is not None and reader.reached(where)) or any(
@@ -303,15 +318,23 @@ class Reader:
     """Which tainted sources an expression's value depends on (None: cannot tell)."""
 
     def __init__(self, clean: dict[str, set[str]], outer: set[str], using: set[str],
-                 tainted: set[str]) -> None:
+                 tainted: set[str], *, only: str | None = None) -> None:
         self.clean, self.outer, self.using, self.tainted = clean, outer, using, tainted
+        # The one relation of a SELECT without joins: an unqualified name is its column when
+        # it names one of its exact columns (DuckDB binds to the nearest scope first); any
+        # other unqualified name counts as a read of it.
+        self.only = only
 
     def reached(self, node: exp.Expr) -> set[str] | None:
         hit: set[str] = set()
         for col in node.find_all(exp.Column):
             if isinstance(col.this, exp.Star):
                 return None
-            alias = col.table
+            alias = col.table or self.only or ""
+            if alias and not col.table:
+                if alias in self.tainted and col.name.lower() not in self.clean.get(alias, set()):
+                    hit.add(alias)
+                continue
             if not alias:
                 return None if self.tainted else hit  # an unqualified name: any source
             if alias in self.tainted and not self._exact(col):
@@ -333,6 +356,14 @@ class Reader:
                    and name in self.clean.get(a.table, {name} if a.table not in self.tainted
                                               else set())
                    for a in args) and (bool(tables - self.outer) or self.outer <= tables)
+
+
+def single_source(sel: exp.Select) -> str | None:
+    """The alias of ``sel``'s only relation (no joins), if it has exactly one."""
+    from_ = sel.args.get("from_")
+    if from_ is None or sel.args.get("joins") or sel.args.get("laterals"):
+        return None
+    return str(from_.this.alias_or_name) or None
 
 
 def group_positions(sel: exp.Select) -> set[int] | None:

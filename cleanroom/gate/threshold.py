@@ -30,6 +30,7 @@ from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, gro
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
 RUNNING_LOST = "__cr_rl"
+OWN_TAINT = "__cr_o"  # taint.OWN_TAINT (the gate's stages do not import the taint map here)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def inner_ref(counts: Counts) -> cells.Ref:
 def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Counts,
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
               branch: int | None, overlap: Overlap | None = None,
-              passed: int | None = None) -> None:
+              passed: int | None = None, own: bool = False,
+              keyed: frozenset[int] = frozenset()) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
@@ -119,8 +121,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         touched = _combinations(inner, counts, shape, k)
     for agg, flag in touched.items():
         agg_flags[agg] = either(agg_flags[agg], flag) if agg in agg_flags else flag
-    cell_flags = [_cell_flag(deps, agg_flags, computed and taint is not None)
-                  for deps, computed in zip(shape.cells, shape.computed)]
+    # ``keyed``: group keys read from a tainted source on the NULL side of an outer join (a
+    # row that found nothing there groups under NULL where raw DuckDB has the value).
+    cell_flags = [_cell_flag(deps, agg_flags, (computed or i in keyed) and taint is not None)
+                  for i, (deps, computed) in enumerate(zip(shape.cells, shape.computed))]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
     if compared is not None:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
@@ -131,7 +135,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     else:
         touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
         _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
-                      touched=touched_row)
+                      touched=touched_row, own=own)
         if passed is not None:
             outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
                                                    quoted=True, copy=False))
@@ -318,7 +322,7 @@ def compared_people(counts: Counts, branch: int) -> exp.Expr:
 
 def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: Layout,
                   cell_flags: list[exp.Expr | None], row_flag: exp.Expr | None, *,
-                  limits: Thresholds, touched: exp.Expr | None) -> None:
+                  limits: Thresholds, touched: exp.Expr | None, own: bool = False) -> None:
     k = limits.min_users
     for proj, flag in zip(outer.expressions, cell_flags):
         if flag is not None:
@@ -351,6 +355,11 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         taint.append(cells.bool_or(touched.copy(), window=True))
     outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
                                            quoted=True, copy=False))
+    if own:  # the row's own taint, for readers of single rows (``taint.TaintMap.rowwise``)
+        mine = [t for t in taint if not (isinstance(t, exp.Column) and t.name == DROPPED)]
+        value = exp.Coalesce(this=exp.Paren(this=either(*[t.copy() for t in mine])),
+                             expressions=[exp.false()]) if mine else exp.false()
+        outer.append("expressions", exp.alias_(value, OWN_TAINT, quoted=True, copy=False))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
     conditions: list[exp.Expr] = [floor]
     if row_flag is not None:

@@ -941,12 +941,10 @@ GROUP BY 1, 2;
 
 -- name: converters_beside_channel_reach
 -- suppressed: 1
--- partial: 5
 -- (people's rows LEFT JOIN an aggregation on its GROUP BY key: one reach per channel. The
--- reach CTE drops the small canary channel, and a relation read on the NULL side of an outer
--- join that dropped any row taints every cell of the rows that read it (docs/gate.md, outer
--- joins), so the converters are withheld although the join cannot fan out: a false positive
--- that errs towards withholding)
+-- reach CTE drops the small canary channel; joined on every group key, each row meets the one
+-- reach row raw DuckDB joins or none, so only a row that found none takes the drop's taint
+-- (taint.TaintMap.rowwise): the canary channel's group, withheld anyway)
 WITH reach AS (
   SELECT channel, COUNT(DISTINCT user_key) AS reach FROM impressions GROUP BY 1
 )

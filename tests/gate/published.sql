@@ -77,8 +77,8 @@ GROUP BY 1, 2, 3;
 -- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/cdf597257dcf43b65c1af8dd14480433e4dbe513469575e8b064f62029c94e9b (section 5)
 -- idiom: VALUES campaign lists, IN (SELECT ... FROM values CTE), ROW_NUMBER with CASE priority, IF match_type, SECONDS_BETWEEN, COUNT(DISTINCT) * .3 / * .7 UNION ALL, round()
 -- legit
--- people: column user_reach
--- why: request_tag (one impression's id) becomes the event's hour; conversion_id becomes (user_key, ts)
+-- people: column users_that_converted
+-- why: request_tag (one impression's id) becomes the event's hour; conversion_id becomes (user_key, ts); a row also stands on its campaign's attributed converters (the attribution CTE drops a campaign with fewer than k, and the inner join then has no row for it), so those are its people, not the campaign's reach
 WITH dsp_campaigns (campaign) AS (
   VALUES ('dsp_awareness'), ('dsp_consideration'), ('dsp_conversion')
 ),
@@ -1235,7 +1235,6 @@ ORDER BY 1;
 -- source: https://quickstarts.snowflake.com/guide/reach_and_frequency_queries (github.com/Snowflake-Labs/sfguides), "Combining to one query"
 -- idiom: WITH nested inside a CTE, two cumulative windows joined on day, ORDER BY inside a CTE
 -- legit
--- currently: wrong: accepted, but every cell comes back withheld: the uniques CTE drops days of 25 to 49 new people (whose people the next released day counts), and that drop taints every row of the CTE (docs/gate.md), also for a row-by-row join that reads no dropped row
 -- people: WITH f AS (SELECT user_key, MIN(CAST(ts AS DATE)) AS d, COUNT(*) AS n FROM impressions WHERE campaign = 'dsp_awareness' GROUP BY 1) SELECT d, COUNT(*) FROM f GROUP BY 1
 -- ordered
 WITH DAILY_CUMULATIVE_IMPRESSIONS AS (
@@ -1759,7 +1758,6 @@ WHERE event_type IN ('detail_page_view', 'add_to_cart', 'purchase');
 -- idiom: SELECT DISTINCT session CTEs, LEFT JOIN ... USING (user_pseudo_id, session_id), COUNT(DISTINCT CONCAT(user, '-', session)), SAFE_DIVIDE of COUNT(DISTINCT IF(...))
 -- legit
 -- people: SELECT ad_product, campaign, COUNT(DISTINCT user_key) FROM clicks GROUP BY 1, 2
--- currently: refused user_key_transform (the session key reads a CTE's column: a sub-key may only be built from columns of the user_key's own dataset row, since a CTE could compute the suffix by a CASE that isolates one person; docs/gate.md)
 -- why: a session is a person's clicks of one day (session_id = the date); event_date is left out of the grouping so that groups stand on enough people; add_to_cart / detail_page_view / purchase stand for cart / checkout / purchase
 WITH sessions AS (
   SELECT DISTINCT user_key, CAST(ts AS DATE) AS session_id, ad_product AS source, campaign
@@ -1901,8 +1899,8 @@ GROUP BY 1, 2, 3;
 -- source: AMC Instructional Query Library, "Custom Attribution - Linear Touch", query template (advertising.amazon.com/marketing-cloud/instructional-queries/95212a0253ea4d060cd94db10de7d3dfd542232fa786e1d74852ae3d8bd58139)
 -- idiom: VALUES campaign and traffic-type lists, SECONDS_BETWEEN match age, ROW_NUMBER per conversion and campaign, COUNT(conversions) OVER (PARTITION BY conversion), SUM(metric / total_match_count), round()
 -- legit
--- people: column user_reach
--- why: DSP and sponsored products sections kept (the SD / SB / ST sections repeat them); conversion_id becomes (user_key, ts)
+-- people: column users_that_converted
+-- why: DSP and sponsored products sections kept (the SD / SB / ST sections repeat them); conversion_id becomes (user_key, ts); a row also stands on its campaign's attributed converters (the attribution CTE drops a campaign with fewer than k, and the inner join then has no row for it), so those are its people, not the campaign's reach
 WITH dsp_campaigns (campaign) AS (
   VALUES ('dsp_awareness'), ('dsp_consideration'), ('dsp_conversion')
 ),
