@@ -26,6 +26,7 @@ from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, funct
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
+from cleanroom.gate.people import counted_person, person_columns
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -89,13 +90,14 @@ def _projected_uid(sel: exp.Select, scope: Scope, columns: list[tuple[str, K]]) 
         parent = parent.parent
     if isinstance(parent, exp.SetOperation) or scope.uid_expr is None:
         return None
-    uid = scope.uid_expr
     for proj, (name, _) in zip(sel.expressions, columns):
         col = proj.unalias()
         if not isinstance(col, exp.Column) or sum(1 for n, _ in columns if n == name) != 1:
             continue
         found = scope.qualified(col)
-        if found is not None and found == uid:
+        # Any column equal to the person on every row will do (``people.py``): the query's
+        # own ``c.user_key`` beside a join's ``i.user_key = c.user_key``.
+        if found is not None and (found == scope.uid_expr or found in scope.people):
             return name
     return None
 
@@ -220,6 +222,7 @@ class _Analyser(FromClause):
         atoms = Atoms()
         scope = self.read_from(sel, env, atoms)
         scope.outer = outer
+        scope.people = person_columns(sel, scope)
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
         self.inline_lookups(sel, scope)
         running_counts(sel, scope)
@@ -234,7 +237,9 @@ class _Analyser(FromClause):
         columns, definitions, refused = self._projections(sel, rules, mode, keys, final=final)
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
-            mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
+            mode, final, uid_expr=uid_key or (counted_person(sel, scope) if mode is Mode.ANONYMIZING
+                                              else None) or scope.uid_expr,
+            supports=_unique(rules.supports),
             requirements=rules.requirements,
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
             subqueries=rules.subqueries, argument_ranges=rules.argument_ranges,
