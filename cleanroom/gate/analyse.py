@@ -26,7 +26,7 @@ from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, funct
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
-from cleanroom.gate.people import counted_person, person_columns
+from cleanroom.gate.people import counted_person, keyed_by_person, one_row_per_person, person_columns
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -167,7 +167,8 @@ class _Analyser(FromClause):
                   in zip(cols, rel.columns) if old.lower() in rel.ranges}
         renames = {old.lower(): new for (new, _), (old, _) in zip(cols, rel.columns)}
         unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
-        return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique)
+        return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique,
+                   per_person=rel.per_person)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -243,7 +244,8 @@ class _Analyser(FromClause):
             requirements=rules.requirements,
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
             subqueries=rules.subqueries, argument_ranges=rules.argument_ranges,
-            distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
+            distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")),
+            one_row_per_person=mode is Mode.ANONYMIZING and one_row_per_person(sel, scope))
         self.problems += rules.problems
         bearing = mode in _ROWS
         if scope.outer_refs:
@@ -257,7 +259,8 @@ class _Analyser(FromClause):
                    ranges=rules.ranges_of(sel.expressions) if bearing else {},
                    unique=group_columns(sel, columns, key_exprs, scope)
                    if mode is Mode.ANONYMIZING else None,
-                   definitions=definitions, refused=refused)
+                   definitions=definitions, refused=refused,
+                   per_person=bearing and keyed_by_person(sel, scope, uid_column))
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:

@@ -65,6 +65,8 @@ class Counts:
 
     def count(self, condition: exp.Expr | None) -> exp.Expr:
         assert self.plan.uid_expr is not None
+        if condition is None and self.plan.one_row_per_person:
+            return exp.Count(this=exp.Star())  # each row is another person (people.py)
         if condition is None and self.hashed_base:
             return exp.Count(this=exp.Distinct(expressions=[_hash(self.plan.uid_expr.copy())]))
         base = exp.Count(this=exp.Distinct(expressions=[self.plan.uid_expr.copy()]))

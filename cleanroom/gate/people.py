@@ -101,3 +101,39 @@ def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
     if isinstance(condition, exp.And):
         return _conjuncts(condition.this) + _conjuncts(condition.expression)
     return [condition]
+
+
+def keyed_by_person(sel: exp.Select, scope: Scope, uid_column: str | None) -> bool:
+    """Whether no two rows of ``sel`` have the same person: it groups by its person column
+    alone, or is ``SELECT DISTINCT`` of that column alone (``Rel.per_person``)."""
+    if uid_column is None or not scope.sources:
+        return False
+    group, distinct = sel.args.get("group"), sel.args.get("distinct")
+    if group is not None:
+        plain = not any(v for k, v in group.args.items() if k != "expressions")
+        keys = group.expressions if plain else []
+        return len(keys) == 1 and isinstance(keys[0], exp.Column) and _is_person(keys[0], scope)
+    if distinct is None or distinct.args.get("on") or len(sel.expressions) != 1:
+        return False
+    only = sel.expressions[0]
+    return (isinstance(only.unalias(), exp.Column) and only.alias_or_name == uid_column
+            and _is_person(only.unalias(), scope))
+
+
+def one_row_per_person(sel: exp.Select, scope: Scope) -> bool:
+    """Whether every row of ``sel``'s sources is a different person, never NULL: two or more
+    sources keyed by their person (``keyed_by_person``), all of people's rows, inner-joined
+    on user_key equalities that tie each one's person to the others' (an equality also makes
+    it non-NULL). Then ``COUNT(*)`` of a group is the number of its people, exactly."""
+    sources = list(scope.sources.items())
+    if len(sources) < 2 or scope.lookups or not all(_inner(j) for j in sel.args.get("joins") or []):
+        return False
+    people = person_columns(sel, scope)
+    return all(rel.bearing and rel.per_person and rel.uid_column is not None
+               and exp.column(rel.uid_column, table=alias, quoted=True) in people
+               for alias, rel in sources)
+
+
+def _is_person(column: exp.Column, scope: Scope) -> bool:
+    found = scope.qualified(column)
+    return found is not None and (found == scope.uid_expr or found in scope.people)
