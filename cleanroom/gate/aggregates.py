@@ -300,12 +300,15 @@ def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list
 
 def _is_user_key(rules: ExpressionRules, arg: exp.Expr) -> bool:
     """A dataset's user_key is never NULL (uploads refuse it) unless an outer join made it so:
-    counting it needs no support. A derived relation's may be NULL (an outer join inside)."""
+    counting it needs no support. A derived relation's may be NULL (an outer join inside),
+    but not where it equals the person (``people.py``): its people are then the row's own."""
     if not isinstance(arg, exp.Column):
         return False
     found = rules.scope.resolve(arg)
     if not isinstance(found, tuple) or found[1] is not K.UID:
         return False
+    if rules.scope.qualified(arg) in rules.scope.people:
+        return True
     source = rules.scope.sources.get(found[0])
     return source is not None and source.base and found[0] not in rules.scope.nullable
 

@@ -26,6 +26,7 @@ from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, funct
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
+from cleanroom.gate.people import counted_person, keyed_by_person, one_row_per_person, person_columns
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -90,13 +91,14 @@ def _projected_uid(sel: exp.Select, scope: Scope, columns: list[tuple[str, K]]) 
         parent = parent.parent
     if isinstance(parent, exp.SetOperation) or scope.uid_expr is None:
         return None
-    uid = scope.uid_expr
     for proj, (name, _) in zip(sel.expressions, columns):
         col = proj.unalias()
         if not isinstance(col, exp.Column) or sum(1 for n, _ in columns if n == name) != 1:
             continue
         found = scope.qualified(col)
-        if found is not None and found == uid:
+        # Any column equal to the person on every row will do (``people.py``): the query's
+        # own ``c.user_key`` beside a join's ``i.user_key = c.user_key``.
+        if found is not None and (found == scope.uid_expr or found in scope.people):
             return name
     return None
 
@@ -168,7 +170,7 @@ class _Analyser(FromClause):
         unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
         origins = {renames[n].lower(): tag for n, tag in rel.row_origins.items() if n in renames}
         return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique,
-                   row_origins=origins)
+                   row_origins=origins, per_person=rel.per_person)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -227,6 +229,7 @@ class _Analyser(FromClause):
         atoms = Atoms()
         scope = self.read_from(sel, env, atoms)
         scope.outer = outer
+        scope.people = person_columns(sel, scope)
         self.problems += expand_stars(sel, scope) + resolve_positional(sel)
         self.inline_lookups(sel, scope)
         running_counts(sel, scope)
@@ -241,11 +244,14 @@ class _Analyser(FromClause):
         columns, definitions, refused = self._projections(sel, rules, mode, keys, final=final)
         self._clauses(sel, rules, mode, keys)
         self.plans[id(sel)] = SelectPlan(
-            mode, final, uid_expr=uid_key or scope.uid_expr, supports=_unique(rules.supports),
+            mode, final, uid_expr=uid_key or (counted_person(sel, scope) if mode is Mode.ANONYMIZING
+                                              else None) or scope.uid_expr,
+            supports=_unique(rules.supports),
             requirements=rules.requirements,
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
             subqueries=rules.subqueries, argument_ranges=rules.argument_ranges,
-            distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")))
+            distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")),
+            one_row_per_person=mode is Mode.ANONYMIZING and one_row_per_person(sel, scope))
         self.problems += rules.problems
         bearing = mode in _ROWS
         if scope.outer_refs:
@@ -260,7 +266,8 @@ class _Analyser(FromClause):
                    unique=group_columns(sel, columns, key_exprs, scope)
                    if mode is Mode.ANONYMIZING else None,
                    definitions=definitions, refused=refused,
-                   row_origins=row_origins(sel, scope) if mode in _ROWS else {})
+                   row_origins=row_origins(sel, scope) if mode in _ROWS else {},
+                   per_person=bearing and keyed_by_person(sel, scope, uid_column))
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:

@@ -99,6 +99,9 @@ class Rel:
     # alias it was read through), so a per-person sub-key may take its parts from a CTE that
     # passes them on (``expressions._plain_sub_key``) only when they come from one row.
     row_origins: dict[str, str] = field(default_factory=dict)
+    # Rows of people keyed by the person alone (``SELECT DISTINCT user_key``, ``GROUP BY
+    # user_key``): no two rows have the same person (``people.one_row_per_person``).
+    per_person: bool = False
 
     def kind(self, name: str) -> K | None:
         found = self._by_name().get(name.lower(), [])
@@ -171,6 +174,8 @@ class SelectPlan:
     subqueries: dict[str, exp.Expr] = field(default_factory=dict)  # placeholders in supports
     # Per aggregate across people (node id): its argument's public range, when bounded.
     argument_ranges: dict[int, Range] = field(default_factory=dict)
+    # Every row is a different person, never NULL: ``__cr_n`` is ``COUNT(*)``.
+    one_row_per_person: bool = False
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,9 @@ def _verify(selects: list[exp.Select], shape: QueryShape, outers: set[int], min_
 
 def _thresholded(inner: exp.Select, plan: SelectPlan, min_users: int) -> bool:
     counted = [p for p in inner.expressions if p.alias_or_name == PEOPLE]
-    if len(counted) != 1 or not _is_people_count(counted[0].unalias()):
+    rows = plan.one_row_per_person and len(counted) == 1 and counted[0].unalias() == exp.Count(
+        this=exp.Star())  # every row another person (people.one_row_per_person)
+    if len(counted) != 1 or not (rows or _is_people_count(counted[0].unalias())):
         return False
     wrapper = inner.parent
     outer = inner.parent_select

@@ -59,6 +59,8 @@ class Scope:
     uid_expr: exp.Expr | None = None
     aliases: dict[str, exp.Expr] = field(default_factory=dict)  # projection aliases
     nullable: set[str] = field(default_factory=set)  # sources on the outer side of a join
+    # Columns equal to the person on every row (``people.py``), the person column first
+    people: tuple[exp.Expr, ...] = ()
     lookups: list[Lookup] = field(default_factory=list)  # constant relations joined to people
     # USING columns of RIGHT/FULL joins: DuckDB reads the bare name as COALESCE of the sides
     merged: dict[str, exp.Expr] = field(default_factory=dict)
