@@ -30,15 +30,16 @@ from sqlglot import exp
 
 from cleanroom.gate.guard import guard
 from cleanroom.gate.model import Requirement, SelectPlan
+from cleanroom.gate.walk import combine
 
 
 def either(*nodes: exp.Expr) -> exp.Expr:
     """OR of nodes the caller owns (sqlglot's ``or_`` would copy each)."""
-    return exp.or_(*nodes, copy=False)
+    return combine(exp.Or, *nodes, copy=False)
 
 
 def both(*nodes: exp.Expr) -> exp.Expr:
-    return exp.and_(*nodes, copy=False)
+    return combine(exp.And, *nodes, copy=False)
 
 
 Ref = Callable[[str], exp.Expr]  # a count's name -> the expression that reads it

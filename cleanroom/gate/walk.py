@@ -39,3 +39,23 @@ def find_all(tree: exp.Expr, *types: type[E], stop: type[exp.Expr] | None = None
             elif isinstance(value, expr):
                 queue.append(value)
     return found
+
+
+def combine(kind: type[exp.Connector], *nodes: exp.Expr | None, copy: bool = True) -> exp.Expr:
+    """``exp.and_`` / ``exp.or_`` (``kind`` And or Or) over expressions, the same tree: each
+    operand that is itself AND/OR wrapped in parentheses, chained to the left, None skipped.
+    sqlglot's own casts its result to ``Condition``, which its compiled build (sqlglotc)
+    enforces: ``or_(subquery)`` raises there, though the one operand is all it returns.
+
+    >>> a, b = exp.column("a"), exp.or_("b", "c")
+    >>> combine(exp.And, a, None, b).sql() == exp.and_(a, b).sql()
+    True
+    """
+    found = [n.copy() if copy else n for n in nodes if n is not None]
+    this, *rest = found
+    if rest and isinstance(this, exp.Connector):
+        this = exp.Paren(this=this)
+    for node in rest:
+        this = kind(this=this, expression=exp.Paren(this=node)
+                    if isinstance(node, exp.Connector) else node)
+    return this
