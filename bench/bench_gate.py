@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 import sqlglot
+import sqlglot.expressions.core
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -98,8 +99,10 @@ def bench_published_gate() -> None:
         return
     gate = [best_of(partial(check_query, q, catalog, min_users=MIN_USERS), 7) for q in queries]
     cpu = [cpu_best_of(partial(check_query, q, catalog, min_users=MIN_USERS), 7) for q in queries]
+    build = "compiled (sqlglotc)" if not str(sqlglot.expressions.core.__file__).endswith(".py") \
+        else "pure Python"
     print(f"gate, published corpus: {len(queries)} of {len(entries)} queries accepted (best of 7 each), "
-          f"load average {os.getloadavg()[0]:.1f}:")
+          f"load average {os.getloadavg()[0]:.1f}, sqlglot {sqlglot.__version__} {build}:")
     print(f"  check_query   median {statistics.median(gate) * 1e3:6.2f} ms   "
           f"max {max(gate) * 1e3:6.2f} ms   (aim: median <= 5 ms)")
     print(f"  CPU time      median {statistics.median(cpu) * 1e3:6.2f} ms   "

@@ -29,6 +29,7 @@ from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, condition_of, 
 from cleanroom.gate.parts import Part, parts_of, render
 from cleanroom.gate.ranges import Range, hull
 from cleanroom.gate.values import case_parts
+from cleanroom.gate.walk import combine
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
@@ -159,7 +160,7 @@ def _quantile(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     rows: list[exp.Expr] = [exp.Not(this=exp.Is(this=copy(value), expression=exp.Null()))]
     if condition is not None:
         rows.append(exp.Paren(this=copy(condition_of(condition))))
-    rules.require(node, exp.and_(*rows), holding=copy(node))
+    rules.require(node, combine(exp.And, *rows), holding=copy(node))
     return K.SAFE
 
 
@@ -237,7 +238,7 @@ def _part_condition(rules: ExpressionRules, part: Part, condition: exp.Expr | No
     found = [render(c, copy) for c in part.conditions]
     if condition is not None:
         found.append(exp.Paren(this=copy(condition_of(condition))))
-    return exp.and_(*found)
+    return combine(exp.And, *found)
 
 
 def range_of_call(rules: ValueRules, node: exp.Expr) -> Range | None:
@@ -295,7 +296,7 @@ def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list
         parts.append(exp.Paren(this=qualify_apart(condition_of(condition), rules.scope,
                                                   rules.subqueries)))
     if parts:
-        rules.require(node, exp.and_(*parts))
+        rules.require(node, combine(exp.And, *parts))
 
 
 def _is_user_key(rules: ExpressionRules, arg: exp.Expr) -> bool:

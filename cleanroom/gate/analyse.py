@@ -32,6 +32,7 @@ from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.subkeys import row_origins
 from cleanroom.gate.values import union_column
+from cleanroom.gate.walk import combine
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
@@ -453,7 +454,7 @@ def _drop_null_keys(branches: list[exp.Select]) -> None:
             continue
         known = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
         where = select.args.get("where")
-        select.set("where", exp.Where(this=exp.and_(where.this, known) if where else known))
+        select.set("where", exp.Where(this=combine(exp.And, where.this, known) if where else known))
 
 
 def _key_map(keys: list[exp.Expr], kinds: list[K], scope: Scope) -> Keys:

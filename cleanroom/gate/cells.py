@@ -24,21 +24,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.guard import guard_condition as guarded_condition
 from cleanroom.gate.model import Requirement, SelectPlan
+from cleanroom.gate.walk import combine, copy_tree, find_all
 
 
 def either(*nodes: exp.Expr) -> exp.Expr:
     """OR of nodes the caller owns (sqlglot's ``or_`` would copy each)."""
-    return exp.or_(*nodes, copy=False)
+    return combine(exp.Or, *nodes, copy=False)
 
 
 def both(*nodes: exp.Expr) -> exp.Expr:
-    return exp.and_(*nodes, copy=False)
+    return combine(exp.And, *nodes, copy=False)
 
 
 Ref = Callable[[str], exp.Expr]  # a count's name -> the expression that reads it
@@ -83,7 +85,8 @@ class Counts:
         return self.by_condition[key]
 
     def projections(self) -> list[exp.Expr]:
-        return [exp.alias_(e, n, quoted=True) for n, e in self.expressions.items()]
+        return [exp.alias_(copy_tree(e), n, quoted=True, copy=False)
+                for n, e in self.expressions.items()]
 
 
 def _hash(node: exp.Expr) -> exp.Expr:
@@ -177,8 +180,8 @@ def holders(plan: SelectPlan, requirement: Requirement,
     func = call.this if isinstance(call, exp.Filter) else call
     pieces = {"__cr_x": guarded(func.this.copy()), "__cr_p": plan.uid_expr.copy(),
               "__cr_c": guarded(requirement.condition.copy()), "__cr_q": guarded(call.copy())}
-    found = _HOLDERS.copy()
-    for col in list(found.find_all(exp.Column)):
+    found = copy_tree(_HOLDERS)
+    for col in find_all(found, exp.Column):
         if col.name in pieces and not col.table:
             col.replace(pieces[col.name])
     return found
@@ -234,7 +237,7 @@ def own_flag(counts: Counts, agg: int, ref: Ref, k: int) -> exp.Expr | None:
 def _close(a: exp.Expr, b: exp.Expr, union: exp.Expr, k: int) -> exp.Expr:
     """|A u B| - |B| or |A u B| - |A| is 1 to k-1. Takes ``a``, ``b`` and ``union`` (fresh
     nodes from ``ref``): copying the counts they stand for was a tenth of the gate's time."""
-    return either(_few(exp.Sub(this=union.copy(), expression=b), k),
+    return either(_few(exp.Sub(this=copy_tree(union), expression=b), k),
                    _few(exp.Sub(this=union, expression=a), k))
 
 
@@ -260,7 +263,7 @@ def difference_flag(counts: Counts, agg: int, ref: Ref, k: int, aggs: list[int])
         union = ref(counts.unions[(mine, theirs) if (mine, theirs) in counts.unions
                                   else (theirs, mine)])
         smaller = (exp.LTE if aggs.index(agg) > aggs.index(other) else exp.LT)(
-            this=me.copy(), expression=them.copy())
+            this=copy_tree(me), expression=copy_tree(them))
         flags.append(both(exp.Paren(this=_close(me, them, union, k)), smaller))
     return either(*flags) if flags else None
 
@@ -285,7 +288,7 @@ def bool_or(value: exp.Expr, *, window: bool = False) -> exp.Expr:
 
 
 def any_of(flags: list[exp.Expr]) -> exp.Expr | None:
-    return either(*[f.copy() for f in flags]) if flags else None
+    return either(*[copy_tree(f) for f in flags]) if flags else None
 
 
 def few_people(ref: Ref, floor: int, k: int) -> exp.Expr:
@@ -373,13 +376,16 @@ _HISTOGRAMS = """SELECT STRUCT_PACK(
         FROM UNNEST(__list__) AS __cr_e(e) GROUP BY e // 65536) AS __cr_pp))"""
 
 
-def _filled(template: str, patterns: exp.Expr) -> exp.Expr:
-    import sqlglot
+@lru_cache(maxsize=64)
+def _template(template: str) -> exp.Expr:
+    return sqlglot.parse_one(template, read="duckdb")  # parsed once: copied for each use
 
-    query = sqlglot.parse_one(template, read="duckdb")
-    for col in list(query.find_all(exp.Column)):
+
+def _filled(template: str, patterns: exp.Expr) -> exp.Expr:
+    query = copy_tree(_template(template))
+    for col in find_all(query, exp.Column):
         if col.name == "__list__":
-            col.replace(patterns.copy())
+            col.replace(copy_tree(patterns))
     for sel in query.find_all(exp.Select):
         sel.meta[COPY_META] = True
     return query

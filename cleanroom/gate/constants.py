@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.gate.model import Rel
+from cleanroom.gate.walk import combine
 
 MAX_ROWS = 1000  # rows of one constant relation
 MAX_COLUMNS = 64
@@ -133,7 +134,7 @@ class Lookup:
 
     def any_row(self, conditions: list[exp.Expr]) -> exp.Expr:
         """An inner join keeps the rows that match some row of the list."""
-        return exp.Paren(this=exp.or_(*[c.copy() for c in conditions]))
+        return exp.Paren(this=combine(exp.Or, *[c.copy() for c in conditions]))
 
     def size(self, references: int) -> int:
         return len(self.rows) * (references + 1) * (sum(1 for _ in self.on.walk()) + 2)

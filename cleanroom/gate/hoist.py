@@ -27,6 +27,7 @@ from sqlglot import exp
 from cleanroom.gate.guard import guard, guard_children
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.nodes import CONSTANTS, output_name
+from cleanroom.gate.walk import combine
 
 INNER = "__cr_q"
 _MOVED_ARGS = ("having", "qualify", "order", "limit", "offset", "distinct")
@@ -86,7 +87,7 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
         outer.set(arg, _outer_clause(sel.args.get(arg), inner))
     conditions = [outer.args[c].this for c in ("having", "qualify") if outer.args.get(c)]
     if conditions:
-        outer.set("where", exp.Where(this=exp.and_(*conditions)))
+        outer.set("where", exp.Where(this=combine(exp.And, *conditions)))
     outer.set("having", None)
     outer.set("qualify", None)
     for node in hidden or []:

@@ -23,6 +23,7 @@ from cleanroom.gate.nodes import canonical
 from cleanroom.gate.ranges import Range
 from cleanroom.gate.scope import Scope, at, position
 from cleanroom.gate.suggest import unknown
+from cleanroom.gate.walk import combine
 
 QueryHook = Callable[..., Rel]
 
@@ -187,7 +188,7 @@ class FromClause:
             if lookup.inner:
                 where = sel.args.get("where")
                 match = lookup.any_row(conditions)
-                sel.set("where", exp.Where(this=exp.and_(where.this, match) if where else match))
+                sel.set("where", exp.Where(this=combine(exp.And, where.this, match) if where else match))
             sel.set("joins", [j for j in sel.args["joins"] if j is not join])
             del scope.sources[lookup.alias]
 
@@ -348,7 +349,7 @@ def _using_as_on(join: exp.Join, alias: str, previous: dict[str, Rel], scope: Sc
         pairs.append(exp.EQ(this=exp.column(ident.name, table=holders[0]),
                             expression=exp.column(ident.name, table=alias)))
     join.set("using", None)
-    join.set("on", exp.and_(*pairs))
+    join.set("on", combine(exp.And, *pairs))
     scope.using.update(p.this.name for p in pairs)
 
 

@@ -17,7 +17,7 @@ from cleanroom.gate.taint import (
     single_source,
     using_columns,
 )
-from cleanroom.gate.walk import find_all
+from cleanroom.gate.walk import combine, find_all
 
 
 def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
@@ -46,7 +46,7 @@ def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
         hit = reader.reached(proj)
         if hit is None:
             return None
-        found.append(exp.or_(*[reach[a].copy() for a in sorted(hit)], copy=False)
+        found.append(combine(exp.Or, *[reach[a].copy() for a in sorted(hit)], copy=False)
                      if hit else exp.false())
     return found
 

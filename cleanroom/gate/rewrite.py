@@ -32,7 +32,7 @@ from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, 
 from cleanroom.gate.taint import TAINT, TaintMap, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
-from cleanroom.gate.walk import find_all
+from cleanroom.gate.walk import copy_tree, find_all
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -301,8 +301,9 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     per_cell = final_cell_taints(sel, run.taint, reach, value) if branch is None \
         and taint is not None else None  # a key read from a thresholded row stays exact
     for j in range(width):
-        flag = per_cell[j] if per_cell is not None else value.copy()
-        sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True))
+        flag = per_cell[j] if per_cell is not None else value
+        sel.append("expressions", exp.alias_(copy_tree(flag), f"__cr_w{j}", quoted=True,
+                                             copy=False))
     if branch is not None:
         source = sel.args["from_"].this.alias_or_name if id(sel) in run.passers else None
         # A row beside aggregated ones, standing on nobody's data, or on an aggregation's.

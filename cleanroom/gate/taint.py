@@ -116,17 +116,20 @@ class TaintMap:
         self.rowwise_bodies: set[int] = set()
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
-        for sel in find_all(tree, exp.Select):
-            self.sources[id(sel)] = [a for a, body in sources(sel) if self.may(body)]
-            self.values[id(sel)] = [id(s) for s in value_subqueries(sel) if self.may(s.this)]
-            for _, body in sources(sel):
+        selects = find_all(tree, exp.Select)
+        found = {id(sel): sources(sel) for sel in selects}  # each walked once, not three times
+        for sel in selects:
+            self.sources[id(sel)] = [a for a, body in found[id(sel)] if self.may(body)]
+            values = value_subqueries(sel)
+            self.values[id(sel)] = [id(s) for s in values if self.may(s.this)]
+            for _, body in found[id(sel)]:
                 self._mark(body)
-            for sub in value_subqueries(sel):
+            for sub in values:
                 self._mark(sub.this)
-        for sel in tree.find_all(exp.Select):
+        for sel in selects:
             outer = outer_sides(sel)
             joined = _group_joined(sel, plans)
-            for alias, body in sources(sel):
+            for alias, body in found[id(sel)]:
                 if alias in outer:
                     self._outer(body)
                 elif alias in joined:
@@ -141,7 +144,7 @@ class TaintMap:
                 holder = cte_of(node) if isinstance(node, exp.Table) else node
                 if isinstance(holder, (exp.CTE, exp.Subquery)):
                     self.holders[(id(sel), node.alias_or_name)] = holder
-            self.clean[id(sel)] = {a: self.clean_of(body) for a, body in sources(sel)
+            self.clean[id(sel)] = {a: self.clean_of(body) for a, body in found[id(sel)]
                                    if a in self.sources[id(sel)]}
             self.clean_of(sel)  # before the rewrite moves nodes: ``final_cell_taints``
         from cleanroom.gate.rowwise import read_rowwise  # it reads this module's readers

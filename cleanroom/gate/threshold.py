@@ -26,6 +26,7 @@ from cleanroom.gate.cells import BASE, Counts, both, either
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
+from cleanroom.gate.walk import copy_tree
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
@@ -84,7 +85,7 @@ def layout(outer: exp.Select, names: dict[str, int]) -> Layout:
 
 def inner_ref(counts: Counts) -> cells.Ref:
     def ref(name: str) -> exp.Expr:
-        return counts.count(None) if name == BASE else counts.expressions[name].copy()
+        return counts.count(None) if name == BASE else copy_tree(counts.expressions[name])
     return ref
 
 
@@ -161,7 +162,7 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
     bits = [-1 if vectors[a] is None else names.index(str(vectors[a])) for a in shape.aggregates]
     fields = {
         "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
-        "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
+        "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
@@ -326,7 +327,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     k = limits.min_users
     for proj, flag in zip(outer.expressions, cell_flags):
         if flag is not None:
-            proj.set("this", exp.Case(ifs=[exp.If(this=flag.copy(), true=exp.null())],
+            proj.set("this", exp.Case(ifs=[exp.If(this=copy_tree(flag), true=exp.null())],
                                       default=proj.this))
     ref = inner_ref(counts)
     dropped = cells.few_people(ref, limits.floor, k)
@@ -352,8 +353,8 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         # HAVING / ORDER BY read an aggregate withheld for its combinations: the row is kept
         # whatever HAVING says, and every row is tainted (which rows are kept, and in what
         # order, would tell the value).
-        taint.append(cells.bool_or(touched.copy(), window=True))
-    outer.append("expressions", exp.alias_(either(*[t.copy() for t in taint]), "__cr_w",
+        taint.append(cells.bool_or(copy_tree(touched), window=True))
+    outer.append("expressions", exp.alias_(either(*[copy_tree(t) for t in taint]), "__cr_w",
                                            quoted=True, copy=False))
     if own:  # the row's own taint, for readers of single rows (``taint.TaintMap.rowwise``)
         mine = [t for t in taint if not (isinstance(t, exp.Column) and t.name == DROPPED)]
