@@ -1124,10 +1124,10 @@ SELECT 'bought', people FROM bought;
 -- name: union_labelled_rows_then_grouped
 -- a GROUP BY over a UNION ALL input of one table's rows under two labels (looked through to
 -- the table's rows: each row falls in one group)
-SELECT kind, COUNT(*) AS impressions, SUM(cost) AS spend
+SELECT kind, COUNT(*) AS impressions, COUNT(DISTINCT user_key) AS reach
 FROM (
-    SELECT 'paid' AS kind, user_key, cost FROM impressions WHERE channel IN ('search', 'display')
+    SELECT 'paid' AS kind, user_key FROM impressions WHERE channel IN ('search', 'display')
     UNION ALL
-    SELECT 'owned', user_key, cost FROM impressions WHERE channel IN ('email', 'social')
+    SELECT 'owned', user_key FROM impressions WHERE channel IN ('email', 'social')
 ) AS u
 GROUP BY kind;
