@@ -78,6 +78,11 @@ BARE_CONDITIONS = {
     "where_paren_and": "SELECT COUNT(*) AS n FROM u WHERE (x) AND revenue > 0",
     "filter": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE x) AS m FROM u",
     "join_on": "SELECT COUNT(*) AS n FROM u JOIN conversions c ON u.user_key = c.user_key AND u.x",
+    "where_function": "SELECT COUNT(*) AS n FROM u WHERE lower(x)",
+    "where_coalesce_and": "SELECT COUNT(*) AS n FROM u WHERE revenue > 0 AND COALESCE(x, 'true')",
+    "filter_case": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE CASE WHEN revenue > 0 THEN x "
+                   "END) AS m FROM u",
+    "where_if": "SELECT COUNT(*) AS n FROM u WHERE IF(revenue > 0, x, 'true')",
 }
 
 
