@@ -225,11 +225,34 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
             rules.fail("not_summable", func, f"{function_name(func)}: too many branches, or a power of a "
                        "row's value")
             continue
+        if function_key(func) in _AVERAGES and _branched(found):
+            # A zero moves an average (a sum skips it): a branch's zeros are a part too.
+            rules.require(node, _zero_condition(rules, arg, condition), zero_ok=True)
         if len(found) < 2:
             continue
         for part in found:
             if part.conditions or condition is not None:
                 rules.require(node, _part_condition(rules, part, condition), zero_ok=True)
+
+
+def _branched(found: list[Part]) -> bool:
+    """A value with branches (a CASE, IF, a 0/1 factor): some part stands on a condition
+    other than its own value being non-zero. A plain metric or duration has none."""
+    return len(found) != 1 or any(op != "nonzero" for op, _ in found[0].conditions)
+
+
+def _zero_condition(rules: ExpressionRules, arg: exp.Expr, condition: exp.Expr | None
+                    ) -> exp.Expr:
+    """The rows where an average's argument is 0: a sum skips them, an average counts them,
+    so ``AVG(revenue)`` beside ``AVG(CASE WHEN <one person> THEN 0 ELSE revenue END)`` times
+    the count was that person's revenue (test_review_round3.py)."""
+    def copy(sub: exp.Expr) -> exp.Expr:
+        return qualify_apart(sub, rules.scope, rules.subqueries)
+    found: list[exp.Expr] = [exp.EQ(this=exp.Paren(this=copy(arg)),
+                                    expression=exp.Literal.number(0))]
+    if condition is not None:
+        found.append(exp.Paren(this=copy(condition_of(condition))))
+    return exp.and_(*found)
 
 
 def _part_condition(rules: ExpressionRules, part: Part, condition: exp.Expr | None) -> exp.Expr:

@@ -29,7 +29,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.gate.guard import guard_condition as guarded_condition
+from cleanroom.gate.guard import as_condition, guard
 from cleanroom.gate.model import Requirement, SelectPlan
 from cleanroom.gate.walk import combine, copy_tree, find_all
 
@@ -131,22 +131,25 @@ def _counts_people(count: exp.Count, uid: exp.Expr) -> bool:
 
 def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
                 averages: set[int]) -> Counts:
-    """The counts for ``plan``'s aggregates; ``guarded`` readies a condition for the SQL;
-    ``averages`` are the ids of the aggregates that are averages."""
+    """The counts for ``plan``'s aggregates; ``guarded`` readies a value for the SQL (a
+    condition is then ``as_condition``); ``averages`` are the ids of the aggregates that are
+    averages."""
+    def condition_of(c: exp.Expr) -> exp.Expr:
+        return as_condition(guarded(c))
     counts = Counts(plan)
     for agg, requirements in plan.requirements.items():
         raw = [r.condition for r in requirements if not r.zero_ok and r.holding is None]
-        supports = [guarded(c.copy()) for c in raw]
+        supports = [condition_of(c.copy()) for c in raw]
         if supports:
             condition = supports[0] if len(supports) == 1 else both(*supports)
             counts.people[agg] = counts.named(condition, "r")
             counts.conditions[counts.people[agg]] = condition
             if agg in averages:
-                moved = [guarded(_nonnull_form(c)) for c in raw]
+                moved = [condition_of(_nonnull_form(c)) for c in raw]
                 nonnull = moved[0] if len(moved) == 1 else both(*moved)
                 counts.compared[agg] = counts.named(nonnull, "r")
                 counts.conditions[counts.compared[agg]] = nonnull
-        counts.parts[agg] = [counts.named(guarded(r.condition.copy()), "r")
+        counts.parts[agg] = [counts.named(condition_of(r.condition.copy()), "r")
                              for r in requirements if r.zero_ok]
         for r in (r for r in requirements if r.holding is not None):
             name = f"__cr_r{len(counts.expressions)}"
@@ -179,7 +182,8 @@ def holders(plan: SelectPlan, requirement: Requirement,
     call = requirement.holding
     func = call.this if isinstance(call, exp.Filter) else call
     pieces = {"__cr_x": guarded(func.this.copy()), "__cr_p": plan.uid_expr.copy(),
-              "__cr_c": guarded(requirement.condition.copy()), "__cr_q": guarded(call.copy())}
+              "__cr_c": as_condition(guarded(requirement.condition.copy())),
+              "__cr_q": guarded(call.copy())}
     found = copy_tree(_HOLDERS)
     for col in find_all(found, exp.Column):
         if col.name in pieces and not col.table:
@@ -205,7 +209,7 @@ def _nonnull_form(condition: exp.Expr) -> exp.Expr:
 def guard_condition(plan: SelectPlan, fill: Callable[[exp.Expr], exp.Expr]) -> Callable[
         [exp.Expr], exp.Expr]:
     """A condition with its subqueries put back (``fill``) and guarded."""
-    return lambda condition: guarded_condition(fill(condition), frozenset(plan.atoms.safe))
+    return lambda condition: guard(fill(condition), frozenset(plan.atoms.safe))
 
 
 # -- flags, over any reading of the counts (inner aggregates or outer columns) --------------

@@ -21,6 +21,8 @@ _OPAQUE = (exp.Subquery, exp.Select, exp.SetOperation, exp.AggFunc, exp.Window)
 _CLAUSES = (exp.Distinct, exp.Order, exp.Ordered, exp.Where, exp.IgnoreNulls, exp.RespectNulls,
             exp.WindowSpec, exp.Filter, exp.Window, exp.AggFunc)
 _WRAPPERS = (exp.Window, exp.Filter, exp.IgnoreNulls, exp.RespectNulls)
+# Conditions whose value is a BOOLEAN already: comparisons, IN, IS, LIKE, AND / OR, NOT.
+_BOOLEANS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
 _STRING_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
 
 
@@ -68,16 +70,23 @@ def _nonzero(literal: exp.Literal) -> bool:
 
 def guard_condition(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
     """``guard`` for a value used as a condition (WHERE, ON, HAVING, QUALIFY, FILTER, a side
-    of AND). A bare column there is cast to BOOLEAN row by row, which raises on a text value
-    one person's row made unreadable (``WHERE x`` over a CTE's ``CASE ... 'bad' ... 'true'``,
-    test_review_round3.py): it is read as ``TRY_CAST(x AS BOOLEAN)``, the same where it
-    reads at all."""
-    inner = node
-    while isinstance(inner, exp.Paren):
+    of AND). A value that is not a BOOLEAN already is cast to one there row by row, outside
+    any TRY, which raises on a text value one person's row made unreadable (``WHERE x`` or
+    ``WHERE lower(x)`` over a CTE's ``CASE ... 'bad' ... 'true'``, test_review_round3.py): it
+    is read as ``TRY_CAST(... AS BOOLEAN)``, the same wherever it reads at all."""
+    return as_condition(guard(node, safe))
+
+
+def as_condition(guarded: exp.Expr) -> exp.Expr:
+    """A guarded value made a condition: as it is when it is a BOOLEAN already (a comparison,
+    IN, IS, LIKE, AND / OR, NOT), else ``TRY_CAST(... AS BOOLEAN)`` (a column, ``lower(x)``,
+    ``COALESCE(x, 'true')``, a CASE: DuckDB would cast it outside any TRY)."""
+    inner = guarded
+    while isinstance(inner, (exp.Paren, exp.Try)):
         inner = inner.this
-    if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
-        return exp.TryCast(this=node, to=exp.DataType.build("BOOLEAN"))
-    return guard(node, safe)
+    if isinstance(inner, _BOOLEANS):
+        return guarded
+    return exp.TryCast(this=guarded, to=exp.DataType.build("BOOLEAN"))
 
 
 def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:

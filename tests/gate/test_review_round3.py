@@ -78,6 +78,11 @@ BARE_CONDITIONS = {
     "where_paren_and": "SELECT COUNT(*) AS n FROM u WHERE (x) AND revenue > 0",
     "filter": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE x) AS m FROM u",
     "join_on": "SELECT COUNT(*) AS n FROM u JOIN conversions c ON u.user_key = c.user_key AND u.x",
+    "where_function": "SELECT COUNT(*) AS n FROM u WHERE lower(x)",
+    "where_coalesce_and": "SELECT COUNT(*) AS n FROM u WHERE revenue > 0 AND COALESCE(x, 'true')",
+    "filter_case": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE CASE WHEN revenue > 0 THEN x "
+                   "END) AS m FROM u",
+    "where_if": "SELECT COUNT(*) AS n FROM u WHERE IF(revenue > 0, x, 'true')",
 }
 
 
@@ -277,3 +282,49 @@ def test_an_in_list_of_thresholded_groups_is_not_presented_as_exact(
     for i, row in enumerate(body["rows"]):
         if (i, width - 1) not in withheld:
             assert truth.get(tuple(row[:-1])) == row[-1], (row, truth)
+
+
+# -- averages: a zero moves an average, and the combination check sees only its non-NULLs --
+AVG_ZERO = {
+    "case": f"SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(CASE WHEN {TARGET} THEN 0 "
+            "ELSE revenue END) AS b FROM conversions",
+    "if": f"SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(IF({TARGET}, 0, revenue)) AS b "
+          "FROM conversions",
+    "weight": f"SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(revenue * CASE WHEN {TARGET} "
+              "THEN 0 ELSE 1 END) AS b FROM conversions",
+}
+
+
+@pytest.mark.parametrize("name", sorted(AVG_ZERO))
+def test_an_average_with_one_persons_zero_does_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+    n, a, b = first(raw, AVG_ZERO[name])
+    assert abs((a - b) * n - truth) < 0.005  # the attack is real
+    row = one_row(ask(loaded, canary, AVG_ZERO[name]))
+    decoded = None if row is None or None in row else (row[1] - row[2]) * row[0]
+    assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
+
+
+AVG_PARTITION = (
+    "SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(CASE WHEN revenue < 300 THEN 0 ELSE "
+    f"revenue END) AS b, AVG(CASE WHEN revenue >= 300 AND NOT ({TARGET}) THEN 0 ELSE revenue "
+    "END) AS c FROM conversions")
+
+
+@pytest.mark.xfail(strict=True, reason="leak (combination check, cells.vector_names: an average "
+                   "is one vector, its non-NULL rows, though its sum stands on its non-zero ones): "
+                   "three averages whose zeros partition everyone but one person decode that "
+                   "person's revenue, each zero part standing on many")
+def test_averages_zeroing_a_partition_do_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+
+    def decode(row: tuple[float, ...] | list[float]) -> float:
+        n, a, b, c = row
+        return a * n - (a - b) * n - (a - c) * n  # total - low part - high part
+
+    assert abs(decode(first(raw, AVG_PARTITION)) - truth) < 0.005  # the attack is real
+    row = one_row(ask(loaded, canary, AVG_PARTITION))
+    decoded = None if row is None or None in row else decode(row)
+    assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
