@@ -59,7 +59,7 @@ def read_taint(sel: exp.Select, alias: str, holder: exp.Expr | None = None,
     """The taint of a row of source ``alias`` as ``sel`` reads it. On the NULL side of an outer
     join a row may be missing because its relation dropped it: there the relation's own flag
     stands in, ``(SELECT bool_or(__cr_w) FROM <relation>)``. A source read row by row
-    (``TaintMap.rowwise``) gives its row's own taint, ``__cr_o``, without its relation's drops."""
+    (``TaintMap.rowwise``) gives its row's own taint, ``__cr_ow``, without its relation's drops."""
     own = exp.column(OWN_TAINT if rowwise else TAINT, table=alias, quoted=True)
     relation = next((n for n in relation_nodes(sel) if n.alias_or_name == alias), None)
     if alias not in outer_sides(sel) or relation is None:

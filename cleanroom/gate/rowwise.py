@@ -1,6 +1,6 @@
 """Which sources a SELECT reads row by row (``TaintMap.rowwise``): there a row that an
 intermediate aggregation dropped elsewhere in its relation changes no row the reader computes
-from another one, so the reader takes each row's own taint (``__cr_o``: its withheld cells, the
+from another one, so the reader takes each row's own taint (``__cr_ow``: its withheld cells, the
 tainted rows it read) instead of its relation's, and where it found no row, the relation's probe
 (``reach.read_taint``).
 """

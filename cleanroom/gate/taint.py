@@ -20,7 +20,7 @@ TAINT = "__cr_w"
 # A row's own taint, without its relation's drops: read by a reader that reads each of its
 # rows on its own (``TaintMap.rowwise``), so a row dropped elsewhere in the relation cannot
 # change what it reads.
-OWN_TAINT = "__cr_o"
+OWN_TAINT = "__cr_ow"
 
 
 def cte_body(table: exp.Table) -> exp.Expr | None:

@@ -31,7 +31,7 @@ from cleanroom.gate.walk import copy_tree
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
 RUNNING_LOST = "__cr_rl"
-OWN_TAINT = "__cr_o"  # taint.OWN_TAINT (the gate's stages do not import the taint map here)
+OWN_TAINT = "__cr_ow"  # taint.OWN_TAINT (the gate's stages do not import the taint map here)
 
 
 @dataclass(frozen=True)
