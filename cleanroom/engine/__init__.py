@@ -4,16 +4,8 @@ The names below are what the rest of the clean room imports; only ``cleanroom.en
 an engine's connection.
 """
 
-from cleanroom.engine.base import (
-    USER_KEY_VIEW_TYPE,
-    ColumnSpec,
-    Engine,
-    ExactResult,
-    Limits,
-    Session,
-    TableSpec,
-)
+from cleanroom.engine.base import ColumnSpec, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.engine.duckdb import DuckDBEngine, guarded, run, run_streaming, sandbox
 
 __all__ = ["ColumnSpec", "DuckDBEngine", "Engine", "ExactResult", "Limits", "Session",
-           "TableSpec", "USER_KEY_VIEW_TYPE", "guarded", "run", "run_streaming", "sandbox"]
+           "TableSpec", "guarded", "run", "run_streaming", "sandbox"]
