@@ -29,7 +29,7 @@ from cleanroom import audit
 from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
 from cleanroom.discovery import require_uploaded
-from cleanroom.engine import ColumnSpec, DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
+from cleanroom.engine import DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.errors import (
     CleanroomError,
     Forbidden,
@@ -55,6 +55,7 @@ from cleanroom.planners.sql import (
     PrivateQuery,
     catalog_for,
     check_sql_step,
+    column_spec,
     describe_plan,
     plan_private_query,
     plan_sql,
@@ -327,10 +328,11 @@ def pinned_tables(service: Service, policy: Policy) -> Iterator[list[TableSpec]]
 
 
 def tables_for(policy: Policy, current: dict[str, DatasetVersion]) -> list[TableSpec]:
-    """The sandbox's views: ``current`` versions, banned columns left out, metrics clamped."""
+    """The sandbox's views: ``current`` versions, banned columns left out, metrics clamped,
+    the user_key as its surrogate (``engine/native.py``)."""
     specs = []
     for name, ds in policy.datasets.items():
-        cols = tuple(ColumnSpec(c, col.sql_type, col.bounds) for c, col in ds.columns.items()
+        cols = tuple(column_spec(c, col) for c, col in ds.columns.items()
                      if col.kind is not Kind.BANNED)
         version = current.get(name)
         path = version.path if version else Path("/nonexistent")

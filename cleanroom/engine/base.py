@@ -19,11 +19,25 @@ Params = Mapping[str, Any]
 Rows = Iterator[tuple[Any, ...]]
 
 
+# How a sandbox's view exposes a dataset's user_key: its 128-bit surrogate (``native.py``).
+USER_KEY_VIEW_TYPE = "UHUGEINT"
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
     sql_type: str
     clamp: tuple[float, float] | None = None
+    # The dataset's user_key (64 lower-case hex, checked on upload): stored and exposed as
+    # ``USER_KEY_VIEW_TYPE``, never as the string.
+    user_key: bool = False
+
+    @property
+    def view_type(self) -> str:
+        """The column's type in the sandbox's view: a clamped metric is DOUBLE."""
+        if self.user_key:
+            return USER_KEY_VIEW_TYPE
+        return "DOUBLE" if self.clamp is not None else self.sql_type
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The locked-down DuckDB that runs checked SQL.
 
 Each query gets its own in-memory DuckDB: read-only views over the collaboration's current
-Parquet files (banned columns left out, metrics clamped to their bounds), then external access
-off and the configuration locked, with a memory limit, a thread cap, a time limit enforced by
-interrupting the connection, and a row cap. The engine never sees a policy: the pipeline hands
+Parquet files (banned columns left out, metrics clamped to their bounds, a user_key as its
+128-bit surrogate: ``native.py``), then external access off and the configuration locked, with
+a memory limit, a thread cap, a time limit enforced by interrupting the connection, and a row
+cap. The engine never sees a policy: the pipeline hands
 it plain table specs.
 """
 
@@ -39,6 +40,9 @@ def _view_sql(table: TableSpec, source: str | None = None) -> str:
     cols = []
     for col in table.columns:
         ref = _quote(col.name)
+        if col.user_key:  # the copy holds the surrogate; the Parquet file, the 64-hex string
+            cols.append(ref if source is not None else f"{native.surrogate_sql(ref)} AS {ref}")
+            continue
         if col.clamp is not None:
             lo, hi = col.clamp
             # Not LEAST/GREATEST: DuckDB's skip NULLs, and a missing value is no lower bound.
@@ -53,8 +57,7 @@ def _view_sql(table: TableSpec, source: str | None = None) -> str:
 
 
 def _empty_view_sql(table: TableSpec) -> str:
-    cols = ", ".join(f"CAST(NULL AS {c.sql_type if c.clamp is None else 'DOUBLE'}) AS {_quote(c.name)}"
-                     for c in table.columns)
+    cols = ", ".join(f"CAST(NULL AS {c.view_type}) AS {_quote(c.name)}" for c in table.columns)
     return f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false"
 
 
@@ -89,7 +92,8 @@ def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.Duck
 
 
 def _native(table: TableSpec, limits: Limits) -> Path | None:
-    return native.CACHE.native(table.path, tuple(c.name for c in table.columns),
+    key = next((c.name for c in table.columns if c.user_key), None)
+    return native.CACHE.native(table.path, tuple(c.name for c in table.columns), key=key,
                                memory_limit=limits.memory_limit, threads=limits.threads)
 
 

@@ -9,6 +9,18 @@ the Parquet file the store has just verified, and attached read-only by every sa
 A copy holds only the columns the sandbox's view reads (``<columns>`` is a digest of their
 names): banned columns never reach a sandbox, and a policy that changes them gets a new copy.
 
+A user_key is stored as a surrogate, ``surrogate_sql``: the first 128 bits of its 64-hex HMAC
+as a ``UHUGEINT``. Every join, ``COUNT(DISTINCT user_key)``, per-person window and bounding
+pass then hashes and compares one 16-byte integer instead of a 64-byte string (measured at 10M
+rows: bench/README.md). The analyst cannot tell: the gate lets a user_key only be counted,
+grouped on, or compared with ``=`` to another user_key, never shown, cast or transformed, and
+every view of a session exposes the same type (the Parquet fallback converts in its view). Two
+people share a surrogate only if their keys share 128 bits (about n^2/2^129 for n people); a
+provider who forges such a key must already hold the other's prefix, that is know the key. A
+merge can only lower a count of people, never split one person into two. Unsigned order is the
+hex string's order, so an ``ORDER BY user_key`` ties break as before. A value that is not 64
+lower-case hex (the upload refuses it: ``bad_user_key``) fails the copy and the query, closed.
+
 A copy is trusted only by the process that built it (by file identity, as ``store.files``
 does for checksums); any other file at that name is rebuilt. The store's start-up sweep
 removes copies as files no version records, and retention removes a version's copy with it.
@@ -38,8 +50,18 @@ TABLE = "data"
 _Identity = tuple[int, int, int, int]
 
 
-def native_path(parquet: Path, columns: tuple[str, ...]) -> Path:
-    digest = hashlib.sha256("\0".join(columns).encode()).hexdigest()[:12]
+def surrogate_sql(ref: str) -> str:
+    """SQL for the surrogate of the user_key ``ref`` (a quoted column): its first 32 hex digits
+    as an unsigned 128-bit integer; NULL stays NULL, anything but 64 lower-case hex raises
+    (DuckDB's own error, which the engine never passes on)."""
+    return (f"CASE WHEN {ref} IS NULL THEN NULL WHEN regexp_full_match({ref}, '[0-9a-f]{{64}}') "
+            f"THEN CAST('0x' || left({ref}, 32) AS UHUGEINT) ELSE error('not a user_key') END")
+
+
+def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None) -> Path:
+    """Where the copy of ``columns`` (``key``: the one stored as its surrogate) is kept."""
+    names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}")
+    digest = hashlib.sha256(names.encode()).hexdigest()[:12]
     return parquet.with_name(f"{parquet.name}.{digest}{SUFFIX}")
 
 
@@ -51,11 +73,12 @@ class NativeCache:
         self._building: dict[Path, threading.Lock] = {}
         self._built: dict[Path, _Identity] = {}
 
-    def native(self, parquet: Path, columns: tuple[str, ...], *, memory_limit: str,
-               threads: int) -> Path | None:
-        """The native copy of ``columns`` of ``parquet`` (a verified, immutable file), or None
-        if it cannot be made (the sandbox then reads the Parquet file itself)."""
-        target = native_path(parquet, columns)
+    def native(self, parquet: Path, columns: tuple[str, ...], *, key: str | None = None,
+               memory_limit: str, threads: int) -> Path | None:
+        """The native copy of ``columns`` of ``parquet`` (a verified, immutable file), the user_key
+        column ``key`` as its surrogate, or None if it cannot be made (the sandbox then reads the
+        Parquet file itself)."""
+        target = native_path(parquet, columns, key)
         if self._trusted(target):
             return target
         with self._lock:
@@ -64,7 +87,7 @@ class NativeCache:
             if self._trusted(target):
                 return target
             try:
-                _build(parquet, columns, target, memory_limit=memory_limit, threads=threads)
+                _build(parquet, columns, key, target, memory_limit=memory_limit, threads=threads)
             except (OSError, duckdb.Error) as exc:
                 log.warning("native copy not built: %s", type(exc).__name__)
                 return None
@@ -81,8 +104,8 @@ class NativeCache:
             return False
 
 
-def _build(parquet: Path, columns: tuple[str, ...], target: Path, *, memory_limit: str,
-           threads: int) -> None:
+def _build(parquet: Path, columns: tuple[str, ...], key: str | None, target: Path, *,
+           memory_limit: str, threads: int) -> None:
     staged = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     con = duckdb.connect(str(staged), config={
         "memory_limit": memory_limit, "threads": threads,
@@ -90,10 +113,11 @@ def _build(parquet: Path, columns: tuple[str, ...], target: Path, *, memory_limi
         "python_enable_replacements": False})
     try:
         path = "'" + str(parquet).replace("'", "''") + "'"
-        names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-        # Stored as raw DuckDB holds them in memory: a 64-hex user_key compressed (FSST) is
+        names = ", ".join(_stored(c, key) for c in columns)
+        # Stored as raw DuckDB holds them in memory: a string column compressed (FSST) is
         # decompressed again by every scan of every session, which cost the overlap of two
-        # providers about a fifth of its CPU (bench/bench_queries.py), for half the bytes.
+        # providers about a fifth of its CPU (bench/bench_queries.py) when user_keys were
+        # strings.
         con.execute("SET force_compression = 'uncompressed'")
         con.execute(f"CREATE TABLE {TABLE} AS SELECT {names} FROM read_parquet({path})")
         con.execute("CHECKPOINT")
@@ -105,6 +129,11 @@ def _build(parquet: Path, columns: tuple[str, ...], target: Path, *, memory_limi
     for leftover in (staged.with_name(staged.name + ".wal"),):
         leftover.unlink(missing_ok=True)
     os.replace(staged, target)
+
+
+def _stored(column: str, key: str | None) -> str:
+    ref = '"' + column.replace('"', '""') + '"'
+    return f"{surrogate_sql(ref)} AS {ref}" if column == key else ref
 
 
 def _identity(path: Path) -> _Identity:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.engine import ColumnSpec
 from cleanroom.gate import Catalog, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.planners.base import ExactStep, NoisedStep, Plan, SqlStep, only
-from cleanroom.policy import Kind, Policy
+from cleanroom.policy import Column, Kind, Policy
 from cleanroom.privacy.dp_release import describe_noise, noise_plan
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
 from cleanroom.privacy.mechanisms import NoisePlan
@@ -27,9 +28,15 @@ def plan_sql(sql: str, epsilon: float | None) -> Plan:
     return Plan((SqlStep(sql, epsilon),), only)
 
 
-def view_type(sql_type: str, bounds: tuple[float, float] | None) -> str:
-    """A column's type in the sandbox's view: a clamped metric is DOUBLE (engine/duckdb.py)."""
-    return "DOUBLE" if bounds is not None else sql_type
+def column_spec(name: str, column: Column) -> ColumnSpec:
+    """What the engine's view of a policy column is built from (``pipeline.tables_for``)."""
+    return ColumnSpec(name, column.sql_type, column.bounds, column.kind is Kind.USER_KEY)
+
+
+def view_type(name: str, column: Column) -> str:
+    """A column's type in the sandbox's view: a clamped metric is DOUBLE, a user_key its
+    128-bit surrogate (engine/duckdb.py). The gate types comparisons by it (gate/types.py)."""
+    return column_spec(name, column).view_type
 
 
 def catalog_for(policy: Policy) -> Catalog:
@@ -37,7 +44,7 @@ def catalog_for(policy: Policy) -> Catalog:
                        for name, ds in policy.datasets.items()},
                       {name: {c: col.bounds for c, col in ds.columns.items() if col.bounds}
                        for name, ds in policy.datasets.items()},
-                      types={name: {c: view_type(col.sql_type, col.bounds)
+                      types={name: {c: view_type(c, col)
                                     for c, col in ds.columns.items()}
                              for name, ds in policy.datasets.items()})
 
