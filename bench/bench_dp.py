@@ -45,8 +45,9 @@ from typing import Any
 import duckdb
 from dp_accuracy import accuracy  # bench/dp_accuracy.py, beside this script
 
-from cleanroom.engine import ColumnSpec, Limits, TableSpec, run, run_streaming, sandbox
+from cleanroom.engine import Limits, TableSpec, run, run_streaming, sandbox
 from cleanroom.pipeline import plan_private_query
+from cleanroom.planners.sql import column_spec
 from cleanroom.policy import Policy
 from cleanroom.privacy.dp_release import release_dp
 from cleanroom.privacy.mechanisms import make_rng
@@ -124,7 +125,7 @@ def tables(policy: Policy, path: Path) -> list[TableSpec]:
     """The sandbox's view, as ``pipeline.tables_for`` builds it from a store."""
     spec = policy.datasets["impressions"]
     return [TableSpec("impressions", path, tuple(
-        ColumnSpec(c, col.sql_type, col.bounds) for c, col in spec.columns.items()))]
+        column_spec(c, col) for c, col in spec.columns.items()))]
 
 
 def describe_data(path: Path) -> dict[str, Any]:
