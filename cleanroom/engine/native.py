@@ -1,9 +1,9 @@
 """Dataset versions as native DuckDB files, and DuckDB instances made ahead of time.
 
-DuckDB reads its own storage faster than Parquet: string columns such as 64-hex user_keys
-need no Parquet page decoding (and are stored uncompressed, as in memory), so a join or a
-``COUNT(DISTINCT user_key)`` over a native table costs 15-30% less CPU than over the same
-Parquet file (bench/bench_queries.py). Each stored version (an immutable Parquet file, named
+DuckDB reads its own storage faster than Parquet: its columns need no Parquet page decoding
+(and are stored uncompressed, as in memory), so a join or a ``COUNT(DISTINCT user_key)`` over
+a native table cost 15-30% less CPU than over the same Parquet file (bench/bench_queries.py,
+with user_keys as strings). Each stored version (an immutable Parquet file, named
 once) gets a native copy beside it, ``<file>.<columns>.duckdb``, built on its first read from
 the Parquet file the store has just verified, and attached read-only by every sandbox after.
 A copy holds only the columns the sandbox's view reads (``<columns>`` is a digest of their
@@ -18,7 +18,7 @@ every view of a session exposes the same type (the Parquet fallback converts in 
 people share a surrogate only if their keys share 128 bits (about n^2/2^129 for n people); a
 provider who forges such a key must already hold the other's prefix, that is know the key. A
 merge can only lower a count of people, never split one person into two. Unsigned order is the
-hex string's order, so an ``ORDER BY user_key`` ties break as before. A value that is not 64
+hex string's order, so rows ordered by user_key keep their order. A value that is not 64
 lower-case hex (the upload refuses it: ``bad_user_key``) fails the copy and the query, closed.
 
 A copy is trusted only by the process that built it (by file identity, as ``store.files``
