@@ -19,8 +19,8 @@ Params = Mapping[str, Any]
 Rows = Iterator[tuple[Any, ...]]
 
 
-# How a sandbox's view exposes a dataset's user_key: its 128-bit surrogate (``native.py``).
-USER_KEY_VIEW_TYPE = "UHUGEINT"
+# How a sandbox's view exposes a dataset's user_key: its 124-bit surrogate (``native.py``).
+USER_KEY_VIEW_TYPE = "HUGEINT"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each query gets its own in-memory DuckDB: read-only views over the collaboration's current
 Parquet files (banned columns left out, metrics clamped to their bounds, a user_key as its
-128-bit surrogate: ``native.py``), then external access off and the configuration locked, with
+124-bit surrogate: ``native.py``), then external access off and the configuration locked, with
 a memory limit, a thread cap, a time limit enforced by interrupting the connection, and a row
 cap. The engine never sees a policy: the pipeline hands
 it plain table specs.

@@ -9,16 +9,16 @@ the Parquet file the store has just verified, and attached read-only by every sa
 A copy holds only the columns the sandbox's view reads (``<columns>`` is a digest of their
 names): banned columns never reach a sandbox, and a policy that changes them gets a new copy.
 
-A user_key is stored as a surrogate, ``surrogate_sql``: the first 128 bits of its 64-hex HMAC
-as a ``UHUGEINT``. Every join, ``COUNT(DISTINCT user_key)``, per-person window and bounding
+A user_key is stored as a surrogate, ``surrogate_sql``: the first 124 bits of its 64-hex HMAC
+as a ``HUGEINT``. Every join, ``COUNT(DISTINCT user_key)``, per-person window and bounding
 pass then hashes and compares one 16-byte integer instead of a 64-byte string (measured at 10M
 rows: bench/README.md). The analyst cannot tell: the gate lets a user_key only be counted,
 grouped on, or compared with ``=`` to another user_key, never shown, cast or transformed, and
 every view of a session exposes the same type (the Parquet fallback converts in its view). Two
-people share a surrogate only if their keys share 128 bits (about n^2/2^129 for n people); a
+people share a surrogate only if their keys share 124 bits (about n^2/2^125 for n people); a
 provider who forges such a key must already hold the other's prefix, that is know the key. A
-merge can only lower a count of people, never split one person into two. Unsigned order is the
-hex string's order, so rows ordered by user_key keep their order. A value that is not 64
+merge can only lower a count of people, never split one person into two. The integer's order is
+the hex string's order, so rows ordered by user_key keep their order. A value that is not 64
 lower-case hex (the upload refuses it: ``bad_user_key``) fails the copy and the query, closed.
 
 A copy is trusted only by the process that built it (by file identity, as ``store.files``
@@ -51,11 +51,13 @@ _Identity = tuple[int, int, int, int]
 
 
 def surrogate_sql(ref: str) -> str:
-    """SQL for the surrogate of the user_key ``ref`` (a quoted column): its first 32 hex digits
-    as an unsigned 128-bit integer; NULL stays NULL, anything but 64 lower-case hex raises
-    (DuckDB's own error, which the engine never passes on)."""
+    """SQL for the surrogate of the user_key ``ref`` (a quoted column): its first 31 hex digits
+    as a non-negative 124-bit HUGEINT; NULL stays NULL, anything but 64 lower-case hex raises
+    (DuckDB's own error, which the engine never passes on). Not a UHUGEINT of 32 digits:
+    DuckDB 2.0 casts a UHUGEINT to text pathologically slowly, and the gate accepts sub-keys
+    built from a user_key (``concat_ws('-', user_key, day)``)."""
     return (f"CASE WHEN {ref} IS NULL THEN NULL WHEN regexp_full_match({ref}, '[0-9a-f]{{64}}') "
-            f"THEN CAST('0x' || left({ref}, 32) AS UHUGEINT) ELSE error('not a user_key') END")
+            f"THEN CAST('0x' || left({ref}, 31) AS HUGEINT) ELSE error('not a user_key') END")
 
 
 def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None) -> Path:

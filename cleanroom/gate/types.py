@@ -30,8 +30,7 @@ Types = dict[str, str | None]  # column name (lower case) -> type, None when unk
 # every pair of distinct temporal types, has a cast that can fail).
 _NUMBERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UBIGINT",
                       "DOUBLE", "FLOAT", "REAL", "INTEGER LITERAL"})
-# UHUGEINT is a user_key's surrogate (engine/native.py): only ever compared with another.
-_SAME = frozenset({"TIMESTAMP", "DATE", "VARCHAR", "BOOLEAN", "UHUGEINT"})
+_SAME = frozenset({"TIMESTAMP", "DATE", "VARCHAR", "BOOLEAN"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
                 exp.NullSafeNEQ, exp.Between)
 _COUNTS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Count)

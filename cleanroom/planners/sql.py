@@ -35,7 +35,7 @@ def column_spec(name: str, column: Column) -> ColumnSpec:
 
 def view_type(name: str, column: Column) -> str:
     """A column's type in the sandbox's view: a clamped metric is DOUBLE, a user_key its
-    128-bit surrogate (engine/duckdb.py). The gate types comparisons by it (gate/types.py)."""
+    124-bit surrogate (engine/duckdb.py). The gate types comparisons by it (gate/types.py)."""
     return column_spec(name, column).view_type
 
 

@@ -1,4 +1,4 @@
-"""A user_key reaches the sandbox as its 128-bit surrogate (``engine/native.py``): the same type in
+"""A user_key reaches the sandbox as its 124-bit surrogate (``engine/native.py``): the same type in
 every view of a session (native copy, Parquet fallback, empty table), the same people and
 joins as the 64-hex strings, and a value that is not 64 lower-case hex fails closed."""
 
@@ -57,7 +57,7 @@ def test_every_view_of_a_session_exposes_the_surrogate(tmp_path: Path,
         assert attached == (1,)  # a from its native copy, b from its Parquet file
         assert {_types(con, "a"), _types(con, "b")} == {USER_KEY_VIEW_TYPE}
         assert con.execute("SELECT typeof(user_key) FROM e UNION ALL "
-                           "SELECT typeof(CAST(NULL AS UHUGEINT))").fetchall() == [
+                           "SELECT typeof(CAST(NULL AS HUGEINT))").fetchall() == [
             (USER_KEY_VIEW_TYPE,)]
         joined = con.execute("SELECT COUNT(*), COUNT(DISTINCT a.user_key) FROM a "
                              "JOIN b ON a.user_key = b.user_key").fetchone()
@@ -106,7 +106,7 @@ def test_the_surrogate_copy_is_its_own_file(tmp_path: Path) -> None:
                                  threads=1)
     assert built == native_path(path, ("user_key", "n"), "user_key")
     stored = duckdb.connect(str(built), read_only=True).execute(
-        "SELECT typeof(user_key), user_key = CAST('0x' || left(?, 32) AS UHUGEINT) FROM data",
+        "SELECT typeof(user_key), user_key = CAST('0x' || left(?, 31) AS HUGEINT) FROM data",
         [_key(0)]).fetchall()
     assert stored == [(USER_KEY_VIEW_TYPE, True)]
     assert _key(0).encode() not in built.read_bytes()  # the string itself is not stored
