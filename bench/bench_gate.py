@@ -133,11 +133,11 @@ def generate(folder: Path, rows: int, people: int) -> dict[str, Path]:
 
 def specs(paths: dict[str, Path]) -> list[TableSpec]:
     imp = TableSpec("impressions", paths["impressions"], (
-        ColumnSpec("user_key", "VARCHAR"), ColumnSpec("ts", "TIMESTAMP"),
+        ColumnSpec("user_key", "VARCHAR", user_key=True), ColumnSpec("ts", "TIMESTAMP"),
         ColumnSpec("channel", "VARCHAR"), ColumnSpec("campaign", "VARCHAR"),
         ColumnSpec("cost", "DOUBLE", (0.0, 100.0))))
     conv = TableSpec("conversions", paths["conversions"], (
-        ColumnSpec("user_key", "VARCHAR"), ColumnSpec("ts", "TIMESTAMP"),
+        ColumnSpec("user_key", "VARCHAR", user_key=True), ColumnSpec("ts", "TIMESTAMP"),
         ColumnSpec("revenue", "DOUBLE", (0.0, 1000.0))))
     return [imp, conv]
 
@@ -147,7 +147,8 @@ def thresholded(paths: dict[str, Path], limits: Limits) -> int:
     with sandbox(specs(paths), limits) as con:
         exact = run(con, checked.sql, limits)
     release = release_thresholded(exact, people_column=checked.people_column,
-                                  min_users=MIN_USERS, limit=checked.limit, offset=checked.offset)
+                                  min_users=MIN_USERS, limit=checked.limit, offset=checked.offset,
+                                  cell_flags=checked.cell_flags, compare_rows=checked.compare_rows)
     return len(release.rows)
 
 
