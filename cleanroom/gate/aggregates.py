@@ -99,7 +99,8 @@ def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -
 def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: str,
                    condition: exp.Expr | None, ctx: Ctx) -> K:
     name = function_name(func)
-    if key in QUANTILES | EXTREMES and not isinstance(func.this, exp.Distinct):
+    order_statistic = key in QUANTILES or key in EXTREMES and rules.final
+    if order_statistic and not isinstance(func.this, exp.Distinct):
         return _quantile(rules, node, func, condition, ctx)
     if key not in SAFE_AGGREGATES:
         if key in PER_USER_AGGREGATES or key.startswith("Anonymous:"):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cleanroom.gate import Catalog, K as Kind, check_query
+from cleanroom.gate import Catalog, check_query
+from cleanroom.gate import K as Kind
 from tests.canary import RARE_CAMPAIGN, UNIQUE_REVENUE
 from tests.conftest import Harness
 
