@@ -127,3 +127,15 @@ def test_extreme_of_a_key_or_banned_column_is_refused(loaded: Harness, sql: str,
     if rule is not None:
         rules = {v["rule"] for v in response.json()["error"]["violations"]}
         assert rule in rules, rules
+
+
+def test_extreme_inside_a_cte_is_still_refused() -> None:
+    """Open (docs/gate.md): inside a CTE a withheld cell's flag does not reach the rows of a
+    final set operation, so there MIN/MAX across people stay member_aggregate."""
+    from cleanroom.errors import QueryRejected
+
+    sql = ("WITH d AS (SELECT channel, COUNT(*) AS n, MIN(ts) AS f FROM t GROUP BY channel) "
+           "SELECT * FROM d UNION ALL SELECT * FROM d")
+    with pytest.raises(QueryRejected) as raised:
+        check_query(sql, CATALOG, min_users=50)
+    assert "member_aggregate" in {v.rule for v in raised.value.violations}
