@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from cleanroom.gate.functions import (
     COUNT_AGGREGATES,
+    EXTREMES,
     MOMENTS,
     NUMERIC_AGGREGATES,
     PER_USER_AGGREGATES,
@@ -116,7 +117,8 @@ def _argument(rules: ExpressionRules, arg: exp.Expr, ctx: Ctx, func: exp.Expr) -
 def _across_people(rules: ExpressionRules, node: exp.Expr, func: exp.Expr, key: str,
                    condition: exp.Expr | None, ctx: Ctx) -> K:
     name = function_name(func)
-    if key in QUANTILES and not isinstance(func.this, exp.Distinct):
+    order_statistic = key in QUANTILES or key in EXTREMES and rules.final
+    if order_statistic and not isinstance(func.this, exp.Distinct):
         return _quantile(rules, node, func, condition, ctx)
     if key not in SAFE_AGGREGATES:
         if key in PER_USER_AGGREGATES or key.startswith("Anonymous:"):
@@ -150,7 +152,8 @@ def _quantile(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     different values is held by nobody): the value is then many people's, as a group key is.
     Its people (non-NULL values) are its support, for the difference check. Its argument is
     never summed and leaves only as a value k people hold, so it may be any per-row value
-    (``round(revenue, -1)`` makes ties), but a user_key."""
+    (``round(revenue, -1)`` makes ties), but a user_key. MIN and MAX are the quantiles 0 and 1
+    and come here too (the first or last event time k people share)."""
     value = func.this
     if _argument(rules, value, replace(ctx, filtering=True), func) is K.UID:
         return rules.fail("user_key_aggregate", func, function_name(func))

@@ -236,7 +236,7 @@ class _Analyser(FromClause):
         running_counts(sel, scope)
         scope.aliases = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
         rules = ExpressionRules(scope, atoms=atoms, subquery=lambda n: self.subquery(
-            n, env, outer=scope if _in_list(n) else None), private=self.private)
+            n, env, outer=scope if _in_list(n) else None), private=self.private, final=final)
         if sel.args.get("where"):
             base = Mode.ROW if scope.bearing else Mode.ANON
             if rules.check(sel.args["where"].this, Ctx(base, cond=True)) is K.UID:

@@ -86,6 +86,9 @@ class ExpressionRules(ValueRules):
     # The answer is noised (differential privacy): sensitivity comes from the public range of
     # what is summed, so magnitude parts (a threshold-mode defence) are not recorded.
     private: bool = False
+    # The SELECT is the query's output: MIN/MAX across people are accepted only there, since a
+    # withheld cell's flag does not yet reach the rows of a final set operation over CTEs.
+    final: bool = False
 
     def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False,
                 holding: exp.Expr | None = None) -> None:

@@ -136,6 +136,9 @@ SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
 # Order statistics: across people released only when at least k people hold the value returned
 # (``aggregates._quantile``); their fraction must be one constant in [0, 1].
 QUANTILES = _keys("median(x); quantile_cont(x, 0.5); quantile_disc(x, 0.5); quantile(x, 0.5)")
+# MIN(x) is QUANTILE_DISC(x, 0.0) and MAX(x) QUANTILE_DISC(x, 1.0) (NULLs ignored, an empty
+# group NULL): across people the same order statistics, released under the same holders check.
+EXTREMES = _keys("min(x); max(x)")
 
 # Aggregates whose result is a count: a per-user count is an ordinary groupable value
 # (frequency), never a metric.

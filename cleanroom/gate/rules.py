@@ -62,12 +62,13 @@ _RULES = (
          "SUM(metric) FILTER (WHERE condition)"),
     Rule("metric_group_key", "a metric may not be a group key (its values would be output)",
          "bucket it in a CASE with constant labels, or aggregate it"),
-    Rule("member_aggregate", "this aggregate can return one person's value (MIN, MAX, ANY_VALUE, "
-         "FIRST, ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, ...) and is allowed only "
-         "inside a per-user subquery (GROUP BY user_key)",
-         "use COUNT, SUM or AVG across people; for a spread, MEDIAN or QUANTILE_CONT(x, p), "
-         "released when at least min_users_per_row people hold the value (round x to make ties); "
-         "a first or last date as QUANTILE_DISC(date_trunc('day', ts), 0.0) or 1.0"),
+    Rule("member_aggregate", "this aggregate can return one person's value (ANY_VALUE, FIRST, "
+         "ARG_MAX, LIST, STRING_AGG, HISTOGRAM, MODE, ...; MIN and MAX inside a CTE or "
+         "subquery) and is allowed only inside a per-user subquery (GROUP BY user_key)",
+         "use COUNT, SUM or AVG across people; MIN or MAX in the final SELECT (an order "
+         "statistic, released when at least min_users_per_row people hold the value); for a "
+         "spread, MEDIAN or QUANTILE_CONT(x, p) (round x to make ties); in a CTE, a first or "
+         "last date as QUANTILE_DISC(date_trunc('day', ts), 0.0) or 1.0"),
     Rule("not_summable", "SUM, AVG, STDDEV and VARIANCE across people take metrics, per-person "
          "counts, ranks, durations between timestamps (date_diff), 0/1 indicators and, written "
          "inside the aggregate, values with a bounded public range (weights, scaled metrics); "

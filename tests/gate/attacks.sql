@@ -224,7 +224,9 @@ WITH x AS (SELECT channel, user_key FROM impressions) SELECT * FROM x;
 
 -- name: ma_max_revenue
 -- family: member_aggregate
--- expect: rejected
+-- expect: withheld
+-- withheld: MAX(revenue)
+-- the maximum is person 101's clamped revenue (the bound): MAX is QUANTILE_DISC(x, 1.0), held by one
 SELECT MAX(revenue) FROM conversions;
 
 -- name: ma_min_user_key
@@ -288,7 +290,9 @@ SELECT quantile_cont(revenue, 1.0) AS q FROM conversions;
 
 -- name: ma_max_in_group
 -- family: member_aggregate
--- expect: rejected
+-- expect: withheld
+-- withheld: MAX(cost)
+-- each channel's top cost is one impression's, held by fewer than k people
 SELECT channel, MAX(cost) FROM impressions GROUP BY channel;
 
 -- name: ma_array_agg_distinct
@@ -298,7 +302,9 @@ SELECT array_agg(DISTINCT campaign) FROM impressions;
 
 -- name: ma_per_user_max_then_max
 -- family: member_aggregate
--- expect: rejected
+-- expect: withheld
+-- withheld: MAX(m)
+-- the per-person MAX is plain; the MAX across people of it is held by person 101 alone
 WITH u AS (SELECT user_key, MAX(revenue) AS m FROM conversions GROUP BY user_key)
 SELECT MAX(m) FROM u;
 
@@ -2719,6 +2725,60 @@ FROM conversions;
 -- truth: SELECT round(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
 -- rounding makes ties, but person 100's rounded revenue is still theirs alone
 SELECT quantile_disc(round(revenue), 1.0) AS v FROM conversions WHERE revenue < 800;
+
+-- name: mm_top_of_a_metric_window
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- MAX is QUANTILE_DISC(x, 1.0): a filter on the metric puts person 100 at the top
+SELECT MAX(revenue) AS v FROM conversions WHERE revenue < 800;
+
+-- name: mm_one_secret_among_zeros
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- everyone at 0 but person 100: the maximum is their revenue
+SELECT MAX(CASE WHEN revenue BETWEEN 777 AND 778 THEN revenue ELSE 0 END) AS v FROM conversions;
+
+-- name: mm_bottom_of_a_filter
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT floor(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- a FILTER isolating one person: the minimum over it is theirs
+SELECT MIN(revenue) FILTER (WHERE revenue > 777 AND revenue < 800) AS v FROM conversions;
+
+-- name: mm_rounded_value_of_one_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT round(revenue) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- rounding makes ties, but person 100's rounded revenue is still theirs alone
+SELECT MIN(round(revenue)) AS v FROM conversions WHERE revenue > 777 AND revenue < 800;
+
+-- name: mm_first_seen_of_a_rare_campaign
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT MIN(epoch(ts)) FROM impressions WHERE campaign = 'CANARYCAMP3'
+-- the first time a 3-person campaign was seen is one of those people's event time
+SELECT MIN(epoch(ts)) AS v FROM impressions WHERE campaign = 'CANARYCAMP3';
+
+-- name: mm_last_day_of_one_person
+-- family: member_aggregate
+-- expect: withheld
+-- withheld: v
+-- decode: 1
+-- truth: SELECT MAX(epoch(date_trunc('day', ts))) FROM conversions WHERE revenue BETWEEN 777 AND 778
+-- a day is shared by many, but not under a filter that keeps one buyer
+SELECT MAX(epoch(date_trunc('day', ts))) AS v FROM conversions WHERE revenue BETWEEN 777 AND 778;
 
 -- name: qt_fraction_from_a_column
 -- family: member_aggregate

@@ -87,7 +87,7 @@ SELECT cost, COUNT(*) FROM impressions GROUP BY cost;
 
 -- name: member_aggregate
 -- expect: member_aggregate
-SELECT channel, MAX(cost) FROM impressions GROUP BY channel;
+SELECT channel, ANY_VALUE(cost) FROM impressions GROUP BY channel;
 
 -- name: not_summable
 -- expect: not_summable

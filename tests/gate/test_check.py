@@ -26,14 +26,14 @@ def test_check_accepts_and_shows_the_rewritten_sql(loaded: Harness, canary: Cana
 
 
 def test_check_lists_every_violation_with_position_and_hint(loaded: Harness) -> None:
-    sql = "SELECT user_key,\n       MAX(revenue)\nFROM conversions WHERE order_id > 'x'"
+    sql = "SELECT user_key,\n       ANY_VALUE(revenue)\nFROM conversions WHERE order_id > 'x'"
     response = loaded.check(sql)
     assert response.status_code == 200
     body = response.json()
     assert body["decision"] == "rejected"
     found = {(v["rule"], v["line"], v["col"]) for v in body["violations"]}
     # A function is located by its first argument (sqlglot keeps positions on names only).
-    assert found == {("not_grouped", 1, 8), ("member_aggregate", 2, 12),
+    assert found == {("not_grouped", 1, 8), ("member_aggregate", 2, 18),
                      ("banned_column", 3, 24)}
     for v in body["violations"]:
         assert set(v) == {"rule", "message", "line", "col", "hint"}

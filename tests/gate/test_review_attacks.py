@@ -343,6 +343,9 @@ HELD = {
                        "WHERE channel <> 'CANARYCHAN7'",
     "having_alias_of_withheld": "SELECT channel, COUNT(*) AS n, COUNT(*) FILTER (WHERE campaign = "
                                 "'CANARYCAMP3') AS r FROM impressions GROUP BY channel HAVING r > 0",
+    # MAX is QUANTILE_DISC(x, 1.0): the top of a clamp window around person 100 is theirs
+    "extreme_of_a_clamp_window": "SELECT MAX(LEAST(GREATEST(revenue, 776), 778)) AS m "
+                                 "FROM conversions",
     "correlated_in": f"SELECT COUNT(*) AS n FROM impressions i WHERE i.user_key IN (SELECT "
                      f"c.user_key FROM conversions c WHERE c.{TARGET} AND c.ts > i.ts)",
 }
@@ -376,7 +379,6 @@ REFUSED = [
     "SELECT COUNT(*) AS n FROM impressions i, conversions c WHERE i.user_key = c.user_key "
     "OR c.revenue > 0",
     "SELECT COUNT(DISTINCT revenue BETWEEN 777 AND 777.8) AS d FROM conversions",
-    "SELECT MAX(LEAST(GREATEST(revenue, 776), 778)) AS m FROM conversions",
 ]
 
 
