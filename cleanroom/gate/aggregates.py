@@ -255,7 +255,7 @@ def _zero_condition(rules: ExpressionRules, arg: exp.Expr, condition: exp.Expr |
                                     expression=exp.Literal.number(0))]
     if condition is not None:
         found.append(exp.Paren(this=copy(condition_of(condition))))
-    return exp.and_(*found)
+    return combine(exp.And, *found, copy=False)
 
 
 def _part_condition(rules: ExpressionRules, part: Part, condition: exp.Expr | None) -> exp.Expr:

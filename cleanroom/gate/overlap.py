@@ -26,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.cells import COPY_META, either
+from cleanroom.gate.walk import combine
 
 OVERLAP = "__cr_o"  # release.OVERLAP: a row's cells (and, on one row, the answer's patterns)
 GROUP = "__cr_g"  # an aggregation's hash of its tag and group keys, in its inner SELECT
@@ -140,7 +141,7 @@ def _through(feed: Feed, alias: str, first: exp.Select, branch: exp.Select) -> F
         conditions = [exp.Paren(this=w.this.copy()) for w in where] + own
         source = (branch.args["from_"], *(branch.args.get("joins") or []))
         return Feed(tuple(s.copy() for s in source),
-                    exp.and_(*conditions, copy=False) if conditions else None,
+                    combine(exp.And, *conditions, copy=False) if conditions else None,
                     subst(feed.person), subst(feed.group),
                     tuple(subst(c) for c in feed.conditions))
     except KeyError:
