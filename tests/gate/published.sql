@@ -14,6 +14,9 @@
 --                              DuckDB (key columns first, the count last); rows whose count is at
 --                              least min_users_per_row must be released, the others not
 --   -- ordered                 compare rows in order
+--   -- rounded                 the query rounds float sums of fractional credits: a whole
+--                              number may be one off raw DuckDB's where the sum lies within
+--                              float error of .5 (summation order is not fixed on either side)
 --
 -- Mapping of the sources' tables: dsp_impressions / sponsored_ads_traffic / google_ads_impressions
 -- -> impressions (ad_product tells DSP from sponsored ads); dsp_clicks / google_ads_clicks ->
@@ -1896,6 +1899,7 @@ FROM initial_aggregation IA
 GROUP BY 1, 2, 3;
 
 -- name: amc_custom_attribution_linear
+-- rounded
 -- source: AMC Instructional Query Library, "Custom Attribution - Linear Touch", query template (advertising.amazon.com/marketing-cloud/instructional-queries/95212a0253ea4d060cd94db10de7d3dfd542232fa786e1d74852ae3d8bd58139)
 -- idiom: VALUES campaign and traffic-type lists, SECONDS_BETWEEN match age, ROW_NUMBER per conversion and campaign, COUNT(conversions) OVER (PARTITION BY conversion), SUM(metric / total_match_count), round()
 -- legit
