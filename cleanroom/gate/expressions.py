@@ -240,7 +240,13 @@ class ExpressionRules(ValueRules):
                 self.atoms.safe.add(id(node))
                 return K.VAL
             if isinstance(node, exp.NEQ) and any(_never_a_key(o) for o in operands):
-                return K.VAL  # true on every row, as user_key IS NOT NULL
+                # True on every row: run as user_key IS NOT NULL, never as a comparison with
+                # the literal. The engine holds a user_key as an integer surrogate
+                # (engine/native.py), which a decimal or 0x literal could equal (one person
+                # left out), and text it cannot read would fail the query.
+                key = next(o for o, k in zip(operands, kinds) if k is K.UID)
+                node.replace(exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())))
+                return K.VAL
             return self.fail("user_key_compare", node, node.key.upper())
         return self._condition_kind(kinds, node, ctx)
 
