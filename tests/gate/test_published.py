@@ -105,12 +105,23 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(json_value(value)))
 
 
+def _last_place(value: float) -> float:
+    """One unit in the last decimal place ``value`` shows: 1 for 810.0, 0.01 for 12.34."""
+    text = repr(float(value))
+    if "e" in text or "." not in text:
+        return 0.0
+    decimals = len(text.split(".")[1].rstrip("0"))
+    return 10.0 ** -decimals if decimals <= 6 else 0.0
+
+
 def _same(a: Any, b: Any, *, rounded: bool = False) -> bool:
-    """Equal values; ``rounded`` (``-- rounded`` entries): a whole number that a query rounds
-    from a float sum may be one off, when the sum lies within float error of .5 (its order
-    follows the stored rows' and the plan's, which neither side fixes)."""
+    """Equal values; ``rounded`` (``-- rounded`` entries): a number that a query rounds from a
+    float sum (to a whole number, or to a few decimals) may be one unit off in its last place,
+    when the sum lies within float error of the rounding boundary (the summation order follows
+    the stored rows' and the plan's, which neither side fixes)."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        if rounded and float(a).is_integer() and float(b).is_integer() and abs(a - b) <= 1:
+        unit = min(_last_place(a), _last_place(b)) if rounded else 0.0
+        if unit and abs(a - b) <= unit * (1 + 1e-9):
             return True
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, list) and isinstance(b, list):
