@@ -29,7 +29,7 @@ from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
 from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
 from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
-from cleanroom.gate.taint import TAINT, TaintMap, outer_sides
+from cleanroom.gate.taint import TAINT, TaintMap, may_taint, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
@@ -127,14 +127,17 @@ def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
-    """The branches of a final set operation that aggregates people: each is released like a
-    final SELECT (its rows thresholded, counted and flagged cell by cell)."""
+    """The branches of a final set operation that aggregates people, passes on an aggregation
+    or reads one (a threshold inside the query may have withheld what a branch reads): each is
+    released like a final SELECT (its rows thresholded, counted and flagged cell by cell)."""
     if not isinstance(shape.tree, exp.SetOperation):
         return []
     found = branch_selects(shape.tree)
     plans = [shape.plans.get(id(s)) for s in found]
+    memo: dict[int, bool] = {}
     if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans) and not any(
-            pass_through(shape, s) is not None for s in found):
+            pass_through(shape, s) is not None or may_taint(s, shape.plans, memo)
+            for s in found):
         return []
     return found
 
@@ -298,8 +301,8 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         return sel
     width = len(sel.expressions)
     reach = {a: _read(sel, a, run) for a in run.taint.sources.get(id(sel), [])}
-    per_cell = final_cell_taints(sel, run.taint, reach, value) if branch is None \
-        and taint is not None else None  # a key read from a thresholded row stays exact
+    # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
+    per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
     for j in range(width):
         flag = per_cell[j] if per_cell is not None else value
         sel.append("expressions", exp.alias_(copy_tree(flag), f"__cr_w{j}", quoted=True,
