@@ -27,7 +27,7 @@ from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
-from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
+from cleanroom.gate.passes import fill_patterns, links, pass_on, pass_through, passed_cells
 from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
 from cleanroom.gate.taint import TAINT, TaintMap, may_taint, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
@@ -72,6 +72,7 @@ class _Run:
     # An aggregation a final branch only passes on (``pass_through``) -> that branch's index.
     passes: dict[int, int] = field(default_factory=dict)
     passers: set[int] = field(default_factory=set)  # the branches that pass one on
+    links: set[int] = field(default_factory=set)  # SELECTs between a passer and its aggregation
     ordered: bool = False  # a final set operation with ORDER BY
 
 
@@ -97,10 +98,11 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
-        source = pass_through(shape, branch)
-        if source is not None:
-            run.passes[id(source)] = index
+        chain = links(shape, branch)
+        if chain:
+            run.passes[id(chain[-1])] = index
             run.passers.add(id(branch))
+            run.links.update(id(s) for s in chain[:-1])
     for select in _selects(tree):
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
@@ -287,7 +289,12 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
 
 def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
                   carry: bool, branch: int | None) -> exp.Select:
-    """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag)."""
+    """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag), and
+    the people and cells of an aggregation a final branch passes on through ``sel``."""
+    if id(sel) in run.links:
+        for node in pass_on(sel, run.overlap):
+            sel.append("expressions", node)
+            _name_hidden(plan, node.alias_or_name)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
     value = taint if taint is not None else exp.false()
