@@ -42,9 +42,51 @@ def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
         node.set("this", guard(node.this, safe))
         return node
     if any(isinstance(n, _OPAQUE) for n in node.walk()):
+        lifted = _lift_subqueries(node)
+        if lifted is not None:
+            return lifted
         guard_children(node, safe)
         return node
     return exp.Try(this=_null_divisors(node))
+
+
+LIFTED = "__cr_unionflags_s"  # the one-row relation a guarded scalar subquery is read from
+COPY_META = "cr_copy"  # rewrite.COPY: a SELECT the rewrite added (its verify skips it)
+
+
+def _lift_subqueries(node: exp.Expr) -> exp.Expr | None:
+    """``node`` guarded although it reads scalar subqueries, which DuckDB refuses inside TRY:
+    ``x = (SELECT COUNT(*) ...)`` casts each row's text ``x`` to a number outside any TRY, so
+    one person's unreadable value would fail the query (an existence oracle). The subqueries
+    become the columns of a one-row relation and ``node`` is read from it, guarded:
+    ``(SELECT TRY(x = s.v0) FROM (SELECT (SELECT COUNT(*) ...) AS v0) AS s)``, the same value
+    (a scalar subquery is one value whichever row reads it; correlated ones are refused), NULL
+    where the comparison would raise. None: ``node`` is a subquery itself, or reads an
+    aggregate, a window or a list (``IN (SELECT ...)``, ``EXISTS``), which stay as they are.
+
+    >>> import sqlglot
+    >>> lifted = _lift_subqueries(sqlglot.parse_one("x = (SELECT 1)", read="duckdb"))
+    >>> print(lifted.sql().replace('"__cr_unionflags_', "").replace('"', ""))
+    (SELECT TRY(x = s.v0) FROM (SELECT (SELECT 1) AS v0) AS s)
+    """
+    if isinstance(node, _OPAQUE):
+        return None
+    found = [n for n in node.walk(prune=lambda n: isinstance(n, _OPAQUE))
+             if isinstance(n, _OPAQUE)]
+    if not all(isinstance(n, exp.Subquery) and n.arg_key != "query" for n in found):
+        return None
+    values: list[exp.Expr] = []
+    for i, sub in enumerate(found):
+        name = f"__cr_unionflags_v{i}"
+        sub.replace(exp.column(name, table=LIFTED, quoted=True))
+        values.append(exp.alias_(sub, name, quoted=True, copy=False))
+    one_row = exp.Select(expressions=values)
+    body = exp.select(exp.Try(this=_null_divisors(node)), copy=False).from_(
+        exp.Subquery(this=one_row, alias=exp.TableAlias(this=exp.to_identifier(LIFTED, quoted=True))),
+        copy=False)
+    for sel in (one_row, body):
+        sel.meta[COPY_META] = True
+    return exp.Subquery(this=body)
 
 
 def _null_divisors(node: exp.Expr) -> exp.Expr:

@@ -8,28 +8,50 @@ from sqlglot import exp
 
 from cleanroom.gate.model import Mode, QueryShape
 from cleanroom.gate.overlap import OVERLAP, Overlap, matched, patterns
+from cleanroom.gate.threshold import COMPARED, SKETCH
 
 
 def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
     """The aggregation across people a final branch only passes on (``SELECT n FROM a`` for a
-    CTE ``a`` that aggregates people; no join, grouping, DISTINCT or window): its rows are
-    that aggregation's, so they carry its people and sketches to be compared with the other
-    branches' rows (``release.close_rows``)."""
-    plan = shape.plans.get(id(branch))
-    source = branch.args.get("from_")
+    CTE ``a`` that aggregates people; no join, grouping, DISTINCT or window), maybe through
+    CTEs or subqueries that only pass it on too (``links``): its rows are that aggregation's,
+    so they carry its people and sketches to be compared with the other branches' rows
+    (``release.close_rows``)."""
+    chain = links(shape, branch)
+    return chain[-1] if chain else None
+
+
+def links(shape: QueryShape, branch: exp.Select) -> list[exp.Select]:
+    """The SELECTs from ``branch`` (excluded) down to the aggregation it passes on (last), each
+    only passing on the next one's rows; empty when it passes on none."""
+    chain: list[exp.Select] = []
+    node: exp.Select | None = branch
+    while node is not None and len(chain) < 64:  # a cycle would be refused before
+        body = _passed(shape, node)
+        if body is None:
+            return []
+        chain.append(body)
+        found = shape.plans.get(id(body))
+        if found is not None and found.mode is Mode.ANONYMIZING:
+            return chain
+        node = body
+    return []
+
+
+def _passed(shape: QueryShape, sel: exp.Select) -> exp.Select | None:
+    """The one relation an anonymous SELECT only passes the rows of."""
+    plan = shape.plans.get(id(sel))
+    source = sel.args.get("from_")
     if plan is None or plan.mode is not Mode.ANON or source is None or any(
-            branch.args.get(a) for a in ("joins", "group", "having", "distinct", "qualify")):
+            sel.args.get(a) for a in ("joins", "group", "having", "distinct", "qualify")):
         return None
-    if any(isinstance(n, (exp.AggFunc, exp.Window)) for p in branch.expressions for n in p.walk()):
+    if any(isinstance(n, (exp.AggFunc, exp.Window)) for p in sel.expressions for n in p.walk()):
         return None
     body: exp.Expr | None = source.this.this if isinstance(source.this, exp.Subquery) else None
     if isinstance(source.this, exp.Table) and not source.this.db:
         body = next((c.this for c in shape.tree.find_all(exp.CTE)
                      if c.alias_or_name == source.this.name), None)
-    if not isinstance(body, exp.Select):
-        return None
-    found = shape.plans.get(id(body))
-    return body if found is not None and found.mode is Mode.ANONYMIZING else None
+    return body if isinstance(body, exp.Select) and id(body) in shape.plans else None
 
 
 def fill_patterns(overlap: Overlap) -> None:
@@ -58,10 +80,14 @@ def passed_cells(sel: exp.Select, source: str, width: int, overlap: Overlap) -> 
     aggregates of the source columns it reads (``c``, by the source's own column order)."""
     passed = exp.column(OVERLAP, table=source, quoted=True)
     relation = sel.args["from_"].this
-    body = relation.this if isinstance(relation, exp.Subquery) else (
-        overlap.ctes[relation.name].this if relation.name in overlap.ctes else None)
+    holder = relation if isinstance(relation, exp.Subquery) else overlap.ctes.get(relation.name)
+    body = holder.this if holder is not None else None
     names = [p.alias_or_name.lower() for p in body.expressions] \
         if isinstance(body, exp.Select) else []
+    alias = holder.args.get("alias") if holder is not None else None
+    # ``a(c, x) AS (SELECT channel, COUNT(*) ...)``: the relation's columns are c and x.
+    renamed = [c.name.lower() for c in alias.columns] if alias is not None else []
+    names[:len(renamed)] = renamed
     deps: list[exp.Expr] = []
     for proj in sel.expressions[:width]:
         read = [names.index(c.name.lower()) for c in proj.find_all(exp.Column)
@@ -77,3 +103,13 @@ def passed_cells(sel: exp.Select, source: str, width: int, overlap: Overlap) -> 
     fields["c"] = exp.Array(expressions=deps)
     return exp.Anonymous(this="struct_pack", expressions=[
         exp.PropertyEQ(this=exp.to_identifier(n), expression=fields[n]) for n in "ifnchs"])
+
+
+def pass_on(sel: exp.Select, overlap: Overlap) -> list[exp.Expr]:
+    """What a link of a pass-through chain (``links``) adds to its projections: its source's
+    people and sketches, and its cells, each column depending on what it reads of the source."""
+    source = sel.args["from_"].this.alias_or_name
+    width = len(sel.expressions)
+    return [exp.alias_(exp.column(COMPARED, table=source, quoted=True), COMPARED, quoted=True),
+            exp.alias_(exp.column(SKETCH, table=source, quoted=True), SKETCH, quoted=True),
+            exp.alias_(passed_cells(sel, source, width, overlap), OVERLAP, quoted=True)]

@@ -27,9 +27,9 @@ from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
-from cleanroom.gate.passes import fill_patterns, pass_through, passed_cells
+from cleanroom.gate.passes import fill_patterns, links, pass_on, pass_through, passed_cells
 from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
-from cleanroom.gate.taint import TAINT, TaintMap, outer_sides
+from cleanroom.gate.taint import TAINT, TaintMap, may_taint, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
@@ -72,6 +72,7 @@ class _Run:
     # An aggregation a final branch only passes on (``pass_through``) -> that branch's index.
     passes: dict[int, int] = field(default_factory=dict)
     passers: set[int] = field(default_factory=set)  # the branches that pass one on
+    links: set[int] = field(default_factory=set)  # SELECTs between a passer and its aggregation
     ordered: bool = False  # a final set operation with ORDER BY
 
 
@@ -97,10 +98,11 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
-        source = pass_through(shape, branch)
-        if source is not None:
-            run.passes[id(source)] = index
+        chain = links(shape, branch)
+        if chain:
+            run.passes[id(chain[-1])] = index
             run.passers.add(id(branch))
+            run.links.update(id(s) for s in chain[:-1])
     for select in _selects(tree):
         replacement = _rewrite_in_place(select, shape.plans[id(select)], run)
         if select is tree:
@@ -127,14 +129,17 @@ def _crosses(sel: exp.Select, plan: SelectPlan, run: _Run, branch: int | None) -
 
 
 def final_branches(shape: QueryShape) -> list[exp.Select]:
-    """The branches of a final set operation that aggregates people: each is released like a
-    final SELECT (its rows thresholded, counted and flagged cell by cell)."""
+    """The branches of a final set operation that aggregates people, passes on an aggregation
+    or reads one (a threshold inside the query may have withheld what a branch reads): each is
+    released like a final SELECT (its rows thresholded, counted and flagged cell by cell)."""
     if not isinstance(shape.tree, exp.SetOperation):
         return []
     found = branch_selects(shape.tree)
     plans = [shape.plans.get(id(s)) for s in found]
+    memo: dict[int, bool] = {}
     if not any(p is not None and p.mode is Mode.ANONYMIZING for p in plans) and not any(
-            pass_through(shape, s) is not None for s in found):
+            pass_through(shape, s) is not None or may_taint(s, shape.plans, memo)
+            for s in found):
         return []
     return found
 
@@ -284,7 +289,12 @@ def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
 
 def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run: _Run, *,
                   carry: bool, branch: int | None) -> exp.Select:
-    """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag)."""
+    """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag), and
+    the people and cells of an aggregation a final branch passes on through ``sel``."""
+    if id(sel) in run.links:
+        for node in pass_on(sel, run.overlap):
+            sel.append("expressions", node)
+            _name_hidden(plan, node.alias_or_name)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
     value = taint if taint is not None else exp.false()
@@ -298,8 +308,8 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         return sel
     width = len(sel.expressions)
     reach = {a: _read(sel, a, run) for a in run.taint.sources.get(id(sel), [])}
-    per_cell = final_cell_taints(sel, run.taint, reach, value) if branch is None \
-        and taint is not None else None  # a key read from a thresholded row stays exact
+    # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
+    per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
     for j in range(width):
         flag = per_cell[j] if per_cell is not None else value
         sel.append("expressions", exp.alias_(copy_tree(flag), f"__cr_w{j}", quoted=True,

@@ -230,24 +230,30 @@ class TaintMap:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))
 
     def may(self, node: exp.Expr) -> bool:
-        if id(node) not in self.memo:
-            self.memo[id(node)] = False  # a cycle cannot taint (recursive CTEs are refused)
-            self.memo[id(node)] = self._compute(node)
-        return self.memo[id(node)]
+        return may_taint(node, self.plans, self.memo)
 
-    def _compute(self, node: exp.Expr) -> bool:
-        if isinstance(node, exp.Subquery):
-            return self.may(node.this)
-        if isinstance(node, exp.SetOperation):
-            return self.may(node.left) or self.may(node.right)
-        if not isinstance(node, exp.Select):
-            return False
-        plan = self.plans.get(id(node))
-        if plan is not None and plan.mode is Mode.ANONYMIZING and not plan.final:
-            return True
-        return (any(self.may(body) for _, body in sources(node))
-                or any(self.may(s.this) for s in value_subqueries(node)))
 
+def may_taint(node: exp.Expr, plans: dict[int, SelectPlan], memo: dict[int, bool]) -> bool:
+    """Whether ``node`` reads (through its sources or value subqueries) an intermediate
+    aggregation across people: a threshold inside the query may change its rows."""
+    if id(node) not in memo:
+        memo[id(node)] = False  # a cycle cannot taint (recursive CTEs are refused)
+        memo[id(node)] = _may_taint(node, plans, memo)
+    return memo[id(node)]
+
+
+def _may_taint(node: exp.Expr, plans: dict[int, SelectPlan], memo: dict[int, bool]) -> bool:
+    if isinstance(node, exp.Subquery):
+        return may_taint(node.this, plans, memo)
+    if isinstance(node, exp.SetOperation):
+        return may_taint(node.left, plans, memo) or may_taint(node.right, plans, memo)
+    if not isinstance(node, exp.Select):
+        return False
+    plan = plans.get(id(node))
+    if plan is not None and plan.mode is Mode.ANONYMIZING and not plan.final:
+        return True
+    return (any(may_taint(body, plans, memo) for _, body in sources(node))
+            or any(may_taint(s.this, plans, memo) for s in value_subqueries(node)))
 
 
 

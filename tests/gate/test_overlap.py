@@ -125,3 +125,46 @@ def test_branches_over_different_sources_of_one_table_withhold_their_aggregates(
     body = ask(loaded, canary, sql)
     assert body["rows"] and all(r[1] is None for r in body["rows"]), body
     assert sorted(body["withheld_cells"]) == [[i, 1] for i in range(len(body["rows"]))]
+
+
+# A branch may pass a CTE's aggregation on through CTEs or subqueries that only pass it on too
+# (``passes.links``), and a CTE may rename its columns (``a(c, n)``): the rows are compared and
+# their cells checked across all the same.
+PASSED_ON = {
+    "cte_of_the_cte": "a1 AS (SELECT n FROM a), b1 AS (SELECT n FROM b) "
+                      "SELECT n FROM a1 UNION ALL SELECT n FROM b1",
+    "two_links_and_a_star": "a1 AS (SELECT n FROM a), a2 AS (SELECT n AS m FROM a1), "
+                            "b1 AS (SELECT * FROM b) SELECT m FROM a2 UNION ALL SELECT n FROM b1",
+    "subquery_of_the_cte": "a1 AS (SELECT n FROM a) SELECT n FROM a1 "
+                           "UNION ALL SELECT n FROM (SELECT n FROM b) AS s",
+}
+
+
+@pytest.mark.parametrize("form", list(PASSED_ON))
+def test_cte_counts_passed_on_through_other_ctes_do_not_decode_a_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, form: str) -> None:
+    truth = first(raw, "SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'")[0]
+    sql = ("WITH a AS (SELECT COUNT(*) AS n FROM impressions), b AS (SELECT COUNT(*) AS n FROM "
+           f"impressions WHERE channel <> 'CANARYCHAN7'), {PASSED_ON[form]}")
+    rows = [r[0] for r in ask(loaded, canary, sql)["rows"]]
+    decoded = rows[0] - rows[1] if len(rows) == 2 and None not in rows else None
+    assert decoded != truth, (decoded, truth)
+
+
+@pytest.mark.parametrize("groups", [
+    "WITH a(c, x) AS (SELECT channel, COUNT(*) FROM impressions GROUP BY channel) "
+    "SELECT c, x FROM a",
+    "WITH a AS (SELECT channel AS c, COUNT(*) AS x FROM impressions GROUP BY channel), "
+    "b AS (SELECT c, x FROM a) SELECT c, x FROM b",
+    "WITH a(c, x) AS (SELECT channel, COUNT(*) FROM impressions GROUP BY channel), "
+    "b(c2, x2) AS (SELECT c, x FROM a) SELECT c2, x2 FROM b",
+])
+def test_renamed_or_passed_on_groups_beside_a_total_do_not_decode_the_withheld_one(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, groups: str) -> None:
+    truth = first(raw, "SELECT COUNT(*) FROM impressions WHERE channel = 'CANARYCHAN7'")[0]
+    sql = f"{groups} UNION ALL SELECT 'total', COUNT(*) FROM impressions"
+    rows = {r[0]: r[1] for r in ask(loaded, canary, sql)["rows"]}
+    parts = [n for name, n in rows.items() if name != "total"]
+    decoded = None if None in parts or rows.get("total") is None else rows["total"] - sum(parts)
+    assert decoded != truth, (decoded, truth)
+    assert rows.get("total") is not None and len(parts) == 5  # the report still answers

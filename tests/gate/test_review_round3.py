@@ -139,19 +139,49 @@ def test_a_top_n_count_is_not_an_error_oracle(
 
 
 # -- error oracles: an implicit cast beside a scalar subquery (DuckDB refuses TRY there) ----
-@pytest.mark.xfail(strict=True, reason="leak (docs/gate.md, existence oracles: a comparison "
-                   "with a scalar subquery cannot be wrapped in TRY): a text column compared "
-                   "with a subquery's count is cast row by row and fails on one person's value")
+# Where the comparison stands: each reads the text ``x`` that one person's row made unreadable
+# beside a scalar subquery's count (``guard._lift_subqueries``).
+SUBQUERY_COMPARISONS = {
+    "where": "SELECT COUNT(*) AS n FROM u WHERE x = (SELECT COUNT(*) FROM impressions)",
+    "in_list": "SELECT COUNT(*) AS n FROM u WHERE x IN ((SELECT COUNT(*) FROM impressions), 1)",
+    "filter": "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE x = (SELECT COUNT(*) FROM "
+              "impressions)) AS m FROM u",
+    "case_in_a_cte": "SELECT COUNT(*) AS n FROM (SELECT CASE WHEN x = (SELECT COUNT(*) FROM "
+                     "impressions) THEN 1 ELSE 0 END AS y FROM u) WHERE y = 1",
+}
+
+
+@pytest.mark.parametrize("form", list(SUBQUERY_COMPARISONS))
 def test_a_comparison_with_a_scalar_subquery_is_not_an_error_oracle(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, form: str) -> None:
     def bit_on(con: duckdb.DuckDBPyConnection | None) -> Bit:
         def bit(lo: float, hi: float) -> bool:
             sql = (f"WITH u AS (SELECT user_key, CASE WHEN revenue >= {lo} AND revenue < {hi} "
-                   "THEN 'bad' ELSE '5' END AS x FROM conversions) SELECT COUNT(*) AS n FROM u "
-                   "WHERE x = (SELECT COUNT(*) FROM impressions)")
+                   "THEN 'bad' ELSE '5' END AS x FROM conversions) "
+                   + SUBQUERY_COMPARISONS[form])
             return _raw_fails(con, sql) if con is not None else _service_fails(loaded, canary, sql)
         return bit
     _assert_not_bisected(bit_on, raw)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT COUNT(*) AS n FROM impressions WHERE cost > (SELECT AVG(cost) FROM impressions)",
+    "SELECT channel, COUNT(*) AS n FROM impressions WHERE cost < (SELECT AVG(cost) FROM "
+    "impressions WHERE channel = 'email') GROUP BY channel",
+    # a text compared with a count: DuckDB casts each row's text to a number ('05' = 5)
+    "WITH u AS (SELECT user_key, CASE WHEN COUNT(*) >= 4 THEN '05' ELSE '1' END AS x FROM "
+    "impressions GROUP BY user_key) SELECT x, COUNT(*) AS n FROM u WHERE x = (SELECT "
+    "COUNT(*) // 1000 + 1 FROM impressions) GROUP BY x",
+    "SELECT channel, COUNT(*) FILTER (WHERE cost * 2 > (SELECT AVG(cost) FROM impressions)) AS "
+    "n FROM impressions GROUP BY channel",
+])
+def test_a_guarded_comparison_with_a_scalar_subquery_answers_as_raw_duckdb(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+    truth = sorted(map(list, raw.execute(sql).fetchall()))
+    body = ask(loaded, canary, sql)
+    assert "rows" in body and not body["withheld_cells"], body
+    assert sorted(body["rows"]) == [[v if not isinstance(v, float) else pytest.approx(v)
+                                     for v in row] for row in truth if row[-1] >= 50]
 
 
 # -- error oracles: SKEWNESS / KURTOSIS raise on a non-finite moment -------------------------
