@@ -23,6 +23,7 @@ subquery of that shape too (``(SELECT n FROM a)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -30,7 +31,15 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.model import Mode, SelectPlan
-from cleanroom.gate.taint import cte_body, sources, value_subqueries
+from cleanroom.gate.taint import (
+    Reader,
+    cte_body,
+    outer_sides,
+    single_source,
+    sources,
+    using_columns,
+    value_subqueries,
+)
 from cleanroom.gate.walk import combine, copy_tree, find_all
 
 MEET = "__cr_meet"
@@ -164,7 +173,8 @@ def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later:
     inside = isinstance(mine, exp.Subquery)
     for col in find_all(found, exp.Column):
         if col.name == "__cr_mine" and not col.table:
-            col.replace(exp.column("__cr_m", quoted=True) if inside else mine.copy())
+            col.replace(exp.column("__cr_m", table="__cr_mv", quoted=True) if inside
+                        else mine.copy())
         elif col.name == "__cr_theirs" and not col.table:
             col.replace(theirs.copy())
     if not inside:
@@ -196,6 +206,22 @@ def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[
     return flags
 
 
+def met_reader(sel: exp.Select, clean: dict[str, set[str]], keys: set[str], *,
+               on: bool = False) -> Callable[[exp.Expr], bool]:
+    """Whether a condition of ``sel`` reads a value (not an exact group key) of a source that
+    meets another, or one of its value subqueries (``keys``: ``meet_flags``'s). ``on``: a
+    join's ON, decided on the rows that stand (before any NULL fill: clean keys are exact)."""
+    reader = Reader(clean, set(), set(), keys) if on else Reader(
+        clean, outer_sides(sel), using_columns(sel), keys, only=single_source(sel))
+
+    def reads(node: exp.Expr) -> bool:
+        if any(str(id(s)) in keys for s in node.find_all(exp.Subquery)):
+            return True
+        hit = reader.reached(node)
+        return hit is None or bool(hit & keys)
+    return reads
+
+
 def _relations(sel: exp.Select) -> list[exp.Expr]:
     from_ = sel.args.get("from_")
     return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
@@ -213,13 +239,12 @@ def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> 
         return _value_records(source.subquery, copies)
     relation = relations[source.key]
     read: exp.Expr
-    if isinstance(relation, exp.Table):
-        read = exp.Table(this=relation.this.copy())
-    else:
-        read = relation.copy()
-        read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
+    read = exp.Table(this=relation.this.copy()) if isinstance(relation, exp.Table) \
+        else relation.copy()
+    read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
+    # Qualified: an unqualified name reads as "any source" to ``taint.Reader``.
     flat = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(
-        this="list", expressions=[exp.column(MEET, quoted=True)])])
+        this="list", expressions=[exp.column(MEET, table="__cr_ml", quoted=True)])])
     probe = exp.select(flat).from_(read)
     return exp.Subquery(this=_marked(probe, copies))
 

@@ -24,7 +24,7 @@ from cleanroom.gate import cells
 from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
-from cleanroom.gate.meet import Meets, find_meets, meet_flags, passed_on
+from cleanroom.gate.meet import Meets, find_meets, meet_flags, met_reader, passed_on
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
@@ -181,6 +181,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
     safe = frozenset(plan.atoms.safe)
     _guard_rows(sel, safe)
+    _keep_met_rows(sel, run)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
         hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
@@ -272,6 +273,32 @@ def _read(sel: exp.Select, alias: str, run: _Run) -> exp.Expr:
     return read if met is None else either(read, met)
 
 
+def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
+    """A condition that reads the values of sources that meet (``meet.py``) keeps every row
+    where one is flagged: whether ``a.n - b.n = 7`` keeps a row would tell the difference the
+    flag withholds. Such a row is tainted whole (the condition reads a tainted source)."""
+    flags = meet_flags(sel, run.meets, run.limits.min_users, run.copies)
+    if not flags:
+        return
+    clean = run.taint.clean.get(id(sel), {})
+    reads = met_reader(sel, clean, set(flags))
+    reads_on = met_reader(sel, clean, set(flags), on=True)
+    anyone = lambda: either(*[copy_tree(f) for f in flags.values()])  # noqa: E731
+    where = sel.args.get("where")
+    if where is not None and reads(where.this):
+        where.set("this", either(exp.Paren(this=where.this), anyone()))
+    for join in sel.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None and reads_on(on):
+            join.set("on", either(exp.Paren(this=on), anyone()))
+    grouped = _aggregates(sel)
+    for clause in ("having", "qualify"):
+        found = sel.args.get(clause)
+        if found is not None and reads(found.this):
+            kept = cells.bool_or(anyone()) if grouped else anyone()
+            found.set("this", either(exp.Paren(this=found.this), kept))
+
+
 def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
     """The source's flag where intermediate aggregations meet in ``sel`` (``meet.py``)."""
     flag = meet_flags(sel, run.meets, run.limits.min_users, run.copies).get(key)
@@ -301,6 +328,7 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag)."""
     if id(sel) in run.meets.passers:
         sel.append("expressions", passed_on(run.meets.passers[id(sel)]))
+    _keep_met_rows(sel, run)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
     value = taint if taint is not None else exp.false()
