@@ -34,11 +34,11 @@ def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
     reader = Reader(clean, outer_sides(sel), using_columns(sel), set(reach),
                     only=single_source(sel))
     where = sel.args.get("where")
-    if where is not None and reader.reached(where):
+    if where is not None and reader.reached(where) != set():  # None: cannot tell
         return None
     # ON is decided on the rows that stand (before any NULL fill): clean keys are exact there.
     on_reader = Reader(clean, set(), set(), set(reach))
-    if any(on_reader.reached(j.args["on"]) for j in sel.args.get("joins") or []
+    if any(on_reader.reached(j.args["on"]) != set() for j in sel.args.get("joins") or []
            if j.args.get("on") is not None):
         return None
     found: list[exp.Expr] = []

@@ -24,6 +24,7 @@ from cleanroom.gate import cells
 from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
+from cleanroom.gate.meet import Meets, find_meets, meet_flags, met_reader, passed_on
 from cleanroom.gate.model import Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
@@ -74,6 +75,7 @@ class _Run:
     passers: set[int] = field(default_factory=set)  # the branches that pass one on
     links: set[int] = field(default_factory=set)  # SELECTs between a passer and its aggregation
     ordered: bool = False  # a final set operation with ORDER BY
+    meets: Meets = field(default_factory=Meets)  # aggregations whose rows meet (``meet.py``)
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -155,7 +157,7 @@ def _run(shape: QueryShape, min_users: int) -> _Run:
     ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
     ordered = isinstance(shape.tree, exp.SetOperation) and shape.tree.args.get("order") is not None
     return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans),
-                overlap=Overlap(ctes), ordered=ordered)
+                overlap=Overlap(ctes), ordered=ordered, meets=find_meets(shape.tree, shape.plans))
 
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
@@ -184,6 +186,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
     safe = frozenset(plan.atoms.safe)
     _guard_rows(sel, safe)
+    _keep_met_rows(sel, run)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
         hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
@@ -218,7 +221,8 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         passed = run.passes.get(id(sel))
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed,
-                  own=id(sel) in run.taint.rowwise_bodies, keyed=keyed)
+                  own=id(sel) in run.taint.rowwise_bodies, keyed=keyed,
+                  meet=id(sel) in run.meets.bodies)
     return outer
 
 
@@ -261,12 +265,49 @@ def _row_taint(sel: exp.Select, run: _Run) -> exp.Expr | None:
     wanted = set(run.taint.values.get(id(sel), []))
     for sub in [s for s in sel.find_all(exp.Subquery) if id(s) in wanted] if wanted else []:
         found.append(_value_taint(sub, run))
+        met = _met(sel, str(id(sub)), run)
+        if met is not None:
+            found.append(met)
     return either(*found) if found else None
 
 
 def _read(sel: exp.Select, alias: str, run: _Run) -> exp.Expr:
-    return read_taint(sel, alias, run.taint.holders.get((id(sel), alias)), run.taint.probes,
+    read = read_taint(sel, alias, run.taint.holders.get((id(sel), alias)), run.taint.probes,
                       rowwise=(id(sel), alias) in run.taint.rowwise)
+    met = _met(sel, alias, run)
+    return read if met is None else either(read, met)
+
+
+def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
+    """A condition that reads the values of sources that meet (``meet.py``) keeps every row
+    where one is flagged: whether ``a.n - b.n = 7`` keeps a row would tell the difference the
+    flag withholds. Such a row is tainted whole (the condition reads a tainted source)."""
+    flags = meet_flags(sel, run.meets, run.limits.min_users, run.copies)
+    if not flags:
+        return
+    clean = run.taint.clean.get(id(sel), {})
+    reads = met_reader(sel, clean, set(flags))
+    reads_on = met_reader(sel, clean, set(flags), on=True)
+    anyone = lambda: either(*[copy_tree(f) for f in flags.values()])  # noqa: E731
+    where = sel.args.get("where")
+    if where is not None and reads(where.this):
+        where.set("this", either(exp.Paren(this=where.this), anyone()))
+    for join in sel.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None and reads_on(on):
+            join.set("on", either(exp.Paren(this=on), anyone()))
+    grouped = _aggregates(sel)
+    for clause in ("having", "qualify"):
+        found = sel.args.get(clause)
+        if found is not None and reads(found.this):
+            kept = cells.bool_or(anyone()) if grouped else anyone()
+            found.set("this", either(exp.Paren(this=found.this), kept))
+
+
+def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
+    """The source's flag where intermediate aggregations meet in ``sel`` (``meet.py``)."""
+    flag = meet_flags(sel, run.meets, run.limits.min_users, run.copies).get(key)
+    return None if flag is None else copy_tree(flag)
 
 
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
@@ -295,6 +336,9 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         for node in pass_on(sel, run.overlap):
             sel.append("expressions", node)
             _name_hidden(plan, node.alias_or_name)
+    if id(sel) in run.meets.passers:
+        sel.append("expressions", passed_on(run.meets.passers[id(sel)]))
+    _keep_met_rows(sel, run)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
     value = taint if taint is not None else exp.false()

@@ -202,8 +202,8 @@ class TaintMap:
                         only=single_source(sel))
         on_reader = Reader(clean, set(), set(), set(tainted))
         where = sel.args.get("where")
-        if (where is not None and reader.reached(where)) or any(
-                on_reader.reached(j.args["on"]) for j in sel.args.get("joins") or []
+        if (where is not None and reader.reached(where) != set()) or any(  # None: cannot tell
+                on_reader.reached(j.args["on"]) != set() for j in sel.args.get("joins") or []
                 if j.args.get("on") is not None):
             return set()
         keys = group_positions(sel)

@@ -24,6 +24,7 @@ from sqlglot import exp
 from cleanroom.gate import cells
 from cleanroom.gate.cells import BASE, Counts, both, either
 from cleanroom.gate.hoist import INNER
+from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
 from cleanroom.gate.walk import copy_tree
@@ -93,19 +94,21 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
               branch: int | None, overlap: Overlap | None = None,
               passed: int | None = None, own: bool = False,
-              keyed: frozenset[int] = frozenset()) -> None:
+              keyed: frozenset[int] = frozenset(), meet: bool = False) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
     even when none can be set, and the people it compares with other branches' rows);
     ``overlap``: the answer's rows may share data rows (``overlap.py``): it outputs its cells;
     ``passed``: the branch that passes on this intermediate aggregation's rows (it then
-    outputs the people and sketches that branch compares)."""
+    outputs the people and sketches that branch compares); ``meet``: this intermediate
+    aggregation's rows meet another's in one relation (it outputs their records,
+    ``meet.py``)."""
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
     cells.hash_counts(counts, shape.aggregates, list(inner.expressions),
-                      compared=compared is not None)
+                      compared=compared is not None or meet)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
     for proj in counts.projections():
         inner.append("expressions", proj)
@@ -127,7 +130,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     cell_flags = [_cell_flag(deps, agg_flags, (computed or i in keyed) and taint is not None)
                   for i, (deps, computed) in enumerate(zip(shape.cells, shape.computed))]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
-    if compared is not None:
+    if compared is not None or meet:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
     if plan.final:
         cross = None if overlap is None else _cells(inner, counts, shape, agg_flags, overlap)
@@ -137,6 +140,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
         _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
                       touched=touched_row, own=own)
+        if meet:
+            outer.append("expressions", exp.alias_(records(
+                [outer_ref(n) for n in _compared_names(counts)], outer_ref(SKETCH)), MEET,
+                quoted=True, copy=False))
         if passed is not None:
             outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
                                                    quoted=True, copy=False))

@@ -180,7 +180,7 @@ def _check_people(entry: Entry, published: Published, body: dict[str, Any],
         col = body["columns"].index(spec[len("column "):])
         for raw_row in (r for r in raw_rows if (r[col] or 0) >= MIN_USERS):
             assert any(_matches(row, raw_row, {c for rr, c in _withheld(body) if rr == r},
-                                bool(entry.get("rounded")))
+                                rounded=bool(entry.get("rounded")))
                        for r, row in enumerate(body["rows"])), f"raw row {raw_row} not released"
         shown = [row[col] for r, row in enumerate(body["rows"]) if (r, col) not in _withheld(body)]
         # A count shown is 0 (nobody) or stands on enough people, never 1 to MIN_USERS - 1.
