@@ -28,6 +28,9 @@ BASE = -1  # the bit of an aggregate over every row of its group
 _PRIME = (1 << 61) - 1  # ranks mod this prime equal ranks over Q for 0/1 matrices this small
 
 
+Bits = int | Sequence[int]  # one aggregate's vectors: one bit, or several (an average's)
+
+
 @dataclass(frozen=True)
 class RowSystem:
     """One row's patterns and aggregates (per aggregate, in the gate's order)."""
@@ -36,22 +39,36 @@ class RowSystem:
     people: Mapping[int, int]  # person pattern -> people
     flagged: Sequence[bool]  # already withheld by the gate's own flags
     counts: Sequence[int]  # people behind each aggregate (order of release)
-    bits: Sequence[int]  # the pattern bit of each aggregate's condition, BASE for every row
+    # The pattern bit of each aggregate's condition, BASE for every row; or its bits, when its
+    # number stands on two row sets (an average's sum and its count, ``cells.vector_names``):
+    # it is released only with all of them.
+    bits: Sequence[Bits]
+
+
+def _vectors(bits: Bits) -> tuple[int, ...]:
+    return (bits,) if isinstance(bits, int) else tuple(bits)
 
 
 def withheld_aggregates(system: RowSystem, k: int) -> set[int]:
-    """The aggregates (indexes) to withhold, the gate's flagged ones included."""
+    """The aggregates (indexes) to withhold, the gate's flagged ones included.
+
+    >>> split = RowSystem(rows={3: 900, 1: 299, 5: 1}, people={3: 900, 1: 299, 5: 1},
+    ...                   flagged=(False,) * 3, counts=(1200, 1200, 1200),
+    ...                   bits=(0, (0, 1), (0, 2)))  # AVG over all, high part, low part + one
+    >>> sorted(withheld_aggregates(split, 50))
+    [2]
+    """
     withheld = {a for a, f in enumerate(system.flagged) if f}
     order = sorted((a for a in range(len(system.bits)) if a not in withheld),
                    key=lambda a: (-system.counts[a], a))
     kept: list[int] = []
+    released: set[int] = set()
     for a in order:
-        bit = system.bits[a]
-        if bit in kept:
-            continue
-        if all(_safe([*kept, bit], space, k) for space in (system.rows, system.people)):
-            kept.append(bit)
-    return withheld | {a for a in order if system.bits[a] not in kept}
+        new = [b for b in dict.fromkeys(_vectors(system.bits[a])) if b not in kept]
+        if not new or all(_safe([*kept, *new], space, k) for space in (system.rows, system.people)):
+            kept += new
+            released.add(a)
+    return withheld | {a for a in order if a not in released}
 
 
 def _safe(bits: list[int], space: Mapping[int, int], k: int) -> bool:
@@ -91,12 +108,14 @@ def _rank(matrix: list[list[int]]) -> int:
     return rank
 
 
-def withheld_across(cells: Sequence[tuple[int, int]], patterns: Sequence[Mapping[str, Any]] | None,
-                    k: int) -> set[int]:
+def withheld_across(cells: Sequence[tuple[int | Sequence[int], int]],
+                    patterns: Sequence[Mapping[str, Any]] | None, k: int) -> set[int]:
     """The cells (ids) to withhold among ``cells`` (id, people), released across rows of one
     answer, given its row patterns ``[{p: cells of a data row, n: people}]``
     (``gate/overlap.py``): the same test as ``withheld_aggregates`` in the row space, greedy
-    and incremental (a basis over the large patterns, reduced as each cell comes).
+    and incremental (a basis over the large patterns, reduced as each cell comes). An
+    aggregate on two row sets (an average's sum and count) comes as its ids together: its
+    new ones are released together or withheld together (so is the aggregate).
     Without patterns (too many, or rows that could not be matched), or for a cell in no
     pattern (every released cell stands on some rows), the cells are withheld: fail closed.
 
@@ -105,10 +124,13 @@ def withheld_across(cells: Sequence[tuple[int, int]], patterns: Sequence[Mapping
     [2]
     >>> sorted(withheld_across([(2, 500), (3, 600)], pats, 50)), withheld_across([(2, 5)], None, 50)
     ([], {2})
+    >>> sorted(withheld_across([(1, 1101), ((3, 2), 600)], pats, 50))  # 3 goes with 2
+    [2, 3]
     """
+    groups = [_vectors(c) for c, _ in cells]
     if patterns is None:
-        return {c for c, _ in cells}
-    wanted = {c for c, _ in cells}
+        return {c for found in groups for c in found}
+    wanted = {c for found in groups for c in found}
     columns: dict[int, list[int]] = {}  # cell -> the patterns it falls in
     large: list[bool] = []
     for pattern in patterns:
@@ -121,12 +143,14 @@ def withheld_across(cells: Sequence[tuple[int, int]], patterns: Sequence[Mapping
     basis: list[tuple[int, dict[int, int]]] = []
     withheld: set[int] = set()
     done: set[int] = set()
-    for c, _ in sorted(cells, key=lambda item: -item[1]):
-        if c in done:
-            continue
-        done.add(c)
-        if c not in columns or not _add(basis, {p: 1 for p in columns[c]}, large):
-            withheld.add(c)
+    for found, _ in sorted(zip(groups, (n for _, n in cells)), key=lambda item: -item[1]):
+        new = [c for c in dict.fromkeys(found) if c not in done]
+        done.update(new)
+        trial = list(basis)
+        if all(c in columns and _add(trial, {p: 1 for p in columns[c]}, large) for c in new):
+            basis = trial
+        else:
+            withheld.update(new)  # a cell released before stays released
     return withheld
 
 

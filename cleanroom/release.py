@@ -132,11 +132,11 @@ def _isolate(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, 
 def system_of(found: dict[str, Any]) -> RowSystem:
     """The hidden ``__cr_x`` value as a ``RowSystem`` (a condition without a bit: withheld)."""
     histograms = found["m"] or {}
-    bits = list(found["v"])
-    flagged = [bool(f) or b < BASE for f, b in zip(found["f"], bits)]
+    bits = [tuple(b) for b in found["v"]]  # each aggregate's vectors (``cells.vector_names``)
+    flagged = [bool(f) or min(b, default=BASE) < BASE for f, b in zip(found["f"], bits)]
     return RowSystem(rows=histograms.get("r") or {}, people=histograms.get("p") or {},
                      flagged=flagged, counts=[int(n or 0) for n in found["n"]],
-                     bits=[max(b, BASE) for b in bits])
+                     bits=[tuple(max(v, BASE) for v in b) for b in bits])
 
 
 OVERLAP = "__cr_o"  # gate/overlap.OVERLAP: a row's cells across the answer's rows
@@ -153,18 +153,18 @@ def _across(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, k
     """Withhold the cells some combination of the answer's released numbers across rows would
     isolate (``isolation.withheld_across``); a row whose HAVING or ORDER BY read one is
     withheld whole, and counted."""
-    released: list[tuple[int, int]] = []
+    released: list[tuple[tuple[int, ...], int]] = []
     for row in rows:
         found, withheld_now = row[at], row[width:width + cell_flags]
-        for a, c in enumerate(found["i"] if found is not None else ()):
+        for a, vectors in enumerate(found["i"] if found is not None else ()):
             shown = any(a in deps and not withheld_now[j] for j, deps in enumerate(found["c"]))
             if not found["f"][a] and (shown or a in found["h"]):
-                released.append((c, int(found["n"][a] or 0)))
+                released.append((tuple(vectors), int(found["n"][a] or 0)))
     withheld = withheld_across(released, patterns, k) if released else set()
     kept: list[tuple[Any, ...]] = []
     for row in rows:
         found = row[at]
-        lost = {a for a, c in enumerate(found["i"]) if c in withheld} if found else set()
+        lost = {a for a, cs in enumerate(found["i"]) if set(cs) & withheld} if found else set()
         if lost & set(found["h"] if found else ()):
             continue
         flags = list(row[width:width + cell_flags])

@@ -29,6 +29,7 @@ from cleanroom.gate.model import SUMMABLE, K, Mode, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, condition_of, qualify_apart
 from cleanroom.gate.parts import Part, parts_of, render
 from cleanroom.gate.ranges import Range, hull
+from cleanroom.gate.sides import TAKEN, read_sides
 from cleanroom.gate.values import case_parts
 from cleanroom.gate.walk import combine
 
@@ -223,6 +224,7 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
     """Each part of a summed value must stand on nobody or on enough people (``parts.py``):
     one part alone is the aggregate's support already."""
     for arg in args:
+        _side_parts(rules, node, arg, condition)
         found = parts_of(arg, rules.carried, rules.defined)
         if found is None:
             rules.fail("not_summable", func, f"{function_name(func)}: too many branches, or a power of a "
@@ -236,6 +238,26 @@ def _record_parts(rules: ExpressionRules, node: exp.Expr, func: exp.Expr,
         for part in found:
             if part.conditions or condition is not None:
                 rules.require(node, _part_condition(rules, part, condition), zero_ok=True)
+
+
+def _side_parts(rules: ExpressionRules, node: exp.Expr, arg: exp.Expr,
+                condition: exp.Expr | None) -> None:
+    """A per-person value the argument reads, computed over rows a FILTER or a branch split
+    (``sides.py``): the people it sums with a row the branch takes are a part (nobody or at
+    least k), and those with a row it leaves out a vector for the combination check (the
+    number differs from its unfiltered twin's on them, ``SUM(b)`` beside ``SUM(a)``)."""
+    def copy(sub: exp.Expr) -> exp.Expr:
+        return qualify_apart(sub, rules.scope, rules.subqueries)
+    for kind, side in read_sides(rules, arg):
+        found: list[exp.Expr] = [side, exp.NEQ(this=exp.Paren(this=copy(arg)),
+                                               expression=exp.Literal.number(0))]
+        if condition is not None:
+            found.append(exp.Paren(this=copy(condition_of(condition))))
+        either_side = combine(exp.And, *found, copy=False)
+        if kind == TAKEN:
+            rules.require(node, either_side, zero_ok=True)
+        else:
+            rules.require(node, either_side, zero_ok=True, vector=True)
 
 
 def _branched(found: list[Part]) -> bool:

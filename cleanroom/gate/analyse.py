@@ -24,12 +24,13 @@ from cleanroom.gate.definitions import deferred, definition_of
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause, group_columns
-from cleanroom.gate.model import Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
+from cleanroom.gate.model import SUMMABLE, Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
 from cleanroom.gate.people import counted_person, keyed_by_person, one_row_per_person, person_columns
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
+from cleanroom.gate.sides import plan_sides
 from cleanroom.gate.subkeys import row_origins
 from cleanroom.gate.values import union_column
 from cleanroom.gate.walk import combine
@@ -170,8 +171,9 @@ class _Analyser(FromClause):
         renames = {old.lower(): new for (new, _), (old, _) in zip(cols, rel.columns)}
         unique = None if rel.unique is None else tuple(renames[u.lower()] for u in rel.unique)
         origins = {renames[n].lower(): tag for n, tag in rel.row_origins.items() if n in renames}
+        sides = {renames[n].lower(): found for n, found in rel.sides.items() if n in renames}
         return Rel(cols, rel.bearing, uid, rows=rel.rows, ranges=ranges, unique=unique,
-                   row_origins=origins, per_person=rel.per_person)
+                   row_origins=origins, per_person=rel.per_person, sides=sides)
 
     def _set_operation(self, node: exp.SetOperation, env: dict[str, Rel], *, final: bool) -> Rel:
         self.unknown_args(node, _SETOP_ARGS)
@@ -199,7 +201,11 @@ class _Analyser(FromClause):
             self.fail("aggregate_set_comparison", node, type(node).__name__.upper())
         merged = [union_column((lk, rk), (left.ranges.get(ln.lower()), right.ranges.get(rn.lower())))
                   for (ln, lk), (rn, rk) in pairs]
-        cols = [(ln, kind) for ((ln, _), _), (kind, _) in zip(pairs, merged)]
+        # A side of a per-person value is not matched across branches: not summable there.
+        sided = [bool(left.sides.get(ln.lower()) or right.sides.get(rn.lower()))
+                 for (ln, _), (rn, _) in pairs]
+        cols = [(ln, K.VAL if side and kind in SUMMABLE else kind)
+                for (((ln, _), _), (kind, _)), side in zip(zip(pairs, merged), sided)]
         ranges = {ln.lower(): r for ((ln, _), _), (_, r) in zip(pairs, merged) if r is not None}
         rows = (left.rows + right.rows if union_all and left.rows is not None
                 and right.rows is not None and not node.args.get("order") else None)
@@ -255,6 +261,10 @@ class _Analyser(FromClause):
             one_row_per_person=mode is Mode.ANONYMIZING and one_row_per_person(sel, scope))
         self.problems += rules.problems
         bearing = mode in _ROWS
+        sides: dict[str, tuple[str, ...]] = {}
+        if bearing and not final:
+            sides, self.plans[id(sel)].sides = plan_sides(sel, rules,
+                                                          per_user=mode is Mode.PER_USER)
         if scope.outer_refs:
             self._correlated(sel, scope, columns, bearing=bearing)
         uid_column = "__cr_uid" if bearing else None
@@ -268,7 +278,8 @@ class _Analyser(FromClause):
                    if mode is Mode.ANONYMIZING else None,
                    definitions=definitions, refused=refused,
                    row_origins=row_origins(sel, scope) if mode in _ROWS else {},
-                   per_person=bearing and keyed_by_person(sel, scope, uid_column))
+                   per_person=bearing and keyed_by_person(sel, scope, uid_column),
+                   sides=sides)
 
     def _correlated(self, sel: exp.Select, scope: Scope, columns: list[tuple[str, K]], *,
                     bearing: bool) -> None:
@@ -477,10 +488,11 @@ def _has_aggregate(node: exp.Expr) -> bool:
 
 
 def _unique(found: list[Requirement]) -> list[Requirement]:
-    seen: dict[tuple[str, bool, str | None], Requirement] = {}
+    seen: dict[tuple[str, bool, str | None, bool], Requirement] = {}
     for req in found:
         holding = None if req.holding is None else req.holding.sql(dialect="duckdb")
-        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok, holding), req)
+        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok, holding, req.vector),
+                        req)
     return list(seen.values())
 
 

@@ -61,6 +61,13 @@ class Counts:
     # aggregate id -> the count of the people it is compared on, when not its support's: an
     # average moves with every non-NULL value, zeros included (its support counts non-zeros).
     compared: dict[int, str] = field(default_factory=dict)
+    # aggregate id -> the counts of other row sets its number turns on, each a vector of its
+    # own beside ``compared`` (``vector_names``): an average of a branched value sums its
+    # non-zero rows (a zero a branch yields adds nothing) but divides by its non-NULL ones,
+    # and with the count of those rows released beside it, its sum is a number of its own;
+    # a per-person value it sums differs from its unfiltered twin on the people with a row
+    # its FILTER left out (``Requirement.vector``, ``sides.py``).
+    extra: dict[int, list[str]] = field(default_factory=dict)
     # aggregate id -> how many people hold the value an order statistic returns (``holders``)
     holders: dict[int, str] = field(default_factory=dict)
     hashed_base: bool = False  # ``__cr_n`` counts ``hash(person)`` (``hash_counts``)
@@ -138,7 +145,8 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
         return as_condition(guarded(c))
     counts = Counts(plan)
     for agg, requirements in plan.requirements.items():
-        raw = [r.condition for r in requirements if not r.zero_ok and r.holding is None]
+        raw = [r.condition for r in requirements
+               if not r.zero_ok and r.holding is None and not r.vector]
         supports = [condition_of(c.copy()) for c in raw]
         if supports:
             condition = supports[0] if len(supports) == 1 else both(*supports)
@@ -149,8 +157,16 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
                 nonnull = moved[0] if len(moved) == 1 else both(*moved)
                 counts.compared[agg] = counts.named(nonnull, "r")
                 counts.conditions[counts.compared[agg]] = nonnull
+                if any(r.zero_ok and not r.vector for r in requirements):
+                    # A branched argument (its zeros are a part, ``aggregates._record_parts``).
+                    counts.extra.setdefault(agg, []).append(counts.people[agg])
         counts.parts[agg] = [counts.named(condition_of(r.condition.copy()), "r")
-                             for r in requirements if r.zero_ok]
+                             for r in requirements if r.zero_ok and not r.vector]
+        for r in (r for r in requirements if r.vector):
+            vector = condition_of(r.condition.copy())
+            name = counts.named(vector, "r")
+            counts.conditions[name] = vector
+            counts.extra.setdefault(agg, []).append(name)
         for r in (r for r in requirements if r.holding is not None):
             name = f"__cr_r{len(counts.expressions)}"
             counts.expressions[name] = holders(plan, r, guarded)
@@ -316,20 +332,39 @@ MAX_BITS = 16  # patterns are packed below a person's hash: supports beyond are 
 COPY_META = "cr_copy"  # rewrite.COPY: a SELECT the rewrite added (verify skips it)
 
 
-def vector_names(counts: Counts, aggs: list[int]) -> dict[int, str | None]:
-    """Each aggregate's rows, by the count naming its condition (None: every row of the group)."""
-    return {a: counts.compared.get(a, counts.people.get(a)) for a in aggs}
+Vectors = dict[int, tuple[str | None, ...]]
 
 
-def bits(vectors: dict[int, str | None]) -> list[str]:
+def vector_names(counts: Counts, aggs: list[int]) -> Vectors:
+    """Each aggregate's rows, by the counts naming their conditions (None: every row of the
+    group): one set of rows, or more for a number that turns on other rows too
+    (``Counts.extra``). An aggregate is released only with all of its vectors: the
+    partition ``AVG(revenue)``, ``AVG(CASE WHEN revenue < 300 THEN 0 ELSE revenue END)``,
+    ``AVG(CASE WHEN revenue >= 300 AND NOT <one> THEN 0 ELSE revenue END)`` has one vector of
+    non-NULL rows, yet its sums (times the count) are a total and two parts of everyone but
+    one person (test_review_round3.py)."""
+    found: Vectors = {}
+    for a in aggs:
+        main = counts.compared.get(a, counts.people.get(a))
+        found[a] = tuple(dict.fromkeys([main, *counts.extra.get(a, [])]))
+    return found
+
+
+def bits(vectors: Vectors) -> list[str]:
     """The distinct conditions, in a fixed order: bit i of a pattern is condition i."""
-    return sorted({n for n in vectors.values() if n is not None},
+    return sorted({n for found in vectors.values() for n in found if n is not None},
                   key=lambda n: int(n[len("__cr_r"):]))
 
 
-def combines(vectors: dict[int, str | None]) -> bool:
-    """Whether two released aggregates of the row could be combined (two distinct row sets)."""
-    return len(set(vectors.values())) >= 2
+def bit_of(names: list[str], name: str | None) -> int:
+    """The pattern bit of one vector (-1: every row of the group)."""
+    return -1 if name is None else names.index(name)
+
+
+def combines(vectors: Vectors) -> bool:
+    """Whether two released numbers of the row could be combined: two aggregates, on two
+    distinct row sets (one aggregate alone is one number, whatever rows it turns on)."""
+    return len(vectors) >= 2 and len({n for found in vectors.values() for n in found}) >= 2
 
 
 def pattern_list(counts: Counts, names: list[str]) -> exp.Expr:

@@ -91,10 +91,10 @@ class ExpressionRules(ValueRules):
     final: bool = False
 
     def require(self, aggregate: exp.Expr, condition: exp.Expr, *, zero_ok: bool = False,
-                holding: exp.Expr | None = None) -> None:
+                holding: exp.Expr | None = None, vector: bool = False) -> None:
         """Record who must stand behind ``aggregate`` (see ``model.Requirement``)."""
         self.requirements.setdefault(id(aggregate), []).append(
-            Requirement(condition, zero_ok, holding))
+            Requirement(condition, zero_ok, holding, vector))
 
     @property
     def supports(self) -> list[Requirement]:

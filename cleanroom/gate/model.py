@@ -102,6 +102,9 @@ class Rel:
     # Rows of people keyed by the person alone (``SELECT DISTINCT user_key``, ``GROUP BY
     # user_key``): no two rows have the same person (``people.one_row_per_person``).
     per_person: bool = False
+    # Columns of people's rows computed per person over rows a FILTER or a branch split: the
+    # hidden columns telling whether the person has a row on each side (``sides.py``).
+    sides: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def kind(self, name: str) -> K | None:
         found = self._by_name().get(name.lower(), [])
@@ -149,11 +152,14 @@ class Requirement:
     ``condition`` is qualified for the rewritten SQL, subqueries left as placeholders.
     *Holders* (``holding``, an order statistic such as a median): at least that many of the
     people whose rows pass ``condition`` must hold exactly the value it returns.
+    A *vector* (``vector``) is no threshold: the rows of ``condition`` are another row set the
+    aggregate's number turns on, for the combination check (``cells.vector_names``).
     """
 
     condition: exp.Expr
     zero_ok: bool = False
     holding: exp.Expr | None = None
+    vector: bool = False
 
 
 @dataclass
@@ -176,6 +182,8 @@ class SelectPlan:
     argument_ranges: dict[int, Range] = field(default_factory=dict)
     # Every row is a different person, never NULL: ``__cr_n`` is ``COUNT(*)``.
     one_row_per_person: bool = False
+    # Hidden side columns this SELECT of people's rows outputs (``sides.py``): name, value.
+    sides: list[tuple[str, exp.Expr]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,10 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     if plan.propagate_uid and plan.uid_expr is not None:
         hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
         _name_hidden(plan, UID)
+    for name, value in plan.sides:  # sides.py: whether a person has rows on each side
+        side = _with_subqueries(copy_tree(value), plan, run.copies)  # guarded already
+        hidden.append(exp.alias_(side, name, quoted=True, copy=False))
+        _name_hidden(plan, name)
     if carry and plan.mode is not Mode.ANONYMIZING:
         value = taint if taint is not None else exp.false()
         if plan.mode is Mode.PER_USER:

@@ -166,14 +166,15 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
     inner.append("expressions", exp.alias_(cells.pattern_list(counts, names), cells.PATTERNS,
                                            quoted=True))
     index = {a: i for i, a in enumerate(shape.aggregates)}
-    bits = [-1 if vectors[a] is None else names.index(str(vectors[a])) for a in shape.aggregates]
+    bits = [[cells.bit_of(names, n) for n in vectors[a]] for a in shape.aggregates]
     fields = {
         "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
         "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
-        "v": _array([exp.Literal.number(b if b < cells.MAX_BITS else -2) for b in bits]),
+        "v": _array([_array([exp.Literal.number(b if b < cells.MAX_BITS else -2) for b in found])
+                     for found in bits]),
         "c": _array([_array([exp.Literal.number(index[a]) for a in deps])
                      for deps in shape.cells]),
         "h": _array([exp.Literal.number(index[a]) for a in shape.row]),
@@ -200,8 +201,8 @@ def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, ex
     carrier = exp.Null()
     overlap.carriers.append(carrier)
     fields = {
-        "i": _array([cell(outer_ref(GROUP), -1 if vectors[a] is None
-                          else names.index(str(vectors[a]))) for a in shape.aggregates]),
+        "i": _array([_array([cell(outer_ref(GROUP), cells.bit_of(names, n)) for n in vectors[a]])
+                     for a in shape.aggregates]),
         "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
@@ -234,12 +235,13 @@ def _combinations(inner: exp.Select, counts: Counts, shape: Layout, k: int
     code = cells.small_code(cells.pattern_list(counts, names), k)
     inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True))
     flags: dict[int, exp.Expr] = {}
-    for agg, name in vectors.items():
-        bit = None if name is None else names.index(name)
-        if bit is not None and bit >= cells.MAX_BITS:
+    for agg, found in vectors.items():
+        found_bits = [None if n is None else names.index(n) for n in found]
+        if any(b is not None and b >= cells.MAX_BITS for b in found_bits):
             flags[agg] = exp.true()  # fail closed: no room in the pattern for its condition
         else:
-            flags[agg] = cells.touches_small(outer_ref(cells.PATTERNS), bit)
+            flags[agg] = cells.either(*[cells.touches_small(outer_ref(cells.PATTERNS), b)
+                                        for b in found_bits])
     return flags
 
 

@@ -230,23 +230,33 @@ def test_a_share_of_an_empty_count_does_not_bisect_one_revenue(
 
 
 # -- a per-person weight that is 1 for everyone but one person -----------------------------
-WEIGHTED = (
-    "WITH u AS (SELECT user_key, SUM(revenue) AS r, COUNT(*) + COUNT(*) FILTER (WHERE "
-    f"{TARGET}) AS n FROM conversions GROUP BY user_key) SELECT SUM(r * n) AS a, SUM(r) AS b "
-    "FROM u")
-WEIGHTED_JOIN = (
-    "SELECT SUM(c.revenue * u.n) AS a, SUM(c.revenue) AS b FROM conversions c JOIN (SELECT "
-    f"user_key, COUNT(*) + COUNT(*) FILTER (WHERE {TARGET}) AS n FROM conversions GROUP BY "
-    "user_key) u ON c.user_key = u.user_key")
+_N = f"COUNT(*) + COUNT(*) FILTER (WHERE {TARGET}) AS n"
+WEIGHTED = {
+    "cte": f"WITH u AS (SELECT user_key, SUM(revenue) AS r, {_N} FROM conversions GROUP BY "
+           "user_key) SELECT SUM(r * n) AS a, SUM(r) AS b FROM u",
+    "join": f"SELECT SUM(c.revenue * u.n) AS a, SUM(c.revenue) AS b FROM conversions c JOIN "
+            f"(SELECT user_key, {_N} FROM conversions GROUP BY user_key) u ON c.user_key = "
+            "u.user_key",
+    "count_case": "WITH u AS (SELECT user_key, SUM(revenue) AS r, COUNT(*) + COUNT(CASE WHEN "
+                  f"{TARGET} THEN 1 END) AS n FROM conversions GROUP BY user_key) SELECT "
+                  "SUM(r * n) AS a, SUM(r) AS b FROM u",
+    "passed_on": f"WITH u AS (SELECT user_key, SUM(revenue) AS r, {_N} FROM conversions GROUP "
+                 "BY user_key), v AS (SELECT user_key, r, n AS w FROM u) SELECT SUM(r * w) "
+                 "AS a, SUM(r) AS b FROM v",
+    "window": "SELECT SUM(revenue * n) AS a, SUM(revenue * m) AS b FROM (SELECT revenue, "
+              "COUNT(*) OVER (PARTITION BY user_key) AS m, COUNT(*) OVER (PARTITION BY "
+              f"user_key) + COUNT(*) FILTER (WHERE {TARGET}) OVER (PARTITION BY user_key) AS n "
+              "FROM conversions)",
+}
 
 
-@pytest.mark.xfail(strict=True, reason="leak (issue 8, 4a: each distinct non-metric per-row "
-                   "value is a part): a per-person count that is 2 for one person and 1 for "
-                   "everyone else weights a sum; the weighted sum minus the plain one is that "
-                   "person's revenue (one part, one support, one vector for the combination check)")
-@pytest.mark.parametrize("sql", [WEIGHTED, WEIGHTED_JOIN], ids=["cte", "join"])
+@pytest.mark.parametrize("name", sorted(WEIGHTED))
 def test_a_weight_of_one_but_one_person_does_not_decode_one_revenue(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    """A per-person count that is 2 (one more) for one person and 1 for everyone else weights a
+    sum; the weighted sum minus the plain one is that person's revenue. The FILTER (or branch)
+    is a part where the count is summed (``sides.py``): one person takes it."""
+    sql = WEIGHTED[name]
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
     a, b = first(raw, sql)
     assert abs(a - b - truth) < 0.005  # the attack is real
@@ -256,24 +266,35 @@ def test_a_weight_of_one_but_one_person_does_not_decode_one_revenue(
 
 
 # -- the row patterns of a FILTER, moved into a per-person CTE -----------------------------
-PER_PERSON_FILTER = (
-    "WITH u AS (SELECT user_key, COUNT(*) AS a, COUNT(*) FILTER (WHERE campaign <> "
-    "'CANARYCAMP3') AS b, SUM(cost) AS c, SUM(cost) FILTER (WHERE campaign <> 'CANARYCAMP3') "
-    "AS d FROM impressions GROUP BY user_key) SELECT SUM(a) AS a, SUM(b) AS b, SUM(c) AS c, "
-    "SUM(d) AS d FROM u")
+_KEPT = "campaign <> 'CANARYCAMP3'"
+PER_PERSON_FILTER = {
+    "filter": f"WITH u AS (SELECT user_key, COUNT(*) AS a, COUNT(*) FILTER (WHERE {_KEPT}) AS b, "
+              f"SUM(cost) AS c, SUM(cost) FILTER (WHERE {_KEPT}) AS d FROM impressions GROUP BY "
+              "user_key) SELECT SUM(a) AS a, SUM(b) AS b, SUM(c) AS c, SUM(d) AS d FROM u",
+    "case": f"WITH u AS (SELECT user_key, COUNT(*) AS a, SUM(CASE WHEN {_KEPT} THEN 1 ELSE 0 END) "
+            f"AS b, SUM(cost) AS c, SUM(CASE WHEN {_KEPT} THEN cost ELSE 0 END) AS d FROM "
+            "impressions GROUP BY user_key) SELECT SUM(a) AS a, SUM(b) AS b, SUM(c) AS c, "
+            "SUM(d) AS d FROM u",
+    "joined": f"SELECT SUM(a) AS a, SUM(b) AS b, SUM(c) AS c, SUM(d) AS d FROM (SELECT user_key "
+              "FROM impressions GROUP BY user_key) p JOIN (SELECT user_key AS k, COUNT(*) AS a, "
+              f"COUNT(*) FILTER (WHERE {_KEPT}) AS b, SUM(cost) AS c, SUM(cost) FILTER (WHERE "
+              f"{_KEPT}) AS d FROM impressions GROUP BY user_key) u ON p.user_key = u.k",
+}
 
 
-@pytest.mark.xfail(strict=True, reason="leak (combination check, cells.py: patterns are taken on "
-                   "the rows of the final aggregation): per-person counts and sums with and "
-                   "without a three-person campaign's rows stand on the same people with non-zero "
-                   "values; their differences are that campaign's rows and cost")
+@pytest.mark.parametrize("name", sorted(PER_PERSON_FILTER))
 def test_per_person_filtered_totals_do_not_decode_a_three_person_campaign(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Per-person counts and sums with and without a three-person campaign's rows stand on
+    the same people with non-zero values; their differences were that campaign's rows and
+    cost. The people with a row the FILTER leaves out are a vector of the filtered sum's own
+    for the combination check (``sides.py``)."""
+    sql = PER_PERSON_FILTER[name]
     rows, cost = first(raw, "SELECT COUNT(*), SUM(cost) FROM impressions "
                             "WHERE campaign = 'CANARYCAMP3'")
-    a, b, c, d = first(raw, PER_PERSON_FILTER)
+    a, b, c, d = first(raw, sql)
     assert a - b == rows and abs(c - d - cost) < 1e-6  # the attack is real
-    row = one_row(ask(loaded, canary, PER_PERSON_FILTER))
+    row = one_row(ask(loaded, canary, sql))
     if row is None:
         return
     assert row[0] is None or row[1] is None or row[0] - row[1] != rows, (row, rows)
@@ -336,28 +357,66 @@ def test_an_average_with_one_persons_zero_does_not_decode_one_revenue(
     assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
 
 
-AVG_PARTITION = (
+AVG_PARTITION = {
+    "case": "SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(CASE WHEN revenue < 300 THEN 0 "
+            f"ELSE revenue END) AS b, AVG(CASE WHEN revenue >= 300 AND NOT ({TARGET}) THEN 0 "
+            "ELSE revenue END) AS c FROM conversions",
+    "if_weight": "SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(IF(revenue < 300, 0, "
+                 "revenue)) AS b, AVG(revenue * CASE WHEN revenue >= 300 AND NOT "
+                 f"({TARGET}) THEN 0 ELSE 1 END) AS c FROM conversions",
+    "mean_filtered": "SELECT COUNT(revenue) AS n, mean(revenue) AS a, mean(CASE WHEN revenue < "
+                     "300 THEN 0 ELSE revenue END) AS b, AVG(CASE WHEN revenue >= 300 AND NOT "
+                     f"({TARGET}) THEN 0 ELSE revenue END) FILTER (WHERE revenue IS NOT NULL) "
+                     "AS c FROM conversions",
+}
+# An average's sum (times the count) beside a plain sum of the other part.
+AVG_AND_SUM = (
     "SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(CASE WHEN revenue < 300 THEN 0 ELSE "
-    f"revenue END) AS b, AVG(CASE WHEN revenue >= 300 AND NOT ({TARGET}) THEN 0 ELSE revenue "
-    "END) AS c FROM conversions")
+    f"revenue END) AS b, SUM(revenue) FILTER (WHERE revenue < 300 OR {TARGET}) AS c FROM "
+    "conversions")
 
 
-@pytest.mark.xfail(strict=True, reason="leak (combination check, cells.vector_names: an average "
-                   "is one vector, its non-NULL rows, though its sum stands on its non-zero ones): "
-                   "three averages whose zeros partition everyone but one person decode that "
-                   "person's revenue, each zero part standing on many")
+@pytest.mark.parametrize("name", sorted(AVG_PARTITION))
 def test_averages_zeroing_a_partition_do_not_decode_one_revenue(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Three averages whose zeros partition everyone but one person: each zero part stands on
+    many, and their non-NULL rows are everyone's, yet total - low part - high part (each an
+    average's sum, times the count) is that person's revenue. An average's sum stands on its
+    non-zero rows: a vector of its own for the combination check (``cells.vector_names``)."""
     truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
 
     def decode(row: tuple[float, ...] | list[float]) -> float:
         n, a, b, c = row
         return a * n - (a - b) * n - (a - c) * n  # total - low part - high part
 
-    assert abs(decode(first(raw, AVG_PARTITION)) - truth) < 0.005  # the attack is real
-    row = one_row(ask(loaded, canary, AVG_PARTITION))
+    assert abs(decode(first(raw, AVG_PARTITION[name])) - truth) < 0.005  # the attack is real
+    row = one_row(ask(loaded, canary, AVG_PARTITION[name]))
     decoded = None if row is None or None in row else decode(row)
     assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
+
+
+def test_an_average_beside_a_sum_does_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = first(raw, f"SELECT revenue FROM conversions WHERE {TARGET}")[0]
+
+    def decode(row: tuple[float, ...] | list[float]) -> float:
+        n, a, b, c = row
+        return c - (a - b) * n  # (low part + one person) - low part
+
+    assert abs(decode(first(raw, AVG_AND_SUM)) - truth) < 0.005  # the attack is real
+    row = one_row(ask(loaded, canary, AVG_AND_SUM))
+    decoded = None if row is None or None in row else decode(row)
+    assert decoded is None or abs(decoded - truth) >= 0.005, (decoded, truth)
+
+
+def test_a_plain_average_beside_its_count_is_released(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """The second vector is only a branched value's: a plain metric's zeros are its own."""
+    sql = ("SELECT COUNT(revenue) AS n, AVG(revenue) AS a, AVG(CASE WHEN revenue < 300 THEN 0 "
+           "ELSE revenue END) AS b, SUM(revenue) AS c FROM conversions")
+    row = one_row(ask(loaded, canary, sql))
+    assert row is not None and None not in row, row
+    assert all(abs(x - y) < 1e-6 for x, y in zip(row, first(raw, sql))), (row, first(raw, sql))
 
 
 # -- user_key != a literal no pseudonym can equal: the surrogate must not meet the literal --
