@@ -145,9 +145,14 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.get("/v1/collaborations/{c}/audit", response_model=AuditAnswer, tags=["audit"],
              responses=refusals(*AUTH))
-    def audit_log(c: str, who: Who) -> AuditAnswer:
-        """The audit log (compliance): every decision, with rule codes and counts only."""
-        return AuditAnswer(entries=pipeline.read_audit(service, who, c))
+    def audit_log(c: str, who: Who, action: str | None = None,
+                  party: str | None = None) -> AuditAnswer:
+        """The audit log (compliance): every decision, with rule codes and counts only;
+        ``action`` and ``party`` keep the entries that match (CONTRACT.md §4)."""
+        entries = [e for e in pipeline.read_audit(service, who, c)
+                   if (action is None or e.get("action") == action)
+                   and (party is None or e.get("party") == party)]
+        return AuditAnswer(entries=entries)
 
     from cleanroom.api_discovery import router as discovery  # these import this module
     from cleanroom.api_routes import router
