@@ -94,4 +94,5 @@ class BudgetAnswer(Typed):
 
 class AuditAnswer(Typed):
     entries: list[dict[str, Any]]
+    next_cursor: str | None = None  # pass as ``cursor`` for the page after; None: no more
     policy_version: int = POLICY_VERSION

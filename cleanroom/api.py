@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cleanroom import pipeline
+from cleanroom import audit, pipeline
 from cleanroom.admission import Admission
 from cleanroom.answers import (
     Answer,
@@ -145,14 +146,18 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
 
     @app.get("/v1/collaborations/{c}/audit", response_model=AuditAnswer, tags=["audit"],
              responses=refusals(*AUTH))
-    def audit_log(c: str, who: Who, action: str | None = None,
-                  party: str | None = None) -> AuditAnswer:
-        """The audit log (compliance): every decision, with rule codes and counts only;
-        ``action`` and ``party`` keep the entries that match (CONTRACT.md §4)."""
-        entries = [e for e in pipeline.read_audit(service, who, c)
-                   if (action is None or e.get("action") == action)
-                   and (party is None or e.get("party") == party)]
-        return AuditAnswer(entries=entries)
+    def audit_log(c: str, who: Who, since: datetime | None = None, action: str | None = None,
+                  party: str | None = None, limit: int = Query(1000, ge=1, le=1000),
+                  cursor: int | None = Query(None, ge=1)) -> AuditAnswer:
+        """The audit log (compliance): every decision, with rule codes and counts only, newest
+        first; ``since``, ``action`` and ``party`` keep the entries that match, ``limit`` of
+        them, and ``next_cursor`` asks for the page after (CONTRACT.md §4)."""
+        where = audit.AuditFilter(since.timestamp() if since else None, action, party, limit,
+                                  cursor)
+        entries = pipeline.read_audit(service, who, c, where)
+        more = len(entries) == limit
+        return AuditAnswer(entries=entries,
+                           next_cursor=str(entries[-1]["id"]) if more and entries else None)
 
     from cleanroom.api_discovery import router as discovery  # these import this module
     from cleanroom.api_routes import router

@@ -33,13 +33,35 @@ def record(store: Store, event: AuditEvent) -> None:
                      event.query_id, json.dumps(event.detail, sort_keys=True, default=str)))
 
 
-def read(store: Store, collaboration: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AuditFilter:
+    """What ``GET /audit`` asks for (CONTRACT.md §4): entries at or after ``since`` (epoch
+    seconds), of one ``action`` and one ``party``, ``limit`` of them, newest first, older than
+    the entry id ``cursor`` (the ``next_cursor`` of the page before)."""
+
+    since: float | None = None
+    action: str | None = None
+    party: str | None = None
+    limit: int = 1000
+    cursor: int | None = None
+
+
+def read(store: Store, collaboration: str, *, where: AuditFilter | None = None
+         ) -> list[dict[str, Any]]:
+    where = where or AuditFilter()
+    clauses: list[str] = ["collaboration = ?"]
+    args: list[float | int | str] = [collaboration]
+    for clause, value in (("at >= ?", where.since), ("action = ?", where.action),
+                          ("party = ?", where.party), ("id < ?", where.cursor)):
+        if value is not None:
+            clauses.append(clause)
+            args.append(value)
     with store.connect() as con:
         rows = con.execute("SELECT id, at, party, action, decision, query_id, detail FROM audit "
-                           "WHERE collaboration = ? ORDER BY id DESC LIMIT ?",
-                           (collaboration, limit)).fetchall()
+                           f"WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+                           (*args, where.limit)).fetchall()
     return [{"id": i, "at": at, "party": p, "action": a, "decision": d, "query_id": q,
              "detail": json.loads(detail)} for i, at, p, a, d, q, detail in rows]
 
 
-__all__ = ["AuditEvent", "asdict", "read", "record"]
+__all__ = ["AuditEvent", "AuditFilter", "asdict", "read", "record"]

@@ -406,9 +406,10 @@ def _holds(service: Service, who: Identity, collaboration: str, role: str) -> bo
     return policy is not None and policy.has_role(who.party, role)
 
 
-def read_audit(service: Service, who: Identity, collaboration: str) -> list[dict[str, Any]]:
+def read_audit(service: Service, who: Identity, collaboration: str,
+               where: audit.AuditFilter | None = None) -> list[dict[str, Any]]:
     authorize(service, who, collaboration, "compliance")
-    return audit.read(service.store, collaboration)
+    return audit.read(service.store, collaboration, where=where or audit.AuditFilter())
 
 
 __all__ = ["InvalidUpload", "PrivateQuery", "Request", "Service", "answer", "authorize",
