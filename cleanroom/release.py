@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
+from cleanroom.gate.model import SKETCH_SIZE
 from cleanroom.isolation import BASE, RowSystem, withheld_across, withheld_aggregates
 
 EXACT, PARTIAL = "exact", "partial"
@@ -175,7 +176,6 @@ def _across(rows: list[tuple[Any, ...]], width: int, cell_flags: int, at: int, k
     return kept, len(rows) - len(kept)
 
 
-SKETCH_SIZE = 4  # gate/threshold.SKETCH_SIZE: sketches hold 4k hashes
 
 
 def close_rows(people: list[list[int] | None], min_users: int,

@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.guard import as_condition, guard
-from cleanroom.gate.model import Requirement, SelectPlan
+from cleanroom.gate.model import COPY_META, Requirement, SelectPlan
 from cleanroom.gate.walk import combine, copy_tree, find_all
 
 
@@ -329,7 +329,6 @@ def few_people(ref: Ref, floor: int, k: int) -> exp.Expr:
 # The inner SELECT lists each person's patterns; a pattern held by 1 to k-1 people is *small*.
 PATTERNS = "__cr_x"
 MAX_BITS = 16  # patterns are packed below a person's hash: supports beyond are always withheld
-COPY_META = "cr_copy"  # rewrite.COPY: a SELECT the rewrite added (verify skips it)
 
 
 Vectors = dict[int, tuple[str | None, ...]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.model import COPY_META
 from cleanroom.gate.nodes import CONSTANTS
 from cleanroom.gate.walk import find_all
 
@@ -51,7 +52,6 @@ def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
 
 
 LIFTED = "__cr_unionflags_s"  # the one-row relation a guarded scalar subquery is read from
-COPY_META = "cr_copy"  # rewrite.COPY: a SELECT the rewrite added (its verify skips it)
 
 
 def _lift_subqueries(node: exp.Expr) -> exp.Expr | None:

@@ -30,7 +30,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.gate.model import Mode, SelectPlan
+from cleanroom.gate.model import COPY_META, SKETCH_SIZE, Mode, SelectPlan
 from cleanroom.gate.taint import (
     Reader,
     cte_body,
@@ -43,8 +43,6 @@ from cleanroom.gate.taint import (
 from cleanroom.gate.walk import combine, copy_tree, find_all
 
 MEET = "__cr_meet"
-SKETCH_SIZE = 4  # threshold.SKETCH_SIZE
-_COPY = "cr_copy"  # rewrite.COPY: verify skips what the rewrite added
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,7 @@ def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[
     if id(sel) in meets.flags:
         return meets.flags[id(sel)]
     relations = {n.alias_or_name: n for n in _relations(sel)}
-    mine = {s.key: _own(s, relations, copies) for s in found}
+    mine = {s.key: _own(s, copies) for s in found}
     every = {s.key: _every(s, relations, copies) for s in found}
     flags: dict[str, exp.Expr] = {}
     for i, s in enumerate(found):
@@ -227,7 +225,7 @@ def _relations(sel: exp.Select) -> list[exp.Expr]:
     return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
 
 
-def _own(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> exp.Expr:
+def _own(source: Source, copies: set[int]) -> exp.Expr:
     if source.subquery is None:
         return exp.column(MEET, table=source.key, quoted=True)
     return _value_records(source.subquery, copies)
@@ -259,6 +257,6 @@ def _value_records(sub: exp.Subquery, copies: set[int]) -> exp.Expr:
 
 def _marked(node: exp.Expr, copies: set[int]) -> exp.Expr:
     for sel in node.find_all(exp.Select):
-        sel.meta[_COPY] = True
+        sel.meta[COPY_META] = True
         copies.add(id(sel))
     return node

@@ -9,6 +9,12 @@ from sqlglot import exp
 
 from cleanroom.gate.ranges import Range
 
+# Meta of a SELECT the rewrite added or copied from one it rewrote: verify skips it.
+COPY_META = "cr_copy"
+# Sketches of people hold this many times k of the smallest person hashes
+# (threshold.sketch, meet.records; compared by release.close_rows and meet's flags).
+SKETCH_SIZE = 4
+
 
 class K(str, Enum):
     """What a value is, for the rules.

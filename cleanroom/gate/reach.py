@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.model import COPY_META
 from cleanroom.gate.taint import (
     OWN_TAINT,
     TAINT,
@@ -75,10 +76,10 @@ def read_taint(sel: exp.Select, alias: str, holder: exp.Expr | None = None,
         source = relation.copy()
         source.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
         for inner in source.find_all(exp.Select):
-            inner.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+            inner.meta[COPY_META] = True
     probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
         exp.column(TAINT, quoted=True)]), expressions=[exp.false()])).from_(source)
-    probe.meta["cr_copy"] = True
+    probe.meta[COPY_META] = True
     return exp.Coalesce(this=own, expressions=[exp.Subquery(this=probe), exp.false()])
 
 
@@ -110,10 +111,10 @@ def dropped_probe(body: exp.Expr) -> exp.Expr | None:
     copied = inner.copy()
     copied.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
     for sel in copied.find_all(exp.Select):
-        sel.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+        sel.meta[COPY_META] = True
     probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
         exp.column("__cr_d", quoted=True)]), expressions=[exp.false()])).from_(copied)
-    probe.meta["cr_copy"] = True
+    probe.meta[COPY_META] = True
     return exp.Subquery(this=probe)
 
 
@@ -141,8 +142,8 @@ def _tainted_probe(holder: exp.Expr) -> exp.Expr:
         source = exp.Subquery(this=holder.this.copy(),
                               alias=exp.TableAlias(this=exp.to_identifier("__cr_tr")))
         for sel in source.find_all(exp.Select):
-            sel.meta["cr_copy"] = True  # rewrite.COPY: verify skips what the rewrite added
+            sel.meta[COPY_META] = True
     probe = exp.select(exp.Coalesce(this=exp.Anonymous(this="bool_or", expressions=[
         exp.column(TAINT, quoted=True)]), expressions=[exp.false()])).from_(source)
-    probe.meta["cr_copy"] = True
+    probe.meta[COPY_META] = True
     return exp.Subquery(this=probe)

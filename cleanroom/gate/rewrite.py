@@ -25,7 +25,7 @@ from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.meet import Meets, find_meets, meet_flags, met_reader, passed_on
-from cleanroom.gate.model import Mode, QueryShape, SelectPlan
+from cleanroom.gate.model import COPY_META, Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
 from cleanroom.gate.passes import fill_patterns, links, pass_on, pass_through, passed_cells
@@ -52,7 +52,7 @@ def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | Non
     return support
 
 
-COPY = "cr_copy"  # meta of a SELECT the rewrite copied from one it rewrote (copies keep it)
+COPY = COPY_META
 
 
 def _mark_copy(node: exp.Expr) -> exp.Expr:

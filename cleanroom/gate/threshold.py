@@ -25,7 +25,7 @@ from cleanroom.gate import cells
 from cleanroom.gate.cells import BASE, Counts, both, either
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.meet import MEET, records
-from cleanroom.gate.model import SelectPlan
+from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
 from cleanroom.gate.walk import copy_tree
 
@@ -299,7 +299,6 @@ COMPARED = "__cr_p"
 SKETCH = "__cr_h"
 
 
-SKETCH_SIZE = 4  # sketches hold this many times k hashes (release.close_rows)
 
 
 def sketch(counts: Counts, k: int) -> exp.Expr:
