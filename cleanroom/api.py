@@ -152,12 +152,13 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         """The audit log (compliance): every decision, with rule codes and counts only, newest
         first; ``since``, ``action`` and ``party`` keep the entries that match, ``limit`` of
         them, and ``next_cursor`` asks for the page after (CONTRACT.md §4)."""
-        where = audit.AuditFilter(since.timestamp() if since else None, action, party, limit,
-                                  cursor)
+        # One entry past the page says whether there is a next one.
+        where = audit.AuditFilter(since.timestamp() if since else None, action, party,
+                                  limit + 1, cursor)
         entries = pipeline.read_audit(service, who, c, where)
-        more = len(entries) == limit
-        return AuditAnswer(entries=entries,
-                           next_cursor=str(entries[-1]["id"]) if more and entries else None)
+        page = entries[:limit]
+        more = len(entries) > limit
+        return AuditAnswer(entries=page, next_cursor=str(page[-1]["id"]) if more else None)
 
     from cleanroom.api_discovery import router as discovery  # these import this module
     from cleanroom.api_routes import router
