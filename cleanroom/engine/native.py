@@ -32,6 +32,7 @@ serves one session only and is closed after it.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -144,12 +145,20 @@ def _identity(path: Path) -> _Identity:
 
 
 class Instances:
-    """Fresh in-memory DuckDB instances, one opened ahead for each configuration in use."""
+    """Fresh in-memory DuckDB instances, one opened ahead for each configuration in use.
+
+    The one opened ahead is opened in a thread of its own. At interpreter exit (``close``, an
+    ``atexit`` hook) that thread is joined and every instance not taken is closed: a DuckDB
+    instance still opening, or still open, in a daemon thread while Python finalizes aborts the
+    process ("terminate called without an active exception", exit -6, duckdb/duckdb#13904),
+    which a one-shot CLI command hit after printing its answer."""
 
     def __init__(self) -> None:
         self._ready: dict[tuple[tuple[str, Any], ...], queue.SimpleQueue[
             duckdb.DuckDBPyConnection]] = {}
         self._lock = threading.Lock()
+        self._refills: set[threading.Thread] = set()
+        self._closed = False
 
     def take(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         key = tuple(sorted(config.items()))
@@ -159,18 +168,37 @@ class Instances:
             con = ready.get_nowait()
         except queue.Empty:
             con = duckdb.connect(":memory:", config=dict(config))
-        threading.Thread(target=self._refill, args=(ready, config), daemon=True).start()
+        with self._lock:
+            if not self._closed:
+                refill = threading.Thread(target=self._refill, args=(ready, config), daemon=True)
+                self._refills.add(refill)
+                refill.start()
         return con
 
-    @staticmethod
-    def _refill(ready: queue.SimpleQueue[duckdb.DuckDBPyConnection],
+    def _refill(self, ready: queue.SimpleQueue[duckdb.DuckDBPyConnection],
                 config: dict[str, Any]) -> None:
-        if ready.qsize() >= 1:
-            return
         try:
-            ready.put(duckdb.connect(":memory:", config=dict(config)))
+            if ready.qsize() < 1:
+                ready.put(duckdb.connect(":memory:", config=dict(config)))
         except duckdb.Error:
             pass  # the next session opens its own
+        finally:
+            with self._lock:
+                self._refills.discard(threading.current_thread())
+
+    def close(self) -> None:
+        """No more instances opened ahead; those not taken are closed."""
+        with self._lock:
+            self._closed = True
+            refills = list(self._refills)
+        for refill in refills:
+            refill.join()
+        for ready in self._ready.values():
+            while True:
+                try:
+                    ready.get_nowait().close()
+                except queue.Empty:
+                    break
 
 
 def attach_name() -> str:
@@ -181,3 +209,4 @@ def attach_name() -> str:
 
 CACHE = NativeCache()
 INSTANCES = Instances()
+atexit.register(INSTANCES.close)

@@ -62,3 +62,36 @@ def test_a_damaged_copy_is_rebuilt_on_next_use(tmp_path: Path) -> None:
     assert again == copy
     assert duckdb.connect(str(copy), read_only=True).execute(
         "SELECT COUNT(*) FROM data").fetchall() == [(100,)]
+
+
+def test_instances_opened_ahead_are_closed_at_exit() -> None:
+    """A DuckDB instance opening (or open) in a daemon thread while Python finalizes aborts the
+    process (duckdb/duckdb#13904; a CLI run exited -6 after printing its answer): ``close``,
+    registered with atexit, joins the thread that opens one ahead and closes what was not
+    taken; no instance is opened ahead after it."""
+    import threading
+
+    from cleanroom.engine.native import Instances
+
+    instances = Instances()
+    config = {"threads": 1}
+    instances.take(config).close()
+    instances.close()
+    assert not [t for t in threading.enumerate() if t.name != "MainThread" and t.daemon
+                and getattr(t, "_target", None) == instances._refill]
+    assert all(q.empty() for q in instances._ready.values())
+    before = threading.active_count()
+    instances.take(config).close()  # after close: served, nothing opened ahead
+    assert threading.active_count() == before and all(q.empty() for q in instances._ready.values())
+
+
+def test_a_process_that_takes_an_instance_exits_cleanly() -> None:
+    import subprocess
+    import sys
+
+    code = ("from cleanroom.engine.native import INSTANCES\n"
+            "INSTANCES.take({'threads': 1}).execute('SELECT 1').fetchall()\n")
+    for _ in range(5):  # exit at once, while the instance ahead is opening
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0 and "terminate" not in done.stderr, done.stderr
