@@ -389,7 +389,6 @@ def test_refused(loaded: Harness, canary: CanaryData, sql: str) -> None:
 
 def test_the_audit_of_these_attacks_holds_no_canary(loaded: Harness, canary: CanaryData) -> None:
     """Runs last in this file: every audited query names only the canaries its own SQL did."""
-    import json
 
     response = loaded.client.get("/v1/collaborations/acme-streamco/audit",
                                  headers=loaded.auth("reviewer"))
@@ -397,4 +396,4 @@ def test_the_audit_of_these_attacks_holds_no_canary(loaded: Harness, canary: Can
     for entry in response.json()["entries"]:
         detail = entry.get("detail") or {}
         sql = detail.get("sql", "") if isinstance(detail, dict) else ""
-        assert canary.leaks(json.dumps(entry), sql) == [], entry
+        assert canary.entry_leaks(entry, sql) == [], entry
