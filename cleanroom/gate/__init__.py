@@ -46,7 +46,7 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
 
     >>> cat = Catalog.of({"t": {"user_key": K.UID, "channel": K.DIM}})
     >>> check_query("SELECT channel, COUNT(*) AS n FROM t GROUP BY channel", cat, min_users=50).sql
-    'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT HASH("t"."user_key")) AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
+    'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."user_key") AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
     """
     tree = parse_query(sql)
     shape = analyse_query(tree, catalog)

@@ -70,18 +70,22 @@ class Counts:
     extra: dict[int, list[str]] = field(default_factory=dict)
     # aggregate id -> how many people hold the value an order statistic returns (``holders``)
     holders: dict[int, str] = field(default_factory=dict)
-    hashed_base: bool = False  # ``__cr_n`` counts ``hash(person)`` (``hash_counts``)
 
     def count(self, condition: exp.Expr | None) -> exp.Expr:
+        """``COUNT(DISTINCT person)`` of the rows where ``condition`` holds, as
+        ``COUNT(DISTINCT CASE WHEN condition THEN person END)``: the same number as a
+        ``FILTER``, which DuckDB 2.0 computes in about half the time (a filtered DISTINCT
+        aggregate takes its own pass; a CASE feeds the one distinct hash table)."""
         assert self.plan.uid_expr is not None
-        if condition is None and self.plan.one_row_per_person:
-            return exp.Count(this=exp.Star())  # each row is another person (people.py)
-        if condition is None and self.hashed_base:
-            return exp.Count(this=exp.Distinct(expressions=[_hash(self.plan.uid_expr.copy())]))
-        base = exp.Count(this=exp.Distinct(expressions=[self.plan.uid_expr.copy()]))
-        if condition is None:
-            return base
-        return exp.Filter(this=base, expression=exp.Where(this=condition))
+        if self.plan.one_row_per_person:  # each row is another person (people.py)
+            star = exp.Count(this=exp.Star())
+            if condition is None:
+                return star
+            return exp.Filter(this=star, expression=exp.Where(this=condition))
+        person = self.plan.uid_expr.copy()
+        if condition is not None:
+            person = exp.Case(ifs=[exp.If(this=condition, true=person)])
+        return exp.Count(this=exp.Distinct(expressions=[person]))
 
     def named(self, condition: exp.Expr, prefix: str) -> str:
         key = condition.sql(dialect="duckdb")
@@ -94,46 +98,6 @@ class Counts:
     def projections(self) -> list[exp.Expr]:
         return [exp.alias_(copy_tree(e), n, quoted=True, copy=False)
                 for n, e in self.expressions.items()]
-
-
-def _hash(node: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this="hash", expressions=[node])
-
-
-def hash_counts(counts: Counts, aggs: list[int], own: list[exp.Expr], *, compared: bool) -> None:
-    """Count people over ``hash(person)`` where that is fail-closed: a 64-bit key DuckDB
-    hashes and compares far faster than a 64-hex string (about a third less CPU per count).
-
-    A collision merges two people, so a count can only come out *lower* than the truth, and a
-    count only compared with the threshold (``< k``, or a part's 1 to k-1: a part with anyone
-    keeps at least one hash) then errs towards withholding. A difference between two counts
-    could come out lower too, and so could release two numbers a few people apart: so nothing
-    is hashed when two of the row's aggregates stand on different rows (``combines``: the
-    difference and combination checks subtract counts), when an order statistic counts its
-    holders, or when rows are compared with other rows (``compared``: a final set operation's
-    branches and their sketches). ``__cr_n`` stays exact when the query counts its people
-    itself (``own``: the SELECT's projections), as DuckDB then computes the identical exact
-    counts once."""
-    uid = counts.plan.uid_expr
-    if (compared or uid is None or counts.holders
-            or combines(vector_names(counts, aggs))):
-        return
-    for expression in counts.expressions.values():
-        count = expression.this if isinstance(expression, exp.Filter) else expression
-        distinct = count.this
-        distinct.set("expressions", [_hash(distinct.expressions[0])])
-    counts.hashed_base = not any(_counts_people(e, uid) for p in own for e in p.find_all(exp.Count))
-
-
-def _counts_people(count: exp.Count, uid: exp.Expr) -> bool:
-    """``COUNT(DISTINCT uid)`` (DuckDB binds an unqualified name to the same column)."""
-    inner = count.this
-    if not isinstance(inner, exp.Distinct) or len(inner.expressions) != 1:
-        return False
-    arg = inner.expressions[0]
-    if isinstance(arg, exp.Column) and isinstance(uid, exp.Column):
-        return arg.name == uid.name and (not arg.table or arg.table == uid.table)
-    return bool(arg == uid)
 
 
 def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],

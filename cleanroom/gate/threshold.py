@@ -107,8 +107,6 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
-    cells.hash_counts(counts, shape.aggregates, list(inner.expressions),
-                      compared=compared is not None or meet)
     inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
     for proj in counts.projections():
         inner.append("expressions", proj)
@@ -312,7 +310,7 @@ def sketch(counts: Counts, k: int) -> exp.Expr:
                                                       exp.Literal.number(SKETCH_SIZE * k)])
     parts: list[exp.Expr] = [smallest]
     for name in _compared_names(counts)[1:]:
-        condition = counts.expressions[name].args["expression"].copy()
+        condition = exp.Where(this=counts.conditions[name].copy())
         parts.append(exp.Filter(this=smallest.copy(), expression=condition))
     return exp.Anonymous(this="list_value", expressions=parts)
 
