@@ -16,7 +16,9 @@ alternating run by run so that load from other jobs hits them alike:
 - *raw*: the analyst's SQL on raw DuckDB over in-memory tables (the same rows, same threads);
 - *exact*: the same SQL through ``pipeline.run_sql`` (authorize, gate, lease, sandbox,
   threshold, audit: the code the HTTP route calls), no epsilon;
-- *dp*: the same SQL with ``epsilon`` (bounded contributions, noise), for the DP queries.
+- *dp*: the same SQL with ``epsilon`` (bounded contributions, noise), for the DP queries;
+- *raw+people*, for ``dp_sum`` only: raw DuckDB with ``COUNT(DISTINCT user_key)`` beside the
+  sum, the people count a threshold needs and the analyst's SQL does not ask for (``COUNTED``).
 
 Peak memory is the process's resident high-water mark (VmHWM) during each call, reset before
 it (``/proc/self/clear_refs``), so it includes what the raw tables hold in memory.
@@ -116,6 +118,12 @@ FROM impressions GROUP BY channel""",
     "dp_sum": "SELECT channel, SUM(cost) AS spend FROM impressions GROUP BY channel",
 }
 DP = ("dp_count", "dp_sum")
+# A second baseline where the analyst's SQL counts no people: raw DuckDB doing the work a
+# threshold cannot skip, the distinct people behind each group. It does not replace the
+# ratio to raw; it shows what that ratio is made of (the exact side counts people and the
+# people whose cost is non-zero, the sum's support).
+COUNTED = {"dp_sum": "SELECT channel, SUM(cost) AS spend, COUNT(DISTINCT user_key) AS people "
+                     "FROM impressions GROUP BY channel"}
 EPSILON = 1.0
 
 
@@ -241,6 +249,8 @@ def measure(name: str, sql: str, con: duckdb.DuckDBPyConnection, service: Servic
         "exact": lambda: run_sql(service, who, C, sql)}
     if name in DP:
         sides["dp"] = lambda: run_sql(service, who, C, sql, EPSILON)
+    if name in COUNTED:
+        sides["raw_people"] = lambda: con.execute(COUNTED[name]).fetchall()
     for fn in sides.values():  # warm-up: file cache, the verifier's checksum, plan caches
         fn()
     timed = {side: Timed([]) for side in sides}
@@ -284,6 +294,10 @@ def _line(name: str, timed: dict[str, Timed]) -> str:
             cells.append(f"{side} {t.median * 1e3:7.0f} ms {t.median / raw.median:5.2f}x "
                          f"(cpu {t.median_cpu * 1e3:6.0f} {t.median_cpu / raw.median_cpu:5.2f}x; "
                          f"aim {aim})")
+    if "raw_people" in timed:
+        t, exact = timed["raw_people"], timed["exact"]
+        cells.append(f"raw+people {t.median * 1e3:7.0f} ms (cpu {t.median_cpu * 1e3:6.0f}; "
+                     f"exact/it {exact.median_cpu / t.median_cpu:5.2f}x cpu)")
     peaks = " / ".join(f"{timed[s].peak / 2**20:.0f}" for s in timed)
     cells.append(f"peak RSS {'/'.join(timed)} {peaks} MiB")
     return "  ".join(cells)
