@@ -19,7 +19,7 @@ the same path, in this order, and only this module knows it:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +230,8 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
             session.run(step.sql, params=step.params), people_column=step.people_column,
             min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset,
             cell_flags=step.cell_flags, compare_rows=step.compare_rows)
-        return Released(list(thresholded.columns), thresholded.rows, thresholded.suppressed_rows,
+        return Released(_named(session, step, thresholded.columns), thresholded.rows,
+                        thresholded.suppressed_rows,
                         list(thresholded.row_status),
                         [list(c) for c in thresholded.withheld_cells])
     q = step.query
@@ -240,8 +241,29 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
         order=q.order, limit=q.limit, offset=q.offset, max_rows=service.limits.max_rows),
         params=step.params)
     # How many groups were held back is itself exact: under DP it is not released.
-    return Released(list(noised.columns), noised.rows, None, ["noised"] * len(noised.rows), [],
+    return Released(_named(session, step, noised.columns), noised.rows, None,
+                    ["noised"] * len(noised.rows), [],
                     noised.intervals, describe_plan(step.noise), noised.truncated)
+
+
+def _named(session: Session, step: ExactStep | NoisedStep, columns: Sequence[str]) -> list[str]:
+    return engine_names(session.names(step.named_by) if step.named_by is not None else None,
+                        columns)
+
+
+def engine_names(names: tuple[str, ...] | None, columns: Sequence[str]) -> list[str]:
+    """The released columns under the names the engine gives the analyst's own SQL (raw
+    DuckDB's header: ``count_star()``, a CTE column as its alias was spelled), where it can
+    tell them, one per column and all different; otherwise the gate's.
+
+    >>> engine_names(("channel", "count_star()"), ["channel", "COUNT(*)"])
+    ['channel', 'count_star()']
+    >>> engine_names(("n", "n"), ["n", "n_1"]), engine_names(None, ["a"])
+    (['n', 'n_1'], ['a'])
+    """
+    if names is None or len(names) != len(columns) or len(set(names)) != len(names):
+        return list(columns)
+    return list(names)
 
 
 def answer_body(query_id: str, table: Table, epsilon: float | None,
@@ -304,9 +326,12 @@ def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
         audit_decision(service, who, "check", exc, detail={"sql": sql})
         return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations])
     audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
+    described = _described(step)
+    described["columns"] = engine_names(
+        service.engine.names(tables_for(policy, {}), sql), described["columns"])
     return CheckAnswer.model_validate({
         "decision": "accepted", "violations": [], "epsilon": epsilon,
-        "min_users_per_row": policy.query_rules.min_users_per_row, **_described(step)})
+        "min_users_per_row": policy.query_rules.min_users_per_row, **described})
 
 
 def _described(step: Checked) -> dict[str, Any]:

@@ -78,6 +78,12 @@ class Session(Protocol):
         decide success, and for a planner's internal rows)."""
         ...
 
+    def names(self, sql: str) -> tuple[str, ...] | None:
+        """The names this engine gives the columns of ``sql`` (a query the gate accepted, as
+        the analyst wrote it), bound over empty tables of the same shapes: no row is read and
+        nothing runs. None when they cannot be told."""
+        ...
+
 
 class Engine(Protocol):
     @property
@@ -85,3 +91,7 @@ class Engine(Protocol):
 
     def session(self, tables: Sequence[TableSpec],
                 limits: Limits) -> AbstractContextManager[Session]: ...
+
+    def names(self, tables: Sequence[TableSpec], sql: str) -> tuple[str, ...] | None:
+        """``Session.names`` without a session (``check`` runs nothing)."""
+        ...

@@ -10,6 +10,7 @@ it plain table specs.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,13 +149,70 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits, *,
     return ExactResult(columns, rows)
 
 
+class Shapes:
+    """Empty in-memory databases, one per set of table shapes, that name a query's columns as
+    DuckDB does (``count_star()``, ``(sum(cost) / 100)``, a CTE column as its alias was
+    spelled), so that an answer's header is raw DuckDB's. Each holds views of no rows, has no
+    external access and a locked configuration; a query is only bound there (``sql()`` is
+    lazy: nothing runs), never executed."""
+
+    LIMIT = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cons: dict[tuple[Any, ...], duckdb.DuckDBPyConnection] = {}
+        atexit.register(self.close)
+
+    def names(self, tables: Sequence[TableSpec], sql: str) -> tuple[str, ...] | None:
+        key = tuple((t.name, tuple((c.name, c.sql_type) for c in t.columns)) for t in tables)
+        with self._lock:
+            con = self._cons.get(key)
+            if con is None:
+                if len(self._cons) >= self.LIMIT:
+                    self._cons.pop(next(iter(self._cons))).close()
+                con = self._cons[key] = _shapes(tables)
+            cursor = con.cursor()
+        try:
+            relation = cursor.sql(sql)
+            return None if relation is None else tuple(relation.columns)
+        except duckdb.Error:
+            return None
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._cons.values():
+                con.close()
+            self._cons.clear()
+
+
+def _shapes(tables: Sequence[TableSpec]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config={
+        "threads": 1, "memory_limit": "64MB", "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False, "python_enable_replacements": False})
+    for table in tables:
+        cols = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}" for c in table.columns)
+        con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+SHAPES = Shapes()
+
+
 @dataclass(frozen=True)
 class DuckDBSession:
     """``base.Session`` over one sandboxed connection."""
 
     con: duckdb.DuckDBPyConnection
     limits: Limits
+    tables: tuple[TableSpec, ...] = ()
     dialect: str = DIALECT
+
+    def names(self, sql: str) -> tuple[str, ...] | None:
+        return SHAPES.names(self.tables, sql)
 
     def run(self, sql: str, *, params: Params | None = None) -> ExactResult:
         return run(self.con, sql, self.limits, params=params)
@@ -173,4 +231,7 @@ class DuckDBEngine:
     @contextmanager
     def session(self, tables: Sequence[TableSpec], limits: Limits) -> Iterator[DuckDBSession]:
         with sandbox(tables, limits) as con:
-            yield DuckDBSession(con, limits)
+            yield DuckDBSession(con, limits, tuple(tables))
+
+    def names(self, tables: Sequence[TableSpec], sql: str) -> tuple[str, ...] | None:
+        return SHAPES.names(tables, sql)

@@ -47,6 +47,7 @@ class ExactStep:
     trusted: bool = False  # a planner's own SQL, not checked by the gate (verify re-reads it)
     cell_flags: int = 0  # hidden per-column withheld flags before the people count (gate)
     compare_rows: bool = False  # a final set operation: rows of branches are compared
+    named_by: str | None = None  # the analyst's SQL: the engine names the columns as for it
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class NoisedStep:
     epsilon: float
     params: Params | None = None
     bounded_by_gate: bool = True  # the gate's contribution bounding (verify re-checks it)
+    named_by: str | None = None  # the analyst's SQL: the engine names the columns as for it
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ WITH x AS (SELECT channel, user_key FROM impressions) SELECT * FROM x;
 -- name: ma_max_revenue
 -- family: member_aggregate
 -- expect: withheld
--- withheld: MAX(revenue)
+-- withheld: max(revenue)
 -- the maximum is person 101's clamped revenue (the bound): MAX is QUANTILE_DISC(x, 1.0), held by one
 SELECT MAX(revenue) FROM conversions;
 
@@ -291,7 +291,7 @@ SELECT quantile_cont(revenue, 1.0) AS q FROM conversions;
 -- name: ma_max_in_group
 -- family: member_aggregate
 -- expect: withheld
--- withheld: MAX(cost)
+-- withheld: max("cost")
 -- each channel's top cost is one impression's, held by fewer than k people
 SELECT channel, MAX(cost) FROM impressions GROUP BY channel;
 
@@ -303,7 +303,7 @@ SELECT array_agg(DISTINCT campaign) FROM impressions;
 -- name: ma_per_user_max_then_max
 -- family: member_aggregate
 -- expect: withheld
--- withheld: MAX(m)
+-- withheld: max(m)
 -- the per-person MAX is plain; the MAX across people of it is held by person 101 alone
 WITH u AS (SELECT user_key, MAX(revenue) AS m FROM conversions GROUP BY user_key)
 SELECT MAX(m) FROM u;
