@@ -312,7 +312,7 @@ def _combines_rows(sel: exp.Select, plans: dict[int, SelectPlan]) -> bool:
     if sel.args.get("group") is not None:
         return True
     return any(isinstance(n, (exp.AggFunc, exp.Window)) for p in sel.expressions
-               for n in find_all(p, (exp.AggFunc, exp.Window), stop=exp.Select))
+               for n in find_all(p, exp.AggFunc, exp.Window, stop=exp.Select))
 
 
 def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
