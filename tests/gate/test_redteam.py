@@ -101,7 +101,13 @@ def test_a_sum_over_released_groups_beside_a_total_does_not_decode_a_dropped_gro
     f"WITH {PER_CHANNEL} SELECT SUM(n) AS n FROM g",
     f"WITH {PER_CHANNEL} SELECT MIN(n) AS n FROM g",
     f"WITH {PER_CHANNEL} SELECT channel, n, LAG(n) OVER (ORDER BY n) AS prev FROM g",
-], ids=["count_of_groups", "sum_of_groups", "min_of_groups", "lag_over_groups"])
+    pytest.param("WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
+                 "WHERE campaign = 'CANARYCAMP3' GROUP BY campaign) SELECT COUNT(*) AS groups FROM g",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "open: a relation that lost every row leaves no row to carry the flag; "
+                     "COUNT(*) over it is 0, marked exact, where raw DuckDB has 1 (docs/gate.md)"))),
+], ids=["count_of_groups", "sum_of_groups", "min_of_groups", "lag_over_groups",
+        "count_of_groups_all_dropped"])
 def test_a_number_combined_from_released_groups_is_exact_or_withheld(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     """A number the threshold changed is never presented as exact: the 7-person channel is
