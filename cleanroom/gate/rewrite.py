@@ -219,7 +219,10 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     if counts is not None:
         # Read through an outer join, a relation that drops any row is tainted (see taint.py);
         # joined to people's rows, any row with non-NULL keys (a NULL key meets no row).
-        limits = Thresholds(run.limits.min_users, 1) if id(sel) in run.taint.outer_read \
+        limits = Thresholds(run.limits.min_users, 1,
+                            partition=run.taint.partitions.get(id(sel)),
+                            wide_floor=run.limits.floor) \
+            if id(sel) in run.taint.outer_read \
             else Thresholds(run.limits.min_users, 1, keyed=True) \
             if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))

@@ -107,6 +107,10 @@ class TaintMap:
         # Aggregations inner-joined to people's rows on their group keys (``_group_joined``):
         # a dropped group of any size with non-NULL keys drops the rows that would meet it.
         self.group_read: set[int] = set()
+        # Aggregations in ``outer_read``: the keys (output names) a drop is confined to, when
+        # every reader that combines their rows groups or partitions by those exact keys
+        # (``_combined_keys``); None: any drop taints every row.
+        self.partitions: dict[int, frozenset[str] | None] = {}
         self.clean_memo: dict[int, set[str]] = {}
         # (SELECT id, alias) -> the CTE or subquery node holding that source's query
         self.holders: dict[tuple[int, str], exp.Expr] = {}
@@ -129,9 +133,12 @@ class TaintMap:
         for sel in selects:
             outer = outer_sides(sel)
             joined = _group_joined(sel, plans)
+            combined = _combines_rows(sel, plans)
             for alias, body in found[id(sel)]:
                 if alias in outer:
                     self._outer(body)
+                elif combined:
+                    self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
                     self._outer(body, self.group_read)
             for sub in value_subqueries(sel):
@@ -215,16 +222,23 @@ class TaintMap:
                 found.add(proj.alias_or_name.lower())
         return found
 
-    def _outer(self, query: exp.Expr, into: set[int] | None = None) -> None:
+    def _outer(self, query: exp.Expr, into: set[int] | None = None, *,
+               keys: frozenset[str] | None = None) -> None:
         marked = self.outer_read if into is None else into
         for sel in branch_selects(query):
             plan = self.plans.get(id(sel))
+            if into is None:
+                known = self.partitions.get(id(sel), keys) if id(sel) in marked else keys
+                self.partitions[id(sel)] = None if known is None or keys is None \
+                    else known & keys
             if id(sel) in marked:
                 continue
             marked.add(id(sel))
             if plan is None or plan.mode is not Mode.ANONYMIZING:
+                names = _output_names(query)
                 for _, body in sources(sel):
-                    self._outer(body, into)
+                    passed = _passed_keys(sel, keys, names) if into is None else None
+                    self._outer(body, into, keys=passed)
 
     def tainted(self, sel: exp.Select) -> bool:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))
@@ -282,6 +296,123 @@ def _of_keys(node: exp.Expr, plan: SelectPlan) -> bool:
     if isinstance(node, (exp.Column, exp.AggFunc, exp.Window, exp.Subquery, exp.Select)):
         return False
     return all(_of_keys(child, plan) for child in node.iter_expressions())
+
+
+def _combines_rows(sel: exp.Select, plans: dict[int, SelectPlan]) -> bool:
+    """Whether a SELECT over thresholded rows combines several of them into one number (an
+    aggregate, GROUP BY, a window): then a row its source dropped, of any size, is missing
+    from that number, and the number beside the same total (a CTE, a value subquery, a
+    UNION ALL branch) is the dropped group's own (``SUM(n)`` over per-channel counts is the
+    total minus the 7-person channel; ``tests/gate/test_redteam.py``). So the source is read
+    like an outer join's NULL side: any drop taints it (the flag says only that some group
+    was dropped, the existence bit outer joins already carry)."""
+    plan = plans.get(id(sel))
+    if plan is None or plan.mode is not Mode.ANON:
+        return False
+    if sel.args.get("group") is not None:
+        return True
+    return any(isinstance(n, (exp.AggFunc, exp.Window)) for p in sel.expressions
+               for n in find_all(p, exp.AggFunc, exp.Window, stop=exp.Select))
+
+
+def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
+    """Exact keys of source ``alias`` that a SELECT combining its rows groups by (and every
+    window partitions by), when it reads that source alone: a row the source dropped then
+    changes only rows of its own partition by those keys. A partition coarser than the groups
+    (some group items are computed, and left out) is still safe: a dropped row's group, if it
+    stands, holds another row of that partition, which carries the flag. None: any row."""
+    if single_source(sel) != alias:
+        return None
+    windows = [w for p in sel.expressions for w in find_all(p, exp.Window, stop=exp.Select)]
+    lists = [list(w.args.get("partition_by") or []) for w in windows]
+    group = sel.args.get("group")
+    if group is not None:
+        lists.append([_positional(sel, g) for g in group.expressions])
+    elif any(isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
+             for p in sel.expressions for n in find_all(p, exp.AggFunc, stop=exp.Select)):
+        return None  # a total over every row
+    found: frozenset[str] | None = None
+    for items in lists:
+        names = {i.name.lower() for i in items if isinstance(i, exp.Column)
+                 and isinstance(i.this, exp.Identifier) and i.table in ("", alias)
+                 and i.name.lower() in clean}
+        found = frozenset(names) if found is None else found & names
+    return found or None
+
+
+def _positional(sel: exp.Select, item: exp.Expr) -> exp.Expr:
+    """``GROUP BY 2``: the second projection's expression."""
+    if isinstance(item, exp.Literal) and item.is_int and 1 <= int(item.name) <= len(
+            sel.expressions):
+        proj = sel.expressions[int(item.name) - 1]
+        return proj.unalias() if isinstance(proj, exp.Alias) else proj
+    return item
+
+
+def _output_names(node: exp.Expr) -> list[str] | None:
+    """A query's output column names in order (``*`` expanded through its one source's own
+    names), or None when they cannot be told."""
+    if isinstance(node, exp.Subquery):
+        return _output_names(node.this)
+    if isinstance(node, exp.SetOperation):
+        return _output_names(branch_selects(node)[0])
+    if not isinstance(node, exp.Select):
+        return None
+    found: list[str] = []
+    for proj in node.expressions:
+        if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column)
+                                          and isinstance(proj.this, exp.Star)):
+            inner = _source_names(node)
+            if inner is None:
+                return None
+            found += [n for n, _ in inner]
+        else:
+            found.append(proj.alias_or_name.lower())
+    return found
+
+
+def _source_names(sel: exp.Select) -> list[tuple[str, str]] | None:
+    only = single_source(sel)
+    body = next((b for a, b in sources(sel) if a == only), None) if only else None
+    names = _output_names(body) if body is not None else None
+    return [(n, n) for n in names] if names is not None else None
+
+
+def _passed_keys(sel: exp.Select, keys: frozenset[str] | None, names: list[str] | None
+                 ) -> frozenset[str] | None:
+    """The source's names of ``keys`` when ``sel`` (maybe a branch of a set operation whose
+    output ``names`` are those of its first branch) passes its one source's rows on, each
+    key column as it is: a drop confined to a key's partition stays confined there."""
+    if keys is None or names is None or len(set(names)) != len(names) or any(
+            sel.args.get(a) for a in ("group", "having", "qualify", "distinct", "limit",
+                                      "offset", "joins", "laterals")):
+        return None
+    only = single_source(sel)
+    if only is None or any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery))
+                           for p in sel.expressions for n in p.walk()):
+        return None
+    mine: list[tuple[str, str | None]] = []
+    for proj in sel.expressions:
+        if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column)
+                                          and isinstance(proj.this, exp.Star)):
+            inner = _source_names(sel)
+            if inner is None:
+                return None
+            mine += [(n, c) for n, c in inner]
+            continue
+        value = proj.unalias() if isinstance(proj, exp.Alias) else proj
+        column = value.name.lower() if isinstance(value, exp.Column) and value.table in (
+            "", only) else None
+        mine.append((proj.alias_or_name.lower(), column))
+    if len(mine) != len(names):
+        return None
+    found = set()
+    for key in keys:
+        column = mine[names.index(key)][1] if key in names else None
+        if column is None:
+            return None
+        found.add(column)
+    return frozenset(found)
 
 
 def _group_joined(sel: exp.Select, plans: dict[int, SelectPlan]) -> set[str]:

@@ -40,6 +40,9 @@ class Thresholds:
     min_users: int
     floor: int  # release.counted_floor(min_users)
     keyed: bool = False  # only rows whose group keys are all non-NULL count as dropped
+    # a drop taints only the rows of its partition by these output names (taint.partitions)
+    partition: frozenset[str] | None = None
+    wide_floor: int = 0  # with a partition: the floor of drops that still taint every row
 
 
 def outer_ref(name: str) -> exp.Expr:
@@ -343,11 +346,19 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                   for key in group.expressions])
     inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
+    wide = cells.few_people(ref, limits.wide_floor or limits.floor, k)
     if inner_row is not None:
         enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
         dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
-    inner.append("expressions", exp.alias_(cells.bool_or(dropped, window=True), DROPPED,
-                                           quoted=True, copy=False))
+        wide = either(wide, both(enough.copy(), exp.Paren(this=copy_tree(inner_row))))
+    flag = cells.bool_or(dropped, window=True)
+    keys = _partition_keys(inner, outer, limits.partition)
+    if keys:
+        # Readers that combine the rows see a drop of any size in its partition; every
+        # other reader keeps the relation-wide flag of the drops it always saw.
+        flag.this.set("partition_by", keys)
+        flag = either(flag, cells.bool_or(wide, window=True))
+    inner.append("expressions", exp.alias_(flag, DROPPED, quoted=True, copy=False))
     taint = [f for f in cell_flags if f is not None] + [outer_ref(DROPPED)]
     running = _running_lost(inner, ref, k, inner_flags, inner_row)
     if running is not None:
@@ -377,6 +388,28 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                                          exp.Paren(this=touched.copy()))
         conditions.append(exp.Paren(this=kept))
     outer.set("where", exp.Where(this=both(*conditions)))
+
+
+def _partition_keys(inner: exp.Select, outer: exp.Select, names: frozenset[str] | None
+                    ) -> list[exp.Expr]:
+    """The inner SELECT's group key expressions behind the output columns ``names`` (every
+    one an inner key passed on as it is), or [] (the drop flag then spans the relation)."""
+    if not names:
+        return []
+    group = inner.args.get("group")
+    keys = {g.sql() for g in group.expressions} if group is not None else set()
+    by_alias = {p.alias_or_name: p for p in inner.expressions if isinstance(p, exp.Alias)}
+    found: list[exp.Expr] = []
+    for name in sorted(names):
+        proj = next((p for p in outer.expressions if p.alias_or_name.lower() == name), None)
+        ref = proj.this if isinstance(proj, exp.Alias) else None
+        if not (isinstance(ref, exp.Column) and ref.table == INNER and ref.name in by_alias):
+            return []
+        key = by_alias[ref.name].this
+        if key.sql() not in keys:
+            return []
+        found.append(copy_tree(key))
+    return found
 
 
 # -- running counts inside the query (running.py) --------------------------------------------

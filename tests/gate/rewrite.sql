@@ -27,8 +27,8 @@ SELECT channel, SUM(CASE WHEN cost > 4 THEN 1 ELSE 0 END) AS pricey FROM impress
 SELECT campaign, COUNT(*) AS n FROM impressions GROUP BY campaign HAVING COUNT(*) > 400;
 
 -- name: intermediate_threshold
--- why: an aggregation inside a CTE keeps only groups with enough people, and taints (__cr_w) the final cell when it dropped a group of 25 to 49 people
--- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_d" AS "__cr_w" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COALESCE(BOOL_OR(COUNT(DISTINCT "impressions"."user_key") BETWEEN 25 AND 49) OVER (), FALSE) AS "__cr_d" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top, COALESCE(BOOL_OR(COALESCE("c"."__cr_w", FALSE)), FALSE) AS "__cr_w0" FROM c
+-- why: an aggregation inside a CTE keeps only groups with enough people; a SELECT that combines its rows (MAX over them) is tainted (__cr_w) when it dropped any group, of 1 to 49 people, since the dropped group is missing from the number
+-- output: WITH c AS (SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_d" AS "__cr_w" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "impressions"."user_key") AS "__cr_n", COALESCE(BOOL_OR(COUNT(DISTINCT "impressions"."user_key") BETWEEN 1 AND 49) OVER (), FALSE) AS "__cr_d" FROM impressions GROUP BY channel) AS __cr_q WHERE "__cr_q"."__cr_n" >= 50) SELECT MAX(n) AS top, COALESCE(BOOL_OR(COALESCE("c"."__cr_w", FALSE)), FALSE) AS "__cr_w0" FROM c
 WITH c AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel) SELECT MAX(n) AS top FROM c;
 
 -- name: per_user_cte_carries_people
