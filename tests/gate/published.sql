@@ -4426,15 +4426,14 @@ LEFT JOIN user_delivery c3 ON t.user_key = c3.user_key
 GROUP BY 1,2,3;
 
 -- name: adhbi_video_asset_last_impression
--- source: github.com/google/ads-bi-suite sql/adh_bi_calc_video_asset.sql (device_id as user_key, app as ad_product, the YouTube video as the creative, the app's BI table as the brand's per-person first conversion and revenue within 2 / 7 / 30 days of it; UNIX_MICROS(TIMESTAMP(install_date)) >= query_time as epoch_us)
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_video_asset.sql (device_id as user_key, app and inventory as ad_product, the YouTube video as the creative, the app's BI table as the brand's per-person first conversion and revenue within 2 / 7 / 30 days of it; UNIX_MICROS(TIMESTAMP(install_date)) >= query_time as epoch_us)
 -- idiom: ROW_NUMBER() OVER (PARTITION BY device, app ORDER BY time DESC) = 1 in a subquery, SELECT * of it, INNER JOIN USING (device, app) to a per-device table, SUM(IFNULL(x, 0)) by video, campaign and inventory
 -- legit
--- currently: refused function_not_allowed (epoch_us)
 -- people: column users
 WITH user_last_impr AS (
   SELECT *
   FROM (
-      SELECT impr.user_key, impr.campaign, impr.ad_product AS app_id, impr.device AS inventory,
+      SELECT impr.user_key, impr.campaign, impr.ad_product AS app_id, impr.ad_product AS inventory,
         impr.creative AS video_id, impr.ts AS query_time,
         ROW_NUMBER() OVER (PARTITION BY impr.user_key, impr.ad_product ORDER BY impr.ts DESC) AS rank
       FROM impressions impr
@@ -4474,22 +4473,22 @@ WHERE epoch_us(install_date) >= epoch_us(query_time)
 GROUP BY 1, 2, 3;
 
 -- name: adhbi_demographics_retention
--- source: github.com/google/ads-bi-suite sql/adh_bi_calc_demo.sql (gender / age group from the impression as the CRM's age band and region joined on the person, device_id as user_key, app as ad_product, the BI table as the brand's per-person first conversion and revenue within 7 days of it)
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_demo.sql (gender / age group from the impression as the CRM's region and age band (two bands) joined on the person, device_id as user_key, app as DSP or sponsored ads, the BI table as the brand's per-person first conversion and revenue within 7 days of it)
 -- idiom: a per-impression demographic CTE (no aggregation, repeated rows per person), INNER JOIN USING (device_id, app_id) to a per-device table, COUNT(distinct device_id) and SUM(IFNULL(x, 0)) by demographics
 -- legit
--- currently: refused function_not_allowed (epoch_us)
 -- people: column users
 WITH demo AS (
-  SELECT impr.user_key, impr.ad_product AS app_id, s.region AS gender_name, s.age_band AS age_group_name, impr.ts AS query_time
+  SELECT impr.user_key, CASE WHEN impr.ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, s.region AS gender_name,
+    CASE WHEN s.age_band IN ('18-24', '25-34') THEN 'under 35' ELSE '35+' END AS age_group_name, impr.ts AS query_time
   FROM impressions impr
   LEFT JOIN (SELECT DISTINCT user_key, region, age_band FROM segments) s ON s.user_key = impr.user_key
   WHERE impr.user_key IS NOT NULL
 ),
 bi AS (
-  SELECT user_key, ad_product AS app_id, 'new' AS user_type, 'web' AS platform, MIN(ts) AS install_date,
-    1 AS day7_retention, 0 AS day7_revenue
+  SELECT user_key, CASE WHEN ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, 'new' AS user_type, 'web' AS platform,
+    MIN(ts) AS install_date, 1 AS day7_retention, 0 AS day7_revenue
   FROM clicks
-  GROUP BY user_key, ad_product
+  GROUP BY user_key, 2
 )
 SELECT
   user_type,
