@@ -31,6 +31,7 @@ class Kind(str, Enum):
 
 ColumnType = Literal["VARCHAR", "TIMESTAMP", "DATE", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"]
 NUMERIC_TYPES = frozenset({"INTEGER", "BIGINT", "DOUBLE"})
+WHOLE_TYPES = frozenset({"INTEGER", "BIGINT"})  # stored whole (uploads are cast to the type)
 
 
 class Frozen(BaseModel):

@@ -320,7 +320,7 @@ def _total(found: Range | None) -> Range | None:
     if found is None or not found.bounded or found.values is not None or found.empty:
         return None
     return Range(-math.inf if found.lo < 0 else 0.0, math.inf if found.hi > 0 else 0.0,
-                 found.integer, total_of=(found.lo, found.hi))
+                 found.integer, total_of=(found.lo, found.hi), tally=found.indicator)
 
 
 def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list[exp.Expr],

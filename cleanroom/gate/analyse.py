@@ -55,16 +55,21 @@ class Catalog:
     bounds: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     # Column types as the sandbox's views give them; a column without one has none known.
     types: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Metric columns stored as whole numbers (an INTEGER column of the policy), by dataset.
+    whole: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tables: dict[str, dict[str, K]],
            bounds: dict[str, dict[str, tuple[float, float]]] | None = None, *,
-           types: dict[str, dict[str, str]] | None = None) -> Catalog:
+           types: dict[str, dict[str, str]] | None = None,
+           whole: dict[str, set[str]] | None = None) -> Catalog:
         return cls({name.lower(): cols for name, cols in tables.items()},
                    {name.lower(): {c.lower(): b for c, b in cols.items()}
                     for name, cols in (bounds or {}).items()},
                    {name.lower(): {c.lower(): t for c, t in cols.items()}
-                    for name, cols in (types or {}).items()})
+                    for name, cols in (types or {}).items()},
+                   {name.lower(): frozenset(c.lower() for c in cols)
+                    for name, cols in (whole or {}).items()})
 
 
 def analyse_query(tree: exp.Expr, catalog: Catalog, *, private: bool = False) -> QueryShape:
@@ -119,6 +124,7 @@ class _Analyser(FromClause):
         self.private = private
         self.catalog_tables = catalog.tables
         self.catalog_bounds = catalog.bounds
+        self.catalog_whole = catalog.whole
         self.problems: list[Violation] = []
         self.plans: dict[int, SelectPlan] = {}
         self.tables: set[str] = set()
@@ -310,13 +316,20 @@ class _Analyser(FromClause):
                 self.fail("unsupported_syntax", distinct, "DISTINCT ON")
             # Aggregates without GROUP BY make one row: DISTINCT changes nothing.
             return (Mode.ANONYMIZING if aggregated else Mode.ROW), None, {}, []
-        kinds = [rules.check(k, Ctx(Mode.ROW)) for k in keys]
+        marks = []
+        kinds = []
+        for key in keys:
+            marks.append(len(rules.problems))
+            kinds.append(rules.check(key, Ctx(Mode.ROW)))
+        marks.append(len(rules.problems))
         uid_keys = [k for k, kind in zip(keys, kinds) if kind is K.UID]
-        for key, kind in zip(keys, kinds):
+        for i, (key, kind) in enumerate(zip(keys, kinds)):
             # Beside user_key a metric key stays with its person (a per-conversion row keeps
             # its revenue, still a metric); across people its values would be output.
-            if kind is K.MET and not uid_keys:
+            if kind is K.MET and not uid_keys and not _tally(rules, key):
                 self.fail("metric_group_key", key)
+            elif not uid_keys:
+                _as_group_key(rules.problems, marks[i], marks[i + 1], key)
         if uid_keys and group is None:
             return Mode.ROW, None, {}, []
         if uid_keys:
@@ -508,3 +521,18 @@ def _unnamed(sel: exp.Select) -> bool:
             return True
         node = node.parent
     return False
+
+
+def _as_group_key(problems: list[Violation], start: int, end: int, key: exp.Expr) -> None:
+    """A group key across people that transforms a metric (``GROUP BY ROUND(cost, 0)``, AMC's
+    rounded cost) is a metric group key too: its violation is added beside the transform's,
+    so the answer names the rewrite (constant CASE buckets). Both refuse."""
+    if any(problems[i].rule == "metric_transform" for i in range(start, end)):
+        problems.append(at("metric_group_key", key))
+
+
+def _tally(rules: ExpressionRules, key: exp.Expr) -> bool:
+    """A person's SUM of a 0/1 metric (AMC's frequency, SUM(impressions) per user) is a count
+    of the person's rows, as COUNT(*) FILTER (WHERE impressions = 1) is: it may be a group key."""
+    found = rules.range_of(key)
+    return found is not None and found.tally

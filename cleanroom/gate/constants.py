@@ -84,10 +84,14 @@ def constant_result(sel: exp.Select, sources: list[Rel]) -> Rows | None:
         return None
     names = [n.lower() for n, _ in sources[0].columns]
     picked = [p.unalias() for p in sel.expressions]
-    if not all(isinstance(p, exp.Column) and p.name.lower() in names for p in picked):
+    # Each output is one of the relation's columns or a literal label (AMC's campaign lists
+    # tagged with a category: SELECT campaign_id, 'Display' AS category FROM display).
+    if not picked or not all(isinstance(p, exp.Column) and p.name.lower() in names
+                             or not isinstance(p, exp.Column) and constant_cell(p)
+                             for p in picked):
         return None
-    columns = [names.index(p.name.lower()) for p in picked]
-    return tuple(tuple(row[i] for i in columns) for row in sources[0].rows)
+    return tuple(tuple(row[names.index(p.name.lower())] if isinstance(p, exp.Column) else p
+                       for p in picked) for row in sources[0].rows)
 
 
 def _key_value(cell: exp.Expr, index: int) -> tuple[str, object]:

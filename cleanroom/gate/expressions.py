@@ -359,6 +359,12 @@ class ExpressionRules(ValueRules):
             return K.MET  # noised: still a metric, clamped to its public range where summed
         return self.fail("metric_transform", node, node.key)
 
+    def _tally(self, node: exp.Expr) -> bool:
+        """A person's SUM of a 0/1 metric: a count of the person's rows (``Range.tally``), so
+        a label may be made of it (AMC's CONCAT('frequency_', impressions))."""
+        found = self.range_of(node)
+        return found is not None and found.tally
+
     def _scaling(self, node: exp.Expr, kinds: list[K]) -> bool:
         factor = node.expression if kinds[1] is K.CONST else (
             node.this if kinds[0] is K.CONST and isinstance(node, exp.Mul) else None)
@@ -383,6 +389,7 @@ class ExpressionRules(ValueRules):
         if unit is not None:
             return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
+        kinds = [K.CNT if k is K.MET and self._tally(a) else k for a, k in zip(arguments(node), kinds)]
         if K.UID in kinds:
             first = 1 if key == "ConcatWs" else 0
             if ctx.uid_in_case and key in SUB_KEYS and sub_key(kinds, first):

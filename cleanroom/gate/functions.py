@@ -31,7 +31,7 @@ extract(hour from x);
 dayofweek(x); dayofmonth(x); dayofyear(x); weekofyear(x); week(x); month(x); year(x); quarter(x);
 day(x); hour(x);
 minute(x); isodow(x); yearweek(x); strftime(x, '%Y'); try_strptime(x, '%Y'); epoch(x); epoch_ms(x);
-to_timestamp(x);
+epoch_us(x); to_timestamp(x);
 date_add(x, INTERVAL 1 DAY); current_date; now(); current_timestamp; last_day(x); monthname(x); dayname(x);
 time_bucket(INTERVAL 1 DAY, x); make_date(x, y, z); age(x, y);
 len(x); array_length(x); list_distinct(x); list_sort(x); array_to_string(x, '>'); list_slice(x, 1, 2);

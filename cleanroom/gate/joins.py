@@ -33,6 +33,7 @@ class FromClause:
 
     catalog_tables: dict[str, dict[str, K]]
     catalog_bounds: dict[str, dict[str, tuple[float, float]]]
+    catalog_whole: dict[str, frozenset[str]]
     problems: list[Violation]
     tables: set[str]
     _anonymous: int
@@ -107,7 +108,8 @@ class FromClause:
             return alias, env[name]
         if name in self.catalog_tables:
             self.tables.add(name)
-            return alias, _catalog_rel(self.catalog_tables[name], self.catalog_bounds.get(name, {}))
+            return alias, _catalog_rel(self.catalog_tables[name], self.catalog_bounds.get(name, {}),
+                                       self.catalog_whole.get(name, frozenset()))
         line, col = position(node)
         self.problems.append(unknown("unknown_table", name, [*self.catalog_tables, *env],
                                      line=line, col=col,
@@ -292,12 +294,14 @@ def group_columns(sel: exp.Select, columns: list[tuple[str, K]], keys: list[exp.
     return tuple(dict.fromkeys(columns[i][0] for i in found if i is not None))
 
 
-def _catalog_rel(columns: dict[str, K], bounds: dict[str, tuple[float, float]]) -> Rel:
+def _catalog_rel(columns: dict[str, K], bounds: dict[str, tuple[float, float]],
+                 whole: frozenset[str] = frozenset()) -> Rel:
     cols = [(name.lower(), kind) for name, kind in columns.items()]
     uid = next(n for n, k in cols if k is K.UID)
     kinds = dict(cols)
-    ranges = {n.lower(): Range(float(lo), float(hi)) for n, (lo, hi) in bounds.items()
-              if kinds.get(n.lower()) is K.MET}
+    ranges = {n.lower(): Range(float(lo), float(hi),
+                               indicator=n.lower() in whole and (float(lo), float(hi)) == (0.0, 1.0))
+              for n, (lo, hi) in bounds.items() if kinds.get(n.lower()) is K.MET}
     return Rel(cols, bearing=True, uid_column=uid, base=True, ranges=ranges)
 
 

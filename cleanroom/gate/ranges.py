@@ -43,6 +43,12 @@ class Range:
     # A per-person total (a per-user SUM) of values in this range: its own range is unbounded,
     # but two totals of values on the same scale are on the same scale (``values.union_column``).
     total_of: tuple[float, float] | None = field(default=None, repr=False)
+    # A metric stored as a whole number and clamped to [0, 1] (AMC's impressions, a 0/1
+    # conversions column): each value is 0 or 1. ``tally``: a per-person SUM of one, which
+    # counts the person's rows where it is 1 (COUNT(*) FILTER (WHERE m = 1)). Neither changes
+    # what a range is (not compared): only group keys and scalar functions read them.
+    indicator: bool = field(default=False, repr=False, compare=False)
+    tally: bool = field(default=False, repr=False, compare=False)
 
     @property
     def bounded(self) -> bool:

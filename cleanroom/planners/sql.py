@@ -15,7 +15,7 @@ from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rewrite import rewrite_inner
 from cleanroom.planners.base import ExactStep, NoisedStep, Plan, SqlStep, only
-from cleanroom.policy import Column, Kind, Policy
+from cleanroom.policy import WHOLE_TYPES, Column, Kind, Policy
 from cleanroom.privacy.dp_release import describe_noise, noise_plan
 from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
 from cleanroom.privacy.mechanisms import NoisePlan
@@ -46,6 +46,9 @@ def catalog_for(policy: Policy) -> Catalog:
                        for name, ds in policy.datasets.items()},
                       types={name: {c: view_type(c, col)
                                     for c, col in ds.columns.items()}
+                             for name, ds in policy.datasets.items()},
+                      whole={name: {c for c, col in ds.columns.items()
+                                    if col.kind is Kind.METRIC and col.sql_type in WHOLE_TYPES}
                              for name, ds in policy.datasets.items()})
 
 

@@ -3698,3 +3698,972 @@ SELECT
 FROM segment_summary
 ORDER BY unique_users DESC, audience_segment_id, audience_segment_name
 LIMIT 100;
+
+-- Entries added for issue 8 point 2 (outside SQL, sources not used above): the AMC SQL guide's
+-- examples, its query-optimization guide and playbooks (advertising.amazon.com/API/docs/en-us/
+-- guides/amazon-marketing-cloud, read from the github.com/idealerror/amazon-ads-api-docs mirror),
+-- and Google's ads-bi-suite ADH files not used above.
+
+-- name: amcsql_rounded_cost_group_by
+-- source: AMC SQL guide, "AMC SQL examples", "Rounded cost as GROUP BY" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/amc-sql/examples; github.com/idealerror/amazon-ads-api-docs en-us/guides/amazon-marketing-cloud/amc-sql/examples.md)
+-- idiom: a rounded metric as a group key
+-- refuse: metric_group_key
+-- why: the key would be a metric's values (the policy lets metrics out only through SUM/AVG/COUNT); the hint names the rewrite, bucketing in a CASE with constant labels (next entry)
+SELECT
+  ad_product AS advertiser,
+  ROUND(cost, 0) AS rounded_supply_cost,
+  SUM(impressions) AS impressions,
+  SUM(cost) AS supply_cost
+FROM impressions
+GROUP BY advertiser, rounded_supply_cost;
+
+-- name: amcsql_rounded_cost_buckets_rewrite
+-- source: AMC SQL guide, "AMC SQL examples", "Rounded cost as GROUP BY" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/amc-sql/examples), with the rewrite the refusal above names: the cost bucketed in a CASE with constant labels
+-- idiom: CASE buckets of a metric with constant labels as the group key
+-- legit
+-- people: SELECT ad_product, CASE WHEN cost < 1 THEN '0' WHEN cost < 3 THEN '1-2' WHEN cost < 6 THEN '3-5' ELSE '6+' END, COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2
+SELECT
+  ad_product AS advertiser,
+  CASE WHEN cost < 1 THEN '0' WHEN cost < 3 THEN '1-2' WHEN cost < 6 THEN '3-5' ELSE '6+' END AS rounded_supply_cost,
+  SUM(impressions) AS impressions,
+  SUM(cost) AS supply_cost
+FROM impressions
+GROUP BY advertiser, rounded_supply_cost;
+
+-- name: amcsql_impressions_by_hour
+-- source: AMC SQL guide, "AMC SQL examples", "Impressions aggregated on the hour" (advertiser as ad_product)
+-- idiom: EXTRACT(HOUR FROM ts) as a group key referred to by its alias
+-- legit
+-- people: SELECT ad_product, EXTRACT(HOUR FROM ts), COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2
+SELECT
+  ad_product AS advertiser,
+  EXTRACT(HOUR FROM ts) AS impression_date_hour,
+  SUM(impressions) AS impressions
+FROM impressions
+GROUP BY advertiser, impression_date_hour;
+
+-- name: amcsql_frequency_buckets
+-- source: AMC SQL guide, "AMC SQL examples", "Impression user frequency counting" (advertiser as ad_product)
+-- idiom: IF(per-user count < 10, CONCAT('frequency_', count), 'frequency_10+') as the bucket label
+-- legit
+-- people: column users_in_bucket
+SELECT
+  ad_product AS advertiser,
+  IF(impressions < 10, CONCAT('frequency_', impressions), 'frequency_10+') AS frequency_buckets,
+  COUNT(DISTINCT user_key) AS users_in_bucket
+FROM (
+    SELECT ad_product, user_key, SUM(impressions) AS impressions
+    FROM impressions
+    GROUP BY ad_product, user_key
+)
+GROUP BY ad_product, frequency_buckets;
+
+-- name: amcsql_aggregation_by_brand
+-- source: AMC SQL guide, "AMC SQL examples", "Aggregation by Brand" (SIMILAR TO as regexp_matches; the DSP campaigns as BRAND_A)
+-- idiom: IF(regexp on a dimension, label, label) as a group key
+-- legit
+-- people: SELECT ad_product, IF(regexp_matches(campaign, '^dsp_.*'), 'BRAND_A', 'BRAND_OTHER'), COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2
+SELECT
+  ad_product AS advertiser,
+  IF(regexp_matches(campaign, '^dsp_.*'), 'BRAND_A', 'BRAND_OTHER') AS brand,
+  SUM(impressions) AS impressions
+FROM impressions
+GROUP BY advertiser, brand;
+
+-- name: amcsql_joining_two_datasets
+-- source: AMC SQL guide, "AMC SQL examples", "Joining two data sets" (USING (request_tag) as the person, campaign and hour of the click, our rows have no impression id)
+-- idiom: LEFT JOIN of impressions and clicks, SUM of each side's metric, a column named like its table
+-- legit
+-- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions GROUP BY 1
+SELECT
+  impressions.campaign,
+  SUM(impressions.impressions) AS impressions,
+  SUM(clicks) AS clicks
+FROM impressions
+LEFT JOIN clicks
+  ON impressions.user_key = clicks.user_key AND impressions.campaign = clicks.campaign
+ AND date_trunc('hour', impressions.ts) = date_trunc('hour', clicks.ts)
+GROUP BY impressions.campaign;
+
+-- name: amcopt_array_contains_filter
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the ARRAY_CONTAINS filter (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/amc-sql/how-to-opt-amc-sql-queries; github.com/idealerror/amazon-ads-api-docs en-us/guides/amazon-marketing-cloud/amc-sql/how-to-opt-amc-sql-queries.md); attributed events as clicks
+-- idiom: ARRAY_CONTAINS(ARRAY[...], campaign) as a campaign filter
+-- legit
+-- people: column users
+SELECT
+  campaign,
+  COUNT(DISTINCT user_key) AS users
+FROM clicks
+WHERE ARRAY_CONTAINS(ARRAY['sp_brand_terms', 'stv_pilot'], campaign)
+  AND user_key IS NOT NULL
+GROUP BY 1;
+
+-- name: amcopt_values_list_join
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the campaign list as a VALUES CTE joined in (the optimized form of the query above)
+-- idiom: INNER JOIN of people's rows to a VALUES list on a dimension
+-- legit
+-- people: column users
+WITH campaigns (campaign) AS (
+  VALUES ('sp_brand_terms'), ('stv_pilot')
+)
+SELECT
+  a.campaign,
+  COUNT(DISTINCT user_key) AS users
+FROM clicks a
+INNER JOIN campaigns c ON (a.campaign = c.campaign)
+WHERE user_key IS NOT NULL
+GROUP BY 1;
+
+-- name: amcopt_reach_conversions_full_outer_join
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", sponsored ads reach and attributed conversions combined with a FULL OUTER JOIN (the form the guide calls inefficient); attributed conversions as conversions within 14 days after a sponsored ads click
+-- idiom: two campaign-level CTEs (COUNT(user_id), SUM(conversions)) FULL OUTER JOINed on campaign, COALESCE of the keys
+-- legit
+-- currently: wrong: the sb_video row (1774 people on the reach side) comes back wholly withheld, key included, because its conversions side stands on fewer than k people
+-- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1
+WITH sa_reach AS (
+  SELECT campaign, COUNT(user_key) AS reach
+  FROM impressions
+  WHERE ad_product <> 'dsp'
+  GROUP BY 1
+),
+att_conv AS (
+  SELECT k.campaign, SUM(c.conversions) AS conversions
+  FROM conversions c
+  JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE k.ad_product <> 'dsp'
+  GROUP BY 1
+)
+SELECT
+  COALESCE(sa_reach.campaign, att_conv.campaign) AS campaign,
+  reach,
+  conversions
+FROM sa_reach
+FULL OUTER JOIN att_conv ON sa_reach.campaign = att_conv.campaign;
+
+-- name: amcopt_reach_conversions_union_all
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the optimized version: UNION ALL of the two CTEs with the grouping outside the subquery
+-- idiom: UNION ALL of aggregated CTEs padded with 0 columns, SUM by campaign outside
+-- legit
+-- currently: wrong: sb_video's conversions come back 0.0 marked exact (its att_conv row was suppressed, raw says 50), and the rows whose both sides were released come back withheld
+-- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1
+WITH sa_reach AS (
+  SELECT campaign, COUNT(user_key) AS reach
+  FROM impressions
+  WHERE ad_product <> 'dsp'
+  GROUP BY 1
+),
+att_conv AS (
+  SELECT k.campaign, SUM(c.conversions) AS conversions
+  FROM conversions c
+  JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE k.ad_product <> 'dsp'
+  GROUP BY 1
+)
+SELECT
+  campaign,
+  SUM(reach) AS reach,
+  SUM(conversions) AS converions
+FROM (
+  SELECT campaign, reach, 0 AS conversions FROM sa_reach
+  UNION ALL
+  SELECT campaign, 0 AS reach, conversions FROM att_conv
+)
+GROUP BY 1;
+
+-- name: amcopt_display_stv_overlap
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the Display / Streaming TV overlap query (its first form); Display = dsp_awareness, Streaming TV = sb_video
+-- idiom: VALUES campaign lists UNION ALLed into categories, LEFT JOINed as a lookup, per-user CTEs, DISTINCT user lists INNER JOINed for the overlap, LEFT JOIN on user and campaign
+-- legit
+WITH display (campaign_id_string) AS (
+  VALUES ('dsp_awareness')
+),
+stv (campaign_id_string) AS (
+  VALUES ('sb_video')
+),
+combined AS (
+  SELECT campaign_id_string, 'Display' AS campaign_category FROM display
+  UNION ALL
+  SELECT campaign_id_string, 'Streaming TV' AS campaign_category FROM stv
+),
+imp AS (
+  SELECT i.user_key, i.campaign, cmb.campaign_category, SUM(impressions) AS impressions
+  FROM impressions i
+  LEFT JOIN combined cmb ON i.campaign = cmb.campaign_id_string
+  WHERE user_key IS NOT NULL
+  GROUP BY 1, 2, 3
+),
+click AS (
+  SELECT c.user_key, c.campaign, cmb.campaign_category, SUM(clicks) AS clicks
+  FROM clicks c
+  LEFT JOIN combined cmb ON c.campaign = cmb.campaign_id_string
+  WHERE user_key IS NOT NULL
+  GROUP BY 1, 2, 3
+),
+display_user AS (
+  SELECT DISTINCT user_key FROM imp i WHERE campaign_category = 'Display'
+),
+stv_user AS (
+  SELECT DISTINCT user_key FROM imp i WHERE campaign_category = 'Streaming TV'
+),
+combined_user AS (
+  SELECT du.user_key
+  FROM display_user du
+  INNER JOIN stv_user su ON du.user_key = su.user_key
+)
+SELECT
+  COUNT(DISTINCT i.user_key) AS reach,
+  SUM(impressions) AS impressions,
+  SUM(clicks) AS clicks
+FROM imp i
+INNER JOIN combined_user cu ON cu.user_key = i.user_key
+LEFT JOIN click c ON i.user_key = c.user_key AND i.campaign = c.campaign;
+
+-- name: amc_aggregation_threshold_by_region
+-- source: AMC guide, "Aggregation thresholds" (the postal-code example; advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/aggregation-threshold); postal code as the store's region, purchases as items
+-- idiom: one dimension, one SUM
+-- legit
+SELECT store_region AS postal_code, SUM(items) AS purchases
+FROM retail_sales
+GROUP BY 1;
+
+-- name: amcpb_promotional_unique_reach
+-- source: AMC playbook "Promotional events", the campaign reach query (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/promotional_events; github.com/idealerror/amazon-ads-api-docs); campaign_start_date / campaign_end_date (campaign metadata we do not have) dropped, ad_product kept
+-- idiom: lower-case SQL, GROUP BY ordinals, COUNT(DISTINCT) per campaign
+-- legit
+-- people: column unique_reach
+select campaign,
+ad_product,
+count(distinct user_key) as unique_reach
+from impressions
+group by 1,2;
+
+-- name: amcpb_promotional_conversions_by_asin
+-- source: AMC playbook "Promotional events", conversions by tracked ASIN for a CAMPAIGN_SCOPE list; amazon_attributed_events as conversions within 14 days after a click of the campaign
+-- idiom: a VALUES campaign scope, a subquery over it INNER JOINed to attributed events on the campaign name
+-- legit
+-- people: SELECT c.product_category, COUNT(DISTINCT c.user_key) FROM conversions c JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY WHERE k.campaign IN ('sp_brand_terms', 'sp_category', 'dsp_awareness', 'stv_pilot') GROUP BY 1
+WITH CAMPAIGN_SCOPE (campaign_name) AS (
+    VALUES
+        ('sp_brand_terms'),
+        ('sp_category'),
+        ('dsp_awareness'),
+        ('stv_pilot')
+),
+amazon_attributed_events AS (
+    SELECT c.user_key, k.campaign, c.product_category AS tracked_asin, c.conversions
+    FROM conversions c
+    JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+)
+SELECT
+    tracked_asin,
+    SUM(conversions) AS conversions_by_asin
+FROM
+    amazon_attributed_events a
+INNER JOIN
+    (SELECT campaign_name FROM CAMPAIGN_SCOPE) S
+    ON a.campaign = S.campaign_name
+GROUP BY
+    1;
+
+-- name: amcpb_cart_abandoners_by_item
+-- source: AMC playbook "Programmatic audience framework", "Find users who added to cart and did not purchase" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/programmatic_audience_framework); conversions_all as conversions, tracked_item as product_category, HAVING > 5000 as > 80
+-- idiom: LEFT JOIN on user and item, WHERE p.user_id IS NULL (an anti-join), HAVING COUNT(DISTINCT)
+-- legit
+-- people: column distinct_users
+WITH add_to_cart AS (
+  SELECT user_key, product_category AS tracked_item
+  FROM conversions
+  WHERE event_type = 'add_to_cart'
+),
+purchase_users AS (
+  SELECT user_key, product_category AS tracked_item
+  FROM conversions
+  WHERE event_type = 'purchase'
+    AND revenue > 0
+)
+SELECT
+  a.tracked_item,
+  COUNT(DISTINCT a.user_key) AS distinct_users
+FROM add_to_cart a
+LEFT JOIN purchase_users p
+  ON ((a.user_key = p.user_key) AND (a.tracked_item = p.tracked_item))
+WHERE p.user_key IS NULL
+GROUP BY 1
+HAVING COUNT(DISTINCT a.user_key) > 80;
+
+-- name: amcpb_first_party_overview
+-- source: AMC playbook "Off-Amazon conversions", "Pre-swim lanes: First-party data overview" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/off-amazon-conversions); [1PD_Table] as conversions, [conversion_name] as event_type, the audience-size cut-offs 2500 / 1000 / 50000 as 500 / 200 / 10000
+-- idiom: COUNT(1), SUM(CASE WHEN user_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(DISTINCT) in a CTE; ratios and CASE flags on the CTE's counts outside
+-- legit
+-- people: SELECT event_type, COUNT(DISTINCT user_key) FROM conversions GROUP BY 1
+WITH pre_calc AS (
+SELECT
+event_type AS conversion_name,
+COUNT(1) as totalRecords,
+SUM(CASE WHEN user_key is not null then 1 else 0 END) as ResolvedIDs,
+COUNT(DISTINCT user_key) as UniqueResolvedIDs
+FROM
+conversions
+GROUP BY 1)
+SELECT
+conversion_name,
+totalRecords,
+ResolvedIDs,
+UniqueResolvedIDs,
+ResolvedIDs / totalRecords as PercentResolved,
+CASE WHEN UniqueResolvedIDs > 500 then 'Y' else 'N' END AS SufficientForRBA,
+CASE WHEN UniqueResolvedIDs > 200 then 'Y' else 'N' END AS SufficientForLAL_min,
+CASE WHEN UniqueResolvedIDs < 10000 then 'Y' else 'N' END AS SufficientForLAL_max
+FROM pre_calc;
+
+-- name: amcpb_most_common_device_conversions
+-- source: AMC playbook "Off-Amazon conversions", "Geography" (each user's most frequent DMA and postal code by ROW_NUMBER, joined to first-party conversions); the DMA / postal code as the impression's device (a tie on frequency broken by the device, so both sides pick the same)
+-- idiom: per-user frequency per dimension, ROW_NUMBER() OVER (PARTITION BY user ORDER BY frequency DESC) = 1, per-user COUNT(user_id), SUM and COUNT(DISTINCT) by conversion and device
+-- legit
+-- people: SELECT conversion_name, dma_code, COUNT(DISTINCT g.user_key) FROM (SELECT user_key, device AS dma_code FROM (SELECT user_key, device, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY SUM(impressions) DESC, device) AS r FROM impressions GROUP BY 1, 2) WHERE r = 1) g JOIN (SELECT DISTINCT user_key, event_type AS conversion_name FROM conversions) c ON g.user_key = c.user_key GROUP BY 1, 2
+WITH user_geo AS (
+SELECT
+user_key,
+device AS dma_code,
+sum(impressions) as frequency
+FROM
+impressions
+GROUP BY 1,2
+)
+, ranking AS (
+SELECT
+user_key,
+dma_code,
+frequency,
+ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY frequency DESC, dma_code) as geo_rank
+FROM user_geo
+)
+, users_most_common_geo AS (
+SELECT
+user_key,
+dma_code
+FROM ranking
+WHERE geo_rank = 1
+),
+unique_conversions AS (
+SELECT
+user_key,
+event_type AS conversion_name,
+COUNT(user_key) as totalConversions
+FROM
+conversions
+GROUP BY 1,2
+)
+SELECT
+conversion_name,
+dma_code,
+SUM(totalConversions) as totalConversions,
+COUNT(DISTINCT g.user_key) as distinctUsers
+FROM
+users_most_common_geo g
+INNER JOIN unique_conversions c
+on g.user_key = c.user_key
+GROUP BY
+1,2;
+
+-- name: amcpb_optimal_frequency_by_ad_format
+-- source: AMC playbook "Optimal frequency analysis", "Query to measure an aggregate metric" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/optimal-frequency-analysis); dsp_impressions / sponsored_ads_traffic as impressions by ad_product, dsp_clicks as clicks, amazon_attributed_events' purchase, add-to-cart and detail-page columns as IF(event_type = ..., conversions, 0); the pixel and off-Amazon columns (0 or a copy of these) left out
+-- idiom: per-user UNION ALL of every source padded with 0 columns, IF(SUM(impressions) > 0, SUM(impressions), 0) as the frequency bucket, COUNT(user_id) of the per-user rows as the users in the bucket
+-- legit
+-- currently: refused not_summable (the UNION ALL's cost column takes impressions' cost in [0, 0.2] in some branches and clicks' in [0, 0.05] in others: different scales, which the gate refuses as magnitude packing; and a per-user SUM of SUM(IF(event_type = ..., conversions, 0)) beside 0 branches has no known range)
+-- people: SELECT f, COUNT(*) FROM (SELECT user_key, SUM(imp) AS f FROM (SELECT user_key, impressions AS imp FROM impressions UNION ALL SELECT user_key, 0 FROM clicks UNION ALL SELECT user_key, 0 FROM conversions) GROUP BY 1) GROUP BY 1
+WITH
+events AS (
+  SELECT user_key, SUM(impressions) as impressions, 0 AS clicks, 0 AS purchases, 0 AS units_sold,
+    0 AS product_sales, 0 AS add_to_cart, 0 AS detail_page_view, SUM(cost / 100) as total_cost
+  FROM impressions
+  WHERE ad_product = 'dsp'
+  GROUP BY 1
+  UNION ALL
+  SELECT user_key, 0 AS impressions, SUM(clicks) AS clicks, 0 AS purchases, 0 AS units_sold,
+    0 AS product_sales, 0 AS add_to_cart, 0 AS detail_page_view, 0 as total_cost
+  FROM clicks
+  WHERE ad_product = 'dsp'
+  GROUP BY 1
+  UNION ALL
+  SELECT user_key, SUM(impressions) as impressions, 0 AS clicks, 0 AS purchases, 0 AS units_sold,
+    0 AS product_sales, 0 AS add_to_cart, 0 AS detail_page_view, SUM(cost / 100) as total_cost
+  FROM impressions
+  WHERE ad_product <> 'dsp'
+  group by 1
+  UNION ALL
+  SELECT user_key, 0 AS impressions, SUM(clicks) AS clicks, 0 AS purchases, 0 AS units_sold,
+    0 AS product_sales, 0 AS add_to_cart, 0 AS detail_page_view, SUM(cost / 100) as total_cost
+  FROM clicks
+  WHERE ad_product <> 'dsp'
+  group by 1
+  UNION ALL
+  SELECT user_key, 0 AS impressions, 0 as clicks,
+    SUM(IF(event_type = 'purchase', conversions, 0)) as purchases,
+    SUM(units) as units_sold,
+    SUM(revenue) as product_sales,
+    SUM(IF(event_type = 'add_to_cart', conversions, 0)) as add_to_cart,
+    SUM(IF(event_type = 'detail_page_view', conversions, 0)) AS detail_page_view,
+    0 as total_cost
+  FROM conversions
+  group by 1
+),
+events_by_user AS (
+  SELECT
+    user_key,
+    IF(SUM(impressions) > 0, SUM(impressions), 0) AS impressions,
+    IF(SUM(impressions) > 0, SUM(impressions), 0) AS frequency,
+    SUM(clicks) as clicks,
+    SUM(purchases) AS purchases,
+    SUM(units_sold) AS units_sold,
+    SUM(product_sales) AS product_sales,
+    SUM(add_to_cart) AS add_to_cart,
+    SUM(detail_page_view) AS detail_page_view,
+    SUM(total_cost) as cost
+  FROM events
+  GROUP BY 1
+),
+frequency_by_user AS (
+  SELECT impressions, frequency AS frequency_bucket, clicks, purchases, units_sold, product_sales,
+    add_to_cart, detail_page_view, cost, user_key
+  FROM events_by_user
+  WHERE user_key IS NOT NULL
+)
+SELECT
+  frequency_bucket,
+  SUM(clicks) AS clicks,
+  SUM(purchases) AS purchases,
+  SUM(units_sold) AS units_sold,
+  SUM(product_sales) AS product_sales,
+  SUM(add_to_cart) AS add_to_cart,
+  SUM(detail_page_view) AS detail_page_view,
+  COUNT(user_key) AS users_in_bucket,
+  SUM(impressions) AS impressions_in_bucket,
+  SUM(cost) AS cost
+FROM frequency_by_user
+GROUP BY 1;
+
+-- name: amcpb_cltv_ratio_to_everyone
+-- source: AMC playbook "Customer lifetime value" (CLTV), the per-ASIN lifetime and value scores (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/CLTV); conversions_all as conversions (order = purchase, tracked_asin = product_category), spend from impressions and clicks, SECONDS_BETWEEN as date_diff('second', ...)
+-- idiom: each person's value divided by avg(value) OVER () (everyone's average) in a CTE, then averaged per ASIN
+-- refuse: cross_user_window
+-- why: avg(...) OVER () runs over every person of the CTE, the people of groups the release later suppresses included: with the released groups' own averages (another query) it gives the suppressed people's total; the hint names the rewrite, aggregating first and windowing over the aggregates
+With user_ntb_cte AS (
+    SELECT user_key, tracked_asin, total_sales, total_units_sold, conversion_frequency, min_date, max_date,
+       round(date_diff('second', min_date, max_date) / 60 / 60 / 24 / 30) as cust_lifetime
+    from (
+            SELECT user_key, product_category AS tracked_asin,
+               sum(revenue) as total_sales, sum(units) as total_units_sold, sum(conversions) as conversion_frequency,
+               min(case when event_type = 'purchase' then ts else null end) as min_date,
+               max(case when event_type = 'purchase' then ts else null end) as max_date
+            from conversions
+            where event_type = 'purchase' and user_key is not null
+            group by 1, 2
+    )
+    where user_key is not null
+),
+user_lifetime AS (
+    SELECT ntb.user_key, ntb.tracked_asin, ntb.total_sales, ntb.total_units_sold, ntb.conversion_frequency, ntb.cust_lifetime,
+      ntb.total_units_sold / (avg(ntb.total_units_sold) OVER ()) as purchase_quantity_ratio,
+      ntb.conversion_frequency / (avg(ntb.conversion_frequency) OVER ()) as purchase_frequency_ratio
+    FROM user_ntb_cte ntb
+),
+user_cost_cte AS (
+    SELECT user_key, sum(dsp_spend) AS dsp_spend, sum(sponsored_spend) as sponsored_spend, sum(total_spend) as total_spend
+    FROM (
+        SELECT user_key, 0 as dsp_spend, sum(cost) / 100 as sponsored_spend, sum(cost) / 100 as total_spend
+        from clicks where clicks > 0 group by 1
+    UNION ALL
+        SELECT user_key, sum(cost) / 100 as dsp_spend, 0 as sponsored_spend, sum(cost) / 100 as total_spend
+        from impressions where impressions > 0 and ad_product = 'dsp' group by 1
+    )
+    group by 1
+)
+SELECT
+    r.tracked_asin,
+    avg(r.purchase_frequency_ratio) as avg_purchase_frequency_ratio,
+    avg(r.purchase_quantity_ratio) as avg_purchase_quantity_ratio,
+    avg(r.total_sales) as total_sales,
+    sum(r.total_units_sold) as total_units_sold,
+    sum(c.dsp_spend) as dsp_spend,
+    sum(c.sponsored_spend) as sponsored_spend
+FROM user_lifetime r
+LEFT JOIN user_cost_cte c ON c.user_key = r.user_key
+group by 1;
+
+-- name: amcpb_media_performance_weekly
+-- source: AMC playbook "Media performance optimization", the weekly traffic and conversion events query (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/media_performance_optimization); amazon_attributed_events_by_traffic_time as conversions within 14 days after a click (its traffic time the click's), sponsored_ads_traffic / dsp_impressions as impressions by ad_product, winning_bid_cost as the DSP cost, advertiser a constant
+-- idiom: UNION ALL of event sources without the user column, CASE WHEN ad_product_type IS NULL THEN 'dsp', extract(week FROM date), min(date) per week, avg and sum by week, product and campaign
+-- legit
+-- people: SELECT extract(week FROM ts), 'brand', ad_product, campaign, COUNT(DISTINCT user_key) FROM impressions GROUP BY 1, 2, 3, 4
+with traffic_and_conversion_events as (
+    select
+        k.ts as dim_date,
+        'brand' as advertiser,
+        case when k.ad_product is null then 'dsp' else k.ad_product end as ad_product_type,
+        k.campaign,
+        0 as impressions,
+        0 as clicks,
+        if(c.event_type = 'purchase', c.conversions, 0) as purchases,
+        c.units as units_sold,
+        c.revenue as product_sales,
+        if(c.event_type = 'add_to_cart', c.conversions, 0) as add_to_cart,
+        if(c.event_type = 'detail_page_view', c.conversions, 0) as detail_page_view,
+        0 as winning_bid_cost,
+        0 as cost
+    from conversions c
+    join clicks k on c.user_key = k.user_key and c.ts between k.ts and k.ts + interval 14 day
+    union all
+    select
+        ts as dim_date,
+        'brand' as advertiser,
+        case when ad_product is null then 'dsp' else ad_product end as ad_product_type,
+        campaign,
+        impressions as impressions,
+        0 as clicks,
+        0 as purchases,
+        0 as units_sold,
+        0 as product_sales,
+        0 as add_to_cart,
+        0 as detail_page_view,
+        0 as winning_bid_cost,
+        cost / 100 as cost
+    from impressions
+    where ad_product <> 'dsp'
+    union all
+    select
+        ts as dim_date,
+        'brand' as advertiser,
+        'dsp' as ad_product_type,
+        campaign,
+        impressions,
+        0 as clicks,
+        0 as purchases,
+        0 as units_sold,
+        0 as product_sales,
+        0 as add_to_cart,
+        0 as detail_page_view,
+        cost / 100 as winning_bid_cost,
+        cost / 100 as cost
+    from impressions
+    where ad_product = 'dsp'
+)
+select
+    extract(week from dim_date) as week,
+    advertiser,
+    ad_product_type,
+    campaign,
+    sum(impressions) as impressions,
+    sum(clicks) as clicks,
+    sum(purchases) as purchases,
+    sum(units_sold) as units_sold,
+    sum(product_sales) as product_sales,
+    sum(add_to_cart) as add_to_cart,
+    sum(detail_page_view) as detail_page_view,
+    avg(winning_bid_cost) as winning_bid_cost,
+    sum(cost) as cost
+from traffic_and_conversion_events
+where dim_date is not null
+group by
+    week,
+    ad_product_type,
+    advertiser,
+    campaign;
+
+-- name: amcpb_first_touch_campaign_measurement
+-- source: AMC playbook "Off-Amazon conversions", "Campaign measurement" (first touch; advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/off-amazon-conversions); dsp_campaigns as the DSP campaigns, [1PD_Table] as the brand's purchases and sign-ups, UUID() as conversion_id becoming (user_key, ts), the 60-day window kept
+-- idiom: UNION ALL of impressions and clicks as 'IMP' / 'CLICK' events, a CASE match type and SECONDS_BETWEEN age, ROW_NUMBER per conversion ORDER BY match_type, match_age DESC, two campaign-level CTEs joined on campaign, ratios of their counts
+-- legit
+-- people: column unique_purchasing_users
+WITH dsp_events AS (
+  SELECT user_key, campaign, ts AS event_dt, 'IMP' AS event_type, impressions, cost AS total_cost, 0 AS clicks, 0 AS conversions
+  FROM impressions
+  WHERE user_key IS NOT NULL AND ad_product = 'dsp'
+  UNION ALL
+  SELECT user_key, campaign, ts AS event_dt, 'CLICK' AS event_type, 0 AS impressions, 0 AS total_cost, clicks, 0 AS conversions
+  FROM clicks
+  WHERE user_key IS NOT NULL AND ad_product = 'dsp'
+),
+fpd_conversions AS (
+  SELECT user_key, CAST(ts AS TIMESTAMP) AS event_dt, 1 AS number_of_conversions
+  FROM conversions
+  WHERE user_key IS NOT NULL AND event_type IN ('purchase', 'sign_up')
+),
+matched_conversion_events AS (
+  SELECT
+    fpd.user_key,
+    fpd.event_dt AS conversion_dt,
+    d.campaign,
+    CASE WHEN d.event_type = 'CLICK' THEN 1 WHEN d.event_type = 'IMP' THEN 2 ELSE 3 END AS match_type,
+    date_diff('second', d.event_dt, fpd.event_dt) AS match_age,
+    fpd.number_of_conversions,
+    IF(d.event_type = 'CLICK', 1, 0) AS conversion_click_event,
+    IF(d.event_type = 'IMP', 1, 0) AS conversion_impression_event
+  FROM fpd_conversions fpd
+  JOIN dsp_events d ON fpd.user_key = d.user_key
+),
+ranked_conversion_event AS (
+  SELECT
+    user_key,
+    campaign,
+    ROW_NUMBER() OVER (PARTITION BY user_key, conversion_dt ORDER BY match_type ASC, match_age DESC, campaign) AS match_rank,
+    number_of_conversions,
+    conversion_click_event,
+    conversion_impression_event
+  FROM matched_conversion_events
+  WHERE match_age BETWEEN 0 AND 60 * 24 * 60 * 60
+),
+attributed_conversion_event AS (
+  SELECT
+    campaign,
+    COUNT(DISTINCT user_key) AS unique_purchasing_users,
+    SUM(number_of_conversions) AS number_of_conversions,
+    SUM(conversion_click_event) AS conversion_click_event,
+    SUM(conversion_impression_event) AS conversion_impression_event
+  FROM ranked_conversion_event
+  WHERE match_rank = 1
+  GROUP BY 1
+),
+dsp_traffic_and_conversions AS (
+  SELECT
+    campaign,
+    COUNT(DISTINCT user_key) unique_reach,
+    SUM(total_cost) / 100 AS total_spend,
+    SUM(impressions) AS impressions,
+    SUM(clicks) AS clicks,
+    SUM(conversions) AS pixel_conversions
+  FROM dsp_events
+  GROUP BY 1
+)
+SELECT
+  'First Touch' AS attribution_model,
+  d.campaign,
+  d.impressions,
+  d.clicks,
+  d.total_spend,
+  d.unique_reach,
+  v.unique_purchasing_users,
+  v.number_of_conversions,
+  v.conversion_click_event,
+  v.conversion_impression_event,
+  v.unique_purchasing_users / d.unique_reach AS conversions_rate,
+  d.total_spend / v.number_of_conversions AS spend_per_conversion
+FROM attributed_conversion_event v
+JOIN dsp_traffic_and_conversions d ON v.campaign = d.campaign;
+
+-- name: adhbi_retail_affinity
+-- source: github.com/google/ads-bi-suite sql/adh_retail_calc_affinity.sql (UNNEST(affinity) as the brand's CRM segments joined on the person, adh.affinity's category as a constant lookup, adgroup as campaign, conversions as the brand's purchases; the temp tables as CTEs)
+-- idiom: per-user impression, click and conversion CTEs, COUNT(DISTINCT user_id) per user summed later as unique users, a per-user delivery CTE of LEFT JOINs USING (user_id), per-user rows LEFT JOINed on user_id and SUMmed by ad group and audience
+-- legit
+-- people: SELECT i.campaign, a.name, a.category, COUNT(DISTINCT i.user_key) FROM impressions i JOIN segments s ON s.user_key = i.user_key JOIN (VALUES ('sports_fans', 'Sports Fans', 'Sports & Fitness'), ('parents', 'Parents', 'Family'), ('tech_enthusiasts', 'Technophiles', 'Technology'), ('foodies', 'Foodies', 'Food & Dining'), ('travelers', 'Travel Buffs', 'Travel'), ('luxury_shoppers', 'Luxury Shoppers', 'Shoppers')) a(id, name, category) ON a.id = s.segment GROUP BY 1, 2, 3
+WITH affinity (affinity_id, affinity_name, affinity_category) AS (
+  VALUES ('sports_fans', 'Sports Fans', 'Sports & Fitness'), ('parents', 'Parents', 'Family'),
+         ('tech_enthusiasts', 'Technophiles', 'Technology'), ('foodies', 'Foodies', 'Food & Dining'),
+         ('travelers', 'Travel Buffs', 'Travel'), ('luxury_shoppers', 'Luxury Shoppers', 'Shoppers')
+),
+imp_status AS (
+  SELECT imp.user_key, s.segment AS affinity_id, imp.campaign AS adgroup_id,
+    count(*) AS imps, sum(imp.cost) as imp_cost
+  FROM impressions imp
+  JOIN segments s ON s.user_key = imp.user_key
+  WHERE imp.user_key IS NOT NULL AND s.segment IS NOT NULL
+  GROUP BY 1, 2, 3
+),
+click_status AS (
+  SELECT ck.user_key, COUNT(*) AS clks, COUNT(distinct user_key) as clk_uniques, sum(cost) AS click_cost
+  FROM clicks ck
+  WHERE ck.user_key IS NOT NULL
+  GROUP BY 1
+),
+conversion AS (
+  SELECT user_key, count(ts) AS convs
+  FROM conversions
+  WHERE user_key IS NOT NULL AND event_type IN ('purchase')
+  GROUP BY 1
+),
+user_aff AS (
+  SELECT user_key, adgroup_id, affinity_name, affinity_category
+  FROM imp_status
+  LEFT JOIN affinity USING (affinity_id)
+),
+user_delivery AS (
+  SELECT
+    b.user_key,
+    SUM(uniques) AS unique_users,
+    SUM(clk_uniques) AS clk_unique_users,
+    SUM(imps) AS impressions,
+    SUM(clks) AS clicks,
+    SUM(convs) AS convs_sum,
+    SUM(click_cost) AS click_cost_sum,
+    SUM(imp_cost) AS imp_cost_sum
+  FROM (
+    SELECT imp.user_key, COUNT(DISTINCT imp.user_key) as uniques, COUNT(*) AS imps, SUM(cost) as imp_cost
+    FROM impressions imp
+    WHERE imp.user_key IS NOT NULL
+    GROUP BY 1
+    ) b
+  LEFT JOIN click_status USING (user_key)
+  LEFT JOIN conversion USING (user_key)
+  GROUP BY 1
+)
+SELECT
+adgroup_id,
+affinity_name as audience_name,
+affinity_category as audience_category,
+'Affinity' as type,
+SUM(impressions) AS impressions,
+SUM(clicks) AS clicks,
+SUM(unique_users) AS unique_users,
+SUM(clk_unique_users) AS clk_unique_users,
+SUM(convs_sum) AS convs_sum_users,
+SUM(click_cost_sum) AS click_cost_sum_users,
+SUM(imp_cost_sum) AS imp_cost_sum_users
+FROM user_aff t
+LEFT JOIN user_delivery c3 ON t.user_key = c3.user_key
+GROUP BY 1,2,3;
+
+-- name: adhbi_video_asset_last_impression
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_video_asset.sql (device_id as user_key, app and inventory as ad_product, the YouTube video as the creative, the app's BI table as the brand's per-person first conversion and revenue within 2 / 7 / 30 days of it; UNIX_MICROS(TIMESTAMP(install_date)) >= query_time as epoch_us)
+-- idiom: ROW_NUMBER() OVER (PARTITION BY device, app ORDER BY time DESC) = 1 in a subquery, SELECT * of it, INNER JOIN USING (device, app) to a per-device table, SUM(IFNULL(x, 0)) by video, campaign and inventory
+-- legit
+-- people: column users
+WITH user_last_impr AS (
+  SELECT *
+  FROM (
+      SELECT impr.user_key, impr.campaign, impr.ad_product AS app_id, impr.ad_product AS inventory,
+        impr.creative AS video_id, impr.ts AS query_time,
+        ROW_NUMBER() OVER (PARTITION BY impr.user_key, impr.ad_product ORDER BY impr.ts DESC) AS rank
+      FROM impressions impr
+      WHERE impr.creative IS NOT NULL AND impr.user_key IS NOT NULL
+    )
+  WHERE rank = 1
+),
+first_conversion AS (
+  SELECT user_key, MIN(ts) AS install_date FROM conversions GROUP BY user_key
+),
+bi AS (
+  SELECT c.user_key, f.install_date,
+    MAX(CASE WHEN c.ts < f.install_date + INTERVAL 2 DAY AND c.ts > f.install_date THEN 1 ELSE 0 END) AS day2_retention,
+    MAX(CASE WHEN c.ts < f.install_date + INTERVAL 7 DAY AND c.ts > f.install_date THEN 1 ELSE 0 END) AS day7_retention,
+    MAX(CASE WHEN c.ts < f.install_date + INTERVAL 30 DAY AND c.ts > f.install_date THEN 1 ELSE 0 END) AS day30_retention,
+    SUM(CASE WHEN c.ts < f.install_date + INTERVAL 2 DAY THEN c.revenue ELSE 0 END) AS day2_revenue,
+    SUM(CASE WHEN c.ts < f.install_date + INTERVAL 7 DAY THEN c.revenue ELSE 0 END) AS day7_revenue,
+    SUM(CASE WHEN c.ts < f.install_date + INTERVAL 30 DAY THEN c.revenue ELSE 0 END) AS day30_revenue
+  FROM conversions c
+  JOIN first_conversion f ON f.user_key = c.user_key
+  GROUP BY c.user_key, f.install_date
+)
+SELECT
+  base.video_id,
+  base.campaign,
+  base.inventory,
+  COUNT(distinct user_key) AS users,
+  SUM(IFNULL(day2_retention, 0)) AS day2_retention,
+  SUM(IFNULL(day7_retention, 0)) AS day7_retention,
+  SUM(IFNULL(day30_retention, 0)) AS day30_retention,
+  SUM(IFNULL(day2_revenue, 0)) AS day2_revenue,
+  SUM(IFNULL(day7_revenue, 0)) AS day7_revenue,
+  SUM(IFNULL(day30_revenue, 0)) AS day30_revenue
+FROM user_last_impr base
+INNER JOIN bi USING (user_key)
+WHERE epoch_us(install_date) >= epoch_us(query_time)
+GROUP BY 1, 2, 3;
+
+-- name: adhbi_demographics_retention
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_demo.sql (gender / age group from the impression as the CRM's region and age band (two bands) joined on the person, device_id as user_key, app as DSP or sponsored ads, the BI table as the brand's per-person first conversion and revenue within 7 days of it)
+-- idiom: a per-impression demographic CTE (no aggregation, repeated rows per person), INNER JOIN USING (device_id, app_id) to a per-device table, COUNT(distinct device_id) and SUM(IFNULL(x, 0)) by demographics
+-- legit
+-- people: column users
+WITH demo AS (
+  SELECT impr.user_key, CASE WHEN impr.ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, s.region AS gender_name,
+    CASE WHEN s.age_band IN ('18-24', '25-34') THEN 'under 35' ELSE '35+' END AS age_group_name, impr.ts AS query_time
+  FROM impressions impr
+  LEFT JOIN (SELECT DISTINCT user_key, region, age_band FROM segments) s ON s.user_key = impr.user_key
+  WHERE impr.user_key IS NOT NULL
+),
+bi AS (
+  SELECT user_key, CASE WHEN ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, 'new' AS user_type, 'web' AS platform,
+    MIN(ts) AS install_date, 1 AS day7_retention, 0 AS day7_revenue
+  FROM clicks
+  GROUP BY user_key, 2
+)
+SELECT
+  user_type,
+  app_id,
+  platform,
+  gender_name,
+  age_group_name,
+  COUNT(distinct user_key) AS users,
+  SUM(IFNULL(day7_retention, 0)) AS day7_retention,
+  SUM(IFNULL(day7_revenue, 0)) AS day7_revenue
+FROM bi
+INNER JOIN demo USING (user_key, app_id)
+WHERE epoch_us(install_date) >= epoch_us(query_time)
+GROUP BY 1, 2, 3, 4, 5;
+
+-- name: amcpb_segment_overlap_conversions
+-- source: AMC playbook "Off-Amazon conversions", "Overlap analysis using ASI" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/off-amazon-conversions); audience_segments_amer_inmarket / _lifestyle as the brand's CRM segments (two DISTINCT lists UNION ALLed: the segment and the loyalty tier), [1PD_Table] as the brand's conversions, DSP money / 1e5 as / 100
+-- idiom: per-user DSP UNION ALL re-aggregated per user, DISTINCT segment lists UNION ALLed, exposed users per segment from a DISTINCT subquery, a segment-level count joined back to person-level rows on the segment, ratios of the sums
+-- legit
+-- currently: wrong: every cell comes back withheld, keys included
+-- people: SELECT c.event_type, s.segment_name, COUNT(DISTINCT c.user_key) FROM conversions c JOIN (SELECT segment AS segment_name, user_key FROM segments UNION ALL SELECT 'tier_' || loyalty_tier, user_key FROM segments) s ON s.user_key = c.user_key WHERE c.event_type IN ('purchase', 'sign_up') GROUP BY 1, 2
+WITH conv AS (
+  SELECT user_key, event_type as conversion_name, SUM(1) as totalConversions
+  FROM conversions
+  WHERE event_type IN ('purchase', 'sign_up')
+  GROUP BY 1, 2
+),
+dsp_events AS (
+  SELECT user_key, SUM(impressions) as totalImpressions, 0 as totalClicks, SUM(cost) / 100 as totalCost
+  FROM impressions
+  WHERE user_key IS NOT NULL AND ad_product = 'dsp'
+  GROUP BY 1
+  UNION ALL
+  SELECT user_key, 0 as totalImpressions, SUM(clicks) as totalClicks, 0 as totalCost
+  FROM clicks
+  WHERE user_key IS NOT NULL AND ad_product = 'dsp'
+  GROUP BY 1
+),
+dsp_events_agg AS (
+  SELECT user_key, SUM(totalClicks) as totalClicks, SUM(totalImpressions) as totalImpressions, SUM(totalCost) as totalCost
+  FROM dsp_events
+  GROUP BY 1
+),
+segments_all AS (
+  SELECT DISTINCT segment AS segment_name, user_key FROM segments
+  UNION ALL
+  SELECT DISTINCT 'tier_' || loyalty_tier AS segment_name, user_key FROM segments
+),
+ad_exposed_users_per_segment AS (
+  SELECT segment_name, COUNT(DISTINCT s.user_key) as totalAdExposedUsersPerSegment
+  FROM segments_all s
+  INNER JOIN (select distinct user_key from dsp_events_agg) d ON s.user_key = d.user_key
+  GROUP BY 1
+),
+conv_seg AS (
+  SELECT c.user_key, c.conversion_name, s.segment_name, totalConversions
+  FROM conv c
+  inner join segments_all s ON c.user_key = s.user_key
+),
+aggregate AS (
+  SELECT
+    a.conversion_name,
+    a.segment_name,
+    p.totalAdExposedUsersPerSegment,
+    COUNT(distinct a.user_key) as distinctUsers,
+    SUM(a.totalConversions) as totalConversions,
+    SUM(d.totalImpressions) as totalImpressions,
+    SUM(d.totalClicks) as totalClicks,
+    SUM(d.totalCost) as totalCost
+  FROM conv_seg a
+  LEFT JOIN dsp_events_agg d ON a.user_key = d.user_key
+  INNER JOIN ad_exposed_users_per_segment p ON a.segment_name = p.segment_name
+  GROUP BY 1, 2, 3
+)
+SELECT
+  conversion_name,
+  segment_name,
+  totalAdExposedUsersPerSegment,
+  distinctUsers,
+  totalConversions,
+  totalImpressions,
+  totalClicks,
+  totalCost,
+  totalCost / totalClicks as costPerClick,
+  distinctUsers / totalAdExposedUsersPerSegment as conversionRate,
+  totalCost / totalConversions as costPerConversion
+FROM aggregate;
+
+-- name: amcopt_campaign_scope_ecpm
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the campaigns_scope / eCPM query (its optimized form); amazon_attributed_events_by_traffic_time as purchases within 14 days after a click, dsp_impressions / sponsored_ads_traffic as impressions by ad_product, campaign_id_string as campaign
+-- idiom: a VALUES scope with a numeric eCPM, CAST(ecpm AS DECIMAL(6, 3)) in IF inside SUM, COUNT(user_id) and MAX(IF(new_to_brand, 1, 0)) per campaign in a CTE, campaign-level CTEs LEFT JOINed on the campaign
+-- refuse: member_aggregate
+-- why: MAX(IF(new_to_brand = TRUE, 1, 0)) across people in a CTE says whether any one person of the campaign's rows is new to brand (an existence test that one person decides); the hint names the rewrite, COUNT or SUM across people (a SUM of the 0/1 indicator, next entry)
+WITH campaigns_scope (campaign_group, campaign_id_string, ecpm) AS (
+  VALUES ('A', 'dsp_awareness', 1.5), ('B', 'sp_brand_terms', 0), ('C', 'sp_category', 0)
+),
+conversions_purchase AS (
+  SELECT
+    k.campaign AS campaign_id_string,
+    c.new_to_brand AS ntb_flag,
+    COUNT(c.user_key) user_id,
+    MAX(IF(c.new_to_brand = TRUE, 1, 0)) AS ntb_purchaser,
+    SUM(c.conversions) AS total_purchases,
+    SUM(c.revenue) AS total_product_sales
+  FROM conversions AS c
+  JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE c.user_key IS NOT NULL AND c.revenue > 0
+    AND k.campaign IN (SELECT campaign_id_string FROM campaigns_scope)
+  GROUP BY 1, 2
+),
+impressions_spend AS (
+  SELECT
+    i.campaign AS campaign_id_string,
+    d.campaign_group,
+    COUNT(DISTINCT i.user_key) user_id,
+    SUM(i.impressions) AS impressions,
+    SUM(IF(CAST(d.ecpm AS DECIMAL(6, 3)) > 0, CAST(d.ecpm AS DECIMAL(6, 3)) / 1000 * i.impressions, i.cost / 100)) AS cost
+  FROM impressions AS i
+  JOIN campaigns_scope AS d ON i.campaign = d.campaign_id_string
+  WHERE i.user_key IS NOT NULL
+  GROUP BY 1, 2
+)
+SELECT
+  a.campaign_id_string,
+  a.campaign_group,
+  SUM(a.impressions) AS impressions,
+  SUM(a.cost) AS cost,
+  SUM(b.user_id) AS total_purchasers,
+  SUM(b.total_purchases) AS total_purchases,
+  SUM(b.total_product_sales) AS total_Sales,
+  SUM(b.ntb_purchaser) AS ntb_purchasers
+FROM impressions_spend a
+LEFT JOIN conversions_purchase b ON a.campaign_id_string = b.campaign_id_string
+GROUP BY 1, 2;
+
+-- name: amcopt_campaign_scope_ecpm_rewrite
+-- source: AMC SQL guide, "How to optimize AMC SQL queries", the campaigns_scope / eCPM query, with the rewrite the refusal above names: SUM(IF(new_to_brand, 1, 0)) (the new-to-brand purchase rows) for MAX(IF(...))
+-- idiom: as above, the indicator summed across people
+-- legit
+-- people: SELECT campaign, CASE campaign WHEN 'dsp_awareness' THEN 'A' WHEN 'sp_brand_terms' THEN 'B' ELSE 'C' END, COUNT(DISTINCT user_key) FROM impressions WHERE campaign IN ('dsp_awareness', 'sp_brand_terms', 'sp_category') GROUP BY 1, 2
+WITH campaigns_scope (campaign_group, campaign_id_string, ecpm) AS (
+  VALUES ('A', 'dsp_awareness', 1.5), ('B', 'sp_brand_terms', 0), ('C', 'sp_category', 0)
+),
+conversions_purchase AS (
+  SELECT
+    k.campaign AS campaign_id_string,
+    c.new_to_brand AS ntb_flag,
+    COUNT(c.user_key) user_id,
+    SUM(IF(c.new_to_brand = TRUE, 1, 0)) AS ntb_purchaser,
+    SUM(c.conversions) AS total_purchases,
+    SUM(c.revenue) AS total_product_sales
+  FROM conversions AS c
+  JOIN clicks k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE c.user_key IS NOT NULL AND c.revenue > 0
+    AND k.campaign IN (SELECT campaign_id_string FROM campaigns_scope)
+  GROUP BY 1, 2
+),
+impressions_spend AS (
+  SELECT
+    i.campaign AS campaign_id_string,
+    d.campaign_group,
+    COUNT(DISTINCT i.user_key) user_id,
+    SUM(i.impressions) AS impressions,
+    SUM(IF(CAST(d.ecpm AS DECIMAL(6, 3)) > 0, CAST(d.ecpm AS DECIMAL(6, 3)) / 1000 * i.impressions, i.cost / 100)) AS cost
+  FROM impressions AS i
+  JOIN campaigns_scope AS d ON i.campaign = d.campaign_id_string
+  WHERE i.user_key IS NOT NULL
+  GROUP BY 1, 2
+)
+SELECT
+  a.campaign_id_string,
+  a.campaign_group,
+  SUM(a.impressions) AS impressions,
+  SUM(a.cost) AS cost,
+  SUM(b.user_id) AS total_purchasers,
+  SUM(b.total_purchases) AS total_purchases,
+  SUM(b.total_product_sales) AS total_Sales,
+  SUM(b.ntb_purchaser) AS ntb_purchasers
+FROM impressions_spend a
+LEFT JOIN conversions_purchase b ON a.campaign_id_string = b.campaign_id_string
+GROUP BY 1, 2;
