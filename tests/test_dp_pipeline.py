@@ -319,6 +319,11 @@ def _tampered(step: NoisedStep, tamper: str) -> NoisedStep:
         bounds = replace(noise.bounds, metric_bounds=(("weighted", 0.0, 4.0),
                                                       ("capped", 0.0, 30.0)))
         return replace(step, noise=replace(noise, bounds=bounds))
+    if tamper in ("crowded", "either"):  # someone over a bound is not ranked
+        having = "HAVING COUNT(*) > 2 OR MAX(__cr_n) > 10)"
+        assert q.sql.count(having) == 1
+        worse = "HAVING COUNT(*) > 2)" if tamper == "crowded" else having.replace(" OR ", " AND ")
+        return replace(step, query=replace(q, sql=q.sql.replace(having, worse)))
     assert tamper == "rows"  # more rows per person and group than planned
     return replace(step, query=replace(q, sql=q.sql.replace("> 10)", "> 100)").replace(
         "<= 10)", "<= 100)")))
@@ -334,7 +339,8 @@ def test_a_derived_value_is_verified_on_its_range() -> None:
         verify_noised(step, policy_bounds=(2, 5))
 
 
-@pytest.mark.parametrize("tamper", ["clamp", "range", "sensitivity", "kind", "reported", "rows"])
+@pytest.mark.parametrize("tamper", ["clamp", "range", "sensitivity", "kind", "reported", "rows",
+                                    "crowded", "either"])
 def test_a_tampered_range_or_bound_is_refused(tamper: str) -> None:
     step = _tampered(_derived_step(), tamper)
     assert step != _derived_step()

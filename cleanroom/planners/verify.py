@@ -178,18 +178,37 @@ def _verify_entries(step: NoisedStep, aggregates: list[DPColumn], *, groups: int
 
 def _verify_limits(select: exp.Select, bounds: ContributionBounds, *, rows: bool,
                    groups: bool) -> None:
-    """The row and group bounds in the SQL are the plan's: every ranking keeps at most that
-    many, and only buckets over it are ranked."""
+    """The row and group bounds in the SQL are the plan's: ``__cr_crowded`` takes everyone over
+    either bound (``COUNT(*) > G OR MAX(__cr_n) > R``, nothing else), and every ranking keeps at
+    most that many (rows in ``__cr_kept``, groups in ``__cr_bounded``)."""
     ctes = {cte.alias: cte.this for cte in (select.args["with_"].expressions
                                             if select.args.get("with_") else [])}
-    wanted = ([("__cr_row_crowded", "__cr_kept", bounds.max_rows_per_user_group)] if rows else [])
-    wanted += [("__cr_crowded", "__cr_bounded", bounds.max_groups_per_user)] if groups else []
-    for crowded, kept, limit in wanted:
-        if crowded not in ctes or kept not in ctes:
+    if not rows and not groups:
+        return
+    crowded = ctes.get("__cr_crowded")
+    having = crowded.args.get("having") if isinstance(crowded, exp.Select) else None
+    if having is None:
+        raise _unverified("no __cr_crowded")
+    over = list(having.this.flatten()) if isinstance(having.this, exp.Or) else [having.this]
+    found: dict[str, list[int | None]] = {}
+    for node in over:
+        if not isinstance(node, exp.GT) or _integer(node.expression) is None:
+            raise _unverified("__cr_crowded takes other people than those over a bound")
+        if isinstance(node.this, exp.Count) and isinstance(node.this.this, exp.Star):
+            found.setdefault("groups", []).append(_integer(node.expression))
+        elif _aggregates(node.this, exp.Max, _ROWS):
+            found.setdefault("rows", []).append(_integer(node.expression))
+        else:
+            raise _unverified("__cr_crowded takes other people than those over a bound")
+    wanted = ([("rows", "__cr_kept", bounds.max_rows_per_user_group)] if rows else [])
+    wanted += [("groups", "__cr_bounded", bounds.max_groups_per_user)] if groups else []
+    if set(found) != {name for name, _, _ in wanted}:
+        raise _unverified("__cr_crowded does not test the plan's bounds")
+    for name, kept, limit in wanted:
+        if kept not in ctes:
             raise _unverified(f"no {kept}")
-        over = [n for n in ctes[crowded].find_all(exp.GT) if isinstance(n.this, exp.Count)]
         ranked = [n for n in ctes[kept].find_all(exp.LTE) if isinstance(n.this, exp.Window)]
-        if not over or not ranked or {_integer(n.expression) for n in over + ranked} != {limit}:
+        if not ranked or {_integer(n.expression) for n in ranked} | set(found[name]) != {limit}:
             raise _unverified(f"{kept} keeps another number than the plan's bound")
 
 

@@ -1,7 +1,7 @@
 """The contribution bounds of the DP rewrite, checked on the rows it keeps: every person in at
 most G groups with at most R rows in each, values clamped, nobody within the bounds losing
-anything -- also when the hashes that pick who is ranked collide on purpose -- and the choice of
-a person's rows independent of everyone else."""
+anything -- also when everyone goes through the exact ranking, and the checks fail when nobody
+does -- and the choice of a person's rows independent of everyone else."""
 
 from __future__ import annotations
 
@@ -31,12 +31,14 @@ def policy_with(groups: int, rows: int) -> Policy:
 
 
 def bounded_sql(table: str, columns: str, *, groups: int = G, rows: int = ROWS,
-                group_hash: str = "HASH(__cr_uid)",
-                pair_hash: str = "HASH(__cr_uid, __cr_k0)") -> str:
+                crowded: str | None = None) -> str:
+    """The rewrite's CTEs under a SELECT of ``columns`` from ``table``; ``crowded`` replaces
+    the HAVING that picks who is ranked."""
     sql = plan_private_query(policy_with(groups, rows), SQL, 1.0).query.sql
-    assert "HASH(__cr_uid, __cr_k0) AS __cr_ph" in sql and "HASH(__cr_uid) AS __cr_h" in sql
-    sql = sql.replace("HASH(__cr_uid, __cr_k0) AS __cr_ph", f"{pair_hash} AS __cr_ph")
-    sql = sql.replace("HASH(__cr_uid) AS __cr_h", f"{group_hash} AS __cr_h")
+    having = f"HAVING COUNT(*) > {groups} OR MAX(__cr_n) > {rows})"
+    assert sql.count(having) == 1
+    if crowded is not None:
+        sql = sql.replace(having, f"HAVING {crowded})")
     tree = sqlglot.parse_one(sql, read="duckdb")
     outer = exp.select(*columns.split(",")).from_(table)
     outer.set("with_", tree.args["with_"])
@@ -52,14 +54,7 @@ def con() -> duckdb.DuckDBPyConnection:
     return db
 
 
-@pytest.mark.parametrize(("group_hash", "pair_hash"), [
-    ("HASH(__cr_uid)", "HASH(__cr_uid, __cr_k0)"),
-    ("(HASH(__cr_uid) % 7)", "(HASH(__cr_uid, __cr_k0) % 5)"),
-    ("1", "1")], ids=["real hashes", "collisions", "one bucket"])
-def test_bounds_hold_and_nobody_within_them_loses_anything(con: duckdb.DuckDBPyConnection,
-                                                           group_hash: str, pair_hash: str) -> None:
-    kept = con.execute(bounded_sql("__cr_bounded", "__cr_uid,__cr_k0,__cr_n,__cr_s2,__cr_c2",
-                                   group_hash=group_hash, pair_hash=pair_hash)).fetchall()
+def assert_bounded(kept: list[tuple[str, str, int, int, int]]) -> None:
     groups: dict[str, list[str]] = {}
     for uid, key, rows, quanta, values in kept:
         groups.setdefault(uid, []).append(key)
@@ -71,6 +66,23 @@ def test_bounds_hold_and_nobody_within_them_loses_anything(con: duckdb.DuckDBPyC
         assert len(keys) == len(set(keys))  # one row per person and group
         assert len(keys) == min(int(uid[1:]) % 8 + 1, G)  # at most G; all when within
     assert len(groups) == 200
+
+
+@pytest.mark.parametrize("crowded", [None, "TRUE"], ids=["as planned", "everyone ranked"])
+def test_bounds_hold_and_nobody_within_them_loses_anything(con: duckdb.DuckDBPyConnection,
+                                                           crowded: str | None) -> None:
+    assert_bounded(con.execute(bounded_sql("__cr_bounded", "__cr_uid,__cr_k0,__cr_n,__cr_s2,__cr_c2",
+                                           crowded=crowded)).fetchall())
+
+
+@pytest.mark.parametrize("crowded", ["FALSE", f"COUNT(*) > {G}", f"MAX(__cr_n) > {ROWS}"],
+                         ids=["nobody ranked", "rows not tested", "groups not tested"])
+def test_the_bound_checks_fail_when_someone_over_a_bound_is_not_ranked(
+        con: duckdb.DuckDBPyConnection, crowded: str) -> None:
+    kept = con.execute(bounded_sql("__cr_bounded", "__cr_uid,__cr_k0,__cr_n,__cr_s2,__cr_c2",
+                                   crowded=crowded)).fetchall()
+    with pytest.raises(AssertionError):
+        assert_bounded(kept)
 
 
 def test_within_the_bounds_counts_and_sums_are_the_plain_sql_answer(
