@@ -42,6 +42,7 @@ from cleanroom.gate.values import (
     _is_null,
     case_parts,
 )
+from cleanroom.gate.walk import copy_tree
 from cleanroom.upload import USER_KEY_PATTERN
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
@@ -245,7 +246,7 @@ class ExpressionRules(ValueRules):
                 # (engine/native.py), which a decimal or 0x literal could equal (one person
                 # left out), and text it cannot read would fail the query.
                 key = next(o for o, k in zip(operands, kinds) if k is K.UID)
-                node.replace(exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())))
+                node.replace(exp.Not(this=exp.Is(this=copy_tree(key), expression=exp.Null())))
                 return K.VAL
             return self.fail("user_key_compare", node, node.key.upper())
         return self._condition_kind(kinds, node, ctx)

@@ -44,7 +44,7 @@ def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | Non
         original = plan.subqueries.get(str(spot.this))
         if original is None:
             raise RuntimeError("a support refers to an unknown subquery")
-        copied = _mark_copy(original.copy())
+        copied = _mark_copy(copy_tree(original))
         if copies is not None:
             copies.update(id(s) for s in copied.find_all(exp.Select))
         replaced = spot.replace(copied)
@@ -189,7 +189,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     _keep_met_rows(sel, run)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
-        hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
+        hidden.append(exp.alias_(copy_tree(plan.uid_expr), UID, quoted=True))
         _name_hidden(plan, UID)
     for name, value in plan.sides:  # sides.py: whether a person has rows on each side
         side = _with_subqueries(copy_tree(value), plan, run.copies)  # guarded already
@@ -317,7 +317,7 @@ def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
     """A subquery used as a value is tainted when any of its rows is; it then gives up its
     hidden column (it must stay one column)."""
-    copied = _mark_copy(sub.this.copy())
+    copied = _mark_copy(copy_tree(sub.this))
     run.copies.update(id(s) for s in copied.find_all(exp.Select))
     for branch in branch_selects(sub.this):
         if branch.expressions and branch.expressions[-1].alias_or_name == TAINT:

@@ -203,7 +203,7 @@ def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, ex
     fields = {
         "i": _array([_array([cell(outer_ref(GROUP), cells.bit_of(names, n)) for n in vectors[a]])
                      for a in shape.aggregates]),
-        "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
+        "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
@@ -291,7 +291,7 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
     where = outer.args.get("where")
     if where is not None:
         # The final rows below the threshold are all kept, to be suppressed and counted.
-        below = exp.LT(this=people.copy(), expression=exp.Literal.number(k))
+        below = exp.LT(this=copy_tree(people), expression=exp.Literal.number(k))
         outer.set("where", exp.Where(this=either(exp.Paren(this=where.this), below)))
 
 
@@ -306,14 +306,14 @@ def sketch(counts: Counts, k: int) -> exp.Expr:
     their people, in the order of ``compared_people``: the release proves from them that two
     rows' people differ by k or more (``release.close_rows``)."""
     assert counts.plan.uid_expr is not None
-    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    person = exp.Anonymous(this="hash", expressions=[copy_tree(counts.plan.uid_expr)])
     # DISTINCT: a person's many rows must not fill the smallest.
     smallest = exp.Anonymous(this="min", expressions=[exp.Distinct(expressions=[person]),
                                                       exp.Literal.number(SKETCH_SIZE * k)])
     parts: list[exp.Expr] = [smallest]
     for name in _compared_names(counts)[1:]:
-        condition = counts.expressions[name].args["expression"].copy()
-        parts.append(exp.Filter(this=smallest.copy(), expression=condition))
+        condition = copy_tree(counts.expressions[name].args["expression"])
+        parts.append(exp.Filter(this=copy_tree(smallest), expression=condition))
     return exp.Anonymous(this="list_value", expressions=parts)
 
 
@@ -341,7 +341,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     dropped = cells.few_people(ref, limits.floor, k)
     group = inner.args.get("group")
     if limits.keyed and group is not None:
-        dropped = both(dropped, *[exp.Not(this=exp.Is(this=key.copy(), expression=exp.null()))
+        dropped = both(dropped, *[exp.Not(this=exp.Is(this=copy_tree(key), expression=exp.null()))
                                   for key in group.expressions])
     inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
@@ -366,7 +366,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
                                            quoted=True, copy=False))
     if own:  # the row's own taint, for readers of single rows (``taint.TaintMap.rowwise``)
         mine = [t for t in taint if not (isinstance(t, exp.Column) and t.name == DROPPED)]
-        value = exp.Coalesce(this=exp.Paren(this=either(*[t.copy() for t in mine])),
+        value = exp.Coalesce(this=exp.Paren(this=either(*[copy_tree(t) for t in mine])),
                              expressions=[exp.false()]) if mine else exp.false()
         outer.append("expressions", exp.alias_(value, OWN_TAINT, quoted=True, copy=False))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
@@ -376,7 +376,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     where = outer.args.get("where")
     if where is not None:
         kept = where.this if touched is None else either(exp.Paren(this=where.this),
-                                                         exp.Paren(this=touched.copy()))
+                                                         exp.Paren(this=copy_tree(touched)))
         conditions.append(exp.Paren(this=kept))
     outer.set("where", exp.Where(this=both(*conditions)))
 
@@ -395,12 +395,12 @@ def _running_lost(inner: exp.Select, ref: cells.Ref, k: int, flags: dict[int, ex
     if window is None:
         return None  # windows over an aggregation's groups are running counts only
     lost: list[exp.Expr] = [exp.LT(this=ref(BASE), expression=exp.Literal.number(k))]
-    lost += [f.copy() for f in flags.values()]  # a running SELECT counts one aggregate
+    lost += [copy_tree(f) for f in flags.values()]  # a running SELECT counts one aggregate
     if row is not None:
-        lost.append(row.copy())
+        lost.append(copy_tree(row))
     call = exp.Anonymous(this="bool_or", expressions=[exp.Paren(this=either(*lost))])
-    over = exp.Window(this=call, partition_by=[p.copy() for p in
+    over = exp.Window(this=call, partition_by=[copy_tree(p) for p in
                                                window.args.get("partition_by") or []])
     if window.args.get("order") is not None:
-        over.set("order", window.args["order"].copy())
+        over.set("order", copy_tree(window.args["order"]))
     return exp.Coalesce(this=over, expressions=[exp.false()])
