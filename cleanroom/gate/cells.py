@@ -421,9 +421,10 @@ def _template(template: str) -> exp.Expr:
 
 def _filled(template: str, patterns: exp.Expr) -> exp.Expr:
     query = copy_tree(_template(template))
-    for col in find_all(query, exp.Column):
-        if col.name == "__list__":
-            col.replace(copy_tree(patterns))
+    spots = [c for c in find_all(query, exp.Column) if c.name == "__list__"]
+    for i, col in enumerate(spots):
+        # ``patterns`` is the caller's fresh tree: the last spot takes it, the others copies.
+        col.replace(patterns if i == len(spots) - 1 else copy_tree(patterns))
     for sel in query.find_all(exp.Select):
         sel.meta[COPY_META] = True
     return query

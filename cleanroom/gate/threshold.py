@@ -362,11 +362,12 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         # whatever HAVING says, and every row is tainted (which rows are kept, and in what
         # order, would tell the value).
         taint.append(cells.bool_or(copy_tree(touched), window=True))
-    outer.append("expressions", exp.alias_(either(*[copy_tree(t) for t in taint]), "__cr_w",
-                                           quoted=True, copy=False))
+    # The taints are fresh trees, placed once each, or twice with ``own``: copied only then.
+    row_taint = either(*[copy_tree(t) for t in taint]) if own else either(*taint)
+    outer.append("expressions", exp.alias_(row_taint, "__cr_w", quoted=True, copy=False))
     if own:  # the row's own taint, for readers of single rows (``taint.TaintMap.rowwise``)
         mine = [t for t in taint if not (isinstance(t, exp.Column) and t.name == DROPPED)]
-        value = exp.Coalesce(this=exp.Paren(this=either(*[copy_tree(t) for t in mine])),
+        value = exp.Coalesce(this=exp.Paren(this=either(*mine)),
                              expressions=[exp.false()]) if mine else exp.false()
         outer.append("expressions", exp.alias_(value, OWN_TAINT, quoted=True, copy=False))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))

@@ -27,19 +27,16 @@ def find_all(tree: exp.Expr, *types: type[E], stop: type[exp.Expr] | None = None
     expr = exp.Expr
     found: list[E] = []
     queue: list[exp.Expr] = [tree]
-    at = 0
-    while at < len(queue):
-        node = queue[at]
-        at += 1
+    for node in queue:  # the queue grows as it is read: breadth-first, no index to keep
         if isinstance(node, types):
             found.append(node)  # type: ignore[arg-type]
-        if stop is not None and at > 1 and isinstance(node, stop):
+        if stop is not None and node is not tree and isinstance(node, stop):
             continue
         for value in node.args.values():
-            if isinstance(value, list):
-                queue.extend(v for v in value if isinstance(v, expr))
-            elif isinstance(value, expr):
+            if isinstance(value, expr):
                 queue.append(value)
+            elif type(value) is list:
+                queue += [v for v in value if isinstance(v, expr)]
     return found
 
 
