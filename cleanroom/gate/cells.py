@@ -92,8 +92,10 @@ class Counts:
         return self.by_condition[key]
 
     def projections(self) -> list[exp.Expr]:
-        return [exp.alias_(copy_tree(e), n, quoted=True, copy=False)
-                for n, e in self.expressions.items()]
+        """The counts as the inner SELECT's hidden projections: the nodes themselves, placed
+        once (``threshold.inner_ref`` reads copies of them; copying them here too was a
+        fifteenth of the nodes the gate copied)."""
+        return [exp.alias_(e, n, quoted=True, copy=False) for n, e in self.expressions.items()]
 
 
 def _hash(node: exp.Expr) -> exp.Expr:

@@ -359,8 +359,10 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
     per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
     for j in range(width):
-        # Each cell's taint is its own fresh tree; the row's one is shared by every cell.
-        flag = per_cell[j] if per_cell is not None else copy_tree(value)
+        # Each cell's taint is its own fresh tree; the row's one is shared by every cell
+        # (placed nowhere else: the last cell takes it).
+        flag = per_cell[j] if per_cell is not None else value if j == width - 1 \
+            else copy_tree(value)
         sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True, copy=False))
     if branch is not None:
         source = sel.args["from_"].this.alias_or_name if id(sel) in run.passers else None

@@ -116,13 +116,9 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         inner.append("expressions", exp.alias_(_any(taint), ROW_TAINT, quoted=True))
     agg_flags = cells.withheld(counts, outer_ref, k, shape.aggregates)
     own_row = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
-    system = None
-    if plan.final and branch is None:
-        # The release decides which combinations to withhold (``isolation.py``).
-        touched: dict[int, exp.Expr] = {}
-        system = _system(inner, counts, shape, agg_flags)
-    else:
-        touched = _combinations(inner, counts, shape, k)
+    # The release decides which combinations to withhold (``isolation.py``); else the SQL.
+    released = plan.final and branch is None
+    touched = {} if released else _combinations(inner, counts, shape, k)
     for agg, flag in touched.items():
         agg_flags[agg] = either(agg_flags[agg], flag) if agg in agg_flags else flag
     # ``keyed``: group keys read from a tainted source on the NULL side of an outer join (a
@@ -130,6 +126,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     cell_flags = [_cell_flag(deps, agg_flags, (computed or i in keyed) and taint is not None)
                   for i, (deps, computed) in enumerate(zip(shape.cells, shape.computed))]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    # After the copies above, so that the system may take the flags themselves when no
+    # ``_cells`` reads them after it (it adds no projection before theirs: the order stays).
+    system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
+        else None
     if compared is not None or meet:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
     if plan.final:
@@ -154,11 +154,12 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                     copy=False))
 
 
-def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]
-            ) -> exp.Expr | None:
+def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr], *,
+            take: bool = False) -> exp.Expr | None:
     """The row's patterns and aggregates for ``isolation.RowSystem`` (None: nothing to
     combine), as the hidden ``__cr_x``: ``{m: histograms, f: flags, n: people, v: bits, c:
-    each column's aggregates, h: the aggregates HAVING / ORDER BY read}``."""
+    each column's aggregates, h: the aggregates HAVING / ORDER BY read}``. ``take``: the
+    flags are placed themselves (nothing reads them after), else copies."""
     vectors = cells.vector_names(counts, shape.aggregates)
     if not cells.combines(vectors):
         return None
@@ -169,7 +170,8 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
     bits = [[cells.bit_of(names, n) for n in vectors[a]] for a in shape.aggregates]
     fields = {
         "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
-        "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
+        "f": _array([exp.Coalesce(this=flags[a] if take else copy_tree(flags[a]),
+                                  expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
