@@ -33,7 +33,7 @@ from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.sides import plan_sides
 from cleanroom.gate.subkeys import row_origins
 from cleanroom.gate.values import union_column
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
@@ -450,7 +450,7 @@ def _having_aliases(having: exp.Having, scope: Scope, keys: Keys) -> None:
             continue
         if isinstance(scope.resolve(col), Violation) or _under_aggregate(col, having):
             continue  # no such column: the rules already read the name as the alias
-        col.replace(scope.aliases[col.name].copy())
+        col.replace(copy_tree(scope.aliases[col.name]))
 
 
 def _under_aggregate(node: exp.Expr, top: exp.Expr) -> bool:
@@ -476,7 +476,7 @@ def _drop_null_keys(branches: list[exp.Select]) -> None:
         key = select.expressions[0].unalias() if select.expressions else None
         if not isinstance(key, exp.Column):
             continue
-        known = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
+        known = exp.Not(this=exp.Is(this=copy_tree(key), expression=exp.Null()))
         where = select.args.get("where")
         select.set("where", exp.Where(this=combine(exp.And, where.this, known) if where else known))
 

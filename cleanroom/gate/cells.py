@@ -82,7 +82,7 @@ class Counts:
             if condition is None:
                 return star
             return exp.Filter(this=star, expression=exp.Where(this=condition))
-        person = self.plan.uid_expr.copy()
+        person = copy_tree(self.plan.uid_expr)
         if condition is not None:
             person = exp.Case(ifs=[exp.If(this=condition, true=person)])
         return exp.Count(this=exp.Distinct(expressions=[person]))
@@ -92,12 +92,14 @@ class Counts:
         if key not in self.by_condition:
             name = f"__cr_{prefix}{len(self.expressions)}"
             self.by_condition[key] = name
-            self.expressions[name] = self.count(condition.copy())
+            self.expressions[name] = self.count(copy_tree(condition))
         return self.by_condition[key]
 
     def projections(self) -> list[exp.Expr]:
-        return [exp.alias_(copy_tree(e), n, quoted=True, copy=False)
-                for n, e in self.expressions.items()]
+        """The counts as the inner SELECT's hidden projections: the nodes themselves, placed
+        once (``threshold.inner_ref`` reads copies of them; copying them here too was a
+        fifteenth of the nodes the gate copied)."""
+        return [exp.alias_(e, n, quoted=True, copy=False) for n, e in self.expressions.items()]
 
 
 def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
@@ -111,7 +113,7 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
     for agg, requirements in plan.requirements.items():
         raw = [r.condition for r in requirements
                if not r.zero_ok and r.holding is None and not r.vector]
-        supports = [condition_of(c.copy()) for c in raw]
+        supports = [condition_of(copy_tree(c)) for c in raw]
         if supports:
             condition = supports[0] if len(supports) == 1 else both(*supports)
             counts.people[agg] = counts.named(condition, "r")
@@ -124,10 +126,10 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
                 if any(r.zero_ok and not r.vector for r in requirements):
                     # A branched argument (its zeros are a part, ``aggregates._record_parts``).
                     counts.extra.setdefault(agg, []).append(counts.people[agg])
-        counts.parts[agg] = [counts.named(condition_of(r.condition.copy()), "r")
+        counts.parts[agg] = [counts.named(condition_of(copy_tree(r.condition)), "r")
                              for r in requirements if r.zero_ok and not r.vector]
         for r in (r for r in requirements if r.vector):
-            vector = condition_of(r.condition.copy())
+            vector = condition_of(copy_tree(r.condition))
             name = counts.named(vector, "r")
             counts.conditions[name] = vector
             counts.extra.setdefault(agg, []).append(name)
@@ -139,8 +141,8 @@ def plan_counts(plan: SelectPlan, guarded: Callable[[exp.Expr], exp.Expr],
     names = sorted(compared, key=lambda n: int(n[len("__cr_r"):]))
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            union = either(exp.Paren(this=counts.conditions[a].copy()),
-                             exp.Paren(this=counts.conditions[b].copy()))
+            union = either(exp.Paren(this=copy_tree(counts.conditions[a])),
+                             exp.Paren(this=copy_tree(counts.conditions[b])))
             name = f"__cr_u{len(counts.expressions)}"
             counts.expressions[name] = counts.count(union)
             counts.unions[(a, b)] = name
@@ -161,9 +163,9 @@ def holders(plan: SelectPlan, requirement: Requirement,
     assert plan.uid_expr is not None and requirement.holding is not None
     call = requirement.holding
     func = call.this if isinstance(call, exp.Filter) else call
-    pieces = {"__cr_x": guarded(func.this.copy()), "__cr_p": plan.uid_expr.copy(),
-              "__cr_c": as_condition(guarded(requirement.condition.copy())),
-              "__cr_q": guarded(call.copy())}
+    pieces = {"__cr_x": guarded(copy_tree(func.this)), "__cr_p": copy_tree(plan.uid_expr),
+              "__cr_c": as_condition(guarded(copy_tree(requirement.condition))),
+              "__cr_q": guarded(copy_tree(call))}
     found = copy_tree(_HOLDERS)
     for col in find_all(found, exp.Column):
         if col.name in pieces and not col.table:
@@ -181,9 +183,9 @@ def _nonnull_form(condition: exp.Expr) -> exp.Expr:
     def swap(node: exp.Expr) -> exp.Expr:
         if (isinstance(node, exp.NEQ) and node.expression == exp.Literal.number(0)
                 and isinstance(node.this, exp.Paren)):
-            return exp.Not(this=exp.Is(this=node.this.this.copy(), expression=exp.Null()))
+            return exp.Not(this=exp.Is(this=copy_tree(node.this.this), expression=exp.Null()))
         return node
-    return condition.copy().transform(swap)
+    return copy_tree(condition).transform(swap)
 
 
 def guard_condition(plan: SelectPlan, fill: Callable[[exp.Expr], exp.Expr]) -> Callable[
@@ -339,11 +341,11 @@ def pattern_list(counts: Counts, names: list[str]) -> exp.Expr:
     assert counts.plan.uid_expr is not None
     pattern: exp.Expr = exp.Literal.number(0)
     for i, name in enumerate(names[:MAX_BITS]):
-        term = exp.Case(ifs=[exp.If(this=exp.Paren(this=counts.conditions[name].copy()),
+        term = exp.Case(ifs=[exp.If(this=exp.Paren(this=copy_tree(counts.conditions[name])),
                                     true=exp.Literal.number(1 << i))],
                         default=exp.Literal.number(0))
         pattern = exp.Add(this=pattern, expression=term)
-    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    person = exp.Anonymous(this="hash", expressions=[copy_tree(counts.plan.uid_expr)])
     high = exp.BitwiseLeftShift(this=exp.Paren(this=exp.BitwiseRightShift(
         this=person, expression=exp.Literal.number(16))), expression=exp.Literal.number(16))
     value = exp.BitwiseOr(this=high, expression=exp.Cast(
@@ -385,9 +387,10 @@ def _template(template: str) -> exp.Expr:
 
 def _filled(template: str, patterns: exp.Expr) -> exp.Expr:
     query = copy_tree(_template(template))
-    for col in find_all(query, exp.Column):
-        if col.name == "__list__":
-            col.replace(copy_tree(patterns))
+    spots = [c for c in find_all(query, exp.Column) if c.name == "__list__"]
+    for i, col in enumerate(spots):
+        # ``patterns`` is the caller's fresh tree: the last spot takes it, the others copies.
+        col.replace(patterns if i == len(spots) - 1 else copy_tree(patterns))
     for sel in query.find_all(exp.Select):
         sel.meta[COPY_META] = True
     return query

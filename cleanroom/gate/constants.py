@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.gate.model import Rel
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 MAX_ROWS = 1000  # rows of one constant relation
 MAX_COLUMNS = 64
@@ -126,19 +126,19 @@ class Lookup:
 
         def cell(node: exp.Expr) -> exp.Expr:
             name = names_of(node) if isinstance(node, exp.Column) else None
-            return row[self.names.index(name)].copy() if name is not None else node
-        return exp.Paren(this=self.on.copy().transform(cell))
+            return copy_tree(row[self.names.index(name)]) if name is not None else node
+        return exp.Paren(this=copy_tree(self.on).transform(cell))
 
     def case(self, name: str, conditions: list[exp.Expr]) -> exp.Expr:
         """The value of column ``name`` for a people's row: the first matching row's cell."""
         column = self.names.index(name)
-        ifs = [exp.If(this=cond.copy(), true=row[column].copy())
+        ifs = [exp.If(this=copy_tree(cond), true=copy_tree(row[column]))
                for cond, row in zip(conditions, self.rows)]
         return exp.Paren(this=exp.Case(ifs=ifs))
 
     def any_row(self, conditions: list[exp.Expr]) -> exp.Expr:
         """An inner join keeps the rows that match some row of the list."""
-        return exp.Paren(this=combine(exp.Or, *[c.copy() for c in conditions]))
+        return exp.Paren(this=combine(exp.Or, *[copy_tree(c) for c in conditions]))
 
     def size(self, references: int) -> int:
         return len(self.rows) * (references + 1) * (sum(1 for _ in self.on.walk()) + 2)

@@ -14,6 +14,7 @@ from cleanroom.errors import Violation
 from cleanroom.gate.model import Atoms, K, Rel
 from cleanroom.gate.nodes import output_name
 from cleanroom.gate.scope import Scope
+from cleanroom.gate.walk import copy_tree
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import Ctx, ExpressionRules
@@ -51,7 +52,7 @@ def definition_of(proj: exp.Expr, sel: exp.Select, scope: Scope) -> exp.Expr | N
             found = scope.resolve(p.unalias())
             if isinstance(found, tuple):
                 passed[(found[0], p.unalias().name.lower())] = output_name(p).lower()
-    copy = value.copy()
+    copy = copy_tree(value)
     for col in list(copy.find_all(exp.Column)):
         found = scope.resolve(col)
         name = passed.get((found[0], col.name.lower())) if isinstance(found, tuple) else None

@@ -27,7 +27,7 @@ from sqlglot import exp
 from cleanroom.gate.guard import guard, guard_children
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.nodes import CONSTANTS, output_name
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 INNER = "__cr_q"
 _MOVED_ARGS = ("having", "qualify", "order", "limit", "offset", "distinct")
@@ -79,8 +79,8 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
     ``aggregates`` receives each inner aggregate column's name and its node's id."""
     inner = _Inner(plan)
     outer = exp.Select()
-    keys = [guard(k.copy(), frozenset(plan.atoms.safe)) for k in plan.group_keys]
-    inner.projections += [exp.alias_(k.copy(), f"__cr_k{i}") for i, k in enumerate(keys)]
+    keys = [guard(copy_tree(k), frozenset(plan.atoms.safe)) for k in plan.group_keys]
+    inner.projections += [exp.alias_(copy_tree(k), f"__cr_k{i}") for i, k in enumerate(keys)]
     for proj in sel.expressions:
         outer.append("expressions", _outer_projection(proj, inner))
     for arg in _MOVED_ARGS:

@@ -136,7 +136,7 @@ def records(counts: list[exp.Expr], sketch: exp.Expr) -> exp.Expr:
     items = []
     for i, count in enumerate(counts):
         at = sqlglot.parse_one(f"__cr_sk[{i + 1}]", read="duckdb")
-        next(c for c in at.find_all(exp.Column) if c.name == "__cr_sk").replace(sketch.copy())
+        next(c for c in at.find_all(exp.Column) if c.name == "__cr_sk").replace(copy_tree(sketch))
         items.append(exp.Anonymous(this="struct_pack", expressions=[
             exp.PropertyEQ(this=exp.to_identifier("n"), expression=count),
             exp.PropertyEQ(this=exp.to_identifier("h"), expression=at)]))
@@ -172,12 +172,12 @@ def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later:
     for col in find_all(found, exp.Column):
         if col.name == "__cr_mine" and not col.table:
             col.replace(exp.column("__cr_m", table="__cr_mv", quoted=True) if inside
-                        else mine.copy())
+                        else copy_tree(mine))
         elif col.name == "__cr_theirs" and not col.table:
-            col.replace(theirs.copy())
+            col.replace(copy_tree(theirs))
     if not inside:
         return found
-    row = exp.select(exp.alias_(mine.copy(), "__cr_m", quoted=True))
+    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True))
     probe = exp.select(found).from_(exp.Subquery(this=row, alias=exp.TableAlias(
         this=exp.to_identifier("__cr_mv"))))
     return exp.Subquery(this=_marked(probe, copies))
@@ -237,8 +237,8 @@ def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> 
         return _value_records(source.subquery, copies)
     relation = relations[source.key]
     read: exp.Expr
-    read = exp.Table(this=relation.this.copy()) if isinstance(relation, exp.Table) \
-        else relation.copy()
+    read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
+        else copy_tree(relation)
     read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
     # Qualified: an unqualified name reads as "any source" to ``taint.Reader``.
     flat = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(
@@ -249,7 +249,7 @@ def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> 
 
 def _value_records(sub: exp.Subquery, copies: set[int]) -> exp.Expr:
     """``(SELECT <source>.__cr_meet FROM <source> WHERE ...)``: the value subquery's row's."""
-    body = sub.this.copy()
+    body = copy_tree(sub.this)
     relation = body.args["from_"].this
     body.set("expressions", [exp.column(MEET, table=relation.alias_or_name, quoted=True)])
     return exp.Subquery(this=_marked(body, copies))

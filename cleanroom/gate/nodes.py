@@ -8,6 +8,7 @@ from typing import Any
 from sqlglot import exp
 
 from cleanroom.gate.scope import Scope
+from cleanroom.gate.walk import copy_tree
 
 CONSTANTS = (exp.Literal, exp.Null, exp.Boolean, exp.DataType, exp.Var, exp.CurrentDate,
              exp.CurrentTimestamp)
@@ -41,7 +42,7 @@ def qualify(node: exp.Expr, scope: Scope) -> exp.Expr:
             return scope.qualified(sub) or sub
         return sub
     # One copy: ``transform`` would copy the copy again.
-    return node.copy().transform(fix, copy=False)
+    return copy_tree(node).transform(fix, copy=False)
 
 
 def qualify_apart(node: exp.Expr, scope: Scope, subqueries: dict[str, exp.Expr]) -> exp.Expr:

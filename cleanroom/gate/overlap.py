@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.cells import COPY_META, either
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 OVERLAP = "__cr_o"  # release.OVERLAP: a row's cells (and, on one row, the answer's patterns)
 GROUP = "__cr_g"  # an aggregation's hash of its tag and group keys, in its inner SELECT
@@ -78,8 +78,8 @@ def add_feeds(overlap: Overlap, inner: exp.Select, person: exp.Expr, group: exp.
     """The feeds of one aggregation (its inner SELECT, already rewritten)."""
     source = (inner.args["from_"], *(inner.args.get("joins") or []))
     where = inner.args.get("where")
-    base = Feed(tuple(s.copy() for s in source), where.this.copy() if where else None,
-                person.copy(), group.copy(), tuple(c.copy() for c in conditions))
+    base = Feed(tuple(copy_tree(s) for s in source), copy_tree(where.this) if where else None,
+                copy_tree(person), copy_tree(group), tuple(copy_tree(c) for c in conditions))
     union = None if inner.args.get("joins") else union_input(overlap, inner.args["from_"].this)
     if union is None:
         overlap.feeds.append(base)
@@ -138,9 +138,9 @@ def _through(feed: Feed, alias: str, first: exp.Select, branch: exp.Select) -> F
         subst = _substitute(values, alias)
         where = [w for w in (branch.args.get("where"), ) if w is not None]
         own = [subst(feed.where)] if feed.where is not None else []
-        conditions = [exp.Paren(this=w.this.copy()) for w in where] + own
+        conditions = [exp.Paren(this=copy_tree(w.this)) for w in where] + own
         source = (branch.args["from_"], *(branch.args.get("joins") or []))
-        return Feed(tuple(s.copy() for s in source),
+        return Feed(tuple(copy_tree(s) for s in source),
                     combine(exp.And, *conditions, copy=False) if conditions else None,
                     subst(feed.person), subst(feed.group),
                     tuple(subst(c) for c in feed.conditions))
@@ -157,10 +157,10 @@ def _substitute(values: dict[str, exp.Expr], alias: str) -> Swap:
     def swap(column: exp.Column) -> exp.Expr:
         if column.name.lower() not in values:
             raise KeyError(column.name)
-        return exp.Paren(this=values[column.name.lower()].copy())
+        return exp.Paren(this=copy_tree(values[column.name.lower()]))
 
     def subst(node: exp.Expr) -> exp.Expr:
-        node = node.copy()
+        node = copy_tree(node)
         # Nested SELECTs have scopes of their own: their columns are not the union's.
         found = node.walk(prune=lambda n: isinstance(n, (exp.Select, exp.Subquery)))
         for column in [n for n in found if isinstance(n, exp.Column) and n.table in ("", alias)]:
@@ -218,16 +218,16 @@ def _scan(feeds: list[Feed]) -> exp.Select:
     kept = sqlglot.parse_one("list_sort(list_filter(__cr_all, lambda __cr_e: __cr_e IS NOT NULL))",
                              read="duckdb")
     next(c for c in kept.find_all(exp.Column) if c.name == "__cr_all").replace(joined)
-    person = feeds[0].person.copy()
-    who = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=person.copy(), expression=exp.Null())),
+    person = copy_tree(feeds[0].person)
+    who = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=copy_tree(person), expression=exp.Null())),
                                true=exp.Anonymous(this="hash", expressions=[person]))])
     scan = exp.select(exp.alias_(who, "__cr_who"), exp.alias_(kept, "__cr_pat"))
-    scan.set("from_", feeds[0].source[0].copy())
+    scan.set("from_", copy_tree(feeds[0].source[0]))
     if len(feeds[0].source) > 1:
-        scan.set("joins", [j.copy() for j in feeds[0].source[1:]])
+        scan.set("joins", [copy_tree(j) for j in feeds[0].source[1:]])
     wheres = [f.where for f in feeds]
     if all(w is not None for w in wheres):
-        scan.set("where", exp.Where(this=either(*[exp.Paren(this=w.copy()) for w in wheres
+        scan.set("where", exp.Where(this=either(*[exp.Paren(this=copy_tree(w)) for w in wheres
                                                   if w is not None])))
     outer = exp.select("__cr_who", "__cr_pat").from_(exp.Subquery(
         this=scan, alias=exp.TableAlias(this=exp.to_identifier("__cr_scan")))).where(
@@ -236,14 +236,14 @@ def _scan(feeds: list[Feed]) -> exp.Select:
 
 
 def _cells(feed: Feed) -> exp.Expr:
-    items: list[exp.Expr] = [cell(feed.group.copy(), -1)]
+    items: list[exp.Expr] = [cell(copy_tree(feed.group), -1)]
     for bit, condition in enumerate(feed.conditions):
-        items.append(exp.Case(ifs=[exp.If(this=exp.Paren(this=condition.copy()),
-                                          true=cell(feed.group.copy(), bit))]))
+        items.append(exp.Case(ifs=[exp.If(this=exp.Paren(this=copy_tree(condition)),
+                                          true=cell(copy_tree(feed.group), bit))]))
     found: exp.Expr = exp.Array(expressions=items)
     if feed.where is None:
         return found
-    return exp.Case(ifs=[exp.If(this=exp.Paren(this=feed.where.copy()), true=found)],
+    return exp.Case(ifs=[exp.If(this=exp.Paren(this=copy_tree(feed.where)), true=found)],
                     default=exp.Cast(this=exp.Array(expressions=[]),
                                      to=exp.DataType.build("UBIGINT[]", dialect="duckdb")))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.gate.ranges import Range, constant_of, duration_shift
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 Carried = Callable[[exp.Column], "Range | None"]
 Defined = Callable[[exp.Column], "exp.Expr | None"]
@@ -102,7 +102,7 @@ def render(cond: Cond, copy: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
         return exp.NullSafeNEQ(this=first, expression=exp.Paren(this=copy(nodes[1])))
     if op == "other":  # none of the carried values (a float that compares unequal lands here)
         listed = exp.In(this=first, expressions=[copy(n) for n in nodes[1:]]).not_()
-        return combine(exp.And, listed, exp.NEQ(this=first.copy(), expression=exp.Literal.number(0)))
+        return combine(exp.And, listed, exp.NEQ(this=copy_tree(first), expression=exp.Literal.number(0)))
     return exp.NEQ(this=first, expression=exp.Literal.number(0))  # nonzero
 
 

@@ -9,6 +9,7 @@ from sqlglot import exp
 from cleanroom.gate.model import Mode, QueryShape
 from cleanroom.gate.overlap import OVERLAP, Overlap, matched, patterns
 from cleanroom.gate.threshold import COMPARED, SKETCH
+from cleanroom.gate.walk import copy_tree
 
 
 def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
@@ -93,12 +94,12 @@ def passed_cells(sel: exp.Select, source: str, width: int, overlap: Overlap) -> 
         read = [names.index(c.name.lower()) for c in proj.find_all(exp.Column)
                 if c.name.lower() in names]
         lists: list[exp.Expr] = [exp.Anonymous(this="list_extract", expressions=[
-            exp.Dot.build([passed.copy(), exp.to_identifier("c")]), exp.Literal.number(i + 1)])
+            exp.Dot.build([copy_tree(passed), exp.to_identifier("c")]), exp.Literal.number(i + 1)])
             for i in read]
         empty = exp.Cast(this=exp.Array(expressions=[]), to=exp.DataType.build("INTEGER[]"))
         deps.append(exp.Anonymous(this="flatten", expressions=[exp.Array(
             expressions=[empty, *lists])]))
-    fields: dict[str, exp.Expr] = {n: exp.Dot.build([passed.copy(), exp.to_identifier(n)])
+    fields: dict[str, exp.Expr] = {n: exp.Dot.build([copy_tree(passed), exp.to_identifier(n)])
                                   for n in "ifnhs"}
     fields["c"] = exp.Array(expressions=deps)
     return exp.Anonymous(this="struct_pack", expressions=[

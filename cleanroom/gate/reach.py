@@ -18,7 +18,7 @@ from cleanroom.gate.taint import (
     single_source,
     using_columns,
 )
-from cleanroom.gate.walk import combine, find_all
+from cleanroom.gate.walk import combine, copy_tree, find_all
 
 
 def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
@@ -47,7 +47,7 @@ def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
         hit = reader.reached(proj)
         if hit is None:
             return None
-        found.append(combine(exp.Or, *[reach[a].copy() for a in sorted(hit)], copy=False)
+        found.append(combine(exp.Or, *[copy_tree(reach[a]) for a in sorted(hit)], copy=False)
                      if hit else exp.false())
     return found
 
@@ -71,9 +71,9 @@ def read_taint(sel: exp.Select, alias: str, holder: exp.Expr | None = None,
         marker = exp.Anonymous(this=PROBE, expressions=[exp.Literal.string(str(id(holder)))])
         return exp.Coalesce(this=own, expressions=[marker, exp.false()])
     if isinstance(relation, exp.Table):
-        source: exp.Expr = exp.Table(this=relation.this.copy())
+        source: exp.Expr = exp.Table(this=copy_tree(relation.this))
     else:
-        source = relation.copy()
+        source = copy_tree(relation)
         source.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
         for inner in source.find_all(exp.Select):
             inner.meta[COPY_META] = True
@@ -94,7 +94,7 @@ def final_cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Ex
     if any(isinstance(n, exp.Window) for p in sel.expressions for n in p.walk()):
         return None
     clean = taints.clean_memo.get(id(sel), set())
-    return [exp.false() if p.alias_or_name.lower() in clean else value.copy()
+    return [exp.false() if p.alias_or_name.lower() in clean else copy_tree(value)
             for p in sel.expressions]
 
 
@@ -108,7 +108,7 @@ def dropped_probe(body: exp.Expr) -> exp.Expr | None:
             and isinstance(inner.this, exp.Select)
             and any(p.alias_or_name == "__cr_d" for p in inner.this.expressions)):
         return None
-    copied = inner.copy()
+    copied = copy_tree(inner)
     copied.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_tr")))
     for sel in copied.find_all(exp.Select):
         sel.meta[COPY_META] = True
@@ -139,7 +139,7 @@ def _tainted_probe(holder: exp.Expr) -> exp.Expr:
     if isinstance(holder, exp.CTE):
         source = exp.Table(this=exp.to_identifier(holder.alias_or_name))
     else:
-        source = exp.Subquery(this=holder.this.copy(),
+        source = exp.Subquery(this=copy_tree(holder.this),
                               alias=exp.TableAlias(this=exp.to_identifier("__cr_tr")))
         for sel in source.find_all(exp.Select):
             sel.meta[COPY_META] = True

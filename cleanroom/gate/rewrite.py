@@ -44,7 +44,7 @@ def _with_subqueries(support: exp.Expr, plan: SelectPlan, copies: set[int] | Non
         original = plan.subqueries.get(str(spot.this))
         if original is None:
             raise RuntimeError("a support refers to an unknown subquery")
-        copied = _mark_copy(original.copy())
+        copied = _mark_copy(copy_tree(original))
         if copies is not None:
             copies.update(id(s) for s in copied.find_all(exp.Select))
         replaced = spot.replace(copied)
@@ -189,7 +189,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     _keep_met_rows(sel, run)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
-        hidden.append(exp.alias_(plan.uid_expr.copy(), UID, quoted=True))
+        hidden.append(exp.alias_(copy_tree(plan.uid_expr), UID, quoted=True))
         _name_hidden(plan, UID)
     for name, value in plan.sides:  # sides.py: whether a person has rows on each side
         side = _with_subqueries(copy_tree(value), plan, run.copies)  # guarded already
@@ -320,7 +320,7 @@ def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
     """A subquery used as a value is tainted when any of its rows is; it then gives up its
     hidden column (it must stay one column)."""
-    copied = _mark_copy(sub.this.copy())
+    copied = _mark_copy(copy_tree(sub.this))
     run.copies.update(id(s) for s in copied.find_all(exp.Select))
     for branch in branch_selects(sub.this):
         if branch.expressions and branch.expressions[-1].alias_or_name == TAINT:
@@ -362,9 +362,11 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
     per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
     for j in range(width):
-        flag = per_cell[j] if per_cell is not None else value
-        sel.append("expressions", exp.alias_(copy_tree(flag), f"__cr_w{j}", quoted=True,
-                                             copy=False))
+        # Each cell's taint is its own fresh tree; the row's one is shared by every cell
+        # (placed nowhere else: the last cell takes it).
+        flag = per_cell[j] if per_cell is not None else value if j == width - 1 \
+            else copy_tree(value)
+        sel.append("expressions", exp.alias_(flag, f"__cr_w{j}", quoted=True, copy=False))
     if branch is not None:
         source = sel.args["from_"].this.alias_or_name if id(sel) in run.passers else None
         # A row beside aggregated ones, standing on nobody's data, or on an aggregation's.

@@ -38,6 +38,7 @@ from sqlglot import exp
 from cleanroom.gate.model import K
 from cleanroom.gate.nodes import CONSTANTS, canonical
 from cleanroom.gate.scope import Scope
+from cleanroom.gate.walk import copy_tree
 
 _CLAUSES = ("group", "having", "qualify")
 
@@ -65,9 +66,9 @@ def running_counts(sel: exp.Select, scope: Scope) -> None:
     for window in windows:
         count = window.this
         window.set("this", exp.Sum(this=count))
-        window.replace(exp.Cast(this=window.copy(), to=exp.DataType.build("BIGINT")))
+        window.replace(exp.Cast(this=copy_tree(window), to=exp.DataType.build("BIGINT")))
     sel.set("distinct", None)
-    sel.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+    sel.set("group", exp.Group(expressions=[copy_tree(k) for k in keys]))
     scope.running.update(id(w) for p in sel.expressions for w in p.find_all(exp.Window))
 
 

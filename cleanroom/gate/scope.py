@@ -16,7 +16,7 @@ from cleanroom.gate.constants import Lookup
 from cleanroom.gate.model import K, Rel
 from cleanroom.gate.rules import violation
 from cleanroom.gate.suggest import unknown
-from cleanroom.gate.walk import find_all
+from cleanroom.gate.walk import copy_tree, find_all
 
 
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -118,7 +118,7 @@ class Scope:
         if isinstance(found, Violation):
             return None
         if not col.table and col.name in self.merged:
-            return self.merged[col.name].copy()
+            return copy_tree(self.merged[col.name])
         return exp.column(col.name, table=found[0], quoted=True)
 
 
@@ -192,7 +192,7 @@ def resolve_positional(select: exp.Select) -> list[Violation]:
         if not 1 <= index <= len(select.expressions) or index - 1 == _index_of(select, node):
             problems.append(at("unsupported_syntax", node, f"#{index}"))
             continue
-        node.replace(_place([select.expressions[index - 1].unalias().copy()], node)[0])
+        node.replace(_place([copy_tree(select.expressions[index - 1].unalias())], node)[0])
     return problems
 
 

@@ -47,7 +47,7 @@ from cleanroom.gate.functions import unwrap_nulls
 from cleanroom.gate.guard import guard, guard_condition
 from cleanroom.gate.nodes import arguments, condition_of, output_name, qualify_apart
 from cleanroom.gate.parts import parts_of, render
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, copy_tree
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import ExpressionRules
@@ -129,7 +129,7 @@ def _call(node: exp.Expr, rules: ExpressionRules, wrap: Wrap) -> list[Side]:
         conditions += _branches(arg, rules, copy)
     found: list[Side] = []
     for condition in conditions:
-        left = render(("not_true", (condition,)), lambda n: n.copy())
+        left = render(("not_true", (condition,)), copy_tree)
         found += [(TAKEN, wrap(guard_condition(exp.Paren(this=condition)))),
                   (LEFT, wrap(guard_condition(left)))]
     for arg in func.iter_expressions():
@@ -163,4 +163,4 @@ def _over(window: exp.Window, rules: ExpressionRules) -> Wrap:
     """A window's sides, over its whole partition (its frame reads some of those rows)."""
     parts = [guard(qualify_apart(p, rules.scope, rules.subqueries))
              for p in window.args.get("partition_by") or []]
-    return lambda value: exp.Window(this=_bool_or(value), partition_by=[p.copy() for p in parts])
+    return lambda value: exp.Window(this=_bool_or(value), partition_by=[copy_tree(p) for p in parts])

@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from cleanroom.gate.model import K
 from cleanroom.gate.nodes import output_name
+from cleanroom.gate.walk import copy_tree
 
 if TYPE_CHECKING:
     from cleanroom.gate.scope import Scope
@@ -34,7 +35,7 @@ def null_with_person(node: exp.Expr, person: exp.Expr) -> None:
     """CONCAT skips NULLs: ``CONCAT(c.user_key, '-', x)`` over an outer join's missing side
     would count distinct values of x, not people. The sub-key is made NULL with its user_key
     (the same value wherever there is a person). The node itself stays in the tree."""
-    case = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=person.copy(),
+    case = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=copy_tree(person),
                                                          expression=exp.Null())),
                                 true=exp.Null())])
     node.replace(case)

@@ -122,9 +122,10 @@ class TaintMap:
             return  # no intermediate aggregation across people: nothing can be tainted
         selects = find_all(tree, exp.Select)
         found = {id(sel): sources(sel) for sel in selects}  # each walked once, not three times
+        subqueries = {id(sel): value_subqueries(sel) for sel in selects}  # and these, not twice
         for sel in selects:
             self.sources[id(sel)] = [a for a, body in found[id(sel)] if self.may(body)]
-            values = value_subqueries(sel)
+            values = subqueries[id(sel)]
             self.values[id(sel)] = [id(s) for s in values if self.may(s.this)]
             for _, body in found[id(sel)]:
                 self._mark(body)
@@ -141,7 +142,7 @@ class TaintMap:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
                     self._outer(body, self.group_read)
-            for sub in value_subqueries(sel):
+            for sub in subqueries[id(sel)]:
                 if isinstance(sub.parent, exp.In):
                     # An IN list is a semi-join, NOT IN an anti-join: a row is kept or lost
                     # because its group was dropped, as on an outer join's NULL side (raw

@@ -117,13 +117,9 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         inner.append("expressions", exp.alias_(_any(taint), ROW_TAINT, quoted=True))
     agg_flags = cells.withheld(counts, outer_ref, k, shape.aggregates)
     own_row = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
-    system = None
-    if plan.final and branch is None:
-        # The release decides which combinations to withhold (``isolation.py``).
-        touched: dict[int, exp.Expr] = {}
-        system = _system(inner, counts, shape, agg_flags)
-    else:
-        touched = _combinations(inner, counts, shape, k)
+    # The release decides which combinations to withhold (``isolation.py``); else the SQL.
+    released = plan.final and branch is None
+    touched = {} if released else _combinations(inner, counts, shape, k)
     for agg, flag in touched.items():
         agg_flags[agg] = either(agg_flags[agg], flag) if agg in agg_flags else flag
     # ``keyed``: group keys read from a tainted source on the NULL side of an outer join (a
@@ -131,6 +127,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     cell_flags = [_cell_flag(deps, agg_flags, (computed or i in keyed) and taint is not None)
                   for i, (deps, computed) in enumerate(zip(shape.cells, shape.computed))]
     row_flag = cells.any_of([agg_flags[a] for a in shape.row if a in agg_flags])
+    # After the copies above, so that the system may take the flags themselves when no
+    # ``_cells`` reads them after it (it adds no projection before theirs: the order stays).
+    system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
+        else None
     if compared is not None or meet:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
     if plan.final:
@@ -155,11 +155,12 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                     copy=False))
 
 
-def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr]
-            ) -> exp.Expr | None:
+def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr], *,
+            take: bool = False) -> exp.Expr | None:
     """The row's patterns and aggregates for ``isolation.RowSystem`` (None: nothing to
     combine), as the hidden ``__cr_x``: ``{m: histograms, f: flags, n: people, v: bits, c:
-    each column's aggregates, h: the aggregates HAVING / ORDER BY read}``."""
+    each column's aggregates, h: the aggregates HAVING / ORDER BY read}``. ``take``: the
+    flags are placed themselves (nothing reads them after), else copies."""
     vectors = cells.vector_names(counts, shape.aggregates)
     if not cells.combines(vectors):
         return None
@@ -170,7 +171,8 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
     bits = [[cells.bit_of(names, n) for n in vectors[a]] for a in shape.aggregates]
     fields = {
         "m": cells.histograms(outer_ref(cells.PATTERNS)),  # the list is aggregated once
-        "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
+        "f": _array([exp.Coalesce(this=flags[a] if take else copy_tree(flags[a]),
+                                  expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
@@ -204,7 +206,7 @@ def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, ex
     fields = {
         "i": _array([_array([cell(outer_ref(GROUP), cells.bit_of(names, n)) for n in vectors[a]])
                      for a in shape.aggregates]),
-        "f": _array([exp.Coalesce(this=flags[a].copy(), expressions=[exp.true()])
+        "f": _array([exp.Coalesce(this=copy_tree(flags[a]), expressions=[exp.true()])
                      if a in flags else exp.false() for a in shape.aggregates]),
         "n": _array([outer_ref(counts.compared.get(a, counts.people.get(a)) or BASE)
                      for a in shape.aggregates]),
@@ -292,7 +294,7 @@ def _final(outer: exp.Select, counts: Counts, shape: Layout, cell_flags: list[ex
     where = outer.args.get("where")
     if where is not None:
         # The final rows below the threshold are all kept, to be suppressed and counted.
-        below = exp.LT(this=people.copy(), expression=exp.Literal.number(k))
+        below = exp.LT(this=copy_tree(people), expression=exp.Literal.number(k))
         outer.set("where", exp.Where(this=either(exp.Paren(this=where.this), below)))
 
 
@@ -307,14 +309,14 @@ def sketch(counts: Counts, k: int) -> exp.Expr:
     their people, in the order of ``compared_people``: the release proves from them that two
     rows' people differ by k or more (``release.close_rows``)."""
     assert counts.plan.uid_expr is not None
-    person = exp.Anonymous(this="hash", expressions=[counts.plan.uid_expr.copy()])
+    person = exp.Anonymous(this="hash", expressions=[copy_tree(counts.plan.uid_expr)])
     # DISTINCT: a person's many rows must not fill the smallest.
     smallest = exp.Anonymous(this="min", expressions=[exp.Distinct(expressions=[person]),
                                                       exp.Literal.number(SKETCH_SIZE * k)])
     parts: list[exp.Expr] = [smallest]
     for name in _compared_names(counts)[1:]:
-        condition = exp.Where(this=counts.conditions[name].copy())
-        parts.append(exp.Filter(this=smallest.copy(), expression=condition))
+        condition = exp.Where(this=copy_tree(counts.conditions[name]))
+        parts.append(exp.Filter(this=copy_tree(smallest), expression=condition))
     return exp.Anonymous(this="list_value", expressions=parts)
 
 
@@ -342,7 +344,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     dropped = cells.few_people(ref, limits.floor, k)
     group = inner.args.get("group")
     if limits.keyed and group is not None:
-        dropped = both(dropped, *[exp.Not(this=exp.Is(this=key.copy(), expression=exp.null()))
+        dropped = both(dropped, *[exp.Not(this=exp.Is(this=copy_tree(key), expression=exp.null()))
                                   for key in group.expressions])
     inner_flags = cells.withheld(counts, ref, k, shape.aggregates)
     inner_row = cells.any_of([inner_flags[a] for a in shape.row if a in inner_flags])
@@ -371,11 +373,12 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         # whatever HAVING says, and every row is tainted (which rows are kept, and in what
         # order, would tell the value).
         taint.append(cells.bool_or(copy_tree(touched), window=True))
-    outer.append("expressions", exp.alias_(either(*[copy_tree(t) for t in taint]), "__cr_w",
-                                           quoted=True, copy=False))
+    # The taints are fresh trees, placed once each, or twice with ``own``: copied only then.
+    row_taint = either(*[copy_tree(t) for t in taint]) if own else either(*taint)
+    outer.append("expressions", exp.alias_(row_taint, "__cr_w", quoted=True, copy=False))
     if own:  # the row's own taint, for readers of single rows (``taint.TaintMap.rowwise``)
         mine = [t for t in taint if not (isinstance(t, exp.Column) and t.name == DROPPED)]
-        value = exp.Coalesce(this=exp.Paren(this=either(*[t.copy() for t in mine])),
+        value = exp.Coalesce(this=exp.Paren(this=either(*mine)),
                              expressions=[exp.false()]) if mine else exp.false()
         outer.append("expressions", exp.alias_(value, OWN_TAINT, quoted=True, copy=False))
     floor = exp.GTE(this=outer_ref(BASE), expression=exp.Literal.number(k))
@@ -385,7 +388,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     where = outer.args.get("where")
     if where is not None:
         kept = where.this if touched is None else either(exp.Paren(this=where.this),
-                                                         exp.Paren(this=touched.copy()))
+                                                         exp.Paren(this=copy_tree(touched)))
         conditions.append(exp.Paren(this=kept))
     outer.set("where", exp.Where(this=both(*conditions)))
 
@@ -426,12 +429,12 @@ def _running_lost(inner: exp.Select, ref: cells.Ref, k: int, flags: dict[int, ex
     if window is None:
         return None  # windows over an aggregation's groups are running counts only
     lost: list[exp.Expr] = [exp.LT(this=ref(BASE), expression=exp.Literal.number(k))]
-    lost += [f.copy() for f in flags.values()]  # a running SELECT counts one aggregate
+    lost += [copy_tree(f) for f in flags.values()]  # a running SELECT counts one aggregate
     if row is not None:
-        lost.append(row.copy())
+        lost.append(copy_tree(row))
     call = exp.Anonymous(this="bool_or", expressions=[exp.Paren(this=either(*lost))])
-    over = exp.Window(this=call, partition_by=[p.copy() for p in
+    over = exp.Window(this=call, partition_by=[copy_tree(p) for p in
                                                window.args.get("partition_by") or []])
     if window.args.get("order") is not None:
-        over.set("order", window.args["order"].copy())
+        over.set("order", copy_tree(window.args["order"]))
     return exp.Coalesce(this=over, expressions=[exp.false()])

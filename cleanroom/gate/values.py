@@ -19,6 +19,7 @@ from cleanroom.gate.nodes import output_name
 from cleanroom.gate.parts import parts_of, uniform
 from cleanroom.gate.ranges import Range, constant_of, hull, range_of
 from cleanroom.gate.scope import Scope
+from cleanroom.gate.walk import copy_tree
 
 
 class ValueRules:
@@ -91,7 +92,7 @@ class ValueRules:
         definition = rel.definitions.get(col.name.lower()) if rel is not None else None
         if definition is None:
             return None
-        copy = definition.copy()
+        copy = copy_tree(definition)
         for ref in list(copy.find_all(exp.Column)):
             ref.set("table", exp.to_identifier(found[0]))
         return copy
