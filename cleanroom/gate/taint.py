@@ -226,7 +226,14 @@ class TaintMap:
     def _outer(self, query: exp.Expr, into: set[int] | None = None, *,
                keys: frozenset[str] | None = None) -> None:
         marked = self.outer_read if into is None else into
-        for sel in branch_selects(query):
+        branches = branch_selects(query)
+        if len(branches) > 1:
+            # A reader's group can hold rows of one branch only: a row another branch dropped
+            # has no row of its partition there to carry the flag (AMC's reach beside
+            # conversions, UNION ALLed and re-grouped by campaign, showed a dropped
+            # campaign's conversions as 0, exact). Only the relation-wide flag holds.
+            keys = None
+        for sel in branches:
             plan = self.plans.get(id(sel))
             if into is None:
                 known = self.partitions.get(id(sel), keys) if id(sel) in marked else keys

@@ -3844,7 +3844,6 @@ FULL OUTER JOIN att_conv ON sa_reach.campaign = att_conv.campaign;
 -- source: AMC SQL guide, "How to optimize AMC SQL queries", the optimized version: UNION ALL of the two CTEs with the grouping outside the subquery
 -- idiom: UNION ALL of aggregated CTEs padded with 0 columns, SUM by campaign outside
 -- legit
--- currently: wrong: sb_video's conversions come back 0.0 marked exact (its att_conv row was suppressed, raw says 50), and the rows whose both sides were released come back withheld
 -- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1
 WITH sa_reach AS (
   SELECT campaign, COUNT(user_key) AS reach
