@@ -366,24 +366,29 @@ def _output_names(node: exp.Expr) -> list[str] | None:
         return _output_names(branch_selects(node)[0])
     if not isinstance(node, exp.Select):
         return None
-    found: list[str] = []
-    for proj in node.expressions:
+    named = _named_projections(node, single_source(node))
+    return None if named is None else [n for n, _ in named]
+
+
+def _named_projections(sel: exp.Select, only: str | None
+                       ) -> list[tuple[str, str | None]] | None:
+    """Each output of ``sel`` as (its name, the column of source ``only`` it passes on as it
+    is, or None); ``*`` expands through that source's own names. None: they cannot be told."""
+    found: list[tuple[str, str | None]] = []
+    for proj in sel.expressions:
         if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column)
                                           and isinstance(proj.this, exp.Star)):
-            inner = _source_names(node)
-            if inner is None:
+            body = next((b for a, b in sources(sel) if a == only), None) if only else None
+            names = _output_names(body) if body is not None else None
+            if names is None:
                 return None
-            found += [n for n, _ in inner]
-        else:
-            found.append(proj.alias_or_name.lower())
+            found += [(n, n) for n in names]
+            continue
+        value = proj.unalias() if isinstance(proj, exp.Alias) else proj
+        column = value.name.lower() if only is not None and isinstance(value, exp.Column) \
+            and value.table in ("", only) else None
+        found.append((proj.alias_or_name.lower(), column))
     return found
-
-
-def _source_names(sel: exp.Select) -> list[tuple[str, str]] | None:
-    only = single_source(sel)
-    body = next((b for a, b in sources(sel) if a == only), None) if only else None
-    names = _output_names(body) if body is not None else None
-    return [(n, n) for n in names] if names is not None else None
 
 
 def _passed_keys(sel: exp.Select, keys: frozenset[str] | None, names: list[str] | None
@@ -399,20 +404,8 @@ def _passed_keys(sel: exp.Select, keys: frozenset[str] | None, names: list[str] 
     if only is None or any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery))
                            for p in sel.expressions for n in p.walk()):
         return None
-    mine: list[tuple[str, str | None]] = []
-    for proj in sel.expressions:
-        if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column)
-                                          and isinstance(proj.this, exp.Star)):
-            inner = _source_names(sel)
-            if inner is None:
-                return None
-            mine += [(n, c) for n, c in inner]
-            continue
-        value = proj.unalias() if isinstance(proj, exp.Alias) else proj
-        column = value.name.lower() if isinstance(value, exp.Column) and value.table in (
-            "", only) else None
-        mine.append((proj.alias_or_name.lower(), column))
-    if len(mine) != len(names):
+    mine = _named_projections(sel, only)
+    if mine is None or len(mine) != len(names):
         return None
     found = set()
     for key in keys:

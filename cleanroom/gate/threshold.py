@@ -352,7 +352,7 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
     if inner_row is not None:
         enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
         dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
-        wide = either(wide, both(enough.copy(), exp.Paren(this=copy_tree(inner_row))))
+        wide = either(wide, both(copy_tree(enough), exp.Paren(this=copy_tree(inner_row))))
     flag = cells.bool_or(dropped, window=True)
     keys = _partition_keys(inner, outer, limits.partition)
     if keys:
