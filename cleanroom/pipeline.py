@@ -226,8 +226,9 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
         internal = session.stream(step.sql, list, params=step.params)
         return Released([], [], 0, [], [], internal=ExactResult((), internal))
     if isinstance(step, ExactStep):
+        result = screened(session, step, rules.min_users_per_row)
         thresholded = release_thresholded(
-            session.run(step.sql, params=step.params), people_column=step.people_column,
+            result or session.run(step.sql, params=step.params), people_column=step.people_column,
             min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset,
             cell_flags=step.cell_flags, compare_rows=step.compare_rows)
         return Released(_named(session, step, thresholded.columns), thresholded.rows,
@@ -244,6 +245,18 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
     return Released(_named(session, step, noised.columns), noised.rows, None,
                     ["noised"] * len(noised.rows), [],
                     noised.intervals, describe_plan(step.noise), noised.truncated)
+
+
+def screened(session: Session, step: ExactStep, min_users: int) -> ExactResult | None:
+    """The step's screen (``gate/screen.py``), when it certifies that every row's people
+    counts reach the threshold: then its release is the exact query's. None: run the exact
+    query (no screen, a screen this engine cannot bind, or a row it cannot certify)."""
+    if step.screen is None or session.names(step.screen) is None:
+        return None
+    result = session.run(step.screen, params=step.params)
+    if not all((row[-1] or 0) >= min_users for row in result.rows):
+        return None
+    return ExactResult(result.columns[:-1], [row[:-1] for row in result.rows])
 
 
 def _named(session: Session, step: ExactStep | NoisedStep, columns: Sequence[str]) -> list[str]:

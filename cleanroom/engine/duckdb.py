@@ -152,7 +152,9 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits, *,
 class Shapes:
     """Empty in-memory databases, one per set of table shapes, that name a query's columns as
     DuckDB does (``count_star()``, ``(sum(cost) / 100)``, a CTE column as its alias was
-    spelled), so that an answer's header is raw DuckDB's. Each holds views of no rows, has no
+    spelled), so that an answer's header is raw DuckDB's, and tell whether a query binds
+    there (the types are the sandbox views': a user_key is its surrogate, a clamped metric
+    DOUBLE). Each holds views of no rows, has no
     external access and a locked configuration; a query is only bound there (``sql()`` is
     lazy: nothing runs), never executed."""
 
@@ -164,7 +166,7 @@ class Shapes:
         atexit.register(self.close)
 
     def names(self, tables: Sequence[TableSpec], sql: str) -> tuple[str, ...] | None:
-        key = tuple((t.name, tuple((c.name, c.sql_type) for c in t.columns)) for t in tables)
+        key = tuple((t.name, tuple((c.name, c.view_type) for c in t.columns)) for t in tables)
         with self._lock:
             con = self._cons.get(key)
             if con is None:
@@ -192,7 +194,7 @@ def _shapes(tables: Sequence[TableSpec]) -> duckdb.DuckDBPyConnection:
         "threads": 1, "memory_limit": "64MB", "autoload_known_extensions": False,
         "autoinstall_known_extensions": False, "python_enable_replacements": False})
     for table in tables:
-        cols = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}" for c in table.columns)
+        cols = ", ".join(f"CAST(NULL AS {c.view_type}) AS {_quote(c.name)}" for c in table.columns)
         con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

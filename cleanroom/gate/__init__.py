@@ -19,6 +19,7 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
     rewrite_query,
     verify_rewrite,
 )
+from cleanroom.gate.screen import screen_of
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class CheckedQuery:
     # A final set operation: a hidden list of each row's people (branch first) after the flags,
     # for the release to compare rows of different branches.
     compare_rows: bool = False
+    # The same query with its people counts as certified lower bounds and ``__cr_cert`` last,
+    # to run first (``gate/screen.py``); None: the exact SQL only.
+    screen: str | None = None
 
 
 def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
@@ -54,9 +58,12 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)
     tree, _ = rewrite_checked(shape, min_users=min_users)  # rewrite, then verify
-    return CheckedQuery(tree.sql(dialect="duckdb", copy=False), shape.columns, shape.final_mode,
-                        PEOPLE if released else None, limit, offset, shape.final_aggregates,
-                        shape.tables, _flags(tree), branches)
+    sql, flags = tree.sql(dialect="duckdb", copy=False), _flags(tree)
+    # The exact SQL is rendered: the tree may become its screen.
+    screen = screen_of(tree, min_users) if released and not branches else None
+    return CheckedQuery(sql, shape.columns, shape.final_mode, PEOPLE if released else None,
+                        limit, offset, shape.final_aggregates, shape.tables, flags, branches,
+                        None if screen is None else screen.sql(dialect="duckdb", copy=False))
 
 
 def _flags(tree: exp.Expr) -> int:

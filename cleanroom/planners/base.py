@@ -48,6 +48,7 @@ class ExactStep:
     cell_flags: int = 0  # hidden per-column withheld flags before the people count (gate)
     compare_rows: bool = False  # a final set operation: rows of branches are compared
     named_by: str | None = None  # the analyst's SQL: the engine names the columns as for it
+    screen: str | None = None  # run first, kept if it certifies every row (gate/screen.py)
 
 
 @dataclass(frozen=True)

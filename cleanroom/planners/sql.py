@@ -59,7 +59,8 @@ def check_sql_step(policy: Policy, step: SqlStep) -> ExactStep | NoisedStep:
                               min_users=policy.query_rules.min_users_per_row)
         return ExactStep(checked.sql, checked.columns, checked.people_column, checked.limit,
                          checked.offset, mode=checked.mode.value, cell_flags=checked.cell_flags,
-                         compare_rows=checked.compare_rows, named_by=step.sql)
+                         compare_rows=checked.compare_rows, named_by=step.sql,
+                         screen=checked.screen)
     private = plan_private_query(policy, step.sql, step.epsilon)
     return NoisedStep(private.query, private.plan, step.epsilon, named_by=step.sql)
 
