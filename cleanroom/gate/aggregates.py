@@ -25,7 +25,7 @@ from cleanroom.gate.functions import (
     function_name,
     unwrap_nulls,
 )
-from cleanroom.gate.model import SUMMABLE, K, Mode, widest
+from cleanroom.gate.model import NUMERIC_NONZERO, SUMMABLE, K, Mode, widest
 from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, condition_of, qualify_apart
 from cleanroom.gate.parts import Part, parts_of, render
 from cleanroom.gate.ranges import Range, hull
@@ -339,7 +339,10 @@ def _record_support(rules: ExpressionRules, node: exp.Expr, key: str, args: list
         elif key in COUNT_AGGREGATES:
             parts.append(exp.Not(this=exp.Is(this=value, expression=exp.Null())))
         else:
-            parts.append(exp.NEQ(this=exp.Paren(this=value), expression=exp.Literal.number(0)))
+            nonzero = exp.NEQ(this=exp.Paren(this=value), expression=exp.Literal.number(0))
+            if key == "Sum":
+                nonzero.meta[NUMERIC_NONZERO] = True
+            parts.append(nonzero)
     if condition is not None:
         parts.append(exp.Paren(this=qualify_apart(condition_of(condition), rules.scope,
                                                   rules.subqueries)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cleanroom.gate.model import COPY_META
+from cleanroom.gate.model import COPY_META, NUMERIC_NONZERO
 from cleanroom.gate.nodes import CONSTANTS
 from cleanroom.gate.walk import find_all
 
@@ -31,7 +31,7 @@ def guard(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Expr:
     """``node`` with every part that could raise wrapped in TRY; ``safe`` names comparisons
     known not to raise themselves (user_key = user_key, which joins must keep bare, and
     comparisons of compatible types, ``types.py``): only their operands are guarded."""
-    if id(node) in safe:
+    if id(node) in safe or node.meta.get(NUMERIC_NONZERO):
         return guard_children(node, safe)
     if _is_safe(node, safe):
         return node
@@ -152,7 +152,7 @@ def guard_children(node: exp.Expr, safe: frozenset[int] = frozenset()) -> exp.Ex
 def _is_safe(node: exp.Expr, safe: frozenset[int]) -> bool:
     if isinstance(node, (exp.Column, exp.Star, exp.Interval, *CONSTANTS)):
         return True
-    if id(node) in safe:
+    if id(node) in safe or node.meta.get(NUMERIC_NONZERO):
         return all(_is_safe(child, safe) for child in node.iter_expressions())
     if isinstance(node, exp.Not):  # NOT x casts a bare x to BOOLEAN: not safe alone
         return not isinstance(node.this.unnest(), exp.Column) and _is_safe(node.this, safe)

@@ -11,6 +11,9 @@ from cleanroom.gate.ranges import Range
 
 # Meta of a SELECT the rewrite added or copied from one it rewrote: verify skips it.
 COPY_META = "cr_copy"
+# Meta of the ``(v) <> 0`` a SUM's support reads: SUM binds only numbers (and booleans), so
+# the comparison with 0 cannot raise; only ``v`` itself is guarded (``guard.py``).
+NUMERIC_NONZERO = "cr_numeric_nonzero"
 # Sketches of people hold this many times k of the smallest person hashes
 # (threshold.sketch, meet.records; compared by release.close_rows and meet's flags).
 SKETCH_SIZE = 4
