@@ -44,11 +44,8 @@ def _view_sql(table: TableSpec, source: str | None = None) -> str:
         if col.user_key:  # the copy holds the surrogate; the Parquet file, the 64-hex string
             cols.append(ref if source is not None else f"{native.surrogate_sql(ref)} AS {ref}")
             continue
-        if col.clamp is not None:
-            lo, hi = col.clamp
-            # Not LEAST/GREATEST: DuckDB's skip NULLs, and a missing value is no lower bound.
-            ref = (f"CAST(CASE WHEN {ref} < {float(lo)!r} THEN {float(lo)!r} WHEN {ref} > "
-                   f"{float(hi)!r} THEN {float(hi)!r} ELSE {ref} END AS DOUBLE) AS {ref}")
+        if col.clamp is not None:  # the native copy holds it clamped (and DOUBLE) already
+            ref = ref if source is not None else f"{native.clamp_sql(ref, *col.clamp)} AS {ref}"
         else:  # the gate relies on the declared type (gate/types.py); a no-op when it is so
             ref = f"CAST({ref} AS {col.sql_type}) AS {ref}"
         cols.append(ref)
@@ -94,7 +91,9 @@ def sandbox(tables: Sequence[TableSpec], limits: Limits) -> Iterator[duckdb.Duck
 
 def _native(table: TableSpec, limits: Limits) -> Path | None:
     key = next((c.name for c in table.columns if c.user_key), None)
+    clamps = {c.name: c.clamp for c in table.columns if c.clamp is not None}
     return native.CACHE.native(table.path, tuple(c.name for c in table.columns), key=key,
+                               clamps=clamps,
                                memory_limit=limits.memory_limit, threads=limits.threads)
 
 

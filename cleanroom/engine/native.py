@@ -61,9 +61,15 @@ def surrogate_sql(ref: str) -> str:
             f"THEN CAST('0x' || left({ref}, 31) AS HUGEINT) ELSE error('not a user_key') END")
 
 
-def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None) -> Path:
-    """Where the copy of ``columns`` (``key``: the one stored as its surrogate) is kept."""
-    names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}")
+Clamps = dict[str, tuple[float, float]]
+
+
+def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None,
+                clamps: Clamps | None = None) -> Path:
+    """Where the copy of ``columns`` (``key``: the one stored as its surrogate; ``clamps``:
+    metrics stored clamped to their bounds) is kept."""
+    names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}") + "".join(
+        f"\0\0clamp:{c}:{float(lo)!r}:{float(hi)!r}" for c, (lo, hi) in sorted((clamps or {}).items()))
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
     return parquet.with_name(f"{parquet.name}.{digest}{SUFFIX}")
 
@@ -77,11 +83,12 @@ class NativeCache:
         self._built: dict[Path, _Identity] = {}
 
     def native(self, parquet: Path, columns: tuple[str, ...], *, key: str | None = None,
-               memory_limit: str, threads: int) -> Path | None:
+               clamps: Clamps | None = None, memory_limit: str, threads: int) -> Path | None:
         """The native copy of ``columns`` of ``parquet`` (a verified, immutable file), the user_key
         column ``key`` as its surrogate, or None if it cannot be made (the sandbox then reads the
-        Parquet file itself)."""
-        target = native_path(parquet, columns, key)
+        Parquet file itself). A metric in ``clamps`` is stored clamped (``clamp_sql``), so
+        that no session clamps it again row by row."""
+        target = native_path(parquet, columns, key, clamps)
         if self._trusted(target):
             return target
         with self._lock:
@@ -90,7 +97,8 @@ class NativeCache:
             if self._trusted(target):
                 return target
             try:
-                _build(parquet, columns, key, target, memory_limit=memory_limit, threads=threads)
+                _build(parquet, columns, key, clamps or {}, target, memory_limit=memory_limit,
+                       threads=threads)
             except (OSError, duckdb.Error) as exc:
                 log.warning("native copy not built: %s", type(exc).__name__)
                 return None
@@ -107,8 +115,8 @@ class NativeCache:
             return False
 
 
-def _build(parquet: Path, columns: tuple[str, ...], key: str | None, target: Path, *,
-           memory_limit: str, threads: int) -> None:
+def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Clamps,
+           target: Path, *, memory_limit: str, threads: int) -> None:
     staged = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     con = duckdb.connect(str(staged), config={
         "memory_limit": memory_limit, "threads": threads,
@@ -116,7 +124,7 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, target: Pat
         "python_enable_replacements": False})
     try:
         path = "'" + str(parquet).replace("'", "''") + "'"
-        names = ", ".join(_stored(c, key) for c in columns)
+        names = ", ".join(_stored(c, key, clamps) for c in columns)
         # DuckDB's own compression (dictionary strings, bit-packed and ALP numbers): every
         # session attaches the copy afresh and reads its blocks again, and a small copy reads
         # faster; a dictionary-encoded group key is grouped without hashing its strings. At 10M
@@ -137,9 +145,20 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, target: Pat
     os.replace(staged, target)
 
 
-def _stored(column: str, key: str | None) -> str:
+def _stored(column: str, key: str | None, clamps: Clamps) -> str:
     ref = '"' + column.replace('"', '""') + '"'
-    return f"{surrogate_sql(ref)} AS {ref}" if column == key else ref
+    if column == key:
+        return f"{surrogate_sql(ref)} AS {ref}"
+    if column in clamps:
+        return f"{clamp_sql(ref, *clamps[column])} AS {ref}"
+    return ref
+
+
+def clamp_sql(ref: str, lo: float, hi: float) -> str:
+    """A metric clamped to its bounds, as DOUBLE; NULL stays NULL (not LEAST/GREATEST: DuckDB's
+    skip NULLs, and a missing value is no lower bound)."""
+    return (f"CAST(CASE WHEN {ref} < {float(lo)!r} THEN {float(lo)!r} WHEN {ref} > "
+            f"{float(hi)!r} THEN {float(hi)!r} ELSE {ref} END AS DOUBLE)")
 
 
 def _identity(path: Path) -> _Identity:

@@ -30,12 +30,28 @@ def test_sandbox_reads_a_native_copy_of_the_view_columns_only(tmp_path: Path) ->
         assert con.execute("SELECT COUNT(*), MAX(cost) FROM t").fetchall() == [(100, 10.0)]
         sources = con.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL"
                               ).fetchall()
-    copy = native_path(path, ("user_key", "cost"))
+    copy = native_path(path, ("user_key", "cost"), clamps={"cost": (0.0, 10.0)})
     assert [Path(p) for (p,) in sources] == [copy]
     check = duckdb.connect(str(copy), read_only=True)
     columns = [r[0] for r in check.execute("DESCRIBE data").fetchall()]
     assert columns == ["user_key", "cost"]  # the banned column is not in the copy
     assert b"SECRET" not in copy.read_bytes()
+    # The metric is stored clamped (cost runs to 99 in the file): no session clamps it again.
+    assert check.execute("SELECT MAX(cost), COUNT(*) FILTER (WHERE cost = 10) FROM data"
+                         ).fetchall() == [(10.0, 90)]
+
+
+def test_a_clamped_copy_is_another_copy(tmp_path: Path) -> None:
+    """Bounds the policy changes give another copy: one built under the old bounds is never
+    read under the new."""
+    path = _parquet(tmp_path)
+    assert len({native_path(path, ("user_key", "cost")),
+                native_path(path, ("user_key", "cost"), clamps={"cost": (0.0, 10.0)}),
+                native_path(path, ("user_key", "cost"), clamps={"cost": (0.0, 20.0)})}) == 3
+    for hi in (10.0, 20.0):
+        spec = (ColumnSpec("user_key", "VARCHAR"), ColumnSpec("cost", "DOUBLE", (0.0, hi)))
+        with sandbox([TableSpec("t", path, spec)], LIMITS) as con:
+            assert con.execute("SELECT MAX(cost) FROM t").fetchall() == [(hi,)]
 
 
 def test_a_copy_this_process_did_not_build_is_rebuilt(tmp_path: Path) -> None:
