@@ -4676,7 +4676,6 @@ GROUP BY 1, 2;
 -- idiom: explicit JOIN whose ON is a parenthesised OR of two identity matches (email or phone) ANDed with the where_clause, HAVING count(distinct key) > 25, ORDER BY the count DESC
 -- legit
 -- people: column overlap
--- currently: refused join_not_on_user_key (an OR of two user_key equalities between the same two tables is not read as a user_key join)
 -- why: rendered with dimensions c.store_region, p.age_band and where_clause c.category <> 'home'; provider_customers_vw becomes segments, the consumer table retail_sales; email and phone are both the one pseudonym here, so each OR arm matches the user_key; at(timestamp) and the information_schema check are dropped
 SELECT c.store_region, p.age_band, count(DISTINCT p.user_key) AS overlap
 FROM segments p
@@ -4840,7 +4839,6 @@ ORDER BY 3 DESC;
 -- legit
 -- people: column purchasers
 -- ordered
--- currently: wrong: suppressed_rows counts a row that the query's own HAVING drops
 SELECT SUM(c.revenue) AS revenue, COUNT(DISTINCT c.user_key) AS purchasers,
        date_trunc('week', c.ts) AS purchase_week
 FROM conversions c
