@@ -330,6 +330,9 @@ def _user_equalities(condition: exp.Expr | None, scope: Scope) -> list[tuple[str
     """The pairs of sources whose user_keys a top-level conjunct of ``condition`` equates."""
     pairs: list[tuple[str, str]] = []
     for conj in _conjuncts(condition):
+        if isinstance(conj, exp.Or):
+            pairs += _common_equalities(conj, scope)
+            continue
         if not isinstance(conj, exp.EQ):
             continue
         sides = [scope.resolve(c) if isinstance(c, exp.Column) else None
@@ -339,6 +342,19 @@ def _user_equalities(condition: exp.Expr | None, scope: Scope) -> list[tuple[str
             if left != right:
                 pairs.append((left, right))
     return pairs
+
+
+def _common_equalities(disjunction: exp.Or, scope: Scope) -> list[tuple[str, str]]:
+    """``ON (c.email = p.email OR c.phone = p.phone)``, each arm a user_key match: the pairs of
+    sources whose user_keys every arm of the OR equates. Whichever arm holds, that equality
+    holds with it, so the OR joins those two sources on user_key as a single equality would."""
+    common: set[frozenset[str]] | None = None
+    for arm in disjunction.flatten():
+        found = {frozenset(pair) for pair in _user_equalities(arm, scope)}
+        common = found if common is None else common & found
+        if not common:
+            return []
+    return [tuple(sorted(pair)) for pair in common or ()]  # type: ignore[misc]
 
 
 def _using_as_on(join: exp.Join, alias: str, previous: dict[str, Rel], scope: Scope) -> None:

@@ -4666,3 +4666,196 @@ SELECT
 FROM impressions_spend a
 LEFT JOIN conversions_purchase b ON a.campaign_id_string = b.campaign_id_string
 GROUP BY 1, 2;
+
+-- Added for issue 8 point 2: more published clean-room SQL from Snowflake's Data Clean Room
+-- templates and native clean-room quickstart, Ads Data Hub's sample queries, an agency's ADH
+-- starter queries and AWS Clean Rooms' documented query structure. Mapping as above.
+
+-- name: snowflake_dcr_customer_overlap_waterfall
+-- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/media-and-advertising/provider_templates.sql (template customer_overlap_waterfall)
+-- idiom: explicit JOIN whose ON is a parenthesised OR of two identity matches (email or phone) ANDed with the where_clause, HAVING count(distinct key) > 25, ORDER BY the count DESC
+-- legit
+-- people: column overlap
+-- why: rendered with dimensions c.store_region, p.age_band and where_clause c.category <> 'home'; provider_customers_vw becomes segments, the consumer table retail_sales; email and phone are both the one pseudonym here, so each OR arm matches the user_key; at(timestamp) and the information_schema check are dropped
+SELECT c.store_region, p.age_band, count(DISTINCT p.user_key) AS overlap
+FROM segments p
+JOIN retail_sales c
+ON (
+      c.user_key = p.user_key
+      OR c.user_key = p.user_key
+    )
+    AND ( c.category <> 'home' )
+GROUP BY c.store_region, p.age_band
+HAVING count(DISTINCT p.user_key) > 25
+ORDER BY count(DISTINCT p.user_key) DESC;
+
+-- name: snowflake_dcr_campaign_conversion_consumer_dimensions
+-- source: github.com/Snowflake-Labs/sfquickstart-data-clean-room data-clean-room/provider_templates.sql (template campaign_conversion, rendered with dimensions c.store_region, p_exp.device_type)
+-- idiom: the template's outer SELECT re-selects each dimension by its bare name (d[1] of the split) from the aggregated CTE; comma joins mixed with JOIN ... ON
+-- legit
+-- people: column bought_after_exposure
+-- why: provider_data becomes segments, provider_exposure_data ctv_exposures, the consumer's customer and conversions tables retail_sales and conversions
+WITH actual_result AS (
+  SELECT c.store_region, p_exp.device_type, count(DISTINCT p.user_key) AS conversion_count
+  FROM segments p, ctv_exposures p_exp, retail_sales c
+  JOIN conversions c_conv ON c.user_key = c_conv.user_key
+  WHERE (c.user_key = p.user_key)
+    AND p.user_key = p_exp.user_key
+  GROUP BY c.store_region, p_exp.device_type
+  HAVING count(DISTINCT p.user_key) > 25
+  ORDER BY count(DISTINCT p.user_key) DESC
+)
+SELECT store_region, device_type, conversion_count AS bought_after_exposure
+FROM actual_result;
+
+-- name: snowflake_native_dcr_count_by_zip
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room (the consumer's test query "SELECT ZIP_CODE, count(*) FROM ...VISITORS GROUP BY 1")
+-- idiom: one dimension and count(*) GROUP BY 1 on a table under an aggregation policy (min_group_size)
+-- legit
+-- people: SELECT region, COUNT(DISTINCT user_key) FROM segments GROUP BY 1
+SELECT region, count(*)
+FROM segments
+GROUP BY 1;
+
+-- name: snowflake_native_dcr_overlap_group_by_all
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room ("SELECT count(*) FROM VISITORS v INNER JOIN ...CUSTOMERS c ON c.email = v.email GROUP BY ALL")
+-- idiom: GROUP BY ALL with no grouping column (one row), INNER JOIN of the two parties on the identifier
+-- legit
+-- why: VISITORS becomes ctv_exposures' viewers (one row per viewer, as the visitors table), CUSTOMERS the brand's segments (one row per customer: the loyalty segment)
+WITH visitors AS (SELECT DISTINCT user_key FROM ctv_exposures)
+SELECT count(*)
+FROM visitors v
+INNER JOIN segments c ON c.user_key = v.user_key
+GROUP BY ALL;
+
+-- name: snowflake_native_dcr_product_type_by_interest
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room (the four-table join VISITORS, CUSTOMERS, PURCHASES, PRODUCTS "GROUP BY ALL")
+-- idiom: count(*) first, a product lookup joined on a SKU dimension (not the identifier), GROUP BY ALL
+-- legit
+-- why: VISITORS -> ctv_exposures, CUSTOMERS -> segments, PURCHASES -> conversions (the customer_id join is the user_key), PRODUCTS -> a constant lookup from product_category to a product type
+WITH products(product_sku, product_type) AS (
+  VALUES ('electronics', 'Kayak'), ('home', 'Paddle'), ('beauty', 'Other'), ('grocery', 'Other')
+)
+SELECT count(*), pr.product_type
+FROM ctv_exposures v
+INNER JOIN segments c ON c.user_key = v.user_key
+INNER JOIN conversions pu ON pu.user_key = c.user_key
+INNER JOIN products pr ON pr.product_sku = pu.product_category
+GROUP BY ALL;
+
+-- name: snowflake_native_dcr_product_type_by_interest_and_gender
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room (after the four-table join: "You can try to include Gender in the query above, this should give you groups above the minimum size")
+-- idiom: the four-table GROUP BY ALL with a second dimension from the visitors' side
+-- legit
+-- people: WITH products(product_sku, product_type) AS (VALUES ('electronics', 'Kayak'), ('home', 'Paddle'), ('beauty', 'Other'), ('grocery', 'Other')) SELECT pr.product_type, c.age_band, COUNT(DISTINCT v.user_key) FROM ctv_exposures v JOIN segments c ON c.user_key = v.user_key JOIN conversions pu ON pu.user_key = c.user_key JOIN products pr ON pr.product_sku = pu.product_category GROUP BY ALL
+-- why: GENDER becomes the CRM's age_band (the visitors' demographic); the count moves after the two dimensions so that the people line can key on them (some age bands stand on fewer than 50 people)
+WITH products(product_sku, product_type) AS (
+  VALUES ('electronics', 'Kayak'), ('home', 'Paddle'), ('beauty', 'Other'), ('grocery', 'Other')
+)
+SELECT pr.product_type, c.age_band, count(*)
+FROM ctv_exposures v
+INNER JOIN segments c ON c.user_key = v.user_key
+INNER JOIN conversions pu ON pu.user_key = c.user_key
+INNER JOIN products pr ON pr.product_sku = pu.product_category
+GROUP BY ALL;
+
+-- name: snowflake_native_dcr_select_star_refused
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room ("SELECT * FROM VISITORS;" answered "restricted by a Projection Policy")
+-- idiom: SELECT * over a table whose identifier and contact columns are projection-protected
+-- refuse: user_key_output
+-- why: * expands to the user_key (and the banned email): row-level identifiers
+SELECT * FROM segments;
+
+-- name: snowflake_native_dcr_group_by_email_refused
+-- source: github.com/Snowflake-Labs/sfguides site/sfguides/src/create_a_native_data_clean_room ("SELECT EMAIL, count(*) FROM ...VISITORS GROUP BY 1" answered "restricted by a Projection Policy")
+-- idiom: grouping on a projection-protected contact column
+-- refuse: banned_column
+-- why: email is banned: it may not be referenced at all
+SELECT email, count(*)
+FROM segments
+GROUP BY 1;
+
+-- name: adh_sample_floodlight_variable_match
+-- source: https://developers.google.com/ads-data-hub/samples/writing-queries ("Match Floodlight variables with temp tables": the CREATE TABLE temp_table as a CTE, then "Matching to Campaign Manager 360 impression data")
+-- idiom: a per-user (user_id, u1_val) table built with GROUP BY 1, 2, joined to impressions with JOIN ... USING (user_id), COUNT(*) by campaign and variable
+-- legit
+-- people: WITH temp_table AS (SELECT user_key, product_category AS u1_val FROM conversions GROUP BY 1, 2) SELECT imp.campaign, temp.u1_val, COUNT(DISTINCT user_key) FROM impressions AS imp JOIN temp_table AS temp USING (user_key) GROUP BY 1, 2
+-- why: REGEXP_EXTRACT(event.other_data, 'u1=...') (a custom Floodlight variable) becomes the conversion's product_category
+WITH temp_table AS (
+  SELECT
+    user_key,
+    product_category AS u1_val
+  FROM
+    conversions
+  GROUP BY
+    1,
+    2
+)
+SELECT
+  imp.campaign,
+  temp.u1_val,
+  COUNT(*) AS cnt
+FROM
+  impressions AS imp
+JOIN
+  temp_table AS temp USING (user_key)
+GROUP BY
+  1,
+  2;
+
+-- name: adswerve_adh_paths_conversion_rate
+-- source: https://adswerve.com/blog/five-ads-data-hub-queries-to-get-you-started/ ("Attribution Modelling (with Paths)", the second query "Examining the Results in BQ" run over the first one's result, here as a CTE)
+-- idiom: SUM of an aggregated CTE's counts, SUM(IF(event_type = 'FLOODLIGHT', frequency, 0)), a rounded ratio of the two sums * 100, GROUP BY 1,2 ORDER BY 3 DESC
+-- legit
+-- people: WITH events AS (SELECT user_key, ts, 'VIEW' AS event_type FROM impressions UNION ALL SELECT user_key, ts, 'CLICK' FROM clicks UNION ALL SELECT user_key, ts, 'FLOODLIGHT' FROM conversions), lagged AS (SELECT user_key, lag(event_type) OVER (PARTITION BY user_key ORDER BY ts) b1, lag(event_type, 2) OVER (PARTITION BY user_key ORDER BY ts) b2 FROM events) SELECT b1, b2, COUNT(DISTINCT user_key) FROM lagged GROUP BY 1, 2
+WITH pathsblog AS (
+  SELECT event_type, event_type_back1, event_type_back2, count(*) as frequency FROM(
+    SELECT
+        event_type,
+        lag(event_type) OVER (PARTITION BY user_key ORDER BY event_time) event_type_back1,
+        lag(event_type,2) OVER (PARTITION BY user_key ORDER BY event_time)  event_type_back2
+   FROM (
+     SELECT user_key, ts AS event_time, 'VIEW' AS event_type FROM impressions
+     UNION ALL
+     SELECT user_key, ts AS event_time, 'CLICK' AS event_type FROM clicks
+     UNION ALL
+     SELECT user_key, ts AS event_time, 'FLOODLIGHT' AS event_type FROM conversions
+   ) AS paths)
+  GROUP BY 1,2,3
+)
+SELECT
+  event_type_back1,
+  event_type_back2,
+  sum(frequency) frequency,
+  sum(IF(event_type = 'FLOODLIGHT', frequency, 0)) as conversions,
+  round(sum(IF(event_type = 'FLOODLIGHT', frequency, 0))/sum(frequency)*100, 2) as convRate
+FROM pathsblog
+GROUP BY 1,2
+ORDER BY 3 DESC;
+
+-- name: aws_clean_rooms_aggregation_query_structure
+-- source: https://docs.aws.amazon.com/clean-rooms/latest/userguide/analysis-rules-aggregation.html ("Aggregation query structure and syntax": aggregate expressions first, then grouping columns or scalar_function(arguments), INNER JOIN, WHERE, GROUP BY scalar_function, HAVING, ORDER BY scalar_function)
+-- idiom: aggregates before the grouping columns, a scalar function (date truncation) as the grouping column and in GROUP BY and ORDER BY, HAVING on the distinct count
+-- legit
+-- people: column purchasers
+-- ordered
+SELECT SUM(c.revenue) AS revenue, COUNT(DISTINCT c.user_key) AS purchasers,
+       date_trunc('week', c.ts) AS purchase_week
+FROM conversions c
+INNER JOIN impressions i ON c.user_key = i.user_key
+WHERE c.event_type = 'purchase' AND i.ad_product = 'dsp'
+GROUP BY date_trunc('week', c.ts)
+HAVING COUNT(DISTINCT c.user_key) > 100
+ORDER BY date_trunc('week', c.ts);
+
+-- name: aws_clean_rooms_aggregation_avg_by_two_tables
+-- source: https://docs.aws.amazon.com/clean-rooms/latest/userguide/analysis-rules-aggregation.html ("Aggregation query structure and syntax": the allowed aggregate functions COUNT, COUNT DISTINCT, SUM, SUM DISTINCT, AVG along dimensions of both joined tables)
+-- idiom: AVG and COUNT DISTINCT on the joined tables' columns, dimensions from each party, a join on the identifier required by the rule's query controls
+-- legit
+-- people: column users
+SELECT AVG(r.sales) AS avg_sales, COUNT(DISTINCT r.user_key) AS users, SUM(r.items) AS items,
+       s.loyalty_tier, r.store_region
+FROM retail_sales r
+INNER JOIN segments s ON r.user_key = s.user_key
+GROUP BY s.loyalty_tier, r.store_region
+ORDER BY s.loyalty_tier, r.store_region;

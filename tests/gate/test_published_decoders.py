@@ -89,3 +89,43 @@ def test_a_labelled_lookup_with_a_repeated_key_is_refused(published: Published) 
     response = _ask(published, sql)
     assert response.status_code == 422, response.text
     assert "mixed_join" in {v["rule"] for v in response.json()["error"]["violations"]}
+
+
+def test_an_or_of_user_key_matches_joins_as_one_equality(published: Published) -> None:  # noqa: F811
+    """Snowflake's waterfall template joins ON (email match OR phone match): every arm equates
+    the same two user_keys, so it is a user_key join. Its answer equals the plain equality's,
+    and the small campaign's 3 people stay suppressed."""
+    def overlap(on: str) -> list[list[Any]]:
+        sql = (f"SELECT i.campaign, COUNT(DISTINCT c.user_key) AS n FROM impressions i JOIN conversions c "
+               f"ON {on} GROUP BY 1")
+        response = _ask(published, sql)
+        assert response.status_code == 200, response.text
+        return sorted(map(str, _released(response.json())))
+    plain = overlap("c.user_key = i.user_key")
+    assert overlap("(c.user_key = i.user_key OR i.user_key = c.user_key)") == plain
+    assert overlap("(c.user_key = i.user_key AND c.event_type = 'purchase') OR "
+                   "(c.user_key = i.user_key AND c.event_type <> 'purchase')") == plain
+    assert not any(SMALL in row and "None" not in row for row in plain), plain
+
+
+@pytest.mark.parametrize("on", [
+    "c.user_key = i.user_key OR c.product_category = i.campaign",   # one arm joins any two people
+    "c.user_key = i.user_key OR c.user_key <> i.user_key",
+    "(c.user_key = i.user_key OR TRUE)",
+])
+def test_an_or_with_an_arm_off_user_key_stays_refused(published: Published, on: str) -> None:  # noqa: F811
+    sql = (f"SELECT i.campaign, COUNT(DISTINCT c.user_key) AS n FROM impressions i JOIN conversions c "
+           f"ON {on} GROUP BY 1")
+    response = _ask(published, sql)
+    assert response.status_code == 422, response.text
+    assert "join_not_on_user_key" in {v["rule"] for v in response.json()["error"]["violations"]}
+
+
+def test_an_or_linking_different_pairs_in_each_arm_is_refused(published: Published) -> None:  # noqa: F811
+    """``s.user_key = i.user_key OR s.user_key = c.user_key`` ties s to one of two sources but not
+    both: the third source is not linked, so the join is refused."""
+    sql = ("SELECT s.region, COUNT(DISTINCT s.user_key) AS n FROM segments s, impressions i, conversions c "
+           "WHERE (s.user_key = i.user_key OR s.user_key = c.user_key) GROUP BY 1")
+    response = _ask(published, sql)
+    assert response.status_code == 422, response.text
+    assert "join_not_on_user_key" in {v["rule"] for v in response.json()["error"]["violations"]}
