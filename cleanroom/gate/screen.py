@@ -68,8 +68,9 @@ def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
     if any(p.alias_or_name in _RELEASED_SYSTEMS for p in tree.expressions):
         return None  # the release reads the counts themselves there (row systems, overlaps)
     counts = _replaceable(inner)
-    if not counts or not _read_as_thresholds(tree, set(counts), k):
-        return None
+    if not counts or not _read_as_thresholds(tree, set(counts), k) or any(
+            c.name in counts for node in _clauses(inner, "with_") for c in find_all(node, exp.Column)):
+        return None  # (nor does the inner SELECT read them by name, as DuckDB would let it)
     for alias, person, condition in counts.values():
         alias.set("this", certificate(person, condition, words))
     if PEOPLE in counts:
@@ -181,8 +182,8 @@ def _read_as_thresholds(tree: exp.Select, names: set[str], k: int) -> bool:
     where = tree.args.get("where")
     terms = _disjuncts(where.this) if where is not None else []
     last = tree.expressions[-1] if tree.expressions else None
-    for column in find_all(tree, exp.Column, stop=exp.Subquery):
-        if column.name not in names or column.table not in ("", "__cr_q"):
+    for column in (c for node in _clauses(tree, "from_") for c in find_all(node, exp.Column)):
+        if column.name not in names:
             continue
         parent = column.parent
         if column is last and column.name == PEOPLE:
@@ -194,6 +195,13 @@ def _read_as_thresholds(tree: exp.Select, names: set[str], k: int) -> bool:
         if where is not None and _within(parent, where) and not any(parent is t for t in terms):
             return False
     return True
+
+
+def _clauses(select: exp.Select, but: str) -> list[exp.Expr]:
+    """Every clause of ``select`` but one."""
+    return [node for key, value in select.args.items() if key != but
+            for node in (value if isinstance(value, list) else [value])
+            if isinstance(node, exp.Expr)]
 
 
 def _disjuncts(node: exp.Expr) -> list[exp.Expr]:

@@ -15,13 +15,14 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
 from cleanroom import pipeline
 from cleanroom.gate import Catalog, K, check_query
-from cleanroom.gate.screen import certificate, words_for
+from cleanroom.gate.screen import certificate, screen_of, words_for
 from tests.conftest import Harness
 from tests.gate.corpus import Entry, load
 from tests.gate.test_published import ANALYST, COLLAB, Published, published  # noqa: F401
@@ -219,3 +220,33 @@ def test_a_group_of_exactly_k_people_is_released(fresh: Harness, spy: Spy) -> No
     assert spy.fell_back == 1 and spy.kept == 0
     body = fresh.query(sql.replace("GROUP BY", "WHERE channel = 'big' GROUP BY")).json()
     assert body["rows"] == [["big", 4500.0]] and spy.kept == 1
+
+
+def _rewritten(sql: str) -> exp.Select:
+    """The exact rewrite of ``sql`` as a tree."""
+    tree = sqlglot.parse_one(check_query(sql, CATALOG, min_users=50).sql, read="duckdb")
+    assert isinstance(tree, exp.Select)
+    return tree
+
+
+@pytest.mark.parametrize("read", [
+    # the outer SELECT reads a count as a number, in a subquery, or in the WHERE under AND
+    ("outer", '"__cr_q"."__cr_n" + 1 AS "__cr_z"'),
+    ("outer", '(SELECT "__cr_q"."__cr_n" * 2) AS "__cr_z"'),
+    ("where", '"__cr_q"."__cr_n" < 50 AND TRUE'),
+    # the inner SELECT reads its own count by its alias (DuckDB resolves it)
+    ("inner", '"__cr_n" > 3'),
+])
+def test_no_screen_for_any_other_read_of_a_count(read: tuple[str, str]) -> None:
+    where, text = read
+    tree = _rewritten(SCREENED["rows_by_group"])
+    assert screen_of(_rewritten(SCREENED["rows_by_group"]), 50) is not None
+    node = sqlglot.parse_one(text, read="duckdb")
+    if where == "outer":
+        tree.set("expressions", [*tree.expressions[:-1], node, tree.expressions[-1]])
+    elif where == "where":
+        tree.set("where", exp.Where(this=node))
+    else:
+        inner = tree.args["from_"].this.this
+        inner.set("having", exp.Having(this=node))
+    assert screen_of(tree, 50) is None
