@@ -127,7 +127,16 @@ def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
         if marker.name != PROBE:
             continue
         holder = probes[marker.expressions[0].name]
-        probe = dropped_probe(holder.this) or _tainted_probe(holder)
+        if len(marker.expressions) > 1:  # only whether it lost rows (``rewrite._with_lost_rows``)
+            found = dropped_probe(holder.this)
+            wrapper, either_ = marker.parent, marker.parent and marker.parent.parent
+            if found is None and isinstance(wrapper, exp.Coalesce) and isinstance(
+                    either_, exp.Or) and wrapper is either_.expression:
+                either_.replace(either_.this)  # nothing to probe: the flag stays as it was
+                continue
+            probe = found or exp.false()
+        else:
+            probe = dropped_probe(holder.this) or _tainted_probe(holder)
         if marker is tree:
             return probe
         marker.replace(probe)

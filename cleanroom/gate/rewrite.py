@@ -29,7 +29,13 @@ from cleanroom.gate.model import COPY_META, Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
 from cleanroom.gate.passes import fill_patterns, links, pass_on, pass_through, passed_cells
-from cleanroom.gate.reach import dropped_probe, fill_probes, final_cell_taints, read_taint
+from cleanroom.gate.reach import (
+    PROBE,
+    dropped_probe,
+    fill_probes,
+    final_cell_taints,
+    read_taint,
+)
 from cleanroom.gate.taint import TAINT, TaintMap, may_taint, outer_sides
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
@@ -351,6 +357,8 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     value = taint if taint is not None else exp.false()
     if _aggregates(sel):
         value = cells.bool_or(value)
+        if taint is not None and not sel.args.get("group"):
+            value = _with_lost_rows(sel, value, run)
     if _own(sel, exp.Window) or sel.args.get("distinct"):
         # Windows read every row, and DISTINCT must not split rows by their taint.
         value = cells.bool_or(value, window=True)
@@ -383,6 +391,24 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
                                              quoted=True))
     return sel
+
+
+def _with_lost_rows(sel: exp.Select, value: exp.Expr, run: _Run) -> exp.Expr:
+    """A total over a source that combines its rows (``taint._combines_rows``, any drop
+    taints it) that lost *every* row has no row left to carry the flag: ``COUNT(*)`` would be
+    0, exact. So its aggregation is read before its threshold filters it, as on an outer
+    join's NULL side (``reach.dropped_probe``, filled in at the end): the same existence bit
+    the flag of any surviving row carries."""
+    found = [value]
+    for alias in run.taint.sources.get(id(sel), []):
+        holder = run.taint.holders.get((id(sel), alias))
+        if holder is None:
+            continue
+        run.taint.probes[str(id(holder))] = holder
+        found.append(exp.Coalesce(this=exp.Anonymous(this=PROBE, expressions=[
+            exp.Literal.string(str(id(holder))), exp.Literal.string("lost")]),
+            expressions=[exp.false()]))
+    return either(*found) if len(found) > 1 else value
 
 
 def _aggregates(sel: exp.Select) -> bool:

@@ -101,13 +101,14 @@ def test_a_sum_over_released_groups_beside_a_total_does_not_decode_a_dropped_gro
     f"WITH {PER_CHANNEL} SELECT SUM(n) AS n FROM g",
     f"WITH {PER_CHANNEL} SELECT MIN(n) AS n FROM g",
     f"WITH {PER_CHANNEL} SELECT channel, n, LAG(n) OVER (ORDER BY n) AS prev FROM g",
-    pytest.param("WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
-                 "WHERE campaign = 'CANARYCAMP3' GROUP BY campaign) SELECT COUNT(*) AS groups FROM g",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "open: a relation that lost every row leaves no row to carry the flag; "
-                     "COUNT(*) over it is 0, marked exact, where raw DuckDB has 1 (docs/gate.md)"))),
+    "WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
+    "WHERE campaign = 'CANARYCAMP3' GROUP BY campaign) SELECT COUNT(*) AS groups FROM g",
+    "WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
+    "WHERE campaign = 'CANARYCAMP3' GROUP BY campaign) SELECT SUM(n) AS n FROM g",
+    f"WITH g AS (SELECT channel, COUNT(*) AS n FROM impressions WHERE channel = '{SMALL_CHANNEL}' "
+    "GROUP BY channel) SELECT COUNT(*) AS groups, SUM(n) AS n FROM g",
 ], ids=["count_of_groups", "sum_of_groups", "min_of_groups", "lag_over_groups",
-        "count_of_groups_all_dropped"])
+        "count_of_groups_all_dropped", "sum_of_groups_all_dropped", "both_over_a_lost_channel"])
 def test_a_number_combined_from_released_groups_is_exact_or_withheld(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     """A number the threshold changed is never presented as exact: the 7-person channel is
@@ -119,6 +120,28 @@ def test_a_number_combined_from_released_groups_is_exact_or_withheld(
     for i, row in enumerate(body["rows"]):
         exact = [(j, v) for j, v in enumerate(row) if (i, j) not in flagged]
         assert any(all(_close(v, t[j]) or v == t[j] for j, v in exact) for t in truth), body
+
+
+def test_a_total_over_no_group_at_all_stays_exact(
+        loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
+    """Where no group exists (nothing dropped), the total over the lost-rows probe is 0 and
+    exact, as raw DuckDB has it: the probe flags drops, not an empty relation."""
+    sql = ("WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
+           "WHERE campaign = 'NO-SUCH-CAMPAIGN' GROUP BY campaign) SELECT COUNT(*) AS groups FROM g")
+    assert raw.execute(sql).fetchall() == [(0,)]
+    body = loaded.query(sql).json()
+    assert body["rows"] == [[0]] and not body.get("withheld_cells"), body
+
+
+def test_a_total_over_a_relation_that_lost_every_row_is_withheld(
+        loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
+    """The 3-person campaign's only group is dropped inside the query: raw DuckDB counts 1
+    group, the gate's rows have none, so the count is withheld, never 0 exact."""
+    sql = ("WITH g AS (SELECT campaign, COUNT(*) AS n FROM impressions "
+           "WHERE campaign = 'CANARYCAMP3' GROUP BY campaign) SELECT COUNT(*) AS groups FROM g")
+    assert raw.execute(sql).fetchall() == [(1,)]
+    body = loaded.query(sql).json()
+    assert body["rows"] and (0, 0) in {tuple(c) for c in body["withheld_cells"]}, body
 
 
 def test_a_group_that_lost_no_row_stays_exact(
