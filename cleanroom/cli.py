@@ -56,7 +56,7 @@ def serve(
     import uvicorn
 
     from cleanroom.api import create_app
-    from cleanroom.settings import configured
+    from cleanroom.settings import configured, tune_gc
 
     try:
         settings = configured(query_timeout_s=query_timeout, query_memory=query_memory,
@@ -64,6 +64,7 @@ def serve(
     except ValueError as exc:
         _fail(str(exc))
     application = _or_exit(lambda: create_app(data_dir, policies, settings=settings))
+    tune_gc()  # start-up done: what survived it is never collected
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: object = None) -> None:
@@ -140,7 +141,9 @@ def demo(
 ) -> None:
     """The main job end to end on the embedded default, with synthetic data."""
     from cleanroom.demo import run_demo
+    from cleanroom.settings import tune_gc
 
+    tune_gc()
     run_demo(people=people, seed=seed, data_dir=data_dir)
 
 

@@ -171,3 +171,37 @@ def test_no_declared_dependency_goes_unused() -> None:
     assert not any(d.startswith("cryptography") for d in deps)
     sources = "\n".join(p.read_text() for p in (ROOT / "cleanroom").rglob("*.py"))
     assert not re.search(r"^\s*(from|import) cryptography", sources, re.M)
+
+
+def test_tune_gc_freezes_start_up_and_raises_the_young_threshold() -> None:
+    # In a child process: freezing and the thresholds are process-wide.
+    import subprocess
+    import sys
+
+    code = ("import gc; from cleanroom.settings import tune_gc, GC_GEN0_THRESHOLD; "
+            "before = gc.get_threshold(); t = tune_gc(); "
+            "print(before[0], t[0], t[1:] == before[1:], gc.get_freeze_count() > 1000, "
+            "GC_GEN0_THRESHOLD)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    before, after, same_older, frozen, wanted = out
+    assert int(after) == int(wanted) > int(before)
+    assert same_older == "True" and frozen == "True"
+
+
+def test_serve_tunes_gc_after_building_the_app(monkeypatch, tmp_path: Path) -> None:
+    order: list[str] = []
+
+    class Started(Exception):
+        pass
+
+    monkeypatch.setattr("cleanroom.api.create_app", lambda *a, **k: order.append("app"))
+    monkeypatch.setattr("cleanroom.settings.tune_gc", lambda: order.append("gc") or (0, 0, 0))
+
+    def no_server(self: Any, config: Any) -> None:
+        raise Started
+
+    monkeypatch.setattr("uvicorn.Server.__init__", no_server)
+    result = cli("serve", "--data-dir", str(tmp_path), "--policies", str(POLICIES))
+    assert isinstance(result.exception, Started)
+    assert order == ["app", "gc"]
