@@ -23,7 +23,7 @@ from cleanroom.gate.nodes import canonical
 from cleanroom.gate.ranges import Range
 from cleanroom.gate.scope import Scope, at, position
 from cleanroom.gate.suggest import unknown
-from cleanroom.gate.walk import combine
+from cleanroom.gate.walk import combine, under
 
 QueryHook = Callable[..., Rel]
 
@@ -379,16 +379,7 @@ def _own_columns(sel: exp.Select, skip: exp.Expr) -> list[exp.Column]:
         return node is skip or (isinstance(node, (exp.Select, exp.Subquery)) and node is not sel)
     return [n for n in sel.walk(prune=prune)
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star)
-            and not _under(n, skip)]
-
-
-def _under(node: exp.Expr, top: exp.Expr) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent is top:
-            return True
-        parent = parent.parent
-    return False
+            and not under(n, skip)]
 
 
 def _lookup_keys(on: exp.Expr, alias: str, scope: Scope) -> list[str]:

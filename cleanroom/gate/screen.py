@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cleanroom.gate.walk import combine, find_all
+from cleanroom.gate.walk import combine, copy_tree, find_all, under
 
 CERT = "__cr_cert"
 PEOPLE = "__cr_n"
@@ -77,7 +77,7 @@ def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
         # Each support is some of the row's people, so its bound bounds theirs too (and
         # DuckDB computes an aggregate written twice once): a row whose cells stand stands.
         counted = counts[PEOPLE][1].name
-        certs = [alias.this.copy() for alias, who, condition in counts.values()
+        certs = [copy_tree(alias.this) for alias, who, condition in counts.values()
                  if condition is not None and who.name == counted]
         if certs:
             counts[PEOPLE][0].set("this", certs[0] if len(certs) == 1 else exp.Anonymous(
@@ -95,19 +95,19 @@ def certificate(person: exp.Expr, condition: exp.Expr | None, words: int) -> exp
     >>> certificate(exp.column("u"), None, 1).sql("duckdb")
     'COALESCE(BIT_COUNT(BIT_OR(CAST(1 AS UBIGINT) << CAST(u & 63 AS UBIGINT))), 0)'
     """
-    one = exp.Cast(this=exp.Literal.number(1), to=_UBIGINT.copy())
-    low = exp.BitwiseAnd(this=person.copy(), expression=exp.Literal.number(_WORD - 1))
-    bit = exp.BitwiseLeftShift(this=one, expression=exp.Cast(this=low, to=_UBIGINT.copy()))
+    one = exp.Cast(this=exp.Literal.number(1), to=copy_tree(_UBIGINT))
+    low = exp.BitwiseAnd(this=copy_tree(person), expression=exp.Literal.number(_WORD - 1))
+    bit = exp.BitwiseLeftShift(this=one, expression=exp.Cast(this=low, to=copy_tree(_UBIGINT)))
     terms: list[exp.Expr] = []
     for word in range(words):
-        where = condition.copy() if condition is not None else None
+        where = copy_tree(condition) if condition is not None else None
         if words > 1:
             high = exp.BitwiseAnd(this=exp.paren(exp.BitwiseRightShift(
-                this=person.copy(), expression=exp.Literal.number(6))),
+                this=copy_tree(person), expression=exp.Literal.number(6))),
                 expression=exp.Literal.number(words - 1))
             where = combine(exp.And, where, exp.EQ(this=high, expression=exp.Literal.number(word)),
                             copy=False)
-        agg: exp.Expr = exp.Anonymous(this="BIT_OR", expressions=[bit.copy()])
+        agg: exp.Expr = exp.Anonymous(this="BIT_OR", expressions=[copy_tree(bit)])
         if where is not None:
             agg = exp.Filter(this=agg, expression=exp.Where(this=where))
         terms.append(exp.Anonymous(this="BIT_COUNT", expressions=[agg]))
@@ -136,9 +136,7 @@ def _replaceable(inner: exp.Select) -> dict[str, tuple[exp.Alias, exp.Expr, exp.
     found: dict[str, tuple[exp.Alias, exp.Expr, exp.Expr | None]] = {}
     counted = [p for p in inner.expressions if isinstance(p, exp.Alias)
                and p.alias.startswith(_COUNTS) and _distinct_of(p.this) is not None]
-    others = [_key(c) for key, value in inner.args.items() if key != "with_"
-              for node in (value if isinstance(value, list) else [value])
-              if isinstance(node, exp.Expr)
+    others = [_key(c) for node in _clauses(inner, "with_")
               for c in find_all(node, exp.Count, stop=exp.Subquery)
               if not any(c is p.this for p in counted)]
     for alias in counted:
@@ -192,7 +190,7 @@ def _read_as_thresholds(tree: exp.Select, names: set[str], k: int) -> bool:
                 and isinstance(parent.expression, exp.Literal)
                 and parent.expression.is_int and int(parent.expression.name) == k):
             return False
-        if where is not None and _within(parent, where) and not any(parent is t for t in terms):
+        if where is not None and under(parent, where) and not any(parent is t for t in terms):
             return False
     return True
 
@@ -210,12 +208,3 @@ def _disjuncts(node: exp.Expr) -> list[exp.Expr]:
     if isinstance(node, exp.Or):
         return _disjuncts(node.this) + _disjuncts(node.expression)
     return [node]
-
-
-def _within(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent is ancestor:
-            return True
-        parent = parent.parent
-    return False

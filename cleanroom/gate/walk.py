@@ -40,6 +40,23 @@ def find_all(tree: exp.Expr, *types: type[E], stop: type[exp.Expr] | None = None
     return found
 
 
+def under(node: exp.Expr, top: exp.Expr) -> bool:
+    """``top`` is one of ``node``'s ancestors (by identity, not by equal text).
+
+    >>> import sqlglot
+    >>> t = sqlglot.parse_one("SELECT a FROM t WHERE b = 1")
+    >>> b = next(c for c in t.find_all(exp.Column) if c.name == "b")
+    >>> under(b, t.args["where"]), under(b, t.expressions[0])
+    (True, False)
+    """
+    parent = node.parent
+    while parent is not None:
+        if parent is top:
+            return True
+        parent = parent.parent
+    return False
+
+
 def combine(kind: type[exp.Connector], *nodes: exp.Expr | None, copy: bool = True) -> exp.Expr:
     """``exp.and_`` / ``exp.or_`` (``kind`` And or Or) over expressions, the same tree: each
     operand that is itself AND/OR wrapped in parentheses, chained to the left, None skipped.
