@@ -23,12 +23,13 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cleanroom.connections import Connections
 from cleanroom.errors import BudgetExhausted
 
 # Float sums of shares like 0.1 drift by a few ulps; never refuse a charge over that.
@@ -64,6 +65,9 @@ class BudgetLedger:
     def __init__(self, db_path: Path, *, timeout: float = 30.0) -> None:
         self._path = Path(db_path)
         self._timeout = timeout
+        # A charge lost to a power cut would under-count spent budget: sync every commit.
+        self._connections = Connections(self._path, timeout=timeout,
+                                        setup=("PRAGMA synchronous=FULL",))
         with self._connect() as conn:
             with _transaction(conn):
                 for statement in _SCHEMA:
@@ -109,15 +113,9 @@ class BudgetLedger:
         keys = ("query_id", "epsilon", "at", "running_total")
         return [dict(zip(keys, row)) for row in rows]
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # One short-lived connection per call: safe across threads and processes. The timeout
-        # is SQLite's busy handler, so waiting writers queue instead of failing.
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-        with closing(conn):
-            # A charge lost to a power cut would under-count spent budget: sync every commit.
-            conn.execute("PRAGMA synchronous=FULL")
-            yield conn
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        # Connections kept for the next call, one call at a time each (``connections.py``).
+        return self._connections.connect()
 
 
 @contextmanager

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleanroom.connections import Connections
 from cleanroom.store import datasets, tokens
 from cleanroom.store.datasets import DatasetVersion
 from cleanroom.store.files import Damaged
@@ -65,6 +66,7 @@ class Store:
         for sub in ("datasets", "tmp", "locks"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.meta_path = self.root / "meta.sqlite"
+        self._connections = Connections(self.meta_path)
         with self.connect() as con:
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
             con.executescript(SCHEMA)
@@ -78,14 +80,8 @@ class Store:
             self.recovered_bytes += datasets.remove_orphans(con, self.root / "datasets")
             datasets.checksum_legacy(con, self.root / "datasets")
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        # timeout= is SQLite's busy timeout: wait for a writer instead of failing.
-        con = sqlite3.connect(self.meta_path, timeout=30, isolation_level=None)
-        try:
-            yield con
-        finally:
-            con.close()
+    def connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.connect()
 
     # -- tokens (``tokens.py``) ----------------------------------------------------------
     def issue_token(self, collaboration: str, party: str, *,
