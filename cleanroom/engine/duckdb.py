@@ -26,6 +26,7 @@ import duckdb
 from cleanroom.engine import native
 from cleanroom.engine.base import ExactResult, Limits, Params, Rows, T, TableSpec
 from cleanroom.errors import QueryFailed, Violation
+from cleanroom.hidden import BUCKET, screen_view
 
 DIALECT = "duckdb"
 
@@ -38,14 +39,18 @@ def _literal_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _view_sql(table: TableSpec, source: str | None = None) -> str:
-    """The view over one dataset version: ``source`` names its attached native copy, or the
-    view reads its Parquet file."""
+def _view_sql(table: TableSpec, source: str | None = None) -> list[str]:
+    """The views over one dataset version: ``source`` names its attached native copy, or the
+    views read its Parquet file. A dataset with a user_key also gets its screen view, the same
+    columns and each row's bucket (``hidden.py``)."""
     cols = []
+    bucket = None
     for col in table.columns:
         ref = _quote(col.name)
         if col.user_key:  # the copy holds the surrogate; the Parquet file, the 64-hex string
             cols.append(ref if source is not None else f"{native.surrogate_sql(ref)} AS {ref}")
+            bucket = _quote(BUCKET) if source is not None else native.bucket_sql(
+                native.surrogate_sql(ref))
             continue
         if col.clamp is not None:  # the native copy holds it clamped (and DOUBLE) already
             ref = ref if source is not None else f"{native.clamp_sql(ref, *col.clamp)} AS {ref}"
@@ -54,12 +59,21 @@ def _view_sql(table: TableSpec, source: str | None = None) -> str:
         cols.append(ref)
     origin = (f"{_quote(source)}.{native.TABLE}" if source is not None
               else f"read_parquet({_literal_path(table.path)})")
-    return f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} FROM {origin}"
+    views = [f"CREATE VIEW {_quote(table.name)} AS SELECT {', '.join(cols)} FROM {origin}"]
+    if bucket is not None:
+        views.append(f"CREATE VIEW {_quote(screen_view(table.name))} AS SELECT "
+                     f"{', '.join(cols)}, {bucket} AS {_quote(BUCKET)} FROM {origin}")
+    return views
 
 
-def _empty_view_sql(table: TableSpec) -> str:
+def _empty_view_sql(table: TableSpec) -> list[str]:
+    """Views of no rows with the shapes ``_view_sql`` gives (no file yet, or only binding)."""
     cols = ", ".join(f"CAST(NULL AS {c.view_type}) AS {_quote(c.name)}" for c in table.columns)
-    return f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false"
+    views = [f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false"]
+    if any(c.user_key for c in table.columns):
+        views.append(f"CREATE VIEW {_quote(screen_view(table.name))} AS SELECT {cols}, "
+                     f"CAST(NULL AS UTINYINT) AS {_quote(BUCKET)} WHERE false")
+    return views
 
 
 @contextmanager
@@ -102,8 +116,9 @@ def _locked(tables: Sequence[TableSpec], limits: Limits,
             con.execute("SET allowed_paths = " + "[" + ", ".join(_literal_path(Path(p)) for p in paths) + "]")
         try:
             for table in tables:
-                con.execute(_view_sql(table, _attach(con, sources[table.name]))
-                            if table.path.exists() else _empty_view_sql(table))
+                for view in (_view_sql(table, _attach(con, sources[table.name]))
+                             if table.path.exists() else _empty_view_sql(table)):
+                    con.execute(view)
         except duckdb.Error:
             # A file damaged since it was verified: the fixed refusal, never a 500 or DuckDB's
             # message (it can quote paths and data).
@@ -322,8 +337,8 @@ def _shapes(tables: Sequence[TableSpec]) -> duckdb.DuckDBPyConnection:
         "threads": 1, "memory_limit": "64MB", "autoload_known_extensions": False,
         "autoinstall_known_extensions": False, "python_enable_replacements": False})
     for table in tables:
-        cols = ", ".join(f"CAST(NULL AS {c.view_type}) AS {_quote(c.name)}" for c in table.columns)
-        con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT {cols} WHERE false")
+        for view in _empty_view_sql(table):
+            con.execute(view)
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

@@ -26,8 +26,12 @@ does for checksums); any other file at that name is rebuilt. The store's start-u
 removes copies as files no version records, and retention removes a version's copy with it.
 
 Opening a DuckDB instance costs tens of milliseconds (catalog and buffer set-up): ``take``
-hands out one opened in the background while the previous query ran. Each instance still
-serves one session only and is closed after it.
+hands out one opened in the background while the previous one was built. A built sandbox is
+kept for the next session over the same versions (``duckdb.Sandboxes``), one at a time.
+
+A copy of a dataset with a user_key also stores each row's *bucket* (``hidden.BUCKET``, the
+surrogate's low 8 bits as one byte), which the gate's screen counts instead of reading the
+16-byte surrogate.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from cleanroom.hidden import BUCKET, BUCKET_BITS
 
 log = logging.getLogger("cleanroom.engine")
 
@@ -68,7 +74,7 @@ def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None,
                 clamps: Clamps | None = None) -> Path:
     """Where the copy of ``columns`` (``key``: the one stored as its surrogate; ``clamps``:
     metrics stored clamped to their bounds) is kept."""
-    names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}") + "".join(
+    names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}\0\0bucket") + "".join(
         f"\0\0clamp:{c}:{float(lo)!r}:{float(hi)!r}" for c, (lo, hi) in sorted((clamps or {}).items()))
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
     return parquet.with_name(f"{parquet.name}.{digest}{SUFFIX}")
@@ -124,7 +130,9 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
         "python_enable_replacements": False})
     try:
         path = "'" + str(parquet).replace("'", "''") + "'"
-        names = ", ".join(_stored(c, key, clamps) for c in columns)
+        select = f"SELECT {', '.join(_stored(c, key, clamps) for c in columns)} FROM read_parquet({path})"
+        if key is not None:  # each row's bucket (``hidden.py``), one byte, for the screen
+            select = f"SELECT *, {bucket_sql(_quoted(key))} AS {_quoted(BUCKET)} FROM ({select})"
         # DuckDB's own compression (dictionary strings, bit-packed and ALP numbers): every
         # session attaches the copy afresh and reads its blocks again, and a small copy reads
         # faster; a dictionary-encoded group key is grouped without hashing its strings. At 10M
@@ -133,7 +141,7 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
         # frequency 0.52x against 0.71x, last-touch 0.87x against 0.94x; the overlap of two
         # providers 0.93x against 0.80x. (Uncompressed storage was chosen when user_keys were
         # 64-hex strings, whose FSST decompression cost that overlap a fifth of its CPU.)
-        con.execute(f"CREATE TABLE {TABLE} AS SELECT {names} FROM read_parquet({path})")
+        con.execute(f"CREATE TABLE {TABLE} AS {select}")
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()
@@ -145,8 +153,17 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
     os.replace(staged, target)
 
 
+def bucket_sql(surrogate: str) -> str:
+    """SQL for a person's bucket from the surrogate ``surrogate``: its low ``BUCKET_BITS``."""
+    return f"CAST(({surrogate}) & {2 ** BUCKET_BITS - 1} AS UTINYINT)"
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
 def _stored(column: str, key: str | None, clamps: Clamps) -> str:
-    ref = '"' + column.replace('"', '""') + '"'
+    ref = _quoted(column)
     if column == key:
         return f"{surrogate_sql(ref)} AS {ref}"
     if column in clamps:

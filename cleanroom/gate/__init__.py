@@ -60,7 +60,8 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     tree, _ = rewrite_checked(shape, min_users=min_users)  # rewrite, then verify
     sql, flags = tree.sql(dialect="duckdb", copy=False), _flags(tree)
     # The exact SQL is rendered: the tree may become its screen.
-    screen = screen_of(tree, min_users) if released and not branches else None
+    screen = screen_of(tree, min_users, datasets=frozenset(catalog.tables)) \
+        if released and not branches else None
     return CheckedQuery(sql, shape.columns, shape.final_mode, PEOPLE if released else None,
                         limit, offset, shape.final_aggregates, shape.tables, flags, branches,
                         None if screen is None else screen.sql(dialect="duckdb", copy=False))

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.taint import cte_of
 from cleanroom.gate.walk import combine, copy_tree, find_all, under
+from cleanroom.hidden import BUCKET, screen_view
 
 CERT = "__cr_cert"
 PEOPLE = "__cr_n"
@@ -58,8 +60,11 @@ def words_for(k: int) -> int | None:
     return words
 
 
-def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
-    """The screen of the exact rewrite ``tree``, changed in place (None: it has none)."""
+def screen_of(tree: exp.Expr, k: int, *, datasets: frozenset[str] = frozenset()
+              ) -> exp.Select | None:
+    """The screen of the exact rewrite ``tree``, changed in place (None: it has none). A
+    count of the user_key of one of ``datasets`` read in the final aggregation's own FROM or
+    JOIN counts the buckets its screen view stores (``hidden.py``)."""
     words = words_for(k)
     inner = _inner(tree)
     if words is None or inner is None:
@@ -71,8 +76,11 @@ def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
     if not counts or not _read_as_thresholds(tree, set(counts), k) or any(
             c.name in counts for node in _clauses(inner, "with_") for c in find_all(node, exp.Column)):
         return None  # (nor does the inner SELECT read them by name, as DuckDB would let it)
+    buckets = _stored_buckets(inner, datasets)
     for alias, person, condition in counts.values():
-        alias.set("this", certificate(person, condition, words))
+        bucket = exp.column(BUCKET, table=person.table, quoted=True) if isinstance(
+            person, exp.Column) and person.table.lower() in buckets else None
+        alias.set("this", certificate(person, condition, words, bucket=bucket))
     if PEOPLE in counts:
         # Each support is some of the row's people, so its bound bounds theirs too (and
         # DuckDB computes an aggregate written twice once): a row whose cells stand stands.
@@ -88,22 +96,25 @@ def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
     return tree
 
 
-def certificate(person: exp.Expr, condition: exp.Expr | None, words: int) -> exp.Expr:
+def certificate(person: exp.Expr, condition: exp.Expr | None, words: int, *,
+                bucket: exp.Expr | None = None) -> exp.Expr:
     """The number of distinct buckets of ``person`` over the rows where ``condition`` holds
-    (0 for none): at most their number of people.
+    (0 for none): at most their number of people. ``bucket``: the person's low bits as stored
+    (``hidden.BUCKET``), read instead of the person's surrogate.
 
     >>> certificate(exp.column("u"), None, 1).sql("duckdb")
     'COALESCE(BIT_COUNT(BIT_OR(CAST(1 AS UBIGINT) << CAST(u & 63 AS UBIGINT))), 0)'
     """
+    source = person if bucket is None else bucket
     one = exp.Cast(this=exp.Literal.number(1), to=copy_tree(_UBIGINT))
-    low = exp.BitwiseAnd(this=copy_tree(person), expression=exp.Literal.number(_WORD - 1))
+    low = exp.BitwiseAnd(this=copy_tree(source), expression=exp.Literal.number(_WORD - 1))
     bit = exp.BitwiseLeftShift(this=one, expression=exp.Cast(this=low, to=copy_tree(_UBIGINT)))
     terms: list[exp.Expr] = []
     for word in range(words):
         where = copy_tree(condition) if condition is not None else None
         if words > 1:
             high = exp.BitwiseAnd(this=exp.paren(exp.BitwiseRightShift(
-                this=copy_tree(person), expression=exp.Literal.number(6))),
+                this=copy_tree(source), expression=exp.Literal.number(6))),
                 expression=exp.Literal.number(words - 1))
             where = combine(exp.And, where, exp.EQ(this=high, expression=exp.Literal.number(word)),
                             copy=False)
@@ -115,6 +126,24 @@ def certificate(person: exp.Expr, condition: exp.Expr | None, words: int) -> exp
     for term in terms[1:]:
         total = exp.Add(this=total, expression=term)
     return exp.Coalesce(this=total, expressions=[exp.Literal.number(0)])
+
+
+def _stored_buckets(inner: exp.Select, datasets: frozenset[str]) -> set[str]:
+    """The names (aliases) under which ``inner`` reads one of ``datasets`` in its own FROM or
+    JOIN (not a CTE of that name): each such table now reads the dataset's screen view
+    (``hidden.py``) under the same name, whose rows carry their person's stored bucket."""
+    froms = [inner.args.get("from_")] + list(inner.args.get("joins") or [])
+    found = set()
+    for table in (f.this for f in froms if f is not None and isinstance(f.this, exp.Table)):
+        name = table.name.lower()
+        if (name not in datasets or table.args.get("db") or table.args.get("catalog")
+                or cte_of(table) is not None):
+            continue
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
+        table.set("this", exp.to_identifier(screen_view(name), quoted=True))
+        found.add(table.alias_or_name.lower())
+    return found
 
 
 def _inner(tree: exp.Expr) -> exp.Select | None:

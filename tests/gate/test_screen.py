@@ -250,3 +250,50 @@ def test_no_screen_for_any_other_read_of_a_count(read: tuple[str, str]) -> None:
         inner = tree.args["from_"].this.this
         inner.set("having", exp.Having(this=node))
     assert screen_of(tree, 50) is None
+
+
+# -- the stored bucket ------------------------------------------------------------------------
+def _keyed_table(tmp_path: Any) -> Any:
+    from cleanroom.engine import ColumnSpec, TableSpec
+
+    path = tmp_path / "impressions.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT sha256(CAST(i % 300 AS VARCHAR)) AS user_key, "
+        f"['a', 'b', 'c'][1 + i % 3] AS channel, (i % 7) * 1.0 AS cost FROM range(3000) r(i)) "
+        f"TO '{path}' (FORMAT parquet)")
+    return TableSpec("impressions", path, (
+        ColumnSpec("user_key", "VARCHAR", user_key=True), ColumnSpec("channel", "VARCHAR"),
+        ColumnSpec("cost", "DOUBLE", (0.0, 10.0))))
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["native_copy", "parquet_file"])
+def test_a_screen_counts_each_persons_stored_bucket(tmp_path: Any, copy: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen of a dataset's count reads its screen view's bucket, which is the
+    surrogate's low 8 bits on every row (the native copy stores it; over the Parquet file the
+    view computes it), and binds where the exact query runs, with the same answer."""
+    from cleanroom.engine import Limits, sandbox
+    from cleanroom.engine import duckdb as engine
+    from cleanroom.engine.native import CACHE
+
+    if not copy:
+        monkeypatch.setattr(CACHE, "native", lambda *a, **kw: None)
+    table = _keyed_table(tmp_path)
+    catalog = Catalog.of({"impressions": {"user_key": K.UID, "channel": K.DIM, "cost": K.MET}})
+    checked = check_query(SCREENED["sum_by_group"], catalog, min_users=50)
+    assert checked.screen is not None and '"__cr_s_impressions"' in checked.screen
+    assert '"impressions"."__cr_b"' in checked.screen and "user_key" not in checked.screen
+    with sandbox([table], Limits(timeout_s=10.0)) as con:
+        assert engine.SHAPES.names([table], checked.screen) is not None
+        assert con.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE __cr_b IS DISTINCT FROM "
+                           "CAST(user_key & 255 AS UTINYINT)) FROM __cr_s_impressions"
+                           ).fetchall() == [(3000, 0)]
+        screened = con.execute(checked.screen).fetchall()
+        exact = con.execute(checked.sql).fetchall()
+        buckets = dict(con.execute(
+            "SELECT channel, COUNT(DISTINCT user_key & 63) FILTER (WHERE cost <> 0) "
+            "FROM impressions GROUP BY channel").fetchall())
+    # the released columns and flags are the exact query's (the people column is the bound)
+    assert sorted(r[:-2] for r in screened) == sorted(r[:-1] for r in exact)
+    assert {r[0]: r[-1] for r in screened} == buckets
+    assert all(50 <= b <= 64 for b in buckets.values())  # 100 people a channel: kept
