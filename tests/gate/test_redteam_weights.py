@@ -53,6 +53,13 @@ ATTACKS: list[tuple[str, str, str, Callable[[list[Any]], Any]]] = [
     ("three_person_campaign", CAMPAIGN_ROWS,
      CAMPAIGN + "SELECT SUM(n) AS a, COUNT(*) AS b FROM t "
      "WHERE n = 1 OR x", lambda row: None if None in row[:2] else row[0] - row[1] + 3),
+    # Rows beside people, no per-person CTE: everyone's first row, and the campaign's rows (the
+    # campaign's rows that are not their person's first).
+    ("rows_beside_people", "SELECT COUNT(*) FROM (SELECT campaign, ROW_NUMBER() OVER (PARTITION "
+     "BY user_key ORDER BY ts) AS rn FROM impressions) WHERE rn > 1 AND campaign = 'CANARYCAMP3'",
+     "WITH r AS (SELECT user_key, campaign, ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY "
+     "ts) AS rn FROM impressions) SELECT COUNT(*) AS a, COUNT(DISTINCT user_key) AS b FROM r "
+     "WHERE rn = 1 OR campaign = 'CANARYCAMP3'", _minus_plus(0)),
 ]
 
 
