@@ -53,6 +53,14 @@ ATTACKS: list[tuple[str, str, str, Callable[[list[Any]], Any]]] = [
     ("three_person_campaign", CAMPAIGN_ROWS,
      CAMPAIGN + "SELECT SUM(n) AS a, COUNT(*) AS b FROM t "
      "WHERE n = 1 OR x", lambda row: None if None in row[:2] else row[0] - row[1] + 3),
+    # A duration that is 1 for everyone seen on 2026-09-01 beside their number: the target's
+    # (person 101's) search impression's day.
+    ("day_beside_count", "SELECT date_diff('day', TIMESTAMP '2026-08-31', ts) FROM impressions "
+     f"WHERE channel = 'search' AND user_key = '{user_key(101)}'",
+     "SELECT SUM(date_diff('day', TIMESTAMP '2026-08-31', i.ts)) AS a, COUNT(*) AS b "
+     "FROM impressions i LEFT JOIN conversions c ON i.user_key = c.user_key "
+     "WHERE date_trunc('day', i.ts) = TIMESTAMP '2026-09-01' "
+     "OR (c.revenue > 900 AND i.channel = 'search')", _minus_plus(1)),
     # Rows beside people, no per-person CTE: everyone's first row, and the campaign's rows (the
     # campaign's rows that are not their person's first).
     ("rows_beside_people", "SELECT COUNT(*) FROM (SELECT campaign, ROW_NUMBER() OVER (PARTITION "
