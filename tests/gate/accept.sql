@@ -1131,3 +1131,19 @@ FROM (
     SELECT 'owned', user_key FROM impressions WHERE channel IN ('email', 'social')
 ) AS u
 GROUP BY kind;
+
+-- name: weight_defined_in_a_cte_passed_on_by_another
+-- suppressed: 1
+-- The dbt playbook's weighted revenue, defined beside the columns it reads, then passed on as it
+-- is (with them) by a second CTE: the final SUM counts the parts of its definition there too
+WITH weighted AS (
+  SELECT user_key, channel, cost,
+         cost * CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS weighted_cost
+  FROM impressions
+),
+passed AS (
+  SELECT w.user_key, w.channel, w.cost, w.weighted_cost FROM weighted w
+)
+SELECT channel, SUM(weighted_cost) AS weighted_cost
+FROM passed
+GROUP BY channel;

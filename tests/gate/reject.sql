@@ -359,3 +359,13 @@ FROM conversions
 -- expect: interval_not_constant
 -- (a width of '1 day -24 hour' is zero: time_bucket raises only when a row reaches it)
 SELECT time_bucket(INTERVAL '1 day -24 hour', ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: refused_weight_passed_on_bare_by_a_second_cte
+-- expect: metric_transform
+-- the weight's CTE does not pass the columns it reads, so no SUM may take it; passed on as it
+-- is by a second CTE it stays refused (it once expanded into itself: a RecursionError, a 500)
+WITH weighted AS (
+  SELECT user_key, cost * CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS w FROM impressions
+),
+passed AS (SELECT x.user_key, x.w FROM weighted x)
+SELECT SUM(w) AS s FROM passed;
