@@ -1132,6 +1132,39 @@ FROM (
 ) AS u
 GROUP BY kind;
 
+-- name: struct_touch_by_channel
+-- suppressed: 1
+-- AMC's NAMED_ROW('channel', channel) as a DuckDB struct: a group key like the channel itself
+SELECT {'channel': channel} AS touch, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY 1;
+
+-- name: struct_path_of_ordered_channels
+-- suppressed: 1
+-- AMC's path to conversion: each person's sorted list of (order, channel) structs, one path a
+-- person; here only the first touch (order 1), so the paths are the channels
+WITH ranked AS (
+  SELECT user_key,
+         {'order': ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts, channel), 'channel': channel} AS step
+  FROM impressions
+),
+assembled AS (
+  SELECT user_key, list_sort(list(DISTINCT step) FILTER (WHERE step['order'] = 1)) AS path
+  FROM ranked
+  GROUP BY user_key
+)
+SELECT path, COUNT(DISTINCT user_key) AS people
+FROM assembled
+GROUP BY path;
+
+-- name: cardinality_of_a_constant_campaign_list
+-- suppressed: 1
+-- AMC's ARRAY_CONTAINS(param, x) OR CARDINALITY(param) = 0 with the parameter substituted
+SELECT channel, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+WHERE list_contains(['search', 'social', 'CANARYCHAN7'], channel) OR cardinality(['search']) = 0
+GROUP BY channel;
+
 -- name: weight_defined_in_a_cte_passed_on_by_another
 -- suppressed: 1
 -- The dbt playbook's weighted revenue, defined beside the columns it reads, then passed on as it

@@ -360,6 +360,20 @@ FROM conversions
 -- (a width of '1 day -24 hour' is zero: time_bucket raises only when a row reaches it)
 SELECT time_bucket(INTERVAL '1 day -24 hour', ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
 
+-- name: struct_of_a_user_key
+-- expect: user_key_transform
+SELECT {'k': user_key} AS s, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: struct_of_a_metric_as_group_key
+-- expect: metric_transform, metric_group_key
+SELECT {'k': cost} AS s, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: list_of_structs_holding_a_user_key
+-- expect: user_key_transform
+SELECT p, COUNT(*) AS n
+FROM (SELECT user_key, list({'c': channel, 'u': user_key}) AS p FROM impressions GROUP BY user_key)
+GROUP BY p;
+
 -- name: refused_weight_passed_on_bare_by_a_second_cte
 -- expect: metric_transform
 -- the weight's CTE does not pass the columns it reads, so no SUM may take it; passed on as it
