@@ -111,8 +111,7 @@ _RULES = (
     Rule("aggregate_set_comparison", "UNION, INTERSECT and EXCEPT without ALL compare rows of "
          "aggregates across people: whether two thresholded numbers are equal tells whether they "
          "differ by a chosen amount, which may be a few people", "use UNION ALL, or join the "
-         "aggregations on their group keys; compare the numbers outside the query; for a list of "
-         "values, GROUP BY it over a UNION ALL of the people's rows"),
+         "aggregations on their group keys; compare the numbers outside the query"),
     Rule("recursive_cte", "recursive CTEs are not allowed", "write the query without recursion"),
     Rule("function_not_allowed", "the function is not on the gate's allow-list",
          "see docs/gate-rules.md for the functions you can use"),

@@ -1180,3 +1180,21 @@ passed AS (
 SELECT channel, SUM(weighted_cost) AS weighted_cost
 FROM passed
 GROUP BY channel;
+
+-- name: union_of_value_lists
+-- dropped: 1
+-- AMC's sandbox guide lists values with SELECT col ... GROUP BY 1 UNION SELECT ...: read as a
+-- DISTINCT over their UNION ALL, each branch thresholded (the 7-person channel stands in none)
+SELECT channel FROM impressions GROUP BY 1
+UNION
+SELECT channel FROM impressions WHERE cost > 50 GROUP BY 1
+UNION
+SELECT DISTINCT channel FROM impressions WHERE channel <> 'email'
+ORDER BY channel;
+
+-- name: union_of_per_person_lists_counted
+-- the people in either dataset: a UNION of per-person lists, counted
+SELECT COUNT(*) AS people
+FROM (SELECT user_key FROM impressions GROUP BY 1
+      UNION
+      SELECT user_key FROM conversions GROUP BY 1) AS u;

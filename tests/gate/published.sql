@@ -5014,8 +5014,8 @@ GROUP BY
 -- source: AMC guide, "AMC sandbox", "Example query to identify ASINs from sandbox" (the UNION of tracked_asin lists from four conversion tables); the attributed and all-conversions tables as the brand's purchases, its conversions and the retailer's categories
 -- idiom: SELECT col FROM t GROUP BY 1 UNION SELECT ... (a list of values, no aggregate), four branches
 -- legit
--- currently: refused aggregate_set_comparison (a UNION without ALL of anonymous rows is refused even when its branches output group keys only; the hint names the rewrite, GROUP BY over a UNION ALL)
--- people: SELECT v, COUNT(DISTINCT user_key) FROM (SELECT product_category AS v, user_key FROM conversions UNION ALL SELECT category, user_key FROM retail_sales) GROUP BY 1
+-- why: each branch is thresholded on its own (gate/lists.py reads the UNION as a DISTINCT over the branches' UNION ALL), so a value stands when one branch holds it on enough people
+-- people: SELECT v, MAX(n) FROM (SELECT product_category AS v, COUNT(DISTINCT user_key) AS n FROM conversions WHERE event_type = 'purchase' GROUP BY 1 UNION ALL SELECT product_category, COUNT(DISTINCT user_key) FROM conversions WHERE event_type <> 'purchase' GROUP BY 1 UNION ALL SELECT product_category, COUNT(DISTINCT user_key) FROM conversions GROUP BY 1 UNION ALL SELECT category, COUNT(DISTINCT user_key) FROM retail_sales GROUP BY 1) GROUP BY 1
 SELECT product_category AS tracked_asin
 FROM conversions
 WHERE event_type = 'purchase'

@@ -383,3 +383,17 @@ WITH weighted AS (
 ),
 passed AS (SELECT x.user_key, x.w FROM weighted x)
 SELECT SUM(w) AS s FROM passed;
+
+-- name: union_of_a_value_list_and_counts
+-- expect: aggregate_set_comparison
+-- a branch with an aggregate: the UNION would compare thresholded numbers
+SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1
+UNION
+SELECT channel, 1 FROM impressions GROUP BY 1;
+
+-- name: intersect_of_value_lists
+-- expect: aggregate_set_comparison
+-- which keys of one list a withheld row of the other held: INTERSECT and EXCEPT stay refused
+SELECT channel FROM impressions GROUP BY 1
+INTERSECT
+SELECT channel FROM impressions WHERE cost > 90 GROUP BY 1;
