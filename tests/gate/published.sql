@@ -5832,3 +5832,73 @@ a.exposure_group
 FROM users_all_exp a
 LEFT JOIN users_purchased_exp p
 ON a.exposure_group = p.exposure_group;
+
+-- name: adh_pure_asset_demographics
+-- source: github.com/google/ads-bi-suite sql/adh_pure_calc_asset_demo.sql (its CREATE TABLE installed_users as a CTE; impression_id as the person, campaign and hour of the impression, google_ads_clicks' per-impression click counts as the publisher's clicks in that hour, the app's install conversions as the brand's sign-ups, gender / age group from the impression as the CRM's region and age band (two bands) joined on the person, app and country as the ad product, the video and its duration as the creative, the campaign / adgroup / creative lookups as the impression's own columns)
+-- idiom: a ROW_NUMBER() OVER (PARTITION BY user_id, app ORDER BY time DESC) ... WHERE rank = 1 CTE, LEFT JOIN of a per-impression click aggregate USING (impression_id), COUNT(time) as impressions, SUM(IFNULL(a, 0) + IFNULL(b, 0)) of two tables' costs, COUNT(DISTINCT conv.user_id) as installs, GROUP BY 1..9
+-- legit
+-- people: column targeted_users
+WITH installed_users AS (
+  SELECT *
+  FROM
+    (
+      SELECT
+        date_trunc('hour', ts) AS impression_id,
+        product_category AS app_id,
+        user_key,
+        ROW_NUMBER()
+          OVER (
+            PARTITION BY user_key, product_category
+            ORDER BY ts DESC
+          ) AS rank
+      FROM conversions a
+      WHERE user_key IS NOT NULL
+      AND event_type = 'sign_up'
+    )
+  WHERE rank = 1
+),
+impr AS (
+  SELECT user_key, campaign, ad_product, creative, device, ts, cost, date_trunc('hour', ts) AS impression_id
+  FROM impressions
+),
+demographics AS (
+  SELECT DISTINCT user_key, region AS gender_name,
+    CASE WHEN age_band IN ('18-24', '25-34') THEN 'under 35' ELSE '35+' END AS age_group_name FROM segments
+)
+SELECT
+  impr.ad_product AS customer_id,
+  impr.campaign AS campaign_id,
+  impr.campaign AS campaign_name,
+  gender_name AS gender_id,
+  age_group_name,
+  impr.ad_product AS app_id,
+  impr.ad_product AS country,
+  impr.creative AS video_id,
+  impr.creative AS video_ad_duration,
+  COUNT(impr.ts) AS impressions,
+  SUM(clk.click_count) AS clicks,
+  COUNT(DISTINCT impr.user_key) AS targeted_users,
+  SUM(IFNULL(impr.cost, 0) + IFNULL(clk.click_cost_usd, 0)) AS cost_usd,
+  COUNT(DISTINCT conv.user_key) installs
+FROM impr
+LEFT JOIN
+  (
+    SELECT
+      user_key,
+      campaign,
+      date_trunc('hour', ts) AS impression_id,
+      COUNT(*) click_count,
+      SUM(IFNULL(c.cost, 0)) click_cost_usd
+    FROM clicks c
+    GROUP BY 1, 2, 3
+  ) clk
+  USING (user_key, campaign, impression_id)
+LEFT JOIN demographics
+  USING (user_key)
+LEFT JOIN installed_users conv
+  USING (user_key, impression_id)
+WHERE impr.user_key IS NOT NULL
+AND impr.creative != ''
+AND impr.creative IS NOT NULL
+AND impr.ad_product = 'dsp'
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
