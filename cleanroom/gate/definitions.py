@@ -43,8 +43,13 @@ def definition_of(proj: exp.Expr, sel: exp.Select, scope: Scope) -> exp.Expr | N
     also passed on unchanged, under its own name, by ``sel``: the same rows of the relation
     then hold what it is computed from, and a later sum can count its parts there. No
     aggregate, window or subquery (they do not stay on the row)."""
-    value = proj.unalias()
-    if value.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select, exp.Placeholder):
+    value: exp.Expr | None = proj.unalias()
+    if isinstance(value, exp.Column):
+        # A refused column passed on as it is: its source's definition, if any, read through
+        # the alias (else it would be defined as itself, and a later read expand it forever).
+        value = _passed_on(value, scope)
+    if value is None or value.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select,
+                                   exp.Placeholder):
         return None
     passed = {}
     for p in sel.expressions:
@@ -59,6 +64,18 @@ def definition_of(proj: exp.Expr, sel: exp.Select, scope: Scope) -> exp.Expr | N
         if name != col.name.lower():
             return None
         col.replace(exp.column(name))
+    return copy
+
+
+def _passed_on(col: exp.Column, scope: Scope) -> exp.Expr | None:
+    found = scope.resolve(col)
+    rel = scope.sources.get(found[0]) if isinstance(found, tuple) else None
+    definition = rel.definitions.get(col.name.lower()) if rel is not None else None
+    if definition is None or not isinstance(found, tuple):
+        return None
+    copy = copy_tree(definition)
+    for ref in list(copy.find_all(exp.Column)):
+        ref.set("table", exp.to_identifier(found[0]))
     return copy
 
 

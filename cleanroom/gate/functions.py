@@ -34,9 +34,11 @@ minute(x); isodow(x); yearweek(x); strftime(x, '%Y'); try_strptime(x, '%Y'); epo
 epoch_us(x); to_timestamp(x);
 date_add(x, INTERVAL 1 DAY); current_date; now(); current_timestamp; last_day(x); monthname(x); dayname(x);
 time_bucket(INTERVAL 1 DAY, x); make_date(x, y, z); age(x, y);
-len(x); array_length(x); list_distinct(x); list_sort(x); array_to_string(x, '>'); list_slice(x, 1, 2);
+len(x); array_length(x); cardinality(x); list_distinct(x); list_sort(x); array_to_string(x, '>');
+list_slice(x, 1, 2);
 list_has(x, y); list_contains(x, y); list_unique(x); list_reverse(x); list_extract(x, 1); list_element(x, 1);
-list_value(x, y); array_value(x, y); list_position(x, y); flatten(x)
+list_value(x, y); array_value(x, y); list_position(x, y); flatten(x);
+{'a': x, 'b': y}
 """
 
 # Aggregates that cannot return one person's value: allowed across people.

@@ -30,6 +30,8 @@ def arguments(func: exp.Expr) -> list[exp.Expr]:
             elif isinstance(v, exp.Order):
                 args.extend([v.this] if v.this is not None else [])
                 args.extend(o.this for o in v.expressions)
+            elif isinstance(v, exp.PropertyEQ):  # a struct's field: its name is no value
+                args.append(v.expression)
             elif isinstance(v, exp.Expr):
                 args.append(v)
     return args

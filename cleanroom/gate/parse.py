@@ -11,6 +11,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from cleanroom.errors import QueryRejected, Violation
+from cleanroom.gate.lists import union_of_lists
 from cleanroom.gate.rules import violation
 from cleanroom.gate.walk import find_all
 
@@ -44,7 +45,7 @@ def parse_query(sql: str) -> exp.Expr:
     _normalize_identifiers(tree)
     _unwrap_projections(tree)
     _ordered_set_quantiles(tree)
-    return tree
+    return union_of_lists(tree)
 
 
 def _one_statement(sql: str) -> exp.Expr:

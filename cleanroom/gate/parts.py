@@ -33,6 +33,10 @@ Defined = Callable[[exp.Column], "exp.Expr | None"]
 _CARRIED: ContextVar[Carried | None] = ContextVar("carried", default=None)
 # A column whose definition reads only columns passed on with it: its parts are the definition's.
 _DEFINED: ContextVar[Defined | None] = ContextVar("defined", default=None)
+# Definitions read through definitions (CTE after CTE): past this many, fail closed (a cycle
+# or a chain this long is no query anyone writes, and must not end in a RecursionError).
+MAX_DEFINED_DEPTH = 32
+_DEPTH: ContextVar[int] = ContextVar("defined_depth", default=0)
 
 MAX_PARTS = 32
 _CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least)
@@ -126,13 +130,24 @@ def _parts(node: exp.Expr) -> list[Part]:
     define = _DEFINED.get()
     definition = define(node) if define is not None and isinstance(node, exp.Column) else None
     if definition is not None:
-        return _parts(definition)
+        return _expanded(definition)
     look = _CARRIED.get()
     if look is not None and isinstance(node, exp.Column):
         made = look(node)
         if made is not None and made.values is not None:
             return _checked(_carried(node, made.values))
     return [Part((("nonzero", (node,)),), 1.0, node)]
+
+
+def _expanded(definition: exp.Expr) -> list[Part]:
+    depth = _DEPTH.get()
+    if depth >= MAX_DEFINED_DEPTH:
+        raise TooManyParts()
+    token = _DEPTH.set(depth + 1)
+    try:
+        return _parts(definition)
+    finally:
+        _DEPTH.reset(token)
 
 
 def _carried(column: exp.Column, values: tuple[float, ...]) -> list[Part]:

@@ -1131,3 +1131,70 @@ FROM (
     SELECT 'owned', user_key FROM impressions WHERE channel IN ('email', 'social')
 ) AS u
 GROUP BY kind;
+
+-- name: struct_touch_by_channel
+-- suppressed: 1
+-- AMC's NAMED_ROW('channel', channel) as a DuckDB struct: a group key like the channel itself
+SELECT {'channel': channel} AS touch, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+GROUP BY 1;
+
+-- name: struct_path_of_ordered_channels
+-- suppressed: 1
+-- AMC's path to conversion: each person's sorted list of (order, channel) structs, one path a
+-- person; here only the first touch (order 1), so the paths are the channels
+WITH ranked AS (
+  SELECT user_key,
+         {'order': ROW_NUMBER() OVER (PARTITION BY user_key ORDER BY ts, channel), 'channel': channel} AS step
+  FROM impressions
+),
+assembled AS (
+  SELECT user_key, list_sort(list(DISTINCT step) FILTER (WHERE step['order'] = 1)) AS path
+  FROM ranked
+  GROUP BY user_key
+)
+SELECT path, COUNT(DISTINCT user_key) AS people
+FROM assembled
+GROUP BY path;
+
+-- name: cardinality_of_a_constant_campaign_list
+-- suppressed: 1
+-- AMC's ARRAY_CONTAINS(param, x) OR CARDINALITY(param) = 0 with the parameter substituted
+SELECT channel, COUNT(DISTINCT user_key) AS reach
+FROM impressions
+WHERE list_contains(['search', 'social', 'CANARYCHAN7'], channel) OR cardinality(['search']) = 0
+GROUP BY channel;
+
+-- name: weight_defined_in_a_cte_passed_on_by_another
+-- suppressed: 1
+-- The dbt playbook's weighted revenue, defined beside the columns it reads, then passed on as it
+-- is (with them) by a second CTE: the final SUM counts the parts of its definition there too
+WITH weighted AS (
+  SELECT user_key, channel, cost,
+         cost * CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS weighted_cost
+  FROM impressions
+),
+passed AS (
+  SELECT w.user_key, w.channel, w.cost, w.weighted_cost FROM weighted w
+)
+SELECT channel, SUM(weighted_cost) AS weighted_cost
+FROM passed
+GROUP BY channel;
+
+-- name: union_of_value_lists
+-- dropped: 1
+-- AMC's sandbox guide lists values with SELECT col ... GROUP BY 1 UNION SELECT ...: read as a
+-- DISTINCT over their UNION ALL, each branch thresholded (the 7-person channel stands in none)
+SELECT channel FROM impressions GROUP BY 1
+UNION
+SELECT channel FROM impressions WHERE cost > 50 GROUP BY 1
+UNION
+SELECT DISTINCT channel FROM impressions WHERE channel <> 'email'
+ORDER BY channel;
+
+-- name: union_of_per_person_lists_counted
+-- the people in either dataset: a UNION of per-person lists, counted
+SELECT COUNT(*) AS people
+FROM (SELECT user_key FROM impressions GROUP BY 1
+      UNION
+      SELECT user_key FROM conversions GROUP BY 1) AS u;

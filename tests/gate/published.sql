@@ -4859,3 +4859,1046 @@ FROM retail_sales r
 INNER JOIN segments s ON r.user_key = s.user_key
 GROUP BY s.loyalty_tier, r.store_region
 ORDER BY s.loyalty_tier, r.store_region;
+
+-- Fourth batch (wt3-published): AMC's sandbox guide examples, more AMC instructional queries
+-- (Subscribe & Save, net-new reach, path to conversion, cost fields, cross-purchase, three-way
+-- overlap) and the AWS Innovate clean-rooms lab. Measured before any gate change (see
+-- docs/gate.md, "The published corpus").
+
+-- name: amc_sandbox_dsp_impressions
+-- source: AMC guide, "AMC sandbox", "Basic example queries", Example query 1 (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/sandbox); advertiser as ad_product, campaign_id as the creative, campaign_start_date / campaign_end_date (campaign metadata we do not have) as the device
+-- idiom: one GROUP BY 1, 2, 3, 4, 5 line per ordinal, SUM(impressions) from the DSP table
+-- legit
+-- people: SELECT ad_product, creative, campaign, device, device, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product = 'dsp' GROUP BY 1, 2, 3, 4
+SELECT
+  ad_product AS advertiser,
+  creative AS campaign_id,
+  campaign,
+  device AS campaign_start_date,
+  device AS campaign_end_date,
+  SUM(impressions) AS impressions
+FROM
+  impressions
+WHERE
+  ad_product = 'dsp'
+GROUP BY
+  1,
+  2,
+  3,
+  4,
+  5;
+
+-- name: amc_sandbox_sponsored_ads_purchases
+-- source: AMC guide, "AMC sandbox", Example query 2 (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/sandbox); amazon_attributed_events_by_traffic_time as purchases within 14 days after an impression of the campaign (a CTE), advertiser / advertiser_id as ad_product
+-- idiom: ad_product_type IS NOT NULL as the sponsored-ads filter, the same column under two aliases, GROUP BY 1..5
+-- legit
+-- people: SELECT k.ad_product, k.ad_product, k.campaign, k.campaign, k.ad_product, COUNT(DISTINCT c.user_key) FROM conversions c JOIN impressions k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY WHERE c.event_type = 'purchase' AND k.ad_product <> 'dsp' GROUP BY 1, 2, 3, 4, 5
+WITH amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, k.ad_product AS advertiser, k.campaign,
+         CASE WHEN k.ad_product <> 'dsp' THEN k.ad_product END AS ad_product_type,
+         c.conversions AS purchases
+  FROM conversions c
+  JOIN impressions k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE c.event_type = 'purchase'
+)
+SELECT
+  advertiser,
+  advertiser AS advertiser_id,
+  campaign AS campaign_id,
+  campaign,
+  ad_product_type,
+  SUM(purchases) AS purchases
+FROM
+  amazon_attributed_events_by_traffic_time
+WHERE
+    ad_product_type IS NOT NULL
+GROUP BY
+  1,
+  2,
+  3,
+  4,
+  5;
+
+-- name: amc_sandbox_event_level_supply_sources
+-- source: AMC guide, "AMC sandbox", Example query 3, "DSP supply sources event level" (run only with aggregation controls disabled, in the sandbox); supply_source as the device, line_item as the creative
+-- idiom: an event-level projection of dimensions, no aggregate
+-- refuse: not_aggregated
+-- why: it lists one row per impression; AMC runs it only in the sandbox with its aggregation controls turned off. The rewrite is the GROUP BY with a count that the hint names
+SELECT
+ ad_product AS advertiser_id,
+ campaign AS campaign_id,
+ device AS supply_source,
+ creative AS line_item,
+ creative AS line_item_id
+FROM
+ impressions;
+
+-- name: amc_sandbox_dsp_geo
+-- source: AMC guide, "AMC sandbox", Example query 4 "DSP GEO"; iso_country_code as ad_product, iso_state_province_code as device, dma_code as creative, postal_code as campaign
+-- idiom: four geography group columns, SUM(impressions) beside COUNT(distinct user_id), GROUP BY with the ordinals on their own lines
+-- legit
+-- people: column distinct_user_id
+SELECT
+ ad_product AS iso_country_code,
+ device AS iso_state_province_code,
+ creative AS dma_code,
+ campaign AS postal_code,
+ SUM(impressions) AS impressions,
+ COUNT(distinct user_key) AS distinct_user_id
+FROM
+ impressions
+GROUP BY
+  1,
+  2,
+  3,
+  4;
+
+-- name: amc_iq_join_impressions_and_clicks_union_all
+-- source: AMC guide, "AMC sandbox", Example query 5 = Instructional Query "Join Impressions and Clicks using UNION ALL" (advertising.amazon.com/marketing-cloud/instructional-queries/f3368ba2a60ef5e7a24c7951ee84eabdce7de6cc5b739f59a772cfcd87b70837); dsp_impressions / dsp_clicks as impressions / clicks, campaign_id as ad_product; the source's CTE named clicks now shares its name with the dataset it reads (DuckDB reads the dataset inside it)
+-- idiom: per-campaign sums with a 0 placeholder column in each CTE, UNION ALL, summed again outside; a CTE named like a table
+-- legit
+-- people: SELECT ad_product, campaign, COUNT(DISTINCT user_key) FROM (SELECT ad_product, campaign, user_key FROM impressions UNION ALL SELECT ad_product, campaign, user_key FROM clicks) GROUP BY 1, 2
+WITH imp AS (
+SELECT
+ad_product AS campaign_id,
+campaign,
+SUM(impressions) AS impressions,
+0 AS clicks
+FROM
+impressions
+GROUP BY
+1,
+2
+),
+clicks AS (
+SELECT
+ad_product AS campaign_id,
+campaign,
+0 AS impressions,
+SUM(clicks) AS clicks
+FROM
+clicks
+GROUP BY
+1,
+2
+),
+combined AS (
+SELECT
+campaign_id,
+campaign,
+impressions,
+clicks
+FROM
+imp
+UNION ALL
+SELECT
+campaign_id,
+campaign,
+impressions,
+clicks
+FROM
+clicks
+)
+SELECT
+campaign_id,
+campaign,
+SUM(impressions) AS impressions,
+SUM(clicks) AS clicks
+FROM
+combined
+GROUP BY
+1,
+2;
+
+-- name: amc_sandbox_list_asins_union
+-- source: AMC guide, "AMC sandbox", "Example query to identify ASINs from sandbox" (the UNION of tracked_asin lists from four conversion tables); the attributed and all-conversions tables as the brand's purchases, its conversions and the retailer's categories
+-- idiom: SELECT col FROM t GROUP BY 1 UNION SELECT ... (a list of values, no aggregate), four branches
+-- legit
+-- why: each branch is thresholded on its own (gate/lists.py reads the UNION as a DISTINCT over the branches' UNION ALL), so a value stands when one branch holds it on enough people
+-- people: SELECT v, MAX(n) FROM (SELECT product_category AS v, COUNT(DISTINCT user_key) AS n FROM conversions WHERE event_type = 'purchase' GROUP BY 1 UNION ALL SELECT product_category, COUNT(DISTINCT user_key) FROM conversions WHERE event_type <> 'purchase' GROUP BY 1 UNION ALL SELECT product_category, COUNT(DISTINCT user_key) FROM conversions GROUP BY 1 UNION ALL SELECT category, COUNT(DISTINCT user_key) FROM retail_sales GROUP BY 1) GROUP BY 1
+SELECT product_category AS tracked_asin
+FROM conversions
+WHERE event_type = 'purchase'
+GROUP BY 1
+UNION
+SELECT product_category
+FROM conversions
+WHERE event_type <> 'purchase'
+GROUP BY 1
+UNION
+SELECT product_category
+FROM conversions
+GROUP BY 1
+UNION
+SELECT category
+FROM retail_sales
+GROUP BY
+1;
+
+-- name: amc_sns_average_spend_by_subscriber
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/bf4b57a8aecd12c19f5928b73f709fa0fb5f3ea5414dc127cdb68f13f11c1e32 ("Introduction to Subscribe & Save (SnS) repeat purchases", Average spend by SnS subscribers and non-SnS subscribers); conversions_all as conversions, event_subtype IN (snsSubscription, firstSnSOrder, repeatSnSOrder) as event_type IN (sign_up, add_to_cart)
+-- idiom: a CASE ... IN (...) label as the group key (GROUP BY 1), SUM(...) / COUNT(DISTINCT user_id) as an average per user
+-- legit
+SELECT
+  CASE
+    WHEN event_type IN (
+      'sign_up',
+      'add_to_cart'
+    ) THEN 'subscriber'
+    ELSE 'non-subscriber'
+  END AS user_type,
+  COUNT(DISTINCT user_key) AS users_that_purchased,
+  SUM(revenue) AS total_sales,
+  SUM(revenue) / COUNT(DISTINCT user_key) AS average_spend
+FROM
+  conversions
+GROUP BY
+  1;
+
+-- name: amc_sns_purchases_by_asin
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/bf4b57a8aecd12c19f5928b73f709fa0fb5f3ea5414dc127cdb68f13f11c1e32 (Number of SnS purchases by ASIN); conversion_id as the person and time of the conversion (CONCAT(user_key, ts)), sns_subscription_id as new_to_brand, the text '7+' and the count made one type with a cast (DuckDB does not mix them in a CASE)
+-- idiom: COUNT(DISTINCT conversion_id) and COUNT(col) per ASIN, those counts bucketed by a CASE in the next CTE, a one-row totals CTE comma-joined for a share of the total
+-- legit
+WITH asin_sns_stats AS (
+  SELECT
+    product_category AS tracked_asin,
+    COUNT(DISTINCT CONCAT(user_key, ts)) AS first_n_repeat_purchase,
+    COUNT(new_to_brand) AS total_sns
+  FROM
+    conversions
+  WHERE
+    event_type = 'purchase'
+    AND new_to_brand IS NOT NULL
+  GROUP BY
+    1
+),
+bucketized_by_frequency AS (
+  SELECT
+    tracked_asin,
+    CASE
+      WHEN first_n_repeat_purchase > 6 THEN '7+'
+      ELSE CAST(first_n_repeat_purchase AS VARCHAR)
+    END AS sns_purchase_frequency,
+    SUM(total_sns) AS total_sns_count
+  FROM
+    asin_sns_stats
+  GROUP BY
+    1,
+    2
+),
+totals AS (
+  SELECT
+    SUM(total_sns_count) AS total
+  FROM
+    bucketized_by_frequency
+)
+SELECT
+  tracked_asin,
+  sns_purchase_frequency,
+  total_sns_count,
+  (total_sns_count / total) AS percent_total_sns
+FROM
+  bucketized_by_frequency,
+  totals b;
+
+-- name: amc_net_new_reach_dpv_asins_exploratory
+-- source: AMC Instructional Query Library, "Net-new reach", 4.1.3 Exploratory Query to check ASINs available for detail page view conversion event (advertising.amazon.com/marketing-cloud/instructional-queries); conversions_all as conversions, event_type_description 'Product detail page viewed' as 'detail_page_view', tracked_item as product_category
+-- idiom: lower-case and, WHERE metric > 0, IN with one value, GROUP BY the column names
+-- legit
+SELECT
+event_type AS event_type_description,
+product_category AS tracked_item,
+SUM(conversions) AS conversions
+FROM conversions
+WHERE
+conversions > 0
+and event_type in ('detail_page_view')
+GROUP BY event_type,
+product_category;
+
+-- name: amc_net_new_reach_dsp
+-- source: AMC Instructional Query Library, "Net-new reach", 4.2 Query template: Net-new reach for Amazon DSP campaigns (advertising.amazon.com/marketing-cloud/instructional-queries); CUSTOM_PARAMETER values substituted (campaign_ids = the three DSP campaigns, campaign_start_date 2026-09-05, lookback_days 182, asins = ALL), dsp_impressions / dsp_clicks as impressions / clicks, conversions_all's detail page views as conversions, amazon_attributed_events_by_conversion_time's sales as purchases within 14 days after an impression; the source's CTEs named impressions and clicks keep their names
+-- idiom: ARRAY_CONTAINS(param, col) OR param IS NULL OR CARDINALITY(param) = 0, per-user CTEs LEFT JOINed, IF(SECONDS_BETWEEN(...) <= 60*60*24*n AND ..., 1, 0) as a per-user flag, SUM(IF(x > 0, 1, 0)), scalar subqueries over a CTE beside the aggregates
+-- legit
+WITH amazon_attributed_events_by_conversion_time AS (
+  SELECT c.user_key, i.campaign, c.revenue AS total_product_sales
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+),
+imp_data as(
+SELECT
+    user_key,
+    MIN(a.ts) AS impression_dt_first,
+    SUM(a.impressions) AS impressions
+FROM impressions a
+WHERE
+    a.user_key IS NOT NULL
+    AND (
+      ARRAY_CONTAINS(['dsp_awareness', 'dsp_consideration', 'dsp_conversion'], campaign)
+      OR ['dsp_awareness', 'dsp_consideration', 'dsp_conversion'] IS NULL
+      OR CARDINALITY(['dsp_awareness', 'dsp_consideration', 'dsp_conversion']) = 0
+    )
+    AND CAST(a.ts AS DATE) >= DATE '2026-09-05'
+group by user_key
+),
+click_data as(
+SELECT
+    user_key,
+    SUM(b.clicks) AS clicks
+FROM clicks b
+WHERE
+    b.user_key IS NOT NULL
+    AND (
+      ARRAY_CONTAINS(['dsp_awareness', 'dsp_consideration', 'dsp_conversion'], campaign)
+      OR ['dsp_awareness', 'dsp_consideration', 'dsp_conversion'] IS NULL
+      OR CARDINALITY(['dsp_awareness', 'dsp_consideration', 'dsp_conversion']) = 0
+    )
+    AND CAST(ts AS DATE) >= DATE '2026-09-05'
+group by user_key
+),
+impressions as (
+SELECT
+    a.user_key,
+    a.impressions,
+    a.impression_dt_first,
+    b.clicks
+FROM imp_data a
+LEFT JOIN click_data b on a.user_key = b.user_key
+),
+converted AS
+(
+SELECT
+  user_key,
+        MAX(ts) AS conversion_event_dt_last,
+        SUM(conversions) AS dpv
+FROM conversions
+WHERE
+  conversions > 0
+   AND user_key IS NOT NULL
+   AND event_type in ('detail_page_view')
+AND (
+   ARRAY_CONTAINS(['ALL'], 'ALL')
+   OR ARRAY_CONTAINS(['ALL'], product_category)
+   OR ['ALL'] IS NULL
+   OR CARDINALITY(['ALL']) = 0
+ )
+GROUP BY user_key
+),
+sales_conversion as (
+SELECT
+  user_key,
+  SUM(total_product_sales) as total_product_sales
+FROM
+  amazon_attributed_events_by_conversion_time
+WHERE
+  total_product_sales > 0
+  AND user_key IS NOT NULL
+  AND (
+    ARRAY_CONTAINS(['dsp_awareness', 'dsp_consideration', 'dsp_conversion'], campaign)
+    OR ['dsp_awareness', 'dsp_consideration', 'dsp_conversion'] IS NULL
+    OR CARDINALITY(['dsp_awareness', 'dsp_consideration', 'dsp_conversion']) = 0
+)
+GROUP BY
+  user_key
+),
+identify_incr_reach AS
+(
+SELECT
+    i.user_key as reach_user,
+    b.user_key as dpv_user,
+    i.impressions as imp,
+    IF(date_diff('second', conversion_event_dt_last, impression_dt_first) <= (60*60*24*182) AND b.conversion_event_dt_last < i.impression_dt_first AND i.impressions>0,
+        1, 0) as users_in_rt_pool
+FROM impressions i
+LEFT JOIN converted b ON b.user_key = i.user_key
+),
+clicks AS
+(
+SELECT
+    reach_user,
+    imp as impressions_from_new,
+    clicks as clicks_from_new,
+    total_product_sales as total_product_sales_from_new
+FROM identify_incr_reach iir
+LEFT JOIN impressions sat on sat.user_key = iir.reach_user
+LEFT JOIN sales_conversion s on s.user_key = iir.reach_user
+WHERE
+    users_in_rt_pool = 0
+)
+SELECT
+    count(distinct reach_user) as net_new_reach,
+    SUM(impressions_from_new) as net_new_impressions,
+    SUM(clicks_from_new) as net_new_clicks,
+    SUM(total_product_sales_from_new) as net_new_sales,
+    SUM(IF(clicks_from_new > 0,1, 0)) as net_new_users_who_clicked,
+    SUM(IF(total_product_sales_from_new > 0,1, 0)) as net_new_users_who_purchased,
+    (SELECT sum(impressions) FROM impressions) as total_impressions,
+    (SELECT count(distinct user_key) FROM impressions) as total_reach
+FROM clicks;
+
+-- name: amc_path_to_conversion_dsp
+-- source: AMC Instructional Query Library, "Path to Conversion Campaign", Query Template for DSP campaigns only (advertising.amazon.com/marketing-cloud/instructional-queries/47b4188b0848e7bf5f0b4417cc5c284fafe7517099431e8a0a26c6fa5911cc88); dsp_impressions as impressions of ad_product 'dsp', amazon_attributed_events_by_traffic_time as purchases within 14 days after an impression of the campaign; NAMED_ROW(...) as a DuckDB struct {'order': ..., 'campaign': ...}, ARRAY_SORT(COLLECT(distinct ...)) as list_sort(list(DISTINCT ...)); millicents as cents (/ 100)
+-- idiom: per-user, per-campaign first impression and last conversion LEFT JOINed, the user's campaigns as a sorted array of (order, campaign) rows grouped on as a path, MAX(IF(pur_user_id IS NOT NULL,1,0)) per user summed as users_that_purchased, a rate of two aggregates
+-- legit
+-- people: column path_occurrences
+WITH amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, i.campaign, c.ts AS conversion_event_dt, c.revenue AS product_sales, c.conversions AS purchases
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+  WHERE c.event_type = 'purchase' AND i.ad_product = 'dsp'
+),
+impressions AS
+(
+SELECT
+    campaign,
+    user_key,
+    min(ts) impression_dt_first,
+    SUM(impressions) AS impressions,
+    SUM(cost) AS total_cost
+FROM impressions
+WHERE user_key IS NOT NULL AND ad_product = 'dsp'
+GROUP BY 1,2
+)
+, converted AS
+(
+    SELECT
+        campaign,
+        user_key,
+        max(conversion_event_dt) AS conversion_event_dt_last,
+        SUM(product_sales) AS product_sales,
+        SUM(purchases) AS purchases
+FROM amazon_attributed_events_by_traffic_time
+WHERE purchases > 0 and user_key is not null
+GROUP BY 1,2
+)
+, filter_impressions AS
+(
+    SELECT i.user_key AS imp_user_id,
+           c.user_key AS pur_user_id,
+           i.campaign,
+           i.impressions,
+           i.impression_dt_first,
+           i.total_cost,
+           c.conversion_event_dt_last,
+           c.product_sales,
+           c.purchases
+    FROM impressions i
+    LEFT JOIN converted c ON c.user_key = i.user_key AND c.campaign = i.campaign
+    WHERE ((c.user_key IS NOT NULL AND i.impression_dt_first < c.conversion_event_dt_last)
+    OR c.user_key IS NULL)
+),
+ ranked AS
+(
+SELECT
+    {'order': ROW_NUMBER() OVER(PARTITION BY imp_user_id ORDER BY impression_dt_first), 'campaign': campaign} AS campaign_order,
+    imp_user_id
+FROM filter_impressions
+WHERE imp_user_id is not null)
+, assembled AS
+(
+SELECT
+    list_sort(list(distinct campaign_order)) AS path,
+    imp_user_id
+FROM ranked
+GROUP BY imp_user_id
+),
+filter_impressions_dedupe AS (
+  SELECT
+    imp_user_id                             AS imp_user_id,
+    SUM(impressions)                        AS impressions,
+    SUM(total_cost)                         AS total_cost,
+    MAX(IF(pur_user_id IS NOT NULL,1,0))    AS pur_user_id,
+    MAX(product_sales)                      AS product_sales,
+    MAX(purchases)                          AS purchases
+  FROM
+    filter_impressions
+  GROUP BY
+    imp_user_id
+),
+  assembled_with_imp_conv AS
+    (
+        SELECT path,
+                count(distinct a.imp_user_id) as reach,
+                SUM(b.impressions) as impressions,
+                SUM(b.total_cost)/100 as imp_total_cost,
+                SUM(b.pur_user_id) as users_that_purchased,
+                SUM(b.product_sales) as sales_amount,
+                SUM(b.purchases) as purchases
+    FROM assembled a
+    LEFT JOIN filter_impressions_dedupe b
+           ON a.imp_user_id = b.imp_user_id
+    GROUP BY path
+    )
+    SELECT
+        path,
+        reach AS path_occurrences,
+        impressions,
+        imp_total_cost,
+        users_that_purchased,
+        sales_amount,
+        purchases,
+        (users_that_purchased/reach) as user_purchase_rate
+    FROM assembled_with_imp_conv;
+
+-- name: amc_how_to_calculate_dsp_costs
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/12695f72368210088103b0421a41aa86ff4730a59fd5bad5f113c6f231b1fc7a ("Calculate the costs of Amazon DSP and sponsored ads campaigns", How to calculate costs for Amazon DSP campaigns); campaign_id_string as the creative, currency_name / currency_iso_code as the device; impression_cost, total_cost and supply_cost as cost, platform_fee as viewable, managed_service_fee as impressions (audience_fee, third_party_fees and ocm_fee, which we do not have, dropped); cents for millicents and microcents
+-- idiom: CONCAT('cid_', id) as a label, SUM(x / 100000) per field, COALESCE(SUM(x) / 100000000, 0) terms added up outside the aggregates, GROUP BY 1..4
+-- legit
+-- people: SELECT CONCAT('cid_', creative), campaign, device, device, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product = 'dsp' GROUP BY 1, 2, 3
+SELECT
+  CONCAT('cid_', creative) AS campaign_id,
+  campaign,
+  device AS currency_name,
+  device AS currency_iso_code,
+  SUM(cost / 100) AS impression_cost,
+  SUM(cost / 100) AS total_cost,
+  SUM(cost / 10000) AS supply_cost,
+  SUM(viewable / 10000) AS platform_fee,
+  COALESCE(SUM(impressions) / 10000, 0) AS managed_service_fee,
+  (
+    COALESCE(SUM(cost) / 10000, 0) +
+    COALESCE(SUM(viewable) / 10000, 0) +
+    COALESCE(SUM(impressions) / 10000, 0)
+) AS impression_cost_calculated
+FROM
+  impressions
+WHERE ad_product = 'dsp'
+GROUP BY
+  1,
+  2,
+  3,
+  4;
+
+-- name: amc_how_to_calculate_sponsored_ads_cpc_costs
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/12695f72368210088103b0421a41aa86ff4730a59fd5bad5f113c6f231b1fc7a (How to calculate costs for sponsored ads CPC campaigns); sponsored_ads_traffic as the publisher's clicks of sponsored ads (their spend as the click's cost), line_item_price_type 'CPC' as every click, viewable_impressions as clicks
+-- idiom: CONCAT ('cid_', ...) with a space before the parenthesis, SUM(spend / 100000000) / SUM(clicks) as cost per click, GROUP BY 1..6
+-- legit
+-- people: SELECT ad_product, CONCAT('cid_', campaign), campaign, 'CPC', 'USD', 'dollar', COUNT(DISTINCT user_key) FROM clicks WHERE ad_product <> 'dsp' GROUP BY 1, 2, 3
+SELECT
+  ad_product AS ad_product_type,
+  CONCAT ('cid_', campaign) AS campaign_id,
+  campaign,
+  'CPC' AS price_type,
+  'USD' AS currency_iso_code,
+  'dollar' AS currency_name,
+  SUM(clicks) AS impressions,
+  SUM(clicks) AS clicks,
+  SUM(clicks) AS viewable_impressions,
+  SUM(cost / 100) AS spend,
+  (SUM(cost / 100) / SUM(clicks)) AS cost_per_click
+FROM
+  clicks
+WHERE
+  ad_product <> 'dsp'
+GROUP BY
+  1,
+  2,
+  3,
+  4,
+  5,
+  6;
+
+-- name: amc_sponsored_ads_cross_purchase_exploratory
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/e506a3b92ab299d07cdd9267f9071d9cc54c7cda2d340e74ab5c8a3f2a9ce95c ("Sponsored ads ASIN cross-purchase", Exploratory query); amazon_attributed_events_by_conversion_time as purchases within 14 days after an impression, campaign_id_string as the campaign, tracked_asin as product_category
+-- idiom: ad_product_type IN (four sponsored ads products), SUM(purchases) by campaign, product and ASIN
+-- legit
+-- people: SELECT k.campaign, k.ad_product, c.product_category, COUNT(DISTINCT c.user_key) FROM conversions c JOIN impressions k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY WHERE c.event_type = 'purchase' AND k.ad_product IN ('sponsored_products','sponsored_brands','sponsored_display','sponsored_tv') GROUP BY 1, 2, 3
+WITH amazon_attributed_events_by_conversion_time AS (
+  SELECT c.user_key, k.campaign AS campaign_id_string, k.ad_product AS ad_product_type,
+         c.product_category AS tracked_asin, c.conversions AS purchases
+  FROM conversions c
+  JOIN impressions k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+  WHERE c.event_type = 'purchase'
+)
+SELECT
+  campaign_id_string,
+  ad_product_type,
+  tracked_asin,
+  SUM(purchases) AS total_purchases
+FROM amazon_attributed_events_by_conversion_time
+WHERE ad_product_type IN ('sponsored_products','sponsored_brands','sponsored_display','sponsored_tv')
+GROUP BY 1, 2, 3;
+
+-- name: amc_sponsored_ads_cross_purchase
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/e506a3b92ab299d07cdd9267f9071d9cc54c7cda2d340e74ab5c8a3f2a9ce95c (Query template: Sponsored ads ASIN cross-purchase); CUSTOM_PARAMETER('campaign_id_string') as the sponsored ads campaigns, attributed events as purchases within 14 days after an impression, conversion_event_date as the purchase's day, SECONDS_BETWEEN as date_diff('second', ...), new_to_brand (0/1 in AMC) cast to an integer
+-- idiom: a self-join of per-user conversions on user_id and a later date, LEFT JOINs to an ASIN-level CTE of SUM and COUNT(DISTINCT user_id) on the ASIN, CASE WHEN MAX(new_to_brand) = 1 across people as a cohort label, AVG of days between, DENSE_RANK() OVER (ORDER BY users DESC) in the final SELECT
+-- refuse: member_aggregate
+-- why: MAX(new_to_brand) across the pair's people says whether any one of them is new to the brand (one person's value); the count of new-to-brand people (SUM(IF(...)) or COUNT(*) FILTER) is what the hint names
+WITH relevant_attributed_events AS
+(
+    SELECT
+        c.user_key,
+        c.product_category AS tracked_asin,
+        k.ad_product AS ad_product_type,
+        CAST(c.ts AS DATE) AS conversion_event_date,
+        CAST(c.new_to_brand AS INTEGER) AS new_to_brand,
+        c.conversions AS purchases
+    FROM conversions c
+    JOIN impressions k ON c.user_key = k.user_key AND c.ts BETWEEN k.ts AND k.ts + INTERVAL 14 DAY
+    WHERE
+        ARRAY_CONTAINS(['sp_brand_terms', 'sp_category', 'sb_video', 'sd_retargeting'], k.campaign)
+        AND
+        k.ad_product IN (
+            'sponsored_products',
+            'sponsored_brands',
+            'sponsored_display',
+            'sponsored_tv'
+            )
+        AND c.event_type = 'purchase'
+),
+sponsored_ads_conversions AS
+(
+    SELECT
+        user_key,
+        tracked_asin,
+        ad_product_type,
+        conversion_event_date,
+        new_to_brand
+    FROM relevant_attributed_events
+    WHERE purchases > 0
+    AND user_key IS NOT NULL
+),
+asin_metrics AS
+(
+    SELECT
+        tracked_asin,
+        SUM(purchases) AS asin_purchases,
+        COUNT(DISTINCT user_key) AS user_reach
+    FROM relevant_attributed_events
+    GROUP BY  tracked_asin
+),
+cross_purchase_data AS
+(
+    SELECT
+        s1.tracked_asin AS lead_asin,
+        s2.tracked_asin AS follow_up_asin,
+        s1.ad_product_type AS lead_ad_product_type,
+        s2.ad_product_type AS follow_up_ad_product_type,
+        am1.asin_purchases AS lead_asin_purchases,
+        am1.user_reach AS lead_asin_user_reach,
+        am2.asin_purchases AS follow_up_asin_purchases,
+        am2.user_reach AS follow_up_asin_user_reach,
+        COUNT(DISTINCT s1.user_key) AS cross_purchased_users,
+        AVG(date_diff('second', s1.conversion_event_date, s2.conversion_event_date)/86400)
+            AS avg_days_between_purchases,
+        CASE WHEN MAX(s1.new_to_brand) = 1 THEN 'New Customer'
+            ELSE 'Repeat Customer' END AS user_cohort
+    FROM sponsored_ads_conversions s1
+    INNER JOIN sponsored_ads_conversions s2
+    ON s1.user_key = s2.user_key AND s2.conversion_event_date > s1.conversion_event_date
+    LEFT JOIN asin_metrics am1
+    ON s1.tracked_asin = am1.tracked_asin
+    LEFT JOIN asin_metrics am2
+    ON s2.tracked_asin = am2.tracked_asin
+    WHERE s1.tracked_asin <> s2.tracked_asin
+    GROUP BY 1,2,3,4,5,6,7,8
+)
+SELECT
+    lead_asin,
+    follow_up_asin,
+    lead_ad_product_type,
+    follow_up_ad_product_type,
+    cross_purchased_users,
+    user_cohort,
+    lead_asin_purchases,
+    lead_asin_user_reach,
+    follow_up_asin_purchases,
+    follow_up_asin_user_reach,
+    avg_days_between_purchases,
+    DENSE_RANK() OVER (ORDER BY  cross_purchased_users DESC) AS cross_purchase_rank
+FROM cross_purchase_data;
+
+-- name: aws_innovate_avg_by_line_of_business
+-- source: github.com/joshtow/data-collaboration-aws-clean-rooms README.md (AWS Innovate Data Edition lab, step 13.6: the aggregation-rule query on the insurer's policies); policies as the retailer's sales, the three incurred amounts as sales and items, lineofbusiness as category
+-- idiom: every column "table"."column" double-quoted, the AVGs before the grouping column, GROUP BY the quoted column
+-- legit
+SELECT  AVG("retail_sales"."sales"),
+	AVG("retail_sales"."items"),
+	AVG("retail_sales"."sales" + "retail_sales"."items"),
+	"retail_sales"."category"
+
+FROM  "retail_sales"
+GROUP BY "retail_sales"."category";
+
+-- name: aws_innovate_distinct_customer_attributes
+-- source: github.com/joshtow/data-collaboration-aws-clean-rooms README.md (step 13.7: the list-rule query joining the insurer's customers to the advertiser's impressions on c_name); customers as the brand's CRM segments, c_age as age_band and c_state as region (c_city, c_country, c_gender and c_postcode, which the CRM does not have, dropped), joined to impressions on the person
+-- idiom: SELECT DISTINCT of quoted "table"."column" attributes over an INNER JOIN on the match key (AWS Clean Rooms' list analysis rule), no aggregate
+-- legit
+-- people: SELECT s.age_band, s.region, COUNT(DISTINCT s.user_key) FROM segments s JOIN impressions i ON s.user_key = i.user_key GROUP BY 1, 2
+SELECT DISTINCT "segments"."age_band",
+		"segments"."region"
+FROM  "segments"
+INNER JOIN  "impressions"
+	ON  "segments"."user_key" = "impressions".user_key;
+
+-- name: amc_three_way_overlap_display_stv_sp
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/2bb8b4ee5bf73bd88afe7da2596e4b02a84fa67ea8719647367cfac1ebed4cbc ("DSP Display, Streaming TV and Sponsored Products Three Way Overlap", 4. Query Template); P1 Display = dsp_awareness, P2 Streaming TV = dsp_consideration and dsp_conversion, P3 Sponsored Products = sp_brand_terms and sp_category (campaign names for campaign_ids); amazon_attributed_events_by_traffic_time as purchases within 14 days after an impression of the campaign; dsp_impressions / sponsored_ads_traffic as impressions; UUID() as DuckDB's uuid(); the unused per-bin sums of users_all_exp shortened
+-- idiom: VALUES lists AS b(campaign_id) read through IN (SELECT ...) and a JOIN, UNION ALL of per-user sums with zero placeholders, UUID() as an impression id, a FULL OUTER JOIN of per-user purchases and impressions on user_id, SUM(IF(timing AND type, impressions, 0)) bins per (imp_user, pur_user), an eight-deep nested IF(...) exposure group computed twice, two GROUP BY exposure_group CTEs LEFT JOINed
+-- legit
+-- currently: refused function_not_allowed metric_transform not_summable (UUID() is not on the allow-list; and each person's purchases, summed over a UNION ALL of zero-filled branches, lose the per-person sides of gate/sides.py, so their per-user MAX after the FULL OUTER JOIN is not summable across people)
+-- people: column impression_reach
+with p1_ids as
+(SELECT campaign_id FROM
+(VALUES
+('dsp_awareness')) as b(campaign_id)
+),
+
+p2_ids as
+(SELECT campaign_id FROM
+(VALUES
+('dsp_consideration'),
+('dsp_conversion')) as b(campaign_id)
+),
+
+p3_ids as
+(SELECT campaign FROM
+(VALUES
+('sp_brand_terms'),
+('sp_category')) as b(campaign)
+),
+
+amazon_attributed_events_by_traffic_time as (
+SELECT c.user_key, i.campaign AS campaign_id, i.campaign, c.ts AS conversion_event_dt,
+       c.conversions AS purchases, c.conversions AS total_purchases_clicks, c.revenue AS product_sales
+FROM conversions c
+JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+WHERE c.event_type = 'purchase'
+),
+
+purchases_temp as (
+SELECT
+  user_key
+  ,campaign_id
+  ,campaign
+  ,conversion_event_dt
+  ,sum(purchases) as purchases
+  ,sum(total_purchases_clicks) as total_purchases_clicks
+  ,sum(product_sales) as sales
+FROM amazon_attributed_events_by_traffic_time a
+WHERE (campaign_id IN (SELECT campaign_id from p1_ids) OR
+       campaign_id IN (SELECT campaign_id from p2_ids) OR
+       campaign IN (SELECT campaign from p3_ids))
+GROUP BY 1,2,3,4
+),
+
+purchases as (
+SELECT
+  user_key
+  ,conversion_event_dt
+  , SUM(purchases) AS p1_purchases
+  , 0 AS p2_purchases
+  , 0 AS p3_purchases
+  , SUM(sales) as sales
+FROM purchases_temp a
+WHERE campaign_id IN (SELECT campaign_id from p1_ids)
+GROUP BY 1,2
+
+UNION ALL
+
+SELECT
+  user_key
+  ,conversion_event_dt
+  , 0 AS p1_purchases
+  , SUM(purchases) AS p2_purchases
+  , 0 AS p3_purchases
+  , SUM(sales) as sales
+FROM purchases_temp a
+WHERE campaign_id IN (SELECT campaign_id from p2_ids)
+GROUP BY 1,2
+
+UNION ALL
+
+SELECT
+  user_key
+  ,conversion_event_dt
+  , 0 AS p1_purchases
+  , 0 AS p2_purchases
+  , SUM(total_purchases_clicks) AS p3_purchases
+  , SUM(sales) as sales
+FROM purchases_temp a
+JOIN (SELECT campaign FROM p3_ids) b on a.campaign = b.campaign
+GROUP BY 1,2
+),
+
+purchases_last_total as
+(
+SELECT
+user_key
+, max(conversion_event_dt)                  AS conversion_event_dt_last
+, sum(p1_purchases + p2_purchases + p3_purchases) AS purchases
+, sum(p1_purchases)                         AS p1_purchases
+, sum(p2_purchases)                         AS p2_purchases
+, sum(p3_purchases)                         AS p3_purchases
+, sum(sales)                                AS sales
+from purchases
+WHERE p1_purchases+p2_purchases+p3_purchases > 0
+GROUP BY 1
+),
+
+impressions_temp as (
+SELECT
+user_key
+, campaign AS campaign_id
+, a.campaign
+, UUID()           AS impression_id
+, ts AS impression_dt
+, impressions AS impressions
+FROM impressions a
+WHERE (campaign IN (SELECT campaign_id from p1_ids) OR
+       campaign IN (SELECT campaign_id from p2_ids))
+AND impressions > 0
+
+UNION all
+
+SELECT
+user_key
+, '0' as campaign_id
+, a.campaign
+, UUID()           AS impression_id
+, ts         AS impression_dt
+, impressions AS impressions
+FROM impressions a
+JOIN (SELECT campaign FROM p3_ids) b on a.campaign = b.campaign
+WHERE impressions > 0
+),
+
+    impressions AS (
+
+SELECT user_key
+     , impression_id
+     , impression_dt
+     , 'p1' AS IMP_ad_type
+     , sum(impressions) AS impressions
+FROM impressions_temp
+WHERE campaign_id IN (SELECT campaign_id from p1_ids)
+GROUP BY 1, 2, 3, 4
+
+UNION ALL
+
+SELECT user_key
+     , impression_id
+     , impression_dt
+     , 'p2' AS IMP_ad_type
+     , sum(impressions) AS impressions
+FROM impressions_temp
+WHERE campaign_id IN (SELECT campaign_id from p2_ids)
+GROUP BY 1, 2, 3, 4
+
+UNION ALL
+
+SELECT user_key
+     , impression_id
+     , impression_dt
+     , 'p3'             AS IMP_ad_type
+     , sum(impressions) AS impressions
+FROM impressions_temp a
+JOIN (SELECT campaign FROM p3_ids) b on a.campaign = b.campaign
+GROUP BY 1, 2, 3, 4),
+
+impressions_first_total as
+(
+SELECT
+user_key
+,imp_ad_type
+,min(impression_dt) as impression_dt_first
+,sum(impressions) as impressions
+from impressions
+GROUP BY 1,2
+),
+
+combined as (
+SELECT
+  imp.user_key as imp_user
+  ,pur.user_key as pur_user
+  ,imp.imp_ad_type
+  ,pur.purchases
+  ,pur.p1_purchases
+  ,pur.p2_purchases
+  ,pur.p3_purchases
+  ,imp.impressions
+  ,pur.sales
+    ,CASE WHEN conversion_event_dt_last IS NULL THEN 'no purchase'
+    WHEN conversion_event_dt_last > impression_dt_first THEN 'pre-purchase'
+    WHEN conversion_event_dt_last < impression_dt_first THEN 'post-purchase'
+    ELSE 'other'
+    END AS impression_timing
+FROM purchases_last_total pur
+FULL OUTER JOIN impressions_first_total imp ON pur.user_key = imp.user_key
+),
+
+binned_data as (
+SELECT
+ imp_user
+ , pur_user
+  ,SUM(IF(impression_timing = 'no purchase' AND imp_ad_type = 'p1', impressions, 0)) as no_purch_p1_impressions
+  ,SUM(IF(impression_timing = 'pre-purchase' AND imp_ad_type = 'p1', impressions, 0)) as pre_purch_p1_impressions
+  ,SUM(IF(impression_timing = 'post-purchase' AND imp_ad_type = 'p1', impressions, 0)) as post_purch_p1_impressions
+  ,SUM(IF(impression_timing = 'other' AND imp_ad_type = 'p1', impressions, 0)) as other_p1_impressions
+  ,SUM(IF(imp_ad_type = 'p1', impressions, 0)) as total_p1_impressions
+  ,SUM(IF(impression_timing = 'no purchase' AND imp_ad_type = 'p2', impressions, 0)) as no_purch_p2_impressions
+  ,SUM(IF(impression_timing = 'pre-purchase' AND imp_ad_type = 'p2', impressions, 0)) as pre_purch_p2_impressions
+  ,SUM(IF(impression_timing = 'post-purchase' AND imp_ad_type = 'p2', impressions, 0)) as post_purch_p2_impressions
+  ,SUM(IF(impression_timing = 'other' AND imp_ad_type = 'p2', impressions, 0)) as other_p2_impressions
+  ,SUM(IF(imp_ad_type = 'p2', impressions, 0)) as total_p2_impressions
+  ,SUM(IF(impression_timing = 'no purchase' AND imp_ad_type = 'p3', impressions, 0)) as no_purch_p3_impressions
+  ,SUM(IF(impression_timing = 'pre-purchase' AND imp_ad_type = 'p3', impressions, 0)) as pre_purch_p3_impressions
+  ,SUM(IF(impression_timing = 'post-purchase' AND imp_ad_type = 'p3', impressions, 0)) as post_purch_p3_impressions
+  ,SUM(IF(impression_timing = 'other' AND imp_ad_type = 'p3', impressions, 0)) as other_p3_impressions
+  ,SUM(IF(imp_ad_type = 'p3', impressions, 0)) as total_p3_impressions
+  ,MAX(purchases) as purchases
+  ,MAX(p1_purchases) as p1_purchases
+  ,MAX(p2_purchases) as P2_purchases
+  ,MAX(p3_purchases) as p3_purchases
+  ,MAX(sales) as sales
+FROM combined
+GROUP BY 1,2
+),
+
+users_purchased as
+(
+SELECT
+imp_user
+, pur_user
+, no_purch_p1_impressions
+, pre_purch_p1_impressions
+, post_purch_p1_impressions
+, other_p1_impressions
+, total_p1_impressions
+, no_purch_p2_impressions
+, pre_purch_p2_impressions
+, post_purch_p2_impressions
+, other_p2_impressions
+, total_p2_impressions
+, no_purch_p3_impressions
+, pre_purch_p3_impressions
+, post_purch_p3_impressions
+, other_p3_impressions
+, total_p3_impressions
+, purchases
+from binned_data
+WHERE purchases > 0
+),
+
+users_purchased_exp as
+(
+SELECT
+IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions > 0 ), 'all',
+IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions = 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions = 0 ), 'p1&p2',
+IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions = 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions = 0 AND no_purch_p3_impressions > 0 ), 'p1&p3',
+IF((pre_purch_p1_impressions = 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions = 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions > 0 ), 'p2&p3',
+IF((pre_purch_p1_impressions > 0 OR no_purch_p1_impressions > 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0), 'p1',
+IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions > 0 OR no_purch_p2_impressions > 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0), 'p2',
+IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions > 0 OR no_purch_p3_impressions > 0), 'p3',
+IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0) , 'none', 'NA'))))))))
+AS exposure_group
+,COUNT(distinct imp_user) as users_that_purchased_with_impressions
+,COUNT(distinct pur_user) as users_that_purchased
+FROM users_purchased
+GROUP BY exposure_group
+),
+
+users_all_exp as
+(SELECT
+  IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions > 0 ), 'all',
+  IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions = 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions = 0 ), 'p1&p2',
+  IF((pre_purch_p1_impressions > 0 AND pre_purch_p2_impressions = 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions > 0 AND no_purch_p2_impressions = 0 AND no_purch_p3_impressions > 0 ), 'p1&p3',
+  IF((pre_purch_p1_impressions = 0 AND pre_purch_p2_impressions > 0 AND pre_purch_p3_impressions > 0) OR  (no_purch_p1_impressions = 0 AND no_purch_p2_impressions > 0 AND no_purch_p3_impressions > 0 ), 'p2&p3',
+  IF((pre_purch_p1_impressions > 0 OR no_purch_p1_impressions > 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0), 'p1',
+  IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions > 0 OR no_purch_p2_impressions > 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0), 'p2',
+  IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions > 0 OR no_purch_p3_impressions > 0), 'p3',
+  IF((pre_purch_p1_impressions = 0 AND no_purch_p1_impressions = 0) AND (pre_purch_p2_impressions = 0 AND no_purch_p2_impressions = 0) AND (pre_purch_p3_impressions = 0 AND no_purch_p3_impressions = 0) , 'none', 'NA'))))))))
+        AS exposure_group
+,COUNT(distinct imp_user) as impression_reach
+,SUM(purchases) as purchases
+,SUM(p1_purchases) as p1_purchases
+,SUM(p2_purchases) as P2_purchases
+,SUM(p3_purchases) as p3_purchases
+,SUM(no_purch_p1_impressions) as no_purch_p1_impressions
+,SUM(pre_purch_p1_impressions) as pre_purch_p1_impressions
+,SUM(total_p1_impressions) as total_p1_impressions
+,SUM(total_p2_impressions) as total_p2_impressions
+,SUM(total_p3_impressions) as total_p3_impressions
+,SUM(sales) as sales
+FROM binned_data
+GROUP BY exposure_group
+)
+
+SELECT
+a.exposure_group
+,users_that_purchased
+,impression_reach
+,purchases
+,sales
+FROM users_all_exp a
+LEFT JOIN users_purchased_exp p
+ON a.exposure_group = p.exposure_group;
+
+-- name: adh_pure_asset_demographics
+-- source: github.com/google/ads-bi-suite sql/adh_pure_calc_asset_demo.sql (its CREATE TABLE installed_users as a CTE; impression_id as the person, campaign and hour of the impression, google_ads_clicks' per-impression click counts as the publisher's clicks in that hour, the app's install conversions as the brand's sign-ups, gender / age group from the impression as the CRM's region and age band (two bands) joined on the person, app and country as the ad product, the video and its duration as the creative, the campaign / adgroup / creative lookups as the impression's own columns)
+-- idiom: a ROW_NUMBER() OVER (PARTITION BY user_id, app ORDER BY time DESC) ... WHERE rank = 1 CTE, LEFT JOIN of a per-impression click aggregate USING (impression_id), COUNT(time) as impressions, SUM(IFNULL(a, 0) + IFNULL(b, 0)) of two tables' costs, COUNT(DISTINCT conv.user_id) as installs, GROUP BY 1..9
+-- legit
+-- people: column targeted_users
+WITH installed_users AS (
+  SELECT *
+  FROM
+    (
+      SELECT
+        date_trunc('hour', ts) AS impression_id,
+        product_category AS app_id,
+        user_key,
+        ROW_NUMBER()
+          OVER (
+            PARTITION BY user_key, product_category
+            ORDER BY ts DESC
+          ) AS rank
+      FROM conversions a
+      WHERE user_key IS NOT NULL
+      AND event_type = 'sign_up'
+    )
+  WHERE rank = 1
+),
+impr AS (
+  SELECT user_key, campaign, ad_product, creative, device, ts, cost, date_trunc('hour', ts) AS impression_id
+  FROM impressions
+),
+demographics AS (
+  SELECT DISTINCT user_key, region AS gender_name,
+    CASE WHEN age_band IN ('18-24', '25-34') THEN 'under 35' ELSE '35+' END AS age_group_name FROM segments
+)
+SELECT
+  impr.ad_product AS customer_id,
+  impr.campaign AS campaign_id,
+  impr.campaign AS campaign_name,
+  gender_name AS gender_id,
+  age_group_name,
+  impr.ad_product AS app_id,
+  impr.ad_product AS country,
+  impr.creative AS video_id,
+  impr.creative AS video_ad_duration,
+  COUNT(impr.ts) AS impressions,
+  SUM(clk.click_count) AS clicks,
+  COUNT(DISTINCT impr.user_key) AS targeted_users,
+  SUM(IFNULL(impr.cost, 0) + IFNULL(clk.click_cost_usd, 0)) AS cost_usd,
+  COUNT(DISTINCT conv.user_key) installs
+FROM impr
+LEFT JOIN
+  (
+    SELECT
+      user_key,
+      campaign,
+      date_trunc('hour', ts) AS impression_id,
+      COUNT(*) click_count,
+      SUM(IFNULL(c.cost, 0)) click_cost_usd
+    FROM clicks c
+    GROUP BY 1, 2, 3
+  ) clk
+  USING (user_key, campaign, impression_id)
+LEFT JOIN demographics
+  USING (user_key)
+LEFT JOIN installed_users conv
+  USING (user_key, impression_id)
+WHERE impr.user_key IS NOT NULL
+AND impr.creative != ''
+AND impr.creative IS NOT NULL
+AND impr.ad_product = 'dsp'
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;

@@ -359,3 +359,41 @@ FROM conversions
 -- expect: interval_not_constant
 -- (a width of '1 day -24 hour' is zero: time_bucket raises only when a row reaches it)
 SELECT time_bucket(INTERVAL '1 day -24 hour', ts) AS d, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: struct_of_a_user_key
+-- expect: user_key_transform
+SELECT {'k': user_key} AS s, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: struct_of_a_metric_as_group_key
+-- expect: metric_transform, metric_group_key
+SELECT {'k': cost} AS s, COUNT(*) AS n FROM impressions GROUP BY 1;
+
+-- name: list_of_structs_holding_a_user_key
+-- expect: user_key_transform
+SELECT p, COUNT(*) AS n
+FROM (SELECT user_key, list({'c': channel, 'u': user_key}) AS p FROM impressions GROUP BY user_key)
+GROUP BY p;
+
+-- name: refused_weight_passed_on_bare_by_a_second_cte
+-- expect: metric_transform
+-- the weight's CTE does not pass the columns it reads, so no SUM may take it; passed on as it
+-- is by a second CTE it stays refused (it once expanded into itself: a RecursionError, a 500)
+WITH weighted AS (
+  SELECT user_key, cost * CASE WHEN channel = 'search' THEN 0.4 ELSE 0.2 END AS w FROM impressions
+),
+passed AS (SELECT x.user_key, x.w FROM weighted x)
+SELECT SUM(w) AS s FROM passed;
+
+-- name: union_of_a_value_list_and_counts
+-- expect: aggregate_set_comparison
+-- a branch with an aggregate: the UNION would compare thresholded numbers
+SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1
+UNION
+SELECT channel, 1 FROM impressions GROUP BY 1;
+
+-- name: intersect_of_value_lists
+-- expect: aggregate_set_comparison
+-- which keys of one list a withheld row of the other held: INTERSECT and EXCEPT stay refused
+SELECT channel FROM impressions GROUP BY 1
+INTERSECT
+SELECT channel FROM impressions WHERE cost > 90 GROUP BY 1;
