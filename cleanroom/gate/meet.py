@@ -18,7 +18,21 @@ one query and are not compared, as the groups of one GROUP BY are not.
 
 A source is an intermediate aggregation across people (a CTE or subquery), or a SELECT that
 only passes one on (one source, no join, grouping, DISTINCT, window or aggregate); a value
-subquery of that shape too (``(SELECT n FROM a)``).
+subquery of that shape too (``(SELECT n FROM a)``). A SELECT or value subquery that
+aggregates one such source without grouping (``(SELECT SUM(n) FROM a)``) is a source too,
+*summed*: its record is the union of its rows' people (the sum of their counts, the ``4k``
+smallest hashes of all their sketches), then every row's own.
+
+Pairs are not enough: ``a.n - b.n - c.n`` over everyone, and two disjoint groups that hold
+everyone but 7 people, is 7, while every pair is hundreds apart; so is ``a.n - SUM(g.n)`` over
+the rows of one grouped source. So each set of a source's row is also compared with the
+*union* of the rows (their people: each record's first set) of each other source, and of all
+the other sources together: when its count is within k-1 of the union's (the sum of the
+rows' counts, which is the union's count when the rows are disjoint, as such a combination
+needs) and its sketch shares ``min(|A|, 4k) - k + 1`` hashes with the union's, the source is
+flagged whatever its size (a union of one row is the pair test's). Unions of other subsets of
+the rows, or of an aggregate's narrower people, and combinations with other coefficients are
+not compared (docs/gate.md).
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ class Source:
     key: str
     origin: int  # the aggregation its rows come from
     subquery: exp.Subquery | None = None
+    summed: bool = False  # a value subquery that aggregates the rows (its record: the union)
 
 
 @dataclass
@@ -60,6 +75,7 @@ class Meets:
 
     bodies: set[int] = field(default_factory=set)  # aggregations that output ``__cr_meet``
     passers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it passes on
+    summers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it aggregates
     readers: dict[int, list[Source]] = field(default_factory=dict)  # SELECT -> its sources
     flags: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # filled per reader
 
@@ -71,29 +87,60 @@ def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
     for sel in find_all(tree, exp.Select):
         found: list[Source] = []
         chains: list[dict[int, str]] = []
+        summers: dict[int, str] = {}
         for alias, body in sources(sel):
             chain: dict[int, str] = {}
             origin = _origin(body, plans, chain)
+            if origin is None:
+                origin = _summed(body, plans, chain, summers)
             if origin is not None:
                 found.append(Source(alias, origin))
                 chains.append(chain)
         for sub in value_subqueries(sel):
-            if isinstance(sub.parent, exp.In) or not _passes(sub.this, plans):
+            if isinstance(sub.parent, exp.In):
                 continue
             chain = {}
-            origin = _origin(sub.this, plans, chain)
+            summed = not _passes(sub.this, plans)
+            origin = _summed(sub.this, plans, chain, {}) if summed \
+                else _origin(sub.this, plans, chain)
             chain.pop(id(sub.this), None)  # read through a copy: it stays one column
             if origin is None:
                 continue
-            found.append(Source(str(id(sub)), origin, sub))
+            found.append(Source(str(id(sub)), origin, sub, summed))
             chains.append(chain)
         if len({s.origin for s in found}) < 2:
             continue
         meets.readers[id(sel)] = found
         meets.bodies.update(s.origin for s in found)
+        meets.summers.update(summers)
         for chain in chains:
             meets.passers.update(chain)
     return meets
+
+
+def _summed(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
+            summers: dict[int, str]) -> int | None:
+    """The aggregation whose rows ``node`` aggregates into one row (an ANON SELECT with
+    aggregates, no grouping, over one source that carries records), recorded in ``summers``."""
+    if isinstance(node, exp.Subquery):
+        node = node.this
+    plan = plans.get(id(node))
+    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
+        return None
+    if node.args.get("from_") is None or any(node.args.get(a) for a in (
+            "joins", "laterals", "group", "having", "distinct", "qualify")):
+        return None
+    nodes = [n for p in node.expressions for n in p.walk()]
+    if any(isinstance(n, (exp.Window, exp.Subquery)) for n in nodes) or not any(
+            isinstance(n, exp.AggFunc) for n in nodes):
+        return None
+    relation = node.args["from_"].this
+    body = relation.this if isinstance(relation, exp.Subquery) else (
+        cte_body(relation) if isinstance(relation, exp.Table) else None)
+    origin = None if body is None else _origin(body, plans, chain)
+    if origin is not None:
+        summers[id(node)] = relation.alias_or_name
+    return origin
 
 
 def _origin(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str]) -> int | None:
@@ -155,6 +202,26 @@ def passed_on(alias: str) -> exp.Expr:
     return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True)
 
 
+_UNION = """list_concat([struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_src, 1), 'n'))
+  AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(struct_extract(list_extract(
+  __cr_src, 1), 'h'))))), 1, {m}))], flatten(list(__cr_src)))"""
+
+
+@lru_cache(maxsize=8)
+def _union_template(k: int) -> exp.Expr:
+    return sqlglot.parse_one(_UNION.format(m=SKETCH_SIZE * k), read="duckdb")
+
+
+def summed_records(alias: str, k: int) -> exp.Expr:
+    """A summing SELECT's ``__cr_meet`` (an aggregate over its source ``alias``): the union of
+    its rows' people (first), then every row's records."""
+    found = copy_tree(_union_template(k))
+    for col in find_all(found, exp.Column):
+        if col.name == "__cr_src" and not col.table:
+            col.replace(exp.column(MEET, table=alias, quoted=True))
+    return found
+
+
 # -- the flags, in the SELECT where sources meet ----------------------------------------------
 # Subqueries may not stand inside a lambda: the other source's records (always a subquery) are
 # the outer list, and a value subquery's own records are read through a one-row derived table.
@@ -166,14 +233,31 @@ _CLOSE = """list_bool_or(list_transform(__cr_theirs, lambda __cr_my: list_bool_o
   ELSE FALSE END))))"""
 
 
+# Against a union (``__cr_theirs`` is ``[union]``): close whatever the sizes; a union of one
+# row is the pair test's. The shared hashes needed are from |A| alone: two sets that differ
+# by fewer than k people on each side share at least that many (a bound on the one above).
+_CLOSE_UNION = """list_bool_or(list_transform(__cr_theirs, lambda __cr_my: list_bool_or(
+  list_transform(__cr_mine, lambda __cr_mx: CASE WHEN __cr_mx.n >= {k} AND __cr_my.c > 1
+    AND abs(__cr_mx.n - __cr_my.n) < {k}
+  THEN len(list_intersect(__cr_mx.h, __cr_my.h)) >= least(__cr_mx.n, {m}) - {k} + 1
+  ELSE FALSE END))))"""
+# The union of the first sets (the rows' people) of the rows read as ``__cr_r``.
+_UNION_OF = """SELECT struct_pack(n := CAST(SUM(struct_extract(__cr_r, 'n')) AS BIGINT),
+  c := COUNT(*), h := list_slice(list_sort(list_distinct(flatten(list(struct_extract(__cr_r,
+  'h'))))), 1, {m}))"""
+
+
 @lru_cache(maxsize=32)
-def _close_template(k: int, later: bool) -> exp.Expr:
-    return sqlglot.parse_one(_CLOSE.format(k=k, m=SKETCH_SIZE * k, later=str(later).upper()),
+def _close_template(k: int, later: bool | None) -> exp.Expr:
+    text = _CLOSE_UNION if later is None else _CLOSE
+    return sqlglot.parse_one(text.format(k=k, m=SKETCH_SIZE * k, later=str(later).upper()),
                              read="duckdb")
 
 
-def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later: bool
+def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later: bool | None
            ) -> exp.Expr:
+    """Whether a set of ``mine`` is close to one of ``theirs`` (``later`` None: ``theirs`` is
+    ``[union]``, and closeness flags ``mine`` whatever the sizes)."""
     found = copy_tree(_close_template(k, later))
     inside = isinstance(mine, exp.Subquery)
     for col in find_all(found, exp.Column):
@@ -199,12 +283,20 @@ def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[
     if id(sel) in meets.flags:
         return meets.flags[id(sel)]
     relations = {n.alias_or_name: n for n in _relations(sel)}
-    mine = {s.key: _own(s, copies) for s in found}
-    every = {s.key: _every(s, relations, copies) for s in found}
+    mine = {s.key: _own(s, copies, k) for s in found}
+    every = {s.key: _every(s, relations, copies, k) for s in found}
+    rows = {s.key: _first_sets(s, relations, copies, k) for s in found}
     flags: dict[str, exp.Expr] = {}
     for i, s in enumerate(found):
+        others = [t for t in found if t.origin != s.origin]
         tests = [_close(mine[s.key], every[t.key], k, copies, later=i > j)
                  for j, t in enumerate(found) if t.origin != s.origin]
+        unions = [[t] for t in others]
+        if len({t.origin for t in others}) > 1:
+            unions.append(others)
+        for union in unions:
+            theirs = exp.Array(expressions=[_union_of([rows[t.key] for t in union], k, copies)])
+            tests.append(_close(mine[s.key], theirs, k, copies, later=None))
         flags[s.key] = exp.Coalesce(this=exp.Paren(this=combine(exp.Or, *tests, copy=False)),
                                     expressions=[exp.false()])
     meets.flags[id(sel)] = flags
@@ -232,16 +324,17 @@ def _relations(sel: exp.Select) -> list[exp.Expr]:
     return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
 
 
-def _own(source: Source, copies: set[int]) -> exp.Expr:
+def _own(source: Source, copies: set[int], k: int) -> exp.Expr:
     if source.subquery is None:
         return exp.column(MEET, table=source.key, quoted=True)
-    return _value_records(source.subquery, copies)
+    return _value_records(source.subquery, copies, k, summed=source.summed)
 
 
-def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> exp.Expr:
+def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int], k: int
+           ) -> exp.Expr:
     """Every record of the source's relation (all its rows, whatever the reader keeps)."""
     if source.subquery is not None:
-        return _value_records(source.subquery, copies)
+        return _value_records(source.subquery, copies, k, summed=source.summed)
     relation = relations[source.key]
     read: exp.Expr
     read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
@@ -254,12 +347,55 @@ def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> 
     return exp.Subquery(this=_marked(probe, copies))
 
 
-def _value_records(sub: exp.Subquery, copies: set[int]) -> exp.Expr:
-    """``(SELECT <source>.__cr_meet FROM <source> WHERE ...)``: the value subquery's row's."""
+def _value_records(sub: exp.Subquery, copies: set[int], k: int, *, summed: bool) -> exp.Expr:
+    """``(SELECT <source>.__cr_meet FROM <source> WHERE ...)``: the value subquery's row's
+    (``summed``: the union of the rows it aggregates, then theirs)."""
+    return exp.Subquery(this=_marked(_value_body(sub, k, summed=summed), copies))
+
+
+def _value_body(sub: exp.Subquery, k: int, *, summed: bool) -> exp.Select:
     body = copy_tree(sub.this)
-    relation = body.args["from_"].this
-    body.set("expressions", [exp.column(MEET, table=relation.alias_or_name, quoted=True)])
-    return exp.Subquery(this=_marked(body, copies))
+    alias = body.args["from_"].this.alias_or_name
+    body.set("expressions", [summed_records(alias, k) if summed
+                             else exp.column(MEET, table=alias, quoted=True)])
+    return body
+
+
+def _first_sets(source: Source, relations: dict[str, exp.Expr], copies: set[int], k: int
+                ) -> exp.Select:
+    """``SELECT __cr_meet[1] AS __cr_r FROM <source>``: the people of each of its rows (of a
+    summed source, their union), for ``_union_of``."""
+    if source.subquery is not None:
+        body = _value_body(source.subquery, k, summed=source.summed)
+        first = exp.Anonymous(this="list_extract", expressions=[
+            body.expressions[0], exp.Literal.number(1)])
+        body.set("expressions", [exp.alias_(first, "__cr_r", quoted=True)])
+        return _marked(body, copies)  # type: ignore[return-value]
+    relation = relations[source.key]
+    read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
+        else copy_tree(relation)
+    read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
+    first = exp.Anonymous(this="list_extract", expressions=[
+        exp.column(MEET, table="__cr_ml", quoted=True), exp.Literal.number(1)])
+    return _marked(exp.select(exp.alias_(first, "__cr_r", quoted=True)).from_(read), copies
+                   )  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=8)
+def _union_head(k: int) -> exp.Select:
+    found = sqlglot.parse_one(_UNION_OF.format(m=SKETCH_SIZE * k), read="duckdb")
+    assert isinstance(found, exp.Select)
+    return found
+
+
+def _union_of(parts: list[exp.Select], k: int, copies: set[int]) -> exp.Expr:
+    """``(SELECT {n: sum of counts, c: rows, h: 4k smallest hashes} FROM (rows UNION ALL ...))``."""
+    rows: exp.Expr = copy_tree(parts[0])
+    for part in parts[1:]:
+        rows = exp.union(rows, copy_tree(part), distinct=False)
+    probe = copy_tree(_union_head(k)).from_(exp.Subquery(
+        this=rows, alias=exp.TableAlias(this=exp.to_identifier("__cr_mu"))))
+    return exp.Subquery(this=_marked(probe, copies))
 
 
 def _marked(node: exp.Expr, copies: set[int]) -> exp.Expr:

@@ -24,7 +24,15 @@ from cleanroom.gate import cells
 from cleanroom.gate.cells import either
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
-from cleanroom.gate.meet import Meets, find_meets, meet_flags, met_reader, passed_on
+from cleanroom.gate.meet import (
+    MEET,
+    Meets,
+    find_meets,
+    meet_flags,
+    met_reader,
+    passed_on,
+    summed_records,
+)
 from cleanroom.gate.model import COPY_META, Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
@@ -82,6 +90,8 @@ class _Run:
     links: set[int] = field(default_factory=set)  # SELECTs between a passer and its aggregation
     ordered: bool = False  # a final set operation with ORDER BY
     meets: Meets = field(default_factory=Meets)  # aggregations whose rows meet (``meet.py``)
+    # SELECTs ordered by met values -> the flag of any of its met sources (``_keep_met_rows``)
+    met_ordered: dict[int, exp.Expr] = field(default_factory=dict)
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -315,6 +325,24 @@ def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
         if found is not None and reads(found.this):
             kept = cells.bool_or(anyone()) if grouped else anyone()
             found.set("this", either(exp.Paren(this=found.this), kept))
+    order = sel.args.get("order")
+    for ordered in order.expressions if order is not None else ():
+        # Where a flag stands the key is NULL: which row comes first (or is kept by LIMIT)
+        # does not follow the values the flag withholds; its cells take the row's flag.
+        key = _order_key(sel, ordered.this)
+        if reads(key):
+            flag = cells.bool_or(anyone()) if grouped else anyone()
+            run.met_ordered[id(sel)] = copy_tree(flag)
+            ordered.set("this", exp.Case(ifs=[exp.If(this=flag, true=exp.null())],
+                                         default=key))
+
+
+def _order_key(sel: exp.Select, key: exp.Expr) -> exp.Expr:
+    """An ORDER BY key as an expression: ``ORDER BY 2`` is the second projection's."""
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(
+            sel.expressions):
+        return copy_tree(sel.expressions[int(key.name) - 1].unalias())
+    return key
 
 
 def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
@@ -351,6 +379,9 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
             _name_hidden(plan, node.alias_or_name)
     if id(sel) in run.meets.passers:
         sel.append("expressions", passed_on(run.meets.passers[id(sel)]))
+    if id(sel) in run.meets.summers:
+        sel.append("expressions", exp.alias_(summed_records(
+            run.meets.summers[id(sel)], run.limits.min_users), MEET, quoted=True, copy=False))
     _keep_met_rows(sel, run)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
@@ -369,6 +400,10 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     reach = {a: _read(sel, a, run) for a in run.taint.sources.get(id(sel), [])}
     # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
     per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
+    ordered = run.met_ordered.get(id(sel))
+    if per_cell is not None and ordered is not None:
+        # The row's place follows its met values: every cell takes their flags.
+        per_cell = [either(c, copy_tree(ordered)) for c in per_cell]
     for j in range(width):
         # Each cell's taint is its own fresh tree; the row's one is shared by every cell
         # (placed nowhere else: the last cell takes it).
