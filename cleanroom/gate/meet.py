@@ -23,16 +23,11 @@ aggregates one such source without grouping (``(SELECT SUM(n) FROM a)``) is a so
 *summed*: its record is the union of its rows' people (the sum of their counts, the ``4k``
 smallest hashes of all their sketches), then every row's own.
 
-Pairs are not enough: ``a.n - b.n - c.n`` over everyone, and two disjoint groups that hold
-everyone but 7 people, is 7, while every pair is hundreds apart; so is ``a.n - SUM(g.n)`` over
-the rows of one grouped source. So each set of a source's row is also compared with the
-*union* of the rows (their people: each record's first set) of each other source, and of all
-the other sources together: when its count is within k-1 of the union's (the sum of the
-rows' counts, which is the union's count when the rows are disjoint, as such a combination
-needs) and its sketch shares ``min(|A|, 4k) - k + 1`` hashes with the union's, the source is
-flagged whatever its size (a union of one row is the pair test's). Unions of other subsets of
-the rows, or of an aggregate's narrower people, and combinations with other coefficients are
-not compared (docs/gate.md).
+Pairs are not enough (``a.n - b.n - c.n`` over everyone and two disjoint groups that hold all
+but 7 people is 7; so is ``a.n - SUM(g.n)``): each set is also compared with the union of the
+rows' people of each other source, and of all others together; a set within k-1 of the sum of
+their counts whose sketch shares ``min(|A|, 4k) - k + 1`` hashes with the union's flags its
+source, whatever its size. Other subsets and coefficients are not compared (docs/gate.md).
 """
 
 from __future__ import annotations

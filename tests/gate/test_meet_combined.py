@@ -134,3 +134,29 @@ def test_combined_met_values_many_people_apart_are_released_exact(
     assert len(rows) == len(want) > 0, (rows, want)
     for row, raw_row in zip(rows, want):
         assert row == [pytest.approx(v) if isinstance(v, float) else v for v in raw_row]
+
+
+@pytest.mark.xfail(strict=True, reason="open (docs/gate.md, Aggregations that meet): records "
+                   "are not carried through a join, so a joined CTE meets no other source")
+def test_records_carried_through_a_second_join_do_not_decode_the_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = ("WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
+           "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions), "
+           "c AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
+           "WHERE channel <> 'CANARYCHAN7'), j AS (SELECT a.n AS an, b.n AS bn FROM a "
+           "CROSS JOIN b) SELECT j.an - c.n AS d FROM j CROSS JOIN c")
+    truth = seven(raw)
+    assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
+    assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
+
+
+@pytest.mark.xfail(strict=True, reason="open (docs/gate.md, Aggregations that meet): an "
+                   "aggregation across people is not compared with a value subquery beside it")
+def test_an_aggregation_beside_a_value_subquery_does_not_decode_the_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = ("WITH b AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
+           "WHERE channel <> 'CANARYCHAN7') "
+           "SELECT COUNT(DISTINCT user_key) - (SELECT n FROM b) AS d FROM impressions")
+    truth = seven(raw)
+    assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
+    assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
