@@ -28,28 +28,29 @@ but 7 people is 7; so is ``a.n - SUM(g.n)``): each set is also compared with the
 rows' people of each other source, and of all others together; a set within k-1 of the sum of
 their counts whose sketch shares ``min(|A|, 4k) - k + 1`` hashes with the union's flags its
 source, whatever its size. Other subsets and coefficients are not compared (docs/gate.md).
+
+A row-level join of such sources carries their records on (``list_concat``), so that met
+again later it is compared too (``j AS (SELECT a.n, b.n FROM a CROSS JOIN b)`` then ``j.an -
+c.n``); and an aggregation across people compares its own row's records with those of the
+value subqueries it reads (``COUNT(DISTINCT user_key) - (SELECT n FROM b)``). The flags are
+built in ``closeness.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.gate.model import COPY_META, SKETCH_SIZE, Mode, SelectPlan
+from cleanroom.gate.model import SKETCH_SIZE, Mode, SelectPlan
 from cleanroom.gate.taint import (
-    Reader,
     cte_body,
-    outer_sides,
-    single_source,
     sources,
-    using_columns,
     value_subqueries,
 )
-from cleanroom.gate.walk import combine, copy_tree, find_all
+from cleanroom.gate.walk import copy_tree, find_all
 
 MEET = "__cr_meet"
 
@@ -62,6 +63,12 @@ class Source:
     origin: int  # the aggregation its rows come from
     subquery: exp.Subquery | None = None
     summed: bool = False  # a value subquery that aggregates the rows (its record: the union)
+    carried: frozenset[int] = frozenset()  # a join's: the aggregations whose records it carries
+
+
+def apart(s: Source, t: Source) -> bool:
+    """Two sources from different aggregations (rows of one are groups of one query)."""
+    return not ({s.origin} | s.carried) & ({t.origin} | t.carried)
 
 
 @dataclass
@@ -71,6 +78,8 @@ class Meets:
     bodies: set[int] = field(default_factory=set)  # aggregations that output ``__cr_meet``
     passers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it passes on
     summers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it aggregates
+    carriers: dict[int, list[str]] = field(default_factory=dict)  # join -> aliases it carries
+    besides: dict[int, list[Source]] = field(default_factory=dict)  # aggregation -> values
     readers: dict[int, list[Source]] = field(default_factory=dict)  # SELECT -> its sources
     flags: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # filled per reader
 
@@ -83,12 +92,18 @@ def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
         found: list[Source] = []
         chains: list[dict[int, str]] = []
         summers: dict[int, str] = {}
+        carriers: dict[int, list[str]] = {}
         for alias, body in sources(sel):
             chain: dict[int, str] = {}
             origin = _origin(body, plans, chain)
             if origin is None:
                 origin = _summed(body, plans, chain, summers)
-            if origin is not None:
+            carried = _carried(body, plans, chain, summers, carriers) if origin is None \
+                else None
+            if carried:
+                found.append(Source(alias, id(body), carried=carried))
+                chains.append(chain)
+            elif origin is not None:
                 found.append(Source(alias, origin))
                 chains.append(chain)
         for sub in value_subqueries(sel):
@@ -103,14 +118,50 @@ def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
                 continue
             found.append(Source(str(id(sub)), origin, sub, summed))
             chains.append(chain)
-        if len({s.origin for s in found}) < 2:
+        plan = plans.get(id(sel))
+        values = [s for s in found if s.subquery is not None]
+        if plan is not None and plan.mode is Mode.ANONYMIZING and values:
+            meets.besides[id(sel)] = values  # compared with the aggregation's own sets
+            meets.bodies.update(s.origin for s in values)
+            for chain in chains:
+                meets.passers.update(chain)
+        if not any(apart(s, t) for s in found for t in found):
             continue
         meets.readers[id(sel)] = found
-        meets.bodies.update(s.origin for s in found)
+        meets.bodies.update(o for s in found for o in (s.carried or {s.origin}))
         meets.summers.update(summers)
+        meets.carriers.update(carriers)
         for chain in chains:
             meets.passers.update(chain)
     return meets
+
+
+def _carried(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
+             summers: dict[int, str], carriers: dict[int, list[str]]) -> frozenset[int] | None:
+    """The aggregations whose records a row-level join of ANON rows carries (``j AS (SELECT
+    a.n, b.n FROM a CROSS JOIN b)``, met again later), recorded in ``carriers``."""
+    if isinstance(node, exp.Subquery):
+        node = node.this
+    plan = plans.get(id(node))
+    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
+        return None
+    if not node.args.get("joins") or any(node.args.get(a) for a in (
+            "laterals", "group", "having", "distinct", "qualify")) or any(
+            isinstance(n, (exp.AggFunc, exp.Window)) for p in node.expressions
+            for n in p.walk()):
+        return None
+    origins: set[int] = set()
+    aliases: list[str] = []
+    for alias, body in sources(node):
+        origin = _origin(body, plans, chain)
+        if origin is None:
+            origin = _summed(body, plans, chain, summers)
+        if origin is not None:
+            origins.add(origin)
+            aliases.append(alias)
+    if origins:
+        carriers[id(node)] = aliases
+    return frozenset(origins) or None
 
 
 def _summed(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
@@ -207,6 +258,17 @@ def _union_template(k: int) -> exp.Expr:
     return sqlglot.parse_one(_UNION.format(m=SKETCH_SIZE * k), read="duckdb")
 
 
+def carried_records(aliases: list[str]) -> exp.Expr:
+    """A join's ``__cr_meet``: the records of every source it carries (none where an outer
+    join's side is missing)."""
+    found: exp.Expr = exp.column(MEET, table=aliases[0], quoted=True)
+    for alias in aliases[1:]:
+        found = exp.Anonymous(this="list_concat", expressions=[
+            found, exp.column(MEET, table=alias, quoted=True)])
+    return found if len(aliases) > 1 else exp.Anonymous(this="list_concat", expressions=[
+        found, exp.Array(expressions=[])])
+
+
 def summed_records(alias: str, k: int) -> exp.Expr:
     """A summing SELECT's ``__cr_meet`` (an aggregate over its source ``alias``): the union of
     its rows' people (first), then every row's records."""
@@ -215,186 +277,3 @@ def summed_records(alias: str, k: int) -> exp.Expr:
         if col.name == "__cr_src" and not col.table:
             col.replace(exp.column(MEET, table=alias, quoted=True))
     return found
-
-
-# -- the flags, in the SELECT where sources meet ----------------------------------------------
-# Subqueries may not stand inside a lambda: the other source's records (always a subquery) are
-# the outer list, and a value subquery's own records are read through a one-row derived table.
-_CLOSE = """list_bool_or(list_transform(__cr_theirs, lambda __cr_my: list_bool_or(list_transform(
-  __cr_mine, lambda __cr_mx: CASE WHEN __cr_mx.n >= {k} AND __cr_my.n >= {k}
-    AND abs(__cr_mx.n - __cr_my.n) < {k}
-  THEN len(list_intersect(__cr_mx.h, __cr_my.h)) >= least(greatest(__cr_mx.n, __cr_my.n), {m})
-    - {k} + 1 AND (__cr_mx.n < __cr_my.n OR (__cr_mx.n = __cr_my.n AND {later}))
-  ELSE FALSE END))))"""
-
-
-# Against a union (``__cr_theirs`` is ``[union]``): close whatever the sizes; a union of one
-# row is the pair test's. The shared hashes needed are from |A| alone: two sets that differ
-# by fewer than k people on each side share at least that many (a bound on the one above).
-_CLOSE_UNION = """list_bool_or(list_transform(__cr_theirs, lambda __cr_my: list_bool_or(
-  list_transform(__cr_mine, lambda __cr_mx: CASE WHEN __cr_mx.n >= {k} AND __cr_my.c > 1
-    AND abs(__cr_mx.n - __cr_my.n) < {k}
-  THEN len(list_intersect(__cr_mx.h, __cr_my.h)) >= least(__cr_mx.n, {m}) - {k} + 1
-  ELSE FALSE END))))"""
-# The union of the first sets (the rows' people) of the rows read as ``__cr_r``.
-_UNION_OF = """SELECT struct_pack(n := CAST(SUM(struct_extract(__cr_r, 'n')) AS BIGINT),
-  c := COUNT(*), h := list_slice(list_sort(list_distinct(flatten(list(struct_extract(__cr_r,
-  'h'))))), 1, {m}))"""
-
-
-@lru_cache(maxsize=32)
-def _close_template(k: int, later: bool | None) -> exp.Expr:
-    text = _CLOSE_UNION if later is None else _CLOSE
-    return sqlglot.parse_one(text.format(k=k, m=SKETCH_SIZE * k, later=str(later).upper()),
-                             read="duckdb")
-
-
-def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later: bool | None
-           ) -> exp.Expr:
-    """Whether a set of ``mine`` is close to one of ``theirs`` (``later`` None: ``theirs`` is
-    ``[union]``, and closeness flags ``mine`` whatever the sizes)."""
-    found = copy_tree(_close_template(k, later))
-    inside = isinstance(mine, exp.Subquery)
-    for col in find_all(found, exp.Column):
-        if col.name == "__cr_mine" and not col.table:
-            col.replace(exp.column("__cr_m", table="__cr_mv", quoted=True) if inside
-                        else copy_tree(mine))
-        elif col.name == "__cr_theirs" and not col.table:
-            col.replace(copy_tree(theirs))
-    if not inside:
-        return found
-    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True))
-    probe = exp.select(found).from_(exp.Subquery(this=row, alias=exp.TableAlias(
-        this=exp.to_identifier("__cr_mv"))))
-    return exp.Subquery(this=_marked(probe, copies))
-
-
-def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[str, exp.Expr]:
-    """Per source of ``sel`` (alias, or ``str(id)`` of a value subquery): true on a row whose
-    record of that source is close to some record of another source (and the smaller)."""
-    found = meets.readers.get(id(sel))
-    if found is None:
-        return {}
-    if id(sel) in meets.flags:
-        return meets.flags[id(sel)]
-    relations = {n.alias_or_name: n for n in _relations(sel)}
-    mine = {s.key: _own(s, copies, k) for s in found}
-    every = {s.key: _every(s, relations, copies, k) for s in found}
-    rows = {s.key: _first_sets(s, relations, copies, k) for s in found}
-    flags: dict[str, exp.Expr] = {}
-    for i, s in enumerate(found):
-        others = [t for t in found if t.origin != s.origin]
-        tests = [_close(mine[s.key], every[t.key], k, copies, later=i > j)
-                 for j, t in enumerate(found) if t.origin != s.origin]
-        unions = [[t] for t in others]
-        if len({t.origin for t in others}) > 1:
-            unions.append(others)
-        for union in unions:
-            theirs = exp.Array(expressions=[_union_of([rows[t.key] for t in union], k, copies)])
-            tests.append(_close(mine[s.key], theirs, k, copies, later=None))
-        flags[s.key] = exp.Coalesce(this=exp.Paren(this=combine(exp.Or, *tests, copy=False)),
-                                    expressions=[exp.false()])
-    meets.flags[id(sel)] = flags
-    return flags
-
-
-def met_reader(sel: exp.Select, clean: dict[str, set[str]], keys: set[str], *,
-               on: bool = False) -> Callable[[exp.Expr], bool]:
-    """Whether a condition of ``sel`` reads a value (not an exact group key) of a source that
-    meets another, or one of its value subqueries (``keys``: ``meet_flags``'s). ``on``: a
-    join's ON, decided on the rows that stand (before any NULL fill: clean keys are exact)."""
-    reader = Reader(clean, set(), set(), keys) if on else Reader(
-        clean, outer_sides(sel), using_columns(sel), keys, only=single_source(sel))
-
-    def reads(node: exp.Expr) -> bool:
-        if any(str(id(s)) in keys for s in node.find_all(exp.Subquery)):
-            return True
-        hit = reader.reached(node)
-        return hit is None or bool(hit & keys)
-    return reads
-
-
-def _relations(sel: exp.Select) -> list[exp.Expr]:
-    from_ = sel.args.get("from_")
-    return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
-
-
-def _own(source: Source, copies: set[int], k: int) -> exp.Expr:
-    if source.subquery is None:
-        return exp.column(MEET, table=source.key, quoted=True)
-    return _value_records(source.subquery, copies, k, summed=source.summed)
-
-
-def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int], k: int
-           ) -> exp.Expr:
-    """Every record of the source's relation (all its rows, whatever the reader keeps)."""
-    if source.subquery is not None:
-        return _value_records(source.subquery, copies, k, summed=source.summed)
-    relation = relations[source.key]
-    read: exp.Expr
-    read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
-        else copy_tree(relation)
-    read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
-    # Qualified: an unqualified name reads as "any source" to ``taint.Reader``.
-    flat = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(
-        this="list", expressions=[exp.column(MEET, table="__cr_ml", quoted=True)])])
-    probe = exp.select(flat).from_(read)
-    return exp.Subquery(this=_marked(probe, copies))
-
-
-def _value_records(sub: exp.Subquery, copies: set[int], k: int, *, summed: bool) -> exp.Expr:
-    """``(SELECT <source>.__cr_meet FROM <source> WHERE ...)``: the value subquery's row's
-    (``summed``: the union of the rows it aggregates, then theirs)."""
-    return exp.Subquery(this=_marked(_value_body(sub, k, summed=summed), copies))
-
-
-def _value_body(sub: exp.Subquery, k: int, *, summed: bool) -> exp.Select:
-    body = copy_tree(sub.this)
-    alias = body.args["from_"].this.alias_or_name
-    body.set("expressions", [summed_records(alias, k) if summed
-                             else exp.column(MEET, table=alias, quoted=True)])
-    return body
-
-
-def _first_sets(source: Source, relations: dict[str, exp.Expr], copies: set[int], k: int
-                ) -> exp.Select:
-    """``SELECT __cr_meet[1] AS __cr_r FROM <source>``: the people of each of its rows (of a
-    summed source, their union), for ``_union_of``."""
-    if source.subquery is not None:
-        body = _value_body(source.subquery, k, summed=source.summed)
-        first = exp.Anonymous(this="list_extract", expressions=[
-            body.expressions[0], exp.Literal.number(1)])
-        body.set("expressions", [exp.alias_(first, "__cr_r", quoted=True)])
-        return _marked(body, copies)  # type: ignore[return-value]
-    relation = relations[source.key]
-    read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
-        else copy_tree(relation)
-    read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
-    first = exp.Anonymous(this="list_extract", expressions=[
-        exp.column(MEET, table="__cr_ml", quoted=True), exp.Literal.number(1)])
-    return _marked(exp.select(exp.alias_(first, "__cr_r", quoted=True)).from_(read), copies
-                   )  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=8)
-def _union_head(k: int) -> exp.Select:
-    found = sqlglot.parse_one(_UNION_OF.format(m=SKETCH_SIZE * k), read="duckdb")
-    assert isinstance(found, exp.Select)
-    return found
-
-
-def _union_of(parts: list[exp.Select], k: int, copies: set[int]) -> exp.Expr:
-    """``(SELECT {n: sum of counts, c: rows, h: 4k smallest hashes} FROM (rows UNION ALL ...))``."""
-    rows: exp.Expr = copy_tree(parts[0])
-    for part in parts[1:]:
-        rows = exp.union(rows, copy_tree(part), distinct=False)
-    probe = copy_tree(_union_head(k)).from_(exp.Subquery(
-        this=rows, alias=exp.TableAlias(this=exp.to_identifier("__cr_mu"))))
-    return exp.Subquery(this=_marked(probe, copies))
-
-
-def _marked(node: exp.Expr, copies: set[int]) -> exp.Expr:
-    for sel in node.find_all(exp.Select):
-        sel.meta[COPY_META] = True
-        copies.add(id(sel))
-    return node

@@ -1,7 +1,8 @@
 """Met aggregations combined beyond one pair (``cleanroom/gate/meet.py``): three or more met
 rows (``a.n - b.n - c.n``, a total minus the sum of another source's rows), a value subquery or
-derived table that aggregates a source (``(SELECT SUM(n) FROM a)``), and an ORDER BY over met
-values. Each attack decodes the 7-person channel's size (or the one person's revenue) on raw
+derived table that aggregates a source (``(SELECT SUM(n) FROM a)``), an ORDER BY over met
+values, records carried through a second join, and an aggregation across people beside a
+value subquery. Each attack decodes the 7-person channel's size (or the one person's revenue) on raw
 DuckDB; through the service the decoded value must not come out."""
 
 from __future__ import annotations
@@ -136,10 +137,10 @@ def test_combined_met_values_many_people_apart_are_released_exact(
         assert row == [pytest.approx(v) if isinstance(v, float) else v for v in raw_row]
 
 
-@pytest.mark.xfail(strict=True, reason="open (docs/gate.md, Aggregations that meet): records "
-                   "are not carried through a join, so a joined CTE meets no other source")
 def test_records_carried_through_a_second_join_do_not_decode_the_seven_person_channel(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """``j`` joins two aggregations hundreds apart; joined again to ``c``, its ``a.n`` minus
+    ``c.n`` is the 7-person channel: a join carries its sources' records on."""
     sql = ("WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
            "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions), "
            "c AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
@@ -150,13 +151,58 @@ def test_records_carried_through_a_second_join_do_not_decode_the_seven_person_ch
     assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
 
 
-@pytest.mark.xfail(strict=True, reason="open (docs/gate.md, Aggregations that meet): an "
-                   "aggregation across people is not compared with a value subquery beside it")
+BESIDE = ("WITH b AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
+          "WHERE channel <> 'CANARYCHAN7') ")
+
+
+@pytest.mark.parametrize("sql", [
+    BESIDE + "SELECT COUNT(DISTINCT user_key) - (SELECT n FROM b) AS d FROM impressions",
+    BESIDE + "SELECT COUNT(DISTINCT user_key) AS n, (SELECT n FROM b) AS m FROM impressions",
+], ids=["difference", "both_numbers"])
 def test_an_aggregation_beside_a_value_subquery_does_not_decode_the_seven_person_channel(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
-    sql = ("WITH b AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
-           "WHERE channel <> 'CANARYCHAN7') "
-           "SELECT COUNT(DISTINCT user_key) - (SELECT n FROM b) AS d FROM impressions")
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     truth = seven(raw)
     assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
-    assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
+    body = ask(loaded, canary, sql)
+    assert "rows" in body, body
+    assert not _decodes(body["rows"], truth), body
+
+
+def test_a_having_beside_a_value_subquery_is_not_an_equality_oracle(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """Whether ``HAVING COUNT(DISTINCT user_key) - (SELECT n FROM b) = d`` keeps the row must
+    not tell d: every guess gets the same answer."""
+    truth = seven(raw)
+    form = BESIDE + ("SELECT 'x' AS g, COUNT(*) AS c FROM impressions "
+                     "HAVING COUNT(DISTINCT user_key) - (SELECT n FROM b) = {d}")
+    guesses = range(truth - 2, truth + 3)
+    assert len({repr(raw.execute(form.format(d=d)).fetchall()) for d in guesses}) > 1
+    answers = set()
+    for d in guesses:
+        body = ask(loaded, canary, form.format(d=d))
+        answers.add(repr((body.get("rows"), body.get("withheld_cells"),
+                          body.get("suppressed_rows"))))
+    assert len(answers) == 1, answers
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH t AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions) SELECT channel, "
+    "COUNT(DISTINCT user_key) AS n, COUNT(DISTINCT user_key) / (SELECT n FROM t) AS share "
+    "FROM impressions WHERE channel <> 'CANARYCHAN7' GROUP BY channel",
+    "WITH t AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions) "
+    "SELECT COUNT(DISTINCT user_key) AS buyers, (SELECT n FROM t) AS reach FROM conversions",
+    "WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
+    "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions), "
+    "c AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions WHERE cost > 4), "
+    "j AS (SELECT a.n AS an, b.n AS bn FROM a CROSS JOIN b) "
+    "SELECT j.an, j.bn, c.n AS cn FROM j CROSS JOIN c",
+], ids=["share_per_channel", "buyers_beside_reach", "join_then_third"])
+def test_values_beside_an_aggregation_many_people_apart_are_released_exact(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+    expected = sorted(list(r) for r in raw.execute(sql).fetchall())
+    body = ask(loaded, canary, sql)
+    assert body.get("withheld_cells") == [], body
+    rows = sorted(body["rows"])
+    assert len(rows) == len(expected) > 0, (rows, expected)
+    for row, want in zip(rows, expected):
+        assert row == [pytest.approx(v) if isinstance(v, float) else v for v in want]
