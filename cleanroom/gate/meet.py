@@ -18,29 +18,39 @@ one query and are not compared, as the groups of one GROUP BY are not.
 
 A source is an intermediate aggregation across people (a CTE or subquery), or a SELECT that
 only passes one on (one source, no join, grouping, DISTINCT, window or aggregate); a value
-subquery of that shape too (``(SELECT n FROM a)``).
+subquery of that shape too (``(SELECT n FROM a)``). A SELECT or value subquery that
+aggregates one such source without grouping (``(SELECT SUM(n) FROM a)``) is a source too,
+*summed*: its record is the union of its rows' people (the sum of their counts, the ``4k``
+smallest hashes of all their sketches), then every row's own.
+
+Pairs are not enough (``a.n - b.n - c.n`` over everyone and two disjoint groups that hold all
+but 7 people is 7; so is ``a.n - SUM(g.n)``): each set is also compared with the union of the
+rows' people of each other source, and of all others together; a set within k-1 of the sum of
+their counts whose sketch shares ``min(|A|, 4k) - k + 1`` hashes with the union's flags its
+source, whatever its size. Other subsets and coefficients are not compared (docs/gate.md).
+
+A row-level join of such sources carries their records on (``list_concat``), so that met
+again later it is compared too (``j AS (SELECT a.n, b.n FROM a CROSS JOIN b)`` then ``j.an -
+c.n``); and an aggregation across people compares its own row's records with those of the
+value subqueries it reads (``COUNT(DISTINCT user_key) - (SELECT n FROM b)``). The flags are
+built in ``closeness.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.gate.model import COPY_META, SKETCH_SIZE, Mode, SelectPlan
+from cleanroom.gate.model import SKETCH_SIZE, Mode, SelectPlan
 from cleanroom.gate.taint import (
-    Reader,
     cte_body,
-    outer_sides,
-    single_source,
     sources,
-    using_columns,
     value_subqueries,
 )
-from cleanroom.gate.walk import combine, copy_tree, find_all
+from cleanroom.gate.walk import copy_tree, find_all
 
 MEET = "__cr_meet"
 
@@ -52,6 +62,13 @@ class Source:
     key: str
     origin: int  # the aggregation its rows come from
     subquery: exp.Subquery | None = None
+    summed: bool = False  # a value subquery that aggregates the rows (its record: the union)
+    carried: frozenset[int] = frozenset()  # a join's: the aggregations whose records it carries
+
+
+def apart(s: Source, t: Source) -> bool:
+    """Two sources from different aggregations (rows of one are groups of one query)."""
+    return not ({s.origin} | s.carried) & ({t.origin} | t.carried)
 
 
 @dataclass
@@ -60,6 +77,9 @@ class Meets:
 
     bodies: set[int] = field(default_factory=set)  # aggregations that output ``__cr_meet``
     passers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it passes on
+    summers: dict[int, str] = field(default_factory=dict)  # SELECT -> alias it aggregates
+    carriers: dict[int, list[str]] = field(default_factory=dict)  # join -> aliases it carries
+    besides: dict[int, list[Source]] = field(default_factory=dict)  # aggregation -> values
     readers: dict[int, list[Source]] = field(default_factory=dict)  # SELECT -> its sources
     flags: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # filled per reader
 
@@ -71,29 +91,102 @@ def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
     for sel in find_all(tree, exp.Select):
         found: list[Source] = []
         chains: list[dict[int, str]] = []
+        summers: dict[int, str] = {}
+        carriers: dict[int, list[str]] = {}
         for alias, body in sources(sel):
             chain: dict[int, str] = {}
             origin = _origin(body, plans, chain)
-            if origin is not None:
+            if origin is None:
+                origin = _summed(body, plans, chain, summers)
+            carried = _carried(body, plans, chain, summers, carriers) if origin is None \
+                else None
+            if carried:
+                found.append(Source(alias, id(body), carried=carried))
+                chains.append(chain)
+            elif origin is not None:
                 found.append(Source(alias, origin))
                 chains.append(chain)
         for sub in value_subqueries(sel):
-            if isinstance(sub.parent, exp.In) or not _passes(sub.this, plans):
+            if isinstance(sub.parent, exp.In):
                 continue
             chain = {}
-            origin = _origin(sub.this, plans, chain)
+            summed = not _passes(sub.this, plans)
+            origin = _summed(sub.this, plans, chain, {}) if summed \
+                else _origin(sub.this, plans, chain)
             chain.pop(id(sub.this), None)  # read through a copy: it stays one column
             if origin is None:
                 continue
-            found.append(Source(str(id(sub)), origin, sub))
+            found.append(Source(str(id(sub)), origin, sub, summed))
             chains.append(chain)
-        if len({s.origin for s in found}) < 2:
+        plan = plans.get(id(sel))
+        values = [s for s in found if s.subquery is not None]
+        if plan is not None and plan.mode is Mode.ANONYMIZING and values:
+            meets.besides[id(sel)] = values  # compared with the aggregation's own sets
+            meets.bodies.update(s.origin for s in values)
+            for chain in chains:
+                meets.passers.update(chain)
+        if not any(apart(s, t) for s in found for t in found):
             continue
         meets.readers[id(sel)] = found
-        meets.bodies.update(s.origin for s in found)
+        meets.bodies.update(o for s in found for o in (s.carried or {s.origin}))
+        meets.summers.update(summers)
+        meets.carriers.update(carriers)
         for chain in chains:
             meets.passers.update(chain)
     return meets
+
+
+def _carried(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
+             summers: dict[int, str], carriers: dict[int, list[str]]) -> frozenset[int] | None:
+    """The aggregations whose records a row-level join of ANON rows carries (``j AS (SELECT
+    a.n, b.n FROM a CROSS JOIN b)``, met again later), recorded in ``carriers``."""
+    if isinstance(node, exp.Subquery):
+        node = node.this
+    plan = plans.get(id(node))
+    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
+        return None
+    if not node.args.get("joins") or any(node.args.get(a) for a in (
+            "laterals", "group", "having", "distinct", "qualify")) or any(
+            isinstance(n, (exp.AggFunc, exp.Window)) for p in node.expressions
+            for n in p.walk()):
+        return None
+    origins: set[int] = set()
+    aliases: list[str] = []
+    for alias, body in sources(node):
+        origin = _origin(body, plans, chain)
+        if origin is None:
+            origin = _summed(body, plans, chain, summers)
+        if origin is not None:
+            origins.add(origin)
+            aliases.append(alias)
+    if origins:
+        carriers[id(node)] = aliases
+    return frozenset(origins) or None
+
+
+def _summed(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
+            summers: dict[int, str]) -> int | None:
+    """The aggregation whose rows ``node`` aggregates into one row (an ANON SELECT with
+    aggregates, no grouping, over one source that carries records), recorded in ``summers``."""
+    if isinstance(node, exp.Subquery):
+        node = node.this
+    plan = plans.get(id(node))
+    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
+        return None
+    if node.args.get("from_") is None or any(node.args.get(a) for a in (
+            "joins", "laterals", "group", "having", "distinct", "qualify")):
+        return None
+    nodes = [n for p in node.expressions for n in p.walk()]
+    if any(isinstance(n, (exp.Window, exp.Subquery)) for n in nodes) or not any(
+            isinstance(n, exp.AggFunc) for n in nodes):
+        return None
+    relation = node.args["from_"].this
+    body = relation.this if isinstance(relation, exp.Subquery) else (
+        cte_body(relation) if isinstance(relation, exp.Table) else None)
+    origin = None if body is None else _origin(body, plans, chain)
+    if origin is not None:
+        summers[id(node)] = relation.alias_or_name
+    return origin
 
 
 def _origin(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str]) -> int | None:
@@ -155,115 +248,32 @@ def passed_on(alias: str) -> exp.Expr:
     return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True)
 
 
-# -- the flags, in the SELECT where sources meet ----------------------------------------------
-# Subqueries may not stand inside a lambda: the other source's records (always a subquery) are
-# the outer list, and a value subquery's own records are read through a one-row derived table.
-_CLOSE = """list_bool_or(list_transform(__cr_theirs, lambda __cr_my: list_bool_or(list_transform(
-  __cr_mine, lambda __cr_mx: CASE WHEN __cr_mx.n >= {k} AND __cr_my.n >= {k}
-    AND abs(__cr_mx.n - __cr_my.n) < {k}
-  THEN len(list_intersect(__cr_mx.h, __cr_my.h)) >= least(greatest(__cr_mx.n, __cr_my.n), {m})
-    - {k} + 1 AND (__cr_mx.n < __cr_my.n OR (__cr_mx.n = __cr_my.n AND {later}))
-  ELSE FALSE END))))"""
+_UNION = """list_concat([struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_src, 1), 'n'))
+  AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(struct_extract(list_extract(
+  __cr_src, 1), 'h'))))), 1, {m}))], flatten(list(__cr_src)))"""
 
 
-@lru_cache(maxsize=32)
-def _close_template(k: int, later: bool) -> exp.Expr:
-    return sqlglot.parse_one(_CLOSE.format(k=k, m=SKETCH_SIZE * k, later=str(later).upper()),
-                             read="duckdb")
+@lru_cache(maxsize=8)
+def _union_template(k: int) -> exp.Expr:
+    return sqlglot.parse_one(_UNION.format(m=SKETCH_SIZE * k), read="duckdb")
 
 
-def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later: bool
-           ) -> exp.Expr:
-    found = copy_tree(_close_template(k, later))
-    inside = isinstance(mine, exp.Subquery)
+def carried_records(aliases: list[str]) -> exp.Expr:
+    """A join's ``__cr_meet``: the records of every source it carries (none where an outer
+    join's side is missing)."""
+    found: exp.Expr = exp.column(MEET, table=aliases[0], quoted=True)
+    for alias in aliases[1:]:
+        found = exp.Anonymous(this="list_concat", expressions=[
+            found, exp.column(MEET, table=alias, quoted=True)])
+    return found if len(aliases) > 1 else exp.Anonymous(this="list_concat", expressions=[
+        found, exp.Array(expressions=[])])
+
+
+def summed_records(alias: str, k: int) -> exp.Expr:
+    """A summing SELECT's ``__cr_meet`` (an aggregate over its source ``alias``): the union of
+    its rows' people (first), then every row's records."""
+    found = copy_tree(_union_template(k))
     for col in find_all(found, exp.Column):
-        if col.name == "__cr_mine" and not col.table:
-            col.replace(exp.column("__cr_m", table="__cr_mv", quoted=True) if inside
-                        else copy_tree(mine))
-        elif col.name == "__cr_theirs" and not col.table:
-            col.replace(copy_tree(theirs))
-    if not inside:
-        return found
-    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True))
-    probe = exp.select(found).from_(exp.Subquery(this=row, alias=exp.TableAlias(
-        this=exp.to_identifier("__cr_mv"))))
-    return exp.Subquery(this=_marked(probe, copies))
-
-
-def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[str, exp.Expr]:
-    """Per source of ``sel`` (alias, or ``str(id)`` of a value subquery): true on a row whose
-    record of that source is close to some record of another source (and the smaller)."""
-    found = meets.readers.get(id(sel))
-    if found is None:
-        return {}
-    if id(sel) in meets.flags:
-        return meets.flags[id(sel)]
-    relations = {n.alias_or_name: n for n in _relations(sel)}
-    mine = {s.key: _own(s, copies) for s in found}
-    every = {s.key: _every(s, relations, copies) for s in found}
-    flags: dict[str, exp.Expr] = {}
-    for i, s in enumerate(found):
-        tests = [_close(mine[s.key], every[t.key], k, copies, later=i > j)
-                 for j, t in enumerate(found) if t.origin != s.origin]
-        flags[s.key] = exp.Coalesce(this=exp.Paren(this=combine(exp.Or, *tests, copy=False)),
-                                    expressions=[exp.false()])
-    meets.flags[id(sel)] = flags
-    return flags
-
-
-def met_reader(sel: exp.Select, clean: dict[str, set[str]], keys: set[str], *,
-               on: bool = False) -> Callable[[exp.Expr], bool]:
-    """Whether a condition of ``sel`` reads a value (not an exact group key) of a source that
-    meets another, or one of its value subqueries (``keys``: ``meet_flags``'s). ``on``: a
-    join's ON, decided on the rows that stand (before any NULL fill: clean keys are exact)."""
-    reader = Reader(clean, set(), set(), keys) if on else Reader(
-        clean, outer_sides(sel), using_columns(sel), keys, only=single_source(sel))
-
-    def reads(node: exp.Expr) -> bool:
-        if any(str(id(s)) in keys for s in node.find_all(exp.Subquery)):
-            return True
-        hit = reader.reached(node)
-        return hit is None or bool(hit & keys)
-    return reads
-
-
-def _relations(sel: exp.Select) -> list[exp.Expr]:
-    from_ = sel.args.get("from_")
-    return ([from_.this] if from_ is not None else []) + [j.this for j in sel.args.get("joins") or []]
-
-
-def _own(source: Source, copies: set[int]) -> exp.Expr:
-    if source.subquery is None:
-        return exp.column(MEET, table=source.key, quoted=True)
-    return _value_records(source.subquery, copies)
-
-
-def _every(source: Source, relations: dict[str, exp.Expr], copies: set[int]) -> exp.Expr:
-    """Every record of the source's relation (all its rows, whatever the reader keeps)."""
-    if source.subquery is not None:
-        return _value_records(source.subquery, copies)
-    relation = relations[source.key]
-    read: exp.Expr
-    read = exp.Table(this=copy_tree(relation.this)) if isinstance(relation, exp.Table) \
-        else copy_tree(relation)
-    read.set("alias", exp.TableAlias(this=exp.to_identifier("__cr_ml")))
-    # Qualified: an unqualified name reads as "any source" to ``taint.Reader``.
-    flat = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(
-        this="list", expressions=[exp.column(MEET, table="__cr_ml", quoted=True)])])
-    probe = exp.select(flat).from_(read)
-    return exp.Subquery(this=_marked(probe, copies))
-
-
-def _value_records(sub: exp.Subquery, copies: set[int]) -> exp.Expr:
-    """``(SELECT <source>.__cr_meet FROM <source> WHERE ...)``: the value subquery's row's."""
-    body = copy_tree(sub.this)
-    relation = body.args["from_"].this
-    body.set("expressions", [exp.column(MEET, table=relation.alias_or_name, quoted=True)])
-    return exp.Subquery(this=_marked(body, copies))
-
-
-def _marked(node: exp.Expr, copies: set[int]) -> exp.Expr:
-    for sel in node.find_all(exp.Select):
-        sel.meta[COPY_META] = True
-        copies.add(id(sel))
-    return node
+        if col.name == "__cr_src" and not col.table:
+            col.replace(exp.column(MEET, table=alias, quoted=True))
+    return found

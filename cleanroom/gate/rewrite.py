@@ -22,9 +22,10 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
+from cleanroom.gate.closeness import beside_records, meet_flags, met_keys, met_reader
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
-from cleanroom.gate.meet import Meets, find_meets, meet_flags, met_reader, passed_on
+from cleanroom.gate.meet import MEET, Meets, carried_records, find_meets, passed_on, summed_records
 from cleanroom.gate.model import COPY_META, Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.overlap import OVERLAP, Overlap, union_input
@@ -36,7 +37,15 @@ from cleanroom.gate.reach import (
     final_cell_taints,
     read_taint,
 )
-from cleanroom.gate.taint import TAINT, TaintMap, may_taint, outer_sides
+from cleanroom.gate.taint import (
+    TAINT,
+    Reader,
+    TaintMap,
+    may_taint,
+    outer_sides,
+    single_source,
+    using_columns,
+)
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
@@ -82,6 +91,8 @@ class _Run:
     links: set[int] = field(default_factory=set)  # SELECTs between a passer and its aggregation
     ordered: bool = False  # a final set operation with ORDER BY
     meets: Meets = field(default_factory=Meets)  # aggregations whose rows meet (``meet.py``)
+    # SELECTs ordered by met values -> the flag of any of its met sources (``_keep_met_rows``)
+    met_ordered: dict[int, exp.Expr] = field(default_factory=dict)
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -235,8 +246,15 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed,
                   own=id(sel) in run.taint.rowwise_bodies, keyed=keyed,
-                  meet=id(sel) in run.meets.bodies)
+                  meet=id(sel) in run.meets.bodies, beside=_beside(sel, run))
     return outer
+
+
+def _beside(sel: exp.Select, run: _Run) -> list[exp.Expr] | None:
+    """The records of the value subqueries the aggregation reads (``meet.beside_records``)."""
+    if id(sel) not in run.meets.besides:
+        return None
+    return beside_records(id(sel), run.meets, run.limits.min_users, run.copies)
 
 
 def _outer_keys(sel: exp.Select, run: _Run) -> frozenset[int]:
@@ -315,6 +333,34 @@ def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
         if found is not None and reads(found.this):
             kept = cells.bool_or(anyone()) if grouped else anyone()
             found.set("this", either(exp.Paren(this=found.this), kept))
+    order = sel.args.get("order")
+    read = met_keys(Reader(clean, outer_sides(sel), using_columns(sel), set(flags),
+                           only=single_source(sel)), set(flags))
+    for ordered in order.expressions if order is not None else ():
+        # Where a flag stands the key is NULL: which row comes first (or is kept by LIMIT)
+        # does not follow the values the flag withholds; its cells take the row's flag.
+        key = _order_key(sel, ordered.this)
+        hit = read(key)
+        if hit:
+            some = either(*[copy_tree(flags[h]) for h in sorted(hit)])
+            flag = cells.bool_or(some) if grouped else some
+            run.met_ordered[id(sel)] = copy_tree(flag)
+            ordered.set("this", exp.Case(ifs=[exp.If(this=flag, true=exp.null())],
+                                         default=key))
+
+
+def _order_key(sel: exp.Select, key: exp.Expr) -> exp.Expr:
+    """An ORDER BY key as an expression: ``ORDER BY 2`` is the second projection's, ``ORDER
+    BY total`` the projection's so named (the alias comes first, as in DuckDB)."""
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(
+            sel.expressions):
+        return copy_tree(sel.expressions[int(key.name) - 1].unalias())
+    if isinstance(key, exp.Column) and not key.table:
+        named = [p for p in sel.expressions if isinstance(p, exp.Alias)
+                 and p.alias_or_name.lower() == key.name.lower()]
+        if len(named) == 1:
+            return copy_tree(named[0].unalias())
+    return key
 
 
 def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
@@ -351,6 +397,12 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
             _name_hidden(plan, node.alias_or_name)
     if id(sel) in run.meets.passers:
         sel.append("expressions", passed_on(run.meets.passers[id(sel)]))
+    if id(sel) in run.meets.carriers:
+        sel.append("expressions", exp.alias_(carried_records(run.meets.carriers[id(sel)]),
+                                              MEET, quoted=True, copy=False))
+    if id(sel) in run.meets.summers:
+        sel.append("expressions", exp.alias_(summed_records(
+            run.meets.summers[id(sel)], run.limits.min_users), MEET, quoted=True, copy=False))
     _keep_met_rows(sel, run)
     if not (carry or branch is not None or (plan.final and taint is not None)):
         return sel
@@ -369,6 +421,10 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     reach = {a: _read(sel, a, run) for a in run.taint.sources.get(id(sel), [])}
     # A key read from a thresholded row stays exact (in a final SELECT or a branch of one).
     per_cell = final_cell_taints(sel, run.taint, reach, value) if taint is not None else None
+    ordered = run.met_ordered.get(id(sel))
+    if per_cell is not None and ordered is not None:
+        # The row's place follows its met values: every cell takes their flags.
+        per_cell = [either(c, copy_tree(ordered)) for c in per_cell]
     for j in range(width):
         # Each cell's taint is its own fresh tree; the row's one is shared by every cell
         # (placed nowhere else: the last cell takes it).

@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import BASE, Counts, both, either
+from cleanroom.gate.closeness import close_either
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
@@ -97,7 +98,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
               names: dict[str, int], *, limits: Thresholds, taint: exp.Expr | None,
               branch: int | None, overlap: Overlap | None = None,
               passed: int | None = None, own: bool = False,
-              keyed: frozenset[int] = frozenset(), meet: bool = False) -> None:
+              keyed: frozenset[int] = frozenset(), meet: bool = False,
+              beside: list[exp.Expr] | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
@@ -106,7 +108,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     ``passed``: the branch that passes on this intermediate aggregation's rows (it then
     outputs the people and sketches that branch compares); ``meet``: this intermediate
     aggregation's rows meet another's in one relation (it outputs their records,
-    ``meet.py``)."""
+    ``meet.py``); ``beside``: the records of the value subqueries it reads (``meet.beside_records``):
+    where this row's are close to one's, its computed cells are withheld."""
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
@@ -131,20 +134,31 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     # ``_cells`` reads them after it (it adds no projection before theirs: the order stays).
     system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
         else None
-    if compared is not None or meet:
+    if compared is not None or meet or beside:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
+    close = _beside(inner, counts, beside or [], k)
+    if close is not None:
+        cell_flags = [either(f, copy_tree(close)) if f is not None else copy_tree(close)
+                      if computed else f for f, computed in zip(cell_flags, shape.computed)]
+    # What HAVING or ORDER BY found beside such a value must not tell.
+    read = close if close is not None and any(outer.args.get(c) for c in ("where", "order")) \
+        else None
+    if read is not None and plan.final:  # the row is withheld whole, and counted
+        row_flag = either(row_flag, copy_tree(read)) if row_flag is not None else read
     if plan.final:
         cross = None if overlap is None else _cells(inner, counts, shape, agg_flags, overlap)
         _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system,
                cross=cross)
     else:
         touched_row = cells.any_of([touched[a] for a in shape.row if a in touched])
+        if read is not None:  # kept whatever HAVING says, its cells withheld
+            touched_row = either(touched_row, copy_tree(read)) if touched_row is not None \
+                else copy_tree(read)
         _intermediate(inner, outer, counts, shape, cell_flags, own_row, limits=limits,
                       touched=touched_row, own=own)
         if meet:
-            outer.append("expressions", exp.alias_(records(
-                [outer_ref(n) for n in _compared_names(counts)], outer_ref(SKETCH)), MEET,
-                quoted=True, copy=False))
+            outer.append("expressions", exp.alias_(_records(counts), MEET, quoted=True,
+                                                   copy=False))
         if passed is not None:
             outer.append("expressions", exp.alias_(compared_people(counts, passed), COMPARED,
                                                    quoted=True, copy=False))
@@ -153,6 +167,22 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                 outer.append("expressions", exp.alias_(
                     _cells(inner, counts, shape, agg_flags, overlap), OVERLAP, quoted=True,
                     copy=False))
+
+
+def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int
+            ) -> exp.Expr | None:
+    """Whether the row's records are close to those of a value subquery beside it (each read
+    in ``inner``, where its CTE is in scope)."""
+    tests = []
+    for i, records_ in enumerate(theirs):
+        name = f"__cr_mb{i}"
+        inner.append("expressions", exp.alias_(records_, name, quoted=True, copy=False))
+        tests.append(close_either(_records(counts), outer_ref(name), k))
+    return cells.any_of(tests) if tests else None
+
+
+def _records(counts: Counts) -> exp.Expr:
+    return records([outer_ref(n) for n in _compared_names(counts)], outer_ref(SKETCH))
 
 
 def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, exp.Expr], *,
