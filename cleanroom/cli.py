@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cleanroom.cli_client import register
+from cleanroom.cli_client import audit_app, register
 from cleanroom.cli_tokens import register as register_tokens
 from cleanroom.errors import CleanroomError
 
@@ -145,6 +145,23 @@ def demo(
 
     tune_gc()
     run_demo(people=people, seed=seed, data_dir=data_dir)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir", exists=True, file_okay=False,
+                                                        help="the service's data directory")]
+                 ) -> None:
+    """Check the audit log's hash chain (works while serve runs): exit 0 when intact, 1
+    naming the first entry that is not."""
+    from cleanroom.audit import verify
+    from cleanroom.store import Store
+
+    broken = verify(Store(data_dir))
+    if broken is not None:
+        print(f"audit chain broken at entry {broken}: it or the entry before it was changed "
+              "or removed", file=sys.stderr)
+        raise typer.Exit(1)
+    print("audit chain intact", file=sys.stderr)
 
 
 def _or_exit(make):  # type: ignore[no-untyped-def]

@@ -14,9 +14,10 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.answers import POLICY_VERSION, Typed
-from cleanroom.errors import QueryRejected
+from cleanroom.errors import CleanroomError, QueryRejected
+from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rules import violation
-from cleanroom.planners.base import Checked, ExactStep, InternalStep, NoisedStep
+from cleanroom.planners.base import Checked, ExactStep, InternalStep, NoisedStep, SqlStep, Step
 from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.store import DatasetVersion
 
@@ -83,8 +84,25 @@ def _tables_read(sql: str) -> set[str]:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
     except sqlglot.errors.ParseError:  # checked SQL always parses: nothing to say here
         return set()
-    names: set[str] = set()
-    for tree in trees:
-        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-        names |= {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
-    return names
+    return set().union(*(_tables_of(tree) for tree in trees))
+
+
+def _tables_of(tree: exp.Expr) -> set[str]:
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+
+
+def datasets_read(policy: Policy, steps: tuple[Step, ...]) -> list[str]:
+    """The policy's datasets that a plan's steps name, for the audit: a provider reads the
+    entries of the requests on its datasets (CONTRACT.md §4). An analyst's SQL goes through
+    the gate's own parser and its size limits; SQL it refuses names no dataset."""
+    read: set[str] = set()
+    for step in steps:
+        if isinstance(step, SqlStep):
+            try:
+                read |= _tables_of(parse_query(step.sql))
+            except CleanroomError:
+                continue
+        else:
+            read |= _tables_read(_sql_of(step))
+    return sorted(read & set(policy.datasets))

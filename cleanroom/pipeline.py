@@ -18,6 +18,7 @@ the same path, in this order, and only this module knows it:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from typing import Any
 from cleanroom import audit
 from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
-from cleanroom.discovery import require_uploaded
+from cleanroom.discovery import datasets_read, require_uploaded
 from cleanroom.engine import DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.errors import (
     CleanroomError,
@@ -120,6 +121,7 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
     with audited(service, who, request.action, query_id, request.detail) as detail:
         epsilon = epsilon_for(policy, request.epsilon)
         plan = request.planner(policy, epsilon)
+        detail["datasets"] = datasets_read(policy, plan.steps)
         steps = verify(policy, check(policy, plan.steps))
         require_uploaded(policy, service.store.current(collaboration), steps)
         remaining = charge(service, who, policy, epsilon, query_id)
@@ -129,14 +131,14 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
     return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining))
 
 
-def authorize(service: Service, who: Identity, collaboration: str, role: str) -> Policy:
-    """The collaboration's policy if ``who`` holds ``role`` in it; another collaboration's party
-    learns only that there is nothing for it here."""
+def authorize(service: Service, who: Identity, collaboration: str, *roles: str) -> Policy:
+    """The collaboration's policy if ``who`` holds one of ``roles`` in it; another
+    collaboration's party learns only that there is nothing for it here."""
     policy = service.policies.get(collaboration)
     if policy is None or who.collaboration != collaboration or policy.party(who.party) is None:
         raise NotFound()
-    if not policy.has_role(who.party, role):
-        raise Forbidden(message=f"this route needs the {role} role")
+    if not any(policy.has_role(who.party, role) for role in roles):
+        raise Forbidden(message=f"this route needs the {' or '.join(roles)} role")
     return policy
 
 
@@ -446,8 +448,14 @@ def _holds(service: Service, who: Identity, collaboration: str, role: str) -> bo
 
 def read_audit(service: Service, who: Identity, collaboration: str,
                where: audit.AuditFilter | None = None) -> list[dict[str, Any]]:
-    authorize(service, who, collaboration, "compliance")
-    return audit.read(service.store, collaboration, where=where or audit.AuditFilter())
+    """Compliance reads every entry; a provider the entries of the requests that read one of
+    its datasets (CONTRACT.md §4); any other party nothing."""
+    policy = authorize(service, who, collaboration, "compliance", "provider")
+    where = where or audit.AuditFilter()
+    if not policy.has_role(who.party, "compliance"):
+        own = tuple(sorted(n for n, d in policy.datasets.items() if d.provider == who.party))
+        where = dataclasses.replace(where, datasets=own)
+    return audit.read(service.store, collaboration, where=where)
 
 
 __all__ = ["InvalidUpload", "PrivateQuery", "Request", "Service", "answer", "authorize",

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS audit (
 # Columns added after the first release; added to an older store when it is opened.
 VERSION_COLUMNS = {"sha256": "TEXT", "bytes": "INTEGER", "removed_at": "REAL",
                    "salt_fingerprint": "TEXT"}
+AUDIT_COLUMNS = {"policy_version": "INTEGER", "hash": "TEXT"}  # CONTRACT.md §4
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
             con.executescript(SCHEMA)
             _add_columns(con, "dataset_versions", VERSION_COLUMNS)
+            _add_columns(con, "audit", AUDIT_COLUMNS)
             con.executescript(tokens.SCHEMA)
             _add_columns(con, "tokens", tokens.TOKEN_COLUMNS)
         self.leases: LeaseRegistry = registry_for(self.root)
