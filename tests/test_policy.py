@@ -71,6 +71,9 @@ BAD = [
     (_mutated(["datasets", "conversions", "columns", "user_key"], {"kind": "dimension", "type": "VARCHAR"}),
      "exactly one user_key"),
     (_mutated(["privacy", "differential_privacy"], "sometimes"), "privacy.differential_privacy"),
+    # [a-z0-9-]+ is the whole id: a regex "$" would also let in a final newline.
+    (_mutated(["collaboration"], "acme-streamco\n"), "collaboration"),
+    (_mutated(["parties"], [{"name": "acme\n", "roles": ["analyst", "provider"]}]), "party name"),
 ]
 
 
