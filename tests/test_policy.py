@@ -109,3 +109,26 @@ def test_service_refuses_to_start_on_a_bad_policy(tmp_path: Path) -> None:
                    _mutated(["query_rules", "min_users_per_row"], 1), "weak.yaml")
     with pytest.raises(PolicyError, match="weak.yaml: query_rules.min_users_per_row"):
         create_app(tmp_path / "data", folder)
+
+
+def test_policy_lint_needs_no_server_and_exits_1_only_for_an_invalid_file(tmp_path: Path) -> None:
+    """CONTRACT.md §4: ``cleanroom policy lint FILE...`` prints findings (weak or
+    contradictory settings) and exits 1 when a file is invalid, 0 otherwise."""
+    from typer.testing import CliRunner
+
+    from cleanroom.cli import app
+    for sub in ("good", "weak", "broken"):
+        (tmp_path / sub).mkdir()
+    good = write(tmp_path / "good", example(), "good.yaml") / "good.yaml"
+    weak_doc = _mutated(["query_rules", "min_users_per_row"], 3)
+    weak_doc["privacy"]["max_epsilon_per_query"] = 50.0
+    weak = write(tmp_path / "weak", weak_doc, "weak.yaml") / "weak.yaml"
+    broken = write(tmp_path / "broken", _mutated(["query_rules", "max_rows"], 5),
+                   "broken.yaml") / "broken.yaml"
+    runner = CliRunner()
+    fine = runner.invoke(app, ["policy", "lint", str(good), str(weak)])
+    assert fine.exit_code == 0, fine.output
+    assert "low_threshold" in fine.stdout and "epsilon_over_budget" in fine.stdout
+    assert "query_rules.min_users_per_row" in fine.stdout and str(weak) in fine.stdout
+    bad = runner.invoke(app, ["policy", "lint", str(good), str(broken)])
+    assert bad.exit_code == 1 and "broken.yaml" in bad.stderr and "max_rows" in bad.stderr
