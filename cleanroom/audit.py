@@ -14,6 +14,7 @@ import json
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cleanroom.answers import POLICY_VERSION
@@ -105,10 +106,18 @@ def read(store: Store, collaboration: str, *, where: AuditFilter | None = None
         rows = con.execute(f"SELECT id, at, party, action, decision, policy_version, query_id, "
                            f"detail, hash FROM audit WHERE {clauses} ORDER BY id DESC LIMIT ?",
                            (*args, where.limit)).fetchall()
-    return [{"id": i, "at": at, "party": p, "action": a, "decision": d,
+    return [{"id": i, "at": _iso(at), "party": p, "action": a, "decision": d,
              "policy_version": v if v is not None else POLICY_VERSION, "query_id": q,
              "detail": json.loads(detail), "hash": h}
             for i, at, p, a, d, v, q, detail, h in rows]
+
+
+def _iso(at: float) -> str:
+    """ISO 8601 in UTC, as ``?since=`` takes it and the budget's history gives it; rounded
+    down to the microsecond, so that an entry's own ``at`` as ``since`` keeps it."""
+    whole = int(at)
+    return (datetime.fromtimestamp(whole, UTC) + timedelta(microseconds=int((at - whole) * 1e6))
+            ).isoformat(timespec="microseconds")
 
 
 def verify(store: Store) -> int | None:

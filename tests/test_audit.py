@@ -142,3 +142,17 @@ def test_every_entry_names_its_policy_version_and_is_hash_chained(fresh: Harness
     with sqlite3.connect(fresh.data_dir / "meta.sqlite") as con:
         con.execute("UPDATE audit SET decision = 'accepted' WHERE id = ?", (middle,))
     assert audit.verify(store) == middle
+
+
+def test_entry_times_are_iso_8601_as_since_takes_them(fresh: Harness) -> None:
+    """``?since=ISO`` filters on ``at``: an entry's ``at`` is ISO 8601 in UTC, so that a page's
+    last time can be passed back as ``since``."""
+    import datetime as dt
+    fresh.query(GOOD)
+    url = f"/v1/collaborations/{COLLAB}/audit"
+    (entry,) = fresh.client.get(url, headers=fresh.auth("reviewer")).json()["entries"]
+    at = dt.datetime.fromisoformat(entry["at"])
+    assert at.utcoffset() == dt.timedelta(0)
+    assert abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 600
+    again = fresh.client.get(url, params={"since": entry["at"]}, headers=fresh.auth("reviewer"))
+    assert [e["id"] for e in again.json()["entries"]] == [entry["id"]]
