@@ -7,7 +7,7 @@ held nobody.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlglot
@@ -92,13 +92,16 @@ def _tables_of(tree: exp.Expr) -> set[str]:
     return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
 
 
-def datasets_read(policy: Policy, steps: tuple[Step, ...]) -> list[str]:
-    """The policy's datasets that a plan's steps name, for the audit: a provider reads the
-    entries of the requests on its datasets (CONTRACT.md §4). An analyst's SQL goes through
-    the gate's own parser and its size limits; SQL it refuses names no dataset."""
+def datasets_read(policy: Policy, steps: Sequence[Step | Checked]) -> list[str]:
+    """The policy's datasets that a plan's steps read, for the audit: a provider reads the
+    entries of the requests on its datasets (CONTRACT.md §4). A checked step says what the
+    gate saw it read; a trusted planner's SQL is parsed; an analyst's SQL that the gate
+    refused goes through the gate's own parser and limits (what it refuses names nothing)."""
     read: set[str] = set()
     for step in steps:
-        if isinstance(step, SqlStep):
+        if isinstance(step, ExactStep | NoisedStep) and step.tables:
+            read |= set(step.tables)
+        elif isinstance(step, SqlStep):
             try:
                 read |= _tables_of(parse_query(step.sql))
             except CleanroomError:

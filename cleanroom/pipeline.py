@@ -121,8 +121,7 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
     with audited(service, who, request.action, query_id, request.detail) as detail:
         epsilon = epsilon_for(policy, request.epsilon)
         plan = request.planner(policy, epsilon)
-        detail["datasets"] = datasets_read(policy, plan.steps)
-        steps = verify(policy, check(policy, plan.steps))
+        steps = verify(policy, checked(policy, plan.steps, detail))
         require_uploaded(policy, service.store.current(collaboration), steps)
         remaining = charge(service, who, policy, epsilon, query_id)
         table = execute(service, policy, plan, steps, epsilon)
@@ -166,6 +165,19 @@ def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
 def check(policy: Policy, steps: tuple[Step, ...]) -> tuple[Checked, ...]:
     """Every SQL step through the gate; a trusted planner's steps are already checked SQL."""
     return tuple(check_sql_step(policy, s) if isinstance(s, SqlStep) else s for s in steps)
+
+
+def checked(policy: Policy, steps: tuple[Step, ...], detail: dict[str, Any]
+            ) -> tuple[Checked, ...]:
+    """``check``, noting in the audit ``detail`` the datasets the request reads, or would
+    have read when the gate refuses it (a provider reads those entries)."""
+    try:
+        done = check(policy, steps)
+    except QueryRejected:
+        detail["datasets"] = datasets_read(policy, steps)
+        raise
+    detail["datasets"] = datasets_read(policy, done)
+    return done
 
 
 def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
