@@ -161,7 +161,8 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         entries = pipeline.read_audit(service, who, c, where)
         page = entries[:limit]
         more = len(entries) > limit
-        return AuditAnswer(entries=page, next_cursor=str(page[-1]["id"]) if more else None)
+        return AuditAnswer(entries=page, next_cursor=str(page[-1]["id"]) if more else None,
+                           policy_version=service.version_of(c))
 
     from cleanroom.api_discovery import router as discovery  # these import this module
     from cleanroom.api_routes import router

@@ -36,9 +36,9 @@ class CollaborationAnswer(Typed):
 
 
 def describe_collaboration(policy: Policy, current: dict[str, DatasetVersion], *,
-                           party: str) -> CollaborationAnswer:
+                           party: str, version: int = POLICY_VERSION) -> CollaborationAnswer:
     return CollaborationAnswer(
-        collaboration=policy.collaboration, policy_version=POLICY_VERSION, party=party,
+        collaboration=policy.collaboration, policy_version=version, party=party,
         parties=[{"name": p.name, "roles": list(p.roles)} for p in policy.parties],
         datasets={name: _dataset(ds, current.get(name)) for name, ds in policy.datasets.items()},
         query_rules=policy.query_rules.model_dump(), privacy=policy.privacy.model_dump())

@@ -19,6 +19,7 @@ the same path, in this order, and only this module knows it:
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -69,6 +70,7 @@ from cleanroom.privacy.mechanisms import Rng, make_rng
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import DatasetVersion, Identity, Store
+from cleanroom.store.policies import OPERATOR
 from cleanroom.upload import validate_upload
 
 # Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
@@ -84,12 +86,17 @@ class Service:
     ledger: BudgetLedger
     rng: Rng | None = None  # None: the OS's secure generator for every draw
     engine: Engine = field(default_factory=DuckDBEngine)
+    versions: dict[str, int] = field(default_factory=dict)  # each policy's active version
 
     @classmethod
     def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> Service:
         seed = settings.dp_seed
         return cls(store, policies, settings, BudgetLedger(store.meta_path),
-                   None if seed is None else make_rng(seed))
+                   None if seed is None else make_rng(seed),
+                   versions={c: adopt_policy(store, p) for c, p in policies.items()})
+
+    def version_of(self, collaboration: str) -> int:
+        return self.versions.get(collaboration, POLICY_VERSION)
 
     @property
     def limits(self) -> Limits:
@@ -97,6 +104,18 @@ class Service:
 
 
 Planner = Callable[[Policy, float | None], Plan]
+
+
+def adopt_policy(store: Store, policy: Policy) -> int:
+    """The policy's version in the store: the first for a new collaboration, the next (adopted
+    by the operator, and audited) when its file changed since the last start-up."""
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True)
+    version, new = store.adopt_policy(policy.collaboration, canonical)
+    if new and version > 1:
+        audit.record(store, AuditEvent(policy.collaboration, OPERATOR, "policy", "accepted",
+                                       detail={"version": version, "source": "start-up"},
+                                       policy_version=version))
+    return version
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,8 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
         table = execute(service, policy, plan, steps, epsilon)
         detail.update(epsilon=epsilon, rows=len(table.rows),
                       suppressed_rows=table.suppressed_rows)
-    return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining))
+    return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining,
+                                                     service.version_of(collaboration)))
 
 
 def authorize(service: Service, who: Identity, collaboration: str, *roles: str) -> Policy:
@@ -294,14 +314,14 @@ def engine_names(names: tuple[str, ...] | None, columns: Sequence[str]) -> list[
 
 
 def answer_body(query_id: str, table: Table, epsilon: float | None,
-                remaining: float | None) -> dict[str, Any]:
+                remaining: float | None, version: int = POLICY_VERSION) -> dict[str, Any]:
     """The keys every answer has (CONTRACT.md §3), then the planner's own."""
     body: dict[str, Any] = {
         "query_id": query_id, "columns": table.columns, "rows": table.rows,
         "suppressed_rows": table.suppressed_rows,
         "epsilon_spent": 0.0 if epsilon is None else epsilon,
         "row_status": table.row_status, "withheld_cells": table.withheld_cells,
-        "confidence_intervals": table.intervals, "policy_version": POLICY_VERSION}
+        "confidence_intervals": table.intervals, "policy_version": version}
     if epsilon is not None:
         body["epsilon_remaining"] = remaining
     return {**body, **table.extra}
@@ -330,7 +350,8 @@ def audit_decision(service: Service, who: Identity, action: str, error: Cleanroo
                                                  "budget_exhausted": "exhausted"}.get(
         error.code, "failed" if error.code == "query_failed" else "refused")
     audit.record(service.store, AuditEvent(who.collaboration, who.party, action, decision,
-                                           query_id, info))
+                                           query_id, info,
+                                           service.version_of(who.collaboration)))
 
 
 # -- SQL queries ---------------------------------------------------------------------------
@@ -351,13 +372,15 @@ def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
         (step,) = verify(policy, check(policy, plan_sql(sql, epsilon).steps))
     except QueryRejected as exc:
         audit_decision(service, who, "check", exc, detail={"sql": sql})
-        return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations])
+        return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations],
+                           policy_version=service.version_of(collaboration))
     audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
     described = _described(step)
     described["columns"] = engine_names(
         service.engine.names(tables_for(policy, {}), sql), described["columns"])
     return CheckAnswer.model_validate({
         "decision": "accepted", "violations": [], "epsilon": epsilon,
+        "policy_version": service.version_of(collaboration),
         "min_users_per_row": policy.query_rules.min_users_per_row, **described})
 
 
@@ -434,7 +457,8 @@ def budget_of(service: Service, who: Identity, collaboration: str, *,
     budget = policy.privacy.epsilon_budget
     return BudgetAnswer(party=target, epsilon_budget=budget, epsilon_spent=spent,
                         epsilon_remaining=max(0.0, budget - spent),
-                        history=service.ledger.history(collaboration, target))
+                        history=service.ledger.history(collaboration, target),
+                        policy_version=service.version_of(collaboration))
 
 
 def _budget_party(service: Service, who: Identity, collaboration: str, party: str | None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleanroom.connections import Connections
-from cleanroom.store import datasets, tokens
+from cleanroom.store import datasets, policies, tokens
 from cleanroom.store.datasets import DatasetVersion
 from cleanroom.store.files import Damaged
 from cleanroom.store.leases import LeaseRegistry, registry_for
@@ -74,6 +74,7 @@ class Store:
             _add_columns(con, "dataset_versions", VERSION_COLUMNS)
             _add_columns(con, "audit", AUDIT_COLUMNS)
             con.executescript(tokens.SCHEMA)
+            con.executescript(policies.SCHEMA)
             _add_columns(con, "tokens", tokens.TOKEN_COLUMNS)
         self.leases: LeaseRegistry = registry_for(self.root)
         self.staging = Staging(self.root / "tmp", self.root / "locks")
@@ -113,6 +114,11 @@ class Store:
     def known_parties(self) -> dict[str, list[str]]:
         with self.connect() as con:
             return tokens.known_parties(con)
+
+    def adopt_policy(self, collaboration: str, canonical: str) -> tuple[int, bool]:
+        """The policy version of ``canonical`` (a new one when it differs from the last)."""
+        with self.connect() as con:
+            return policies.adopt(con, collaboration, canonical)
 
     # -- datasets ---------------------------------------------------------------------
     def staging_path(self, suffix: str) -> Path:
