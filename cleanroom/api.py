@@ -149,8 +149,11 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
     def audit_log(c: str, who: Who, since: datetime | None = None, action: str | None = None,
                   party: str | None = None, limit: int = Query(1000, ge=1, le=1000),
                   cursor: int | None = Query(None, ge=1)) -> AuditAnswer:
-        """The audit log (compliance): every decision, with rule codes and counts only, newest
-        first; ``since``, ``action`` and ``party`` keep the entries that match, ``limit`` of
+        """The audit log: compliance reads every entry, a provider those of the requests that
+        read one of its datasets (``detail.datasets``). Every decision, with rule codes and
+        counts only, newest first; each entry names its ``policy_version`` and carries
+        ``hash``, chained to the entry before (``cleanroom audit verify``); ``at`` is ISO 8601
+        UTC. ``since``, ``action`` and ``party`` keep the entries that match, ``limit`` of
         them, and ``next_cursor`` asks for the page after (CONTRACT.md §4)."""
         # One entry past the page says whether there is a next one.
         where = audit.AuditFilter(since.timestamp() if since else None, action, party,
@@ -158,7 +161,8 @@ def create_app(data_dir: Path | str, policies_dir: Path | str, *,
         entries = pipeline.read_audit(service, who, c, where)
         page = entries[:limit]
         more = len(entries) > limit
-        return AuditAnswer(entries=page, next_cursor=str(page[-1]["id"]) if more else None)
+        return AuditAnswer(entries=page, next_cursor=str(page[-1]["id"]) if more else None,
+                           policy_version=service.version_of(c))
 
     from cleanroom.api_discovery import router as discovery  # these import this module
     from cleanroom.api_routes import router

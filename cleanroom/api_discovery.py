@@ -32,4 +32,5 @@ def collaboration(c: str, request: Request, who: Who) -> CollaborationAnswer:
     and type, current version and rows), query rules and privacy settings."""
     service: Service = request.app.state.service
     policy = _party_of(service, who, c)
-    return describe_collaboration(policy, service.store.current(c), party=who.party)
+    return describe_collaboration(policy, service.store.current(c), party=who.party,
+                                  version=service.version_of(c))

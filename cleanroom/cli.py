@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cleanroom.cli_client import register
+from cleanroom.cli_client import audit_app, register
 from cleanroom.cli_tokens import register as register_tokens
 from cleanroom.errors import CleanroomError
 
@@ -92,7 +92,7 @@ def hash_command(
 ) -> None:
     """Pseudonymize COLUMN of a CSV or Parquet file: normalize, then HMAC-SHA256 with the salt."""
     from cleanroom.pseudonym import read_salt, salt_fingerprint
-    from cleanroom.pseudonym_files import UnusableValues, pseudonymize_file
+    from cleanroom.pseudonym_files import UnusableValues, file_format, pseudonymize_file
 
     if kind is None:
         print("warning: --kind not given: the values are hashed exactly as they are (raw); "
@@ -101,6 +101,10 @@ def hash_command(
         kind = "raw"
     if kind not in ("email", "phone", "raw"):
         _fail("--kind must be email, phone or raw")
+    try:  # a file name without .csv or .parquet is wrong usage (2); a bad file fails (1)
+        file_format(src), file_format(dst)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         salt = read_salt(salt_file)
         report = pseudonymize_file(src, dst, column=column, kind=kind,  # type: ignore[arg-type]
@@ -109,8 +113,9 @@ def hash_command(
     except UnusableValues as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    except (ValueError, OSError) as exc:  # the command was right; the files were not
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
     print(f"hashed {report.given - report.unusable} of {report.rows} rows of {column} into "
           f"{output_column} of {dst} ({report.blank} empty, {report.unusable} not usable as "
           f"{kind}: left empty)", file=sys.stderr)
@@ -145,6 +150,23 @@ def demo(
 
     tune_gc()
     run_demo(people=people, seed=seed, data_dir=data_dir)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir", exists=True, file_okay=False,
+                                                        help="the service's data directory")]
+                 ) -> None:
+    """Check the audit log's hash chain (works while serve runs): exit 0 when intact, 1
+    naming the first entry that is not."""
+    from cleanroom.audit import verify
+    from cleanroom.store import Store
+
+    broken = verify(Store(data_dir))
+    if broken is not None:
+        print(f"audit chain broken at entry {broken}: it or the entry before it was changed "
+              "or removed", file=sys.stderr)
+        raise typer.Exit(1)
+    print("audit chain intact", file=sys.stderr)
 
 
 def _or_exit(make):  # type: ignore[no-untyped-def]

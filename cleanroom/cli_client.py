@@ -45,17 +45,19 @@ BY_EXTENSION = {".csv": "csv", ".json": "json", ".arrow": "arrow", ".parquet": "
                 ".txt": "table"}
 LARGE = 1024 * 1024  # files from this size get a progress bar
 
+audit_app = typer.Typer(help="The audit log entries this party may read; audit verify.")
 analytics_app = typer.Typer(no_args_is_help=True, help="Built-in audience analytics (gated).")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # the terminal wraps messages
 
 
 def register(app: typer.Typer) -> None:
     """Add the client commands to the main command line."""
-    for command in (upload, query, check, datasets, budget, audit, attribution):
+    for command in (upload, query, check, datasets, budget, attribution):
         app.command()(command)
     from cleanroom import cli_analytics  # noqa: F401 - its commands join analytics_app
     from cleanroom.cli_policy import policy_app
 
+    app.add_typer(audit_app, name="audit")
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(policy_app, name="policy")
 
@@ -154,13 +156,30 @@ def budget(token: Token, collaboration: Collab, url: Url = DEFAULT_URL,
         out.print(table)
 
 
-def audit(token: Token, collaboration: Collab, url: Url = DEFAULT_URL,
+OptToken = Annotated[str | None, typer.Option("--token", envvar="CLEANROOM_TOKEN",
+                                              help="bearer token")]
+OptCollab = Annotated[str | None, typer.Option("-c", "--collaboration",
+                                               envvar="CLEANROOM_COLLABORATION",
+                                               help="the collaboration id")]
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit(ctx: typer.Context, token: OptToken = None, collaboration: OptCollab = None,
+          url: Url = DEFAULT_URL,
           limit: Annotated[int | None, typer.Option("--limit")] = None,
           action: Annotated[str | None, typer.Option("--action")] = None,
           party: Annotated[str | None, typer.Option("--party")] = None,
           since: Annotated[str | None, typer.Option("--since", help="ISO 8601")] = None,
           as_json: AsJson = False) -> None:
-    """The audit log entries this party may read, newest first."""
+    """The audit log entries this party may read, newest first (``audit verify``: the
+    store's hash chain)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    # Optional here only so that ``audit verify`` needs no token; the log itself does.
+    if token is None:
+        raise usage("missing option '--token' (or CLEANROOM_TOKEN)")
+    if collaboration is None:
+        raise usage("missing option '-c' / '--collaboration' (or CLEANROOM_COLLABORATION)")
     with connected(url, token, collaboration) as cr:
         log = cr.audit(limit=limit, action=action, party=party, since=since)
     entries = log.get("entries", [])

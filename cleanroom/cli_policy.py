@@ -1,10 +1,12 @@
-"""``cleanroom policy show|versions|edit FILE|approve V|reject V|what-if FILE -c C``: the policy
-routes of CONTRACT.md §4 through ``Client.policy``. Where the service has no such route yet,
-the command prints the service's refusal (404) and exits 1."""
+"""``cleanroom policy lint FILE...``, local and with no server; and ``cleanroom policy
+show|versions|edit FILE|approve V|reject V|what-if FILE -c C``: the policy routes of CONTRACT.md
+§4 through ``Client.policy``. Where the service has no such route yet, the command prints the
+service's refusal (404) and exits 1."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +28,34 @@ def _text(file: Path) -> str:
         return file.read_text(encoding="utf-8")
     except OSError as exc:
         raise usage(f"cannot read {file}: {exc.strerror}") from None
+
+
+@policy_app.command("lint")
+def lint(files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="policy files")]
+         ) -> None:
+    """Findings about each policy file (weak or contradictory settings), with no server:
+    exits 1 when a file is invalid, 0 otherwise."""
+    from cleanroom.errors import PolicyError
+    from cleanroom.policy import parse_policy
+    from cleanroom.policy_lint import lint_policy
+
+    invalid = False
+    for file in files:
+        try:
+            policy = parse_policy(file.read_text(encoding="utf-8"), source=str(file))
+        except (OSError, UnicodeDecodeError, PolicyError) as exc:
+            reason = exc.message if isinstance(exc, PolicyError) else f"{file}: cannot be read"
+            print(f"error: {reason}", file=sys.stderr)
+            invalid = True
+            continue
+        findings = lint_policy(policy)
+        for f in findings:
+            where = f" ({f.path})" if f.path else ""
+            print(f"{file}: {f.severity}: {f.rule}: {f.message}{where}")
+        if not findings:
+            print(f"{file}: no findings")
+    if invalid:
+        raise typer.Exit(1)
 
 
 @policy_app.command("show")

@@ -7,16 +7,17 @@ held nobody.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
 from cleanroom.answers import POLICY_VERSION, Typed
-from cleanroom.errors import QueryRejected
+from cleanroom.errors import CleanroomError, QueryRejected
+from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rules import violation
-from cleanroom.planners.base import Checked, ExactStep, InternalStep, NoisedStep
+from cleanroom.planners.base import Checked, ExactStep, InternalStep, NoisedStep, SqlStep, Step
 from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.store import DatasetVersion
 
@@ -35,9 +36,9 @@ class CollaborationAnswer(Typed):
 
 
 def describe_collaboration(policy: Policy, current: dict[str, DatasetVersion], *,
-                           party: str) -> CollaborationAnswer:
+                           party: str, version: int = POLICY_VERSION) -> CollaborationAnswer:
     return CollaborationAnswer(
-        collaboration=policy.collaboration, policy_version=POLICY_VERSION, party=party,
+        collaboration=policy.collaboration, policy_version=version, party=party,
         parties=[{"name": p.name, "roles": list(p.roles)} for p in policy.parties],
         datasets={name: _dataset(ds, current.get(name)) for name, ds in policy.datasets.items()},
         query_rules=policy.query_rules.model_dump(), privacy=policy.privacy.model_dump())
@@ -83,8 +84,28 @@ def _tables_read(sql: str) -> set[str]:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
     except sqlglot.errors.ParseError:  # checked SQL always parses: nothing to say here
         return set()
-    names: set[str] = set()
-    for tree in trees:
-        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-        names |= {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
-    return names
+    return set().union(*(_tables_of(tree) for tree in trees))
+
+
+def _tables_of(tree: exp.Expr) -> set[str]:
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+
+
+def datasets_read(policy: Policy, steps: Sequence[Step | Checked]) -> list[str]:
+    """The policy's datasets that a plan's steps read, for the audit: a provider reads the
+    entries of the requests on its datasets (CONTRACT.md §4). A checked step says what the
+    gate saw it read; a trusted planner's SQL is parsed; an analyst's SQL that the gate
+    refused goes through the gate's own parser and limits (what it refuses names nothing)."""
+    read: set[str] = set()
+    for step in steps:
+        if isinstance(step, ExactStep | NoisedStep) and step.tables:
+            read |= set(step.tables)
+        elif isinstance(step, SqlStep):
+            try:
+                read |= _tables_of(parse_query(step.sql))
+            except CleanroomError:
+                continue
+        else:
+            read |= _tables_read(_sql_of(step))
+    return sorted(read & set(policy.datasets))

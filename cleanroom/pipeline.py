@@ -18,6 +18,8 @@ the same path, in this order, and only this module knows it:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +30,7 @@ from typing import Any
 from cleanroom import audit
 from cleanroom.answers import POLICY_VERSION, Answer, BudgetAnswer, CheckAnswer, QueryAnswer
 from cleanroom.audit import AuditEvent
-from cleanroom.discovery import require_uploaded
+from cleanroom.discovery import datasets_read, require_uploaded
 from cleanroom.engine import DuckDBEngine, Engine, ExactResult, Limits, Session, TableSpec
 from cleanroom.errors import (
     CleanroomError,
@@ -68,6 +70,7 @@ from cleanroom.privacy.mechanisms import Rng, make_rng
 from cleanroom.release import release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import DatasetVersion, Identity, Store
+from cleanroom.store.policies import OPERATOR
 from cleanroom.upload import validate_upload
 
 # Below this, noise swamps any answer and the mechanisms' arithmetic degenerates.
@@ -83,12 +86,17 @@ class Service:
     ledger: BudgetLedger
     rng: Rng | None = None  # None: the OS's secure generator for every draw
     engine: Engine = field(default_factory=DuckDBEngine)
+    versions: dict[str, int] = field(default_factory=dict)  # each policy's active version
 
     @classmethod
     def open(cls, store: Store, policies: dict[str, Policy], settings: Settings) -> Service:
         seed = settings.dp_seed
         return cls(store, policies, settings, BudgetLedger(store.meta_path),
-                   None if seed is None else make_rng(seed))
+                   None if seed is None else make_rng(seed),
+                   versions={c: adopt_policy(store, p) for c, p in policies.items()})
+
+    def version_of(self, collaboration: str) -> int:
+        return self.versions.get(collaboration, POLICY_VERSION)
 
     @property
     def limits(self) -> Limits:
@@ -96,6 +104,18 @@ class Service:
 
 
 Planner = Callable[[Policy, float | None], Plan]
+
+
+def adopt_policy(store: Store, policy: Policy) -> int:
+    """The policy's version in the store: the first for a new collaboration, the next (adopted
+    by the operator, and audited) when its file changed since the last start-up."""
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True)
+    version, new = store.adopt_policy(policy.collaboration, canonical)
+    if new and version > 1:
+        audit.record(store, AuditEvent(policy.collaboration, OPERATOR, "policy", "accepted",
+                                       detail={"version": version, "source": "start-up"},
+                                       policy_version=version))
+    return version
 
 
 @dataclass(frozen=True)
@@ -120,23 +140,24 @@ def answer(service: Service, who: Identity, collaboration: str, request: Request
     with audited(service, who, request.action, query_id, request.detail) as detail:
         epsilon = epsilon_for(policy, request.epsilon)
         plan = request.planner(policy, epsilon)
-        steps = verify(policy, check(policy, plan.steps))
+        steps = verify(policy, checked(policy, plan.steps, detail))
         require_uploaded(policy, service.store.current(collaboration), steps)
         remaining = charge(service, who, policy, epsilon, query_id)
         table = execute(service, policy, plan, steps, epsilon)
         detail.update(epsilon=epsilon, rows=len(table.rows),
                       suppressed_rows=table.suppressed_rows)
-    return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining))
+    return request.answer.model_validate(answer_body(query_id, table, epsilon, remaining,
+                                                     service.version_of(collaboration)))
 
 
-def authorize(service: Service, who: Identity, collaboration: str, role: str) -> Policy:
-    """The collaboration's policy if ``who`` holds ``role`` in it; another collaboration's party
-    learns only that there is nothing for it here."""
+def authorize(service: Service, who: Identity, collaboration: str, *roles: str) -> Policy:
+    """The collaboration's policy if ``who`` holds one of ``roles`` in it; another
+    collaboration's party learns only that there is nothing for it here."""
     policy = service.policies.get(collaboration)
     if policy is None or who.collaboration != collaboration or policy.party(who.party) is None:
         raise NotFound()
-    if not policy.has_role(who.party, role):
-        raise Forbidden(message=f"this route needs the {role} role")
+    if not any(policy.has_role(who.party, role) for role in roles):
+        raise Forbidden(message=f"this route needs the {' or '.join(roles)} role")
     return policy
 
 
@@ -164,6 +185,19 @@ def epsilon_for(policy: Policy, epsilon: float | None) -> float | None:
 def check(policy: Policy, steps: tuple[Step, ...]) -> tuple[Checked, ...]:
     """Every SQL step through the gate; a trusted planner's steps are already checked SQL."""
     return tuple(check_sql_step(policy, s) if isinstance(s, SqlStep) else s for s in steps)
+
+
+def checked(policy: Policy, steps: tuple[Step, ...], detail: dict[str, Any]
+            ) -> tuple[Checked, ...]:
+    """``check``, noting in the audit ``detail`` the datasets the request reads, or would
+    have read when the gate refuses it (a provider reads those entries)."""
+    try:
+        done = check(policy, steps)
+    except QueryRejected:
+        detail["datasets"] = datasets_read(policy, steps)
+        raise
+    detail["datasets"] = datasets_read(policy, done)
+    return done
 
 
 def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
@@ -280,14 +314,14 @@ def engine_names(names: tuple[str, ...] | None, columns: Sequence[str]) -> list[
 
 
 def answer_body(query_id: str, table: Table, epsilon: float | None,
-                remaining: float | None) -> dict[str, Any]:
+                remaining: float | None, version: int = POLICY_VERSION) -> dict[str, Any]:
     """The keys every answer has (CONTRACT.md §3), then the planner's own."""
     body: dict[str, Any] = {
         "query_id": query_id, "columns": table.columns, "rows": table.rows,
         "suppressed_rows": table.suppressed_rows,
         "epsilon_spent": 0.0 if epsilon is None else epsilon,
         "row_status": table.row_status, "withheld_cells": table.withheld_cells,
-        "confidence_intervals": table.intervals, "policy_version": POLICY_VERSION}
+        "confidence_intervals": table.intervals, "policy_version": version}
     if epsilon is not None:
         body["epsilon_remaining"] = remaining
     return {**body, **table.extra}
@@ -316,7 +350,8 @@ def audit_decision(service: Service, who: Identity, action: str, error: Cleanroo
                                                  "budget_exhausted": "exhausted"}.get(
         error.code, "failed" if error.code == "query_failed" else "refused")
     audit.record(service.store, AuditEvent(who.collaboration, who.party, action, decision,
-                                           query_id, info))
+                                           query_id, info,
+                                           service.version_of(who.collaboration)))
 
 
 # -- SQL queries ---------------------------------------------------------------------------
@@ -337,13 +372,15 @@ def check_sql(service: Service, who: Identity, collaboration: str, sql: str,
         (step,) = verify(policy, check(policy, plan_sql(sql, epsilon).steps))
     except QueryRejected as exc:
         audit_decision(service, who, "check", exc, detail={"sql": sql})
-        return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations])
+        return CheckAnswer(decision="rejected", violations=[v.as_dict() for v in exc.violations],
+                           policy_version=service.version_of(collaboration))
     audit_decision(service, who, "check", None, detail={"sql": sql, "epsilon": epsilon})
     described = _described(step)
     described["columns"] = engine_names(
         service.engine.names(tables_for(policy, {}), sql), described["columns"])
     return CheckAnswer.model_validate({
         "decision": "accepted", "violations": [], "epsilon": epsilon,
+        "policy_version": service.version_of(collaboration),
         "min_users_per_row": policy.query_rules.min_users_per_row, **described})
 
 
@@ -420,7 +457,8 @@ def budget_of(service: Service, who: Identity, collaboration: str, *,
     budget = policy.privacy.epsilon_budget
     return BudgetAnswer(party=target, epsilon_budget=budget, epsilon_spent=spent,
                         epsilon_remaining=max(0.0, budget - spent),
-                        history=service.ledger.history(collaboration, target))
+                        history=service.ledger.history(collaboration, target),
+                        policy_version=service.version_of(collaboration))
 
 
 def _budget_party(service: Service, who: Identity, collaboration: str, party: str | None) -> str:
@@ -446,8 +484,14 @@ def _holds(service: Service, who: Identity, collaboration: str, role: str) -> bo
 
 def read_audit(service: Service, who: Identity, collaboration: str,
                where: audit.AuditFilter | None = None) -> list[dict[str, Any]]:
-    authorize(service, who, collaboration, "compliance")
-    return audit.read(service.store, collaboration, where=where or audit.AuditFilter())
+    """Compliance reads every entry; a provider the entries of the requests that read one of
+    its datasets (CONTRACT.md §4); any other party nothing."""
+    policy = authorize(service, who, collaboration, "compliance", "provider")
+    where = where or audit.AuditFilter()
+    if not policy.has_role(who.party, "compliance"):
+        own = tuple(sorted(n for n, d in policy.datasets.items() if d.provider == who.party))
+        where = dataclasses.replace(where, datasets=own)
+    return audit.read(service.store, collaboration, where=where)
 
 
 __all__ = ["InvalidUpload", "PrivateQuery", "Request", "Service", "answer", "authorize",

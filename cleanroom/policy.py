@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cleanroom.errors import PolicyError
 
-NAME = re.compile(r"^[a-z0-9-]+$")
-IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+NAME = re.compile(r"[a-z0-9-]+")  # fullmatch: "$" would let a final newline in
+IDENT = re.compile(r"[a-z_][a-z0-9_]*")
 USER_KEY_TYPE = "VARCHAR"
 
 
@@ -77,7 +77,7 @@ class Dataset(Frozen):
     @classmethod
     def _columns(cls, columns: dict[str, Column]) -> dict[str, Column]:
         for name in columns:
-            if not IDENT.match(name) or name.startswith("__"):
+            if not IDENT.fullmatch(name) or name.startswith("__"):
                 raise ValueError(f"column name {name!r} must match [a-z_][a-z0-9_]*")
         keys = [n for n, c in columns.items() if c.kind is Kind.USER_KEY]
         if len(keys) != 1:
@@ -96,7 +96,7 @@ class Party(Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ValueError("a party name must match [a-z0-9-]+")
         return name
 
@@ -132,7 +132,7 @@ class Policy(Frozen):
     @field_validator("collaboration")
     @classmethod
     def _collab(cls, name: str) -> str:
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ValueError("a collaboration id must match [a-z0-9-]+")
         return name
 
@@ -140,7 +140,7 @@ class Policy(Frozen):
     @classmethod
     def _dataset_names(cls, datasets: dict[str, Dataset]) -> dict[str, Dataset]:
         for name in datasets:
-            if not IDENT.match(name):
+            if not IDENT.fullmatch(name):
                 raise ValueError(f"dataset name {name!r} must match [a-z_][a-z0-9_]*")
         return datasets
 

@@ -105,7 +105,7 @@ def pseudonymize_file(
     writes nothing. ``workers``: hashing processes; by default every core for a large file.
     """
     src, dst = Path(src), Path(dst)
-    out_format = _file_format(dst)
+    out_format = file_format(dst)
     hasher = Hasher(salt)
     _check_kind(kind, default_region)  # before anything is written
     counts = _Counts()
@@ -196,7 +196,7 @@ def _withhold_arrow_detail(src: Path) -> Iterator[None]:
         ) from None
 
 
-def _file_format(path: Path) -> Literal["csv", "parquet"]:
+def file_format(path: Path) -> Literal["csv", "parquet"]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
@@ -209,7 +209,7 @@ def _file_format(path: Path) -> Literal["csv", "parquet"]:
 def _open_batches(
     src: Path, batch_rows: int
 ) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
-    if _file_format(src) == "parquet":
+    if file_format(src) == "parquet":
         with pq.ParquetFile(src) as parquet:
             yield parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
         return

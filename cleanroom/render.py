@@ -171,7 +171,7 @@ def audit_table(entries: Iterable[Mapping[str, Any]]) -> Table:
     for e in entries:
         at = e.get("at")
         when = (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
-                if isinstance(at, int | float) else cell(at))
+                if isinstance(at, int | float) else cell(at)[:19].replace("T", " "))
         table.add_row(Text(cell(e.get("id"))), Text(when), Text(cell(e.get("party"))),
                       Text(cell(e.get("action"))), Text(cell(e.get("decision"))),
                       Text(cell(e.get("query_id"))),

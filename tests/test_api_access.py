@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cleanroom.store import Store
-from tests.conftest import COLLAB, Harness
+from tests.conftest import COLLAB, POLICIES, Harness, make_client
 
 QUERY = "SELECT channel, COUNT(DISTINCT user_key) AS people FROM impressions GROUP BY channel"
 ERROR_KEYS = {"code", "message", "violations"}
@@ -59,11 +61,22 @@ def test_only_the_provider_uploads_its_dataset(loaded: Harness) -> None:
     assert_error(loaded.upload("impressions", body, party="reviewer"), 403, "forbidden")
 
 
-def test_only_compliance_reads_the_audit(loaded: Harness) -> None:
+def test_compliance_and_providers_read_the_audit(loaded: Harness, tmp_path: Path) -> None:
+    """CONTRACT.md §4: compliance reads every entry, a provider those of the queries on its
+    datasets (tests/test_audit.py), a party with neither role nothing."""
     url = f"/v1/collaborations/{COLLAB}/audit"
-    assert_error(loaded.client.get(url, headers=loaded.auth("acme")), 403, "forbidden")
-    response = loaded.client.get(url, headers=loaded.auth("reviewer"))
-    assert response.status_code == 200 and response.json()["entries"]
+    for party in ("reviewer", "acme", "streamco"):
+        assert loaded.client.get(url, headers=loaded.auth(party)).status_code == 200, party
+    assert_error(loaded.client.get(url, headers=loaded.auth("globex")), 404, "not_found")
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    text = (POLICIES / f"{COLLAB}.yaml").read_text()
+    (policies / f"{COLLAB}.yaml").write_text(text.replace(
+        "  - {name: reviewer,", "  - {name: bystander, roles: [analyst]}\n  - {name: reviewer,"))
+    h = make_client(tmp_path / "data", policies=policies)
+    bystander = Store(h.data_dir).issue_token(COLLAB, "bystander")
+    response = h.client.get(url, headers={"Authorization": f"Bearer {bystander}"})
+    assert_error(response, 403, "forbidden")
 
 
 def test_another_collaboration_learns_nothing(loaded: Harness) -> None:

@@ -83,3 +83,76 @@ def test_audit_pages_and_filters_as_the_contract_says(loaded: Harness, canary: C
     for bad in ({"limit": 0}, {"since": "yesterday"}, {"cursor": "x"}):
         response = loaded.client.get(url, params=bad, headers=loaded.auth("reviewer"))
         assert response.status_code == 422 and response.json()["error"]["code"], bad
+
+
+IMPRESSIONS_ONLY = GOOD
+CONVERSIONS_ONLY = "SELECT COUNT(DISTINCT user_key) AS buyers FROM conversions"
+BOTH = ("SELECT i.channel, COUNT(DISTINCT c.user_key) AS buyers FROM impressions i "
+        "JOIN conversions c ON i.user_key = c.user_key GROUP BY i.channel")
+
+
+def test_a_provider_reads_the_entries_of_queries_on_its_datasets(loaded: Harness) -> None:
+    """CONTRACT.md §4: a provider reads the entries of the queries that read its datasets,
+    refused ones included, and no others; compliance reads them all."""
+    import datetime as dt
+    start = dt.datetime.now(dt.UTC).isoformat()
+    ids = {sql: loaded.query(sql).json().get("query_id") for sql in
+           (IMPRESSIONS_ONLY, CONVERSIONS_ONLY, BOTH)}
+    refused = loaded.query("SELECT user_key FROM impressions")
+    assert refused.status_code == 422 and all(ids.values())
+    url = f"/v1/collaborations/{COLLAB}/audit"
+
+    def seen(party: str, **params: object) -> list[dict]:
+        response = loaded.client.get(url, params={"since": start, **params},
+                                     headers=loaded.auth(party))
+        assert response.status_code == 200, response.text
+        return response.json()["entries"]
+
+    streamco = seen("streamco")
+    assert {e["query_id"] for e in streamco if e["decision"] == "accepted"} == {
+        ids[IMPRESSIONS_ONLY], ids[BOTH]}
+    assert any(e["decision"] == "rejected" for e in streamco)
+    assert all("impressions" in e["detail"]["datasets"] for e in streamco)
+    acme = {e["query_id"] for e in seen("acme")}
+    assert acme == {ids[CONVERSIONS_ONLY], ids[BOTH]}
+    assert len(seen("reviewer", action="query")) == 4
+    first = loaded.client.get(url, params={"since": start, "limit": 1},
+                              headers=loaded.auth("streamco")).json()
+    assert [e["id"] for e in first["entries"]] == [streamco[0]["id"]] and first["next_cursor"]
+
+
+def test_every_entry_names_its_policy_version_and_is_hash_chained(fresh: Harness) -> None:
+    """CONTRACT.md §4: every entry names the policy version it was decided under and is
+    hash-chained to the one before; an entry edited afterwards breaks the chain there."""
+    import sqlite3
+
+    from cleanroom import audit
+    from cleanroom.store import Store
+    for sql in (GOOD, BAD, GOOD):
+        fresh.query(sql)
+    response = fresh.client.get(f"/v1/collaborations/{COLLAB}/audit",
+                                headers=fresh.auth("reviewer"))
+    log = response.json()["entries"]
+    assert len(log) == 3 and all(e["policy_version"] == 1 for e in log)
+    assert all(len(e["hash"]) == 64 and int(e["hash"], 16) >= 0 for e in log)
+    assert len({e["hash"] for e in log}) == 3
+    store = Store(fresh.data_dir)
+    assert audit.verify(store) is None
+    middle = log[1]["id"]
+    with sqlite3.connect(fresh.data_dir / "meta.sqlite") as con:
+        con.execute("UPDATE audit SET decision = 'accepted' WHERE id = ?", (middle,))
+    assert audit.verify(store) == middle
+
+
+def test_entry_times_are_iso_8601_as_since_takes_them(fresh: Harness) -> None:
+    """``?since=ISO`` filters on ``at``: an entry's ``at`` is ISO 8601 in UTC, so that a page's
+    last time can be passed back as ``since``."""
+    import datetime as dt
+    fresh.query(GOOD)
+    url = f"/v1/collaborations/{COLLAB}/audit"
+    (entry,) = fresh.client.get(url, headers=fresh.auth("reviewer")).json()["entries"]
+    at = dt.datetime.fromisoformat(entry["at"])
+    assert at.utcoffset() == dt.timedelta(0)
+    assert abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 600
+    again = fresh.client.get(url, params={"since": entry["at"]}, headers=fresh.auth("reviewer"))
+    assert [e["id"] for e in again.json()["entries"]] == [entry["id"]]

@@ -14,7 +14,7 @@ import httpx
 import pyarrow.csv as pacsv
 import pytest
 
-from tests.conftest import COLLAB, POLICIES
+from tests.conftest import COLLAB, POLICIES, Harness
 
 CLI = [sys.executable, "-m", "cleanroom.cli"]
 
@@ -113,3 +113,18 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert title in out
     assert "suppressed rows (fewer than the policy's minimum people): 1" in out
     assert "display-pilot" not in out
+
+
+def test_audit_verify_exits_0_when_intact_and_1_naming_the_first_broken_entry(
+        fresh: Harness) -> None:
+    """CONTRACT.md §4: ``cleanroom audit verify --data-dir DIR``, no server needed."""
+    import sqlite3
+    for sql in ("SELECT 1", "SELECT user_key FROM impressions", "SELECT 2"):
+        fresh.query(sql)
+    intact = run_cli("audit", "verify", "--data-dir", str(fresh.data_dir))
+    assert intact.returncode == 0, intact.stderr
+    with sqlite3.connect(fresh.data_dir / "meta.sqlite") as con:
+        (second,) = con.execute("SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET 1").fetchone()
+        con.execute("DELETE FROM audit WHERE id = ?", (second,))
+    broken = run_cli("audit", "verify", "--data-dir", str(fresh.data_dir))
+    assert broken.returncode == 1 and f"entry {second + 1}" in broken.stderr, broken.stderr

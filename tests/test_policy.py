@@ -71,6 +71,9 @@ BAD = [
     (_mutated(["datasets", "conversions", "columns", "user_key"], {"kind": "dimension", "type": "VARCHAR"}),
      "exactly one user_key"),
     (_mutated(["privacy", "differential_privacy"], "sometimes"), "privacy.differential_privacy"),
+    # [a-z0-9-]+ is the whole id: a regex "$" would also let in a final newline.
+    (_mutated(["collaboration"], "acme-streamco\n"), "collaboration"),
+    (_mutated(["parties"], [{"name": "acme\n", "roles": ["analyst", "provider"]}]), "party name"),
 ]
 
 
@@ -106,3 +109,61 @@ def test_service_refuses_to_start_on_a_bad_policy(tmp_path: Path) -> None:
                    _mutated(["query_rules", "min_users_per_row"], 1), "weak.yaml")
     with pytest.raises(PolicyError, match="weak.yaml: query_rules.min_users_per_row"):
         create_app(tmp_path / "data", folder)
+
+
+def test_policy_lint_needs_no_server_and_exits_1_only_for_an_invalid_file(tmp_path: Path) -> None:
+    """CONTRACT.md §4: ``cleanroom policy lint FILE...`` prints findings (weak or
+    contradictory settings) and exits 1 when a file is invalid, 0 otherwise."""
+    from typer.testing import CliRunner
+
+    from cleanroom.cli import app
+    for sub in ("good", "weak", "broken"):
+        (tmp_path / sub).mkdir()
+    good = write(tmp_path / "good", example(), "good.yaml") / "good.yaml"
+    weak_doc = _mutated(["query_rules", "min_users_per_row"], 3)
+    weak_doc["privacy"]["max_epsilon_per_query"] = 50.0
+    weak = write(tmp_path / "weak", weak_doc, "weak.yaml") / "weak.yaml"
+    broken = write(tmp_path / "broken", _mutated(["query_rules", "max_rows"], 5),
+                   "broken.yaml") / "broken.yaml"
+    runner = CliRunner()
+    fine = runner.invoke(app, ["policy", "lint", str(good), str(weak)])
+    assert fine.exit_code == 0, fine.output
+    assert "low_threshold" in fine.stdout and "epsilon_over_budget" in fine.stdout
+    assert "query_rules.min_users_per_row" in fine.stdout and str(weak) in fine.stdout
+    bad = runner.invoke(app, ["policy", "lint", str(good), str(broken)])
+    assert bad.exit_code == 1 and "broken.yaml" in bad.stderr and "max_rows" in bad.stderr
+
+
+def test_a_file_edited_on_disk_is_the_next_version_at_start_up(tmp_path: Path) -> None:
+    """CONTRACT.md §4: the files are each collaboration's first version; a file edited on disk
+    is taken at the next start-up as a new version by the operator (audited), and every
+    answer and audit entry names the version it was decided under."""
+    from cleanroom import audit
+    from cleanroom.store import Store
+    from tests.conftest import COLLAB, POLICIES, make_client
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    original = (POLICIES / f"{COLLAB}.yaml").read_text()
+    (folder / f"{COLLAB}.yaml").write_text(original)
+    data = tmp_path / "data"
+
+    def version_after_start() -> tuple[int, dict]:
+        h = make_client(data, policies=folder)
+        h.query("SELECT 1")
+        described = h.client.get(f"/v1/collaborations/{COLLAB}", headers=h.auth("acme")).json()
+        log = h.client.get(f"/v1/collaborations/{COLLAB}/audit", headers=h.auth("reviewer"))
+        return described["policy_version"], log.json()
+
+    assert version_after_start()[0] == 1
+    (folder / f"{COLLAB}.yaml").write_text("# only a comment changed\n" + original)
+    assert version_after_start()[0] == 1
+    (folder / f"{COLLAB}.yaml").write_text(original.replace("min_users_per_row: 50",
+                                                            "min_users_per_row: 60"))
+    version, log = version_after_start()
+    assert version == 2 and log["policy_version"] == 2
+    newest, adopted = log["entries"][0], log["entries"][1]
+    assert newest["action"] == "query" and newest["policy_version"] == 2
+    assert adopted["action"] == "policy" and adopted["party"] == "operator"
+    assert adopted["detail"]["version"] == 2 and adopted["policy_version"] == 2
+    assert {e["policy_version"] for e in log["entries"][2:]} == {1}
+    assert audit.verify(Store(data)) is None

@@ -198,3 +198,24 @@ def test_fingerprint_is_16_hex_and_not_the_salt_or_a_pseudonym() -> None:
     assert fingerprint not in SALT.hex() and fingerprint not in SALT.decode()
     assert fingerprint not in hashlib.sha256(SALT).hexdigest()
     assert salt_fingerprint(SALT + b"x") != fingerprint
+
+
+def test_hash_on_bad_input_fails_with_1_and_wrong_usage_is_2(tmp_path: Path) -> None:
+    """CONTRACT.md §5's exit status: a file that cannot be pseudonymized (malformed, a missing
+    column, no such file) is a failure, 1, with no value of it echoed and nothing written; a
+    command line that is wrong (an OUT that is neither .csv nor .parquet) is 2."""
+    salt = str(salt_file(tmp_path))
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("email,id\nCANARY-7f3a@x.io,1,extra\n")
+    good = tmp_path / "good.csv"
+    write_emails(good, ["a@b.io"])
+    for src, column in ((ragged, "email"), (good, "phone"), (tmp_path / "none.csv", "email")):
+        dst = tmp_path / f"out-{src.stem}-{column}.csv"
+        result = runner.invoke(app, ["hash", "--salt-file", salt, "--column", column, "--kind",
+                                     "email", str(src), str(dst)])
+        assert result.exit_code == 1, (src, result.stderr)
+        assert "error:" in result.stderr and "CANARY" not in result.output + result.stderr
+        assert not dst.exists()
+    wrong = runner.invoke(app, ["hash", "--salt-file", salt, "--column", "email", "--kind",
+                                "email", str(good), str(tmp_path / "out.txt")])
+    assert wrong.exit_code == 2 and not (tmp_path / "out.txt").exists()

@@ -49,6 +49,7 @@ class ExactStep:
     compare_rows: bool = False  # a final set operation: rows of branches are compared
     named_by: str | None = None  # the analyst's SQL: the engine names the columns as for it
     screen: str | None = None  # run first, kept if it certifies every row (gate/screen.py)
+    tables: tuple[str, ...] = ()  # the datasets the gate saw it read (for the audit)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class NoisedStep:
     params: Params | None = None
     bounded_by_gate: bool = True  # the gate's contribution bounding (verify re-checks it)
     named_by: str | None = None  # the analyst's SQL: the engine names the columns as for it
+    tables: tuple[str, ...] = ()  # the datasets the gate saw it read (for the audit)
 
 
 @dataclass(frozen=True)

@@ -60,15 +60,17 @@ def check_sql_step(policy: Policy, step: SqlStep) -> ExactStep | NoisedStep:
         return ExactStep(checked.sql, checked.columns, checked.people_column, checked.limit,
                          checked.offset, mode=checked.mode.value, cell_flags=checked.cell_flags,
                          compare_rows=checked.compare_rows, named_by=step.sql,
-                         screen=checked.screen)
+                         screen=checked.screen, tables=checked.tables)
     private = plan_private_query(policy, step.sql, step.epsilon)
-    return NoisedStep(private.query, private.plan, step.epsilon, named_by=step.sql)
+    return NoisedStep(private.query, private.plan, step.epsilon, named_by=step.sql,
+                      tables=private.tables)
 
 
 @dataclass(frozen=True)
 class PrivateQuery:
     query: DPQuery
     plan: NoisePlan
+    tables: tuple[str, ...] = ()
 
 
 def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
@@ -87,7 +89,7 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
                       min_users=rules.min_users_per_row)
     query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
         1 for c in columns if c.function == "group_key"), order, limit, offset)
-    return PrivateQuery(query, plan)
+    return PrivateQuery(query, plan, shape.tables)
 
 
 def describe_plan(plan: NoisePlan) -> dict[str, Any]:

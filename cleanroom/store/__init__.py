@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleanroom.connections import Connections
-from cleanroom.store import datasets, tokens
+from cleanroom.store import datasets, policies, tokens
 from cleanroom.store.datasets import DatasetVersion
 from cleanroom.store.files import Damaged
 from cleanroom.store.leases import LeaseRegistry, registry_for
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS audit (
 # Columns added after the first release; added to an older store when it is opened.
 VERSION_COLUMNS = {"sha256": "TEXT", "bytes": "INTEGER", "removed_at": "REAL",
                    "salt_fingerprint": "TEXT"}
+AUDIT_COLUMNS = {"policy_version": "INTEGER", "hash": "TEXT"}  # CONTRACT.md §4
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block writers
             con.executescript(SCHEMA)
             _add_columns(con, "dataset_versions", VERSION_COLUMNS)
+            _add_columns(con, "audit", AUDIT_COLUMNS)
             con.executescript(tokens.SCHEMA)
+            con.executescript(policies.SCHEMA)
             _add_columns(con, "tokens", tokens.TOKEN_COLUMNS)
         self.leases: LeaseRegistry = registry_for(self.root)
         self.staging = Staging(self.root / "tmp", self.root / "locks")
@@ -111,6 +114,11 @@ class Store:
     def known_parties(self) -> dict[str, list[str]]:
         with self.connect() as con:
             return tokens.known_parties(con)
+
+    def adopt_policy(self, collaboration: str, canonical: str) -> tuple[int, bool]:
+        """The policy version of ``canonical`` (a new one when it differs from the last)."""
+        with self.connect() as con:
+            return policies.adopt(con, collaboration, canonical)
 
     # -- datasets ---------------------------------------------------------------------
     def staging_path(self, suffix: str) -> Path:
