@@ -27,7 +27,7 @@ from sqlglot import exp
 from cleanroom.gate.guard import guard, guard_children
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.nodes import CONSTANTS, output_name
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 INNER = "__cr_q"
 _MOVED_ARGS = ("having", "qualify", "order", "limit", "offset", "distinct")
@@ -66,7 +66,7 @@ class _Inner:
     def _column(self, col: exp.Column) -> exp.Expr:
         if self.plan.group_keys:
             return col  # grouped: columns outside aggregates are group keys, mapped above
-        key = col.sql(dialect="duckdb")
+        key = sql_text(col)
         if key not in self.columns:
             self.columns[key] = self.add(col, "c").name
         return exp.column(self.columns[key], table=INNER)

@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.cells import COPY_META, either
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 OVERLAP = "__cr_o"  # release.OVERLAP: a row's cells (and, on one row, the answer's patterns)
 GROUP = "__cr_g"  # an aggregation's hash of its tag and group keys, in its inner SELECT
@@ -186,7 +186,7 @@ def matched(overlap: Overlap) -> bool:
 def _pools(overlap: Overlap) -> dict[str, list[Feed]]:
     pools: dict[str, list[Feed]] = {}
     for feed in overlap.feeds:
-        pools.setdefault(" ".join(s.sql(dialect="duckdb") for s in feed.source), []).append(feed)
+        pools.setdefault(" ".join(sql_text(s) for s in feed.source), []).append(feed)
     return pools
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cleanroom.gate.walk import combine, copy_tree, find_all, under
+from cleanroom.gate.walk import combine, copy_tree, find_all, sql_text, under
 
 CERT = "__cr_cert"
 PEOPLE = "__cr_n"
@@ -164,7 +164,7 @@ def _key(count: exp.Expr) -> tuple[str, str] | None:
     person, condition = _counted(count)
     if person is None:
         return None
-    return person.name, "" if condition is None else condition.sql("duckdb")
+    return person.name, "" if condition is None else sql_text(condition)
 
 
 def _distinct_of(node: exp.Expr) -> exp.Expr | None:

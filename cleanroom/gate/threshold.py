@@ -27,7 +27,7 @@ from cleanroom.gate.hoist import INNER
 from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
-from cleanroom.gate.walk import copy_tree
+from cleanroom.gate.walk import copy_tree, sql_text
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
@@ -400,7 +400,7 @@ def _partition_keys(inner: exp.Select, outer: exp.Select, names: frozenset[str] 
     if not names:
         return []
     group = inner.args.get("group")
-    keys = {g.sql() for g in group.expressions} if group is not None else set()
+    keys = {sql_text(g, None) for g in group.expressions} if group is not None else set()
     by_alias = {p.alias_or_name: p for p in inner.expressions if isinstance(p, exp.Alias)}
     found: list[exp.Expr] = []
     for name in sorted(names):
@@ -409,7 +409,7 @@ def _partition_keys(inner: exp.Select, outer: exp.Select, names: frozenset[str] 
         if not (isinstance(ref, exp.Column) and ref.table == INNER and ref.name in by_alias):
             return []
         key = by_alias[ref.name].this
-        if key.sql() not in keys:
+        if sql_text(key, None) not in keys:
             return []
         found.append(copy_tree(key))
     return found

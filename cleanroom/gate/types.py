@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.walk import sql_text
+
 Types = dict[str, str | None]  # column name (lower case) -> type, None when unknown
 
 # Compared with each other, these never raise (measured on DuckDB 2.0: only DECIMAL, and
@@ -136,7 +138,7 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
     if isinstance(node, _PICKS):  # one of the argument's own values (or NULL)
         return _type(node.this, sources)
     if isinstance(node, (exp.Cast, exp.TryCast)):
-        return _norm(node.args["to"].sql(dialect="duckdb"))
+        return _norm(sql_text(node.args["to"]))
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         # A timestamp moved by an interval is a timestamp (the move may raise: it is guarded).
         return "TIMESTAMP" if _type(node.this, sources) == "TIMESTAMP" else None
