@@ -17,9 +17,11 @@ E = TypeVar("E", bound=exp.Expr)
 _PLAIN = (int, float, str, bool, type(None))
 
 
-def find_all(tree: exp.Expr, *types: type[E], stop: type[exp.Expr] | None = None) -> list[E]:
+def find_all(tree: exp.Expr, *types: type[E],
+             stop: type[exp.Expr] | tuple[type[exp.Expr], ...] | None = None) -> list[E]:
     """``list(tree.find_all(*types))``, the same nodes in the same order; with ``stop``, not
-    looking below a node of that class other than ``tree`` (its own SELECT's nodes only).
+    looking below a node of that class (or classes) other than ``tree`` (its own SELECT's
+    nodes only).
 
     >>> import sqlglot
     >>> t = sqlglot.parse_one("SELECT a, (SELECT b FROM u) FROM (SELECT c FROM v) AS s")
