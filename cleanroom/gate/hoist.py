@@ -80,7 +80,7 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
     inner = _Inner(plan)
     outer = exp.Select()
     keys = [guard(copy_tree(k), frozenset(plan.atoms.safe)) for k in plan.group_keys]
-    inner.projections += [exp.alias_(copy_tree(k), f"__cr_k{i}") for i, k in enumerate(keys)]
+    inner.projections += [exp.alias_(copy_tree(k), f"__cr_k{i}", copy=False) for i, k in enumerate(keys)]
     for proj in sel.expressions:
         outer.append("expressions", _outer_projection(proj, inner))
     for arg in _MOVED_ARGS:

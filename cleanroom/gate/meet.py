@@ -152,7 +152,8 @@ def _element(index: int) -> exp.Expr:
 
 def passed_on(alias: str) -> exp.Expr:
     """A pass-through SELECT's ``__cr_meet``: its source's."""
-    return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True)
+    return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True,
+                      copy=False)
 
 
 # -- the flags, in the SELECT where sources meet ----------------------------------------------
@@ -184,7 +185,7 @@ def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, later:
             col.replace(copy_tree(theirs))
     if not inside:
         return found
-    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True))
+    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True, copy=False))
     probe = exp.select(found).from_(exp.Subquery(this=row, alias=exp.TableAlias(
         this=exp.to_identifier("__cr_mv"))))
     return exp.Subquery(this=_marked(probe, copies))

@@ -221,7 +221,8 @@ def _scan(feeds: list[Feed]) -> exp.Select:
     person = copy_tree(feeds[0].person)
     who = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=copy_tree(person), expression=exp.Null())),
                                true=exp.Anonymous(this="hash", expressions=[person]))])
-    scan = exp.select(exp.alias_(who, "__cr_who"), exp.alias_(kept, "__cr_pat"))
+    scan = exp.select(exp.alias_(who, "__cr_who", copy=False),
+                      exp.alias_(kept, "__cr_pat", copy=False))
     scan.set("from_", copy_tree(feeds[0].source[0]))
     if len(feeds[0].source) > 1:
         scan.set("joins", [copy_tree(j) for j in feeds[0].source[1:]])

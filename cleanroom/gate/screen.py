@@ -84,7 +84,7 @@ def screen_of(tree: exp.Expr, k: int) -> exp.Select | None:
                 this="GREATEST", expressions=certs))
     bounds = [exp.column(n, table="__cr_q", quoted=True) for n in counts]
     least = bounds[0] if len(bounds) == 1 else exp.Anonymous(this="LEAST", expressions=bounds)
-    tree.append("expressions", exp.alias_(least, CERT, quoted=True))
+    tree.append("expressions", exp.alias_(least, CERT, quoted=True, copy=False))
     return tree
 
 

@@ -110,7 +110,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
-    inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
+    inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True, copy=False))
     for proj in counts.projections():
         inner.append("expressions", proj)
     if taint is not None:
@@ -132,7 +132,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
         else None
     if compared is not None or meet:
-        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
+        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True,
+                                                   copy=False))
     if plan.final:
         cross = None if overlap is None else _cells(inner, counts, shape, agg_flags, overlap)
         _final(outer, counts, shape, cell_flags, row_flag, k=k, branch=branch, system=system,
@@ -166,7 +167,7 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
         return None
     names = cells.bits(vectors)
     inner.append("expressions", exp.alias_(cells.pattern_list(counts, names), cells.PATTERNS,
-                                           quoted=True))
+                                           quoted=True, copy=False))
     index = {a: i for i, a in enumerate(shape.aggregates)}
     bits = [[cells.bit_of(names, n) for n in vectors[a]] for a in shape.aggregates]
     fields = {
@@ -236,7 +237,7 @@ def _combinations(inner: exp.Select, counts: Counts, shape: Layout, k: int
         return {}
     names = cells.bits(vectors)
     code = cells.small_code(cells.pattern_list(counts, names), k)
-    inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True))
+    inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True, copy=False))
     flags: dict[int, exp.Expr] = {}
     for agg, found in vectors.items():
         found_bits = [None if n is None else names.index(n) for n in found]
