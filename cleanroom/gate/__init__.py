@@ -20,6 +20,7 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
     verify_rewrite,
 )
 from cleanroom.gate.screen import screen_of
+from cleanroom.gate.walk import sql_text
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,13 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)
     tree, _ = rewrite_checked(shape, min_users=min_users)  # rewrite, then verify
-    sql, flags = tree.sql(dialect="duckdb", copy=False), _flags(tree)
+    sql, flags = sql_text(tree, copy=False), _flags(tree)
     # The exact SQL is rendered: the tree may become its screen.
     screen = screen_of(tree, min_users, datasets=frozenset(catalog.tables)) \
         if released and not branches else None
     return CheckedQuery(sql, shape.columns, shape.final_mode, PEOPLE if released else None,
                         limit, offset, shape.final_aggregates, shape.tables, flags, branches,
-                        None if screen is None else screen.sql(dialect="duckdb", copy=False))
+                        None if screen is None else sql_text(screen, copy=False))
 
 
 def _flags(tree: exp.Expr) -> int:

@@ -33,7 +33,7 @@ from cleanroom.gate.shape import final_aggregates
 from cleanroom.gate.sides import plan_sides
 from cleanroom.gate.subkeys import row_origins
 from cleanroom.gate.values import union_column
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 _SELECT_ARGS = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order",
                 "limit", "offset", "distinct", "with_", "kind"}
@@ -503,8 +503,8 @@ def _has_aggregate(node: exp.Expr) -> bool:
 def _unique(found: list[Requirement]) -> list[Requirement]:
     seen: dict[tuple[str, bool, str | None, bool], Requirement] = {}
     for req in found:
-        holding = None if req.holding is None else req.holding.sql(dialect="duckdb")
-        seen.setdefault((req.condition.sql(dialect="duckdb"), req.zero_ok, holding, req.vector),
+        holding = None if req.holding is None else sql_text(req.holding)
+        seen.setdefault((sql_text(req.condition), req.zero_ok, holding, req.vector),
                         req)
     return list(seen.values())
 

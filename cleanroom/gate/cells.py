@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from cleanroom.gate.guard import as_condition, guard
 from cleanroom.gate.model import COPY_META, Requirement, SelectPlan
-from cleanroom.gate.walk import combine, copy_tree, find_all
+from cleanroom.gate.walk import combine, copy_tree, find_all, sql_text
 
 
 def either(*nodes: exp.Expr) -> exp.Expr:
@@ -88,7 +88,7 @@ class Counts:
         return exp.Count(this=exp.Distinct(expressions=[person]))
 
     def named(self, condition: exp.Expr, prefix: str) -> str:
-        key = condition.sql(dialect="duckdb")
+        key = sql_text(condition)
         if key not in self.by_condition:
             name = f"__cr_{prefix}{len(self.expressions)}"
             self.by_condition[key] = name

@@ -76,7 +76,7 @@ def _close(mine: exp.Expr, theirs: exp.Expr, k: int, copies: set[int], *, mode: 
             col.replace(copy_tree(theirs))
     if not inside:
         return found
-    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True))
+    row = exp.select(exp.alias_(copy_tree(mine), "__cr_m", quoted=True, copy=False))
     probe = exp.select(found).from_(exp.Subquery(this=row, alias=exp.TableAlias(
         this=exp.to_identifier("__cr_mv"))))
     return exp.Subquery(this=_marked(probe, copies))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from cleanroom.gate.model import Rel
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 MAX_ROWS = 1000  # rows of one constant relation
 MAX_COLUMNS = 64
@@ -101,7 +101,7 @@ def _key_value(cell: exp.Expr, index: int) -> tuple[str, object]:
         return ("number", float(cell.name))
     if isinstance(cell, exp.Neg):
         return ("number", -float(cell.this.name))
-    return (type(cell).__name__, cell.sql(dialect="duckdb"))
+    return (type(cell).__name__, sql_text(cell))
 
 
 def distinct_keys(rows: Rows, columns: list[int]) -> bool:

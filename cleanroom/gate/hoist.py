@@ -27,7 +27,7 @@ from sqlglot import exp
 from cleanroom.gate.guard import guard, guard_children
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.nodes import CONSTANTS, output_name
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 INNER = "__cr_q"
 _MOVED_ARGS = ("having", "qualify", "order", "limit", "offset", "distinct")
@@ -66,7 +66,7 @@ class _Inner:
     def _column(self, col: exp.Column) -> exp.Expr:
         if self.plan.group_keys:
             return col  # grouped: columns outside aggregates are group keys, mapped above
-        key = col.sql(dialect="duckdb")
+        key = sql_text(col)
         if key not in self.columns:
             self.columns[key] = self.add(col, "c").name
         return exp.column(self.columns[key], table=INNER)
@@ -80,7 +80,7 @@ def split(sel: exp.Select, plan: SelectPlan, hidden: list[exp.Expr] | None = Non
     inner = _Inner(plan)
     outer = exp.Select()
     keys = [guard(copy_tree(k), frozenset(plan.atoms.safe)) for k in plan.group_keys]
-    inner.projections += [exp.alias_(copy_tree(k), f"__cr_k{i}") for i, k in enumerate(keys)]
+    inner.projections += [exp.alias_(copy_tree(k), f"__cr_k{i}", copy=False) for i, k in enumerate(keys)]
     for proj in sel.expressions:
         outer.append("expressions", _outer_projection(proj, inner))
     for arg in _MOVED_ARGS:

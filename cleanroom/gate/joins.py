@@ -287,7 +287,12 @@ def group_columns(sel: exp.Select, columns: list[tuple[str, K]], keys: list[exp.
                   scope: Scope) -> tuple[str, ...] | None:
     """The output columns of an aggregation across people that are its GROUP BY keys (one
     row per combination of them; ``()``: one row), or None when some key is not output."""
-    projected = {canonical(p.unalias(), scope): i for i, p in enumerate(sel.expressions)}
+    # Only a projection of a key's class can render a key's text: the others (the aggregates,
+    # each a whole expression to copy and render) are not rendered. One missed would only
+    # refuse more (None: no join on the keys).
+    classes = {type(k) for k in keys}
+    outputs = [p.unalias() for p in sel.expressions]
+    projected = {canonical(p, scope): i for i, p in enumerate(outputs) if type(p) in classes}
     found = [projected.get(canonical(k, scope)) for k in keys]
     if any(i is None or i >= len(columns) for i in found):
         return None

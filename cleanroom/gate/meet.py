@@ -245,7 +245,8 @@ def _element(index: int) -> exp.Expr:
 
 def passed_on(alias: str) -> exp.Expr:
     """A pass-through SELECT's ``__cr_meet``: its source's."""
-    return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True)
+    return exp.alias_(exp.column(MEET, table=alias, quoted=True), MEET, quoted=True,
+                      copy=False)
 
 
 _UNION = """list_concat([struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_src, 1), 'n'))

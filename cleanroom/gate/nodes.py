@@ -8,7 +8,7 @@ from typing import Any
 from sqlglot import exp
 
 from cleanroom.gate.scope import Scope
-from cleanroom.gate.walk import copy_tree
+from cleanroom.gate.walk import copy_tree, sql_text
 
 CONSTANTS = (exp.Literal, exp.Null, exp.Boolean, exp.DataType, exp.Var, exp.CurrentDate,
              exp.CurrentTimestamp)
@@ -76,7 +76,7 @@ def might_be_key(node: exp.Expr, keys: Mapping[str, Any]) -> bool:
 
 def canonical(node: exp.Expr, scope: Scope) -> str:
     """Compare expressions by what they compute: columns qualified by their source."""
-    return qualify(node, scope).sql(dialect="duckdb", copy=False)  # qualify made a copy
+    return sql_text(qualify(node, scope), copy=False)  # qualify made a copy
 
 
 def condition_of(condition: exp.Expr) -> exp.Expr:
@@ -90,7 +90,7 @@ def output_name(proj: exp.Expr) -> str:
         return proj.alias
     if isinstance(proj, exp.Column) and not isinstance(proj.this, exp.Star):
         return proj.name
-    return proj.sql(dialect="duckdb")
+    return sql_text(proj)
 
 
 def branch_selects(node: exp.Expr) -> list[exp.Select]:

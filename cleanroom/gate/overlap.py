@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.gate.cells import COPY_META, either
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 OVERLAP = "__cr_o"  # release.OVERLAP: a row's cells (and, on one row, the answer's patterns)
 GROUP = "__cr_g"  # an aggregation's hash of its tag and group keys, in its inner SELECT
@@ -186,7 +186,7 @@ def matched(overlap: Overlap) -> bool:
 def _pools(overlap: Overlap) -> dict[str, list[Feed]]:
     pools: dict[str, list[Feed]] = {}
     for feed in overlap.feeds:
-        pools.setdefault(" ".join(s.sql(dialect="duckdb") for s in feed.source), []).append(feed)
+        pools.setdefault(" ".join(sql_text(s) for s in feed.source), []).append(feed)
     return pools
 
 
@@ -221,7 +221,8 @@ def _scan(feeds: list[Feed]) -> exp.Select:
     person = copy_tree(feeds[0].person)
     who = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=copy_tree(person), expression=exp.Null())),
                                true=exp.Anonymous(this="hash", expressions=[person]))])
-    scan = exp.select(exp.alias_(who, "__cr_who"), exp.alias_(kept, "__cr_pat"))
+    scan = exp.select(exp.alias_(who, "__cr_who", copy=False),
+                      exp.alias_(kept, "__cr_pat", copy=False))
     scan.set("from_", copy_tree(feeds[0].source[0]))
     if len(feeds[0].source) > 1:
         scan.set("joins", [copy_tree(j) for j in feeds[0].source[1:]])

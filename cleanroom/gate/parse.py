@@ -13,7 +13,6 @@ from sqlglot.errors import ParseError, TokenError
 from cleanroom.errors import QueryRejected, Violation
 from cleanroom.gate.lists import union_of_lists
 from cleanroom.gate.rules import violation
-from cleanroom.gate.walk import find_all
 
 MAX_QUERY_BYTES = 100_000
 MAX_NESTING = 64
@@ -39,12 +38,15 @@ def parse_query(sql: str) -> exp.Expr:
     if _nesting(sql) > MAX_NESTING:
         raise QueryRejected([_whole("query_too_large", f"nested deeper than {MAX_NESTING}")])
     tree = _one_statement(sql)
-    if _too_big(tree):
+    nodes = _nodes(tree)
+    if nodes is None:
         raise QueryRejected([_whole("query_too_large",
                                     f"over {MAX_NODES} syntax nodes or {MAX_DEPTH} levels")])
-    _normalize_identifiers(tree)
-    _unwrap_projections(tree)
-    _ordered_set_quantiles(tree)
+    # One walk finds what the three passes change: none of them adds or moves a node that
+    # another looks for (unwrapping drops parentheses around columns only).
+    _normalize_identifiers(tree, [n for n in nodes if isinstance(n, exp.Identifier)])
+    _unwrap_projections([n for n in nodes if isinstance(n, exp.Select)])
+    _ordered_set_quantiles([n for n in nodes if isinstance(n, exp.WithinGroup)])
     return union_of_lists(tree)
 
 
@@ -104,29 +106,35 @@ def _whole(code: str, detail: str | None = None) -> Violation:
     return violation(code, detail, line=1, col=1)
 
 
-def _too_big(tree: exp.Expr) -> bool:
-    """Count nodes and depth without recursion: later stages recurse, so depth is bounded here."""
-    count = 0
-    stack: list[tuple[exp.Expr, int]] = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES or depth > MAX_DEPTH:
-            return True
-        for value in node.args.values():  # ``iter_expressions``, without its generator
-            if isinstance(value, list):
-                stack.extend((v, depth + 1) for v in value if isinstance(v, exp.Expr))
-            elif isinstance(value, exp.Expr):
-                stack.append((value, depth + 1))
-    return False
+def _nodes(tree: exp.Expr) -> list[exp.Expr] | None:
+    """Every node, breadth-first as ``walk.find_all`` lists them; None over MAX_NODES nodes or
+    MAX_DEPTH levels. Level by level, without recursion: later stages recurse, so depth is
+    bounded here."""
+    expr = exp.Expr
+    nodes: list[exp.Expr] = []
+    level: list[exp.Expr] = [tree]
+    depth = 0
+    while level:
+        nodes += level
+        if len(nodes) > MAX_NODES or depth > MAX_DEPTH:
+            return None
+        below: list[exp.Expr] = []
+        for node in level:
+            for value in node.args.values():  # ``iter_expressions``, without its generator
+                if isinstance(value, expr):
+                    below.append(value)
+                elif type(value) is list:
+                    below += [v for v in value if isinstance(v, expr)]
+        level, depth = below, depth + 1
+    return nodes
 
 
-def _normalize_identifiers(tree: exp.Expr) -> None:
+def _normalize_identifiers(tree: exp.Expr, identifiers: list[exp.Identifier]) -> None:
     """Lower-case every identifier (DuckDB ignores case, quoted or not), except the names of
     the final output's columns, which the analyst chose for the result. Names the rewriter
     uses for its hidden columns are refused here, so the analyst cannot shadow them."""
     keep = _output_alias_ids(tree)
-    for ident in find_all(tree, exp.Identifier):
+    for ident in identifiers:
         name = str(ident.this)
         if name.lower().startswith(RESERVED_PREFIX):
             line, col = ident.meta.get("line"), ident.meta.get("col")
@@ -135,10 +143,10 @@ def _normalize_identifiers(tree: exp.Expr) -> None:
             ident.set("this", name.lower())
 
 
-def _unwrap_projections(tree: exp.Expr) -> None:
+def _unwrap_projections(selects: list[exp.Select]) -> None:
     """``SELECT DISTINCT(user_key)`` is ``SELECT DISTINCT user_key``: a parenthesised column
     in a projection is that column (DuckDB names it the same), not a computed value."""
-    for select in find_all(tree, exp.Select):
+    for select in selects:
         for proj in select.expressions:
             value = proj.this if isinstance(proj, exp.Alias) else proj
             inner = value
@@ -148,7 +156,7 @@ def _unwrap_projections(tree: exp.Expr) -> None:
                 value.replace(inner)
 
 
-def _ordered_set_quantiles(tree: exp.Expr) -> None:
+def _ordered_set_quantiles(groups: list[exp.WithinGroup]) -> None:
     """``PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY x)`` (AMC, Redshift, Snowflake) is
     ``QUANTILE_CONT(x, p)`` in DuckDB, and so is ``PERCENTILE_DISC``: rewritten to that form
     the gate's quantile rules check it. Any other ordered-set aggregate, or a descending or
@@ -158,7 +166,7 @@ def _ordered_set_quantiles(tree: exp.Expr) -> None:
     >>> t.sql("duckdb")
     'SELECT QUANTILE_CONT(x, 0.5) AS m FROM t'
     """
-    for node in list(find_all(tree, exp.WithinGroup)):
+    for node in groups:
         func, order = node.this, node.expression
         keys = order.expressions if isinstance(order, exp.Order) else []
         extra = isinstance(order, exp.Order) and any(

@@ -111,6 +111,9 @@ def pass_on(sel: exp.Select, overlap: Overlap) -> list[exp.Expr]:
     people and sketches, and its cells, each column depending on what it reads of the source."""
     source = sel.args["from_"].this.alias_or_name
     width = len(sel.expressions)
-    return [exp.alias_(exp.column(COMPARED, table=source, quoted=True), COMPARED, quoted=True),
-            exp.alias_(exp.column(SKETCH, table=source, quoted=True), SKETCH, quoted=True),
-            exp.alias_(passed_cells(sel, source, width, overlap), OVERLAP, quoted=True)]
+    return [exp.alias_(exp.column(COMPARED, table=source, quoted=True), COMPARED, quoted=True,
+                       copy=False),
+            exp.alias_(exp.column(SKETCH, table=source, quoted=True), SKETCH, quoted=True,
+                       copy=False),
+            exp.alias_(passed_cells(sel, source, width, overlap), OVERLAP, quoted=True,
+                       copy=False)]

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from cleanroom.gate.walk import sql_text
+
 
 @dataclass(frozen=True)
 class Range:
@@ -305,7 +307,7 @@ def _time_shift(node: exp.Expr | None) -> tuple[str, float] | None:
         sign = -1.0 if isinstance(node, (exp.Sub, exp.DateSub)) else 1.0
         return base[0], base[1] + sign * seconds
     if isinstance(node, exp.Column):
-        return node.sql(dialect="duckdb").lower(), 0.0
+        return sql_text(node).lower(), 0.0
     return None
 
 

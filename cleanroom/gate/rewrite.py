@@ -206,7 +206,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     _keep_met_rows(sel, run)
     hidden: list[exp.Expr] = []
     if plan.propagate_uid and plan.uid_expr is not None:
-        hidden.append(exp.alias_(copy_tree(plan.uid_expr), UID, quoted=True))
+        hidden.append(exp.alias_(copy_tree(plan.uid_expr), UID, quoted=True, copy=False))
         _name_hidden(plan, UID)
     for name, value in plan.sides:  # sides.py: whether a person has rows on each side
         side = _with_subqueries(copy_tree(value), plan, run.copies)  # guarded already
@@ -438,14 +438,14 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
         hashes = exp.Cast(this=exp.null(), to=exp.DataType.build("UBIGINT[][]", dialect="duckdb"))
         sel.append("expressions", exp.alias_(
             nobody if source is None else exp.column(COMPARED, table=source, quoted=True),
-            COMPARED, quoted=True))
+            COMPARED, quoted=True, copy=False))
         sel.append("expressions", exp.alias_(
             hashes if source is None else exp.column(SKETCH, table=source, quoted=True),
-            SKETCH, quoted=True))
+            SKETCH, quoted=True, copy=False))
         cross = exp.null() if source is None else passed_cells(sel, source, width, run.overlap)
-        sel.append("expressions", exp.alias_(cross, OVERLAP, quoted=True))
+        sel.append("expressions", exp.alias_(cross, OVERLAP, quoted=True, copy=False))
         sel.append("expressions", exp.alias_(exp.Literal.number(run.limits.min_users), PEOPLE,
-                                             quoted=True))
+                                             quoted=True, copy=False))
     return sel
 
 

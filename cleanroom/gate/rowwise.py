@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from cleanroom.gate.model import Mode
 from cleanroom.gate.taint import Reader, TaintMap, cte_of, outer_sides, using_columns
+from cleanroom.gate.walk import sql_text
 
 
 def read_rowwise(taints: TaintMap, sel: exp.Select, alias: str, body: exp.Expr) -> bool:
@@ -92,14 +93,14 @@ def _group_names(body: exp.Select) -> set[str] | None:
     if any(group.args.get(a) for a in ("rollup", "cube", "grouping_sets", "totals")):
         return None
     names: set[str] = set()
-    texts = [(p.unalias() if isinstance(p, exp.Alias) else p).sql() for p in body.expressions]
+    texts = [sql_text(p.unalias() if isinstance(p, exp.Alias) else p, None) for p in body.expressions]
     for key in group.expressions:
         if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(texts):
             names.add(body.expressions[int(key.name) - 1].alias_or_name.lower())
             continue
         # By its text only: a name could be an alias or a source column (DuckDB binds it to
         # the column first), so a key written by alias is not read as a key here.
-        hits = [i for i, t in enumerate(texts) if t == key.sql()]
+        hits = [i for i, t in enumerate(texts) if t == sql_text(key, None)]
         if not hits:
             return None
         names.add(body.expressions[hits[0]].alias_or_name.lower())

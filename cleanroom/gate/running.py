@@ -38,7 +38,7 @@ from sqlglot import exp
 from cleanroom.gate.model import K
 from cleanroom.gate.nodes import CONSTANTS, canonical
 from cleanroom.gate.scope import Scope
-from cleanroom.gate.walk import copy_tree
+from cleanroom.gate.walk import copy_tree, sql_text
 
 _CLAUSES = ("group", "having", "qualify")
 
@@ -57,8 +57,8 @@ def running_counts(sel: exp.Select, scope: Scope) -> None:
         return
     if any(_names_person(k, scope) for k in keys):
         return  # beside user_key it is a window over one person's rows (aggregates.py)
-    shape = windows[0].sql(dialect="duckdb")
-    if any(w.sql(dialect="duckdb") != shape for w in windows) or not _counts_rows(windows[0]):
+    shape = sql_text(windows[0])
+    if any(sql_text(w) != shape for w in windows) or not _counts_rows(windows[0]):
         return
     output = {canonical(k, scope) for k in keys}
     if not all(canonical(c, scope) in output for c in _ordering(windows[0])):

@@ -169,7 +169,7 @@ def _expand(scope: Scope, table: str | None, excluded: set[str]) -> tuple[list[e
             # A merged USING column stays a bare name: DuckDB reads it as the COALESCE.
             merged = name in scope.merged and not table
             column = exp.column(name, table=None if merged else alias, quoted=True)
-            out.append(exp.alias_(column, name, quoted=True))
+            out.append(exp.alias_(column, name, quoted=True, copy=False))
     return out, False
 
 

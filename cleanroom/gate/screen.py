@@ -32,7 +32,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.gate.taint import cte_of
-from cleanroom.gate.walk import combine, copy_tree, find_all, under
+from cleanroom.gate.walk import combine, copy_tree, find_all, sql_text, under
 from cleanroom.hidden import BUCKET, screen_view
 
 CERT = "__cr_cert"
@@ -92,7 +92,7 @@ def screen_of(tree: exp.Expr, k: int, *, datasets: frozenset[str] = frozenset()
                 this="GREATEST", expressions=certs))
     bounds = [exp.column(n, table="__cr_q", quoted=True) for n in counts]
     least = bounds[0] if len(bounds) == 1 else exp.Anonymous(this="LEAST", expressions=bounds)
-    tree.append("expressions", exp.alias_(least, CERT, quoted=True))
+    tree.append("expressions", exp.alias_(least, CERT, quoted=True, copy=False))
     return tree
 
 
@@ -193,7 +193,7 @@ def _key(count: exp.Expr) -> tuple[str, str] | None:
     person, condition = _counted(count)
     if person is None:
         return None
-    return person.name, "" if condition is None else condition.sql("duckdb")
+    return person.name, "" if condition is None else sql_text(condition)
 
 
 def _distinct_of(node: exp.Expr) -> exp.Expr | None:

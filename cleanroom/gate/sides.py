@@ -47,7 +47,7 @@ from cleanroom.gate.functions import unwrap_nulls
 from cleanroom.gate.guard import guard, guard_condition
 from cleanroom.gate.nodes import arguments, condition_of, output_name, qualify_apart
 from cleanroom.gate.parts import parts_of, render
-from cleanroom.gate.walk import combine, copy_tree
+from cleanroom.gate.walk import combine, copy_tree, sql_text
 
 if TYPE_CHECKING:
     from cleanroom.gate.expressions import ExpressionRules
@@ -69,7 +69,7 @@ def plan_sides(sel: exp.Select, rules: ExpressionRules, *, per_user: bool
     for proj in sel.expressions:
         names: list[str] = []
         for prefix, value in _sides(proj.unalias(), rules, row, per_user=per_user):
-            text = prefix + value.sql(dialect="duckdb")
+            text = prefix + sql_text(value)
             if text not in by_text:
                 by_text[text] = f"{prefix}{len(hidden)}"
                 hidden.append((by_text[text], value))

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from cleanroom.gate.model import Mode, SelectPlan
 from cleanroom.gate.nodes import branch_selects
-from cleanroom.gate.walk import find_all
+from cleanroom.gate.walk import find_all, sql_text
 
 TAINT = "__cr_w"
 # A row's own taint, without its relation's drops: read by a reader that reads each of its
@@ -515,13 +515,13 @@ def group_positions(sel: exp.Select) -> set[int] | None:
                          for p in sel.expressions for n in p.walk())
         return set() if aggregated else None
     found: set[int] = set()
-    texts = [(p.unalias() if isinstance(p, exp.Alias) else p).sql() for p in sel.expressions]
+    texts = [sql_text(p.unalias() if isinstance(p, exp.Alias) else p, None) for p in sel.expressions]
     names = [p.alias_or_name.lower() for p in sel.expressions]
     for key in group.expressions:
         if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(texts):
             found.add(int(key.name) - 1)
             continue
-        found.update(i for i, t in enumerate(texts) if t == key.sql())
+        found.update(i for i, t in enumerate(texts) if t == sql_text(key, None))
         if isinstance(key, exp.Column) and not key.table:
             found.update(i for i, n in enumerate(names) if n == key.name.lower())
     return found

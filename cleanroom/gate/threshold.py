@@ -28,7 +28,7 @@ from cleanroom.gate.hoist import INNER
 from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
-from cleanroom.gate.walk import copy_tree
+from cleanroom.gate.walk import copy_tree, sql_text
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
@@ -113,7 +113,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
-    inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True))
+    inner.append("expressions", exp.alias_(counts.count(None), BASE, quoted=True, copy=False))
     for proj in counts.projections():
         inner.append("expressions", proj)
     if taint is not None:
@@ -135,7 +135,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
         else None
     if compared is not None or meet or beside:
-        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True))
+        inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True,
+                                               copy=False))
     close = _beside(inner, counts, beside or [], k)
     if close is not None:
         cell_flags = [either(f, copy_tree(close)) if f is not None else copy_tree(close)
@@ -196,7 +197,7 @@ def _system(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, e
         return None
     names = cells.bits(vectors)
     inner.append("expressions", exp.alias_(cells.pattern_list(counts, names), cells.PATTERNS,
-                                           quoted=True))
+                                           quoted=True, copy=False))
     index = {a: i for i, a in enumerate(shape.aggregates)}
     bits = [[cells.bit_of(names, n) for n in vectors[a]] for a in shape.aggregates]
     fields = {
@@ -266,7 +267,7 @@ def _combinations(inner: exp.Select, counts: Counts, shape: Layout, k: int
         return {}
     names = cells.bits(vectors)
     code = cells.small_code(cells.pattern_list(counts, names), k)
-    inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True))
+    inner.append("expressions", exp.alias_(code, cells.PATTERNS, quoted=True, copy=False))
     flags: dict[int, exp.Expr] = {}
     for agg, found in vectors.items():
         found_bits = [None if n is None else names.index(n) for n in found]
@@ -430,7 +431,7 @@ def _partition_keys(inner: exp.Select, outer: exp.Select, names: frozenset[str] 
     if not names:
         return []
     group = inner.args.get("group")
-    keys = {g.sql() for g in group.expressions} if group is not None else set()
+    keys = {sql_text(g, None) for g in group.expressions} if group is not None else set()
     by_alias = {p.alias_or_name: p for p in inner.expressions if isinstance(p, exp.Alias)}
     found: list[exp.Expr] = []
     for name in sorted(names):
@@ -439,7 +440,7 @@ def _partition_keys(inner: exp.Select, outer: exp.Select, names: frozenset[str] 
         if not (isinstance(ref, exp.Column) and ref.table == INNER and ref.name in by_alias):
             return []
         key = by_alias[ref.name].this
-        if key.sql() not in keys:
+        if sql_text(key, None) not in keys:
             return []
         found.append(copy_tree(key))
     return found

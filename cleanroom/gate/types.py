@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.walk import find_all, sql_text
+
 Types = dict[str, str | None]  # column name (lower case) -> type, None when unknown
 
 # Compared with each other, these never raise (measured on DuckDB 2.0: only DECIMAL, and
@@ -33,6 +35,7 @@ _NUMBERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEIN
 _SAME = frozenset({"TIMESTAMP", "DATE", "VARCHAR", "BOOLEAN"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
                 exp.NullSafeNEQ, exp.Between)
+_SCOPES = (exp.Subquery, exp.Select)
 _COUNTS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Count)
 _PICKS = (exp.Min, exp.Max, exp.ArgMin, exp.ArgMax, exp.FirstValue, exp.LastValue, exp.AnyValue)
 _WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
@@ -98,12 +101,13 @@ def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Ty
     clauses += [j.args.get("on") for j in sel.args.get("joins") or []]
     clauses += list(sel.expressions)
     for clause in clauses:
-        if clause is None:
+        # A clause that is itself a subquery is not looked into (sqlglot's pruned walk was not).
+        if clause is None or isinstance(clause, _SCOPES):
             continue
-        for sub in clause.walk(prune=lambda n: isinstance(n, (exp.Subquery, exp.Select))):
-            if isinstance(sub, (exp.Subquery, exp.Select)) and sub is not clause:
+        for sub in find_all(clause, *_SCOPES, *_COMPARISONS, stop=_SCOPES):
+            if isinstance(sub, _SCOPES):
                 _query(sub, env, catalog, found)  # a value or IN subquery: its own scope
-            elif isinstance(sub, _COMPARISONS) and _compatible(_operands(sub), sources):
+            elif _compatible(_operands(sub), sources):
                 found.add(id(sub))
 
 
@@ -136,7 +140,7 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
     if isinstance(node, _PICKS):  # one of the argument's own values (or NULL)
         return _type(node.this, sources)
     if isinstance(node, (exp.Cast, exp.TryCast)):
-        return _norm(node.args["to"].sql(dialect="duckdb"))
+        return _norm(sql_text(node.args["to"]))
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         # A timestamp moved by an interval is a timestamp (the move may raise: it is guarded).
         return "TIMESTAMP" if _type(node.this, sources) == "TIMESTAMP" else None
