@@ -181,8 +181,7 @@ def _summed(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
             isinstance(n, exp.AggFunc) for n in nodes):
         return None
     relation = node.args["from_"].this
-    body = relation.this if isinstance(relation, exp.Subquery) else (
-        cte_body(relation) if isinstance(relation, exp.Table) else None)
+    body = _body_of(relation)
     origin = None if body is None else _origin(body, plans, chain)
     if origin is not None:
         summers[id(node)] = relation.alias_or_name
@@ -201,14 +200,20 @@ def _origin(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str])
     if not _passes(node, plans):
         return None
     relation = node.args["from_"].this
-    body = relation.this if isinstance(relation, exp.Subquery) else (
-        cte_body(relation) if isinstance(relation, exp.Table) else None)
+    body = _body_of(relation)
     if body is None:
         return None
     origin = _origin(body, plans, chain)
     if origin is not None:
         chain[id(node)] = relation.alias_or_name
     return origin
+
+
+def _body_of(relation: exp.Expr) -> exp.Expr | None:
+    """The query a FROM relation reads: a subquery's, or a CTE's (None: a dataset)."""
+    if isinstance(relation, exp.Subquery):
+        return relation.this
+    return cte_body(relation) if isinstance(relation, exp.Table) else None
 
 
 def _passes(node: exp.Expr, plans: dict[int, SelectPlan]) -> bool:
