@@ -125,6 +125,18 @@ def test_a_condition_on_met_counts_is_not_an_equality_oracle(
     assert truth not in told, answers
 
 
+def assert_exact_as_raw(loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection,
+                        sql: str) -> None:
+    """The service answers ``sql`` as raw DuckDB does, nothing withheld (rows in any order)."""
+    expected = sorted(list(r) for r in raw.execute(sql).fetchall())
+    body = ask(loaded, canary, sql)
+    assert body.get("withheld_cells") == [], body
+    rows = sorted(body["rows"])
+    assert len(rows) == len(expected) > 0, (rows, expected)
+    for row, want in zip(rows, expected):
+        assert row == [pytest.approx(v) if isinstance(v, float) else v for v in want], (row, want)
+
+
 @pytest.mark.parametrize("sql", [
     "WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
     "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions) "
@@ -142,18 +154,6 @@ def test_a_condition_on_met_counts_is_not_an_equality_oracle(
     "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions) "
     "SELECT a.n AS reach FROM a CROSS JOIN b WHERE b.n < a.n",
 ], ids=["total_and_converters", "per_campaign_share", "value_subqueries", "condition"])
-def assert_exact_as_raw(loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection,
-                        sql: str) -> None:
-    """The service answers ``sql`` as raw DuckDB does, nothing withheld (rows in any order)."""
-    expected = sorted(list(r) for r in raw.execute(sql).fetchall())
-    body = ask(loaded, canary, sql)
-    assert body.get("withheld_cells") == [], body
-    rows = sorted(body["rows"])
-    assert len(rows) == len(expected) > 0, (rows, expected)
-    for row, want in zip(rows, expected):
-        assert row == [pytest.approx(v) if isinstance(v, float) else v for v in want], (row, want)
-
-
 def test_met_counts_many_people_apart_are_released_exact(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     assert_exact_as_raw(loaded, canary, raw, sql)
