@@ -170,11 +170,7 @@ def _summed(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
     aggregates, no grouping, over one source that carries records), recorded in ``summers``."""
     if isinstance(node, exp.Subquery):
         node = node.this
-    plan = plans.get(id(node))
-    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
-        return None
-    if node.args.get("from_") is None or any(node.args.get(a) for a in (
-            "joins", "laterals", "group", "having", "distinct", "qualify")):
+    if not isinstance(node, exp.Select) or not _plain_anon(node, plans):
         return None
     nodes = [n for p in node.expressions for n in p.walk()]
     if any(isinstance(n, (exp.Window, exp.Subquery)) for n in nodes) or not any(
@@ -216,13 +212,17 @@ def _body_of(relation: exp.Expr) -> exp.Expr | None:
     return cte_body(relation) if isinstance(relation, exp.Table) else None
 
 
+def _plain_anon(node: exp.Select, plans: dict[int, SelectPlan]) -> bool:
+    """An ANON SELECT over one source: no join, grouping, HAVING, DISTINCT or QUALIFY."""
+    plan = plans.get(id(node))
+    return plan is not None and plan.mode is Mode.ANON and node.args.get("from_") is not None \
+        and not any(node.args.get(a) for a in (
+            "joins", "laterals", "group", "having", "distinct", "qualify"))
+
+
 def _passes(node: exp.Expr, plans: dict[int, SelectPlan]) -> bool:
     """An ANON SELECT that only passes on the rows of its one source."""
-    plan = plans.get(id(node))
-    if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
-        return False
-    if node.args.get("from_") is None or any(node.args.get(a) for a in (
-            "joins", "laterals", "group", "having", "distinct", "qualify")):
+    if not isinstance(node, exp.Select) or not _plain_anon(node, plans):
         return False
     return not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery))
                    for p in node.expressions for n in p.walk())
