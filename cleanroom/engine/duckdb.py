@@ -179,10 +179,9 @@ class Sandboxes:
     def give(self, key: SandboxKey, database: duckdb.DuckDBPyConnection) -> None:
         closing = [database]
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            self._idle.move_to_end(key)
-            if not self._closed and len(idle) < self.PER_KEY:
-                idle.append(database)
+            if not self._closed and len(self._idle.get(key, ())) < self.PER_KEY:
+                self._idle.setdefault(key, []).append(database)
+                self._idle.move_to_end(key)
                 closing = self._over_limit()
         for con in closing:
             con.close()

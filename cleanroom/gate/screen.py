@@ -33,7 +33,7 @@ from sqlglot import exp
 
 from cleanroom.gate.taint import cte_of
 from cleanroom.gate.walk import combine, copy_tree, find_all, sql_text, under
-from cleanroom.hidden import BUCKET, screen_view
+from cleanroom.hidden import BUCKET, BUCKET_BITS, screen_view
 
 CERT = "__cr_cert"
 PEOPLE = "__cr_n"
@@ -42,6 +42,8 @@ _RELEASED_SYSTEMS = frozenset({"__cr_x", "__cr_o", "__cr_p", "__cr_h"})
 _WORD = 64
 _UBIGINT = exp.DataType(this=exp.DataType.Type.UBIGINT)
 _MAX_WORDS = 4
+# The stored bucket holds the bits every word's bucket and word index read.
+assert _WORD * _MAX_WORDS <= 2 ** BUCKET_BITS
 
 
 def words_for(k: int) -> int | None:
