@@ -301,11 +301,11 @@ def _derived_step() -> NoisedStep:
 def _tampered(step: NoisedStep, tamper: str) -> NoisedStep:
     q, noise = step.query, step.noise
     if tamper == "clamp":  # the SQL clamps wider than the plan's range
-        return replace(step, query=replace(q, sql=q.sql.replace(", 40.0)", ", 400.0)")))
+        return replace(step, query=replace(q, sql=q.sql.replace("> 40.0 THEN 40.0", "> 400.0 THEN 400.0")))
     if tamper == "range":  # the column and its clamp claim a narrower range than the plan noises
         narrow = tuple(replace(c, upper=4.0) if c.name == "weighted" else c for c in q.columns)
         return replace(step, query=replace(q, columns=narrow,
-                                           sql=q.sql.replace(", 40.0)", ", 4.0)")))
+                                           sql=q.sql.replace("> 40.0 THEN 40.0", "> 4.0 THEN 4.0")))
     if tamper == "sensitivity":
         entries = tuple(replace(e, spec=replace(e.spec, sensitivity=e.spec.sensitivity / 10))
                         if e.name == "weighted" else e for e in noise.entries)

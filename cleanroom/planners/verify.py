@@ -259,35 +259,44 @@ def _aggregates(node: exp.Expr, kind: type[exp.Expr], column: str) -> bool:
 
 
 def _clamps(select: exp.Select) -> dict[str, tuple[float, float]]:
-    """``__cr_v{i}`` -> (lower, upper) of ``LEAST(GREATEST(__cr_v{i}, lower), upper)`` in the
-    ``__cr_clamped`` CTE (then centred and rounded to the fixed-point grid)."""
+    """``__cr_v{i}`` -> (lower, upper) of ``CASE WHEN __cr_v{i} < lower THEN lower WHEN
+    __cr_v{i} > upper THEN upper ELSE __cr_v{i} END`` in the ``__cr_clamped`` CTE (then centred
+    and rounded to the fixed-point grid: ``dp_sql.quantized_sql``)."""
     with_ = select.args.get("with_")
     found: dict[str, tuple[float, float]] = {}
     for cte in (with_.expressions if with_ else []):
         if cte.alias != "__cr_clamped" or not isinstance(cte.this, exp.Select):
             continue
         for projection in cte.this.expressions:
-            bounds = [b for b in map(_clamp_bounds, projection.find_all(exp.Least))
+            bounds = [b for b in map(_clamp_bounds, projection.find_all(exp.Case))
                       if b is not None and b[0] == projection.alias]
             if len(bounds) == 1:
                 found[projection.alias] = bounds[0][1]
     return found
 
 
-def _clamp_bounds(node: exp.Least) -> tuple[str, tuple[float, float]] | None:
-    """The column and bounds of ``LEAST(GREATEST(column, lower), upper)``."""
-    if len(node.expressions) != 1:
-        return None
-    greatest, upper = node.this, node.expressions[0]
-    if not isinstance(greatest, exp.Greatest) or len(greatest.expressions) != 1:
-        return None
-    if not isinstance(greatest.this, exp.Column):
+def _clamp_bounds(node: exp.Case) -> tuple[str, tuple[float, float]] | None:
+    """The column and bounds of ``CASE WHEN column < lower THEN lower WHEN column > upper THEN
+    upper ELSE column END``."""
+    ifs, default = node.args.get("ifs") or [], node.args.get("default")
+    if node.this is not None or len(ifs) != 2 or not isinstance(default, exp.Column):
         return None
     try:
-        return greatest.this.name, (float(_number(greatest.expressions[0])),
-                                    float(_number(upper)))
+        bounds = []
+        for when, kind in zip(ifs, (exp.LT, exp.GT), strict=True):
+            test, then = when.this, when.args.get("true")
+            if not (isinstance(test, kind) and isinstance(test.this, exp.Column)
+                    and test.this.name == default.name and not test.this.table):
+                return None
+            bound = _number(test.expression)
+            if then is None or _number(then) != bound:
+                return None
+            bounds.append(float(bound))
     except ValueError:
         return None
+    if default.table or not bounds[0] <= bounds[1]:
+        return None
+    return default.name, (bounds[0], bounds[1])
 
 
 def _number(node: exp.Expr) -> str:

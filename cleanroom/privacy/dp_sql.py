@@ -182,16 +182,30 @@ def _clamped_cte(columns: tuple[DPColumn, ...]) -> exp.Select:
     values = []
     for i, col in enumerate(columns):
         if col.function in VALUED:
-            centre = (col.lower + col.upper) / 2 if col.function == "avg" else 0.0
-            quantum = fixed_point_quantum(col.lower, col.upper, centred=col.function == "avg")
-            # DuckDB's GREATEST skips NULLs: a NULL must stay NULL, not become the lower bound.
-            # A clamped row is at most 2**FIXED_POINT_BITS quanta either way: it fits an INTEGER,
-            # which DuckDB sums with 6% less CPU than a BIGINT (10M rows); the sums stay HUGEINT.
-            values.append(f"CASE WHEN __cr_v{i} IS NOT NULL THEN CAST(ROUND((LEAST(GREATEST("
-                          f"__cr_v{i}, {col.lower!r}), {col.upper!r}) - {centre!r}) / {quantum!r})"
-                          f" AS INTEGER) END AS __cr_v{i}")
+            values.append(f"{quantized_sql(f'__cr_v{i}', col)} AS __cr_v{i}")
     return (exp.select("__cr_uid", *keys, *values).from_("__cr_rows")
             .where("__cr_uid IS NOT NULL"))
+
+
+def quantized_sql(ref: str, col: DPColumn) -> str:
+    """A row's value ``ref`` clamped to ``col``'s range, centred (an average's) and as an integer
+    number of quanta: ``CAST((CASE WHEN v < lo THEN lo WHEN v > hi THEN hi ELSE v END - centre)
+    * (1 / quantum) AS INTEGER)``. A NULL stays NULL (the CASE's ELSE; DuckDB's LEAST and
+    GREATEST skip NULLs, and a missing value is no bound). The CAST rounds half away from zero,
+    as ROUND does, and a multiplication by the reciprocal costs less than a division: at 10M
+    rows this form sums in 42 ms against 73 ms for ``ROUND((LEAST(GREATEST(v, lo), hi) - c) /
+    q)`` (a clamped row is then within one quantum of ``hi / q = 2**FIXED_POINT_BITS``, so it
+    never exceeds it after rounding). At most ``2**FIXED_POINT_BITS`` quanta either way: it fits
+    an INTEGER, which DuckDB sums with 6% less CPU than a BIGINT; the sums stay HUGEINT.
+
+    >>> quantized_sql("v", DPColumn("s", "sum", 0.0, 100.0))
+    'CAST((CASE WHEN v < 0.0 THEN 0.0 WHEN v > 100.0 THEN 100.0 ELSE v END - 0.0) * 10485.76 AS INTEGER)'
+    """
+    centred = col.function == "avg"
+    centre = (col.lower + col.upper) / 2 if centred else 0.0
+    scale = 1 / fixed_point_quantum(col.lower, col.upper, centred=centred)
+    return (f"CAST((CASE WHEN {ref} < {col.lower!r} THEN {col.lower!r} WHEN {ref} > {col.upper!r}"
+            f" THEN {col.upper!r} ELSE {ref} END - {centre!r}) * {scale!r} AS INTEGER)")
 
 
 def _bounding_ctes(columns: tuple[DPColumn, ...], person: list[str], over: list[str], *,
