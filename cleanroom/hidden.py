@@ -20,3 +20,43 @@ def screen_view(dataset: str) -> str:
     '__cr_s_impressions'
     """
     return "__cr_s_" + dataset
+
+
+# -- per-person counts, for bounding contributions (privacy/dp_sql.py) ------------------------
+# A dataset with a user_key also has a *stats view*: its columns, and for each row its person's
+# number of rows in the dataset version (``PERSON_ROWS``) and, per column that is grouped on
+# (``has_person_counts``), the person's number of distinct values of it and the most rows they
+# have with one value. They are counted once, when the native copy is built
+# (``engine/native.py``), and let a DP query skip ranking the people who are within its bounds
+# whatever its WHERE (which only drops rows) or its groups.
+PERSON_ROWS = "__cr_pn"
+_NO_COUNTS = ("TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "DOUBLE", "FLOAT", "REAL")
+
+
+def stats_view(dataset: str) -> str:
+    """The stats view of ``dataset``.
+
+    >>> stats_view("impressions")
+    '__cr_t_impressions'
+    """
+    return "__cr_t_" + dataset
+
+
+def person_values(column: str) -> str:
+    """The stats view's column: how many distinct values of ``column`` the row's person has."""
+    return "__cr_pd_" + column
+
+
+def person_most(column: str) -> str:
+    """The stats view's column: the most rows the row's person has with one value of ``column``."""
+    return "__cr_pm_" + column
+
+
+def has_person_counts(view_type: str) -> bool:
+    """Whether a column (not the user_key) of this view type has per-person counts: not a
+    timestamp (nearly one value per row) nor a floating-point number (a clamped metric).
+
+    >>> has_person_counts("VARCHAR"), has_person_counts("TIMESTAMP"), has_person_counts("DOUBLE")
+    (True, False, False)
+    """
+    return view_type.upper() not in _NO_COUNTS

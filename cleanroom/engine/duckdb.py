@@ -26,7 +26,15 @@ import duckdb
 from cleanroom.engine import native
 from cleanroom.engine.base import ExactResult, Limits, Params, Rows, T, TableSpec
 from cleanroom.errors import QueryFailed, Violation
-from cleanroom.hidden import BUCKET, screen_view
+from cleanroom.hidden import (
+    BUCKET,
+    PERSON_ROWS,
+    has_person_counts,
+    person_most,
+    person_values,
+    screen_view,
+    stats_view,
+)
 
 DIALECT = "duckdb"
 
@@ -63,7 +71,46 @@ def _view_sql(table: TableSpec, source: str | None = None) -> list[str]:
     if bucket is not None:
         views.append(f"CREATE VIEW {_quote(screen_view(table.name))} AS SELECT "
                      f"{', '.join(cols)}, {bucket} AS {_quote(BUCKET)} FROM {origin}")
+        views.append(_stats_view_sql(table, cols, origin, stored=source is not None))
     return views
+
+
+def counted_columns(table: TableSpec) -> tuple[str, ...]:
+    """The columns with per-person counts in ``table``'s stats view (``hidden.py``)."""
+    return tuple(c.name for c in table.columns
+                 if not c.user_key and has_person_counts(c.view_type))
+
+
+def _stats_names(table: TableSpec) -> list[str]:
+    return [PERSON_ROWS] + [n for c in counted_columns(table)
+                            for n in (person_values(c), person_most(c))]
+
+
+def _stats_view_sql(table: TableSpec, cols: list[str], origin: str, *, stored: bool) -> str:
+    """The stats view: the view's columns and each row's person's counts, as the native copy
+    stores them or, over the Parquet file, counted by window functions (the same numbers)."""
+    if stored:
+        stats = ", ".join(_quote(n) for n in _stats_names(table))
+        return (f"CREATE VIEW {_quote(stats_view(table.name))} AS SELECT {', '.join(cols)}, "
+                f"{stats} FROM {origin}")
+    key = next(c.name for c in table.columns if c.user_key)
+    person = _quote(key)
+    inner = [f"COUNT(*) OVER (PARTITION BY {person}, {_quote(c)}) AS {_quote('__cr_w_' + c)}"
+             for c in counted_columns(table)]
+    cap = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
+    outer = [cap.format(f"CASE WHEN {person} IS NOT NULL THEN COUNT(*) OVER (PARTITION BY "
+                        f"{person}) END", _quote(PERSON_ROWS))]
+    for c in counted_columns(table):
+        w = _quote("__cr_w_" + c)
+        first = (f"CASE WHEN {person} IS NOT NULL THEN SUM(1.0 / {w}) OVER (PARTITION BY "
+                 f"{person}) END")  # each value's rows add up to one
+        outer += [cap.format(f"CAST(ROUND({first}) AS BIGINT)", _quote(person_values(c))),
+                  cap.format(f"CASE WHEN {person} IS NOT NULL THEN MAX({w}) OVER (PARTITION BY "
+                             f"{person}) END", _quote(person_most(c)))]
+    names = ", ".join(_quote(c.name) for c in table.columns)
+    return (f"CREATE VIEW {_quote(stats_view(table.name))} AS SELECT {names}, {', '.join(outer)} "
+            f"FROM (SELECT *, {', '.join(inner) or '1 AS __cr_w'} FROM (SELECT {', '.join(cols)} "
+            f"FROM {origin}))")
 
 
 def _empty_view_sql(table: TableSpec) -> list[str]:
@@ -73,6 +120,9 @@ def _empty_view_sql(table: TableSpec) -> list[str]:
     if any(c.user_key for c in table.columns):
         views.append(f"CREATE VIEW {_quote(screen_view(table.name))} AS SELECT {cols}, "
                      f"CAST(NULL AS UTINYINT) AS {_quote(BUCKET)} WHERE false")
+        stats = ", ".join(f"CAST(NULL AS USMALLINT) AS {_quote(n)}" for n in _stats_names(table))
+        views.append(f"CREATE VIEW {_quote(stats_view(table.name))} AS SELECT {cols}, {stats} "
+                     f"WHERE false")
     return views
 
 
@@ -217,7 +267,7 @@ def _native(table: TableSpec, limits: Limits) -> Path | None:
     key = next((c.name for c in table.columns if c.user_key), None)
     clamps = {c.name: c.clamp for c in table.columns if c.clamp is not None}
     return native.CACHE.native(table.path, tuple(c.name for c in table.columns), key=key,
-                               clamps=clamps,
+                               clamps=clamps, counted=counted_columns(table),
                                memory_limit=limits.memory_limit, threads=limits.threads)
 
 

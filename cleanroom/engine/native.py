@@ -48,7 +48,7 @@ from typing import Any
 
 import duckdb
 
-from cleanroom.hidden import BUCKET, BUCKET_BITS
+from cleanroom.hidden import BUCKET, BUCKET_BITS, PERSON_ROWS, person_most, person_values
 
 log = logging.getLogger("cleanroom.engine")
 
@@ -71,11 +71,14 @@ Clamps = dict[str, tuple[float, float]]
 
 
 def native_path(parquet: Path, columns: tuple[str, ...], key: str | None = None,
-                clamps: Clamps | None = None) -> Path:
+                clamps: Clamps | None = None, counted: tuple[str, ...] = ()) -> Path:
     """Where the copy of ``columns`` (``key``: the one stored as its surrogate; ``clamps``:
-    metrics stored clamped to their bounds) is kept."""
+    metrics stored clamped to their bounds; ``counted``: columns with per-person counts) is
+    kept."""
     names = "\0".join(columns) + ("" if key is None else f"\0\0surrogate:{key}\0\0bucket") + "".join(
         f"\0\0clamp:{c}:{float(lo)!r}:{float(hi)!r}" for c, (lo, hi) in sorted((clamps or {}).items()))
+    if key is not None:
+        names += "\0\0person-counts" + "".join(f"\0{c}" for c in counted)
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
     return parquet.with_name(f"{parquet.name}.{digest}{SUFFIX}")
 
@@ -89,12 +92,14 @@ class NativeCache:
         self._built: dict[Path, _Identity] = {}
 
     def native(self, parquet: Path, columns: tuple[str, ...], *, key: str | None = None,
-               clamps: Clamps | None = None, memory_limit: str, threads: int) -> Path | None:
+               clamps: Clamps | None = None, counted: tuple[str, ...] = (), memory_limit: str,
+               threads: int) -> Path | None:
         """The native copy of ``columns`` of ``parquet`` (a verified, immutable file), the user_key
         column ``key`` as its surrogate, or None if it cannot be made (the sandbox then reads the
         Parquet file itself). A metric in ``clamps`` is stored clamped (``clamp_sql``), so
-        that no session clamps it again row by row."""
-        target = native_path(parquet, columns, key, clamps)
+        that no session clamps it again row by row; with a ``key``, each row also stores its
+        person's counts (``person_counts_sql``) of the columns ``counted``."""
+        target = native_path(parquet, columns, key, clamps, counted)
         if self._trusted(target):
             return target
         with self._lock:
@@ -103,8 +108,8 @@ class NativeCache:
             if self._trusted(target):
                 return target
             try:
-                _build(parquet, columns, key, clamps or {}, target, memory_limit=memory_limit,
-                       threads=threads)
+                _build(parquet, columns, key, clamps or {}, counted, target,
+                       memory_limit=memory_limit, threads=threads)
             except (OSError, duckdb.Error) as exc:
                 log.warning("native copy not built: %s", type(exc).__name__)
                 return None
@@ -122,7 +127,7 @@ class NativeCache:
 
 
 def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Clamps,
-           target: Path, *, memory_limit: str, threads: int) -> None:
+           counted: tuple[str, ...], target: Path, *, memory_limit: str, threads: int) -> None:
     staged = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     con = duckdb.connect(str(staged), config={
         "memory_limit": memory_limit, "threads": threads,
@@ -132,7 +137,10 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
         path = "'" + str(parquet).replace("'", "''") + "'"
         select = f"SELECT {', '.join(_stored(c, key, clamps) for c in columns)} FROM read_parquet({path})"
         if key is not None:  # each row's bucket (``hidden.py``), one byte, for the screen
-            select = f"SELECT *, {bucket_sql(_quoted(key))} AS {_quoted(BUCKET)} FROM ({select})"
+            # and its person's counts, from the rows read once into a temporary table
+            con.execute(f"CREATE TEMP TABLE __cr_read AS SELECT *, {bucket_sql(_quoted(key))} "
+                        f"AS {_quoted(BUCKET)} FROM ({select})")
+            select = person_counts_sql("temp.__cr_read", key, counted)
         # DuckDB's own compression (dictionary strings, bit-packed and ALP numbers): every
         # session attaches the copy afresh and reads its blocks again, and a small copy reads
         # faster; a dictionary-encoded group key is grouped without hashing its strings. At 10M
@@ -151,6 +159,31 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
     for leftover in (staged.with_name(staged.name + ".wal"),):
         leftover.unlink(missing_ok=True)
     os.replace(staged, target)
+
+
+def person_counts_sql(source: str, key: str, counted: tuple[str, ...]) -> str:
+    """The rows of ``source`` and, per row, its person's counts (``hidden.py``): rows in all
+    (``PERSON_ROWS``) and, per column of ``counted``, distinct values (a NULL is one) and the
+    most rows with one value, each capped at 65535 (USMALLINT; the contribution bounds they are
+    compared with are at most 1000). One aggregate per person and column, joined back: at 10M
+    rows and two columns 4 s, against 4.8 s for the same counts as window functions. A row
+    whose user_key is NULL has NULL counts (no person: DP queries drop such rows)."""
+    ref = _quoted(key)
+    parts = [f"__cr_c{i} AS (SELECT {ref}, COUNT(*) AS d, MAX(n) AS m FROM (SELECT {ref}, "
+             f"{_quoted(c)}, COUNT(*) AS n FROM {source} WHERE {ref} IS NOT NULL GROUP BY ALL) "
+             f"GROUP BY {ref})" for i, c in enumerate(counted)]
+    parts.append(f"__cr_p AS (SELECT {ref}, COUNT(*) AS n FROM {source} WHERE {ref} IS NOT NULL "
+                 f"GROUP BY {ref})")
+    cap = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
+    stats = [cap.format("__cr_p.n", _quoted(PERSON_ROWS))]
+    joins = [f"LEFT JOIN __cr_p ON __cr_p.{ref} = s.{ref}"]
+    for i, c in enumerate(counted):
+        stats += [cap.format(f"__cr_c{i}.d", _quoted(person_values(c))),
+                  cap.format(f"__cr_c{i}.m", _quoted(person_most(c)))]
+        joins.append(f"LEFT JOIN __cr_c{i} ON __cr_c{i}.{ref} = s.{ref}")
+    # In the rows' own order: a scan of the copy reads them as the Parquet file holds them.
+    return (f"WITH {', '.join(parts)} SELECT s.*, {', '.join(stats)} FROM {source} AS s "
+            + " ".join(joins) + " ORDER BY s.rowid")
 
 
 def bucket_sql(surrogate: str) -> str:
