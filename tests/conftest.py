@@ -77,3 +77,15 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, canary: CanaryData) -> Iter
 @pytest.fixture
 def fresh(tmp_path: Path) -> Harness:
     return make_client(tmp_path / "data")
+
+
+def with_person_counts(con: Any, table: str, counted: tuple[str, ...] = ("channel", "campaign"),
+                       key: str = "user_key") -> None:
+    """The stats view of a plain table (``hidden.py``: what a sandbox gives DP bounding), for
+    tests that run a bounded query on a connection of their own."""
+    from cleanroom.engine.duckdb import counted_view_sql
+    from cleanroom.hidden import stats_view
+
+    columns = [r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()]
+    con.execute(counted_view_sql(stats_view(table), f"SELECT * FROM {table}", columns, key,
+                                 tuple(c for c in counted if c in columns)))

@@ -60,8 +60,9 @@ def test_a_noised_step_that_is_not_bounded_as_planned_is_refused(required: Harne
     step = _bounded(required)
     q = step.query
     if tamper == "clamp":  # cost is clamped to [0, 100] by the policy
-        assert "100.0)" in q.sql
-        step = replace(step, query=replace(q, sql=q.sql.replace("100.0)", "1000.0)")))
+        assert "> 100.0 THEN 100.0" in q.sql
+        step = replace(step, query=replace(q, sql=q.sql.replace("> 100.0 THEN 100.0",
+                                                                "> 1000.0 THEN 1000.0")))
     elif tamper == "names":
         step = replace(step, noise=replace(step.noise, entries=step.noise.entries[:1]))
     elif tamper == "epsilon":

@@ -94,23 +94,31 @@ def _stats_view_sql(table: TableSpec, cols: list[str], origin: str, *, stored: b
         return (f"CREATE VIEW {_quote(stats_view(table.name))} AS SELECT {', '.join(cols)}, "
                 f"{stats} FROM {origin}")
     key = next(c.name for c in table.columns if c.user_key)
+    names = [c.name for c in table.columns]
+    return counted_view_sql(stats_view(table.name), f"SELECT {', '.join(cols)} FROM {origin}",
+                            names, key, counted_columns(table))
+
+
+def counted_view_sql(name: str, rows: str, columns: list[str], key: str,
+                     counted: tuple[str, ...]) -> str:
+    """``CREATE VIEW name`` of the ``columns`` of the query ``rows`` and each row's person's
+    counts (``hidden.py``) by window functions: the numbers the native copy stores."""
     person = _quote(key)
     inner = [f"COUNT(*) OVER (PARTITION BY {person}, {_quote(c)}) AS {_quote('__cr_w_' + c)}"
-             for c in counted_columns(table)]
+             for c in counted]
     cap = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
     outer = [cap.format(f"CASE WHEN {person} IS NOT NULL THEN COUNT(*) OVER (PARTITION BY "
                         f"{person}) END", _quote(PERSON_ROWS))]
-    for c in counted_columns(table):
+    for c in counted:
         w = _quote("__cr_w_" + c)
         first = (f"CASE WHEN {person} IS NOT NULL THEN SUM(1.0 / {w}) OVER (PARTITION BY "
                  f"{person}) END")  # each value's rows add up to one
         outer += [cap.format(f"CAST(ROUND({first}) AS BIGINT)", _quote(person_values(c))),
                   cap.format(f"CASE WHEN {person} IS NOT NULL THEN MAX({w}) OVER (PARTITION BY "
                              f"{person}) END", _quote(person_most(c)))]
-    names = ", ".join(_quote(c.name) for c in table.columns)
-    return (f"CREATE VIEW {_quote(stats_view(table.name))} AS SELECT {names}, {', '.join(outer)} "
-            f"FROM (SELECT *, {', '.join(inner) or '1 AS __cr_w'} FROM (SELECT {', '.join(cols)} "
-            f"FROM {origin}))")
+    listed = ", ".join(_quote(c) for c in columns)
+    return (f"CREATE VIEW {_quote(name)} AS SELECT {listed}, {', '.join(outer)} "
+            f"FROM (SELECT *, {', '.join(inner) or '1 AS __cr_w'} FROM ({rows}))")
 
 
 def _empty_view_sql(table: TableSpec) -> list[str]:

@@ -14,10 +14,17 @@ from cleanroom.gate import Catalog, K, check_query
 from cleanroom.gate.analyse import analyse_query
 from cleanroom.gate.parse import parse_query
 from cleanroom.gate.rewrite import rewrite_inner
+from cleanroom.hidden import has_person_counts
 from cleanroom.planners.base import ExactStep, NoisedStep, Plan, SqlStep, only
 from cleanroom.policy import WHOLE_TYPES, Column, Kind, Policy
 from cleanroom.privacy.dp_release import describe_noise, noise_plan
-from cleanroom.privacy.dp_sql import DPQuery, bound_contributions, dp_columns, dp_order
+from cleanroom.privacy.dp_sql import (
+    DPQuery,
+    bound_contributions,
+    dp_columns,
+    dp_order,
+    people_cap,
+)
 from cleanroom.privacy.mechanisms import NoisePlan
 
 _KINDS = {Kind.USER_KEY: K.UID, Kind.DIMENSION: K.DIM, Kind.METRIC: K.MET, Kind.BANNED: K.BANNED}
@@ -82,11 +89,16 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
     rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
     rules = policy.query_rules
     groups, rows = rules.max_groups_per_user, rules.max_rows_per_user_group
-    bounded = bound_contributions(shape, columns, max_groups_per_user=groups,
-                                  max_rows_per_user_group=rows)
     plan = noise_plan(columns, epsilon=epsilon, max_groups_per_user=groups,
                       delta=policy.privacy.delta, max_rows_per_user_group=rows,
                       min_users=rules.min_users_per_row)
+    # Groups are selected on their people up to a cap (dp_sql._within); without groups the
+    # one row is public and its people are not read.
+    cap = rules.min_users_per_row if plan.selection is None else people_cap(
+        max(plan.selection.threshold, rules.min_users_per_row), plan.selection.epsilon, groups)
+    bounded = bound_contributions(shape, columns, max_groups_per_user=groups,
+                                  max_rows_per_user_group=rows, counted=_counted(policy),
+                                  people_cap=cap)
     query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
         1 for c in columns if c.function == "group_key"), order, limit, offset)
     return PrivateQuery(query, plan, shape.tables)
@@ -94,6 +106,14 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
 
 def describe_plan(plan: NoisePlan) -> dict[str, Any]:
     return describe_noise(plan)
+
+
+def _counted(policy: Policy) -> frozenset[tuple[str, str]]:
+    """The (dataset, column) pairs whose stats view holds per-person counts (``hidden.py``):
+    dimensions, as the engine's ``counted_columns`` finds them from the same view types."""
+    return frozenset((name, c) for name, ds in policy.datasets.items()
+                     for c, col in ds.columns.items()
+                     if col.kind is Kind.DIMENSION and has_person_counts(view_type(c, col)))
 
 
 def _user_keys(policy: Policy) -> frozenset[str]:

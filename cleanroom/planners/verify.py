@@ -33,10 +33,11 @@ from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.rules import violation
+from cleanroom.hidden import person_most, person_values
 from cleanroom.planners.base import NoisedStep
 from cleanroom.policy import Kind
 from cleanroom.privacy.dp_release import SHARED_COUNT
-from cleanroom.privacy.dp_sql import PEOPLE, DPColumn
+from cleanroom.privacy.dp_sql import PEOPLE, DPColumn, row_keys, within_bounds, within_ctes
 from cleanroom.privacy.mechanisms import ContributionBounds
 
 _SLACK = 1e-9
@@ -63,8 +64,11 @@ def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = N
         raise _unverified("the released columns do not match the noise plan")
     if step.bounded_by_gate:
         bounds = _verify_sensitivities(step, aggregates, policy_bounds)
-        _verify_bounding(select, columns)
-        _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0)
+        within = _verify_bounding(select, columns)
+        if within is not None:
+            _verify_within(select, columns, bounds, cap=within)
+        _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0,
+                       ranking="__cr_bounded" if within is None else "__cr_slow")
     else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
         _verify_entries(step, aggregates, groups=1, rows=1)
 
@@ -177,7 +181,7 @@ def _verify_entries(step: NoisedStep, aggregates: list[DPColumn], *, groups: int
 
 
 def _verify_limits(select: exp.Select, bounds: ContributionBounds, *, rows: bool,
-                   groups: bool) -> None:
+                   groups: bool, ranking: str = "__cr_bounded") -> None:
     """The row and group bounds in the SQL are the plan's: ``__cr_crowded`` takes everyone over
     either bound (``COUNT(*) > G OR MAX(__cr_n) > R``, nothing else), and every ranking keeps at
     most that many (rows in ``__cr_kept``, groups in ``__cr_bounded``)."""
@@ -201,7 +205,7 @@ def _verify_limits(select: exp.Select, bounds: ContributionBounds, *, rows: bool
         else:
             raise _unverified("__cr_crowded takes other people than those over a bound")
     wanted = ([("rows", "__cr_kept", bounds.max_rows_per_user_group)] if rows else [])
-    wanted += [("groups", "__cr_bounded", bounds.max_groups_per_user)] if groups else []
+    wanted += [("groups", ranking, bounds.max_groups_per_user)] if groups else []
     if set(found) != {name for name, _, _ in wanted}:
         raise _unverified("__cr_crowded does not test the plan's bounds")
     for name, kept, limit in wanted:
@@ -226,14 +230,18 @@ def _outer(sql: str) -> exp.Select:
     return tree
 
 
-def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> None:
+def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int | None:
+    """The outer SELECT's reads; the people cap of ``dp_sql._within``'s form (None: every
+    person ranked, the people counted with ``COUNT(*)``)."""
     source = select.args.get("from_")
     if source is None or not isinstance(source.this, exp.Table) or \
             source.this.name != "__cr_bounded" or select.args.get("joins"):
         raise _unverified("the aggregates do not read the bounded rows")
     keys = sum(1 for c in columns if c.function == "group_key")
     people = select.expressions[keys]
-    if people.alias_or_name != PEOPLE or not isinstance(people.unalias(), exp.Count):
+    cap = _people_cap(people.unalias())
+    if people.alias_or_name != PEOPLE or not (isinstance(people.unalias(), exp.Count)
+                                              or cap is not None):
         raise _unverified("no people count")
     clamps = _clamps(select)
     pairs = iter(select.expressions[keys + 1:])
@@ -250,6 +258,67 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> None:
             raise _unverified(f"column {col.name} is not summed from its bounded value")
         if clamps.get(f"__cr_v{i}") != (col.lower, col.upper):
             raise _unverified(f"column {col.name} is not clamped to its bounds")
+    return cap
+
+
+def _people_cap(node: exp.Expr) -> int | None:
+    """``cap`` of ``LEAST(SUM(__cr_p), cap)``, else None."""
+    if not isinstance(node, exp.Least) or len(node.expressions) != 1:
+        return None
+    cap = _integer(node.expressions[0])
+    return cap if cap is not None and cap >= 1 and _aggregates(node.this, exp.Sum, "__cr_p") \
+        else None
+
+
+def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
+                   bounds: ContributionBounds, *, cap: int) -> None:
+    """``dp_sql._within``'s form: the rows of the people whom ``__cr_safe`` (a function of their
+    stored counts) puts within the plan's bounds are summed per group, everyone else is
+    ranked in ``__cr_slow``. The safe test is the one ``within_bounds`` writes for these keys
+    and bounds (whichever stored counts it reads: a count the view lacks fails to bind), each
+    branch reads only its people, and ``__cr_within``, ``__cr_few`` and ``__cr_bounded`` are
+    exactly as ``within_ctes`` writes them for this cap and the plan's R."""
+    ctes = {cte.alias: cte.this for cte in (select.args["with_"].expressions
+                                            if select.args.get("with_") else [])}
+    rows_cte, clamped, groups_cte = (ctes.get(n) for n in ("__cr_rows", "__cr_clamped",
+                                                           "__cr_user_groups"))
+    if not all(isinstance(c, exp.Select) for c in (rows_cte, clamped, groups_cte)):
+        raise _unverified("the bounded query's parts are missing")
+    assert isinstance(rows_cte, exp.Select) and isinstance(clamped, exp.Select)
+    assert isinstance(groups_cte, exp.Select)
+    source = rows_cte.args.get("from_")
+    table = source.this if source is not None else None
+    if not isinstance(table, exp.Table) or rows_cte.args.get("joins") or table.args.get("db") \
+            or not table.name.startswith("__cr_t_"):
+        raise _unverified("the rows of people within the bounds do not read one stats view")
+    safe = [p for p in rows_cte.expressions if p.alias_or_name == "__cr_safe"]
+    alias = table.alias_or_name
+    read = {c.name for c in (safe[0].find_all(exp.Column) if safe else ())}
+    counted = {n[len(prefix):] for n in read for prefix in (person_values(""), person_most(""))
+               if n.startswith(prefix)}
+    keyed = any(c.function == "group_key" for c in columns)
+    expected = within_bounds(alias, row_keys(rows_cte), counted,
+                             rows=bounds.max_rows_per_user_group,
+                             groups=bounds.max_groups_per_user if keyed else None)
+    if len(safe) != 1 or _text(safe[0].unalias()) != _text(expected):
+        raise _unverified("__cr_safe is not the test of the plan's bounds")
+    passed = [p for p in clamped.expressions if p.alias_or_name == "__cr_safe"]
+    if len(passed) != 1 or not isinstance(passed[0], exp.Column) or passed[0].table:
+        raise _unverified("__cr_clamped does not carry __cr_safe as it is")
+    outside = ctes.get("__cr_outside")
+    source_of = groups_cte.args.get("from_")
+    if not isinstance(outside, exp.Select) or _text(outside) != _text(sqlglot.parse_one(
+            "SELECT * FROM __cr_clamped WHERE NOT __cr_safe")) or source_of is None or \
+            _text(source_of.this) != "__cr_outside" or groups_cte.args.get("where") or \
+            groups_cte.args.get("joins"):
+        raise _unverified("the ranked people are not those outside the bounds")
+    for name, body in within_ctes(columns, rows=bounds.max_rows_per_user_group, cap=cap):
+        if name not in ctes or _text(ctes[name]) != _text(body):
+            raise _unverified(f"{name} is not the sum of the people within the bounds")
+
+
+def _text(node: exp.Expr) -> str:
+    return sqlglot.parse_one(node.sql(dialect="duckdb"), read="duckdb").sql(dialect="duckdb")
 
 
 def _aggregates(node: exp.Expr, kind: type[exp.Expr], column: str) -> bool:

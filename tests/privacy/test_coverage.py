@@ -28,7 +28,7 @@ from cleanroom.pipeline import plan_private_query
 from cleanroom.policy import Policy, load_policies
 from cleanroom.privacy.dp_release import release_dp
 from cleanroom.privacy.mechanisms import AggregateSpec, make_rng, noise_value, plan_noise
-from tests.conftest import POLICIES
+from tests.conftest import POLICIES, with_person_counts
 
 RUNS = 400
 GROUPED = ("SELECT channel, COUNT(DISTINCT user_key) AS people, COUNT(*) AS n, "
@@ -58,6 +58,7 @@ def policy(rows: int) -> Policy:
 def database() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"CREATE TABLE impressions AS {DATA}")
+    with_person_counts(con, "impressions")
     return con
 
 
