@@ -275,7 +275,9 @@ def _native(table: TableSpec, limits: Limits) -> Path | None:
     key = next((c.name for c in table.columns if c.user_key), None)
     clamps = {c.name: c.clamp for c in table.columns if c.clamp is not None}
     return native.CACHE.native(table.path, tuple(c.name for c in table.columns), key=key,
-                               clamps=clamps, counted=counted_columns(table),
+                               clamps=clamps, counted=tuple(
+                                   (c.name, c.sql_type) for c in table.columns
+                                   if c.name in counted_columns(table)),
                                memory_limit=limits.memory_limit, threads=limits.threads)
 
 

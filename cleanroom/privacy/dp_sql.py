@@ -398,8 +398,9 @@ def within_bounds(alias: str, keys: list[exp.Expr], counted: set[str], *, rows: 
     terms: list[exp.Expr] = []
     nested = any(key.find(exp.Query, exp.Subquery) for key in keys)
     read = {c.name for key in keys for c in key.find_all(exp.Column)}
-    if groups is not None and (read or nested):  # constant keys make one group
-        if nested or not read <= counted:
+    literal = all(isinstance(key, exp.Literal) for key in keys)
+    if groups is not None and not literal:  # literal keys make one group
+        if nested or not read or not read <= counted:
             terms.append(at_most(n.copy(), groups))
         elif len(read) == 1:
             terms.append(at_most(stat(person_values(next(iter(read)))), groups))
