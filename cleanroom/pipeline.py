@@ -67,7 +67,7 @@ from cleanroom.policy import Dataset, Kind, Policy
 from cleanroom.privacy.budget import BudgetLedger
 from cleanroom.privacy.dp_release import release_dp
 from cleanroom.privacy.mechanisms import Rng, make_rng
-from cleanroom.release import release_thresholded
+from cleanroom.release import Gathered, gather, release_thresholded
 from cleanroom.settings import Settings
 from cleanroom.store import DatasetVersion, Identity, Store
 from cleanroom.store.policies import OPERATOR
@@ -260,11 +260,15 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
         internal = session.stream(step.sql, list, params=step.params)
         return Released([], [], 0, [], [], internal=ExactResult((), internal))
     if isinstance(step, ExactStep):
-        result = screened(session, step, rules.min_users_per_row)
+        k, cap = rules.min_users_per_row, service.limits.max_rows
+        rows = screened(session, step, k, cap) or session.scan(
+            step.sql, lambda columns, found: gather(
+                columns, found, counted=step.people_column is not None, min_users=k,
+                max_rows=cap), params=step.params)
         thresholded = release_thresholded(
-            result or session.run(step.sql, params=step.params), people_column=step.people_column,
-            min_users=rules.min_users_per_row, limit=step.limit, offset=step.offset,
-            cell_flags=step.cell_flags, compare_rows=step.compare_rows)
+            rows.result, people_column=step.people_column, min_users=k, limit=step.limit,
+            offset=step.offset, cell_flags=step.cell_flags, compare_rows=step.compare_rows,
+            withheld=rows.withheld)
         return Released(_named(session, step, thresholded.columns), thresholded.rows,
                         thresholded.suppressed_rows,
                         list(thresholded.row_status),
@@ -281,16 +285,20 @@ def release(service: Service, policy: Policy, session: Session, step: Checked) -
                     noised.intervals, describe_plan(step.noise), noised.truncated)
 
 
-def screened(session: Session, step: ExactStep, min_users: int) -> ExactResult | None:
+def screened(session: Session, step: ExactStep, min_users: int, max_rows: int) -> Gathered | None:
     """The step's screen (``gate/screen.py``), when it certifies that every row's people
     counts reach the threshold: then its release is the exact query's. None: run the exact
-    query (no screen, a screen this engine cannot bind, or a row it cannot certify)."""
+    query (no screen, a screen this engine cannot bind, or a row it cannot certify). The cap
+    counts the certified rows only (``release.gather``)."""
     if step.screen is None or session.names(step.screen) is None:
         return None
-    result = session.run(step.screen, params=step.params)
-    if not all((row[-1] or 0) >= min_users for row in result.rows):
+    found = session.scan(step.screen, lambda columns, rows: gather(
+        columns, rows, counted=True, min_users=min_users, max_rows=max_rows),
+        params=step.params)
+    if found.dropped:
         return None
-    return ExactResult(result.columns[:-1], [row[:-1] for row in result.rows])
+    result = found.result
+    return Gathered(ExactResult(result.columns[:-1], [row[:-1] for row in result.rows]), 0, 0)
 
 
 def _named(session: Session, step: ExactStep | NoisedStep, columns: Sequence[str]) -> list[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.engine import ExactResult
+from cleanroom.errors import QueryFailed, Violation
 from cleanroom.gate.model import SKETCH_SIZE
 from cleanroom.isolation import BASE, RowSystem, withheld_across, withheld_aggregates
 
@@ -59,11 +60,60 @@ def count_withheld(people: Iterable[int | None], min_users: int) -> int:
     return sum(1 for n in people if floor <= (n or 0) < min_users)
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """An exact step's rows as the release reads them (``gather``)."""
+
+    result: ExactResult
+    withheld: int  # rows dropped on the way that ``suppressed_rows`` counts
+    dropped: int  # rows dropped on the way: under the threshold
+
+
+def gather(columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]], *, counted: bool,
+           min_users: int, max_rows: int) -> Gathered:
+    """An exact step's rows, as they stream from the engine, reduced to what the release reads:
+    the rows on ``min_users`` people (every row when ``counted`` is False: each is released),
+    at most ``max_rows`` of them (``too_many_rows`` past it), the first row that carries the
+    answer's patterns whatever its people (``_patterns``), and of the other rows only how many
+    ``suppressed_rows`` counts. The cap counts only rows a release could let out, so a group of
+    one person never decides whether the answer fails (``tests/test_row_cap_oracle.py``).
+
+    >>> g = gather(("c", "__cr_n"), [("a", 60), ("b", 30), ("c", 3)], counted=True,
+    ...            min_users=50, max_rows=1)
+    >>> g.result.rows, g.withheld, g.dropped
+    ([('a', 60)], 1, 2)
+    """
+    at = columns.index(OVERLAP) if OVERLAP in columns else None
+    kept: list[tuple[Any, ...]] = []
+    shown = withheld = dropped = 0
+    carried = at is None  # whether the patterns' row has been met
+    for row in rows:
+        carrier = not carried and at is not None and _carries(row[at])
+        carried = carried or carrier
+        if not counted or (row[-1] or 0) >= min_users:
+            shown += 1
+            if shown > max_rows:
+                raise QueryFailed([Violation("too_many_rows",
+                                             f"the result has over {max_rows} rows")])
+        else:
+            dropped += 1
+            if not carrier:  # a kept carrier is counted by the release itself
+                withheld += count_withheld([row[-1]], min_users)
+                continue
+        kept.append(row)
+    return Gathered(ExactResult(columns, kept), withheld, dropped)
+
+
+def _carries(found: Any) -> bool:
+    return found is not None and found["s"] is not None
+
+
 def release_thresholded(result: ExactResult, *, people_column: str | None, min_users: int,
                         limit: int | None = None, offset: int = 0,
-                        cell_flags: int = 0, compare_rows: bool = False) -> Release:
+                        cell_flags: int = 0, compare_rows: bool = False,
+                        withheld: int = 0) -> Release:
     """Keep rows whose hidden people count reaches ``min_users``; withhold flagged cells;
-    LIMIT applies after that.
+    LIMIT applies after that. ``withheld``: rows ``gather`` already dropped and counted.
 
     >>> r = ExactResult(("c", "n", "__cr_n"), [("a", 60, 60), ("b", 30, 30), ("c", 3, 3)])
     >>> release_thresholded(r, people_column="__cr_n", min_users=50).rows
@@ -79,7 +129,7 @@ def release_thresholded(result: ExactResult, *, people_column: str | None, min_u
     hidden = cell_flags + 2 * compare_rows + systems + across + (people_column is not None)
     width = len(result.columns) - hidden
     kept, people = _kept(result, width, people_column is not None, min_users)
-    suppressed = count_withheld(people, min_users) if people_column is not None else 0
+    suppressed = withheld + (count_withheld(people, min_users) if people_column is not None else 0)
     if systems:
         at = result.columns.index(SYSTEM)
         kept, dropped = _isolate(kept, width, cell_flags, at, min_users)

@@ -46,10 +46,12 @@ def ok(response: Any, canary: CanaryData) -> dict[str, Any]:
     return body
 
 
-def expected(con: duckdb.DuckDBPyConnection, model: str, dimension: str = "channel") -> \
-        AttributionResult:
+def expected(con: duckdb.DuckDBPyConnection, model: str, dimension: str = "channel", *,
+             min_people: int = MIN, order: int = 1) -> AttributionResult:
+    """The library's answer; Markov's windows on fewer than ``min_people`` people are (other),
+    as the clean room runs it under a threshold of ``min_people``."""
     return run_attribution(con, AttributionSpec(model, "impressions", "conversions", dimension,
-                                                30.0))
+                                                30.0, order=order, min_people=min_people))
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +93,23 @@ def test_rows_sum_to_converting_people_with_a_path(plain: tuple[Harness, CanaryD
     assert body["suppressed_rows"] == 0
     assert sum(r[1] for r in body["rows"]) == pytest.approx(people)
     assert sum(r[2] for r in body["rows"]) == pytest.approx(revenue)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_markov_on_ordinary_data_is_the_unmerged_model(plain: tuple[Harness, CanaryData],
+                                                       order: int) -> None:
+    """Where every window of touches stands on the threshold's people (the plain data, k = 20,
+    by channel), merging the rare windows changes nothing: the answer is ChannelAttribution's
+    model as the library solves it without a threshold, and every row is released."""
+    harness, data = plain
+    body = ok(attribute(harness, model="markov", options={"order": order}), data)
+    truth = expected(reference(data), "markov", min_people=1, order=order)
+    assert {r[0]: (r[1], r[2]) for r in body["rows"]} == {
+        r[0]: (pytest.approx(r[1]), pytest.approx(r[2])) for r in truth.rows}
+    assert len(body["rows"]) >= 4 and body["suppressed_rows"] == 0
+    merged = expected(reference(data), "markov", min_people=20, order=order)
+    assert [r[0] for r in merged.rows] == [r[0] for r in truth.rows]
+    assert [r[1:] for r in merged.rows] == [pytest.approx(r[1:]) for r in truth.rows]
 
 
 def test_small_campaign_is_suppressed(loaded: Harness, canary: CanaryData) -> None:

@@ -3,7 +3,10 @@
 DuckDB turns paths into transition counts between states; only that small matrix comes to numpy.
 A state is a window of ``order`` consecutive touches (a shorter path is one shorter state);
 consecutive identical states collapse. Each path walks (start) -> states -> (conversion | null),
-converters' paths to (conversion), non-converters' to (null), each path counting once.
+converters' paths to (conversion), non-converters' to (null), each path counting once. A window
+that fewer than ``spec.min_people`` distinct people's paths hold is the one state (other), the
+empty window, which holds no value (the clean room sets the policy's threshold): which states
+exist, and so whether the cap refuses the chain, never depends on one person.
 
 With Q the transient part of the transition matrix, N = (I - Q)^-1 the fundamental matrix and
 b = N r (r: one-step probability of converting from each state), b[start] = P(conversion). Sending
@@ -34,7 +37,8 @@ from threadpoolctl import threadpool_limits
 from cleanroom.attribution.paths import path_ctes, path_params
 from cleanroom.attribution.spec import MIN_CREDIT_SHARE, AttributionResult, AttributionSpec
 
-# A dense inverse of this size takes about a second on two cores and 72 MB.
+# A dense inverse of this size takes about a second on two cores and 72 MB. (other) is not
+# counted: the cap is on the states that stand on ``min_people`` people.
 MAX_STATES = 3000
 _TRANSITION, _END, _USERS = 0, 1, 2
 
@@ -50,24 +54,36 @@ class Chain:
     values: np.ndarray  # (S+1,) summed value of the paths converting from each state
 
 
-def markov_sql(order: int) -> str:
-    """Rows (kind, src, dst, n, n_conv, value): transitions, path ends, and users per value."""
+def markov_sql(order: int, *, min_people: int = 1) -> str:
+    """Rows (kind, src, dst, n, n_conv, value): transitions, path ends, and users per value.
+
+    A window that fewer than ``min_people`` distinct people's paths hold is not a state of its
+    own: every such window is the one state ``(other)``, an empty list, which holds no value.
+    So which states exist, and how many, never depends on one person (docs/attribution.md).
+    """
     items = ["d"] + [f"l{i}" for i in range(1, order)]
     leads = "".join(f", lead(d, {i}) OVER w AS l{i}" for i in range(1, order))
     state = f"[{', '.join(items)}]"
     if order > 1:  # a path shorter than the order is a single shorter state
         state = f"list_filter({state}, lambda x: x IS NOT NULL)"
-    prev = f"[{', '.join(['p1'] + items[: order - 1])}]"
     keep = f"greatest(n - {order} + 1, 1)"
     return f"""
 seq AS (
   SELECT u, converted, val, row_number() OVER w AS rn, count(*) OVER (PARTITION BY u) AS n,
-         d, lag(d) OVER w AS p1{leads}
+         d{leads}
   FROM path_touch WINDOW w AS (PARTITION BY u ORDER BY ts, d)),
+win AS (
+  SELECT u, rn, converted, val, rn = {keep} AS is_last, {state} AS s
+  FROM seq WHERE rn <= {keep}),
+held AS (
+  SELECT s, count(DISTINCT u) >= {int(min_people)} AS held FROM win GROUP BY s),
+merged AS (
+  SELECT win.u, win.rn, win.converted, win.val, win.is_last,
+         CASE WHEN held.held THEN win.s ELSE list_filter(win.s, lambda x: false) END AS s
+  FROM win JOIN held ON win.s = held.s),
 state AS (
-  SELECT converted, val, rn = {keep} AS is_last, {state} AS s,
-         CASE WHEN rn > 1 THEN {prev} END AS prev
-  FROM seq WHERE rn <= {keep})
+  SELECT converted, val, is_last, s, lag(s) OVER (PARTITION BY u ORDER BY rn) AS prev
+  FROM merged)
 SELECT {_TRANSITION} AS kind, prev AS src, s AS dst, count(*) AS n, 0 AS n_conv,
        CAST(0 AS DOUBLE) AS value
 FROM state WHERE prev IS NULL OR prev <> s GROUP BY prev, s
@@ -85,7 +101,8 @@ def build_chain(rows: list[tuple[Any, ...]]) -> Chain:
     """Collect the transition and end rows of :func:`markov_sql` into count arrays."""
     # States in order of first appearance in DuckDB's sorted output: deterministic numerics.
     states = list(dict.fromkeys(tuple(r[2]) for r in rows if r[0] == _TRANSITION))
-    if len(states) > MAX_STATES:
+    # (other), the empty window, is one state whatever it merged: the cap counts the others.
+    if len([s for s in states if s]) > MAX_STATES:
         raise ValueError("too many Markov states; use a lower order")
     index = {s: i for i, s in enumerate(states, 1)}
     size = len(states) + 1
@@ -160,8 +177,10 @@ class MarkovCredit:
 
 
 def chain_sql(spec: AttributionSpec, *, ctes: str = "") -> str:
-    """The transition, end and per-value rows of the chain (``ctes`` as in heuristic_sql)."""
-    return f"WITH {ctes + ',' if ctes else ''}{path_ctes(spec)},{markov_sql(spec.order)}"
+    """The transition, end and per-value rows of the chain (``ctes`` as in heuristic_sql);
+    windows on fewer than ``spec.min_people`` people are the one state (other)."""
+    return (f"WITH {ctes + ',' if ctes else ''}{path_ctes(spec)},"
+            f"{markov_sql(spec.order, min_people=spec.min_people)}")
 
 
 def solve(rows: list[tuple[Any, ...]]) -> MarkovCredit:

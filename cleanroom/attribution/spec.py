@@ -46,6 +46,9 @@ class AttributionSpec:
     ts: str = "ts"
     half_life_days: float = 7.0
     order: int = 1
+    # Markov only: a window of touches that fewer distinct people's paths hold is no state of
+    # its own but part of the one state (other) (the clean room sets the policy's threshold).
+    min_people: int = 1
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def check_spec(spec: AttributionSpec) -> None:
     _check_days("half_life_days", spec.half_life_days, MAX_HALF_LIFE_DAYS)
     if type(spec.order) is not int or not 1 <= spec.order <= MAX_ORDER:
         raise ValueError(f"order must be an integer from 1 to {MAX_ORDER}")
+    if type(spec.min_people) is not int or spec.min_people < 1:
+        raise ValueError("min_people must be a positive integer")
 
 
 def _check_identifier(name: str, value: object) -> None:

@@ -78,6 +78,12 @@ class Session(Protocol):
         decide success, and for a planner's internal rows)."""
         ...
 
+    def scan(self, sql: str, consume: Callable[[tuple[str, ...], Rows], T], *,
+             params: Params | None = None) -> T:
+        """``stream``, handing ``consume`` the result's column names too: no row cap (the
+        release applies its own to the rows it could let out, ``release.gather``)."""
+        ...
+
     def names(self, sql: str) -> tuple[str, ...] | None:
         """The names this engine gives the columns of ``sql`` (a query the gate accepted, as
         the analyst wrote it), bound over empty tables of the same shapes: no row is read and

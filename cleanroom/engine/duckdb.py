@@ -311,13 +311,21 @@ def run_streaming(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits,
                   consume: Callable[[Rows], T], *, params: Params | None = None) -> T:
     """Run ``sql`` under ``guarded`` and hand every result row, fetched in chunks, to
     ``consume``: no row cap, for results whose size must not decide success (DP candidates)."""
+    return run_scanning(con, sql, limits, lambda _, rows: consume(rows), params=params)
+
+
+def run_scanning(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits,
+                 consume: Callable[[tuple[str, ...], Rows], T], *,
+                 params: Params | None = None) -> T:
+    """``run_streaming``, with the result's column names handed to ``consume`` first."""
     with guarded(con, limits):
         cursor = con.execute(sql, dict(params) if params else None)
+        columns = tuple(d[0] for d in cursor.description or ())
 
         def rows() -> Iterator[tuple[Any, ...]]:
             while chunk := cursor.fetchmany(10_000):
                 yield from chunk
-        return consume(rows())
+        return consume(columns, rows())
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, limits: Limits, *,
@@ -424,6 +432,10 @@ class DuckDBSession:
     def stream(self, sql: str, consume: Callable[[Rows], T], *,
                params: Params | None = None) -> T:
         return run_streaming(self.con, sql, self.limits, consume, params=params)
+
+    def scan(self, sql: str, consume: Callable[[tuple[str, ...], Rows], T], *,
+             params: Params | None = None) -> T:
+        return run_scanning(self.con, sql, self.limits, consume, params=params)
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,8 @@ _RULES = (
     Rule("memory", "the query ran out of its memory limit", "narrow the query or aggregate earlier"),
     Rule("runtime", "the query failed in the engine (no detail: engine messages can quote data)",
          "check types and arguments; the query is correct but failed on the data"),
-    Rule("too_many_rows", "the result has more rows than the row cap",
+    Rule("too_many_rows", "the result has more rows on min_users_per_row people "
+         "than the row cap (rows on fewer are withheld, not counted)",
          "add LIMIT, or group more coarsely"),
     Rule("not_uploaded", "the request reads a dataset that its provider has not uploaded yet",
          "wait for the upload (cleanroom datasets -c C lists what is uploaded), or leave the "

@@ -115,15 +115,19 @@ def plan_request(policy: Policy, ask: AttributionRequest) -> CheckedRequest:
                    f"CAST({quote(c_time)} AS TIMESTAMP) AS ts, {value} AS revenue "
                    f"FROM {quote(ask.conversions)}")
     bounds = None if revenue is None else metric_bounds(policy, ask.conversions, revenue)
-    return CheckedRequest(_spec(ask, revenue is not None), (touches, conversions), bounds)
+    spec = _spec(ask, revenue is not None, policy.query_rules.min_users_per_row)
+    return CheckedRequest(spec, (touches, conversions), bounds)
 
 
-def _spec(ask: AttributionRequest, has_revenue: bool) -> AttributionSpec:
+def _spec(ask: AttributionRequest, has_revenue: bool, min_users: int) -> AttributionSpec:
+    """The library's spec; Markov's states stand on ``min_users`` people (or are (other)), so
+    no state is one person's: neither its cap nor which states exist can tell one path."""
     if not (0 < ask.half_life_days <= 3660) or not 1 <= ask.order <= 4:
         raise refuse("bad_option", "half_life_days must be in (0, 3660] and order in 1..4")
     spec = AttributionSpec(ask.model, TOUCHES, CONVERSIONS, "d", ask.lookback_days,
                            revenue="revenue" if has_revenue else None,
-                           half_life_days=ask.half_life_days, order=ask.order)
+                           half_life_days=ask.half_life_days, order=ask.order,
+                           min_people=min_users)
     try:
         check_spec(spec)
     except ValueError:

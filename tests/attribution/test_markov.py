@@ -52,9 +52,10 @@ Rows = tuple[Sequence[tuple[str, str, str]], Sequence[tuple[str, str, float | No
 Ran = tuple[duckdb.DuckDBPyConnection, AttributionSpec, AttributionResult]
 
 
-def run(data: Rows, order: int) -> Ran:
+def run(data: Rows, order: int, min_people: int = 1) -> Ran:
     con = locked({"touches": touch_table(data[0]), "conversions": conversion_table(data[1])})
-    spec = AttributionSpec("markov", "touches", "conversions", "channel", 10, order=order)
+    spec = AttributionSpec("markov", "touches", "conversions", "channel", 10, order=order,
+                           min_people=min_people)
     return con, spec, run_attribution(con, spec)
 
 
@@ -75,6 +76,29 @@ def test_order_1_by_hand() -> None:
 def test_order_2_by_hand() -> None:
     _, _, result = run(ORDER_2, 2)
     check(result, [("A", 6 / 5, 24.0), ("B", 3 / 5, 18.0), ("C", 6 / 5, 18.0)], [2, 1, 2])
+
+
+def test_a_window_on_one_person_is_no_state_at_order_1() -> None:
+    """min_people 2: D (u5 alone) is (other), which holds no value; D only led to (null), so
+    the credit is the same. min_people 3: every state is (other) and nothing is credited."""
+    _, _, result = run(ORDER_1, 1, min_people=2)
+    check(result, [("A", 6 / 5, 450 / 11), ("B", 4 / 5, 100 / 11)], [2, 1])
+    _, _, result = run(ORDER_1, 1, min_people=3)
+    check(result, [], [])
+
+
+def test_rare_windows_are_one_state_at_order_2_by_hand() -> None:
+    """min_people 2: only AB (u1, u2) stands on two people; AA, CA and C are (other).
+      u1 other > AB converts for 30, u2 AB null, u3 other converts for 10, u4 other for 20.
+      (start) -> other 3/4, AB 1/4;  other -> AB 1/3, conv 2/3;  AB -> conv 1/2, null 1/2.
+      P(conv) = 3/4 (2/3 + 1/3 * 1/2) + 1/4 * 1/2 = 3/4. Without A (or B: AB either way;
+      (other) holds no value) 3/4 * 2/3 = 1/2, effect 1/3 each; C is in no state: 0.
+      Value from other 30/3 = 10 a visit, from AB 30/2 = 15: E = 3/4 (10 + 1/3 * 15) + 1/4 * 15
+      = 15; without A or B 3/4 * 10 = 7.5, effect 1/2 each. u3's only credited value is A."""
+    con, spec, result = run(ORDER_2, 2, min_people=2)
+    check(result, [("A", 3 / 2, 30.0), ("B", 3 / 2, 30.0)], [2, 1])
+    chain = markov.build_chain(con.execute(markov.chain_sql(spec), path_params(spec)).fetchall())
+    assert set(chain.states) == {(), ("A", "B")}
 
 
 def test_order_2_chain_collapses_repeated_windows() -> None:

@@ -34,6 +34,7 @@ def con() -> duckdb.DuckDBPyConnection:
         {"lookback_days": 1e6},
         {"half_life_days": 0.0}, {"half_life_days": math.nan}, {"half_life_days": None},
         {"order": 0}, {"order": 5}, {"order": 1.0}, {"order": True},
+        {"min_people": 0}, {"min_people": 2.0}, {"min_people": True},
         {"touchpoints": ""}, {"dimension": None}, {"revenue": ""},
         {"touchpoints": CANARY}, {"conversions": CANARY},
         {"dimension": CANARY}, {"revenue": CANARY}, {"user_key": CANARY}, {"ts": CANARY},

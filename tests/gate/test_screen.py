@@ -112,8 +112,8 @@ class Spy:
     def __init__(self, real: Any) -> None:
         self.real, self.kept, self.fell_back = real, 0, 0
 
-    def __call__(self, session: Any, step: Any, min_users: int) -> Any:
-        result = self.real(session, step, min_users)
+    def __call__(self, session: Any, step: Any, *limits: int) -> Any:
+        result = self.real(session, step, *limits)
         if step.screen is not None:
             if result is None:
                 self.fell_back += 1
