@@ -137,7 +137,8 @@ class TaintMap:
             combined = _combines_rows(sel, plans)
             for alias, body in found[id(sel)]:
                 if alias in outer:
-                    self._outer(body)
+                    self._outer(body, keys=_joined_keys(sel, alias, self.clean_of(body))
+                                if combined else None)
                 elif combined:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
@@ -207,7 +208,7 @@ class TaintMap:
         tainted = self.sources.get(id(sel), [])
         clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
         reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted),
-                        only=single_source(sel))
+                        only=single_source(sel), owners=column_owners(sel))
         on_reader = Reader(clean, set(), set(), set(tainted))
         where = sel.args.get("where")
         if (where is not None and reader.reached(where) != set()) or any(  # None: cannot tell
@@ -348,6 +349,55 @@ def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[st
     return found or None
 
 
+def _joined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
+    """Exact keys ``k`` of source ``alias``, on the NULL side of the one outer join of a
+    SELECT that groups the joined rows, that the join's ON equates with a column ``o.x`` of the
+    other side and that the GROUP BY groups by as ``COALESCE`` of the two (either order). A
+    row the source dropped would have met only rows whose ``o.x`` is its ``k``, or stood alone
+    with it, so it falls only in groups of its own key; each row of such a group carries the
+    flag of its partition by ``k`` (the source's row present) or the relation's probe (missing,
+    ``reach.read_taint``). The flag is the one ``_combined_keys`` gives: a drop beside a row of
+    its partition that stands. None: any row (no join key grouped, a window, a total)."""
+    joins = sel.args.get("joins") or []
+    group = sel.args.get("group")
+    if len(joins) != 1 or group is None or sel.args.get("laterals") or any(
+            find_all(p, exp.Window, stop=exp.Select) for p in sel.expressions):
+        return None
+    on = joins[0].args.get("on")
+    if on is None or joins[0].args.get("using") or joins[0].args.get("method"):
+        return None
+    items = [_positional(sel, g) for g in group.expressions]
+    found: set[str] = set()
+    for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
+        if not isinstance(conjunct, exp.EQ):
+            continue
+        for mine, other in ((conjunct.this, conjunct.expression),
+                            (conjunct.expression, conjunct.this)):
+            if _plain_column(mine, alias) and isinstance(other, exp.Column) and \
+                    _plain_column(other, other.table) and other.table != alias and \
+                    mine.name.lower() in clean and any(
+                        _groups_key(i, mine, other) for i in items):
+                found.add(mine.name.lower())
+    return frozenset(found) or None
+
+
+def _plain_column(node: exp.Expr, table: str) -> bool:
+    return isinstance(node, exp.Column) and bool(table) and node.table == table \
+        and isinstance(node.this, exp.Identifier) and not node.args.get("db")
+
+
+def _groups_key(item: exp.Expr, mine: exp.Column, other: exp.Column) -> bool:
+    """``item`` is ``COALESCE`` of ``mine`` and ``other`` (either order)."""
+    def same(a: exp.Expr, b: exp.Column) -> bool:
+        return isinstance(a, exp.Column) and a.table == b.table \
+            and a.name.lower() == b.name.lower() and not a.args.get("db")
+    if not isinstance(item, exp.Coalesce) or len(item.expressions) != 1:
+        return False
+    pair = (item.this, item.expressions[0])
+    return (same(pair[0], mine) and same(pair[1], other)) or \
+        (same(pair[0], other) and same(pair[1], mine))
+
+
 def _positional(sel: exp.Select, item: exp.Expr) -> exp.Expr:
     """``GROUP BY 2``: the second projection's expression."""
     if isinstance(item, exp.Literal) and item.is_int and 1 <= int(item.name) <= len(
@@ -459,12 +509,16 @@ class Reader:
     """Which tainted sources an expression's value depends on (None: cannot tell)."""
 
     def __init__(self, clean: dict[str, set[str]], outer: set[str], using: set[str],
-                 tainted: set[str], *, only: str | None = None) -> None:
+                 tainted: set[str], *, only: str | None = None,
+                 owners: dict[str, str] | None = None) -> None:
         self.clean, self.outer, self.using, self.tainted = clean, outer, using, tainted
         # The one relation of a SELECT without joins: an unqualified name is its column when
         # it names one of its exact columns (DuckDB binds to the nearest scope first); any
         # other unqualified name counts as a read of it.
         self.only = only
+        # With joins: an unqualified name that one derived source alone outputs is that
+        # source's column (``column_owners``), read as if it were qualified.
+        self.owners = owners or {}
 
     def reached(self, node: exp.Expr) -> set[str] | None:
         hit: set[str] = set()
@@ -476,27 +530,64 @@ class Reader:
                 if alias in self.tainted and col.name.lower() not in self.clean.get(alias, set()):
                     hit.add(alias)
                 continue
+            alias = alias or self.owners.get(col.name.lower(), "")
             if not alias:
                 return None if self.tainted else hit  # an unqualified name: any source
             if alias in self.tainted and not self._exact(col):
                 hit.add(alias)
         return hit
 
+    def _table(self, col: exp.Column) -> str:
+        return col.table or self.owners.get(col.name.lower(), "")
+
     def _exact(self, col: exp.Column) -> bool:
-        name = col.name.lower()
-        if name not in self.clean.get(col.table, set()):
+        name, table = col.name.lower(), self._table(col)
+        if name not in self.clean.get(table, set()):
             return False
-        if col.table not in self.outer:
+        if table not in self.outer:
             return True
         merged = col.parent
         if not isinstance(merged, exp.Coalesce) or name not in self.using:
             return False
         args = [merged.this, *merged.expressions]
-        tables = {a.table for a in args if isinstance(a, exp.Column)}
+        tables = {self._table(a) for a in args if isinstance(a, exp.Column)}
         return all(isinstance(a, exp.Column) and a.name.lower() == name
-                   and name in self.clean.get(a.table, {name} if a.table not in self.tainted
-                                              else set())
+                   and name in self.clean.get(self._table(a), {name}
+                                              if self._table(a) not in self.tainted else set())
                    for a in args) and (bool(tables - self.outer) or self.outer <= tables)
+
+
+def column_owners(sel: exp.Select) -> dict[str, str]:
+    """For a SELECT with joins: each unqualified name that exactly one derived source (CTE or
+    subquery) outputs -> that source's alias. DuckDB binds such a name to that source (a
+    source column before a projection alias; a name two sources have is ambiguous, and the
+    gate refuses it). Nothing when a derived source's names cannot be told, or a USING,
+    NATURAL or LATERAL join may merge or shadow names."""
+    joins = sel.args.get("joins") or []
+    if not joins or sel.args.get("laterals") or any(
+j.args.get("using") or j.args.get("method") for j in joins):
+        return {}
+    holders: dict[str, list[str]] = {}
+    for node in relation_nodes(sel):
+        if isinstance(node, exp.Table) and cte_of(node) is None:
+            continue  # a dataset: its names are not the derived sources'
+        names = _relation_names(node)
+        if names is None:
+            return {}
+        for name in set(names):
+            holders.setdefault(name, []).append(node.alias_or_name)
+    return {name: found[0] for name, found in holders.items() if len(found) == 1}
+
+
+def _relation_names(node: exp.Expr) -> list[str] | None:
+    """The output names of a derived relation as a SELECT reading it sees them."""
+    holder = cte_of(node) if isinstance(node, exp.Table) else node
+    if not isinstance(holder, (exp.CTE, exp.Subquery)):
+        return None
+    alias = holder.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return [c.name.lower() for c in alias.columns]
+    return _output_names(holder.this)
 
 
 def single_source(sel: exp.Select) -> str | None:

@@ -2497,7 +2497,6 @@ GROUP BY
 -- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/f292ef87c4d2628bf56814973ad7657dfd29116b78a0370d3f5ce71c962c8668 (section 4.2; joined on campaign, our tables have no event_id)
 -- idiom: two aggregated CTEs FULL OUTER JOINed, COALESCE(t.x, a.x) keys, COALESCE(SUM(m), 0)
 -- legit
--- currently: wrong: every cell but the campaign comes back withheld (the 3-person stv_pilot row that the traffic CTE drops taints every row of the FULL OUTER JOIN, not only the row it would have joined)
 -- people: SELECT campaign, ad_product, ad_product, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1, 2, 3
 WITH ad_products (ad_product_type) AS (
   VALUES
@@ -3818,7 +3817,6 @@ GROUP BY 1;
 -- source: AMC SQL guide, "How to optimize AMC SQL queries", sponsored ads reach and attributed conversions combined with a FULL OUTER JOIN (the form the guide calls inefficient); attributed conversions as conversions within 14 days after a sponsored ads click
 -- idiom: two campaign-level CTEs (COUNT(user_id), SUM(conversions)) FULL OUTER JOINed on campaign, COALESCE of the keys
 -- legit
--- currently: wrong: the sb_video row (1774 people on the reach side) comes back wholly withheld, key included, because its conversions side stands on fewer than k people
 -- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1
 WITH sa_reach AS (
   SELECT campaign, COUNT(user_key) AS reach

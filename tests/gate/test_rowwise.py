@@ -194,3 +194,60 @@ def test_a_cte_of_one_persons_rows_left_joined_does_not_count_their_days(
     decoded = ({rows[0][1], rows[0][1] - 1, rows[0][1] - rows[0][0] + 1}
                if rows and None not in rows[0] else set())
     assert truth not in decoded, (rows, truth)
+
+
+# -- an outer join of two aggregations, grouped by its join key (taint._joined_keys) --------
+# Per (channel, campaign), the gate drops every CANARYCHAN7 group and the CANARYCAMP3 groups
+# of display, search, social and video (1 to 3 people each); per channel, CANARYCHAN7 (7).
+PAIRS = "g AS (SELECT channel, campaign, COUNT(*) AS n FROM impressions GROUP BY 1, 2)"
+PAIRS_KEPT = PAIRS.replace("GROUP BY 1, 2)",
+                           "GROUP BY 1, 2 HAVING COUNT(DISTINCT user_key) >= 50)")
+CHANNELS = "c AS (SELECT channel, COUNT(*) AS m FROM impressions GROUP BY 1)"
+CHANNELS_KEPT = CHANNELS.replace("GROUP BY 1)", "GROUP BY 1 HAVING COUNT(DISTINCT user_key) >= 50)")
+
+
+def _drop_changes(raw: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The rows (as text) whose raw numbers the gate's drops change."""
+    kept = sql.replace(PAIRS, PAIRS_KEPT).replace(CHANNELS, CHANNELS_KEPT)
+    return set(map(str, _raw(raw, sql))) - set(map(str, _raw(raw, kept)))
+
+
+@pytest.mark.parametrize("key", ["COALESCE(g.channel, c.channel)", "COALESCE(c.channel, g.channel)"])
+def test_an_outer_join_grouped_by_its_key_flags_only_the_keys_that_lost_a_row(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, key: str) -> None:
+    """A row g dropped would have met only c's row of its channel: only that channel's group
+    changes (display, search, social, video lose their CANARYCAMP3 row); email's is exact."""
+    sql = (f"WITH {PAIRS}, {CHANNELS} SELECT {key} AS channel, SUM(n) AS n, MAX(m) AS m "
+           "FROM g FULL OUTER JOIN c ON g.channel = c.channel GROUP BY 1")
+    assert len(_drop_changes(raw, sql)) >= 4  # unflagged, those sums would be wrong
+    body = _released(loaded, canary, sql)
+    assert assert_exact_or_withheld(body, _raw(raw, sql)) > 0
+    by = {row[0]: (row, status) for row, status in zip(body["rows"], body["row_status"])}
+    assert by["email"][1] == "exact" and by["email"][0][1] > 0
+    assert all(by[c][0][1] is None for c in ("display", "search", "social", "video"))
+
+
+@pytest.mark.parametrize("group", [
+    "g.campaign LIKE 'email%'",  # email's campaigns also lost CANARYCHAN7's rows, off the key
+    "c.m > 0",  # the other side's value, true on every channel
+])
+def test_an_outer_join_grouped_off_its_key_flags_every_group(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, group: str) -> None:
+    sql = (f"WITH {PAIRS}, {CHANNELS} SELECT {group} AS part, SUM(n) AS n "
+           "FROM g FULL OUTER JOIN c ON g.channel = c.channel GROUP BY 1")
+    assert _drop_changes(raw, sql)
+    body = _released(loaded, canary, sql)
+    assert_exact_or_withheld(body, _raw(raw, sql))
+    assert body["rows"] and all(row[1] is None for row in body["rows"])
+
+
+def test_unqualified_names_of_a_full_join_take_their_own_sources_taint(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """``n`` and ``buyers`` each name one source's column (``taint.column_owners``): the email
+    row that big dropped keeps its channel and ``n``, and withholds ``buyers`` alone."""
+    sql = (f"WITH {CHANS}, {BIG} SELECT COALESCE(c.channel, b.channel) AS channel, n, buyers "
+           "FROM chans c FULL OUTER JOIN big b ON b.channel = c.channel")
+    body = _released(loaded, canary, sql)
+    assert assert_exact_or_withheld(body, _raw(raw, sql)) == 1
+    by = {row[0]: row for row in body["rows"]}
+    assert by["email"][1] > 0 and by["email"][2] is None
