@@ -5900,3 +5900,237 @@ AND impr.creative != ''
 AND impr.creative IS NOT NULL
 AND impr.ad_product = 'dsp'
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+
+-- name: amc_iq_compare_path_dsp_campaigns
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.1 Exploratory query to identify Amazon DSP campaigns; advertiser_id as ad_product (our tables have no advertiser or campaign dates)
+-- idiom: campaign listing with SUM(impressions) over dsp_impressions, GROUP BY ordinals
+-- legit
+-- people: SELECT ad_product, campaign, campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product = 'dsp' GROUP BY 1, 2, 3
+SELECT
+ad_product AS advertiser_id,
+campaign AS campaign_id_string,
+campaign,
+SUM(impressions) AS total_impressions
+FROM
+impressions
+WHERE ad_product = 'dsp'
+GROUP BY 1,2,3;
+
+-- name: amc_iq_compare_path_days_to_purchase
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": its impressions, converted, impressions_combined, First_Imp_ranked, First_Imp and days_to_purchase CTEs, the last one selected (the template UNION ALLs it with the other stat tables); campaign groups as the DSP campaigns and sponsored ads products, conversions_all purchases as the brand's purchases
+-- idiom: per-user MIN/MAX of a timestamp in UNION ALL branches, a per-user purchase CTE LEFT JOINed, CASE WHEN c.user_id IS NULL THEN 'No Purchase', ROW_NUMBER() per user, seconds_between, SUM(days_diff) / 86400 / COUNT(user_id)
+-- legit
+-- rounded
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT i.user_key) FROM (SELECT DISTINCT user_key FROM impressions) i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key GROUP BY 1
+WITH campaign_group (campaign_id_string, campaign_group) AS (
+ VALUES
+ ('dsp_awareness', 'OLV'),
+ ('dsp_consideration', 'DSP'),
+ ('dsp_conversion', 'DSP')
+),
+impressions_all AS (
+ SELECT
+ COALESCE(campaign_group, 'Amazon DSP') AS campaign_group
+ ,'DSP' AS product_type
+ , user_key
+ , MIN(ts) AS impression_dt_first
+ , MAX(ts) AS impression_dt_last
+ , SUM(impressions) AS impressions
+ FROM
+ impressions i
+ INNER JOIN
+ campaign_group G ON g.campaign_id_string = i.campaign
+ WHERE
+ user_key IS NOT NULL
+ GROUP BY
+ 1,2,3
+ UNION ALL
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , MIN(ts) AS impression_dt_first
+ , MAX(ts) AS impression_dt_last
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ , SUM(revenue) AS total_product_sales
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.impression_dt_first
+ , i.impression_dt_last
+ , i.campaign_group
+ , i.impressions
+ , c.user_key AS conversion_id
+ , c.first_purchase_dt
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+ WHERE
+ ((c.user_key IS NOT NULL AND i.impression_dt_first < c.first_purchase_dt)
+ OR
+ c.user_key IS NULL)
+),
+First_Imp_ranked AS (
+ SELECT
+ impression_id AS user_key
+ , impression_dt_first
+ , campaign_group
+ , first_purchase_dt
+ , customer_type
+ , ROW_NUMBER() OVER (
+ PARTITION BY impression_id
+ ORDER BY
+ impression_dt_first ASC) as impression_order
+ FROM
+ impressions_combined
+),
+First_Imp AS (
+ SELECT
+ user_key
+ , impression_dt_first
+ , first_purchase_dt
+ , campaign_group
+ , customer_type
+ , impression_order
+ , date_diff('second', impression_dt_first, first_purchase_dt) AS days_diff
+ FROM
+ First_Imp_ranked
+ WHERE
+ impression_order = 1
+),
+days_to_purchase AS (
+ SELECT
+ customer_type
+ , SUM(days_diff) / 86400 / COUNT(user_key) AS days_to_purchase
+ FROM
+ First_Imp
+ GROUP BY
+ 1
+)
+SELECT customer_type, days_to_purchase FROM days_to_purchase;
+
+-- name: amc_iq_compare_path_exposure_stats
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": its impressions_deduplicate and exposure_stats CTEs over impressions_combined (as in the entry above, the sponsored ads branch only), exposure_stats selected
+-- idiom: per user and customer type COUNT(DISTINCT(campaign_group)) and SUM(impressions), then SUM(x) / COUNT(impression_id) per customer type
+-- legit
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT i.user_key) FROM (SELECT DISTINCT user_key FROM impressions WHERE ad_product <> 'dsp') i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key GROUP BY 1
+WITH impressions_all AS (
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.campaign_group
+ , i.impressions
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+),
+impressions_deduplicate AS (
+ SELECT
+ i.impression_id
+ , customer_type
+ , COUNT(DISTINCT(i.campaign_group)) AS campaign_groups_exposed
+ , SUM(i.impressions) AS total_impressions
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1,2
+),
+exposure_stats AS (
+ SELECT
+ customer_type
+ , SUM(total_impressions) / COUNT(impression_id) AS impressions_per_user
+ , SUM(campaign_groups_exposed) / COUNT(impression_id) AS exposure_groups_per_user
+ FROM
+ impressions_deduplicate
+ GROUP BY
+ 1
+)
+SELECT customer_type, impressions_per_user, exposure_groups_per_user FROM exposure_stats;
+
+-- name: adhbi_affinity_retention
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_affinity.sql (affinity from the impression's UNNEST(affinity) as the CRM segments of the person, device_id as user_key, app as DSP or sponsored ads, the BI table as the brand's per-person first click and revenue, as in adhbi_demographics_retention above)
+-- idiom: a per-impression affinity CTE (repeated rows per person), LEFT JOIN USING (device_id, app_id) from the per-device BI table, COUNT(distinct device_id) beside COUNT(device_id), SUM(IFNULL(x, 0)) by affinity
+-- legit
+-- people: column users
+WITH affinity AS (
+  SELECT impr.user_key, CASE WHEN impr.ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, s.segment AS affinity_name, impr.ts AS query_time
+  FROM impressions impr
+  LEFT JOIN segments s ON s.user_key = impr.user_key
+  WHERE impr.user_key IS NOT NULL
+),
+bi AS (
+  SELECT user_key, CASE WHEN ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, 'new' AS user_type, 'web' AS platform,
+    MIN(ts) AS install_date, 1 AS day7_retention, 0 AS day7_revenue
+  FROM clicks
+  GROUP BY user_key, 2
+)
+SELECT
+  user_type,
+  platform,
+  app_id,
+  affinity_name,
+  COUNT(distinct user_key) AS users,
+  COUNT(user_key) AS total_grouped_users,
+  SUM(IFNULL(day7_retention, 0)) AS day7_retention,
+  SUM(IFNULL(day7_revenue, 0)) AS day7_revenue
+FROM bi
+LEFT JOIN affinity aff USING (user_key, app_id)
+WHERE epoch_us(install_date) >= epoch_us(query_time)
+GROUP BY 1, 2, 3, 4;
