@@ -142,7 +142,11 @@ class TaintMap:
                 elif combined:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
-                    self._outer(body, self.group_read)
+                    keys = _group_join_keys(sel, alias, self.clean_of(body))
+                    if keys is None:
+                        self._outer(body, self.group_read)
+                    else:
+                        self._outer(body, keys=keys)
             for sub in subqueries[id(sel)]:
                 if isinstance(sub.parent, exp.In):
                     # An IN list is a semi-join, NOT IN an anti-join: a row is kept or lost
@@ -194,10 +198,30 @@ class TaintMap:
             return set()
         plan = self.plans.get(id(node))
         if plan is not None and plan.mode is Mode.ANONYMIZING:
-            return clean_columns(node, self.plans, self.tainted(node))
+            keys = clean_columns(node, self.plans, False)
+            return keys & self._exact_reads(node) if keys and self.tainted(node) else keys
         if plan is None or plan.mode is not Mode.ANON:
             return set()
         return self._clean_anon(node)
+
+    def _exact_reads(self, sel: exp.Select) -> set[str]:
+        """Names of the projections of an aggregation over tainted sources that read none of
+        their values (only untainted sources' columns, or exact keys of tainted ones), when
+        which rows it aggregates (WHERE, ON) turns on none either: a threshold upstream then
+        only removes rows, so each group it keeps is a group of raw DuckDB's, its keys exact."""
+        if self.values.get(id(sel)):
+            return set()
+        tainted = self.sources.get(id(sel), [])
+        clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
+        reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted),
+                        only=single_source(sel), owners=column_owners(sel))
+        on_reader = Reader(clean, set(), set(), set(tainted))
+        where = sel.args.get("where")
+        if (where is not None and reader.reached(where) != set()) or any(
+                on_reader.reached(j.args["on"]) != set() for j in sel.args.get("joins") or []
+                if j.args.get("on") is not None):
+            return set()
+        return {p.alias_or_name.lower() for p in sel.expressions if reader.reached(p) == set()}
 
     def _clean_anon(self, sel: exp.Select) -> set[str]:
         """Over thresholded rows: the group keys (every column, without GROUP BY and
@@ -381,6 +405,42 @@ def _joined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str]
     return frozenset(found) or None
 
 
+def _group_join_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
+    """Exact keys ``k`` of an aggregation ``alias`` that a SELECT over people's rows
+    inner-joins on ``alias.k = o.x`` and groups by (``alias.k`` or ``o.x``: equal on every
+    row the join keeps). A group the aggregation dropped meets only the rows of its own key,
+    so it removes whole groups of the reader, never a row of a group that stands: the drop
+    flag may be confined to its partition by ``k`` (``_combined_keys``'s flag), instead of
+    every row. None: any row (an outer or cross join, a window, no join key grouped)."""
+    join = next((j for j in sel.args.get("joins") or [] if j.this.alias_or_name == alias), None)
+    group = sel.args.get("group")
+    if join is None or group is None or join.side or (join.kind or "").upper() not in (
+            "", "INNER") or join.args.get("using") or join.args.get("method") or any(
+            find_all(p, exp.Window, stop=exp.Select) for p in sel.expressions):
+        return None
+    on = join.args.get("on")
+    if on is None:
+        return None
+    items = [_positional(sel, g) for g in group.expressions]
+    found: set[str] = set()
+    for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
+        if not isinstance(conjunct, exp.EQ):
+            continue
+        for mine, other in ((conjunct.this, conjunct.expression),
+                            (conjunct.expression, conjunct.this)):
+            if _plain_column(mine, alias) and isinstance(other, exp.Column) and \
+                    _plain_column(other, other.table) and other.table != alias and \
+                    mine.name.lower() in clean and any(
+                        _same_column(i, mine) or _same_column(i, other) for i in items):
+                found.add(mine.name.lower())
+    return frozenset(found) or None
+
+
+def _same_column(a: exp.Expr, b: exp.Column) -> bool:
+    return isinstance(a, exp.Column) and a.table == b.table \
+        and a.name.lower() == b.name.lower() and not a.args.get("db")
+
+
 def _plain_column(node: exp.Expr, table: str) -> bool:
     return isinstance(node, exp.Column) and bool(table) and node.table == table \
         and isinstance(node.this, exp.Identifier) and not node.args.get("db")
@@ -388,9 +448,7 @@ def _plain_column(node: exp.Expr, table: str) -> bool:
 
 def _groups_key(item: exp.Expr, mine: exp.Column, other: exp.Column) -> bool:
     """``item`` is ``COALESCE`` of ``mine`` and ``other`` (either order)."""
-    def same(a: exp.Expr, b: exp.Column) -> bool:
-        return isinstance(a, exp.Column) and a.table == b.table \
-            and a.name.lower() == b.name.lower() and not a.args.get("db")
+    same = _same_column
     if not isinstance(item, exp.Coalesce) or len(item.expressions) != 1:
         return False
     pair = (item.this, item.expressions[0])

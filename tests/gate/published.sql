@@ -4502,7 +4502,6 @@ GROUP BY 1, 2, 3, 4, 5;
 -- source: AMC playbook "Off-Amazon conversions", "Overlap analysis using ASI" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/off-amazon-conversions); audience_segments_amer_inmarket / _lifestyle as the brand's CRM segments (two DISTINCT lists UNION ALLed: the segment and the loyalty tier), [1PD_Table] as the brand's conversions, DSP money / 1e5 as / 100
 -- idiom: per-user DSP UNION ALL re-aggregated per user, DISTINCT segment lists UNION ALLed, exposed users per segment from a DISTINCT subquery, a segment-level count joined back to person-level rows on the segment, ratios of the sums
 -- legit
--- currently: wrong: every cell comes back withheld, keys included
 -- people: SELECT c.event_type, s.segment_name, COUNT(DISTINCT c.user_key) FROM conversions c JOIN (SELECT segment AS segment_name, user_key FROM segments UNION ALL SELECT 'tier_' || loyalty_tier, user_key FROM segments) s ON s.user_key = c.user_key WHERE c.event_type IN ('purchase', 'sign_up') GROUP BY 1, 2
 WITH conv AS (
   SELECT user_key, event_type as conversion_name, SUM(1) as totalConversions

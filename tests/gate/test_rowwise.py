@@ -251,3 +251,26 @@ def test_unqualified_names_of_a_full_join_take_their_own_sources_taint(
     assert assert_exact_or_withheld(body, _raw(raw, sql)) == 1
     by = {row[0]: row for row in body["rows"]}
     assert by["email"][1] > 0 and by["email"][2] is None
+
+
+# -- people's rows inner-joined to an aggregation on its key (taint._group_join_keys) --------
+@pytest.mark.parametrize("group, exact", [
+    ("i.channel", True),  # a dropped channel meets only its own group, which is gone whole
+    ("c.channel", True),  # the same key, from the aggregation's side of the join
+    ("i.campaign", False),  # a campaign spans channels: it lost CANARYCHAN7's rows
+])
+def test_rows_joined_to_an_aggregation_on_its_key_are_tainted_only_off_that_key(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, group: str,
+        exact: bool) -> None:
+    sql = (f"WITH {CHANNELS} SELECT {group} AS k, COUNT(DISTINCT i.user_key) AS people "
+           "FROM impressions i JOIN c ON c.channel = i.channel GROUP BY 1")
+    body = _released(loaded, canary, sql)
+    assert_exact_or_withheld(body, _raw(raw, sql))
+    if exact:
+        assert body["rows"] and set(body["row_status"]) == {"exact"}
+        assert sorted(r[0] for r in body["rows"]) == ["display", "email", "search", "social",
+                                                      "video"]
+    else:
+        assert _drop_changes(raw, sql)  # unflagged, those counts would be wrong
+        assert body["rows"] and all(row[1] is None for row in body["rows"])
+        assert all(row[0] is not None for row in body["rows"])  # the key reads no drop
