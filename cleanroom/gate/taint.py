@@ -93,8 +93,12 @@ class TaintMap:
     SELECT (by id), the aliases of its tainted sources and its tainted value subqueries (by the
     id of their ``exp.Subquery``, which the rewrite keeps), and which SELECTs carry ``__cr_w``."""
 
-    def __init__(self, tree: exp.Expr, plans: dict[int, SelectPlan]) -> None:
+    def __init__(self, tree: exp.Expr, plans: dict[int, SelectPlan], *,
+                 same_types: set[int] | None = None) -> None:
         self.plans = plans
+        # Equalities whose sides have one known type (``types.same_type_comparisons``): only
+        # those confine a drop to its key's partition (a lossy cast could meet two groups).
+        self.same_types = same_types or set()
         self.memo: dict[int, bool] = {}
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
@@ -137,12 +141,12 @@ class TaintMap:
             combined = _combines_rows(sel, plans)
             for alias, body in found[id(sel)]:
                 if alias in outer:
-                    self._outer(body, keys=_joined_keys(sel, alias, self.clean_of(body))
-                                if combined else None)
+                    self._outer(body, keys=_joined_keys(sel, alias, self.clean_of(body),
+                                                        self.same_types) if combined else None)
                 elif combined:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
-                    keys = _group_join_keys(sel, alias, self.clean_of(body))
+                    keys = _group_join_keys(sel, alias, self.clean_of(body), self.same_types)
                     if keys is None:
                         self._outer(body, self.group_read)
                     else:
@@ -373,7 +377,8 @@ def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[st
     return found or None
 
 
-def _joined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
+def _joined_keys(sel: exp.Select, alias: str, clean: set[str], typed: set[int]
+                 ) -> frozenset[str] | None:
     """Exact keys ``k`` of source ``alias``, on the NULL side of the one outer join of a
     SELECT that groups the joined rows, that the join's ON equates with a column ``o.x`` of the
     other side and that the GROUP BY groups by as ``COALESCE`` of the two (either order). A
@@ -393,8 +398,8 @@ def _joined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str]
     items = [_positional(sel, g) for g in group.expressions]
     found: set[str] = set()
     for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
-        if not isinstance(conjunct, exp.EQ):
-            continue
+        if not isinstance(conjunct, exp.EQ) or id(conjunct) not in typed:
+            continue  # sides of one type: the equality casts neither, two keys meet no row
         for mine, other in ((conjunct.this, conjunct.expression),
                             (conjunct.expression, conjunct.this)):
             if _plain_column(mine, alias) and isinstance(other, exp.Column) and \
@@ -405,7 +410,8 @@ def _joined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str]
     return frozenset(found) or None
 
 
-def _group_join_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[str] | None:
+def _group_join_keys(sel: exp.Select, alias: str, clean: set[str], typed: set[int]
+                     ) -> frozenset[str] | None:
     """Exact keys ``k`` of an aggregation ``alias`` that a SELECT over people's rows
     inner-joins on ``alias.k = o.x`` and groups by (``alias.k`` or ``o.x``: equal on every
     row the join keeps). A group the aggregation dropped meets only the rows of its own key,
@@ -424,8 +430,8 @@ def _group_join_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[
     items = [_positional(sel, g) for g in group.expressions]
     found: set[str] = set()
     for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
-        if not isinstance(conjunct, exp.EQ):
-            continue
+        if not isinstance(conjunct, exp.EQ) or id(conjunct) not in typed:
+            continue  # sides of one type: the equality casts neither, two keys meet no row
         for mine, other in ((conjunct.this, conjunct.expression),
                             (conjunct.expression, conjunct.this)):
             if _plain_column(mine, alias) and isinstance(other, exp.Column) and \

@@ -6133,3 +6133,393 @@ FROM bi
 LEFT JOIN affinity aff USING (user_key, app_id)
 WHERE epoch_us(install_date) >= epoch_us(query_time)
 GROUP BY 1, 2, 3, 4;
+
+-- name: amc_iq_compare_path_exposure_by_group
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": impressions_deduplicate_campaign, impressions_deduplicate_customer_type, impressions_deduplicate_combined and exposure_stats_campaign over impressions_combined (sponsored ads products as the campaign groups), exposure_stats_campaign selected
+-- idiom: two aggregations of one per-person CTE (by customer type and campaign group; by customer type) LEFT JOINed on the customer type, impressions / user_count
+-- legit
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, i.ad_product, COUNT(DISTINCT i.user_key) FROM impressions i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key WHERE i.ad_product <> 'dsp' GROUP BY 1, 2
+WITH impressions_all AS (
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.campaign_group
+ , i.impressions
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+),
+impressions_deduplicate_campaign AS (
+ SELECT
+ customer_type
+ , campaign_group
+ , SUM(impressions) as impressions
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1,2
+),
+impressions_deduplicate_customer_type AS (
+ SELECT
+ customer_type
+ , COUNT(DISTINCT(impression_id)) as user_count
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1
+),
+impressions_deduplicate_combined AS (
+ SELECT
+ a.customer_type
+ , a.campaign_group
+ , a.impressions
+ , b.user_count
+ FROM
+ impressions_deduplicate_campaign a
+ LEFT JOIN
+ impressions_deduplicate_customer_type b ON a.customer_type = b.customer_type
+),
+exposure_stats_campaign AS (
+ SELECT
+ customer_type
+ , campaign_group
+ , user_count
+ , impressions
+ , impressions/user_count as impressions_user
+ FROM
+ impressions_deduplicate_combined
+)
+SELECT customer_type, campaign_group, user_count, impressions, impressions_user FROM exposure_stats_campaign;
+
+-- name: amc_iq_compare_path_first_search
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.3 "Compare purchase path from first search": searches, converted, searches_combined, search_days, Search_stat and Search_stat_2, the first two stat rows of combined_total_stats; a branded search (searchConversion, tracked_item SIMILAR TO '(?i)brand') as a detail page view of a product category matching '(?i)^(home|beauty)'
+-- idiom: per-user first search and first purchase, LEFT JOIN with a WHERE that keeps converters before the purchase or non-converters, COUNT(search_id) and SUM(seconds_between) / 86400 / COUNT(search_id) per customer type, UNION ALL of labelled stat rows with 'NA' campaign_group
+-- legit
+-- rounded
+WITH searches AS (
+  SELECT
+    user_key,
+    MIN(ts) as first_search
+  FROM
+    conversions
+  WHERE
+    user_key IS NOT NULL
+  AND
+     event_type = 'detail_page_view'
+  AND
+     conversions > 0
+  AND
+     regexp_matches(product_category, '(?i)^(home|beauty)')
+  GROUP BY
+     1
+),
+converted AS (
+  SELECT
+   user_key,
+   MIN(ts) as first_purchase_dt
+  FROM
+   conversions
+  WHERE
+   user_key IS NOT NULL
+  AND
+   event_type = 'purchase'
+  AND
+    conversions > 0
+  GROUP BY
+    1
+),
+searches_combined AS (
+   SELECT
+         s.user_key AS search_id
+       , s.first_search
+       , c.user_key AS conversion_id
+       , c.first_purchase_dt
+       , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+    FROM
+         searches s
+    LEFT JOIN
+         converted c ON s.user_key = c.user_key
+    WHERE
+        (c.user_key IS NOT NULL AND s.first_search < c.first_purchase_dt)
+    OR
+        c.user_key IS NULL
+),
+search_days AS (
+     SELECT
+         search_id
+       , first_search
+       , first_purchase_dt
+       , customer_type
+       , date_diff('second', first_search, first_purchase_dt) AS days_diff_search
+     FROM
+         searches_combined
+    WHERE
+         customer_type = 'Purchase'
+),
+Search_stat AS (
+   SELECT
+     customer_type
+    , COUNT(search_id) as Shoppers
+   FROM
+     searches_combined
+   GROUP BY
+     1
+),
+Search_stat_2 AS (
+   SELECT
+     customer_type
+    , SUM(days_diff_search) / 86400 / COUNT(search_id) as days_between_purchase
+   FROM
+     search_days
+   GROUP BY
+     1
+),
+combined_total_stats AS (
+   SELECT
+      'total_users' as key_metric
+      , customer_type
+      , 'NA' campaign_group
+      , shoppers as stats
+   FROM
+     search_stat
+   UNION ALL
+   SELECT
+      'days_to_purchase_per_user' as key_metric
+      , customer_type
+      , 'NA' campaign_group
+      , days_between_purchase as stats
+   FROM
+     search_stat_2
+)
+     SELECT
+     key_metric
+     , customer_type
+     , campaign_group
+     , stats
+   FROM
+     combined_total_stats;
+
+-- name: amc_iq_compare_path_first_dpv_days
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.4 "Compare purchase path from first detail page view": DPV, first_DPV, converted, DPV_combined_first and days_to_purchase, days_to_purchase selected; tracked_item as product_category
+-- idiom: a row-level DPV CTE with 1 AS conversion, per-user MIN of it, LEFT JOIN to per-user purchases, CASE WHEN b.user_id IS NULL, seconds_between in the row-level CTE, SUM(days_diff) / 86400 / COUNT(user_id) per customer type (NULL for non-purchasers)
+-- legit
+-- rounded
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT d.user_key) FROM (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'detail_page_view') d LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = d.user_key GROUP BY 1
+WITH converted AS (
+   SELECT
+      user_key
+    , MIN(ts) AS first_purchase_dt
+    , SUM(revenue) AS total_product_sales
+   FROM
+     conversions c
+   WHERE
+     event_type in ('purchase')
+   AND
+     conversions > 0
+   GROUP BY
+     1
+),
+DPV AS (
+   SELECT
+      user_key
+    , product_category AS tracked_item
+    , ts AS conversion_dt
+    , event_type AS event_type_description
+    , 1 AS conversion
+   FROM
+    conversions
+   WHERE
+    event_type in ('detail_page_view')
+   AND
+     product_category IS NOT NULL
+   AND
+    conversions > 0
+),
+first_DPV AS (
+   SELECT
+      user_key
+    , MIN(conversion_dt) as first_dpv_dt
+   FROM
+     dpv
+   GROUP BY
+     1
+),
+DPV_combined_first AS (
+   SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , b.first_purchase_dt
+       , b.user_key AS conv_id
+       , CASE WHEN b.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+       , date_diff('second', first_dpv_dt, first_purchase_dt) AS days_diff_dpv
+    FROM
+         first_dpv a
+    LEFT JOIN
+         converted b ON a.user_key = b.user_key
+),
+days_to_purchase AS (
+    SELECT
+      customer_type
+    , SUM(days_diff_dpv) / 86400 / COUNT(user_key) AS days_to_purchase
+    FROM
+      DPV_combined_first
+    GROUP BY
+       1
+)
+SELECT customer_type, days_to_purchase FROM days_to_purchase;
+
+-- name: amc_iq_compare_path_first_dpv_per_user
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.4 "Compare purchase path from first detail page view": DPV_combined_purchase, DPV_combined_no_purchase, DPV_deduplicate and DPV_stats over DPV_combined_first (as in the entry above), DPV_stats selected
+-- idiom: the per-user first-DPV table LEFT JOINed back to every DPV row with a WHERE on the joined side, per-user SUM(conversion) in two UNION ALL branches by customer type, SUM(dpvs) / COUNT(user_id)
+-- legit
+-- people: SELECT a.customer_type, COUNT(DISTINCT a.user_key) FROM (SELECT f.user_key, f.first_dpv_dt, p.first_purchase_dt, CASE WHEN p.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END AS customer_type FROM (SELECT user_key, MIN(ts) AS first_dpv_dt FROM conversions WHERE event_type = 'detail_page_view' AND conversions > 0 GROUP BY 1) f LEFT JOIN (SELECT user_key, MIN(ts) AS first_purchase_dt FROM conversions WHERE event_type = 'purchase' AND conversions > 0 GROUP BY 1) p ON p.user_key = f.user_key) a JOIN conversions d ON d.user_key = a.user_key AND d.event_type = 'detail_page_view' AND d.conversions > 0 WHERE (a.customer_type = 'Purchase' AND d.ts BETWEEN a.first_dpv_dt AND a.first_purchase_dt) OR (a.customer_type = 'No Purchase' AND d.ts > a.first_dpv_dt) GROUP BY 1
+WITH converted AS (
+   SELECT
+      user_key
+    , MIN(ts) AS first_purchase_dt
+   FROM
+     conversions c
+   WHERE
+     event_type in ('purchase')
+   AND
+     conversions > 0
+   GROUP BY
+     1
+),
+DPV AS (
+   SELECT
+      user_key
+    , product_category AS tracked_item
+    , ts AS conversion_dt
+    , 1 AS conversion
+   FROM
+    conversions
+   WHERE
+    event_type in ('detail_page_view')
+   AND
+     product_category IS NOT NULL
+   AND
+    conversions > 0
+),
+first_DPV AS (
+   SELECT
+      user_key
+    , MIN(conversion_dt) as first_dpv_dt
+   FROM
+     dpv
+   GROUP BY
+     1
+),
+DPV_combined_first AS (
+   SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , b.first_purchase_dt
+       , CASE WHEN b.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+    FROM
+         first_dpv a
+    LEFT JOIN
+         converted b ON a.user_key = b.user_key
+),
+DPV_combined_purchase AS (
+    SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , a.customer_type
+       , a.first_purchase_dt
+       , b.tracked_item
+       , b.conversion
+       , b.conversion_dt
+    FROM
+       DPV_combined_first a
+    LEFT JOIN
+       DPV b ON a.user_key = b.user_key
+    WHERE
+         a.customer_type = 'Purchase'
+    AND
+        b.conversion_dt BETWEEN a.first_dpv_dt AND first_purchase_dt
+),
+DPV_combined_no_purchase AS (
+SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , a.customer_type
+       , a.first_purchase_dt
+       , b.tracked_item
+       , b.conversion
+       , b.conversion_dt
+    FROM
+       DPV_combined_first a
+    LEFT JOIN
+       DPV b ON a.user_key = b.user_key
+    WHERE
+         a.customer_type = 'No Purchase'
+    AND
+        b.conversion_dt > a.first_dpv_dt
+),
+DPV_deduplicate AS (
+    SELECT
+       user_key
+     , customer_type
+     , SUM(conversion) AS dpvs
+   FROM
+     DPV_combined_purchase
+   GROUP BY
+     1,2
+  UNION ALL
+  SELECT
+       user_key
+     , customer_type
+     , SUM(conversion) AS dpvs
+   FROM
+     DPV_combined_no_purchase
+   GROUP BY
+     1,2
+),
+DPV_stats AS (
+   SELECT
+       customer_type
+     , SUM(dpvs) / COUNT(user_key) AS dpvs_per_user
+   FROM
+     DPV_deduplicate
+   GROUP BY
+     1
+)
+SELECT customer_type, dpvs_per_user FROM DPV_stats;
