@@ -13,6 +13,7 @@ from cleanroom.gate.taint import (
     TAINT,
     Reader,
     TaintMap,
+    column_owners,
     outer_sides,
     relation_nodes,
     single_source,
@@ -33,7 +34,7 @@ def cell_taints(sel: exp.Select, taints: TaintMap, reach: dict[str, exp.Expr]
         return None
     clean = taints.clean.get(id(sel), {})
     reader = Reader(clean, outer_sides(sel), using_columns(sel), set(reach),
-                    only=single_source(sel))
+                    only=single_source(sel), owners=column_owners(sel))
     where = sel.args.get("where")
     if where is not None and reader.reached(where) != set():  # None: cannot tell
         return None

@@ -47,7 +47,7 @@ from cleanroom.gate.taint import (
     using_columns,
 )
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
-from cleanroom.gate.types import safe_comparisons
+from cleanroom.gate.types import safe_comparisons, same_type_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
 
 PEOPLE = "__cr_n"
@@ -173,7 +173,9 @@ def _typed_comparisons(shape: QueryShape) -> None:
 def _run(shape: QueryShape, min_users: int) -> _Run:
     ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
     ordered = isinstance(shape.tree, exp.SetOperation) and shape.tree.args.get("order") is not None
-    return _Run(Thresholds(min_users, (min_users + 1) // 2), TaintMap(shape.tree, shape.plans),
+    same = same_type_comparisons(shape.tree, shape.types) if shape.types else set()
+    return _Run(Thresholds(min_users, (min_users + 1) // 2),
+                TaintMap(shape.tree, shape.plans, same_types=same),
                 overlap=Overlap(ctes), ordered=ordered, meets=find_meets(shape.tree, shape.plans))
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.gate.model import Mode
-from cleanroom.gate.taint import Reader, TaintMap, cte_of, outer_sides, using_columns
+from cleanroom.gate.taint import (
+    Reader,
+    TaintMap,
+    column_owners,
+    cte_of,
+    outer_sides,
+    using_columns,
+)
 from cleanroom.gate.walk import sql_text
 
 
@@ -49,8 +56,8 @@ def _row_reader(taints: TaintMap, sel: exp.Select, alias: str) -> bool:
     tainted = set(taints.sources.get(id(sel), []))
     clean = taints.clean.get(id(sel), {})
     where = sel.args.get("where")
-    if where is not None and Reader(clean, outer_sides(sel), using_columns(sel),
-                                    tainted).reached(where) != set():
+    if where is not None and Reader(clean, outer_sides(sel), using_columns(sel), tainted,
+                                    owners=column_owners(sel)).reached(where) != set():
         return False
     on_reader = Reader(clean, set(), set(), tainted)
     return all(on_reader.reached(j.args["on"]) == set() for j in sel.args.get("joins") or []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.joinkeys import group_join_keys, joined_keys, positional
 from cleanroom.gate.model import Mode, SelectPlan
 from cleanroom.gate.nodes import branch_selects
 from cleanroom.gate.walk import find_all, sql_text
@@ -93,8 +94,12 @@ class TaintMap:
     SELECT (by id), the aliases of its tainted sources and its tainted value subqueries (by the
     id of their ``exp.Subquery``, which the rewrite keeps), and which SELECTs carry ``__cr_w``."""
 
-    def __init__(self, tree: exp.Expr, plans: dict[int, SelectPlan]) -> None:
+    def __init__(self, tree: exp.Expr, plans: dict[int, SelectPlan], *,
+                 same_types: set[int] | None = None) -> None:
         self.plans = plans
+        # Equalities whose sides have one known type (``types.same_type_comparisons``): only
+        # those confine a drop to its key's partition (a lossy cast could meet two groups).
+        self.same_types = same_types or set()
         self.memo: dict[int, bool] = {}
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
@@ -137,11 +142,16 @@ class TaintMap:
             combined = _combines_rows(sel, plans)
             for alias, body in found[id(sel)]:
                 if alias in outer:
-                    self._outer(body)
+                    self._outer(body, keys=joined_keys(sel, alias, self.clean_of(body),
+                                                        self.same_types) if combined else None)
                 elif combined:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
                 elif alias in joined:
-                    self._outer(body, self.group_read)
+                    keys = group_join_keys(sel, alias, self.clean_of(body), self.same_types)
+                    if keys is None:
+                        self._outer(body, self.group_read)
+                    else:
+                        self._outer(body, keys=keys)
             for sub in subqueries[id(sel)]:
                 if isinstance(sub.parent, exp.In):
                     # An IN list is a semi-join, NOT IN an anti-join: a row is kept or lost
@@ -193,10 +203,30 @@ class TaintMap:
             return set()
         plan = self.plans.get(id(node))
         if plan is not None and plan.mode is Mode.ANONYMIZING:
-            return clean_columns(node, self.plans, self.tainted(node))
+            keys = clean_columns(node, self.plans, False)
+            return keys & self._exact_reads(node) if keys and self.tainted(node) else keys
         if plan is None or plan.mode is not Mode.ANON:
             return set()
         return self._clean_anon(node)
+
+    def _exact_reads(self, sel: exp.Select) -> set[str]:
+        """Names of the projections of an aggregation over tainted sources that read none of
+        their values (only untainted sources' columns, or exact keys of tainted ones), when
+        which rows it aggregates (WHERE, ON) turns on none either: a threshold upstream then
+        only removes rows, so each group it keeps is a group of raw DuckDB's, its keys exact."""
+        if self.values.get(id(sel)):
+            return set()
+        tainted = self.sources.get(id(sel), [])
+        clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
+        reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted),
+                        only=single_source(sel), owners=column_owners(sel))
+        on_reader = Reader(clean, set(), set(), set(tainted))
+        where = sel.args.get("where")
+        if (where is not None and reader.reached(where) != set()) or any(
+                on_reader.reached(j.args["on"]) != set() for j in sel.args.get("joins") or []
+                if j.args.get("on") is not None):
+            return set()
+        return {p.alias_or_name.lower() for p in sel.expressions if reader.reached(p) == set()}
 
     def _clean_anon(self, sel: exp.Select) -> set[str]:
         """Over thresholded rows: the group keys (every column, without GROUP BY and
@@ -207,7 +237,7 @@ class TaintMap:
         tainted = self.sources.get(id(sel), [])
         clean = {a: self.clean_of(body) for a, body in sources(sel) if a in tainted}
         reader = Reader(clean, outer_sides(sel), using_columns(sel), set(tainted),
-                        only=single_source(sel))
+                        only=single_source(sel), owners=column_owners(sel))
         on_reader = Reader(clean, set(), set(), set(tainted))
         where = sel.args.get("where")
         if (where is not None and reader.reached(where) != set()) or any(  # None: cannot tell
@@ -335,7 +365,7 @@ def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[st
     lists = [list(w.args.get("partition_by") or []) for w in windows]
     group = sel.args.get("group")
     if group is not None:
-        lists.append([_positional(sel, g) for g in group.expressions])
+        lists.append([positional(sel, g) for g in group.expressions])
     elif any(isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Window)
              for p in sel.expressions for n in find_all(p, exp.AggFunc, stop=exp.Select)):
         return None  # a total over every row
@@ -346,15 +376,6 @@ def _combined_keys(sel: exp.Select, alias: str, clean: set[str]) -> frozenset[st
                  and i.name.lower() in clean}
         found = frozenset(names) if found is None else found & names
     return found or None
-
-
-def _positional(sel: exp.Select, item: exp.Expr) -> exp.Expr:
-    """``GROUP BY 2``: the second projection's expression."""
-    if isinstance(item, exp.Literal) and item.is_int and 1 <= int(item.name) <= len(
-            sel.expressions):
-        proj = sel.expressions[int(item.name) - 1]
-        return proj.unalias() if isinstance(proj, exp.Alias) else proj
-    return item
 
 
 def _output_names(node: exp.Expr) -> list[str] | None:
@@ -459,12 +480,16 @@ class Reader:
     """Which tainted sources an expression's value depends on (None: cannot tell)."""
 
     def __init__(self, clean: dict[str, set[str]], outer: set[str], using: set[str],
-                 tainted: set[str], *, only: str | None = None) -> None:
+                 tainted: set[str], *, only: str | None = None,
+                 owners: dict[str, str] | None = None) -> None:
         self.clean, self.outer, self.using, self.tainted = clean, outer, using, tainted
         # The one relation of a SELECT without joins: an unqualified name is its column when
         # it names one of its exact columns (DuckDB binds to the nearest scope first); any
         # other unqualified name counts as a read of it.
         self.only = only
+        # With joins: an unqualified name that one derived source alone outputs is that
+        # source's column (``column_owners``), read as if it were qualified.
+        self.owners = owners or {}
 
     def reached(self, node: exp.Expr) -> set[str] | None:
         hit: set[str] = set()
@@ -476,27 +501,64 @@ class Reader:
                 if alias in self.tainted and col.name.lower() not in self.clean.get(alias, set()):
                     hit.add(alias)
                 continue
+            alias = alias or self.owners.get(col.name.lower(), "")
             if not alias:
                 return None if self.tainted else hit  # an unqualified name: any source
             if alias in self.tainted and not self._exact(col):
                 hit.add(alias)
         return hit
 
+    def _table(self, col: exp.Column) -> str:
+        return col.table or self.owners.get(col.name.lower(), "")
+
     def _exact(self, col: exp.Column) -> bool:
-        name = col.name.lower()
-        if name not in self.clean.get(col.table, set()):
+        name, table = col.name.lower(), self._table(col)
+        if name not in self.clean.get(table, set()):
             return False
-        if col.table not in self.outer:
+        if table not in self.outer:
             return True
         merged = col.parent
         if not isinstance(merged, exp.Coalesce) or name not in self.using:
             return False
         args = [merged.this, *merged.expressions]
-        tables = {a.table for a in args if isinstance(a, exp.Column)}
+        tables = {self._table(a) for a in args if isinstance(a, exp.Column)}
         return all(isinstance(a, exp.Column) and a.name.lower() == name
-                   and name in self.clean.get(a.table, {name} if a.table not in self.tainted
-                                              else set())
+                   and name in self.clean.get(self._table(a), {name}
+                                              if self._table(a) not in self.tainted else set())
                    for a in args) and (bool(tables - self.outer) or self.outer <= tables)
+
+
+def column_owners(sel: exp.Select) -> dict[str, str]:
+    """For a SELECT with joins: each unqualified name that exactly one derived source (CTE or
+    subquery) outputs -> that source's alias. DuckDB binds such a name to that source (a
+    source column before a projection alias; a name two sources have is ambiguous, and the
+    gate refuses it). Nothing when a derived source's names cannot be told, or a USING,
+    NATURAL or LATERAL join may merge or shadow names."""
+    joins = sel.args.get("joins") or []
+    if not joins or sel.args.get("laterals") or any(
+j.args.get("using") or j.args.get("method") for j in joins):
+        return {}
+    holders: dict[str, list[str]] = {}
+    for node in relation_nodes(sel):
+        if isinstance(node, exp.Table) and cte_of(node) is None:
+            continue  # a dataset: its names are not the derived sources'
+        names = _relation_names(node)
+        if names is None:
+            return {}
+        for name in set(names):
+            holders.setdefault(name, []).append(node.alias_or_name)
+    return {name: found[0] for name, found in holders.items() if len(found) == 1}
+
+
+def _relation_names(node: exp.Expr) -> list[str] | None:
+    """The output names of a derived relation as a SELECT reading it sees them."""
+    holder = cte_of(node) if isinstance(node, exp.Table) else node
+    if not isinstance(holder, (exp.CTE, exp.Subquery)):
+        return None
+    alias = holder.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return [c.name.lower() for c in alias.columns]
+    return _output_names(holder.this)
 
 
 def single_source(sel: exp.Select) -> str | None:

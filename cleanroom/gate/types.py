@@ -41,17 +41,50 @@ _PICKS = (exp.Min, exp.Max, exp.ArgMin, exp.ArgMax, exp.FirstValue, exp.LastValu
 _WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
 
 
+class _Found(set[int]):
+    """Comparison ids found; ``strict``: only sides of one and the same known type."""
+
+    def __init__(self, *, strict: bool) -> None:
+        super().__init__()
+        self.strict = strict
+
+    def accepts(self, operands: list[exp.Expr], sources: dict[str, Types | None]) -> bool:
+        if not self.strict:
+            return _compatible(operands, sources)
+        types = {_type(o, sources) for o in operands}
+        return len(types) == 1 and None not in types and "INTEGER LITERAL" not in types
+
+
 def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
     """The ids of the comparisons in ``tree`` whose sides have compatible known types."""
-    found: set[int] = set()
+    return _found(tree, tables, _Found(strict=False))
+
+
+def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
+    """The ids of the comparisons in ``tree`` whose sides have one and the same known type:
+    an equality then casts neither side, so it is transitive (a BIGINT and a DOUBLE are not:
+    two BIGINT keys can equal one DOUBLE).
+
+    >>> import sqlglot
+    >>> tree = sqlglot.parse_one("SELECT 1 FROM a JOIN b ON a.k = b.k AND a.k = b.d",
+    ...                          read="duckdb")
+    >>> found = same_type_comparisons(tree, {"a": {"k": "BIGINT"}, "b": {"k": "BIGINT",
+    ...                                                                 "d": "DOUBLE"}})
+    >>> sorted(n.sql() for n in tree.find_all(exp.EQ) if id(n) in found)
+    ['a.k = b.k']
+    """
+    return _found(tree, tables, _Found(strict=True))
+
+
+def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: _Found) -> set[int]:
     catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
                for t, cols in tables.items()}
     _query(tree, {}, catalog, found)
-    return found
+    return set(found)
 
 
 def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
-           found: set[int]) -> list[tuple[str, str | None]]:
+           found: _Found) -> list[tuple[str, str | None]]:
     """The output columns (name, type) of a query; records its safe comparisons."""
     if isinstance(node, exp.Subquery):
         return _query(node.this, env, catalog, found)
@@ -77,7 +110,7 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
 
 
 def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
-             found: set[int]) -> dict[str, Types | None]:
+             found: _Found) -> dict[str, Types | None]:
     """Each source's alias and column types (None: a source whose columns are unknown)."""
     nodes = [sel.args["from_"].this] if sel.args.get("from_") else []
     nodes += [j.this for j in sel.args.get("joins") or []]
@@ -96,7 +129,7 @@ def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
 
 
 def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Types],
-            catalog: dict[str, Types], found: set[int]) -> None:
+            catalog: dict[str, Types], found: _Found) -> None:
     clauses = [sel.args.get(k) for k in ("where", "qualify", "having")]
     clauses += [j.args.get("on") for j in sel.args.get("joins") or []]
     clauses += list(sel.expressions)
@@ -107,7 +140,7 @@ def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Ty
         for sub in find_all(clause, *_SCOPES, *_COMPARISONS, stop=_SCOPES):
             if isinstance(sub, _SCOPES):
                 _query(sub, env, catalog, found)  # a value or IN subquery: its own scope
-            elif _compatible(_operands(sub), sources):
+            elif found.accepts(_operands(sub), sources):
                 found.add(id(sub))
 
 

@@ -2497,7 +2497,6 @@ GROUP BY
 -- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/f292ef87c4d2628bf56814973ad7657dfd29116b78a0370d3f5ce71c962c8668 (section 4.2; joined on campaign, our tables have no event_id)
 -- idiom: two aggregated CTEs FULL OUTER JOINed, COALESCE(t.x, a.x) keys, COALESCE(SUM(m), 0)
 -- legit
--- currently: wrong: every cell but the campaign comes back withheld (the 3-person stv_pilot row that the traffic CTE drops taints every row of the FULL OUTER JOIN, not only the row it would have joined)
 -- people: SELECT campaign, ad_product, ad_product, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1, 2, 3
 WITH ad_products (ad_product_type) AS (
   VALUES
@@ -3818,7 +3817,6 @@ GROUP BY 1;
 -- source: AMC SQL guide, "How to optimize AMC SQL queries", sponsored ads reach and attributed conversions combined with a FULL OUTER JOIN (the form the guide calls inefficient); attributed conversions as conversions within 14 days after a sponsored ads click
 -- idiom: two campaign-level CTEs (COUNT(user_id), SUM(conversions)) FULL OUTER JOINed on campaign, COALESCE of the keys
 -- legit
--- currently: wrong: the sb_video row (1774 people on the reach side) comes back wholly withheld, key included, because its conversions side stands on fewer than k people
 -- people: SELECT campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1
 WITH sa_reach AS (
   SELECT campaign, COUNT(user_key) AS reach
@@ -4504,7 +4502,6 @@ GROUP BY 1, 2, 3, 4, 5;
 -- source: AMC playbook "Off-Amazon conversions", "Overlap analysis using ASI" (advertising.amazon.com/API/docs/en-us/guides/amazon-marketing-cloud/playbooks/off-amazon-conversions); audience_segments_amer_inmarket / _lifestyle as the brand's CRM segments (two DISTINCT lists UNION ALLed: the segment and the loyalty tier), [1PD_Table] as the brand's conversions, DSP money / 1e5 as / 100
 -- idiom: per-user DSP UNION ALL re-aggregated per user, DISTINCT segment lists UNION ALLed, exposed users per segment from a DISTINCT subquery, a segment-level count joined back to person-level rows on the segment, ratios of the sums
 -- legit
--- currently: wrong: every cell comes back withheld, keys included
 -- people: SELECT c.event_type, s.segment_name, COUNT(DISTINCT c.user_key) FROM conversions c JOIN (SELECT segment AS segment_name, user_key FROM segments UNION ALL SELECT 'tier_' || loyalty_tier, user_key FROM segments) s ON s.user_key = c.user_key WHERE c.event_type IN ('purchase', 'sign_up') GROUP BY 1, 2
 WITH conv AS (
   SELECT user_key, event_type as conversion_name, SUM(1) as totalConversions
@@ -5902,3 +5899,627 @@ AND impr.creative != ''
 AND impr.creative IS NOT NULL
 AND impr.ad_product = 'dsp'
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+
+-- name: amc_iq_compare_path_dsp_campaigns
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.1 Exploratory query to identify Amazon DSP campaigns; advertiser_id as ad_product (our tables have no advertiser or campaign dates)
+-- idiom: campaign listing with SUM(impressions) over dsp_impressions, GROUP BY ordinals
+-- legit
+-- people: SELECT ad_product, campaign, campaign, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product = 'dsp' GROUP BY 1, 2, 3
+SELECT
+ad_product AS advertiser_id,
+campaign AS campaign_id_string,
+campaign,
+SUM(impressions) AS total_impressions
+FROM
+impressions
+WHERE ad_product = 'dsp'
+GROUP BY 1,2,3;
+
+-- name: amc_iq_compare_path_days_to_purchase
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": its impressions, converted, impressions_combined, First_Imp_ranked, First_Imp and days_to_purchase CTEs, the last one selected (the template UNION ALLs it with the other stat tables); campaign groups as the DSP campaigns and sponsored ads products, conversions_all purchases as the brand's purchases
+-- idiom: per-user MIN/MAX of a timestamp in UNION ALL branches, a per-user purchase CTE LEFT JOINed, CASE WHEN c.user_id IS NULL THEN 'No Purchase', ROW_NUMBER() per user, seconds_between, SUM(days_diff) / 86400 / COUNT(user_id)
+-- legit
+-- rounded
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT i.user_key) FROM (SELECT DISTINCT user_key FROM impressions) i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key GROUP BY 1
+WITH campaign_group (campaign_id_string, campaign_group) AS (
+ VALUES
+ ('dsp_awareness', 'OLV'),
+ ('dsp_consideration', 'DSP'),
+ ('dsp_conversion', 'DSP')
+),
+impressions_all AS (
+ SELECT
+ COALESCE(campaign_group, 'Amazon DSP') AS campaign_group
+ ,'DSP' AS product_type
+ , user_key
+ , MIN(ts) AS impression_dt_first
+ , MAX(ts) AS impression_dt_last
+ , SUM(impressions) AS impressions
+ FROM
+ impressions i
+ INNER JOIN
+ campaign_group G ON g.campaign_id_string = i.campaign
+ WHERE
+ user_key IS NOT NULL
+ GROUP BY
+ 1,2,3
+ UNION ALL
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , MIN(ts) AS impression_dt_first
+ , MAX(ts) AS impression_dt_last
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ , SUM(revenue) AS total_product_sales
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.impression_dt_first
+ , i.impression_dt_last
+ , i.campaign_group
+ , i.impressions
+ , c.user_key AS conversion_id
+ , c.first_purchase_dt
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+ WHERE
+ ((c.user_key IS NOT NULL AND i.impression_dt_first < c.first_purchase_dt)
+ OR
+ c.user_key IS NULL)
+),
+First_Imp_ranked AS (
+ SELECT
+ impression_id AS user_key
+ , impression_dt_first
+ , campaign_group
+ , first_purchase_dt
+ , customer_type
+ , ROW_NUMBER() OVER (
+ PARTITION BY impression_id
+ ORDER BY
+ impression_dt_first ASC) as impression_order
+ FROM
+ impressions_combined
+),
+First_Imp AS (
+ SELECT
+ user_key
+ , impression_dt_first
+ , first_purchase_dt
+ , campaign_group
+ , customer_type
+ , impression_order
+ , date_diff('second', impression_dt_first, first_purchase_dt) AS days_diff
+ FROM
+ First_Imp_ranked
+ WHERE
+ impression_order = 1
+),
+days_to_purchase AS (
+ SELECT
+ customer_type
+ , SUM(days_diff) / 86400 / COUNT(user_key) AS days_to_purchase
+ FROM
+ First_Imp
+ GROUP BY
+ 1
+)
+SELECT customer_type, days_to_purchase FROM days_to_purchase;
+
+-- name: amc_iq_compare_path_exposure_stats
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": its impressions_deduplicate and exposure_stats CTEs over impressions_combined (as in the entry above, the sponsored ads branch only), exposure_stats selected
+-- idiom: per user and customer type COUNT(DISTINCT(campaign_group)) and SUM(impressions), then SUM(x) / COUNT(impression_id) per customer type
+-- legit
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT i.user_key) FROM (SELECT DISTINCT user_key FROM impressions WHERE ad_product <> 'dsp') i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key GROUP BY 1
+WITH impressions_all AS (
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.campaign_group
+ , i.impressions
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+),
+impressions_deduplicate AS (
+ SELECT
+ i.impression_id
+ , customer_type
+ , COUNT(DISTINCT(i.campaign_group)) AS campaign_groups_exposed
+ , SUM(i.impressions) AS total_impressions
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1,2
+),
+exposure_stats AS (
+ SELECT
+ customer_type
+ , SUM(total_impressions) / COUNT(impression_id) AS impressions_per_user
+ , SUM(campaign_groups_exposed) / COUNT(impression_id) AS exposure_groups_per_user
+ FROM
+ impressions_deduplicate
+ GROUP BY
+ 1
+)
+SELECT customer_type, impressions_per_user, exposure_groups_per_user FROM exposure_stats;
+
+-- name: adhbi_affinity_retention
+-- source: github.com/google/ads-bi-suite sql/adh_bi_calc_affinity.sql (affinity from the impression's UNNEST(affinity) as the CRM segments of the person, device_id as user_key, app as DSP or sponsored ads, the BI table as the brand's per-person first click and revenue, as in adhbi_demographics_retention above)
+-- idiom: a per-impression affinity CTE (repeated rows per person), LEFT JOIN USING (device_id, app_id) from the per-device BI table, COUNT(distinct device_id) beside COUNT(device_id), SUM(IFNULL(x, 0)) by affinity
+-- legit
+-- people: column users
+WITH affinity AS (
+  SELECT impr.user_key, CASE WHEN impr.ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, s.segment AS affinity_name, impr.ts AS query_time
+  FROM impressions impr
+  LEFT JOIN segments s ON s.user_key = impr.user_key
+  WHERE impr.user_key IS NOT NULL
+),
+bi AS (
+  SELECT user_key, CASE WHEN ad_product = 'dsp' THEN 'dsp' ELSE 'sponsored' END AS app_id, 'new' AS user_type, 'web' AS platform,
+    MIN(ts) AS install_date, 1 AS day7_retention, 0 AS day7_revenue
+  FROM clicks
+  GROUP BY user_key, 2
+)
+SELECT
+  user_type,
+  platform,
+  app_id,
+  affinity_name,
+  COUNT(distinct user_key) AS users,
+  COUNT(user_key) AS total_grouped_users,
+  SUM(IFNULL(day7_retention, 0)) AS day7_retention,
+  SUM(IFNULL(day7_revenue, 0)) AS day7_revenue
+FROM bi
+LEFT JOIN affinity aff USING (user_key, app_id)
+WHERE epoch_us(install_date) >= epoch_us(query_time)
+GROUP BY 1, 2, 3, 4;
+
+-- name: amc_iq_compare_path_exposure_by_group
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.2 "Compare purchase path from first impression": impressions_deduplicate_campaign, impressions_deduplicate_customer_type, impressions_deduplicate_combined and exposure_stats_campaign over impressions_combined (sponsored ads products as the campaign groups), exposure_stats_campaign selected
+-- idiom: two aggregations of one per-person CTE (by customer type and campaign group; by customer type) LEFT JOINed on the customer type, impressions / user_count
+-- legit
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, i.ad_product, COUNT(DISTINCT i.user_key) FROM impressions i LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = i.user_key WHERE i.ad_product <> 'dsp' GROUP BY 1, 2
+WITH impressions_all AS (
+ SELECT
+ ad_product AS campaign_group
+ ,'sponsored ads' AS product_type
+ , user_key
+ , SUM(impressions) AS impressions
+ FROM
+ impressions
+ WHERE
+ user_key IS NOT NULL
+ AND
+ ad_product <> 'dsp'
+ GROUP BY
+ 1,2,3
+),
+converted AS (
+ SELECT
+ user_key
+ , MIN(ts) AS first_purchase_dt
+ FROM
+ conversions c
+ WHERE
+ event_type in ('purchase')
+ AND
+ conversions > 0
+ GROUP BY
+ 1
+),
+impressions_combined AS (
+ SELECT
+ i.user_key AS impression_id
+ , i.campaign_group
+ , i.impressions
+ , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+ ELSE 'Purchase'
+ END as customer_type
+ FROM
+ impressions_all i
+ LEFT JOIN
+ converted c ON i.user_key = c.user_key
+),
+impressions_deduplicate_campaign AS (
+ SELECT
+ customer_type
+ , campaign_group
+ , SUM(impressions) as impressions
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1,2
+),
+impressions_deduplicate_customer_type AS (
+ SELECT
+ customer_type
+ , COUNT(DISTINCT(impression_id)) as user_count
+ FROM
+ impressions_combined i
+ GROUP BY
+ 1
+),
+impressions_deduplicate_combined AS (
+ SELECT
+ a.customer_type
+ , a.campaign_group
+ , a.impressions
+ , b.user_count
+ FROM
+ impressions_deduplicate_campaign a
+ LEFT JOIN
+ impressions_deduplicate_customer_type b ON a.customer_type = b.customer_type
+),
+exposure_stats_campaign AS (
+ SELECT
+ customer_type
+ , campaign_group
+ , user_count
+ , impressions
+ , impressions/user_count as impressions_user
+ FROM
+ impressions_deduplicate_combined
+)
+SELECT customer_type, campaign_group, user_count, impressions, impressions_user FROM exposure_stats_campaign;
+
+-- name: amc_iq_compare_path_first_search
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.3 "Compare purchase path from first search": searches, converted, searches_combined, search_days, Search_stat and Search_stat_2, the first two stat rows of combined_total_stats; a branded search (searchConversion, tracked_item SIMILAR TO '(?i)brand') as a detail page view of a product category matching '(?i)^(home|beauty)'
+-- idiom: per-user first search and first purchase, LEFT JOIN with a WHERE that keeps converters before the purchase or non-converters, COUNT(search_id) and SUM(seconds_between) / 86400 / COUNT(search_id) per customer type, UNION ALL of labelled stat rows with 'NA' campaign_group
+-- legit
+-- rounded
+WITH searches AS (
+  SELECT
+    user_key,
+    MIN(ts) as first_search
+  FROM
+    conversions
+  WHERE
+    user_key IS NOT NULL
+  AND
+     event_type = 'detail_page_view'
+  AND
+     conversions > 0
+  AND
+     regexp_matches(product_category, '(?i)^(home|beauty)')
+  GROUP BY
+     1
+),
+converted AS (
+  SELECT
+   user_key,
+   MIN(ts) as first_purchase_dt
+  FROM
+   conversions
+  WHERE
+   user_key IS NOT NULL
+  AND
+   event_type = 'purchase'
+  AND
+    conversions > 0
+  GROUP BY
+    1
+),
+searches_combined AS (
+   SELECT
+         s.user_key AS search_id
+       , s.first_search
+       , c.user_key AS conversion_id
+       , c.first_purchase_dt
+       , CASE WHEN c.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+    FROM
+         searches s
+    LEFT JOIN
+         converted c ON s.user_key = c.user_key
+    WHERE
+        (c.user_key IS NOT NULL AND s.first_search < c.first_purchase_dt)
+    OR
+        c.user_key IS NULL
+),
+search_days AS (
+     SELECT
+         search_id
+       , first_search
+       , first_purchase_dt
+       , customer_type
+       , date_diff('second', first_search, first_purchase_dt) AS days_diff_search
+     FROM
+         searches_combined
+    WHERE
+         customer_type = 'Purchase'
+),
+Search_stat AS (
+   SELECT
+     customer_type
+    , COUNT(search_id) as Shoppers
+   FROM
+     searches_combined
+   GROUP BY
+     1
+),
+Search_stat_2 AS (
+   SELECT
+     customer_type
+    , SUM(days_diff_search) / 86400 / COUNT(search_id) as days_between_purchase
+   FROM
+     search_days
+   GROUP BY
+     1
+),
+combined_total_stats AS (
+   SELECT
+      'total_users' as key_metric
+      , customer_type
+      , 'NA' campaign_group
+      , shoppers as stats
+   FROM
+     search_stat
+   UNION ALL
+   SELECT
+      'days_to_purchase_per_user' as key_metric
+      , customer_type
+      , 'NA' campaign_group
+      , days_between_purchase as stats
+   FROM
+     search_stat_2
+)
+     SELECT
+     key_metric
+     , customer_type
+     , campaign_group
+     , stats
+   FROM
+     combined_total_stats;
+
+-- name: amc_iq_compare_path_first_dpv_days
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.4 "Compare purchase path from first detail page view": DPV, first_DPV, converted, DPV_combined_first and days_to_purchase, days_to_purchase selected; tracked_item as product_category
+-- idiom: a row-level DPV CTE with 1 AS conversion, per-user MIN of it, LEFT JOIN to per-user purchases, CASE WHEN b.user_id IS NULL, seconds_between in the row-level CTE, SUM(days_diff) / 86400 / COUNT(user_id) per customer type (NULL for non-purchasers)
+-- legit
+-- rounded
+-- people: SELECT CASE WHEN c.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END, COUNT(DISTINCT d.user_key) FROM (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'detail_page_view') d LEFT JOIN (SELECT DISTINCT user_key FROM conversions WHERE event_type = 'purchase') c ON c.user_key = d.user_key GROUP BY 1
+WITH converted AS (
+   SELECT
+      user_key
+    , MIN(ts) AS first_purchase_dt
+    , SUM(revenue) AS total_product_sales
+   FROM
+     conversions c
+   WHERE
+     event_type in ('purchase')
+   AND
+     conversions > 0
+   GROUP BY
+     1
+),
+DPV AS (
+   SELECT
+      user_key
+    , product_category AS tracked_item
+    , ts AS conversion_dt
+    , event_type AS event_type_description
+    , 1 AS conversion
+   FROM
+    conversions
+   WHERE
+    event_type in ('detail_page_view')
+   AND
+     product_category IS NOT NULL
+   AND
+    conversions > 0
+),
+first_DPV AS (
+   SELECT
+      user_key
+    , MIN(conversion_dt) as first_dpv_dt
+   FROM
+     dpv
+   GROUP BY
+     1
+),
+DPV_combined_first AS (
+   SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , b.first_purchase_dt
+       , b.user_key AS conv_id
+       , CASE WHEN b.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+       , date_diff('second', first_dpv_dt, first_purchase_dt) AS days_diff_dpv
+    FROM
+         first_dpv a
+    LEFT JOIN
+         converted b ON a.user_key = b.user_key
+),
+days_to_purchase AS (
+    SELECT
+      customer_type
+    , SUM(days_diff_dpv) / 86400 / COUNT(user_key) AS days_to_purchase
+    FROM
+      DPV_combined_first
+    GROUP BY
+       1
+)
+SELECT customer_type, days_to_purchase FROM days_to_purchase;
+
+-- name: amc_iq_compare_path_first_dpv_per_user
+-- source: AMC Instructional Query Library, "Compare purchase path of converters versus non-converters" (id 9dff32201298d25a5cb6bdff831926cdbbaac0f5ea526f822312e20f338f3540), 4.4 "Compare purchase path from first detail page view": DPV_combined_purchase, DPV_combined_no_purchase, DPV_deduplicate and DPV_stats over DPV_combined_first (as in the entry above), DPV_stats selected
+-- idiom: the per-user first-DPV table LEFT JOINed back to every DPV row with a WHERE on the joined side, per-user SUM(conversion) in two UNION ALL branches by customer type, SUM(dpvs) / COUNT(user_id)
+-- legit
+-- people: SELECT a.customer_type, COUNT(DISTINCT a.user_key) FROM (SELECT f.user_key, f.first_dpv_dt, p.first_purchase_dt, CASE WHEN p.user_key IS NULL THEN 'No Purchase' ELSE 'Purchase' END AS customer_type FROM (SELECT user_key, MIN(ts) AS first_dpv_dt FROM conversions WHERE event_type = 'detail_page_view' AND conversions > 0 GROUP BY 1) f LEFT JOIN (SELECT user_key, MIN(ts) AS first_purchase_dt FROM conversions WHERE event_type = 'purchase' AND conversions > 0 GROUP BY 1) p ON p.user_key = f.user_key) a JOIN conversions d ON d.user_key = a.user_key AND d.event_type = 'detail_page_view' AND d.conversions > 0 WHERE (a.customer_type = 'Purchase' AND d.ts BETWEEN a.first_dpv_dt AND a.first_purchase_dt) OR (a.customer_type = 'No Purchase' AND d.ts > a.first_dpv_dt) GROUP BY 1
+WITH converted AS (
+   SELECT
+      user_key
+    , MIN(ts) AS first_purchase_dt
+   FROM
+     conversions c
+   WHERE
+     event_type in ('purchase')
+   AND
+     conversions > 0
+   GROUP BY
+     1
+),
+DPV AS (
+   SELECT
+      user_key
+    , product_category AS tracked_item
+    , ts AS conversion_dt
+    , 1 AS conversion
+   FROM
+    conversions
+   WHERE
+    event_type in ('detail_page_view')
+   AND
+     product_category IS NOT NULL
+   AND
+    conversions > 0
+),
+first_DPV AS (
+   SELECT
+      user_key
+    , MIN(conversion_dt) as first_dpv_dt
+   FROM
+     dpv
+   GROUP BY
+     1
+),
+DPV_combined_first AS (
+   SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , b.first_purchase_dt
+       , CASE WHEN b.user_key IS NULL THEN 'No Purchase'
+         ELSE 'Purchase'
+         END as customer_type
+    FROM
+         first_dpv a
+    LEFT JOIN
+         converted b ON a.user_key = b.user_key
+),
+DPV_combined_purchase AS (
+    SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , a.customer_type
+       , a.first_purchase_dt
+       , b.tracked_item
+       , b.conversion
+       , b.conversion_dt
+    FROM
+       DPV_combined_first a
+    LEFT JOIN
+       DPV b ON a.user_key = b.user_key
+    WHERE
+         a.customer_type = 'Purchase'
+    AND
+        b.conversion_dt BETWEEN a.first_dpv_dt AND first_purchase_dt
+),
+DPV_combined_no_purchase AS (
+SELECT
+         a.user_key
+       , a.first_dpv_dt
+       , a.customer_type
+       , a.first_purchase_dt
+       , b.tracked_item
+       , b.conversion
+       , b.conversion_dt
+    FROM
+       DPV_combined_first a
+    LEFT JOIN
+       DPV b ON a.user_key = b.user_key
+    WHERE
+         a.customer_type = 'No Purchase'
+    AND
+        b.conversion_dt > a.first_dpv_dt
+),
+DPV_deduplicate AS (
+    SELECT
+       user_key
+     , customer_type
+     , SUM(conversion) AS dpvs
+   FROM
+     DPV_combined_purchase
+   GROUP BY
+     1,2
+  UNION ALL
+  SELECT
+       user_key
+     , customer_type
+     , SUM(conversion) AS dpvs
+   FROM
+     DPV_combined_no_purchase
+   GROUP BY
+     1,2
+),
+DPV_stats AS (
+   SELECT
+       customer_type
+     , SUM(dpvs) / COUNT(user_key) AS dpvs_per_user
+   FROM
+     DPV_deduplicate
+   GROUP BY
+     1
+)
+SELECT customer_type, dpvs_per_user FROM DPV_stats;

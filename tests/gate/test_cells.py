@@ -170,6 +170,21 @@ def test_two_union_rows_a_handful_apart_are_not_both_released(
     assert body["suppressed_rows"] == 1  # a row of ~1,193 people, withheld and counted
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "open: a set operation inside a CTE that a final SELECT passes on is not compared "
+    "(release.close_rows reads final set operations only): both rows come back, seven apart"))
+def test_two_union_rows_a_handful_apart_passed_on_from_a_cte_are_not_both_released(
+        loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = ("WITH u AS (SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM impressions "
+           "UNION ALL SELECT 'most', COUNT(DISTINCT user_key) FROM impressions "
+           f"WHERE channel <> '{SMALL_CHANNEL}') SELECT who, n FROM u")
+    truth = {r[0]: r[1] for r in raw.execute(sql).fetchall()}
+    assert truth["all"] - truth["most"] == 7
+    body = loaded.query(sql).json()
+    released = {r[0]: r[1] for r in body["rows"] if r[1] is not None}
+    assert not {"all", "most"} <= set(released), released
+
+
 def people_in(campaigns: dict[str, range]) -> bytes:
     lines = [f"{user_key(p)},2026-09-01 10:00:00,search,{c},1.0,x"
              for c, people in campaigns.items() for p in people]

@@ -194,3 +194,103 @@ def test_a_cte_of_one_persons_rows_left_joined_does_not_count_their_days(
     decoded = ({rows[0][1], rows[0][1] - 1, rows[0][1] - rows[0][0] + 1}
                if rows and None not in rows[0] else set())
     assert truth not in decoded, (rows, truth)
+
+
+# -- an outer join of two aggregations, grouped by its join key (taint._joined_keys) --------
+# Per (channel, campaign), the gate drops every CANARYCHAN7 group and the CANARYCAMP3 groups
+# of display, search, social and video (1 to 3 people each); per channel, CANARYCHAN7 (7).
+PAIRS = "g AS (SELECT channel, campaign, COUNT(*) AS n FROM impressions GROUP BY 1, 2)"
+PAIRS_KEPT = PAIRS.replace("GROUP BY 1, 2)",
+                           "GROUP BY 1, 2 HAVING COUNT(DISTINCT user_key) >= 50)")
+CHANNELS = "c AS (SELECT channel, COUNT(*) AS m FROM impressions GROUP BY 1)"
+CHANNELS_KEPT = CHANNELS.replace("GROUP BY 1)", "GROUP BY 1 HAVING COUNT(DISTINCT user_key) >= 50)")
+
+
+def _drop_changes(raw: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The rows (as text) whose raw numbers the gate's drops change."""
+    kept = sql.replace(PAIRS, PAIRS_KEPT).replace(CHANNELS, CHANNELS_KEPT)
+    return set(map(str, _raw(raw, sql))) - set(map(str, _raw(raw, kept)))
+
+
+@pytest.mark.parametrize("key", ["COALESCE(g.channel, c.channel)", "COALESCE(c.channel, g.channel)"])
+def test_an_outer_join_grouped_by_its_key_flags_only_the_keys_that_lost_a_row(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, key: str) -> None:
+    """A row g dropped would have met only c's row of its channel: only that channel's group
+    changes (display, search, social, video lose their CANARYCAMP3 row); email's is exact."""
+    sql = (f"WITH {PAIRS}, {CHANNELS} SELECT {key} AS channel, SUM(n) AS n, MAX(m) AS m "
+           "FROM g FULL OUTER JOIN c ON g.channel = c.channel GROUP BY 1")
+    assert len(_drop_changes(raw, sql)) >= 4  # unflagged, those sums would be wrong
+    body = _released(loaded, canary, sql)
+    assert assert_exact_or_withheld(body, _raw(raw, sql)) > 0
+    by = {row[0]: (row, status) for row, status in zip(body["rows"], body["row_status"])}
+    assert by["email"][1] == "exact" and by["email"][0][1] > 0
+    assert all(by[c][0][1] is None for c in ("display", "search", "social", "video"))
+
+
+@pytest.mark.parametrize("group", [
+    "g.campaign LIKE 'email%'",  # email's campaigns also lost CANARYCHAN7's rows, off the key
+    "c.m > 0",  # the other side's value, true on every channel
+])
+def test_an_outer_join_grouped_off_its_key_flags_every_group(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, group: str) -> None:
+    sql = (f"WITH {PAIRS}, {CHANNELS} SELECT {group} AS part, SUM(n) AS n "
+           "FROM g FULL OUTER JOIN c ON g.channel = c.channel GROUP BY 1")
+    assert _drop_changes(raw, sql)
+    body = _released(loaded, canary, sql)
+    assert_exact_or_withheld(body, _raw(raw, sql))
+    assert body["rows"] and all(row[1] is None for row in body["rows"])
+
+
+def test_unqualified_names_of_a_full_join_take_their_own_sources_taint(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """``n`` and ``buyers`` each name one source's column (``taint.column_owners``): the email
+    row that big dropped keeps its channel and ``n``, and withholds ``buyers`` alone."""
+    sql = (f"WITH {CHANS}, {BIG} SELECT COALESCE(c.channel, b.channel) AS channel, n, buyers "
+           "FROM chans c FULL OUTER JOIN big b ON b.channel = c.channel")
+    body = _released(loaded, canary, sql)
+    assert assert_exact_or_withheld(body, _raw(raw, sql)) == 1
+    by = {row[0]: row for row in body["rows"]}
+    assert by["email"][1] > 0 and by["email"][2] is None
+
+
+# -- people's rows inner-joined to an aggregation on its key (taint._group_join_keys) --------
+@pytest.mark.parametrize("group, exact", [
+    ("i.channel", True),  # a dropped channel meets only its own group, which is gone whole
+    ("c.channel", True),  # the same key, from the aggregation's side of the join
+    ("i.campaign", False),  # a campaign spans channels: it lost CANARYCHAN7's rows
+])
+def test_rows_joined_to_an_aggregation_on_its_key_are_tainted_only_off_that_key(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, group: str,
+        exact: bool) -> None:
+    sql = (f"WITH {CHANNELS} SELECT {group} AS k, COUNT(DISTINCT i.user_key) AS people "
+           "FROM impressions i JOIN c ON c.channel = i.channel GROUP BY 1")
+    body = _released(loaded, canary, sql)
+    assert_exact_or_withheld(body, _raw(raw, sql))
+    if exact:
+        assert body["rows"] and set(body["row_status"]) == {"exact"}
+        assert sorted(r[0] for r in body["rows"]) == ["display", "email", "search", "social",
+                                                      "video"]
+    else:
+        assert _drop_changes(raw, sql)  # unflagged, those counts would be wrong
+        assert body["rows"] and all(row[1] is None for row in body["rows"])
+        assert all(row[0] is not None for row in body["rows"])  # the key reads no drop
+
+
+@pytest.mark.parametrize("other, exact", [("INTEGER", True), ("DOUBLE", False)])
+def test_a_join_key_confines_a_drop_only_between_keys_of_one_type(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, other: str,
+        exact: bool) -> None:
+    """An equality of an INTEGER and a DOUBLE casts one side (two wide integers can equal one
+    double, and meet two groups): only keys of one type confine the drop to their partition
+    (``types.same_type_comparisons``); else every row takes the drop, as before."""
+    sql = ("WITH g AS (SELECT CAST(channel = 'email' AS INTEGER) AS e, campaign, COUNT(*) AS n "
+           "FROM impressions GROUP BY 1, 2), "
+           f"c AS (SELECT CAST(channel = 'email' AS {other}) AS e, COUNT(*) AS m "
+           "FROM impressions GROUP BY 1) "
+           "SELECT COALESCE(g.e, c.e) AS e, SUM(n) AS n FROM g FULL OUTER JOIN c ON g.e = c.e "
+           "GROUP BY 1")
+    body = _released(loaded, canary, sql)
+    assert_exact_or_withheld(body, _raw(raw, sql))
+    status = {row[0]: s for row, s in zip(body["rows"], body["row_status"])}
+    assert status[0] == "partial"  # the non-email channels lost CANARYCAMP3's groups
+    assert status[1] == ("exact" if exact else "partial")
