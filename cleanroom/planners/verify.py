@@ -33,11 +33,18 @@ from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.rules import violation
-from cleanroom.hidden import person_most, person_values
+from cleanroom.hidden import person_most, person_values, stats_view
 from cleanroom.planners.base import NoisedStep
 from cleanroom.policy import Kind
 from cleanroom.privacy.dp_release import SHARED_COUNT
-from cleanroom.privacy.dp_sql import PEOPLE, DPColumn, row_keys, within_bounds, within_ctes
+from cleanroom.privacy.dp_sql import (
+    PEOPLE,
+    DPColumn,
+    quantized_sql,
+    row_keys,
+    within_bounds,
+    within_ctes,
+)
 from cleanroom.privacy.mechanisms import ContributionBounds
 
 _SLACK = 1e-9
@@ -66,7 +73,7 @@ def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = N
         bounds = _verify_sensitivities(step, aggregates, policy_bounds)
         within = _verify_bounding(select, columns)
         if within is not None:
-            _verify_within(select, columns, bounds, cap=within)
+            _verify_within(select, columns, bounds, cap=within, tables=step.tables)
         _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0,
                        ranking="__cr_bounded" if within is None else "__cr_slow")
     else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
@@ -243,7 +250,7 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
     if people.alias_or_name != PEOPLE or not (isinstance(people.unalias(), exp.Count)
                                               or cap is not None):
         raise _unverified("no people count")
-    clamps = _clamps(select)
+    clamps, quantized = _clamps(select), _quantized(select)
     pairs = iter(select.expressions[keys + 1:])
     for i, col in enumerate(columns):
         if col.function not in _PAIRED:
@@ -258,7 +265,20 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
             raise _unverified(f"column {col.name} is not summed from its bounded value")
         if clamps.get(f"__cr_v{i}") != (col.lower, col.upper):
             raise _unverified(f"column {col.name} is not clamped to its bounds")
+        # the clamp alone bounds nothing once a row is scaled, shifted or multiplied after it:
+        # each row must be exactly its clamped value in quanta of the plan's grid
+        ref = f"__cr_v{i}"
+        if quantized.get(ref) != _text(sqlglot.parse_one(quantized_sql(ref, col), read="duckdb")):
+            raise _unverified(f"column {col.name} is not in quanta of its bounds")
     return cap
+
+
+def _quantized(select: exp.Select) -> dict[str, str]:
+    """``__cr_clamped``'s projections, by alias, as comparable text."""
+    with_ = select.args.get("with_")
+    return {p.alias: _text(p.unalias()) for cte in (with_.expressions if with_ else [])
+            if cte.alias == "__cr_clamped" and isinstance(cte.this, exp.Select)
+            for p in cte.this.expressions if isinstance(p, exp.Alias)}
 
 
 def _people_cap(node: exp.Expr) -> int | None:
@@ -271,7 +291,7 @@ def _people_cap(node: exp.Expr) -> int | None:
 
 
 def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
-                   bounds: ContributionBounds, *, cap: int) -> None:
+                   bounds: ContributionBounds, *, cap: int, tables: tuple[str, ...]) -> None:
     """``dp_sql._within``'s form: the rows of the people whom ``__cr_safe`` (a function of their
     stored counts) puts within the plan's bounds are summed per group, everyone else is
     ranked in ``__cr_slow``. The safe test is the one ``within_bounds`` writes for these keys
@@ -289,7 +309,8 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     source = rows_cte.args.get("from_")
     table = source.this if source is not None else None
     if not isinstance(table, exp.Table) or rows_cte.args.get("joins") or table.args.get("db") \
-            or not table.name.startswith("__cr_t_"):
+            or table.name.lower() not in {stats_view(t).lower() for t in tables}:
+        # (the stats view of a dataset the gate saw the query read, not any dataset's)
         raise _unverified("the rows of people within the bounds do not read one stats view")
     safe = [p for p in rows_cte.expressions if p.alias_or_name == "__cr_safe"]
     alias = table.alias_or_name
