@@ -32,6 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
+from cleanroom.gate.functions import SCALAR_FUNCTIONS, function_key
 from cleanroom.gate.rules import violation
 from cleanroom.hidden import person_most, person_values, stats_view
 from cleanroom.planners.base import NoisedStep
@@ -312,6 +313,7 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
             or table.name.lower() not in {stats_view(t).lower() for t in tables}:
         # (the stats view of a dataset the gate saw the query read, not any dataset's)
         raise _unverified("the rows of people within the bounds do not read one stats view")
+    _verify_one_row_each(rows_cte)
     safe = [p for p in rows_cte.expressions if p.alias_or_name == "__cr_safe"]
     alias = table.alias_or_name
     read = {c.name for c in (safe[0].find_all(exp.Column) if safe else ())}
@@ -336,6 +338,22 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     for name, body in within_ctes(columns, rows=bounds.max_rows_per_user_group, cap=cap):
         if name not in ctes or _text(ctes[name]) != _text(body):
             raise _unverified(f"{name} is not the sum of the people within the bounds")
+
+
+def _verify_one_row_each(rows: exp.Select) -> None:
+    """``__cr_rows`` gives one row per row of the stats view that its WHERE keeps: a person's
+    stored counts bound their rows only so (the ranking would cut rows that a set-returning
+    projection multiplied, ``__cr_within`` sums them as they come). Nothing groups, merges
+    or repeats rows, and each function of a projection is a scalar one of the gate's
+    allow-list or a class sqlglot knows that makes no rows (a scalar subquery gives one)."""
+    if any(rows.args.get(a) for a in ("group", "having", "qualify", "distinct", "limit",
+                                      "offset", "laterals", "joins")):
+        raise _unverified("__cr_rows does not give one row per row read")
+    for projection in rows.expressions:
+        for node in projection.walk(prune=lambda n: isinstance(n, exp.Subquery)):
+            if isinstance(node, (exp.UDTF, exp.AggFunc, exp.Window)) or (
+                    isinstance(node, exp.Anonymous) and function_key(node) not in SCALAR_FUNCTIONS):
+                raise _unverified("__cr_rows does not give one row per row read")
 
 
 def _text(node: exp.Expr) -> str:

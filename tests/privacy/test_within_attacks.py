@@ -126,6 +126,13 @@ TAMPERS = {
     "extra_factor": ("* 10485.76 AS INT) AS __cr_v1", "* 10485.76 AS BIGINT) * 1000 AS __cr_v1"),
     # the rows of another dataset than the one the gate checked
     "other_dataset": ('FROM "__cr_t_impressions"', 'FROM "__cr_t_conversions"'),
+    # rows repeated before they are summed: the stored counts no longer bound them
+    "rows_unnested": ("AS __cr_safe FROM", "AS __cr_safe, UNNEST(range(100)) AS __cr_dup FROM"),
+    "rows_generated": ("AS __cr_safe FROM",
+                       "AS __cr_safe, generate_subscripts(range(100), 1) AS __cr_dup FROM"),
+    "key_unnested": ("channel AS __cr_k0", "UNNEST([channel, channel]) AS __cr_k0"),
+    "rows_distinct": ("SELECT \"impressions\".\"user_key\" AS __cr_uid",
+                      "SELECT DISTINCT \"impressions\".\"user_key\" AS __cr_uid"),
 }
 
 
