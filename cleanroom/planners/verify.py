@@ -59,10 +59,12 @@ def _unverified(detail: str) -> QueryRejected:
                                     f"{detail}")])
 
 
-def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = None) -> None:
+def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = None,
+                  user_keys: Mapping[str, str] | None = None) -> None:
     """Raise QueryRejected (``dp_unsupported``) unless ``step`` is bounded as its plan says.
     ``policy_bounds``: the policy's (max_groups_per_user, max_rows_per_user_group), which a
-    gate-bounded step's plan must state."""
+    gate-bounded step's plan must state; ``user_keys``: each dataset's user_key column, which
+    the form that skips the ranking must take as the person (else any column of its view)."""
     columns = step.query.columns
     aggregates = [c for c in columns if c.function != "group_key"]
     _verify_plan(step, aggregates)
@@ -74,7 +76,8 @@ def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = N
         bounds = _verify_sensitivities(step, aggregates, policy_bounds)
         within = _verify_bounding(select, columns)
         if within is not None:
-            _verify_within(select, columns, bounds, cap=within, tables=step.tables)
+            _verify_within(select, columns, bounds, cap=within, tables=step.tables,
+                           user_keys=user_keys)
         _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0,
                        ranking="__cr_bounded" if within is None else "__cr_slow")
     else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
@@ -292,7 +295,8 @@ def _people_cap(node: exp.Expr) -> int | None:
 
 
 def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
-                   bounds: ContributionBounds, *, cap: int, tables: tuple[str, ...]) -> None:
+                   bounds: ContributionBounds, *, cap: int, tables: tuple[str, ...],
+                   user_keys: Mapping[str, str] | None = None) -> None:
     """``dp_sql._within``'s form: the rows of the people whom ``__cr_safe`` (a function of their
     stored counts) puts within the plan's bounds are summed per group, everyone else is
     ranked in ``__cr_slow``. The safe test is the one ``within_bounds`` writes for these keys
@@ -316,6 +320,14 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     _verify_one_row_each(rows_cte)
     safe = [p for p in rows_cte.expressions if p.alias_or_name == "__cr_safe"]
     alias = table.alias_or_name
+    # The person is the one the stored counts are counted for: the dataset's user_key (a
+    # constant or another column would merge or split people, and __cr_few counts them).
+    uid = [p.unalias() for p in rows_cte.expressions if p.alias_or_name == "__cr_uid"]
+    dataset = next((t for t in tables if stats_view(t).lower() == table.name.lower()), "")
+    key = (user_keys or {}).get(dataset)
+    if len(uid) != 1 or not isinstance(uid[0], exp.Column) or uid[0].table != alias or (
+            user_keys is not None and uid[0].name != key):
+        raise _unverified("__cr_uid is not the user_key of the rows read")
     read = {c.name for c in (safe[0].find_all(exp.Column) if safe else ())}
     counted = {n[len(prefix):] for n in read for prefix in (person_values(""), person_most(""))
                if n.startswith(prefix)}

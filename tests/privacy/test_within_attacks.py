@@ -131,22 +131,27 @@ TAMPERS = {
     "rows_generated": ("AS __cr_safe FROM",
                        "AS __cr_safe, generate_subscripts(range(100), 1) AS __cr_dup FROM"),
     "key_unnested": ("channel AS __cr_k0", "UNNEST([channel, channel]) AS __cr_k0"),
+    # the person: a constant or another column merges or splits people (__cr_few counts them)
+    "uid_constant": ('SELECT "impressions"."user_key" AS __cr_uid', "SELECT 1 AS __cr_uid"),
+    "uid_other_column": ('SELECT "impressions"."user_key" AS __cr_uid',
+                         'SELECT "impressions"."campaign" AS __cr_uid'),
     "rows_distinct": ("SELECT \"impressions\".\"user_key\" AS __cr_uid",
                       "SELECT DISTINCT \"impressions\".\"user_key\" AS __cr_uid"),
 }
 
 
 @pytest.mark.parametrize("tamper", TAMPERS)
-def test_a_tampered_quantization_or_source_is_refused(tamper: str) -> None:
+def test_a_tampered_form_is_refused(tamper: str) -> None:
     step = _step(SQL)
-    verify_noised(step)
+    keys = {name: d.user_key for name, d in _policy().datasets.items()}
+    verify_noised(step, user_keys=keys)
     planned, wrong = TAMPERS[tamper]
     assert step.query.sql.count(planned) == 1, planned
     bad = NoisedStep(step.query.__class__(**{**step.query.__dict__,
                                             "sql": step.query.sql.replace(planned, wrong)}),
                      step.noise, 1.0, tables=step.tables)
     with pytest.raises(QueryRejected) as caught:
-        verify_noised(bad)
+        verify_noised(bad, user_keys=keys)
     assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
 
 
