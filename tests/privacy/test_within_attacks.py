@@ -175,3 +175,30 @@ def test_an_average_of_a_huge_range_is_refused_not_an_internal_error() -> None:
     with pytest.raises(QueryRejected):
         plan_private_query(_policy(), "SELECT channel, AVG(cost * 1e300) AS a "
                            "FROM impressions GROUP BY channel", 1.0)
+
+
+def test_the_capped_people_count_is_min_people_cap_at_its_edges() -> None:
+    """Groups around the cap (``people_cap``) whose people within the bounds have R rows each,
+    fewer, or one; and people over R in one of them (ranked): each group's people count is
+    min(its people, cap) as with everyone ranked, whether or not ``__cr_few`` counts it."""
+    sql = "SELECT channel, COUNT(*) AS n FROM impressions GROUP BY channel"
+    planned = _step(sql, _policy(groups=8, rows=2)).query.sql
+    cap = int(planned.rsplit("LEAST(SUM(__cr_p), ", 1)[1].split(")")[0])
+    groups = {  # channel: (people, rows each), plus one person of one row
+        "over": (cap + 5, 2), "at": (cap, 2), "below": (cap - 1, 2), "single": (2 * cap - 1, 1)}
+    parts = [f"SELECT '{ch}-' || p AS user_key, '{ch}' AS channel FROM range({n}) a(p), "
+             f"range({r}) b(r)" for ch, (n, r) in groups.items()]
+    parts += ["SELECT 'below-extra' AS user_key, 'below' AS channel",
+              "SELECT 'heavy-' || p AS user_key, 'over' AS channel FROM range(3) a(p), range(5)"]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE impressions AS SELECT user_key, channel, 'c' AS campaign, "
+                f"TIMESTAMP '2026-09-01' AS ts, 1.0 AS cost FROM ({' UNION ALL '.join(parts)})")
+    with_person_counts(con, "impressions")
+    tree = sqlglot.parse_one(planned, read="duckdb")
+    direct = dict(con.execute(f"SELECT __cr_k0, __cr_people FROM ({planned})").fetchall())
+    rows = next(c.this for c in tree.args["with_"].expressions if c.alias == "__cr_rows")
+    next(p for p in rows.expressions if p.alias == "__cr_safe").set("this", exp.false())
+    ranked = dict(con.execute(
+        f"SELECT __cr_k0, __cr_people FROM ({tree.sql(dialect='duckdb')})").fetchall())
+    people = {"over": cap + 8, "at": cap, "below": cap, "single": 2 * cap - 1}
+    assert direct == ranked == {ch: min(n, cap) for ch, n in people.items()}
