@@ -209,7 +209,8 @@ def verify(policy: Policy, steps: tuple[Checked, ...]) -> tuple[Checked, ...]:
         if isinstance(step, NoisedStep):
             rules = policy.query_rules
             verify_noised(step, policy_bounds=(rules.max_groups_per_user,
-                                               rules.max_rows_per_user_group))
+                                               rules.max_rows_per_user_group),
+                          user_keys={name: d.user_key for name, d in policy.datasets.items()})
             if not step.bounded_by_gate:
                 verify_trusted(step.query.sql, datasets, people_column=None)
         elif isinstance(step, InternalStep):

@@ -295,7 +295,7 @@ DERIVED = ("SELECT channel, SUM(cost * 0.4) AS weighted, AVG(LEAST(cost, 30)) AS
 def _derived_step() -> NoisedStep:
     policy = load_policies(REQUIRED)["acme-streamco"]
     private = plan_private_query(policy, DERIVED, 1.0)
-    return NoisedStep(private.query, private.plan, 1.0)
+    return NoisedStep(private.query, private.plan, 1.0, tables=private.tables)
 
 
 def _tampered(step: NoisedStep, tamper: str) -> NoisedStep:
@@ -404,7 +404,7 @@ def test_the_dbt_playbook_is_answered_under_dp_once_its_total_is_clamped() -> No
         assert "where it is made" in caught.value.violations[0].message
         clamped = sql.replace("sum(revenue) as revenue", "least(sum(revenue), 1000) as revenue")
         private = plan_private_query(policy, clamped, 1.0)
-        step = NoisedStep(private.query, private.plan, 1.0)
+        step = NoisedStep(private.query, private.plan, 1.0, tables=private.tables)
         verify_noised(step)
         ranges = {c.name: (c.lower, c.upper) for c in private.query.columns
                   if c.function == "sum"}

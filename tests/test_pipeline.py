@@ -47,7 +47,7 @@ def required(tmp_path: Path, canary: CanaryData) -> Harness:
 
 def _bounded(h: Harness) -> NoisedStep:
     private = plan_private_query(_policy(h), BY_CHANNEL, 1.0)
-    return NoisedStep(private.query, private.plan, 1.0)
+    return NoisedStep(private.query, private.plan, 1.0, tables=private.tables)
 
 
 def test_the_bounded_plan_verifies(required: Harness) -> None:

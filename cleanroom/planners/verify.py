@@ -32,12 +32,20 @@ import sqlglot
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
+from cleanroom.gate.functions import SCALAR_FUNCTIONS, function_key
 from cleanroom.gate.rules import violation
-from cleanroom.hidden import person_most, person_values
+from cleanroom.hidden import person_most, person_values, stats_view
 from cleanroom.planners.base import NoisedStep
 from cleanroom.policy import Kind
 from cleanroom.privacy.dp_release import SHARED_COUNT
-from cleanroom.privacy.dp_sql import PEOPLE, DPColumn, row_keys, within_bounds, within_ctes
+from cleanroom.privacy.dp_sql import (
+    PEOPLE,
+    DPColumn,
+    quantized_sql,
+    row_keys,
+    within_bounds,
+    within_ctes,
+)
 from cleanroom.privacy.mechanisms import ContributionBounds
 
 _SLACK = 1e-9
@@ -51,10 +59,12 @@ def _unverified(detail: str) -> QueryRejected:
                                     f"{detail}")])
 
 
-def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = None) -> None:
+def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = None,
+                  user_keys: Mapping[str, str] | None = None) -> None:
     """Raise QueryRejected (``dp_unsupported``) unless ``step`` is bounded as its plan says.
     ``policy_bounds``: the policy's (max_groups_per_user, max_rows_per_user_group), which a
-    gate-bounded step's plan must state."""
+    gate-bounded step's plan must state; ``user_keys``: each dataset's user_key column, which
+    the form that skips the ranking must take as the person (else any column of its view)."""
     columns = step.query.columns
     aggregates = [c for c in columns if c.function != "group_key"]
     _verify_plan(step, aggregates)
@@ -66,7 +76,8 @@ def verify_noised(step: NoisedStep, *, policy_bounds: tuple[int, int] | None = N
         bounds = _verify_sensitivities(step, aggregates, policy_bounds)
         within = _verify_bounding(select, columns)
         if within is not None:
-            _verify_within(select, columns, bounds, cap=within)
+            _verify_within(select, columns, bounds, cap=within, tables=step.tables,
+                           user_keys=user_keys)
         _verify_limits(select, bounds, rows=bool(values), groups=step.query.key_count > 0,
                        ranking="__cr_bounded" if within is None else "__cr_slow")
     else:  # a trusted planner's bound: one person's credits add up to one, in the whole answer
@@ -243,7 +254,7 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
     if people.alias_or_name != PEOPLE or not (isinstance(people.unalias(), exp.Count)
                                               or cap is not None):
         raise _unverified("no people count")
-    clamps = _clamps(select)
+    clamps, quantized = _clamps(select), _quantized(select)
     pairs = iter(select.expressions[keys + 1:])
     for i, col in enumerate(columns):
         if col.function not in _PAIRED:
@@ -258,7 +269,20 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
             raise _unverified(f"column {col.name} is not summed from its bounded value")
         if clamps.get(f"__cr_v{i}") != (col.lower, col.upper):
             raise _unverified(f"column {col.name} is not clamped to its bounds")
+        # the clamp alone bounds nothing once a row is scaled, shifted or multiplied after it:
+        # each row must be exactly its clamped value in quanta of the plan's grid
+        ref = f"__cr_v{i}"
+        if quantized.get(ref) != _text(sqlglot.parse_one(quantized_sql(ref, col), read="duckdb")):
+            raise _unverified(f"column {col.name} is not in quanta of its bounds")
     return cap
+
+
+def _quantized(select: exp.Select) -> dict[str, str]:
+    """``__cr_clamped``'s projections, by alias, as comparable text."""
+    with_ = select.args.get("with_")
+    return {p.alias: _text(p.unalias()) for cte in (with_.expressions if with_ else [])
+            if cte.alias == "__cr_clamped" and isinstance(cte.this, exp.Select)
+            for p in cte.this.expressions if isinstance(p, exp.Alias)}
 
 
 def _people_cap(node: exp.Expr) -> int | None:
@@ -271,7 +295,8 @@ def _people_cap(node: exp.Expr) -> int | None:
 
 
 def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
-                   bounds: ContributionBounds, *, cap: int) -> None:
+                   bounds: ContributionBounds, *, cap: int, tables: tuple[str, ...],
+                   user_keys: Mapping[str, str] | None = None) -> None:
     """``dp_sql._within``'s form: the rows of the people whom ``__cr_safe`` (a function of their
     stored counts) puts within the plan's bounds are summed per group, everyone else is
     ranked in ``__cr_slow``. The safe test is the one ``within_bounds`` writes for these keys
@@ -289,10 +314,20 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     source = rows_cte.args.get("from_")
     table = source.this if source is not None else None
     if not isinstance(table, exp.Table) or rows_cte.args.get("joins") or table.args.get("db") \
-            or not table.name.startswith("__cr_t_"):
+            or table.name.lower() not in {stats_view(t).lower() for t in tables}:
+        # (the stats view of a dataset the gate saw the query read, not any dataset's)
         raise _unverified("the rows of people within the bounds do not read one stats view")
+    _verify_one_row_each(rows_cte)
     safe = [p for p in rows_cte.expressions if p.alias_or_name == "__cr_safe"]
     alias = table.alias_or_name
+    # The person is the one the stored counts are counted for: the dataset's user_key (a
+    # constant or another column would merge or split people, and __cr_few counts them).
+    uid = [p.unalias() for p in rows_cte.expressions if p.alias_or_name == "__cr_uid"]
+    dataset = next((t for t in tables if stats_view(t).lower() == table.name.lower()), "")
+    key = (user_keys or {}).get(dataset)
+    if len(uid) != 1 or not isinstance(uid[0], exp.Column) or uid[0].table != alias or (
+            user_keys is not None and uid[0].name != key):
+        raise _unverified("__cr_uid is not the user_key of the rows read")
     read = {c.name for c in (safe[0].find_all(exp.Column) if safe else ())}
     counted = {n[len(prefix):] for n in read for prefix in (person_values(""), person_most(""))
                if n.startswith(prefix)}
@@ -315,6 +350,22 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     for name, body in within_ctes(columns, rows=bounds.max_rows_per_user_group, cap=cap):
         if name not in ctes or _text(ctes[name]) != _text(body):
             raise _unverified(f"{name} is not the sum of the people within the bounds")
+
+
+def _verify_one_row_each(rows: exp.Select) -> None:
+    """``__cr_rows`` gives one row per row of the stats view that its WHERE keeps: a person's
+    stored counts bound their rows only so (the ranking would cut rows that a set-returning
+    projection multiplied, ``__cr_within`` sums them as they come). Nothing groups, merges
+    or repeats rows, and each function of a projection is a scalar one of the gate's
+    allow-list or a class sqlglot knows that makes no rows (a scalar subquery gives one)."""
+    if any(rows.args.get(a) for a in ("group", "having", "qualify", "distinct", "limit",
+                                      "offset", "laterals", "joins")):
+        raise _unverified("__cr_rows does not give one row per row read")
+    for projection in rows.expressions:
+        for node in projection.walk(prune=lambda n: isinstance(n, exp.Subquery)):
+            if isinstance(node, (exp.UDTF, exp.AggFunc, exp.Window)) or (
+                    isinstance(node, exp.Anonymous) and function_key(node) not in SCALAR_FUNCTIONS):
+                raise _unverified("__cr_rows does not give one row per row read")
 
 
 def _text(node: exp.Expr) -> str:

@@ -27,6 +27,7 @@ anything else is refused.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import sqlglot
@@ -139,6 +140,12 @@ def value_bounds(found: Range | None, name: str, function: str) -> tuple[float, 
         lower, upper = min(lower, 0.0), max(upper, 0.0)
     if lower == upper:
         raise unsupported(f"column {name}: {function.upper()} of 0")
+    # A row is summed as a whole number of quanta, times 1 / quantum (``quantized_sql``): a
+    # quantum below the smallest normal double has no finite reciprocal, or is 0.
+    quantum = fixed_point_quantum(float(lower), float(upper), centred=function == "avg")
+    if not quantum >= sys.float_info.min or not math.isfinite(1 / quantum):
+        raise unsupported(f"column {name}: {function.upper()} of values too close to 0 for the "
+                          "fixed-point grid; scale them up")
     return float(lower), float(upper)
 
 
@@ -386,7 +393,7 @@ def within_bounds(alias: str, keys: list[exp.Expr], counted: set[str], *, rows: 
     >>> two = within_bounds("t", [exp.column("a"), exp.column("b")], {"a", "b"}, rows=10,
     ...                     groups=8)
     >>> for term in two.sql().split(" AND "): print(term)
-    (t.__cr_pn <= 8 OR CAST(t.__cr_pd_a AS BIGINT) * CAST(t.__cr_pd_b AS BIGINT) <= 8)
+    (t.__cr_pn <= 8 OR CAST(t.__cr_pd_a AS DOUBLE) * CAST(t.__cr_pd_b AS DOUBLE) <= 8)
     (t.__cr_pm_a <= 10 OR t.__cr_pm_b <= 10)
     """
     def stat(name: str) -> exp.Column:
@@ -405,7 +412,10 @@ def within_bounds(alias: str, keys: list[exp.Expr], counted: set[str], *, rows: 
         elif len(read) == 1:
             terms.append(at_most(stat(person_values(next(iter(read)))), groups))
         else:
-            factors = [exp.Cast(this=stat(person_values(c)), to=exp.DataType.build("BIGINT"))
+            # As DOUBLEs: a product of BIGINTs overflows (an error on one person's counts,
+            # e.g. 1500 values in each of six columns); a DOUBLE never fails, is exact up to
+            # 2**53 and compares correctly with G beyond (G <= 1000).
+            factors = [exp.Cast(this=stat(person_values(c)), to=exp.DataType.build("DOUBLE"))
                        for c in sorted(read)]
             product: exp.Expr = factors[0]
             for factor in factors[1:]:

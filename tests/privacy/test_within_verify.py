@@ -37,7 +37,7 @@ TAMPERS = {
 
 def _step(sql: str) -> NoisedStep:
     private = plan_private_query(load_policies(POLICIES)["acme-streamco"], sql, 1.0)
-    return NoisedStep(private.query, private.plan, 1.0)
+    return NoisedStep(private.query, private.plan, 1.0, tables=private.tables)
 
 
 @pytest.mark.parametrize("sql", [SQL, TOTAL], ids=["grouped", "total"])
@@ -55,7 +55,7 @@ def test_a_tampered_form_is_refused(tamper: str) -> None:
     assert step.query.sql.count(planned) == 1, planned
     bad = NoisedStep(step.query.__class__(**{**step.query.__dict__,
                                             "sql": step.query.sql.replace(planned, wrong)}),
-                     step.noise, 1.0)
+                     step.noise, 1.0, tables=step.tables)
     with pytest.raises(QueryRejected) as caught:
         verify_noised(bad)
     assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
