@@ -41,9 +41,18 @@ _PICKS = (exp.Min, exp.Max, exp.ArgMin, exp.ArgMax, exp.FirstValue, exp.LastValu
 _WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
 
 
-def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
+class Found(set[int]):
+    """The ids of the safe comparisons, and each set operation's output types (by its id):
+    a column's type is known only where every branch has that one type."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets: dict[int, list[str | None]] = {}
+
+
+def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> Found:
     """The ids of the comparisons in ``tree`` whose sides have compatible known types."""
-    found: set[int] = set()
+    found = Found()
     catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
                for t, cols in tables.items()}
     _query(tree, {}, catalog, found)
@@ -58,8 +67,11 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
     if isinstance(node, exp.SetOperation):
         left = _query(node.left, env, catalog, found)
         right = _query(node.right, env, catalog, found)
-        return [(n, t if len(left) == len(right) and t == r else None)
-                for (n, t), (_, r) in zip(left, right)]
+        columns = [(n, t if len(left) == len(right) and t == r else None)
+                   for (n, t), (_, r) in zip(left, right)]
+        if isinstance(found, Found):
+            found.sets[id(node)] = [t for _, t in columns]
+        return columns
     if not isinstance(node, exp.Select):
         return []
     env = dict(env)
@@ -167,4 +179,4 @@ def _norm(name: str | None) -> str | None:
     return _WIDE.get(upper, upper)
 
 
-__all__ = ["safe_comparisons"]
+__all__ = ["Found", "safe_comparisons"]
