@@ -82,6 +82,8 @@ class Meets:
     besides: dict[int, list[Source]] = field(default_factory=dict)  # aggregation -> values
     readers: dict[int, list[Source]] = field(default_factory=dict)  # SELECT -> its sources
     flags: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # filled per reader
+    # reader -> relation alias -> its flag, to compute once beside it (``closeness.wrap_flags``)
+    wrapped: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)
 
 
 def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:

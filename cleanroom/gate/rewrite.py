@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
-from cleanroom.gate.closeness import beside_records, meet_flags, met_keys, met_reader
+from cleanroom.gate.closeness import beside_records, flag_reads, met_keys, met_reader, wrap_flags
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
 from cleanroom.gate.lost import LEAF, marker
@@ -207,7 +207,9 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     carry = id(sel) in run.taint.carry
     branch = run.branches.get(id(sel))
     if plan.mode is Mode.ANON:
-        return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
+        done = _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
+        wrap_flags(sel, run.meets)  # after every reader of its FROM (``closeness.flag_reads``)
+        return done
     safe = frozenset(plan.atoms.safe)
     _guard_rows(sel, safe)
     _keep_met_rows(sel, run)
@@ -321,7 +323,7 @@ def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
     """A condition that reads the values of sources that meet (``meet.py``) keeps every row
     where one is flagged: whether ``a.n - b.n = 7`` keeps a row would tell the difference the
     flag withholds. Such a row is tainted whole (the condition reads a tainted source)."""
-    flags = meet_flags(sel, run.meets, run.limits.min_users, run.copies)
+    flags = _met_flags(sel, run)
     if not flags:
         return
     clean = run.taint.clean.get(id(sel), {})
@@ -373,8 +375,14 @@ def _order_key(sel: exp.Select, key: exp.Expr) -> exp.Expr:
 
 def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
     """The source's flag where intermediate aggregations meet in ``sel`` (``meet.py``)."""
-    flag = meet_flags(sel, run.meets, run.limits.min_users, run.copies).get(key)
-    return None if flag is None else copy_tree(flag)
+    return _met_flags(sel, run).get(key)
+
+
+def _met_flags(sel: exp.Select, run: _Run) -> dict[str, exp.Expr]:
+    """Each met source's flag, read once per row where ``sel`` is not split."""
+    plan = run.taint.plans.get(id(sel))
+    return flag_reads(sel, run.meets, run.limits.min_users, run.copies,
+                      wrap=plan is not None and plan.mode is Mode.ANON)
 
 
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
