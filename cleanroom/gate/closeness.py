@@ -127,7 +127,9 @@ def flag_reads(sel: exp.Select, meets: Meets, k: int, copies: set[int], *, wrap:
         own = find_all(flag, exp.Column, stop=exp.Subquery)
         if wrap and key in relations and all(c.table == key for c in own):
             meets.wrapped.setdefault(id(sel), {})[key] = flag
-            found[key] = exp.column(FLAG, table=key, quoted=True)
+            # NULL where an outer join found no row of the relation, as the flag was there
+            found[key] = exp.Coalesce(this=exp.column(FLAG, table=key, quoted=True),
+                                      expressions=[exp.false()])
         else:
             found[key] = copy_tree(flag)
     return found
