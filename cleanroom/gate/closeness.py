@@ -110,6 +110,48 @@ def meet_flags(sel: exp.Select, meets: Meets, k: int, copies: set[int]) -> dict[
     return flags
 
 
+FLAG = "__cr_mf"  # a met relation's flag, computed once per row beside its columns
+
+
+def flag_reads(sel: exp.Select, meets: Meets, k: int, copies: set[int], *, wrap: bool
+               ) -> dict[str, exp.Expr]:
+    """``meet_flags``, each as the expression to place (a fresh copy each call). With ``wrap``
+    (a SELECT that is not split), a relation's flag that reads only that relation's own
+    columns (outside its subqueries) is read as ``alias.__cr_mf``, a column ``wrap_flags``
+    adds to the relation: every cell, condition and key that takes it then reads one value
+    per row instead of each computing the comparison again (DuckDB does not share them)."""
+    flags = meet_flags(sel, meets, k, copies)
+    relations = {n.alias_or_name for n in _relations(sel)}
+    found: dict[str, exp.Expr] = {}
+    for key, flag in flags.items():
+        own = find_all(flag, exp.Column, stop=exp.Subquery)
+        if wrap and key in relations and all(c.table == key for c in own):
+            meets.wrapped.setdefault(id(sel), {})[key] = flag
+            # NULL where an outer join found no row of the relation, as the flag was there
+            found[key] = exp.Coalesce(this=exp.column(FLAG, table=key, quoted=True),
+                                      expressions=[exp.false()])
+        else:
+            found[key] = copy_tree(flag)
+    return found
+
+
+def wrap_flags(sel: exp.Select, meets: Meets) -> None:
+    """Replace each relation whose flag ``flag_reads`` read as a column by ``(SELECT *,
+    <flag> AS __cr_mf FROM <relation>) AS <alias>``: the same rows and columns, and the flag."""
+    wrapped = meets.wrapped.pop(id(sel), {})
+    for relation in _relations(sel):
+        flag = wrapped.get(relation.alias_or_name)
+        if flag is None:
+            continue
+        alias = relation.alias_or_name
+        inner = exp.Select(expressions=[exp.Star(), exp.alias_(flag, FLAG, quoted=True,
+                                                                 copy=False)])
+        inner.meta[COPY_META] = True
+        holder = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        relation.replace(holder)
+        inner.set("from_", exp.From(this=relation))
+
+
 def beside_records(sel: int, meets: Meets, k: int, copies: set[int]) -> list[exp.Expr]:
     """For an aggregation across people that reads value subqueries of intermediate ones
     (``COUNT(DISTINCT user_key) - (SELECT n FROM b)``): each one's records, to be read in its

@@ -82,6 +82,8 @@ class Meets:
     besides: dict[int, list[Source]] = field(default_factory=dict)  # aggregation -> values
     readers: dict[int, list[Source]] = field(default_factory=dict)  # SELECT -> its sources
     flags: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # filled per reader
+    # reader -> relation alias -> its flag, to compute once beside it (``closeness.wrap_flags``)
+    wrapped: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)
 
 
 def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
@@ -139,12 +141,21 @@ def find_meets(tree: exp.Expr, plans: dict[int, SelectPlan]) -> Meets:
 def _carried(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str],
              summers: dict[int, str], carriers: dict[int, list[str]]) -> frozenset[int] | None:
     """The aggregations whose records a row-level join of ANON rows carries (``j AS (SELECT
-    a.n, b.n FROM a CROSS JOIN b)``, met again later), recorded in ``carriers``."""
+    a.n, b.n FROM a CROSS JOIN b)``, met again later), recorded in ``carriers``; a source that
+    is such a join, or a SELECT that passes one on, carries its records on (``j2 AS (SELECT …
+    FROM j CROSS JOIN e)``, ``j1 AS (SELECT an FROM j)``)."""
     if isinstance(node, exp.Subquery):
         node = node.this
     plan = plans.get(id(node))
     if not isinstance(node, exp.Select) or plan is None or plan.mode is not Mode.ANON:
         return None
+    if _passes(node, plans):  # ``j1 AS (SELECT an FROM j)``: passes the join's records on
+        relation = node.args["from_"].this
+        body = _body_of(relation)
+        passed = None if body is None else _carried(body, plans, chain, summers, carriers)
+        if passed:
+            chain[id(node)] = relation.alias_or_name
+        return passed
     if not node.args.get("joins") or any(node.args.get(a) for a in (
             "laterals", "group", "having", "distinct", "qualify")) or any(
             isinstance(n, (exp.AggFunc, exp.Window)) for p in node.expressions
@@ -158,6 +169,11 @@ def _carried(node: exp.Expr, plans: dict[int, SelectPlan], chain: dict[int, str]
             origin = _summed(body, plans, chain, summers)
         if origin is not None:
             origins.add(origin)
+            aliases.append(alias)
+            continue
+        inner = _carried(body, plans, chain, summers, carriers)
+        if inner:
+            origins |= inner
             aliases.append(alias)
     if origins:
         carriers[id(node)] = aliases

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.lost import leaf_probe
 from cleanroom.gate.model import COPY_META
 from cleanroom.gate.taint import (
     OWN_TAINT,
@@ -119,28 +120,45 @@ def dropped_probe(body: exp.Expr) -> exp.Expr | None:
     return exp.Subquery(this=probe)
 
 
-def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
+def fill_probes(tree: exp.Expr, probes: dict[str, exp.Expr],
+                leaves: dict[str, exp.Expr] | None = None) -> exp.Expr:
     """Replace each probe marker by its probe over the rewritten source: whether the
-    aggregation dropped any row (``dropped_probe``), else whether any of its rows is tainted."""
-    if not probes:
-        return tree  # markers are made only beside their probe (``read_taint``)
-    for marker in find_all(tree, exp.Anonymous):
-        if marker.name != PROBE:
-            continue
-        holder = probes[marker.expressions[0].name]
-        if len(marker.expressions) > 1:  # only whether it lost rows (``rewrite._with_lost_rows``)
-            found = dropped_probe(holder.this)
-            wrapper, either_ = marker.parent, marker.parent and marker.parent.parent
-            if found is None and isinstance(wrapper, exp.Coalesce) and isinstance(
-                    either_, exp.Or) and wrapper is either_.expression:
-                either_.replace(either_.this)  # nothing to probe: the flag stays as it was
+    aggregation dropped any row (``dropped_probe``), else whether any of its rows is tainted.
+    ``leaves``: the rewritten aggregations a reader probes for rows it never sees (``lost.py``);
+    one that cannot be probed counts as having dropped a row (fail closed)."""
+    if not probes and not leaves:
+        return tree  # markers are made only beside their probe (``read_taint``, ``lost.py``)
+    hoisted: dict[int, str] = {}
+    for _ in range(8):  # a probe copies its source, which may hold markers not yet filled
+        markers = [m for m in find_all(tree, exp.Anonymous) if m.name == PROBE]
+        if not markers:
+            break
+        for marker in markers:
+            name = marker.expressions[0].name
+            if leaves and name in leaves:
+                leaf_probe(leaves[name], marker, hoisted)  # never the whole tree
                 continue
-            probe = found or exp.false()
-        else:
-            probe = dropped_probe(holder.this) or _tainted_probe(holder)
-        if marker is tree:
-            return probe
-        marker.replace(probe)
+            tree = _fill(tree, marker, probes)
+    return tree
+
+
+def _fill(tree: exp.Expr, marker: exp.Expr, probes: dict[str, exp.Expr]) -> exp.Expr:
+    name = marker.expressions[0].name
+    if len(marker.expressions) > 1:  # only whether it lost rows (``rewrite._with_lost_rows``)
+        holder = probes[name]
+        found = dropped_probe(holder.this)
+        wrapper, either_ = marker.parent, marker.parent and marker.parent.parent
+        if found is None and isinstance(wrapper, exp.Coalesce) and isinstance(
+                either_, exp.Or) and wrapper is either_.expression:
+            either_.replace(either_.this)  # nothing to probe: the flag stays as it was
+            return tree
+        probe = found or exp.false()
+    else:
+        holder = probes[name]
+        probe = dropped_probe(holder.this) or _tainted_probe(holder)
+    if marker is tree:
+        return probe
+    marker.replace(probe)
     return tree
 
 

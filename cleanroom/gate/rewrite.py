@@ -22,9 +22,10 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import either
-from cleanroom.gate.closeness import beside_records, meet_flags, met_keys, met_reader
+from cleanroom.gate.closeness import beside_records, flag_reads, met_keys, met_reader, wrap_flags
 from cleanroom.gate.guard import guard, guard_condition, try_cast_all, try_casts
 from cleanroom.gate.hoist import INNER, split
+from cleanroom.gate.lost import LEAF, marker
 from cleanroom.gate.meet import MEET, Meets, carried_records, find_meets, passed_on, summed_records
 from cleanroom.gate.model import COPY_META, Mode, QueryShape, SelectPlan
 from cleanroom.gate.nodes import branch_selects
@@ -112,8 +113,7 @@ def rewrite_checked(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set
 
 def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], list[exp.Select]]:
     tree = shape.tree
-    run = _run(shape, min_users)
-    _typed_comparisons(shape)
+    run = _run(shape, min_users, _typed_comparisons(shape))
     for index, branch in enumerate(final_branches(shape)):
         run.branches[id(branch)] = index
         shape.plans[id(branch)].final = True  # released as it is, like a final SELECT
@@ -127,7 +127,7 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
         if select is tree:
             tree = replacement
     fill_patterns(run.overlap)
-    tree = fill_probes(tree, run.taint.probes)
+    tree = fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
     found = find_all(tree, exp.Cast, exp.Select)
     try_cast_all([n for n in found if isinstance(n, exp.Cast)])
     # A cast becomes a TRY_CAST over the same child: the SELECTs stay where they were found.
@@ -163,19 +163,23 @@ def final_branches(shape: QueryShape) -> list[exp.Select]:
     return found
 
 
-def _typed_comparisons(shape: QueryShape) -> None:
-    """Comparisons that cannot raise (``types.py``) keep only their operands guarded."""
-    typed = safe_comparisons(shape.tree, shape.types) if shape.types else set()
+def _typed_comparisons(shape: QueryShape) -> dict[int, list[str | None]]:
+    """Comparisons that cannot raise (``types.py``) keep only their operands guarded; the
+    output types of each set operation (``lost.py`` compares its keys only where known)."""
+    if not shape.types:
+        return {}
+    typed = safe_comparisons(shape.tree, shape.types)
     for plan in shape.plans.values() if typed else ():
         plan.atoms.safe |= typed
+    return typed.sets
 
 
-def _run(shape: QueryShape, min_users: int) -> _Run:
+def _run(shape: QueryShape, min_users: int, sets: dict[int, list[str | None]]) -> _Run:
     ctes = {c.alias_or_name: c for c in shape.tree.find_all(exp.CTE)}
     ordered = isinstance(shape.tree, exp.SetOperation) and shape.tree.args.get("order") is not None
     same = same_type_comparisons(shape.tree, shape.types) if shape.types else set()
-    return _Run(Thresholds(min_users, (min_users + 1) // 2),
-                TaintMap(shape.tree, shape.plans, same_types=same),
+    taint = TaintMap(shape.tree, shape.plans, same_types=same, sets=sets)
+    return _Run(Thresholds(min_users, (min_users + 1) // 2), taint,
                 overlap=Overlap(ctes), ordered=ordered, meets=find_meets(shape.tree, shape.plans))
 
 
@@ -192,6 +196,8 @@ def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Se
     replacement = _rewrite_select(select, plan, run)
     if replacement is not select:
         run.copies.add(id(replacement))
+    if id(select) in run.taint.leaf_ids:  # probed where its dropped rows are read (lost.py)
+        run.taint.leaf_nodes[f"{LEAF}{id(select)}"] = replacement
     if parent is not None:
         spot.replace(replacement)
     return replacement
@@ -202,7 +208,9 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
     carry = id(sel) in run.taint.carry
     branch = run.branches.get(id(sel))
     if plan.mode is Mode.ANON:
-        return _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
+        done = _rewrite_anon(sel, plan, taint, run, carry=carry, branch=branch)
+        wrap_flags(sel, run.meets)  # after every reader of its FROM (``closeness.flag_reads``)
+        return done
     safe = frozenset(plan.atoms.safe)
     _guard_rows(sel, safe)
     _keep_met_rows(sel, run)
@@ -240,7 +248,8 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         # joined to people's rows, any row with non-NULL keys (a NULL key meets no row).
         limits = Thresholds(run.limits.min_users, 1,
                             partition=run.taint.partitions.get(id(sel)),
-                            wide_floor=run.limits.floor) \
+                            wide_floor=run.limits.floor,
+                            drops=id(sel) in run.taint.keyed_leaves) \
             if id(sel) in run.taint.outer_read \
             else Thresholds(run.limits.min_users, 1, keyed=True) \
             if id(sel) in run.taint.group_read else run.limits
@@ -315,7 +324,7 @@ def _keep_met_rows(sel: exp.Select, run: _Run) -> None:
     """A condition that reads the values of sources that meet (``meet.py``) keeps every row
     where one is flagged: whether ``a.n - b.n = 7`` keeps a row would tell the difference the
     flag withholds. Such a row is tainted whole (the condition reads a tainted source)."""
-    flags = meet_flags(sel, run.meets, run.limits.min_users, run.copies)
+    flags = _met_flags(sel, run)
     if not flags:
         return
     clean = run.taint.clean.get(id(sel), {})
@@ -367,8 +376,14 @@ def _order_key(sel: exp.Select, key: exp.Expr) -> exp.Expr:
 
 def _met(sel: exp.Select, key: str, run: _Run) -> exp.Expr | None:
     """The source's flag where intermediate aggregations meet in ``sel`` (``meet.py``)."""
-    flag = meet_flags(sel, run.meets, run.limits.min_users, run.copies).get(key)
-    return None if flag is None else copy_tree(flag)
+    return _met_flags(sel, run).get(key)
+
+
+def _met_flags(sel: exp.Select, run: _Run) -> dict[str, exp.Expr]:
+    """Each met source's flag, read once per row where ``sel`` is not split."""
+    plan = run.taint.plans.get(id(sel))
+    return flag_reads(sel, run.meets, run.limits.min_users, run.copies,
+                      wrap=plan is not None and plan.mode is Mode.ANON)
 
 
 def _value_taint(sub: exp.Subquery, run: _Run) -> exp.Expr:
@@ -393,6 +408,9 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
                   carry: bool, branch: int | None) -> exp.Select:
     """Over thresholded rows: nothing to threshold, only taint to pass on (or to flag), and
     the people and cells of an aggregation a final branch passes on through ``sel``."""
+    keyed = [marker(leaf, keys) for leaf, keys in run.taint.lost.get(id(sel), []) if keys]
+    if keyed:  # a row's keys that some aggregation dropped a row of (lost.py)
+        taint = either(taint, *keyed) if taint is not None else either(*keyed)
     if id(sel) in run.links:
         for node in pass_on(sel, run.overlap):
             sel.append("expressions", node)
@@ -416,6 +434,9 @@ def _rewrite_anon(sel: exp.Select, plan: SelectPlan, taint: exp.Expr | None, run
     if _own(sel, exp.Window) or sel.args.get("distinct"):
         # Windows read every row, and DISTINCT must not split rows by their taint.
         value = cells.bool_or(value, window=True)
+    lost = [marker(leaf) for leaf, keys in run.taint.lost.get(id(sel), []) if keys is None]
+    if lost:  # drops no row of its sources carries (lost.py)
+        value = either(value, *lost)
     if not (plan.final or branch is not None):
         sel.append("expressions", exp.alias_(value, TAINT, quoted=True))
         return sel
@@ -555,12 +576,11 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
     one's WHERE and JOIN conditions: the DP stage builds its own aggregation from them."""
     tree = shape.tree
     assert isinstance(tree, exp.Select)
-    run = _run(shape, min_users)
-    _typed_comparisons(shape)
+    run = _run(shape, min_users, _typed_comparisons(shape))
     for select in _selects(tree):
         if select is not tree:
             _rewrite_in_place(select, shape.plans[id(select)], run)
-    fill_probes(tree, run.taint.probes)
+    fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
     _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
     try_casts(tree)  # in place: the final SELECT stays the node the DP stage reads
     return tree

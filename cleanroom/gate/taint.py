@@ -95,11 +95,13 @@ class TaintMap:
     id of their ``exp.Subquery``, which the rewrite keeps), and which SELECTs carry ``__cr_w``."""
 
     def __init__(self, tree: exp.Expr, plans: dict[int, SelectPlan], *,
-                 same_types: set[int] | None = None) -> None:
+                 same_types: set[int] | None = None,
+                 sets: dict[int, list[str | None]] | None = None) -> None:
         self.plans = plans
         # Equalities whose sides have one known type (``types.same_type_comparisons``): only
         # those confine a drop to its key's partition (a lossy cast could meet two groups).
         self.same_types = same_types or set()
+        self.sets = sets or {}  # each set operation's output types (``types.Found``)
         self.memo: dict[int, bool] = {}
         self.sources: dict[int, list[str]] = {}
         self.values: dict[int, list[int]] = {}
@@ -123,6 +125,13 @@ class TaintMap:
         # (SELECT id, alias) read row by row, and the aggregations so read (``_rowwise``)
         self.rowwise: set[tuple[int, str]] = set()
         self.rowwise_bodies: set[int] = set()
+        # Readers that combine rows -> the aggregations whose dropped rows they may miss with
+        # no row left to carry the flag (``lost.py``), and those aggregations' rewritten nodes
+        self.lost: dict[int, list[tuple[int, tuple[str, tuple[str, ...], tuple[str, ...]] | None]]]
+        self.lost = {}
+        self.leaf_ids: set[int] = set()
+        self.keyed_leaves: set[int] = set()  # probed by key: their inner marks dropped rows
+        self.leaf_nodes: dict[str, exp.Expr] = {}
         if not any(p.mode is Mode.ANONYMIZING and not p.final for p in plans.values()):
             return  # no intermediate aggregation across people: nothing can be tainted
         selects = find_all(tree, exp.Select)
@@ -146,6 +155,7 @@ class TaintMap:
                                                         self.same_types) if combined else None)
                 elif combined:
                     self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
+                    self._lost(sel, alias, body)
                 elif alias in joined:
                     keys = group_join_keys(sel, alias, self.clean_of(body), self.same_types)
                     if keys is None:
@@ -172,6 +182,23 @@ class TaintMap:
                 if alias in self.sources.get(id(sel), []) and read_rowwise(self, sel, alias, body):
                     self.rowwise.add((id(sel), alias))
                     self.rowwise_bodies.add(id(body))
+
+    def _lost(self, reader: exp.Select, alias: str, body: exp.Expr) -> None:
+        """The aggregations whose dropped rows ``reader`` may miss (``lost.py``): probed by
+        the reader's keys where they can be followed to the aggregation, else for any drop."""
+        from cleanroom.gate.lost import leaves, needs_probes
+
+        keys = _combined_keys(reader, alias, self.clean_of(body))
+        names = tuple(sorted(keys)) if keys else None
+        reached = leaves(body, self.plans, self.may, names=names, sets=self.sets)
+        if not needs_probes(reader, body, reached):
+            return
+        for leaf, _, theirs in reached:
+            entry = (alias, names, theirs) if names is not None and theirs is not None else None
+            self.lost.setdefault(id(reader), []).append((id(leaf), entry))
+            self.leaf_ids.add(id(leaf))
+            if entry is not None:
+                self.keyed_leaves.add(id(leaf))
 
     def _mark(self, query: exp.Expr) -> None:
         if not self.may(query):
@@ -257,11 +284,13 @@ class TaintMap:
                keys: frozenset[str] | None = None) -> None:
         marked = self.outer_read if into is None else into
         branches = branch_selects(query)
-        if len(branches) > 1:
+        if len(branches) > 1 and keys is not None and not self._keyed_set(query, keys):
             # A reader's group can hold rows of one branch only: a row another branch dropped
             # has no row of its partition there to carry the flag (AMC's reach beside
             # conversions, UNION ALLed and re-grouped by campaign, showed a dropped
-            # campaign's conversions as 0, exact). Only the relation-wide flag holds.
+            # campaign's conversions as 0, exact). Only the relation-wide flag holds, unless
+            # the reader probes every branch's dropped keys (``lost.py``): then each branch's
+            # own drops taint its partition, as for one aggregation.
             keys = None
         for sel in branches:
             plan = self.plans.get(id(sel))
@@ -277,6 +306,15 @@ class TaintMap:
                 for _, body in sources(sel):
                     passed = _passed_keys(sel, keys, names) if into is None else None
                     self._outer(body, into, keys=passed)
+
+    def _keyed_set(self, query: exp.Expr, keys: frozenset[str]) -> bool:
+        """Whether a reader's keys ``keys`` of a set operation can be followed into every
+        branch (one known type per key column: ``lost.py`` probes each by key)."""
+        from cleanroom.gate.lost import branch_names
+
+        node = query.this if isinstance(query, exp.Subquery) else query
+        return isinstance(node, exp.SetOperation) and all(
+            n is not None for n in branch_names(node, tuple(sorted(keys)), self.sets))
 
     def tainted(self, sel: exp.Select) -> bool:
         return bool(self.sources.get(id(sel)) or self.values.get(id(sel)))

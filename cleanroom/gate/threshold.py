@@ -33,6 +33,7 @@ from cleanroom.gate.walk import copy_tree, sql_text
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
 RUNNING_LOST = "__cr_rl"
+DROP_ROW = "__cr_dk"  # lost.DROP_ROW
 OWN_TAINT = "__cr_ow"  # taint.OWN_TAINT (the gate's stages do not import the taint map here)
 
 
@@ -44,6 +45,7 @@ class Thresholds:
     # a drop taints only the rows of its partition by these output names (taint.partitions)
     partition: frozenset[str] | None = None
     wide_floor: int = 0  # with a partition: the floor of drops that still taint every row
+    drops: bool = False  # mark each dropped row (``__cr_dk``): a reader probes its keys (lost.py)
 
 
 def outer_ref(name: str) -> exp.Expr:
@@ -384,6 +386,9 @@ def _intermediate(inner: exp.Select, outer: exp.Select, counts: Counts, shape: L
         enough = exp.GTE(this=ref(BASE), expression=exp.Literal.number(k))
         dropped = either(dropped, both(enough, exp.Paren(this=inner_row)))
         wide = either(wide, both(copy_tree(enough), exp.Paren(this=copy_tree(inner_row))))
+    if limits.drops:
+        inner.append("expressions", exp.alias_(copy_tree(dropped), DROP_ROW, quoted=True,
+                                                copy=False))
     flag = cells.bool_or(dropped, window=True)
     keys = _partition_keys(inner, outer, limits.partition)
     if keys:

@@ -42,11 +42,14 @@ _WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING":
 
 
 class _Found(set[int]):
-    """Comparison ids found; ``strict``: only sides of one and the same known type."""
+    """Comparison ids found; ``strict``: only sides of one and the same known type. ``sets``:
+    each set operation's output types (by its id): a column's type is known only where every
+    branch has that one type."""
 
     def __init__(self, *, strict: bool) -> None:
         super().__init__()
         self.strict = strict
+        self.sets: dict[int, list[str | None]] = {}
 
     def accepts(self, operands: list[exp.Expr], sources: dict[str, Types | None]) -> bool:
         if not self.strict:
@@ -55,8 +58,12 @@ class _Found(set[int]):
         return len(types) == 1 and None not in types and "INTEGER LITERAL" not in types
 
 
-def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
-    """The ids of the comparisons in ``tree`` whose sides have compatible known types."""
+Found = _Found
+
+
+def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> _Found:
+    """The ids of the comparisons in ``tree`` whose sides have compatible known types (and,
+    in ``sets``, each set operation's output types)."""
     return _found(tree, tables, _Found(strict=False))
 
 
@@ -73,14 +80,14 @@ def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> 
     >>> sorted(n.sql() for n in tree.find_all(exp.EQ) if id(n) in found)
     ['a.k = b.k']
     """
-    return _found(tree, tables, _Found(strict=True))
+    return set(_found(tree, tables, _Found(strict=True)))
 
 
-def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: _Found) -> set[int]:
+def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: _Found) -> _Found:
     catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
                for t, cols in tables.items()}
     _query(tree, {}, catalog, found)
-    return set(found)
+    return found
 
 
 def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
@@ -91,8 +98,10 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
     if isinstance(node, exp.SetOperation):
         left = _query(node.left, env, catalog, found)
         right = _query(node.right, env, catalog, found)
-        return [(n, t if len(left) == len(right) and t == r else None)
-                for (n, t), (_, r) in zip(left, right)]
+        columns = [(n, t if len(left) == len(right) and t == r else None)
+                   for (n, t), (_, r) in zip(left, right)]
+        found.sets[id(node)] = [t for _, t in columns]
+        return columns
     if not isinstance(node, exp.Select):
         return []
     env = dict(env)
@@ -200,4 +209,4 @@ def _norm(name: str | None) -> str | None:
     return _WIDE.get(upper, upper)
 
 
-__all__ = ["safe_comparisons"]
+__all__ = ["Found", "safe_comparisons"]

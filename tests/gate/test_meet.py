@@ -157,3 +157,19 @@ def assert_exact_as_raw(loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBP
 def test_met_counts_many_people_apart_are_released_exact(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     assert_exact_as_raw(loaded, canary, raw, sql)
+
+
+# Each met relation's flag is computed once per row, beside its columns (``closeness.FLAG``):
+# every cell, condition and ORDER BY key that takes it reads that column (DuckDB evaluated
+# each copy of the comparison again: a final SELECT of six cells over two met CTEs ran the
+# comparison twelve times a row).
+@pytest.mark.parametrize("cells", [1, 4])
+def test_a_met_relations_flag_is_compared_once_whatever_the_cells(cells: int) -> None:
+    from bench.gate_snapshot import CATALOG
+    from cleanroom.gate import check_query
+
+    outputs = ", ".join(["a.n - b.n AS d", "a.n AS x", "b.n AS y", "a.n + b.n AS s"][:cells])
+    sql = check_query(f"{PAIR}SELECT {outputs} FROM a CROSS JOIN b WHERE a.n - b.n > 1 "
+                      "ORDER BY a.n - b.n", CATALOG, min_users=K).sql.lower()
+    assert sql.count("list_intersect") == 4  # each source: the pair test and the union test
+    assert sql.count('"__cr_mf"') >= cells + 2  # read by the cells, WHERE and ORDER BY

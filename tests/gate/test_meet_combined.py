@@ -200,3 +200,41 @@ def test_a_having_beside_a_value_subquery_is_not_an_equality_oracle(
 def test_values_beside_an_aggregation_many_people_apart_are_released_exact(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     assert_exact_as_raw(loaded, canary, raw, sql)
+
+
+# Records carried through a join of a carrying join (``meet._carried``, recursively): ``j2``
+# joins ``j`` (itself a join of two aggregations hundreds apart) to a third; ``j2.an - c.n``
+# was the 7-person channel.
+CARRIED_TWICE = ("WITH a AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions), "
+                 "b AS (SELECT COUNT(DISTINCT user_key) AS n FROM conversions), "
+                 "e AS (SELECT COUNT(*) AS n FROM impressions WHERE channel = 'social'), "
+                 "c AS (SELECT COUNT(DISTINCT user_key) AS n FROM impressions "
+                 "WHERE channel <> 'CANARYCHAN7'), j AS (SELECT a.n AS an, b.n AS bn FROM a "
+                 "CROSS JOIN b), j2 AS (SELECT j.an, j.bn, e.n AS en FROM j CROSS JOIN e) ")
+
+
+def test_records_carried_through_a_join_of_a_join_do_not_decode_the_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = CARRIED_TWICE + "SELECT j2.an - c.n AS d FROM j2 CROSS JOIN c"
+    truth = seven(raw)
+    assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
+    assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
+
+
+def test_records_carried_twice_many_people_apart_are_released_exact(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    sql = CARRIED_TWICE.replace("WHERE channel <> 'CANARYCHAN7'", "WHERE channel = 'search'") + \
+        "SELECT j2.an - c.n AS d, j2.en AS en FROM j2 CROSS JOIN c"
+    body = ask(loaded, canary, sql)
+    assert body["withheld_cells"] == [] and body["rows"] == [list(r) for r in raw.execute(
+        sql).fetchall()], body
+
+
+def test_records_passed_on_from_a_join_do_not_decode_the_seven_person_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    """``j1`` only passes on the join ``j``'s rows: it passes its records on too."""
+    sql = CARRIED_TWICE + ", j1 AS (SELECT an, bn FROM j) SELECT j1.an - c.n AS d FROM j1 CROSS JOIN c"
+    sql = sql.replace(") , j1", "), j1")
+    truth = seven(raw)
+    assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
+    assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
