@@ -10,6 +10,8 @@ as a DOUBLE) lets one value meet two keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot import exp
 
 from cleanroom.gate.walk import find_all
@@ -35,18 +37,8 @@ def joined_keys(sel: exp.Select, alias: str, clean: set[str], typed: set[int]
     if on is None or joins[0].args.get("using") or joins[0].args.get("method"):
         return None
     items = [positional(sel, g) for g in group.expressions]
-    found: set[str] = set()
-    for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
-        if not isinstance(conjunct, exp.EQ) or id(conjunct) not in typed:
-            continue  # sides of one type: the equality casts neither, two keys meet no row
-        for mine, other in ((conjunct.this, conjunct.expression),
-                            (conjunct.expression, conjunct.this)):
-            if _plain_column(mine, alias) and isinstance(other, exp.Column) and \
-                    _plain_column(other, other.table) and other.table != alias and \
-                    mine.name.lower() in clean and any(
-                        _groups_key(i, mine, other) for i in items):
-                found.add(mine.name.lower())
-    return frozenset(found) or None
+    return _keyed(on, alias, clean, typed, lambda mine, other: any(
+        _groups_key(i, mine, other) for i in items))
 
 
 def group_join_keys(sel: exp.Select, alias: str, clean: set[str], typed: set[int]
@@ -67,16 +59,23 @@ def group_join_keys(sel: exp.Select, alias: str, clean: set[str], typed: set[int
     if on is None:
         return None
     items = [positional(sel, g) for g in group.expressions]
+    return _keyed(on, alias, clean, typed, lambda mine, other: any(
+        _same_column(i, mine) or _same_column(i, other) for i in items))
+
+
+def _keyed(on: exp.Expr, alias: str, clean: set[str], typed: set[int],
+           grouped: Callable[[exp.Column, exp.Column], bool]) -> frozenset[str] | None:
+    """The clean columns ``k`` of ``alias`` in equalities ``alias.k = o.x`` of ``on`` whose
+    sides have one type and that ``grouped(alias.k, o.x)`` says the reader groups by."""
     found: set[str] = set()
     for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
         if not isinstance(conjunct, exp.EQ) or id(conjunct) not in typed:
             continue  # sides of one type: the equality casts neither, two keys meet no row
         for mine, other in ((conjunct.this, conjunct.expression),
                             (conjunct.expression, conjunct.this)):
-            if _plain_column(mine, alias) and isinstance(other, exp.Column) and \
-                    _plain_column(other, other.table) and other.table != alias and \
-                    mine.name.lower() in clean and any(
-                        _same_column(i, mine) or _same_column(i, other) for i in items):
+            if isinstance(mine, exp.Column) and _plain_column(mine, alias) and \
+                    isinstance(other, exp.Column) and _plain_column(other, other.table) and \
+                    other.table != alias and mine.name.lower() in clean and grouped(mine, other):
                 found.add(mine.name.lower())
     return frozenset(found) or None
 
