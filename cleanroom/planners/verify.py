@@ -7,8 +7,9 @@ must be bounded as its noise plan assumes. Anything unexpected refuses (fail clo
 - the outer SELECT reads only ``__cr_bounded`` (each person in at most G groups and R rows per
   group) and projects the group keys, one people count, then a (SUM, COUNT) pair per row
   count, sum or average;
-- each summed value is clamped in ``__cr_clamped`` to exactly the column's range (a metric's
-  bounds or an expression's public range), and the plan noises it on that range with at least
+- each summed value is, in ``__cr_clamped``, exactly ``dp_sql.quantized_sql`` of the column's
+  range (a metric's bounds or an expression's public range: clamped to it, in quanta of its
+  fixed-point grid), and the plan noises it on that range with at least
   the sensitivity it gives (range times R rows, in G groups);
 - the SQL keeps at most the plan's R rows per person and group and G groups per person.
 
@@ -254,7 +255,7 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
     if people.alias_or_name != PEOPLE or not (isinstance(people.unalias(), exp.Count)
                                               or cap is not None):
         raise _unverified("no people count")
-    clamps, quantized = _clamps(select), _quantized(select)
+    quantized = _quantized(select)
     pairs = iter(select.expressions[keys + 1:])
     for i, col in enumerate(columns):
         if col.function not in _PAIRED:
@@ -267,12 +268,10 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
         if not (_aggregates(total, exp.Sum, f"__cr_s{i}")
                 and _aggregates(count, exp.Sum, f"__cr_c{i}")):
             raise _unverified(f"column {col.name} is not summed from its bounded value")
-        if clamps.get(f"__cr_v{i}") != (col.lower, col.upper):
-            raise _unverified(f"column {col.name} is not clamped to its bounds")
-        # the clamp alone bounds nothing once a row is scaled, shifted or multiplied after it:
-        # each row must be exactly its clamped value in quanta of the plan's grid
+        # each row must be exactly its value clamped to the column's range, in quanta of the
+        # plan's grid (a clamp alone bounds nothing once a row is scaled or shifted after it)
         ref = f"__cr_v{i}"
-        if quantized.get(ref) != _text(sqlglot.parse_one(quantized_sql(ref, col), read="duckdb")):
+        if quantized.get(ref) != _sql(sqlglot.parse_one(quantized_sql(ref, col), read="duckdb")):
             raise _unverified(f"column {col.name} is not in quanta of its bounds")
     return cap
 
@@ -280,7 +279,7 @@ def _verify_bounding(select: exp.Select, columns: tuple[DPColumn, ...]) -> int |
 def _quantized(select: exp.Select) -> dict[str, str]:
     """``__cr_clamped``'s projections, by alias, as comparable text."""
     with_ = select.args.get("with_")
-    return {p.alias: _text(p.unalias()) for cte in (with_.expressions if with_ else [])
+    return {p.alias: _sql(p.unalias()) for cte in (with_.expressions if with_ else [])
             if cte.alias == "__cr_clamped" and isinstance(cte.this, exp.Select)
             for p in cte.this.expressions if isinstance(p, exp.Alias)}
 
@@ -335,20 +334,20 @@ def _verify_within(select: exp.Select, columns: tuple[DPColumn, ...],
     expected = within_bounds(alias, row_keys(rows_cte), counted,
                              rows=bounds.max_rows_per_user_group,
                              groups=bounds.max_groups_per_user if keyed else None)
-    if len(safe) != 1 or _text(safe[0].unalias()) != _text(expected):
+    if len(safe) != 1 or _sql(safe[0].unalias()) != _text(expected):
         raise _unverified("__cr_safe is not the test of the plan's bounds")
     passed = [p for p in clamped.expressions if p.alias_or_name == "__cr_safe"]
     if len(passed) != 1 or not isinstance(passed[0], exp.Column) or passed[0].table:
         raise _unverified("__cr_clamped does not carry __cr_safe as it is")
     outside = ctes.get("__cr_outside")
     source_of = groups_cte.args.get("from_")
-    if not isinstance(outside, exp.Select) or _text(outside) != _text(sqlglot.parse_one(
+    if not isinstance(outside, exp.Select) or _sql(outside) != _sql(sqlglot.parse_one(
             "SELECT * FROM __cr_clamped WHERE NOT __cr_safe")) or source_of is None or \
-            _text(source_of.this) != "__cr_outside" or groups_cte.args.get("where") or \
+            _sql(source_of.this) != "__cr_outside" or groups_cte.args.get("where") or \
             groups_cte.args.get("joins"):
         raise _unverified("the ranked people are not those outside the bounds")
     for name, body in within_ctes(columns, rows=bounds.max_rows_per_user_group, cap=cap):
-        if name not in ctes or _text(ctes[name]) != _text(body):
+        if name not in ctes or _sql(ctes[name]) != _text(body):
             raise _unverified(f"{name} is not the sum of the people within the bounds")
 
 
@@ -368,8 +367,14 @@ def _verify_one_row_each(rows: exp.Select) -> None:
                 raise _unverified("__cr_rows does not give one row per row read")
 
 
+def _sql(node: exp.Expr) -> str:
+    """A parsed node as comparable text."""
+    return node.sql(dialect="duckdb")
+
+
 def _text(node: exp.Expr) -> str:
-    return sqlglot.parse_one(node.sql(dialect="duckdb"), read="duckdb").sql(dialect="duckdb")
+    """A built node as the text its parse gives (as ``_sql`` of the parsed query shows it)."""
+    return _sql(sqlglot.parse_one(_sql(node), read="duckdb"))
 
 
 def _aggregates(node: exp.Expr, kind: type[exp.Expr], column: str) -> bool:
@@ -377,51 +382,3 @@ def _aggregates(node: exp.Expr, kind: type[exp.Expr], column: str) -> bool:
     return isinstance(inner, kind) and isinstance(inner.this, exp.Column) and \
         inner.this.name == column
 
-
-def _clamps(select: exp.Select) -> dict[str, tuple[float, float]]:
-    """``__cr_v{i}`` -> (lower, upper) of ``CASE WHEN __cr_v{i} < lower THEN lower WHEN
-    __cr_v{i} > upper THEN upper ELSE __cr_v{i} END`` in the ``__cr_clamped`` CTE (then centred
-    and rounded to the fixed-point grid: ``dp_sql.quantized_sql``)."""
-    with_ = select.args.get("with_")
-    found: dict[str, tuple[float, float]] = {}
-    for cte in (with_.expressions if with_ else []):
-        if cte.alias != "__cr_clamped" or not isinstance(cte.this, exp.Select):
-            continue
-        for projection in cte.this.expressions:
-            bounds = [b for b in map(_clamp_bounds, projection.find_all(exp.Case))
-                      if b is not None and b[0] == projection.alias]
-            if len(bounds) == 1:
-                found[projection.alias] = bounds[0][1]
-    return found
-
-
-def _clamp_bounds(node: exp.Case) -> tuple[str, tuple[float, float]] | None:
-    """The column and bounds of ``CASE WHEN column < lower THEN lower WHEN column > upper THEN
-    upper ELSE column END``."""
-    ifs, default = node.args.get("ifs") or [], node.args.get("default")
-    if node.this is not None or len(ifs) != 2 or not isinstance(default, exp.Column):
-        return None
-    try:
-        bounds = []
-        for when, kind in zip(ifs, (exp.LT, exp.GT), strict=True):
-            test, then = when.this, when.args.get("true")
-            if not (isinstance(test, kind) and isinstance(test.this, exp.Column)
-                    and test.this.name == default.name and not test.this.table):
-                return None
-            bound = _number(test.expression)
-            if then is None or _number(then) != bound:
-                return None
-            bounds.append(float(bound))
-    except ValueError:
-        return None
-    if default.table or not bounds[0] <= bounds[1]:
-        return None
-    return default.name, (bounds[0], bounds[1])
-
-
-def _number(node: exp.Expr) -> str:
-    if isinstance(node, exp.Neg):
-        return "-" + _number(node.this)
-    if isinstance(node, exp.Literal) and not node.is_string:
-        return node.name
-    raise ValueError("not a number")

@@ -169,10 +169,6 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     # A query of people counts only needs each person once per group: no row to bound.
     rows_matter = any(c.function in ("count", *VALUED) for c in columns)
     rows, groups = int(max_rows_per_user_group), int(max_groups_per_user)
-    ctes: list[tuple[str, exp.Query]] = [
-        ("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
-        ("__cr_clamped", _clamped_cte(columns)),
-        ("__cr_user_groups", _user_groups_cte(columns, "__cr_clamped"))]
     over = ([f"COUNT(*) > {groups}"] if keys else []) + (
         [f"MAX(__cr_n) > {rows}"] if rows_matter else [])
     with_ = select.args.get("with_")
@@ -180,17 +176,21 @@ def bound_contributions(shape: QueryShape, columns: tuple[DPColumn, ...], *,
     source = select.args["from_"].this if select.args.get("from_") else None
     simple = (rows_matter and isinstance(source, exp.Table) and not select.args.get("joins")
               and source.name not in {c.alias for c in analyst})
-    within = (simple and people_cap is not None and not any(c.function == "people" for c in columns)
-              and isinstance(source, exp.Table) and not source.args.get("db"))
+    within = (simple and isinstance(source, exp.Table) and not source.args.get("db")
+              and people_cap is not None and not any(c.function == "people" for c in columns))
     if within:
         assert isinstance(source, exp.Table) and people_cap is not None
         ctes = _within(select, source, plan.uid_expr, columns, counted, person, over,
                        rows=rows, groups=groups if keys else None, cap=people_cap)
-    elif over:
-        ctes += _bounding_ctes(columns, person, over, rows=rows if rows_matter else None,
-                               groups=groups if keys else None)
-    else:  # people counts without group keys: one row per person already
-        ctes.append(("__cr_bounded", exp.select(*person).from_("__cr_user_groups")))
+    else:
+        ctes = [("__cr_rows", _rows_cte(select, plan.uid_expr, columns)),
+                ("__cr_clamped", _clamped_cte(columns)),
+                ("__cr_user_groups", _user_groups_cte(columns, "__cr_clamped"))]
+        if over:
+            ctes += _bounding_ctes(columns, person, over, rows=rows if rows_matter else None,
+                                   groups=groups if keys else None)
+        else:  # people counts without group keys: one row per person already
+            ctes.append(("__cr_bounded", exp.select(*person).from_("__cr_user_groups")))
     outer = _outer_select(columns, people_cap if within else None)
     # __cr_user_groups is read twice (who is crowded, who is not): computed once. The rows of
     # one dataset are read again for the crowded people (a scan, which DuckDB narrows to their
@@ -306,7 +306,7 @@ def _within(select: exp.Select, source: exp.Table, uid: exp.Expr, columns: tuple
     bounded as before (``__cr_slow``). The answer is the same as ranking everyone's.
 
     Group selection reads each group's people: counting them is a distinct count as costly
-    as the ranking. It needs them only up to ``cap``, far above its threshold (``PEOPLE_CAP``):
+    as the ranking. It needs them only up to ``cap``, far above its threshold (``people_cap``):
     ``min(people, cap)`` moves by at most one when one person comes or goes, as the count
     does, and selects as the count does. A group with at least R x cap rows of people within
     the bounds has at least cap of them (each has at most R rows there); only the groups
