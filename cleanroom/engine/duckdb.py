@@ -77,7 +77,12 @@ def _view_sql(table: TableSpec, source: str | None = None) -> list[str]:
 
 def counted_columns(table: TableSpec) -> tuple[str, ...]:
     """The columns with per-person counts in ``table``'s stats view (``hidden.py``)."""
-    return tuple(c.name for c in table.columns
+    return tuple(name for name, _ in _counted(table))
+
+
+def _counted(table: TableSpec) -> native.Counted:
+    """Those columns, each with the type its view casts it to (the copy counts it so)."""
+    return tuple((c.name, c.sql_type) for c in table.columns
                  if not c.user_key and has_person_counts(c.view_type))
 
 
@@ -106,7 +111,7 @@ def counted_view_sql(name: str, rows: str, columns: list[str], key: str,
     person = _quote(key)
     inner = [f"COUNT(*) OVER (PARTITION BY {person}, {_quote(c)}) AS {_quote('__cr_w_' + c)}"
              for c in counted]
-    cap = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
+    cap = native.CAPPED_COUNT
     outer = [cap.format(f"CASE WHEN {person} IS NOT NULL THEN COUNT(*) OVER (PARTITION BY "
                         f"{person}) END", _quote(PERSON_ROWS))]
     for c in counted:
@@ -275,9 +280,7 @@ def _native(table: TableSpec, limits: Limits) -> Path | None:
     key = next((c.name for c in table.columns if c.user_key), None)
     clamps = {c.name: c.clamp for c in table.columns if c.clamp is not None}
     return native.CACHE.native(table.path, tuple(c.name for c in table.columns), key=key,
-                               clamps=clamps, counted=tuple(
-                                   (c.name, c.sql_type) for c in table.columns
-                                   if c.name in counted_columns(table)),
+                               clamps=clamps, counted=_counted(table),
                                memory_limit=limits.memory_limit, threads=limits.threads)
 
 

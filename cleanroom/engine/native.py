@@ -162,6 +162,11 @@ def _build(parquet: Path, columns: tuple[str, ...], key: str | None, clamps: Cla
     os.replace(staged, target)
 
 
+# A stored per-person count ({0}) as the column {1}: capped at 65535 (USMALLINT; the bounds it
+# is compared with are at most 1000), NULL kept (LEAST would make it the cap).
+CAPPED_COUNT = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
+
+
 def person_counts_sql(source: str, key: str, counted: Counted) -> str:
     """The rows of ``source`` and, per row, its person's counts (``hidden.py``): rows in all
     (``PERSON_ROWS``) and, per column of ``counted``, distinct values of it as its view casts it
@@ -176,7 +181,7 @@ def person_counts_sql(source: str, key: str, counted: Counted) -> str:
              f"GROUP BY ALL) GROUP BY {ref})" for i, (c, t) in enumerate(counted)]
     parts.append(f"__cr_p AS (SELECT {ref}, COUNT(*) AS n FROM {source} WHERE {ref} IS NOT NULL "
                  f"GROUP BY {ref})")
-    cap = "CAST(CASE WHEN {0} > 65535 THEN 65535 ELSE {0} END AS USMALLINT) AS {1}"
+    cap = CAPPED_COUNT
     stats = [cap.format("__cr_p.n", _quoted(PERSON_ROWS))]
     joins = [f"LEFT JOIN __cr_p ON __cr_p.{ref} = s.{ref}"]
     for i, (c, _) in enumerate(counted):
