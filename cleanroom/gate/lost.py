@@ -30,7 +30,14 @@ from sqlglot import exp
 
 from cleanroom.gate.model import COPY_META, Mode, SelectPlan
 from cleanroom.gate.nodes import branch_selects
-from cleanroom.gate.taint import _named_projections, _output_names, cte_of, single_source, sources
+from cleanroom.gate.taint import (
+    _inside,
+    _named_projections,
+    _output_names,
+    cte_of,
+    single_source,
+    sources,
+)
 from cleanroom.gate.walk import copy_tree, sql_text
 
 LEAF = "leaf"  # the prefix of a leaf's probe name (``reach.fill_probes``)
@@ -263,15 +270,6 @@ def _same_target(original: exp.Table, copy: exp.Table, inner: exp.Expr) -> bool:
     if a is None or b is None:
         return a is b
     return a is b or (_inside(a, inner) and a.alias_or_name == b.alias_or_name)
-
-
-def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    current: exp.Expr | None = node
-    while current is not None:
-        if current is ancestor:
-            return True
-        current = current.parent
-    return False
 
 
 def marker(leaf: int, keys: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None

@@ -154,8 +154,9 @@ class TaintMap:
                     self._outer(body, keys=joined_keys(sel, alias, self.clean_of(body),
                                                         self.same_types) if combined else None)
                 elif combined:
-                    self._outer(body, keys=_combined_keys(sel, alias, self.clean_of(body)))
-                    self._lost(sel, alias, body)
+                    keys = _combined_keys(sel, alias, self.clean_of(body))
+                    self._outer(body, keys=keys)
+                    self._lost(sel, alias, body, keys)
                 elif alias in joined:
                     keys = group_join_keys(sel, alias, self.clean_of(body), self.same_types)
                     if keys is None:
@@ -183,12 +184,13 @@ class TaintMap:
                     self.rowwise.add((id(sel), alias))
                     self.rowwise_bodies.add(id(body))
 
-    def _lost(self, reader: exp.Select, alias: str, body: exp.Expr) -> None:
+    def _lost(self, reader: exp.Select, alias: str, body: exp.Expr,
+              keys: frozenset[str] | None) -> None:
         """The aggregations whose dropped rows ``reader`` may miss (``lost.py``): probed by
-        the reader's keys where they can be followed to the aggregation, else for any drop."""
+        the reader's ``keys`` (``_combined_keys``) where they can be followed to the
+        aggregation, else for any drop."""
         from cleanroom.gate.lost import leaves, needs_probes
 
-        keys = _combined_keys(reader, alias, self.clean_of(body))
         names = tuple(sorted(keys)) if keys else None
         reached = leaves(body, self.plans, self.may, names=names, sets=self.sets)
         if not needs_probes(reader, body, reached):

@@ -41,7 +41,7 @@ _PICKS = (exp.Min, exp.Max, exp.ArgMin, exp.ArgMax, exp.FirstValue, exp.LastValu
 _WIDE = {"INT": "INTEGER", "DATETIME": "TIMESTAMP", "TEXT": "VARCHAR", "STRING": "VARCHAR"}
 
 
-class _Found(set[int]):
+class Found(set[int]):
     """Comparison ids found; ``strict``: only sides of one and the same known type. ``sets``:
     each set operation's output types (by its id): a column's type is known only where every
     branch has that one type."""
@@ -58,13 +58,11 @@ class _Found(set[int]):
         return len(types) == 1 and None not in types and "INTEGER LITERAL" not in types
 
 
-Found = _Found
 
-
-def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> _Found:
+def safe_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> Found:
     """The ids of the comparisons in ``tree`` whose sides have compatible known types (and,
     in ``sets``, each set operation's output types)."""
-    return _found(tree, tables, _Found(strict=False))
+    return _found(tree, tables, Found(strict=False))
 
 
 def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> set[int]:
@@ -80,10 +78,10 @@ def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> 
     >>> sorted(n.sql() for n in tree.find_all(exp.EQ) if id(n) in found)
     ['a.k = b.k']
     """
-    return set(_found(tree, tables, _Found(strict=True)))
+    return set(_found(tree, tables, Found(strict=True)))
 
 
-def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: _Found) -> _Found:
+def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: Found) -> Found:
     catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
                for t, cols in tables.items()}
     _query(tree, {}, catalog, found)
@@ -91,7 +89,7 @@ def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: _Found) -> 
 
 
 def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
-           found: _Found) -> list[tuple[str, str | None]]:
+           found: Found) -> list[tuple[str, str | None]]:
     """The output columns (name, type) of a query; records its safe comparisons."""
     if isinstance(node, exp.Subquery):
         return _query(node.this, env, catalog, found)
@@ -119,7 +117,7 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
 
 
 def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
-             found: _Found) -> dict[str, Types | None]:
+             found: Found) -> dict[str, Types | None]:
     """Each source's alias and column types (None: a source whose columns are unknown)."""
     nodes = [sel.args["from_"].this] if sel.args.get("from_") else []
     nodes += [j.this for j in sel.args.get("joins") or []]
@@ -138,7 +136,7 @@ def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
 
 
 def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Types],
-            catalog: dict[str, Types], found: _Found) -> None:
+            catalog: dict[str, Types], found: Found) -> None:
     clauses = [sel.args.get(k) for k in ("where", "qualify", "having")]
     clauses += [j.args.get("on") for j in sel.args.get("joins") or []]
     clauses += list(sel.expressions)
