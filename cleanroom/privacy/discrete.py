@@ -66,11 +66,6 @@ def geometric_mean_abs(ratio: float) -> float:
     return 2 * ratio / (1 - ratio**2)
 
 
-def laplace_scale(ratio: float) -> float:
-    """The Laplace scale b with exp(-1/b) = alpha: the continuous twin of a geometric."""
-    return -1.0 / math.log(ratio)
-
-
 @dataclass(frozen=True)
 class RatioNoise:
     """An average's two noises, in the metric's units: ``sum_scale`` of the centred sum (the
@@ -146,8 +141,9 @@ def _two_laplace_tail(t: np.ndarray, a: float, c: np.ndarray) -> np.ndarray:
     1/((1+a²w²)(1+c²w²)) splits into a²/(a²-c²) Laplace(a) - c²/(a²-c²) Laplace(c)."""
     close = np.abs(a - c) < 1e-4 * a  # equal scales: the formula's limit
     apart = np.where(close, 0.5 * a, c)
-    mixed = (a**2 * np.exp(-t / a) - apart**2 * np.exp(-t / np.maximum(apart, 1e-300))) / (
-        a**2 - apart**2)
+    with np.errstate(over="ignore"):  # c = 0 (m = 0): t / 1e-300 is inf, its exp 0, as meant
+        mixed = (a**2 * np.exp(-t / a) - apart**2 * np.exp(-t / np.maximum(apart, 1e-300))) / (
+            a**2 - apart**2)
     b = (a + c) / 2
     equal = np.exp(-t / b) * (1 + t / (2 * b))
     return np.asarray(np.where(close, equal, mixed))

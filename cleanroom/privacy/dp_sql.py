@@ -146,6 +146,11 @@ def value_bounds(found: Range | None, name: str, function: str) -> tuple[float, 
     if not quantum >= sys.float_info.min or not math.isfinite(1 / quantum):
         raise unsupported(f"column {name}: {function.upper()} of values too close to 0 for the "
                           "fixed-point grid; scale them up")
+    # A cell adds many rows: a bound whose sum over 2**64 rows is past the largest double
+    # would overflow to infinity in the engine or in the noise (an internal error, not an answer).
+    if not math.isfinite(max(abs(lower), abs(upper)) * 2.0 ** 64):
+        raise unsupported(f"column {name}: {function.upper()} of values too large for the "
+                          "fixed-point grid; scale them down")
     return float(lower), float(upper)
 
 

@@ -35,7 +35,6 @@ from cleanroom.privacy.discrete import (
     geometric_half_width,
     geometric_mean_abs,
     geometric_tail,
-    laplace_scale,
     ratio_interval,
 )
 
@@ -291,8 +290,10 @@ def avg_noise(spec: NoiseSpec) -> RatioNoise:
     """The Laplace scales (in the metric's units) of an avg's centred sum and count."""
     lo, hi = float(spec.lower or 0.0), float(spec.upper or 0.0)
     half_eps, half_range = spec.epsilon / 2, (hi - lo) / 2
-    return RatioNoise(laplace_scale(alpha(half_eps, spec.sensitivity * half_range)),
-                      laplace_scale(alpha(half_eps, spec.sensitivity)), half_range)
+    # b = sensitivity / epsilon, the continuous twin of the geometric's ratio written directly:
+    # exp(-epsilon / sensitivity) rounds to 1 for a wide range and its log is 0.
+    return RatioNoise(spec.sensitivity * half_range / half_eps, spec.sensitivity / half_eps,
+                      half_range)
 
 
 def _sum_mechanism(spec: NoiseSpec, rng: Rng | None) -> Snapping:
