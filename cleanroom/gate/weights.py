@@ -98,14 +98,18 @@ def ratio_key(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     quotient = exp.Div(this=copy_tree(a), expression=copy_tree(b))
     magnitude = exp.Floor(this=exp.Log(this=exp.Literal.number(10), expression=exp.Abs(
         this=copy_tree(quotient))))
-    places = exp.Sub(this=exp.Literal.number(DIGITS - 1), expression=exp.Cast(
+    # A quotient past the doubles (inf) or below them (0) has no magnitude: TRY_CAST gives
+    # NULL, and the key is the quotient itself (never a run-time error on one person's values,
+    # never NULL, which would agree with every ratio).
+    places = exp.Sub(this=exp.Literal.number(DIGITS - 1), expression=exp.TryCast(
         this=magnitude, to=exp.DataType.build("INTEGER")))
     return exp.Case(ifs=[
         exp.If(this=exp.And(this=zero(a), expression=zero(b)), true=exp.Null()),
         exp.If(this=zero(b), true=exp.Cast(this=exp.Literal.string("inf"),
                                            to=exp.DataType.build("DOUBLE"))),
         exp.If(this=zero(a), true=exp.Literal.number(0)),
-    ], default=exp.Round(this=quotient, decimals=places))
+    ], default=exp.Coalesce(this=exp.Round(this=quotient, decimals=places),
+                            expressions=[copy_tree(quotient)]))
 
 
 def disagreeing(a: exp.Expr, b: exp.Expr) -> exp.Expr:
