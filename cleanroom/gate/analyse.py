@@ -26,7 +26,13 @@ from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, funct
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import SUMMABLE, Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
-from cleanroom.gate.people import counted_person, keyed_by_person, one_row_per_person, person_columns
+from cleanroom.gate.people import (
+    counted_person,
+    keyed_by_person,
+    one_row_per_person,
+    person_columns,
+    rows_per_person,
+)
 from cleanroom.gate.running import running_counts
 from cleanroom.gate.scope import Scope, at, expand_stars, resolve_positional
 from cleanroom.gate.shape import final_aggregates
@@ -264,7 +270,8 @@ class _Analyser(FromClause):
             propagate_uid=not final and mode in _ROWS, group_keys=key_exprs, atoms=atoms,
             subqueries=rules.subqueries, argument_ranges=rules.argument_ranges,
             distinct_to_group=mode is Mode.ANONYMIZING and bool(sel.args.get("distinct")),
-            one_row_per_person=mode is Mode.ANONYMIZING and one_row_per_person(sel, scope))
+            one_row_per_person=mode is Mode.ANONYMIZING and one_row_per_person(sel, scope),
+            rows_per_person=mode is Mode.ANONYMIZING and rows_per_person(sel, scope))
         self.problems += rules.problems
         bearing = mode in _ROWS
         sides: dict[str, tuple[str, ...]] = {}

@@ -191,6 +191,8 @@ class SelectPlan:
     argument_ranges: dict[int, Range] = field(default_factory=dict)
     # Every row is a different person, never NULL: ``__cr_n`` is ``COUNT(*)``.
     one_row_per_person: bool = False
+    # No two rows have the same person (NULL allowed): a row's values are its person's own.
+    rows_per_person: bool = False
     # Hidden side columns this SELECT of people's rows outputs (``sides.py``): name, value.
     sides: list[tuple[str, exp.Expr]] = field(default_factory=list)
 

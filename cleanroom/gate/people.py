@@ -134,6 +134,17 @@ def one_row_per_person(sel: exp.Select, scope: Scope) -> bool:
                for alias, rel in sources)
 
 
+def rows_per_person(sel: exp.Select, scope: Scope) -> bool:
+    """Whether no two rows of ``sel``'s sources have the same person: ``one_row_per_person``,
+    or one source keyed by its person (a per-person CTE), without joins. Then each row's
+    values are its person's own (``weights.py``)."""
+    if one_row_per_person(sel, scope):
+        return True
+    sources = list(scope.sources.values())
+    return (len(sources) == 1 and not scope.lookups and not sel.args.get("joins")
+            and sources[0].bearing and sources[0].per_person)
+
+
 def _is_person(column: exp.Column, scope: Scope) -> bool:
     found = scope.qualified(column)
     return found is not None and (found == scope.uid_expr or found in scope.people)

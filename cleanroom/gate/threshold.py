@@ -29,6 +29,7 @@ from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
 from cleanroom.gate.overlap import GROUP, OVERLAP, Overlap, add_feeds, cell, group_hash
 from cleanroom.gate.walk import copy_tree, sql_text
+from cleanroom.gate.weights import weight_flags
 
 ROW_TAINT = "__cr_t"
 DROPPED = "__cr_d"
@@ -125,6 +126,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     # The release decides which combinations to withhold (``isolation.py``); else the SQL.
     released = plan.final and branch is None
     touched = {} if released else _combinations(inner, counts, shape, k)
+    # Two sums whose per-person values agree on all but a few people (``weights.py``): read
+    # like the combinations (an intermediate HAVING that reads one keeps and taints its rows).
+    for agg, flag in weight_flags(inner, plan, names, shape.aggregates, k, outer_ref).items():
+        touched[agg] = either(touched[agg], flag) if agg in touched else flag
     for agg, flag in touched.items():
         agg_flags[agg] = either(agg_flags[agg], flag) if agg in agg_flags else flag
     # ``keyed``: group keys read from a tainted source on the NULL side of an outer join (a

@@ -1,0 +1,64 @@
+"""``gate/weights.py``: two sums of one row whose per-person values agree on all but a few.
+
+Over rows that are each another person, a pair whose values disagree with their most common
+ratio on 1 to k-1 people withholds the later of the two; elsewhere nothing is added."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from cleanroom.gate import Catalog, K, check_query
+
+CATALOG = Catalog.of({"impressions": {"user_key": K.UID, "channel": K.DIM}})
+PER_PERSON = ("WITH t AS (SELECT user_key, COUNT(*) AS n, MIN(channel) AS ch FROM impressions "
+              "GROUP BY user_key) ")
+K_MIN = 50
+
+
+def _table(rows: int) -> duckdb.DuckDBPyConnection:
+    """300 people, each on one of three channels; with 2000 rows 200 people have 7 rows and
+    100 have 6 (a third of each channel's people), with 3000 every person has 10."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE impressions AS SELECT 'u' || (i % 300) AS user_key, "
+                f"['a', 'b', 'c'][1 + i % 3] AS channel FROM range({rows}) t(i)")
+    return con
+
+
+def _run(sql: str, rows: int) -> tuple[tuple[object, ...], list[str]]:
+    checked = check_query(sql, CATALOG, min_users=K_MIN)
+    con = _table(rows)
+    cursor = con.execute(checked.sql)
+    names = [d[0] for d in cursor.description]
+    found = cursor.fetchall()
+    assert len(found) == 1
+    return found[0], names
+
+
+@pytest.mark.parametrize("rows,withheld", [(2000, True), (3000, False)])
+def test_a_sum_beside_a_count_of_per_person_rows(rows: int, withheld: bool) -> None:
+    # 2000 rows: SUM(n) - 7 * COUNT(*) is minus the 100 people with 6 rows, of 300: released;
+    # inside channel 'a' it is 33 people: the count is withheld.
+    row, names = _run(PER_PERSON + "SELECT SUM(n) AS a, COUNT(*) AS b FROM t WHERE ch = 'a'",
+                      rows)
+    assert row[names.index("__cr_w1")] is withheld
+    assert row[names.index("__cr_w0")] is False
+
+
+def test_an_intermediate_aggregation_withholds_the_later_of_the_pair() -> None:
+    sql = (PER_PERSON + "SELECT SUM(a) AS sa, SUM(b) AS sb FROM (SELECT ch, SUM(n) AS a, "
+           "COUNT(*) AS b FROM t GROUP BY ch) AS m")
+    row, names = _run(sql, 2000)
+    assert row[0] == 2000 and row[1] is None and row[names.index("__cr_w1")] is True
+    row, _ = _run(sql, 3000)
+    assert row[:2] == (3000, 300)
+
+
+@pytest.mark.parametrize("sql,built", [
+    (PER_PERSON + "SELECT SUM(n) AS a FROM t", False),  # one aggregate: nothing to pair
+    (PER_PERSON + "SELECT COUNT(*) AS a, COUNT(*) FILTER (WHERE n > 1) AS b FROM t", True),
+    # several rows a person: the per-person partial is not built (docs/gate.md, still open)
+    ("SELECT COUNT(*) AS a, COUNT(DISTINCT user_key) AS b FROM impressions", False),
+])
+def test_the_check_is_built_only_over_per_person_pairs(sql: str, built: bool) -> None:
+    assert ("__cr_g" in check_query(sql, CATALOG, min_users=K_MIN).sql) is built
