@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 from cleanroom.gate import Catalog, K, check_query
+from cleanroom.gate.weights import ratio_key
 
 CATALOG = Catalog.of({"impressions": {"user_key": K.UID, "channel": K.DIM}})
 PER_PERSON = ("WITH t AS (SELECT user_key, COUNT(*) AS n, MIN(channel) AS ch FROM impressions "
@@ -62,3 +64,14 @@ def test_an_intermediate_aggregation_withholds_the_later_of_the_pair() -> None:
 ])
 def test_the_check_is_built_only_over_per_person_pairs(sql: str, built: bool) -> None:
     assert ("__cr_g" in check_query(sql, CATALOG, min_users=K_MIN).sql) is built
+
+
+@pytest.mark.parametrize("a,b,key", [(1e300, 1e-300, float("inf")), (1e-300, 1e300, 0.0),
+                                     (3.0, 7.0, 0.428571428571), (0.0, 0.0, None),
+                                     (2.0, 0.0, float("inf"))])
+def test_a_ratio_key_is_never_an_error_nor_a_null_that_agrees_with_all(
+        a: float, b: float, key: float | None) -> None:
+    """A quotient past the doubles had no magnitude to round at: CAST(inf AS INTEGER) failed
+    on one person's values, and a TRY_CAST's NULL would have agreed with every ratio."""
+    expr = ratio_key(exp.Literal.number(repr(a)), exp.Literal.number(repr(b))).sql("duckdb")
+    assert duckdb.connect().execute(f"SELECT {expr}").fetchone() == (key,)
