@@ -10,7 +10,7 @@ import pytest
 from sqlglot import exp
 
 from cleanroom.gate import Catalog, K, check_query
-from cleanroom.gate.weights import ratio_key
+from cleanroom.gate.weights import MAX_PAIRS, ratio_key
 
 CATALOG = Catalog.of({"impressions": {"user_key": K.UID, "channel": K.DIM}})
 PER_PERSON = ("WITH t AS (SELECT user_key, COUNT(*) AS n, MIN(channel) AS ch FROM impressions "
@@ -75,3 +75,19 @@ def test_a_ratio_key_is_never_an_error_nor_a_null_that_agrees_with_all(
     on one person's values, and a TRY_CAST's NULL would have agreed with every ratio."""
     expr = ratio_key(exp.Literal.number(repr(a)), exp.Literal.number(repr(b))).sql("duckdb")
     assert duckdb.connect().execute(f"SELECT {expr}").fetchone() == (key,)
+
+
+def test_a_row_past_the_pair_cap_withholds_what_it_does_not_check() -> None:
+    """24 sums are 276 pairs (11 s of histograms over 100,000 people): the first MAX_PAIRS
+    (28: s0 with each other sum, then s1 with s2..s6) are checked, and the later aggregate of
+    every pair left is withheld, never released unchecked. With 10 rows a person every sum
+    agrees, so s0..s2 (later only in checked pairs) come back and s3..s23 are withheld."""
+    sums = ", ".join(f"SUM(CASE WHEN n > {j} THEN n ELSE 0 END) AS s{j}" for j in range(24))
+    checked = check_query(PER_PERSON + f"SELECT {sums} FROM t", CATALOG, min_users=K_MIN)
+    assert checked.sql.count('AS "__cr_g') == MAX_PAIRS == 28
+    cur = _table(3000).execute(checked.sql)
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    flags = [row[names.index(f"__cr_w{j}")] for j in range(24)]
+    assert flags == [False] * 3 + [True] * 21
