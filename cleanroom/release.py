@@ -240,12 +240,17 @@ def close_rows(people: list[list[int] | None], min_users: int,
     ranks within m in both). So a pair of rows is released when, for every pair of their sets,
     the counts are k apart or the sketches share fewer hashes than that. Of a close pair the one
     on fewer people is withheld (ties: the later row); a row on nobody's data (None) is never
-    compared. Without sketches, counts alone decide (conservative).
+    compared. Without sketches, counts alone decide (conservative). Two sets of the same
+    people (a sketch then holds all of them, fewer than m) differ by no one: not close.
 
     >>> sorted(close_rows([[0, 1200], [1, 1193], [1, 700], [0, 60], None], 50))
     [1]
     >>> sorted(close_rows([[0, 60], [1, 60]], 50, [[[1, 2]], [[3, 4]]]))
     []
+    >>> sorted(close_rows([[0, 2], [1, 2]], 1, [[[1, 2]], [[1, 2]]]))
+    []
+    >>> sorted(close_rows([[0, 2], [1, 2]], 3, [[[1, 2]], [[1, 3]]]))
+    [1]
     """
     order = sorted((i for i, p in enumerate(people) if p), key=lambda i: (
         -min(people[i][1:]), i))  # type: ignore[index]
@@ -277,6 +282,8 @@ def _close(x: int, y: int, sx: set[int] | None, sy: set[int] | None, k: int) -> 
         return False
     if sx is None or sy is None:
         return True
+    if x == y == len(sx) and sx == sy:
+        return False  # the sketches hold every person: the same people, no difference
     return len(sx & sy) >= min(max(x, y), SKETCH_SIZE * k) - k + 1
 
 

@@ -11,6 +11,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from cleanroom.errors import QueryRejected, Violation
+from cleanroom.gate.inline import inline_passed_sets
 from cleanroom.gate.lists import union_of_lists
 from cleanroom.gate.rules import violation
 
@@ -47,7 +48,7 @@ def parse_query(sql: str) -> exp.Expr:
     _normalize_identifiers(tree, [n for n in nodes if isinstance(n, exp.Identifier)])
     _unwrap_projections([n for n in nodes if isinstance(n, exp.Select)])
     _ordered_set_quantiles([n for n in nodes if isinstance(n, exp.WithinGroup)])
-    return union_of_lists(tree)
+    return union_of_lists(inline_passed_sets(tree))
 
 
 def _one_statement(sql: str) -> exp.Expr:

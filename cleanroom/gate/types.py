@@ -93,6 +93,8 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
     """The output columns (name, type) of a query; records its safe comparisons."""
     if isinstance(node, exp.Subquery):
         return _query(node.this, env, catalog, found)
+    if isinstance(node, (exp.Select, exp.SetOperation)):
+        env = _with(node, env, catalog, found)
     if isinstance(node, exp.SetOperation):
         left = _query(node.left, env, catalog, found)
         right = _query(node.right, env, catalog, found)
@@ -102,18 +104,27 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
         return columns
     if not isinstance(node, exp.Select):
         return []
-    env = dict(env)
+    sources = _sources(node, env, catalog, found)
+    _record(node, sources, env, catalog, found)
+    return [(p.alias_or_name, _type(p.unalias(), sources)) for p in node.expressions]
+
+
+def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], found: Found
+          ) -> dict[str, Types]:
+    """``env`` with the column types of the CTEs of ``node``'s WITH (a SELECT's or a set
+    operation's)."""
     with_ = node.args.get("with_")
-    for cte in with_.expressions if with_ is not None else []:
+    if with_ is None:
+        return env
+    env = dict(env)
+    for cte in with_.expressions:
         columns = _query(cte.this, env, catalog, found)
         names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else []
         if names:
             columns = [(n, t if len(names) == len(columns) else None)
                        for n, (_, t) in zip(names, columns)]
         env[cte.alias_or_name.lower()] = {n.lower(): t for n, t in columns}
-    sources = _sources(node, env, catalog, found)
-    _record(node, sources, env, catalog, found)
-    return [(p.alias_or_name, _type(p.unalias(), sources)) for p in node.expressions]
+    return env
 
 
 def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
@@ -129,7 +140,13 @@ def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
             sources[alias] = env.get(name, catalog.get(name)) if not source.args.get(
                 "alias") or not source.args["alias"].columns else None
         elif isinstance(source, exp.Subquery):
-            sources[alias] = {n.lower(): t for n, t in _query(source.this, env, catalog, found)}
+            columns = _query(source.this, env, catalog, found)
+            table_alias = source.args.get("alias")
+            names = [c.name for c in table_alias.columns] if table_alias is not None else []
+            if names:  # ``(SELECT x AS b, y AS a) AS u(a, b)``: renamed by position
+                columns = [(n, t if len(names) == len(columns) else None)
+                           for n, (_, t) in zip(names, columns)]
+            sources[alias] = {n.lower(): t for n, t in columns}
         else:
             sources[alias] = None
     return sources

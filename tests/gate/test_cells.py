@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import duckdb
-import pytest
 
 from tests.canary import SMALL_CHANNEL, user_key
 from tests.conftest import Harness
@@ -169,9 +168,6 @@ def test_two_union_rows_a_handful_apart_are_not_both_released(
     assert body["suppressed_rows"] == 1  # a row of ~1,193 people, withheld and counted
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open: a set operation inside a CTE that a final SELECT passes on is not compared "
-    "(release.close_rows reads final set operations only): both rows come back, seven apart"))
 def test_two_union_rows_a_handful_apart_passed_on_from_a_cte_are_not_both_released(
         loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
     sql = ("WITH u AS (SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM impressions "

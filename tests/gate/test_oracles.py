@@ -40,6 +40,11 @@ PAIRS = {
             CAST(CASE WHEN revenue = {rev} THEN 'bad' ELSE '1' END AS INTEGER) AS q
             FROM conversions)
         SELECT COUNT(*) AS n FROM t WHERE q = 1""",
+    # A final SELECT passing on a CTE's UNION ALL is read as that set operation
+    # (gate/inline.py): its branches' conditions stay guarded.
+    "renamed_columns_of_a_passed_on_union": """WITH u AS (SELECT 'x' AS g, COUNT(*) AS n
+            FROM conversions WHERE (CASE WHEN revenue = {rev} THEN 'bad' ELSE '1' END) = 1
+            UNION ALL SELECT 'y', COUNT(*) FROM conversions) SELECT g, n FROM u""",
     # One NULL in a NOT IN list makes every row's condition NULL: the list of user_keys must
     # not hold the NULL that one person's outer join yields.
     "not_in_list_with_a_null_key": """SELECT 'x' AS g, COUNT(*) AS n FROM impressions

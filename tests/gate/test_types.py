@@ -63,6 +63,21 @@ def test_a_cte_column_of_another_type_keeps_its_try() -> None:
     assert "WHERE TRY(d.ts < c.ts)" in out
 
 
+def test_a_subquery_column_list_renames_by_position() -> None:
+    """``u(b, a, c)`` makes ``b`` the inner ``a`` (a DATE): ``b = c`` compares a DATE with a
+    TIMESTAMP and keeps its TRY (it was typed by the inner names, TIMESTAMP = TIMESTAMP)."""
+    out = sql("SELECT COUNT(DISTINCT u.user_key) AS n FROM (SELECT user_key, day AS a, ts AS b, "
+              "ts AS c FROM impressions) AS u(user_key, b, a, c) WHERE b = c AND a = c")
+    assert "WHERE TRY(b = c) AND a = c" in out
+
+
+def test_the_ctes_of_a_set_operation_are_typed() -> None:
+    """A WITH over a UNION ALL: its CTEs' comparisons are typed like a SELECT's."""
+    out = sql(f"{LAST_TOUCH} UNION ALL SELECT channel, COUNT(DISTINCT user_key) FROM t "
+              "WHERE rn = 2 GROUP BY channel")
+    assert "AND i.ts <= c.ts AND" in out and "WHERE rn = 2" in out
+
+
 def test_min_of_a_timestamp_is_a_timestamp() -> None:
     out = sql("WITH f AS (SELECT user_key, MIN(ts) AS first_ts FROM impressions GROUP BY user_key) "
               "SELECT COUNT(DISTINCT c.user_key) AS n FROM f JOIN conversions c "

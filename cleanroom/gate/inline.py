@@ -1,0 +1,216 @@
+"""A final SELECT that only passes on the rows of a set operation (a CTE's or a subquery's) is
+read as that set operation, its projection and filter pushed into every branch:
+
+    WITH u AS (SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM t
+               UNION ALL SELECT 'most', COUNT(DISTINCT user_key) FROM t WHERE c <> 'x')
+    SELECT who, n FROM u ORDER BY n
+
+becomes ``SELECT who, n FROM (...) AS u(who, n) UNION ALL SELECT who, n FROM (...) AS u(who, n)
+ORDER BY n``. Its rows are then the final set operation's, so the release compares them across
+branches (``release.close_rows``: two rows whose people differ by 1 to k-1 are not both
+released) as it does for a set operation written at the top. Read otherwise, the branches were
+intermediate aggregations, each thresholded on its own, and two rows seven people apart both
+came out.
+
+The rewrite keeps the answer: a projection commutes with UNION ALL, and a filter with every set
+operation; under UNION, INTERSECT or EXCEPT (which compare whole rows) only a projection that
+keeps every column, as it is, is pushed. Anything else (a join, grouping, DISTINCT, a window, an
+aggregate, a subquery in the filter, an ORDER BY on a column not in the output) is left as
+written.
+
+>>> import sqlglot
+>>> tree = sqlglot.parse_one("WITH u AS (SELECT 1 AS a UNION ALL SELECT 2) "
+...                          "SELECT a FROM u WHERE a > 1 ORDER BY a", read="duckdb")
+>>> print(inline_passed_sets(tree).sql("duckdb", pretty=True))
+SELECT
+  a
+FROM (
+  SELECT
+    1 AS a
+) AS u(a)
+WHERE
+  a > 1
+UNION ALL
+SELECT
+  a
+FROM (
+  SELECT
+    2
+) AS u(a)
+WHERE
+  a > 1
+ORDER BY
+  a
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cleanroom.gate.walk import copy_tree
+
+_MOVED = ("order", "limit", "offset")
+_BLOCKING = ("joins", "group", "having", "distinct", "qualify", "laterals", "pivots", "windows",
+             "match", "sample", "prewhere", "connect", "kind", "into", "locks", "cluster",
+             "distribute", "sort", "hint", "operation_modifiers", "exclude")
+_MAX_STEPS = 8
+
+
+def inline_passed_sets(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with its final SELECT read as the set operation it passes on (module doc),
+    maybe through SELECTs that only pass it on too."""
+    if not isinstance(tree, exp.Select):
+        return tree
+    with_ = tree.args.get("with_")
+    ctes = {c.alias_or_name: c for c in with_.expressions} \
+        if with_ is not None and not with_.args.get("recursive") else {}
+    used: list[exp.CTE] = []
+    found = _inline(tree, ctes, used, depth=0)
+    if found is None:
+        return tree
+    for arg in _MOVED:
+        if tree.args.get(arg) is not None:
+            found.set(arg, tree.args[arg])
+    if with_ is not None:
+        read = {t.name for t in [*found.find_all(exp.Table), *[
+            t for c in with_.expressions if c not in used for t in c.find_all(exp.Table)]]
+            if not t.db}
+        for cte in used:
+            if cte.alias_or_name not in read and cte.parent is with_:
+                cte.pop()
+        if with_.expressions:
+            found.set("with_", with_)
+    return found
+
+
+def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, depth: int
+            ) -> exp.SetOperation | None:
+    """A new set operation that gives ``sel``'s rows (the tree is not changed), or None."""
+    if depth > _MAX_STEPS or any(sel.args.get(a) for a in _BLOCKING) or (
+            depth and any(sel.args.get(a) for a in (*_MOVED, "with_"))):
+        return None
+    source = sel.args.get("from_")
+    found = _relation(source.this, ctes) if source is not None else None
+    if source is None or found is None:
+        return None
+    held, alias, cte = found
+    body = _inline(held, ctes, used, depth=depth + 1) if isinstance(held, exp.Select) else held
+    if not isinstance(body, exp.SetOperation) or not _plain_set(body):
+        return None
+    names = _names(body, alias)
+    if names is None:
+        return None
+    projections = _projections(sel, names, whole=_all_union_all(body))
+    where = sel.args.get("where")
+    if projections is None or not _plain_filter(where) or not _orderable(sel, projections):
+        return None
+    if cte is not None:
+        used.append(cte)
+    body = copy_tree(body)
+    name = source.this.alias_or_name
+    for leaf in _leaves(body):
+        inner = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
+            else leaf
+        wrapped = exp.Select(expressions=[copy_tree(p) for p in projections])
+        if where is not None:
+            wrapped.set("where", copy_tree(where))
+        leaf.replace(wrapped)
+        wrapped.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
+            this=exp.to_identifier(name), columns=[exp.to_identifier(n) for n in names]))))
+    return body
+
+
+def _relation(relation: exp.Expr, ctes: dict[str, exp.CTE]
+              ) -> tuple[exp.Expr, exp.TableAlias | None, exp.CTE | None] | None:
+    """What ``relation`` holds (a subquery's or a CTE's body), its column list and its CTE."""
+    if any(relation.args.get(a) for a in ("sample", "pivots", "joins", "laterals")):
+        return None
+    if isinstance(relation, exp.Subquery):
+        return relation.this, relation.args.get("alias"), None
+    if not isinstance(relation, exp.Table) or relation.db or relation.name not in ctes:
+        return None
+    cte = ctes[relation.name]
+    renamed = relation.args.get("alias")
+    if cte.args.get("materialized") is not None or (renamed is not None and renamed.columns):
+        return None
+    return cte.this, cte.args.get("alias"), cte
+
+
+def _names(body: exp.SetOperation, alias: exp.TableAlias | None) -> list[str] | None:
+    """The set operation's column names: its column list, then its first branch's names."""
+    names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+    first = _leaves(body)[0]
+    first = first.this if isinstance(first, exp.Subquery) else first
+    if not isinstance(first, exp.Select) or any(isinstance(p, exp.Star) for p in first.expressions):
+        return None
+    outputs = [p.alias_or_name for p in first.expressions]
+    names = names + outputs[len(names):]
+    if not all(names) or len({n.lower() for n in names}) != len(names):
+        return None
+    return names
+
+
+def _plain_set(node: exp.SetOperation) -> bool:
+    """A set operation of SELECTs with nothing of its own to keep (no ORDER BY, LIMIT, WITH,
+    BY NAME) at any level."""
+    for op in [node, *[n for n in node.find_all(exp.SetOperation) if n is not node]]:
+        if any(op.args.get(a) for a in ("order", "limit", "offset", "with_", "by_name", "side",
+                                        "kind", "on")):
+            return False
+    return all(isinstance(leaf.this if isinstance(leaf, exp.Subquery) else leaf, exp.Query)
+               for leaf in _leaves(node))
+
+
+def _leaves(node: exp.Expr) -> list[exp.Expr]:
+    if isinstance(node, exp.SetOperation):
+        return _leaves(node.this) + _leaves(node.expression)
+    return [node]
+
+
+def _all_union_all(node: exp.SetOperation) -> bool:
+    return all(isinstance(op, exp.Union) and not op.args.get("distinct")
+               for op in [node, *node.find_all(exp.SetOperation)])
+
+
+def _projections(sel: exp.Select, names: list[str], *, whole: bool) -> list[exp.Expr] | None:
+    """The outer projections over the relation's columns ``names``; ``whole`` (UNION ALL only):
+    any expression without an aggregate, window or subquery, else every column as it is."""
+    exprs = sel.expressions
+    if len(exprs) == 1 and isinstance(exprs[0], exp.Star) and not any(exprs[0].args.values()):
+        return [exp.column(n, quoted=True) for n in names]
+    known = {n.lower() for n in names}
+    for proj in exprs:
+        if isinstance(proj, exp.Star) or any(isinstance(n, exp.Star) for n in proj.walk()):
+            return None
+        if any(isinstance(n, (exp.AggFunc, exp.Window, exp.Query, exp.Subquery))
+               for n in proj.walk()):
+            return None
+        if any(c.name.lower() not in known for c in proj.find_all(exp.Column)):
+            return None
+    if not whole:
+        plain = [p.this if isinstance(p, exp.Alias) else p for p in exprs]
+        if not all(isinstance(p, exp.Column) for p in plain) or \
+                {p.name.lower() for p in plain} != known:
+            return None
+    return list(exprs)
+
+
+def _plain_filter(where: exp.Where | None) -> bool:
+    return where is None or not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Query,
+                                                   exp.Subquery)) for n in where.walk())
+
+
+def _orderable(sel: exp.Select, projections: list[exp.Expr]) -> bool:
+    """ORDER BY names only output columns (or their positions): a set operation's ORDER BY
+    reads its output."""
+    order = sel.args.get("order")
+    if order is None:
+        return True
+    outputs = {p.alias_or_name.lower() for p in projections}
+    for ordered in order.expressions:
+        key = ordered.this
+        if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(projections):
+            continue
+        if not (isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs):
+            return False
+    return True
