@@ -54,6 +54,9 @@ class Overlap:
     carriers: list[exp.Expr] = field(default_factory=list)  # placeholders for the patterns
     broken: bool = False  # some aggregation's rows could not be identified
     strict: bool = False  # a final set operation: unmatched rows withhold every cell
+    # A final aggregation over a UNION ALL input whose group keys are, in every branch, the
+    # same column of the same table: its groups hold different data rows (``keyed_alike``).
+    keyed: bool = False
     ordered: bool = False  # the set operation's ORDER BY reads every released cell
     tags: int = 0
 
@@ -74,8 +77,9 @@ def cell(group: exp.Expr, bit: int) -> exp.Expr:
 
 
 def add_feeds(overlap: Overlap, inner: exp.Select, person: exp.Expr, group: exp.Expr,
-              conditions: list[exp.Expr]) -> None:
-    """The feeds of one aggregation (its inner SELECT, already rewritten)."""
+              conditions: list[exp.Expr], keys: list[exp.Expr] | None = None) -> None:
+    """The feeds of one aggregation (its inner SELECT, already rewritten), grouped by
+    ``keys``."""
     source = (inner.args["from_"], *(inner.args.get("joins") or []))
     where = inner.args.get("where")
     base = Feed(tuple(copy_tree(s) for s in source), copy_tree(where.this) if where else None,
@@ -85,6 +89,7 @@ def add_feeds(overlap: Overlap, inner: exp.Select, person: exp.Expr, group: exp.
         overlap.feeds.append(base)
         return
     alias, branches = union
+    overlap.keyed = keyed_alike(overlap, keys or [], alias, branches)
     for branch in branches:
         looked = _through(base, alias, branches[0], branch)
         if looked is None:
@@ -116,6 +121,67 @@ def _union_branches(node: exp.Expr) -> list[exp.Select] | None:
         return None
     left, right = _union_branches(node.left), _union_branches(node.right)
     return None if left is None or right is None else left + right
+
+
+def keyed_alike(overlap: Overlap, keys: list[exp.Expr], alias: str,
+                branches: list[exp.Select]) -> bool:
+    """Whether each group key over the UNION ALL is, in every branch, one and the same column
+    of one and the same table, passed on as it is (through CTEs, subqueries, joins and
+    groupings): a data row then falls in the group of its own value whichever branch it comes
+    through, so two groups never share one, as the groups of a plain GROUP BY do not. A key
+    set per branch (``SELECT 1 AS g, … UNION ALL SELECT 2, …``) puts one data row in two groups:
+    then the groups are checked across, or withheld (``fill_patterns``)."""
+    names = [p.alias_or_name.lower() for p in branches[0].expressions]
+    for key in keys:
+        column = key.unalias()
+        while isinstance(column, exp.Paren):
+            column = column.this
+        if not isinstance(column, exp.Column) or column.table not in ("", alias) or \
+                column.name.lower() not in names:
+            return False
+        at = names.index(column.name.lower())
+        origins = {_origin(b.expressions[at], b, overlap.ctes, 0) if at < len(b.expressions)
+                   else None for b in branches}
+        if None in origins or len(origins) != 1:
+            return False
+    return True
+
+
+def _origin(node: exp.Expr, sel: exp.Select, ctes: dict[str, exp.CTE], depth: int
+            ) -> tuple[str, str] | None:
+    """The (table, column) that ``node``, an expression of ``sel``, passes on as it is."""
+    node = node.unalias()
+    while isinstance(node, exp.Paren):
+        node = node.this
+    source = sel.args.get("from_")
+    if not isinstance(node, exp.Column) or source is None or depth > 16:
+        return None
+    relations = [source.this, *[j.this for j in sel.args.get("joins") or []]]
+    found = [r for r in relations if r.alias_or_name == node.table] if node.table \
+        else relations[:1] if len(relations) == 1 else []
+    if len(found) != 1:
+        return None
+    relation = found[0]
+    body: exp.Expr | None = None
+    renamed: list[str] = []
+    if isinstance(relation, exp.Subquery):
+        body = relation.this
+    elif isinstance(relation, exp.Table) and not relation.db:
+        if relation.name not in ctes:
+            return relation.name.lower(), node.name.lower()
+        body = ctes[relation.name].this
+        renamed = [c.name.lower() for c in ctes[relation.name].args["alias"].columns] \
+            if ctes[relation.name].args.get("alias") else []
+    alias = relation.args.get("alias")
+    if alias is not None and alias.columns:
+        renamed = [c.name.lower() for c in alias.columns]
+    if not isinstance(body, exp.Select):
+        return None
+    names = [p.alias_or_name.lower() for p in body.expressions]
+    names[:len(renamed)] = renamed
+    if names.count(node.name.lower()) != 1:
+        return None
+    return _origin(body.expressions[names.index(node.name.lower())], body, ctes, depth + 1)
 
 
 def _row_level(sel: exp.Select) -> bool:

@@ -60,9 +60,11 @@ def fill_patterns(overlap: Overlap) -> None:
     outputs its cells; the other rows carry NULL (one scan, not one per row or branch)."""
     if not overlap.carriers:
         return
-    if not overlap.strict and not matched(overlap):
+    if not overlap.strict and overlap.keyed and not matched(overlap):
         # A UNION ALL input whose branches read different sources over the same tables: rows
-        # cannot be matched, and the groups are not checked across (docs/gate.md: open).
+        # cannot be matched, but each is in the group of its own key's value (``keyed_alike``),
+        # so groups share no data row and are not checked across, as a plain GROUP BY's are
+        # not. Keyed otherwise, the patterns below are NULL and every cell is withheld.
         for carrier in overlap.carriers:
             cell = carrier.find_ancestor(exp.Alias)
             if cell is not None:

@@ -236,7 +236,7 @@ def _cells(inner: exp.Select, counts: Counts, shape: Layout, flags: dict[int, ex
     keys = list(group.expressions) if group is not None else []
     hashed = group_hash(overlap.next_tag(), keys)
     add_feeds(overlap, inner, counts.plan.uid_expr, hashed,
-              [counts.conditions[n] for n in names])
+              [counts.conditions[n] for n in names], keys)
     inner.append("expressions", exp.alias_(hashed, GROUP, quoted=True))
     index = {a: i for i, a in enumerate(shape.aggregates)}
     carrier = exp.Null()
