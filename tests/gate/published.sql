@@ -7540,3 +7540,173 @@ SELECT
     (treatment_post - treatment_pre)
       - (control_post - control_pre) AS diff_in_diff_effect
 FROM pivoted;
+
+-- name: amc_iq_segment_path_to_off_amazon_conversion
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", 4.5.3 Off-Amazon path to conversion, Amazon DSP); the campaign_group placeholder row as the three DSP campaigns (display, video, retargeting), the ad_tag placeholders ('tag1', 'tag2') as the product categories 'home' and 'beauty', the conversion_event_type_description placeholder as 'sign_up', ARRAY_CONTAINS(user_behavior_segment_ids, '9999') on dsp_impressions as the person being in the brand's CRM segment 'parents' (impressions_segment's dsp_impressions now reads the CTE named impressions: the same DSP-exposed people, every DSP campaign being in the list), amazon_attributed_events_by_traffic_time as the brand's conversions within 14 days after a DSP impression (a CTE: each a pixel conversion, category 'off-Amazon'; tracked_item as product_category, conversion_event_type_description as event_type); NAMED_ROW as a DuckDB struct, ARRAY_SORT(COLLECT(DISTINCT ...)) as list_sort(list(DISTINCT ...)); millicents / 1e5 as cents / 100
+-- idiom: a VALUES campaign list both INNER JOINed (a filter) and LEFT JOINed again (its label, COALESCE 'DSP-Others'), VALUES lists of tags and event types read through lower(x) IN (SELECT lower(x) FROM list) in an OR, the audience as an IN (SELECT user_id ... GROUP BY 1) filter on exposed users, impressions before the last conversion (OR IS NULL), a sorted array of (order, group) rows as the path, per-user dedupe joined back per path, conversion rate and CPA as ratios of aggregates
+-- legit
+-- people: column path_occurrences
+WITH campaign_group (campaign_id_string, campaign_group) AS (
+  VALUES
+    ('dsp_awareness', 'display'),
+    ('dsp_consideration', 'video'),
+    ('dsp_conversion', 'retargeting')
+    ),
+
+ad_tag (tracked_item) AS (VALUES ('home'), ('beauty')),
+
+conversion_event_type_description (conversion_event_type_description) AS (VALUES ('sign_up')),
+
+amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, i.campaign AS campaign_id_string, c.ts AS conversion_event_dt_utc, c.conversions,
+         c.product_category AS tracked_item, c.event_type AS conversion_event_type_description,
+         'off-Amazon' AS conversion_event_category
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+  WHERE i.ad_product = 'dsp'
+),
+
+-- P2C Off-Amazon conversions
+
+/* Query Start */
+
+impressions AS (
+  SELECT
+    COALESCE(G.campaign_group, 'DSP-Others') AS campaign_group,
+    'DSP' AS product_type,
+    user_key,
+    MIN(ts) AS impression_dt_first,
+    SUM(impressions) AS impressions,
+    SUM(cost) AS total_cost
+  FROM
+    impressions i  INNER JOIN campaign_group dsp on dsp.campaign_id_string = i.campaign
+    LEFT JOIN campaign_group G ON g.campaign_id_string = i.campaign
+  WHERE
+    user_key IS NOT NULL
+  GROUP BY
+    1,
+    2,
+    3
+),
+
+impressions_segment as (
+  SELECT
+    user_key
+  FROM
+  impressions
+  WHERE
+    impressions > 0
+    AND user_key IN (select user_key from impressions group by 1) -- exposed users
+    AND user_key IN (SELECT user_key FROM segments WHERE segment = 'parents')
+  GROUP BY 1
+),
+
+-- gather conversions --
+converted AS (
+  SELECT
+    user_key,
+    MAX(conversion_event_dt_utc) AS conversion_event_dt_last,
+    SUM(conversions) AS off_amazon_conversions --exact conversion(s) is specified below
+  FROM
+    amazon_attributed_events_by_traffic_time
+  WHERE
+    conversion_event_category in ('pixel','off-Amazon') -- select for pixel conversions
+    AND conversions > 0
+    AND (lower(tracked_item) IN (SELECT lower(tracked_item) from ad_tag)
+            OR lower(conversion_event_type_description) in (SELECT lower(conversion_event_type_description) from conversion_event_type_description))
+    AND user_key IS NOT NULL
+    AND user_key IN (select user_key from impressions_segment group by 1) -- exposed audience
+    AND (campaign_id_string IN (Select campaign_id_string from campaign_group))
+  GROUP BY
+    1
+),
+
+-- only include impressions that happened before conversion event time --
+filter_impressions AS (
+  SELECT
+    i.user_key AS imp_user_id,
+    c.user_key AS pur_user_id,
+    i.campaign_group,
+    i.impressions,
+    i.impression_dt_first,
+    (i.total_cost / 100) AS total_cost,
+    c.conversion_event_dt_last,
+    COALESCE(c.off_amazon_conversions, 0) AS off_amazon_conversions
+  FROM
+    impressions i
+    LEFT JOIN converted c ON c.user_key = i.user_key
+  WHERE
+    ((
+      c.user_key IS NOT NULL
+      AND i.impression_dt_first < c.conversion_event_dt_last
+    )
+    OR c.user_key IS NULL)
+    AND i.user_key IN (select user_key from impressions_segment group by 1) -- exposed audience
+),
+-- order campaigns based on impression event time--
+ranked AS (
+  SELECT
+    {'order': ROW_NUMBER() OVER (
+        PARTITION BY f.imp_user_id
+        ORDER BY
+          f.impression_dt_first
+      ),
+      'campaign_group': f.campaign_group} AS campaign_order,
+    imp_user_id
+  FROM
+    filter_impressions f
+  WHERE
+    f.imp_user_id IS NOT NULL
+),
+
+-- create campaign path group by user --
+assembled AS (
+  SELECT
+    list_sort(list(DISTINCT a.campaign_order)) AS path,
+    a.imp_user_id
+  FROM
+    ranked a
+  GROUP BY
+    a.imp_user_id
+),
+
+-- dedupe table conversions to represent each row as each user --
+filter_impressions_dedupe AS (
+  SELECT
+    imp_user_id AS imp_user_id,
+    SUM(impressions) AS impressions,
+    SUM(total_cost) AS total_cost,
+    MAX(IF(pur_user_id IS NOT NULL, 1, 0)) AS converted,
+    MAX(off_amazon_conversions) as off_amazon_conversions
+  FROM
+    filter_impressions
+  GROUP BY
+    imp_user_id
+),
+-- assemble impressions and conversions --
+assembled_with_imp_conv AS (
+  SELECT
+    path AS path,
+    COUNT(DISTINCT a.imp_user_id) AS reach,
+    SUM(b.impressions) AS impressions,
+    SUM(b.total_cost) AS imp_total_cost,
+    SUM(b.converted) AS users_that_converted,
+    SUM(b.off_amazon_conversions) AS off_amazon_conversions
+  FROM
+    assembled a
+    LEFT JOIN filter_impressions_dedupe b ON a.imp_user_id = b.imp_user_id
+  GROUP BY
+    path
+) -- FINAL SELECT
+
+SELECT
+  path,
+  reach AS path_occurrences,
+  impressions,
+  imp_total_cost,
+  users_that_converted,
+  off_amazon_conversions as conversions,
+  (users_that_converted / reach) AS user_conversion_rate,
+  (imp_total_cost / users_that_converted) AS cpa
+FROM
+  assembled_with_imp_conv;
