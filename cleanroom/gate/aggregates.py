@@ -316,7 +316,11 @@ def range_of_call(rules: ValueRules, node: exp.Expr) -> Range | None:
 
 def _total(found: Range | None) -> Range | None:
     """A per-person SUM of values in ``found``: unbounded (a person may have many rows), but on
-    the scale of ``found``, which a set operation compares across its branches."""
+    the scale of ``found``, which a set operation compares across its branches. A SUM of counts
+    of rows (``tally``: AMC's per-user impressions of two ad products UNION ALLed, summed again
+    per user) is a count of rows too, on the same 0/1 scale."""
+    if found is not None and found.tally and found.lo >= 0 and found.total_of is not None:
+        return Range(0.0, math.inf, True, total_of=found.total_of, tally=True)
     if found is None or not found.bounded or found.values is not None or found.empty:
         return None
     return Range(-math.inf if found.lo < 0 else 0.0, math.inf if found.hi > 0 else 0.0,

@@ -25,7 +25,7 @@ from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import SUMMABLE, Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
-from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name
+from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name, the_person
 from cleanroom.gate.people import (
     counted_person,
     keyed_by_person,
@@ -106,6 +106,8 @@ def _projected_uid(sel: exp.Select, scope: Scope, columns: list[tuple[str, K]]) 
         return None
     for proj, (name, _) in zip(sel.expressions, columns):
         col = proj.unalias()
+        if the_person(col, scope) and sum(1 for n, _ in columns if n == name) == 1:
+            return name  # COALESCE(a.user_key, b.user_key) of a FULL JOIN: the person itself
         if not isinstance(col, exp.Column) or sum(1 for n, _ in columns if n == name) != 1:
             continue
         found = scope.qualified(col)
@@ -405,7 +407,8 @@ class _Analyser(FromClause):
                 definition = definition_of(proj, sel, rules.scope) if mode is Mode.ROW else None
                 if definition is not None:
                     definitions[name.lower()] = definition
-            if kind is K.UID and not isinstance(proj.unalias(), exp.Column):
+            if kind is K.UID and not isinstance(proj.unalias(), exp.Column) and not the_person(
+                    proj.unalias(), rules.scope):
                 self.fail("user_key_transform", proj, name)
             if final and kind not in _FINAL_OK:
                 self.fail(_OUTPUT_RULE.get(kind, "not_aggregated"), proj, name)

@@ -80,6 +80,9 @@ def constant_result(sel: exp.Select, sources: list[Rel]) -> Rows | None:
         return (row,) if row is not None else None
     extra = {k for k, v in sel.args.items() if v not in (None, [], False)} - {
         "expressions", "from_", "with_"}
+    distinct = sel.args.get("distinct")
+    if distinct is not None and not distinct.args.get("on"):
+        extra.discard("distinct")  # a metadata lookup (ADH's SELECT DISTINCT id, name ...)
     if extra or len(sources) != 1 or sources[0].rows is None:
         return None
     names = [n.lower() for n, _ in sources[0].columns]
@@ -90,8 +93,25 @@ def constant_result(sel: exp.Select, sources: list[Rel]) -> Rows | None:
                              or not isinstance(p, exp.Column) and constant_cell(p)
                              for p in picked):
         return None
-    return tuple(tuple(row[names.index(p.name.lower())] if isinstance(p, exp.Column) else p
+    rows = tuple(tuple(row[names.index(p.name.lower())] if isinstance(p, exp.Column) else p
                        for p in picked) for row in sources[0].rows)
+    return _distinct(rows) if distinct is not None else rows
+
+
+def _distinct(rows: Rows) -> Rows:
+    """The rows SELECT DISTINCT keeps, first of each in order. Rows are the same when every
+    cell is the same literal (``_key_value``: numbers by value, other cells by their text).
+    Cells DuckDB would find equal and this does not (``DATE '2026-09-01'`` beside a TIMESTAMP of
+    that day, each NULL) are kept twice: a lookup on them then sees a key that is not distinct
+    and is refused (``distinct_keys``), never one that matches a row DuckDB dropped."""
+    seen: set[tuple[tuple[str, object], ...]] = set()
+    kept: list[tuple[exp.Expr, ...]] = []
+    for i, row in enumerate(rows):
+        key = tuple(_key_value(cell, i) for cell in row)
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return tuple(kept)
 
 
 def _key_value(cell: exp.Expr, index: int) -> tuple[str, object]:

@@ -31,7 +31,7 @@ from cleanroom.gate.functions import (
     function_name,
 )
 from cleanroom.gate.model import NUMBERS, Atoms, K, Mode, Rel, Requirement, computed, widest
-from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, might_be_key
+from cleanroom.gate.nodes import CONSTANTS, arguments, canonical, might_be_key, the_person
 from cleanroom.gate.ranges import Range, constant_of
 from cleanroom.gate.scope import Scope, at
 from cleanroom.gate.subkeys import SUB_KEYS, null_with_person, sub_key
@@ -399,6 +399,8 @@ class ExpressionRules(ValueRules):
             return self.fail("unit_not_constant", unit, name)
         kinds = [self.check(a, replace(ctx, cond=False)) for a in arguments(node)]
         kinds = [K.CNT if k is K.MET and self._tally(a) else k for a, k in zip(arguments(node), kinds)]
+        if K.UID in kinds and the_person(node, self.scope):
+            return K.UID  # COALESCE(a.user_key, b.user_key) of a FULL JOIN: the row's person
         if K.UID in kinds:
             first = 1 if key == "ConcatWs" else 0
             if ctx.uid_in_case and key in SUB_KEYS and sub_key(kinds, first):

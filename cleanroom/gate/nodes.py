@@ -79,6 +79,16 @@ def canonical(node: exp.Expr, scope: Scope) -> str:
     return sql_text(qualify(node, scope), copy=False)  # qualify made a copy
 
 
+def the_person(node: exp.Expr, scope: Scope) -> bool:
+    """``node`` is the expression the gate itself takes for each row's person when it is not one
+    column: ``COALESCE(a.user_key, b.user_key)`` over ``a FULL JOIN b ON a.user_key =
+    b.user_key`` (``joins.py``: the side present, or either when both are, equal by the ON).
+    Written out in that order (the AMC incremental-reach template), it is that person column."""
+    uid = scope.uid_expr
+    return isinstance(node, exp.Coalesce) and isinstance(uid, exp.Coalesce) and \
+        canonical(node, scope) == sql_text(uid)
+
+
 def condition_of(condition: exp.Expr) -> exp.Expr:
     """The boolean inside a FILTER (WHERE ...)."""
     return condition.this if isinstance(condition, exp.Where) else condition

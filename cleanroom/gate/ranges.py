@@ -88,7 +88,8 @@ def hull(ranges: list[Range | None]) -> Range | None:
     if len(totals) > 1 and any(t is not None for t in totals):
         return None  # totals of values on different scales: no common scale to carry
     return Range(min(r.lo for r in known), max(r.hi for r in known),
-                 all(r.integer for r in known), total_of=totals.pop())
+                 all(r.integer for r in known), total_of=totals.pop(),
+                 tally=all(r.tally for r in known))  # counts in every branch: a count
 
 
 def constant_of(node: exp.Expr) -> float | None:

@@ -2971,3 +2971,76 @@ SELECT PERCENTILE_DISC(1.0) WITHIN GROUP (ORDER BY revenue) AS q FROM conversion
 -- expect: rejected
 -- a descending order (the minimum for 1.0 read backwards) is not rewritten: unsupported
 SELECT PERCENTILE_CONT(0.0) WITHIN GROUP (ORDER BY revenue DESC) AS q FROM conversions;
+
+-- name: fj_coalesce_key_output
+-- family: direct_projection
+-- expect: rejected
+-- COALESCE(i.user_key, c.user_key) over a FULL JOIN on the person is the person column
+-- (published amc_iq_incremental_reach_timing_of_exposure): as such it may not reach the output
+SELECT COALESCE(i.user_key, c.user_key) AS k FROM impressions i FULL JOIN conversions c ON i.user_key = c.user_key;
+
+-- name: fj_coalesce_key_grouped_output
+-- family: hidden_projection
+-- expect: rejected
+SELECT COALESCE(i.user_key, c.user_key) AS k, COUNT(*) AS n
+FROM impressions i FULL JOIN conversions c ON i.user_key = c.user_key GROUP BY 1;
+
+-- name: fj_coalesce_key_through_cte
+-- family: direct_projection
+-- expect: rejected
+WITH p AS (SELECT COALESCE(i.user_key, c.user_key) AS k, i.ts FROM impressions i
+           FULL JOIN conversions c ON i.user_key = c.user_key GROUP BY 1, 2)
+SELECT k FROM p;
+
+-- name: fj_coalesce_key_target
+-- family: targeting
+-- expect: rejected
+WITH p AS (SELECT COALESCE(i.user_key, c.user_key) AS k FROM impressions i
+           FULL JOIN conversions c ON i.user_key = c.user_key GROUP BY 1)
+SELECT COUNT(*) AS n FROM p WHERE k = '{{KEY_100}}';
+
+-- name: fj_coalesce_key_transform
+-- family: identifier_groups
+-- expect: rejected
+SELECT substr(COALESCE(i.user_key, c.user_key), 1, 2) AS p, COUNT(*) AS n
+FROM impressions i FULL JOIN conversions c ON i.user_key = c.user_key GROUP BY 1;
+
+-- name: fj_coalesce_key_small_campaign
+-- family: small_groups
+-- expect: no_rows
+WITH p AS (SELECT COALESCE(i.user_key, c.user_key) AS k, MIN(i.ts) AS first_ts FROM impressions i
+           FULL JOIN conversions c ON i.user_key = c.user_key WHERE i.campaign = 'CANARYCAMP3' GROUP BY 1)
+SELECT COUNT(DISTINCT k) AS reach FROM p;
+
+-- name: fj_coalesce_other_column
+-- family: identifier_groups
+-- expect: rejected
+-- COALESCE of a person's key and another value is no person: still a transform
+SELECT COUNT(DISTINCT k) AS n FROM (SELECT COALESCE(i.user_key, i.channel) AS k FROM impressions i
+  FULL JOIN conversions c ON i.user_key = c.user_key) p;
+
+-- name: const_distinct_lookup_key_repeated
+-- family: joins_not_on_user_key
+-- expect: rejected
+-- SELECT DISTINCT over a VALUES list stays a constant lookup, but only on a key that tells its
+-- rows apart: ('search', 1) and ('search', 1000000) would fan a row out into two weights
+SELECT v.w, COUNT(*) AS n FROM impressions i
+JOIN (SELECT DISTINCT k, w FROM (VALUES ('search', 1), ('search', 1000000)) t(k, w)) v ON i.channel = v.k
+GROUP BY 1;
+
+-- name: const_distinct_on_lookup
+-- family: joins_not_on_user_key
+-- expect: rejected
+SELECT v.w, COUNT(*) AS n FROM impressions i
+JOIN (SELECT DISTINCT ON (k) k, w FROM (VALUES ('search', 1), ('social', 2)) t(k, w)) v ON i.channel = v.k
+GROUP BY 1;
+
+-- name: tally_union_cost_group_key
+-- family: metric_extraction
+-- expect: rejected
+-- a per-user SUM of two UNION ALLed per-user SUMs is a count of rows only when both are counts
+-- of a 0/1 metric; cost is not one, so its per-person total stays no group key
+WITH s AS (SELECT user_key, SUM(cost) AS c FROM impressions WHERE channel = 'search' GROUP BY 1
+           UNION ALL SELECT user_key, SUM(cost) AS c FROM impressions WHERE channel <> 'search' GROUP BY 1),
+t AS (SELECT user_key, SUM(c) AS c FROM s GROUP BY 1)
+SELECT CONCAT('total_', c) AS bucket, COUNT(DISTINCT user_key) AS n FROM t GROUP BY 1;

@@ -6523,3 +6523,1190 @@ DPV_stats AS (
      1
 )
 SELECT customer_type, dpvs_per_user FROM DPV_stats;
+
+-- name: amc_iq_reach_frequency_dsp
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/99848f9f4a2aa1d0ef07d6e15720c129e737dcfa329ae54de2589b07c4724e48 ("Reach and frequency", template "DSP reach and impression frequency"); dsp_impressions as impressions of ad_product 'dsp', advertiser as the constant 'brand' (an AMC instance holds one advertiser), the dsp_campaigns parameter left empty (every campaign), BUILT_IN_PARAMETER('TIME_WINDOW_START' / 'TIME_WINDOW_END') as the data's first and last day; frequency compared with the text '1' (AMC compares a VARCHAR with a number implicitly). The sandbox reads metrics as DOUBLE, so the labels read 'frequency_3.0' and the CASE relabel finds none of its 'frequency_3' (NULL frequency), on both sides alike
+-- idiom: a per-user SUM in a CTE named like the table it reads, IF(n < 10, CONCAT('frequency_', n), 'frequency_10+') buckets, SUM(users_in_bucket) OVER (PARTITION BY advertiser) as a share's denominator, a ten-branch CASE relabelling the buckets, CONCAT of a ROUNDed share into an insight sentence
+-- legit
+-- people: column users_in_bucket
+WITH
+impressions AS (
+  SELECT
+    'brand' AS advertiser,
+    user_key,
+    SUM(impressions) AS impressions
+  FROM
+    impressions
+  WHERE
+    ad_product = 'dsp'
+    -- exclude users without a known user_id to prevent them from being grouped together.
+    AND user_key IS NOT NULL
+  GROUP BY
+    advertiser,
+    user_key
+),
+cte1 AS
+(
+SELECT
+  advertiser,
+  IF(
+    impressions < 10,
+    CONCAT('frequency_', impressions),
+    'frequency_10+'
+  ) AS frequency_buckets,
+  COUNT(DISTINCT user_key) AS users_in_bucket,
+  SUM(impressions) AS impressions_in_bucket
+FROM
+  impressions
+GROUP BY
+  advertiser,
+  frequency_buckets),
+  cte2 as (
+ SELECT
+ advertiser,
+ frequency_buckets,
+ users_in_bucket,
+ impressions_in_bucket,
+      SUM(users_in_bucket) OVER (partition by advertiser) as sum_users_advertiser,
+  CASE WHEN frequency_buckets = 'frequency_1' THEN '1'
+   WHEN frequency_buckets = 'frequency_2' THEN '2'
+   WHEN frequency_buckets = 'frequency_3' THEN '3'
+   WHEN frequency_buckets = 'frequency_4' THEN '4'
+   WHEN frequency_buckets = 'frequency_5' THEN '5'
+   WHEN frequency_buckets = 'frequency_6' THEN '6'
+   WHEN frequency_buckets = 'frequency_7' THEN '7'
+   WHEN frequency_buckets = 'frequency_8' THEN '8'
+   WHEN frequency_buckets = 'frequency_9' THEN '9'
+   WHEN frequency_buckets = 'frequency_10+' THEN '10+'
+ END AS frequency
+  from cte1
+  )
+  SELECT
+   'DSP Impression Reach and Frequency' as AMC_template_name,
+CAST (TIMESTAMP '2026-09-01' AS DATE) as Start_Date,
+CAST (TIMESTAMP '2026-09-30' AS DATE) as End_Date,
+advertiser,
+ frequency_buckets,
+ users_in_bucket,
+ impressions_in_bucket,
+ ROUND ((users_in_bucket/sum_users_advertiser*100),2) AS reach_percentage,
+   CONCAT (
+    ROUND ((users_in_bucket/sum_users_advertiser*100),2)
+    ,
+      '% of users were exposed to the ad ',
+      frequency, CASE when frequency = '1' then ' time' else
+      ' times' END
+    ) AS insight1
+  from CTE2;
+
+-- name: amc_iq_reach_frequency_omnichannel
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/99848f9f4a2aa1d0ef07d6e15720c129e737dcfa329ae54de2589b07c4724e48 ("Reach and frequency", template "Omni-channel reach and impression frequency"); dsp_impressions / sponsored_ads_traffic as impressions of ad_product 'dsp' / the others, advertiser as the constant 'brand', the dsp_campaigns and sa_campaigns parameters left empty, the time window as the data's first and last day; frequency compared with '1' (labels read 'frequency_3.0', as in amc_iq_reach_frequency_dsp)
+-- idiom: per-user SUMs of two ad products UNION ALLed and collapsed per user (de-duplicated reach), frequency buckets, a windowed SUM of the bucket reach as the share's denominator, CASE relabel, CONCAT insight
+-- legit
+-- people: column users_in_bucket
+WITH impressions_stacked AS (
+  SELECT
+    'brand' AS advertiser,
+    user_key,
+    SUM(impressions) AS impressions
+  FROM
+    impressions
+  WHERE
+    user_key IS NOT NULL
+    AND ad_product = 'dsp'
+  GROUP BY
+    1,
+    2
+  UNION ALL
+  SELECT
+    'brand' AS advertiser,
+    user_key,
+    SUM(impressions) AS impressions
+  FROM
+    impressions
+  WHERE
+    user_key IS NOT NULL
+    AND ad_product <> 'dsp'
+  GROUP BY
+    1,
+    2
+),
+impressions_collapsed AS (
+  SELECT
+    advertiser,
+    user_key,
+    SUM(impressions) AS impressions
+  FROM
+    impressions_stacked
+  GROUP BY
+    1,
+    2
+),
+cte1 AS (
+  SELECT
+    advertiser,
+    IF(
+      impressions < 10,
+      CONCAT('frequency_', impressions),
+      'frequency_10+'
+    ) AS frequency_bucket,
+    COUNT(DISTINCT user_key) AS users_in_bucket,
+    SUM(impressions) AS impressions_in_bucket
+  FROM
+    impressions_collapsed
+  GROUP BY
+    1,
+    2
+),
+cte2 AS (
+  SELECT
+    advertiser,
+    frequency_bucket,
+    users_in_bucket,
+    impressions_in_bucket,
+    SUM(users_in_bucket) OVER (PARTITION BY advertiser) AS sum_users_advertiser,
+    CASE
+      WHEN frequency_bucket = 'frequency_1' THEN '1'
+      WHEN frequency_bucket = 'frequency_2' THEN '2'
+      WHEN frequency_bucket = 'frequency_3' THEN '3'
+      WHEN frequency_bucket = 'frequency_4' THEN '4'
+      WHEN frequency_bucket = 'frequency_5' THEN '5'
+      WHEN frequency_bucket = 'frequency_6' THEN '6'
+      WHEN frequency_bucket = 'frequency_7' THEN '7'
+      WHEN frequency_bucket = 'frequency_8' THEN '8'
+      WHEN frequency_bucket = 'frequency_9' THEN '9'
+      WHEN frequency_bucket = 'frequency_10+' THEN '10+'
+    END AS frequency
+  FROM
+    cte1
+)
+SELECT
+  'Omni-channel Impression Reach and Frequency' AS AMC_template_name,
+  CAST (TIMESTAMP '2026-09-01' AS DATE) AS Start_Date,
+  CAST (TIMESTAMP '2026-09-30' AS DATE) AS End_Date,
+  advertiser,
+  frequency_bucket,
+  users_in_bucket,
+  impressions_in_bucket,
+  ROUND ((users_in_bucket / sum_users_advertiser * 100), 2) AS reach_percentage,
+  CONCAT (
+    ROUND ((users_in_bucket / sum_users_advertiser * 100), 2),
+    '% of users were exposed to the ad ',
+    frequency,
+    CASE
+      WHEN frequency = '1' THEN ' time'
+      ELSE ' times'
+    END
+  ) AS insight1
+FROM
+  CTE2;
+
+-- name: amc_iq_incremental_reach_explore_dsp
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/b1109615c3699ba0ff4c902a546fea8a0281f20b93e206effab9851c2d3daeb0 ("Campaign Incremental Reach with Timing of Exposure", 4.1 Exploratory Query for DSP campaigns); dsp_impressions as impressions of ad_product 'dsp', advertiser as the constant 'brand', campaign_id and campaign both as the campaign (our campaigns are named by their ids), campaign_start_date / campaign_end_date (campaign metadata we do not have) dropped
+-- idiom: campaign listing with SUM(impressions), GROUP BY ordinals over a constant and two columns
+-- legit
+SELECT
+  'brand' AS advertiser,
+  campaign AS campaign_id,
+  campaign,
+  sum(impressions) as impressions
+FROM
+  impressions
+WHERE
+  ad_product = 'dsp'
+GROUP BY
+  1,
+  2,
+  3;
+
+-- name: amc_iq_incremental_reach_explore_sponsored_ads
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/b1109615c3699ba0ff4c902a546fea8a0281f20b93e206effab9851c2d3daeb0 ("Campaign Incremental Reach with Timing of Exposure", 4.2 Exploratory Query for Sponsored Ads campaigns); sponsored_ads_traffic as impressions of the sponsored ad products, advertiser as the constant 'brand', campaign_start_date / campaign_end_date dropped
+-- idiom: campaign and ad product listing with SUM(impressions); the three-person pilot campaign must be withheld
+-- legit
+-- people: SELECT 'brand', campaign, ad_product, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1, 2, 3
+SELECT
+  'brand' AS advertiser,
+  campaign,
+  ad_product AS ad_product_type,
+  sum(impressions) as impressions
+FROM
+  impressions
+WHERE
+  ad_product <> 'dsp'
+GROUP BY
+  1,
+  2,
+  3;
+
+-- name: amc_iq_incremental_reach_timing_of_exposure
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/b1109615c3699ba0ff4c902a546fea8a0281f20b93e206effab9851c2d3daeb0 ("Campaign Incremental Reach with Timing of Exposure", 5. Query Template, DSP-only form); focus DSP campaign 1111111111 as dsp_conversion, base campaigns 2222222222 / 3333333333 as dsp_awareness / dsp_consideration, dsp_impressions as impressions, impression_dt as ts
+-- idiom: VALUES campaign lists as CTEs used in IN (SELECT ...), per-user MIN(first impression) per campaign group, FULL OUTER JOIN with COALESCE of the user ids, CASE on the order of first exposures, a constant 'table' key joining a per-group reach to the total reach, a ratio of two counts, GROUP BY 1, 2, 3, 4 over the final columns
+-- legit
+-- people: column campaign_group_reach
+WITH ---- Start: set your focus campaign(s) ------
+focus AS (
+  SELECT
+    campaign_id
+  FROM
+    (
+      VALUES
+        ('dsp_conversion')
+    ) AS b(campaign_id)
+),
+base AS (
+  SELECT
+    campaign_id
+  FROM
+    (
+      VALUES
+        ('dsp_awareness'),
+        ('dsp_consideration')
+    ) AS c(campaign_id)
+),
+focus_reach_timing AS (
+  SELECT
+    user_key,
+    MIN(ts) focus_first_imp_dt
+  FROM
+    impressions
+  WHERE
+    campaign IN (
+      SELECT
+        campaign_id
+      FROM
+        focus
+    )
+  GROUP BY
+    1
+),
+base_reach_timing AS (
+  SELECT
+    user_key,
+    MIN(ts) base_first_imp_dt
+  FROM
+    impressions
+  WHERE
+    campaign IN (
+      SELECT
+        campaign_id
+      FROM
+        base
+    )
+  GROUP BY
+    1
+),
+-- Timing of first focus campaign impression vs other placements
+combined AS (
+  SELECT
+    COALESCE(fc.user_key, base.user_key) user_key,
+    fc.focus_first_imp_dt,
+    base.base_first_imp_dt
+  FROM
+    focus_reach_timing fc
+    FULL OUTER JOIN base_reach_timing base ON fc.user_key = base.user_key
+  GROUP BY
+    1,
+    2,
+    3
+),
+combined2 AS (
+  SELECT
+    'table' tb -- used for final join
+,
+    CASE
+      WHEN base_first_imp_dt IS NULL THEN 'focus_campaign_incremental_reach'
+      WHEN focus_first_imp_dt <= base_first_imp_dt THEN 'exposed_to_focus_campaign_first'
+      WHEN focus_first_imp_dt > base_first_imp_dt THEN 'exposed_to_base_campaign_first'
+      ELSE 'other'
+    END exposure_timing_group,
+    COUNT(DISTINCT user_key) reach
+  FROM
+    combined
+  WHERE
+    focus_first_imp_dt IS NOT NULL
+  GROUP BY
+    1,
+    2
+),
+tot_focus_reach AS (
+  SELECT
+    'table' tb -- used for final join
+,
+    COUNT(DISTINCT user_key) tot_focus_reach
+  FROM
+    focus_reach_timing
+  GROUP BY
+    1
+),
+final AS (
+  SELECT
+    c2.exposure_timing_group,
+    c2.reach,
+    tot.tot_focus_reach
+  FROM
+    combined2 c2
+    LEFT JOIN tot_focus_reach tot ON c2.tb = tot.tb
+)
+SELECT
+  exposure_timing_group,
+  reach AS campaign_group_reach,
+  tot_focus_reach AS focus_campaign_reach,
+  reach / tot_focus_reach AS reach_perc
+FROM
+  final
+GROUP BY
+  1,
+  2,
+  3,
+  4;
+
+-- name: amc_iq_segment_path_explore_dsp_campaigns
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", exploratory query "Identify Amazon DSP campaigns"); dsp_impressions as impressions of ad_product 'dsp', campaign_id_string as the campaign
+-- idiom: campaign listing with SUM(impressions), GROUP BY 1, 2
+-- legit
+SELECT
+  campaign,
+  campaign AS campaign_id_string,
+  SUM(impressions) AS impressions
+FROM
+  impressions
+WHERE
+  ad_product = 'dsp'
+GROUP BY
+  1,
+  2;
+
+-- name: amc_iq_segment_path_explore_sponsored_ads
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", exploratory query "Identify sponsored ads campaigns"); sponsored_ads_traffic as impressions of the sponsored ad products
+-- idiom: campaign and ad product listing with SUM(impressions); the three-person pilot campaign must be withheld
+-- legit
+-- people: SELECT campaign, ad_product, COUNT(DISTINCT user_key) FROM impressions WHERE ad_product <> 'dsp' GROUP BY 1, 2
+SELECT
+  campaign,
+  ad_product AS ad_product_type,
+  SUM(impressions) AS impressions
+FROM
+  impressions
+WHERE
+  ad_product <> 'dsp'
+GROUP BY
+  1,
+  2;
+
+-- name: amc_iq_segment_path_explore_segment_ids
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", exploratory query "Identify audience segment IDs"); dsp_impressions_by_user_segments as DSP impressions joined to the brand's CRM segments on the person, behavior_segment_name and behavior_segment_id both as the segment (our segments are named by their ids)
+-- idiom: GROUP BY with no aggregate at all (a list of the segment values seen), over a join of exposures to segments; the 15-person segment must be withheld
+-- legit
+-- people: SELECT s.segment, s.segment, COUNT(DISTINCT i.user_key) FROM impressions i JOIN segments s ON i.user_key = s.user_key WHERE i.ad_product = 'dsp' GROUP BY 1, 2
+SELECT
+  s.segment AS behavior_segment_name,
+  s.segment AS behavior_segment_id
+FROM
+  impressions i
+  JOIN segments s ON i.user_key = s.user_key
+WHERE
+  i.ad_product = 'dsp'
+GROUP BY
+  1,
+  2;
+
+-- name: amc_iq_segment_path_explore_off_amazon_conversions
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", exploratory query "Identify off-Amazon conversion IDs and types"); amazon_attributed_events_by_traffic_time as the brand's conversions within 14 days after a DSP impression (a CTE; each a pixel conversion, category 'off-Amazon'), conversion_event_type_description as event_type, tracked_item as product_category, campaign_id_string as the campaign
+-- idiom: attributed-events listing with SUM(conversions), conversions > 0, IN ('pixel', 'off-Amazon'), GROUP BY 1, 2, 3, 4; the sparse sign-up cells must be withheld
+-- legit
+-- people: WITH a AS (SELECT c.user_key, i.campaign, c.event_type, c.product_category FROM conversions c JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY WHERE i.ad_product = 'dsp') SELECT campaign, campaign, event_type, product_category, COUNT(DISTINCT user_key) FROM a GROUP BY 1, 2, 3, 4
+WITH amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, i.campaign, c.event_type AS conversion_event_type_description,
+         c.product_category AS tracked_item, c.conversions, 'off-Amazon' AS conversion_event_category
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+  WHERE i.ad_product = 'dsp'
+)
+SELECT
+    campaign,
+    campaign AS campaign_id_string,
+    conversion_event_type_description,
+    tracked_item,
+    SUM(conversions) AS conversions
+  FROM
+    amazon_attributed_events_by_traffic_time
+  WHERE
+    user_key IS NOT NULL
+    AND conversions > 0
+    AND conversion_event_category in ('pixel','off-Amazon')
+  GROUP BY
+    1,
+    2,
+    3,
+    4;
+
+-- name: amc_iq_segment_path_to_conversion_dsp_and_sponsored_ads
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", 4.5.2 On-Amazon path to conversion (Amazon DSP and sponsored ads campaigns)); the campaign_group VALUES as the three DSP campaigns (dsp, prime_video, olv), dsp_impressions / sponsored_ads_traffic as impressions by ad_product, audience_segments_amer_inmarket with segment_id IN (9999) as the brand's CRM segment 'sports_fans' (segment_marketplace_id = 1 dropped: one market), amazon_attributed_events_by_traffic_time as purchases within 14 days after an impression (a CTE; ad_product_type NULL for DSP, as in AMC; the new-to-brand sales and purchases as IF(new_to_brand, ...)); NAMED_ROW as a DuckDB struct, ARRAY_SORT(COLLECT(DISTINCT ...)) as list_sort(list(DISTINCT ...)); DSP millicents and sponsored ads microcents both as cents (/ 100 in both IF branches)
+-- idiom: a UNION ALL of per-user, per-group first impression and totals from two ad products, the focus audience as an IN (SELECT user_id ... GROUP BY 1) filter on exposed users, per-user last conversion with MAX(IF(new_to_brand = TRUE, 1, 0)), impressions before the conversion kept by an OR IS NULL filter, a sorted array of (order, group) rows as the path, per-user dedupe joined back per path, three ratios of aggregates
+-- legit
+-- people: column path_occurrences
+WITH campaign_group (campaign_id_string, campaign_group) AS (
+  VALUES
+    ('dsp_awareness', 'dsp'),
+    ('dsp_consideration', 'prime_video'),
+    ('dsp_conversion', 'olv')
+),
+amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, i.campaign AS campaign_id_string,
+         CASE WHEN i.ad_product = 'dsp' THEN NULL ELSE i.ad_product END AS ad_product_type,
+         c.ts AS conversion_event_dt_utc, c.revenue AS product_sales, c.conversions AS purchases, c.new_to_brand,
+         IF(c.new_to_brand, c.revenue, 0) AS new_to_brand_product_sales,
+         IF(c.new_to_brand, c.conversions, 0) AS new_to_brand_purchases
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+  WHERE c.event_type = 'purchase'
+),
+--P2C Purchases
+/* Query Start */
+impressions AS (
+  SELECT
+    COALESCE(dsp.campaign_group, 'DSP-Others') AS campaign_group,
+    'DSP' AS product_type,
+    user_key,
+    MIN(ts) AS impression_dt_first,
+    SUM(impressions) AS impressions,
+    SUM(cost) AS total_cost
+  FROM
+    impressions i
+    INNER JOIN campaign_group dsp ON dsp.campaign_id_string = i.campaign
+  WHERE
+    user_key IS NOT NULL
+  GROUP BY
+    1,
+    2,
+    3
+  UNION ALL
+-- All sponsored ads campaigns are captured for ease of the user
+  SELECT
+    ad_product AS campaign_group, -- comment this line if above campaign groupings are applied
+    'SA' AS product_type,
+    user_key,
+    MIN(ts) AS impression_dt_first,
+    SUM(impressions) AS impressions,
+    SUM(cost) AS total_cost
+  FROM
+    impressions s
+    WHERE
+    user_key IS NOT NULL
+    AND ad_product <> 'dsp'
+  GROUP BY
+    1,
+    2,
+    3
+),
+impressions_segment AS (
+  SELECT
+    user_key
+  FROM
+    segments
+  WHERE
+    user_key IN (
+      SELECT
+        user_key
+      FROM
+        impressions
+      GROUP BY
+        1
+    ) -- exposed users
+    AND user_key IS NOT NULL
+    AND segment IN ('sports_fans')
+  GROUP BY
+    1
+),
+-- gather conversions --
+converted AS (
+  SELECT
+    user_key,
+    MAX(conversion_event_dt_utc) AS conversion_event_dt_last,
+    -- Sales metrics
+    SUM(product_sales) AS product_sales,
+    SUM(purchases) AS purchases,
+    -- NTB sales metrics
+    MAX(IF(new_to_brand = TRUE, 1, 0)) AS ntb_cust,
+    SUM(new_to_brand_product_sales) AS ntb_product_sales,
+    SUM(new_to_brand_purchases) AS ntb_purchases
+  FROM
+    amazon_attributed_events_by_traffic_time
+  WHERE
+    purchases > 0
+    AND user_key IS NOT NULL
+    AND user_key IN (
+      SELECT
+        user_key
+      FROM
+        impressions_segment
+      GROUP BY
+        1
+    )
+    AND (campaign_id_string IN (Select d.campaign_id_string from campaign_group d) OR ad_product_type IS NOT NULL) -- comment this line if Sponsored Ads campaign groupings are applied above
+  GROUP BY
+    1
+),
+-- only include impressions that happened before conversion event time --
+filter_impressions AS (
+  SELECT
+    i.user_key AS imp_user_id,
+    c.user_key AS pur_user_id,
+    i.campaign_group,
+    i.impressions,
+    i.impression_dt_first,
+    IF(
+      i.product_type IN (
+        'DSP'
+      ),
+      (i.total_cost / 100),
+      (i.total_cost / 100)
+    ) AS total_cost,
+    c.conversion_event_dt_last,
+    COALESCE(c.product_sales, 0) AS product_sales,
+    COALESCE(c.purchases, 0) AS purchases,
+    COALESCE(c.ntb_cust, 0) AS ntb_cust,
+    COALESCE(c.ntb_purchases, 0) AS ntb_purchases,
+    COALESCE(c.ntb_product_sales, 0) AS ntb_product_sales
+  FROM
+    impressions i
+    LEFT JOIN converted c ON c.user_key = i.user_key
+  WHERE
+    (
+      (
+        c.user_key IS NOT NULL
+        AND i.impression_dt_first < c.conversion_event_dt_last
+      )
+      OR c.user_key IS NULL
+    )
+    AND i.user_key IN (
+      SELECT
+        user_key
+      FROM
+        impressions_segment
+      GROUP BY
+        1
+    ) -- exposed segment
+),
+-- order campaigns based on impression event time--
+ranked AS (
+  SELECT
+    {'order': ROW_NUMBER() OVER (
+        PARTITION BY f.imp_user_id
+        ORDER BY
+          f.impression_dt_first
+      ),
+      'campaign_group': f.campaign_group} AS campaign_order,
+    imp_user_id
+  FROM
+    filter_impressions f
+  WHERE
+    f.imp_user_id IS NOT NULL
+),
+-- create campaign path group by user --
+assembled AS (
+  SELECT
+    list_sort(list(DISTINCT a.campaign_order)) AS path,
+    a.imp_user_id
+  FROM
+    ranked a
+  GROUP BY
+    a.imp_user_id
+),
+-- dedupe table conversions to represent each row as each user --
+filter_impressions_dedupe AS (
+  SELECT
+    imp_user_id AS imp_user_id,
+    SUM(impressions) AS impressions,
+    SUM(total_cost) AS total_cost,
+    MAX(IF(pur_user_id IS NOT NULL, 1, 0)) AS converted,
+    MAX(product_sales) AS product_sales,
+    MAX(purchases) AS purchases,
+    MAX(ntb_cust) AS ntb_cust,
+    MAX(ntb_purchases) AS ntb_purchases,
+    MAX(ntb_product_sales) AS ntb_product_sales
+  FROM
+    filter_impressions
+  GROUP BY
+    imp_user_id
+),
+-- assemble impressions and conversions --
+assembled_with_imp_conv AS (
+  SELECT
+    path AS path,
+    COUNT(DISTINCT a.imp_user_id) AS reach,
+    SUM(b.impressions) AS impressions,
+    SUM(b.total_cost) AS imp_total_cost,
+    SUM(b.converted) AS users_that_purchased,
+    SUM(b.product_sales) AS sales_amount,
+    SUM(b.purchases) AS purchases,
+    SUM(b.ntb_cust) AS ntb_users_that_purchased,
+    SUM(b.ntb_product_sales) AS ntb_sales_amount,
+    SUM(b.ntb_purchases) AS ntb_purchases
+  FROM
+    assembled a
+    LEFT JOIN filter_impressions_dedupe b ON a.imp_user_id = b.imp_user_id
+  GROUP BY
+    path
+) -- FINAL SELECT
+SELECT
+  path,
+  reach AS path_occurrences,
+  impressions,
+  imp_total_cost,
+  users_that_purchased,
+  sales_amount,
+  purchases,
+  (users_that_purchased / reach) AS user_purchase_rate,
+  ntb_users_that_purchased,
+  ntb_sales_amount,
+  ntb_purchases,
+  (ntb_users_that_purchased / users_that_purchased) AS ntb_percentage,
+  (imp_total_cost / users_that_purchased) AS cpa
+FROM
+  assembled_with_imp_conv;
+
+-- name: adh_dynamic_reporting_path_analysis
+-- source: Google LLC's Ads Data Hub query builder for Sheets (Apps Script, Apache-2.0, "Copyright 2021 Google LLC"), const PATHING_ANALYSIS_QUERY_TEMPLATE, in the public GitHub code index (file id 32782063844; the repository's name is not in the index's answer); its QueryBuilder fills __DYNAMIC_REPORTING_GROUPING_TAG__ with the user's CASE grouping and __DYNAMIC_REPORTING__SET_NAME_TAG__ with its name: here one grouping of the campaign's ad product (DSP / Sponsored ads) named channel_group, no optional filters, @path_length 3; adh.cm_paths' UNNEST(path.events) as the UNION ALL of impressions (VIEW), clicks (CLICK) and the brand's conversions (FLOODLIGHT, the event type as activity_id, @activity_ids as 'purchase'), the cm_dt_campaign metadata table as a VALUES list of the publisher's campaigns and their ad products, the site / placement / advertiser / browser / DMA lookups (unused by this grouping) dropped, IFNULL(first_floodlight_time, 0) with the epoch as the timestamp default
+-- idiom: per-user first conversion as a LEFT JOINed flag, lookup LEFT JOIN of DISTINCT metadata, touches before the conversion (<= IFNULL(..) OR IS NULL), ROW_NUMBER DESC per user truncating the path to the last n touches, STRING_AGG(... ' >> ' ORDER BY event_time) per user, SUM / COUNT of the flag per path, user_id <> "0"
+-- legit
+-- people: WITH p AS (SELECT user_key, ts AS t, 'VIEW' AS e, NULL AS a, campaign FROM impressions UNION ALL SELECT user_key, ts, 'CLICK', NULL, campaign FROM clicks UNION ALL SELECT user_key, ts, 'FLOODLIGHT', event_type, NULL FROM conversions), z AS (SELECT user_key, min(t) AS f FROM p WHERE e = 'FLOODLIGHT' AND a = 'purchase' GROUP BY 1), tp AS (SELECT p.user_key, CASE WHEN campaign LIKE 'dsp%' THEN 'DSP' WHEN campaign IS NOT NULL THEN 'Sponsored ads' END AS g, t, CAST(z.user_key IS NOT NULL AS INTEGER) AS c, ROW_NUMBER() OVER (PARTITION BY p.user_key ORDER BY t DESC) AS n FROM p LEFT JOIN z ON p.user_key = z.user_key WHERE (t <= f OR f IS NULL) AND e <> 'FLOODLIGHT'), u AS (SELECT user_key, STRING_AGG(g, ' >> ' ORDER BY t) AS path, max(c) AS c FROM tp WHERE n <= 3 GROUP BY 1) SELECT path, IF(sum(c) >= 50 AND (count(*) - sum(c) = 0 OR count(*) - sum(c) >= 50), count(*), 0) FROM u GROUP BY 1
+-- why: a path is released when its people (total_paths, one row per person) reach 50 and its conv_rate can be shown: ORDER BY conv_rate reads SUM(conv_flag), so a path whose converters are 1 to 49, or whose converters and people differ by 1 to 49 (the difference check), is withheld whole (docs/gate.md: a row whose ORDER BY reads a withheld aggregate), as the people line computes
+WITH paths AS (
+  SELECT user_key, ts AS event_time, 'VIEW' AS event_type, NULL AS activity_id, campaign FROM impressions
+  UNION ALL
+  SELECT user_key, ts AS event_time, 'CLICK' AS event_type, NULL AS activity_id, campaign FROM clicks
+  UNION ALL
+  SELECT user_key, ts AS event_time, 'FLOODLIGHT' AS event_type, event_type AS activity_id, NULL AS campaign FROM conversions
+),
+trunc_paths AS (
+  SELECT
+    adh_paths.user_key,
+    CASE WHEN camp.ad_product = 'dsp' THEN 'DSP'
+         WHEN camp.ad_product LIKE 'sponsored%' THEN 'Sponsored ads' END AS channel_group,
+     adh_paths.event_time,
+    CASE WHEN conv_flag = 1 THEN 1 ELSE 0 END as conv_flag,
+    ROW_NUMBER() OVER(PARTITION BY adh_paths.user_key ORDER BY adh_paths.event_time DESC) AS touch_num
+  FROM
+    paths adh_paths
+  LEFT JOIN (
+    SELECT
+      user_key,
+      min(cm_pths.event_time) AS first_floodlight_time,
+      1 AS conv_flag
+    FROM
+      paths cm_pths
+    WHERE
+      cm_pths.event_type = 'FLOODLIGHT'
+      AND cm_pths.activity_id IN ('purchase')
+      AND user_key <> '0'
+      AND user_key IS NOT NULL
+    GROUP BY
+      1) z
+  ON adh_paths.user_key = z.user_key
+  LEFT JOIN (select distinct campaign, ad_product from (VALUES ('dsp_awareness', 'dsp'), ('dsp_consideration', 'dsp'),
+                      ('dsp_conversion', 'dsp'), ('sp_brand_terms', 'sponsored_products'), ('sp_category', 'sponsored_products'),
+                      ('sb_video', 'sponsored_brands'), ('sd_retargeting', 'sponsored_display'),
+                      ('stv_pilot', 'sponsored_tv')) AS cm_dt_campaign(campaign, ad_product)) camp
+    ON adh_paths.campaign = camp.campaign
+  WHERE
+    (adh_paths.event_time <= IFNULL(first_floodlight_time, TIMESTAMP '1970-01-01')
+    OR first_floodlight_time IS NULL)
+    AND adh_paths.user_key <> '0'
+    AND adh_paths.user_key IS NOT NULL
+    AND adh_paths.event_type <> 'FLOODLIGHT'
+  )
+  SELECT
+    full_path,
+    SUM(conv_flag) as conversions,
+    COUNT(conv_flag) as total_paths,
+    SUM(conv_flag)/COUNT(conv_flag) as conv_rate
+  FROM (
+    SELECT
+      user_key,
+      STRING_AGG(channel_group, ' >> ' ORDER BY event_time asc) as full_path,
+      max(conv_flag) as conv_flag
+    FROM
+      trunc_paths
+    WHERE
+      touch_num <= if(3 = 0, 25, 3)
+    GROUP BY
+      user_key)
+  GROUP BY
+    full_path
+  ORDER BY
+    conv_rate DESC;
+
+-- name: adh_dynamic_reporting_optimal_frequency
+-- source: Google LLC's Ads Data Hub query builder for Sheets (Apps Script, Apache-2.0, "Copyright 2021 Google LLC"), const OPTIMAL_FREQUENCY_QUERY_TEMPLATE, in the public GitHub code index (file id 32190950520); the grouping tag rendered as one grouping over the whole advertiser (CASE WHEN advertiser = ... THEN 'brand' END, a constant here: our conversions carry no campaign), no optional filters, @activity_ids as event_type 'purchase'; adh.cm_dt_activities / cm_dt_impressions / cm_dt_clicks as the brand's conversions / impressions / clicks, event.event_time as ts, the metadata lookups (unused by this grouping) dropped, STRING as VARCHAR
+-- idiom: per-user, per-activity-time conversion counts, impressions and clicks UNION ALLed (SELECT *), LEFT JOIN ... USING (user_id, grouping) and COUNT(*) as the per-user frequency, CASE WHEN frequency <= 20 THEN CAST(frequency AS STRING) ELSE '21' END, COUNT(DISTINCT) / SUM per capped frequency
+-- legit
+-- people: column unique_cookies
+with conversion_by_activity_ID as (
+  select
+  user_key,
+  ts as activity_time,
+  'brand' AS grouping_set,
+  count(*) as conversions
+  from conversions activity
+  where user_key != '0'
+  and event_type IN ('purchase')
+  group by 1,2 ,grouping_set
+  ),
+ impressions_by_custom_grouping AS (
+  SELECT
+    user_key,
+    'brand' AS grouping_set,
+    ts AS Interaction_Time,
+  FROM impressions imp
+  WHERE user_key != '0'
+),
+clicks_by_custom_grouping AS (
+  SELECT
+    user_key,
+    'brand' AS grouping_set,
+    ts AS Interaction_Time,
+  FROM clicks clicks
+  WHERE user_key != '0'
+  ),
+impressions_and_clicks as (
+select * from impressions_by_custom_grouping
+union all
+select * from clicks_by_custom_grouping
+),
+conversion_joined AS (
+  SELECT
+    a.user_key,
+    conversions,
+    grouping_set,
+    COUNT(*) AS frequency
+  FROM impressions_and_clicks a
+  LEFT JOIN conversion_by_activity_ID b
+  USING (user_key ,grouping_set)
+  group by 1,2 ,grouping_set
+)
+select
+  CASE
+      WHEN frequency <= 20 THEN CAST(frequency AS VARCHAR)
+      ELSE '21'
+  END AS frequency_capped,
+  grouping_set,
+  COUNT(distinct user_key) AS unique_cookies,
+  sum(frequency) AS impressions,
+  sum(conversions) as conversions,
+FROM conversion_joined
+GROUP BY 1 ,grouping_set;
+
+-- name: adh_dynamic_reporting_overlap_with_google_media
+-- source: Google LLC's Ads Data Hub query builder for Sheets (Apps Script, Apache-2.0, "Copyright 2021 Google LLC"), const OVERLAP_WITH_GOOGLE_MEDIA_QUERY_TEMPLATE, in the public GitHub code index (file id 32989241207); adh.cm_dt_impressions as impressions, the cm_dt_site lookup as a VALUES table naming each ad product as a site, Google's own media (its first pattern '%dbm%', DV360's old name) as the publisher's DSP ('%dsp%'), the other nine patterns kept; no optional filters; the advertiser / campaign / placement / browser / DMA lookups (unused) dropped
+-- idiom: a ten-way OR of lower(site) LIKE patterns as a 0/1 bucket (and the template's ten-way OR of NOT LIKEs, true for every site), per-user SUMs of the buckets, a CASE overlap flag per user LEFT JOINed back to the events (a.*, USING (user_id)), reach per site overall and among overlapping users, the two LEFT JOINed USING (site) and grouped on all three columns
+-- legit
+-- people: column overall_reach
+with audiences_by_impression AS (
+  SELECT
+    user_key,
+    site_mt.site,
+
+    CASE WHEN lower(site_mt.site) like '%dsp%'
+    or lower(site_mt.site) like '%dv3%'
+    or lower(site_mt.site) like'%doubleclick%'
+    or lower(site_mt.site) like'%google%'
+    or lower(site_mt.site) like'%display & video 360%'
+    or lower(site_mt.site) like'%dc bid mgr%'
+    or lower(site_mt.site) like'gdn'
+    or lower(site_mt.site) like'youtube'
+    or lower(site_mt.site) like'bidmanager_dfasite'
+    or lower(site_mt.site) like'%invite media%'
+    THEN 1 ELSE 0
+    END AS Google_Audience_Bucket,
+
+    CASE WHEN lower(site_mt.site) not like '%dsp%'
+    or lower(site_mt.site) not like '%dv3%'
+    or lower(site_mt.site) not like'%doubleclick%'
+    or lower(site_mt.site) not like'%google%'
+    or lower(site_mt.site) not like'%display & video 360%'
+    or lower(site_mt.site) not like'%dc bid mgr%'
+    or lower(site_mt.site) not like'gdn'
+    or lower(site_mt.site) not like'youtube'
+    or lower(site_mt.site) not like'bidmanager_dfasite'
+    or lower(site_mt.site) not like'%invite media%'
+    THEN 1 ELSE 0
+    END AS Partner_Audience_Bucket
+
+  FROM impressions imp
+
+  LEFT JOIN (SELECT site, site_id FROM (VALUES ('Amazon DSP', 'dsp'), ('Sponsored Products', 'sponsored_products'),
+                                                ('Sponsored Brands', 'sponsored_brands'), ('Sponsored Display', 'sponsored_display'),
+                                                ('Sponsored TV', 'sponsored_tv')) AS t(site, site_id)) AS site_mt
+  ON imp.ad_product = site_mt.site_id
+
+  WHERE user_key != '0'
+),
+
+imp_by_user AS
+(
+SELECT
+  user_key,
+  SUM(Google_Audience_Bucket) AS Google_media_Imp,
+  SUM(Partner_Audience_Bucket) AS Partner_media_Imp
+FROM audiences_by_impression
+GROUP BY 1
+),
+
+audience_exposure_by_user AS
+(
+SELECT
+  user_key,
+  CASE
+    WHEN Google_media_Imp>=1 AND Partner_media_Imp>=1 THEN 'Overlap_users'
+    ELSE 'Non_Overlap_users'
+  END AS Audience_Exposure
+FROM imp_by_user
+),
+
+exposure_joined as (
+select a.*, b.Audience_Exposure as Audience_Exposure
+from audiences_by_impression a
+left join audience_exposure_by_user b
+using(user_key)
+),
+
+Overlap_reach_by_site as (
+select site, count (distinct user_key) as overlap_reach_with_google_media
+from exposure_joined
+where Audience_Exposure = 'Overlap_users' and Google_Audience_Bucket = 0
+group by 1
+),
+
+Overall_reach_by_site as (
+select site, count (distinct user_key) as overall_reach
+from audiences_by_impression
+group by 1
+)
+
+select a.site,
+a.overall_reach,
+b.overlap_reach_with_google_media
+from Overall_reach_by_site a
+left join Overlap_reach_by_site b
+using (site)
+group by 1,2,3;
+
+-- name: adh_frequency_distribution_uniques
+-- source: https://gist.github.com/lfy79001/c441969ae2630ca7edccec0a1249cc72 (the Ads Data Hub frequency distribution query over adh.cm_dt_impressions); event.placement_id as the creative, @advertiser_ids as ad_product 'dsp', @campaign_ids as dsp_awareness and dsp_consideration, event.country_domain_name = 'US' as device = 'desktop'
+-- idiom: COUNT(placement_id) per user, user_id != '0', IN UNNEST(@ids) parameter lists, COUNT(*) of people per frequency, ORDER BY frequency
+-- legit
+-- ordered
+-- people: WITH f AS (SELECT user_key, COUNT(creative) AS frequency FROM impressions WHERE ad_product = 'dsp' AND campaign IN ('dsp_awareness', 'dsp_consideration') AND device = 'desktop' GROUP BY user_key) SELECT frequency, COUNT(*) FROM f GROUP BY 1
+WITH filtered_uniques AS (
+SELECT
+user_key,
+COUNT(creative) AS frequency
+FROM impressions
+WHERE user_key != '0'
+AND ad_product IN ('dsp')
+AND campaign IN ('dsp_awareness', 'dsp_consideration')
+AND device = 'desktop'
+GROUP BY user_key
+)
+SELECT
+frequency,
+COUNT(*) AS uniques
+FROM filtered_uniques
+GROUP BY frequency
+ORDER BY frequency;
+
+-- name: bigquery_dcr_average_order_value_by_tier
+-- source: github.com/johanesalxd/data-clean-room-demo demo_example.sql ("Use Case 2 (Merchant POV)": average order value per account tier of the e-wallet provider's users); the merchant's users as the brand's CRM segments (u), its orders as the brand's conversions (o), the provider's users and transactions as the retailer's sales (p: account_tier as store_region; t: transaction_amount as sales), hashed_email / user_id / order_id joins as the person; SELECT WITH AGGREGATION_THRESHOLD OPTIONS(threshold=110) (BigQuery's analysis rule, not DuckDB syntax) dropped: the policy's threshold applies
+-- idiom: a four-table join across two parties' users, orders and transactions, AVG of a transaction amount and COUNT(DISTINCT) of customers per provider attribute, ORDER BY 2 DESC
+-- legit
+-- ordered
+SELECT
+  p.store_region AS account_tier,
+  AVG(t.sales) AS average_order_value,
+  COUNT(DISTINCT u.user_key) AS number_of_customers
+FROM
+  segments AS u
+JOIN
+  retail_sales AS p
+ON
+  u.user_key = p.user_key
+JOIN
+  conversions AS o
+ON
+  u.user_key = o.user_key
+JOIN
+  retail_sales AS t
+ON
+  o.user_key = t.user_key
+GROUP BY
+  1
+ORDER BY
+  2 DESC;
+
+-- name: bigquery_dcr_verified_users
+-- source: github.com/johanesalxd/data-clean-room-demo demo_example.sql ("Use Case 3a (Merchant POV)": verified vs. unverified users who made purchases); the merchant's users as the brand's CRM segments, the provider's users as the brand's conversions (is_verified_user as new_to_brand), hashed_email as the person; the AGGREGATION_THRESHOLD clause dropped (the policy's threshold applies)
+-- idiom: COUNT(DISTINCT) of one party's users per a boolean of the other's, joined on the hashed identifier
+-- legit
+SELECT
+  p.new_to_brand AS is_verified_user,
+  COUNT(DISTINCT u.user_key) AS number_of_customers
+FROM
+  segments AS u
+JOIN
+  conversions AS p
+ON
+  u.user_key = p.user_key
+GROUP BY
+  1;
+
+-- name: bigquery_dcr_tier_count_in_list
+-- source: github.com/johanesalxd/data-clean-room-demo ah_dcr_readme.md ("Example of Real Privacy Protection": the query that "will SUCCEED - meets 50+ user threshold"); provider_users_view as the brand's CRM segments, account_tier IN ('Premium', 'Business') as loyalty_tier IN ('gold', 'silver')
+-- idiom: COUNT(*) per tier with an IN list of tiers
+-- legit
+SELECT loyalty_tier AS account_tier, COUNT(*) FROM segments
+WHERE loyalty_tier IN ('gold', 'silver') GROUP BY 1;
+
+-- name: bigquery_dcr_list_overlap_order_ids_refused
+-- source: github.com/johanesalxd/data-clean-room-demo demo_example.sql ("Use Case 1 (Merchant POV)": "the list of order_ids that exist in both datasets", a list overlap analysis rule); the merchant's orders as the brand's conversions, the provider's transactions as the retailer's sales, joined on the person (our retailer has no order id)
+-- idiom: SELECT DISTINCT of a row identifier over an inner join (a list overlap)
+-- refuse: banned_column
+-- why: order_id is banned: a list of one party's order ids is a row-level release, which the threshold gate never makes
+SELECT
+  DISTINCT m.order_id
+FROM
+  conversions AS m
+INNER JOIN
+  retail_sales AS p
+ON
+  m.user_key = p.user_key;
+
+-- name: bigquery_dcr_user_enrichment_refused
+-- source: github.com/johanesalxd/data-clean-room-demo demo_example.sql ("Use Case 4 (Provider POV)": "demographic enrichment data for users who exist in both the provider's and merchant's datasets"); the provider's users as the retailer's sales, the merchant's users as the brand's CRM segments (age as age_band, country as region, traffic_source as loyalty_tier; gender, which the CRM does not have, dropped), hashed_email as the person
+-- idiom: SELECT DISTINCT of one party's user id with the other party's attributes (per-person enrichment)
+-- refuse: user_key_output
+-- why: a row per person, keyed by the user_key, hands out each matched person's CRM attributes
+SELECT
+  DISTINCT p.user_key AS provider_user_id,
+  m.age_band AS age,
+  m.region AS merchant_customer_country,
+  m.loyalty_tier AS traffic_source
+FROM
+  retail_sales AS p
+JOIN
+  segments AS m
+ON
+  p.user_key = m.user_key;
+
+-- name: diff_in_diff_treatment_impact
+-- source: github.com/Kishorekannann82/Daily-Sql-Challenge day303.sql ("Measure Treatment Impact Using Diff-in-Diff"); user_revenue as the retailer's sales, group_type as store_region ('treatment' the north stores, 'control' the south ones), revenue_date < '2024-02-01' (the launch) as ts before 2026-09-15, revenue as sales
+-- idiom: a geo-style difference in differences: CASE PRE / POST period label, AVG per group and period, a MAX(CASE ...) pivot of the four cells into one row, (treatment_post - treatment_pre) - (control_post - control_pre)
+-- legit
+WITH labeled AS (
+    SELECT
+        store_region AS group_type,
+        CASE
+            WHEN ts < TIMESTAMP '2026-09-15' THEN 'PRE'
+            ELSE 'POST'
+        END AS period,
+        sales AS revenue
+    FROM retail_sales
+),
+aggregated AS (
+    SELECT
+        group_type,
+        period,
+        AVG(revenue) AS avg_revenue
+    FROM labeled
+    GROUP BY group_type, period
+),
+pivoted AS (
+    SELECT
+        MAX(CASE WHEN group_type = 'north' AND period = 'PRE'
+            THEN avg_revenue END) AS treatment_pre,
+        MAX(CASE WHEN group_type = 'north' AND period = 'POST'
+            THEN avg_revenue END) AS treatment_post,
+        MAX(CASE WHEN group_type = 'south' AND period = 'PRE'
+            THEN avg_revenue END) AS control_pre,
+        MAX(CASE WHEN group_type = 'south' AND period = 'POST'
+            THEN avg_revenue END) AS control_post
+    FROM aggregated
+)
+SELECT
+    treatment_pre,
+    treatment_post,
+    control_pre,
+    control_post,
+    (treatment_post - treatment_pre)
+      - (control_post - control_pre) AS diff_in_diff_effect
+FROM pivoted;
+
+-- name: amc_iq_segment_path_to_off_amazon_conversion
+-- source: https://advertising.amazon.com/marketing-cloud/instructional-queries/3b9173ecd3bd86d99e68be74ec2901a00dc9f88013bce0b4693765d90ff40abf ("Path to conversion by audience segment", 4.5.3 Off-Amazon path to conversion, Amazon DSP); the campaign_group placeholder row as the three DSP campaigns (display, video, retargeting), the ad_tag placeholders ('tag1', 'tag2') as the product categories 'home' and 'beauty', the conversion_event_type_description placeholder as 'sign_up', ARRAY_CONTAINS(user_behavior_segment_ids, '9999') on dsp_impressions as the person being in the brand's CRM segment 'parents' (impressions_segment's dsp_impressions now reads the CTE named impressions: the same DSP-exposed people, every DSP campaign being in the list), amazon_attributed_events_by_traffic_time as the brand's conversions within 14 days after a DSP impression (a CTE: each a pixel conversion, category 'off-Amazon'; tracked_item as product_category, conversion_event_type_description as event_type); NAMED_ROW as a DuckDB struct, ARRAY_SORT(COLLECT(DISTINCT ...)) as list_sort(list(DISTINCT ...)); millicents / 1e5 as cents / 100
+-- idiom: a VALUES campaign list both INNER JOINed (a filter) and LEFT JOINed again (its label, COALESCE 'DSP-Others'), VALUES lists of tags and event types read through lower(x) IN (SELECT lower(x) FROM list) in an OR, the audience as an IN (SELECT user_id ... GROUP BY 1) filter on exposed users, impressions before the last conversion (OR IS NULL), a sorted array of (order, group) rows as the path, per-user dedupe joined back per path, conversion rate and CPA as ratios of aggregates
+-- legit
+-- people: column path_occurrences
+WITH campaign_group (campaign_id_string, campaign_group) AS (
+  VALUES
+    ('dsp_awareness', 'display'),
+    ('dsp_consideration', 'video'),
+    ('dsp_conversion', 'retargeting')
+    ),
+
+ad_tag (tracked_item) AS (VALUES ('home'), ('beauty')),
+
+conversion_event_type_description (conversion_event_type_description) AS (VALUES ('sign_up')),
+
+amazon_attributed_events_by_traffic_time AS (
+  SELECT c.user_key, i.campaign AS campaign_id_string, c.ts AS conversion_event_dt_utc, c.conversions,
+         c.product_category AS tracked_item, c.event_type AS conversion_event_type_description,
+         'off-Amazon' AS conversion_event_category
+  FROM conversions c
+  JOIN impressions i ON c.user_key = i.user_key AND c.ts BETWEEN i.ts AND i.ts + INTERVAL 14 DAY
+  WHERE i.ad_product = 'dsp'
+),
+
+-- P2C Off-Amazon conversions
+
+/* Query Start */
+
+impressions AS (
+  SELECT
+    COALESCE(G.campaign_group, 'DSP-Others') AS campaign_group,
+    'DSP' AS product_type,
+    user_key,
+    MIN(ts) AS impression_dt_first,
+    SUM(impressions) AS impressions,
+    SUM(cost) AS total_cost
+  FROM
+    impressions i  INNER JOIN campaign_group dsp on dsp.campaign_id_string = i.campaign
+    LEFT JOIN campaign_group G ON g.campaign_id_string = i.campaign
+  WHERE
+    user_key IS NOT NULL
+  GROUP BY
+    1,
+    2,
+    3
+),
+
+impressions_segment as (
+  SELECT
+    user_key
+  FROM
+  impressions
+  WHERE
+    impressions > 0
+    AND user_key IN (select user_key from impressions group by 1) -- exposed users
+    AND user_key IN (SELECT user_key FROM segments WHERE segment = 'parents')
+  GROUP BY 1
+),
+
+-- gather conversions --
+converted AS (
+  SELECT
+    user_key,
+    MAX(conversion_event_dt_utc) AS conversion_event_dt_last,
+    SUM(conversions) AS off_amazon_conversions --exact conversion(s) is specified below
+  FROM
+    amazon_attributed_events_by_traffic_time
+  WHERE
+    conversion_event_category in ('pixel','off-Amazon') -- select for pixel conversions
+    AND conversions > 0
+    AND (lower(tracked_item) IN (SELECT lower(tracked_item) from ad_tag)
+            OR lower(conversion_event_type_description) in (SELECT lower(conversion_event_type_description) from conversion_event_type_description))
+    AND user_key IS NOT NULL
+    AND user_key IN (select user_key from impressions_segment group by 1) -- exposed audience
+    AND (campaign_id_string IN (Select campaign_id_string from campaign_group))
+  GROUP BY
+    1
+),
+
+-- only include impressions that happened before conversion event time --
+filter_impressions AS (
+  SELECT
+    i.user_key AS imp_user_id,
+    c.user_key AS pur_user_id,
+    i.campaign_group,
+    i.impressions,
+    i.impression_dt_first,
+    (i.total_cost / 100) AS total_cost,
+    c.conversion_event_dt_last,
+    COALESCE(c.off_amazon_conversions, 0) AS off_amazon_conversions
+  FROM
+    impressions i
+    LEFT JOIN converted c ON c.user_key = i.user_key
+  WHERE
+    ((
+      c.user_key IS NOT NULL
+      AND i.impression_dt_first < c.conversion_event_dt_last
+    )
+    OR c.user_key IS NULL)
+    AND i.user_key IN (select user_key from impressions_segment group by 1) -- exposed audience
+),
+-- order campaigns based on impression event time--
+ranked AS (
+  SELECT
+    {'order': ROW_NUMBER() OVER (
+        PARTITION BY f.imp_user_id
+        ORDER BY
+          f.impression_dt_first
+      ),
+      'campaign_group': f.campaign_group} AS campaign_order,
+    imp_user_id
+  FROM
+    filter_impressions f
+  WHERE
+    f.imp_user_id IS NOT NULL
+),
+
+-- create campaign path group by user --
+assembled AS (
+  SELECT
+    list_sort(list(DISTINCT a.campaign_order)) AS path,
+    a.imp_user_id
+  FROM
+    ranked a
+  GROUP BY
+    a.imp_user_id
+),
+
+-- dedupe table conversions to represent each row as each user --
+filter_impressions_dedupe AS (
+  SELECT
+    imp_user_id AS imp_user_id,
+    SUM(impressions) AS impressions,
+    SUM(total_cost) AS total_cost,
+    MAX(IF(pur_user_id IS NOT NULL, 1, 0)) AS converted,
+    MAX(off_amazon_conversions) as off_amazon_conversions
+  FROM
+    filter_impressions
+  GROUP BY
+    imp_user_id
+),
+-- assemble impressions and conversions --
+assembled_with_imp_conv AS (
+  SELECT
+    path AS path,
+    COUNT(DISTINCT a.imp_user_id) AS reach,
+    SUM(b.impressions) AS impressions,
+    SUM(b.total_cost) AS imp_total_cost,
+    SUM(b.converted) AS users_that_converted,
+    SUM(b.off_amazon_conversions) AS off_amazon_conversions
+  FROM
+    assembled a
+    LEFT JOIN filter_impressions_dedupe b ON a.imp_user_id = b.imp_user_id
+  GROUP BY
+    path
+) -- FINAL SELECT
+
+SELECT
+  path,
+  reach AS path_occurrences,
+  impressions,
+  imp_total_cost,
+  users_that_converted,
+  off_amazon_conversions as conversions,
+  (users_that_converted / reach) AS user_conversion_rate,
+  (imp_total_cost / users_that_converted) AS cpa
+FROM
+  assembled_with_imp_conv;
