@@ -13,6 +13,11 @@ The exact test needs each person's values. Built here for rows that are each ano
 a row's values are its person's, so the test is one ``histogram`` of the row's ratios per
 pair, a hash aggregate like the row's ``COUNT(DISTINCT user_key)``. Rows with several rows
 per person would need a per-(group, person) partial first: not built (docs/gate.md).
+
+A spread or a higher moment (``VAR_POP``, ``STDDEV_SAMP``, ``skewness``, ...) is a function of
+the same sums (its count, ``SUM(x)``, ``SUM(x^2)``, ...): over ``n = 1 OR <the target>`` the
+variance is ``(N-1)(t-1)^2 / N^2``, the target's own ``t`` given N. So it is paired with its own
+count too (the people whose x differs from the most common x), and withheld when 1 to k-1 do.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from cleanroom.gate.functions import MOMENTS, SPREADS, function_key
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.walk import combine, copy_tree, sql_text
 
@@ -75,7 +81,22 @@ def row_values(node: exp.Expr, plan: SelectPlan) -> list[exp.Expr] | None:
             for v in values]
 
 
+def spread(node: exp.Expr) -> bool:
+    """A variance, a standard deviation or a higher moment (maybe with a FILTER): a function
+    of its argument's sums and its count, paired with its own count too.
+
+    >>> import sqlglot
+    >>> spread(sqlglot.parse_one("VAR_POP(x) FILTER (WHERE c)")), spread(sqlglot.parse_one("SUM(x)"))
+    (True, False)
+    """
+    if isinstance(node, exp.Filter):
+        node = node.this
+    return function_key(node) in SPREADS | MOMENTS
+
+
 def _plain(node: exp.Expr, plan: SelectPlan) -> list[exp.Expr] | None:
+    if spread(node) and isinstance(node.this, exp.Expr) and not isinstance(node.this, exp.Distinct):
+        return [_number(copy_tree(node.this)), _indicator(_not_null(copy_tree(node.this)))]
     arg = node.this if isinstance(node, (exp.Sum, exp.Avg, exp.Count)) else None
     if arg is None:
         return None
@@ -129,13 +150,19 @@ def disagreeing(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sub(this=total, expression=most), expressions=[_zero()])
 
 
-def pairs(values: dict[int, list[exp.Expr]]) -> list[tuple[int, int, exp.Expr, exp.Expr]]:
+def pairs(values: dict[int, list[exp.Expr]], selfs: frozenset[int] = frozenset()
+          ) -> list[tuple[int, int, exp.Expr, exp.Expr]]:
     """(earlier aggregate, later aggregate, a, b) for each pair of per-row values of two
-    aggregates that do not provably agree (the same value, or both constants)."""
+    aggregates that do not provably agree (the same value, or both constants); an aggregate
+    of ``selfs`` (a spread) is also paired with itself, its sum with its count."""
     found = []
     order = list(values)
     texts = {id(v): sql_text(v) for found_values in values.values() for v in found_values}
     for i, x in enumerate(order):
+        if x in selfs:
+            own = values[x]
+            found += [(x, x, a, b) for j, a in enumerate(own) for b in own[j + 1:]
+                      if texts[id(a)] != texts[id(b)] and not (a.is_number and b.is_number)]
         for y in order[i + 1:]:
             for a in values[x]:
                 for b in values[y]:
@@ -159,8 +186,9 @@ def weight_flags(inner: exp.Select, plan: SelectPlan, names: dict[str, int], ord
         found = row_values(nodes[agg], plan) if agg in nodes else None
         if found is not None:
             values[agg] = found
+    selfs = frozenset(agg for agg in values if spread(nodes[agg]))
     flags: dict[int, list[exp.Expr]] = {}
-    for i, (_, later, a, b) in enumerate(pairs(values)):
+    for i, (_, later, a, b) in enumerate(pairs(values, selfs)):
         if i >= MAX_PAIRS:
             flags.setdefault(later, []).append(exp.true())
             continue
