@@ -502,3 +502,29 @@ def test_a_stddev_of_a_clamp_window_does_not_decode_one_revenue(
     row = (rows_of(ask(loaded, canary, sql)) or [[None, None, None]])[0]
     decoded = None if None in row else _decode_window(*row)
     assert decoded is None or not math.isclose(decoded, truth, abs_tol=0.006), (decoded, truth)
+
+
+def _three_values(people: int, total: float, var: float) -> int | None:
+    """Everyone at 1 or at 7 but the target at t: the count, the sum and the variance are three
+    sums (people, SUM(n), SUM(n^2)); try each count c at 7."""
+    squares = var * people + total * total / people
+    for c in range(people):
+        t = total - (people - 1 - c) - 7 * c
+        if 0 < t < 100 and math.isclose((people - 1 - c) + 49 * c + t * t, squares, abs_tol=1e-6):
+            return round(t)
+    return None
+
+
+@pytest.mark.xfail(strict=True, reason="leak: a spread is three sums (count, SUM(x), SUM(x^2)); "
+                   "beside SUM(x) over two many-people values and the target's, each pair "
+                   "disagrees on k or more people, so the pairwise weights check passes it")
+def test_a_spread_beside_its_sum_over_two_crowds_does_not_give_the_targets_count(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
+    truth = _rows_of_the_target(raw)
+    sql = ("WITH p AS (SELECT user_key, COUNT(*) AS n FROM impressions GROUP BY user_key) "
+           "SELECT COUNT(*) AS people, SUM(n) AS s, VAR_POP(n) AS v FROM p WHERE n IN (1, 7) "
+           f"OR user_key IN (SELECT user_key FROM conversions WHERE {TARGET})")
+    assert _three_values(*first(raw, sql)) == truth
+    row = (rows_of(ask(loaded, canary, sql)) or [[None, None, None]])[0]
+    decoded = None if None in row else _three_values(*row)
+    assert decoded != truth, (decoded, truth)
