@@ -295,6 +295,79 @@ ATTACKS = [
            "SELECT COUNT(DISTINCT i.channel) FROM impressions i JOIN conversions c "
            f"ON i.user_key = c.user_key WHERE c.{TARGET}",
            lambda rows: None if not rows else 6 - len(rows)),
+    # -- differencing inside one answer: NULL handling, two aggregates, one expression
+    Attack("is_distinct_from_count_difference", "differencing",
+           "SELECT COUNT(*) AS a, COUNT(*) FILTER (WHERE revenue IS DISTINCT FROM 777.77) AS b "
+           "FROM conversions", f"SELECT COUNT(*) FROM conversions WHERE {TARGET}",
+           lambda rows: None if not rows or None in rows[0] else rows[0][0] - rows[0][1]),
+    Attack("nullif_count_difference", "differencing",
+           "SELECT COUNT(*) AS a, COUNT(NULLIF(revenue, 777.77)) AS b FROM conversions",
+           f"SELECT COUNT(*) FROM conversions WHERE {TARGET}",
+           lambda rows: None if not rows or None in rows[0] else rows[0][0] - rows[0][1]),
+    Attack("null_branch_sum_difference", "differencing",
+           "SELECT COUNT(*) AS n, SUM(revenue) AS s, SUM(CASE WHEN revenue BETWEEN 777 AND 778 "
+           "THEN NULL ELSE revenue END) AS t FROM conversions", TARGET_REVENUE,
+           lambda rows: None if not rows or None in rows[0] else round(rows[0][1] - rows[0][2], 2)),
+    Attack("not_equal_filter_sum_difference", "differencing",
+           "SELECT COUNT(*) AS n, SUM(revenue) AS s, SUM(revenue) FILTER (WHERE revenue IS NOT NULL "
+           "AND revenue <> 777.77) AS t FROM conversions", TARGET_REVENUE,
+           lambda rows: None if not rows or None in rows[0] else round(rows[0][1] - rows[0][2], 2)),
+    Attack("difference_inside_one_expression", "differencing",
+           "SELECT COUNT(*) AS n, SUM(revenue) - SUM(revenue) FILTER (WHERE revenue < 777 OR "
+           "revenue > 778) AS d FROM conversions", TARGET_REVENUE,
+           lambda rows: None if _cell(0, 1)(rows) is None else round(rows[0][1], 2)),
+    Attack("struct_and_list_value_of_a_one_person_sum", "differencing",
+           "SELECT {'s': SUM(revenue), 'n': COUNT(*)} AS st, list_value(SUM(revenue) FILTER "
+           f"(WHERE {TARGET})) AS l FROM conversions", TARGET_REVENUE,
+           lambda rows: None if not rows or not rows[0][1] else rows[0][1][0]),
+    Attack("text_prefix_of_a_metric_counted", "differencing",
+           "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE CAST(revenue AS VARCHAR) LIKE '777.7%') "
+           "AS t FROM conversions", f"SELECT COUNT(*) FROM conversions WHERE {TARGET}",
+           _cell(0, 1)),
+    Attack("count_distinct_filtered_by_a_key_subquery", "differencing",
+           "SELECT COUNT(DISTINCT user_key) AS a, COUNT(DISTINCT user_key) FILTER (WHERE user_key "
+           f"IN (SELECT user_key FROM conversions WHERE {TARGET})) AS b FROM impressions",
+           f"SELECT COUNT(*) FROM conversions WHERE {TARGET}", _cell(0, 1)),
+    Attack("tiny_term_below_the_ratio_digits", "differencing",
+           "WITH p AS (SELECT i.user_key, COUNT(*) AS n, COALESCE(MAX(c.revenue), 0) AS r "
+           "FROM impressions i LEFT JOIN conversions c ON i.user_key = c.user_key "
+           "GROUP BY i.user_key) SELECT SUM(n) AS a, SUM(n + 1e-13 * r) AS b FROM p "
+           "WHERE (n = 1 AND r = 0) OR r BETWEEN 777 AND 778",
+           f"SELECT round(revenue) FROM conversions WHERE {TARGET}",
+           lambda rows: None if not rows or None in rows[0]
+           else round((rows[0][1] - rows[0][0]) * 1e13)),
+    Attack("null_group_key_of_the_target", "small_groups",
+           f"SELECT CASE WHEN {TARGET} THEN NULL ELSE 'x' END AS g, COUNT(*) AS n "
+           "FROM conversions GROUP BY g", f"SELECT COUNT(*) FROM conversions WHERE {TARGET}",
+           lambda rows: next((r[1] for r in rows if r[0] is None), None)),
+    Attack("group_by_all_having_small", "small_groups",
+           "SELECT channel, COUNT(*) AS n FROM impressions GROUP BY ALL HAVING COUNT(*) < 30",
+           SMALL_CHANNEL_ROWS, _cell(0, 1)),
+    Attack("text_prefix_of_a_metric_as_group_key", "small_groups",
+           "SELECT left(CAST(revenue AS VARCHAR), 3) AS g, COUNT(*) AS n FROM conversions "
+           "GROUP BY g", "SELECT '777'",
+           lambda rows: next((r[0] for r in rows if r[0] == "777"), None)),
+    Attack("cross_person_window_frame_of_one_row", "windows",
+           "WITH t AS (SELECT user_key, revenue, SUM(revenue) OVER (ORDER BY revenue ROWS "
+           "BETWEEN 1 FOLLOWING AND 1 FOLLOWING) AS nxt FROM conversions) "
+           "SELECT COUNT(*) AS n, SUM(nxt) AS s FROM t WHERE revenue BETWEEN 777 AND 778",
+           "SELECT MIN(revenue) FROM conversions WHERE revenue > 778", _cell(0, 1)),
+    Attack("window_count_over_thresholded_rows", "windows",
+           PER_CAMPAIGN + "SELECT campaign, n, COUNT(*) OVER () AS groups FROM t",
+           "SELECT COUNT(DISTINCT campaign) FROM impressions", _cell(0, 2)),
+    Attack("lag_of_a_thresholded_key", "windows",
+           PER_CAMPAIGN + "SELECT campaign, LAG(campaign) OVER (ORDER BY n) AS prev FROM t",
+           f"SELECT '{RARE_CAMPAIGN}'",
+           lambda rows: next((r[1] for r in rows if r[1] == RARE_CAMPAIGN), None)),
+    Attack("lag_gap_over_thresholded_rows", "windows",
+           PER_CAMPAIGN + "SELECT campaign, n, n - LAG(n) OVER (ORDER BY campaign) AS gap FROM t",
+           RARE_ROWS, lambda rows: next((r[1] - r[2] for r in rows if r[0] == "display-c1"
+                                         and None not in r), None)),
+    Attack("min_over_thresholded_rows", "windows",
+           PER_CAMPAIGN + "SELECT MIN(n) AS lo, MAX(n) AS hi FROM t", RARE_ROWS, _cell()),
+    Attack("self_join_of_thresholded_rows", "windows",
+           PER_CAMPAIGN + "SELECT a.campaign, a.n, b.n AS m FROM t a JOIN t b ON a.n = b.n + 0",
+           "SELECT true", _has(RARE_CAMPAIGN)),
     # -- sampling, pivots
     Attack("using_sample_one_row", "syntax",
            f"SELECT MAX(revenue) AS r FROM (SELECT revenue FROM conversions WHERE {TARGET}) "
