@@ -492,6 +492,28 @@ ERROR_ORACLES = {
     "chr_of_a_negative_code": (
         "SELECT COUNT(*) AS n FROM conversions WHERE chr(CASE WHEN revenue BETWEEN {lo} AND "
         "{hi} THEN -1 ELSE 65 END) = 'B'"),
+    "window_partition_key_cast": (
+        "SELECT COUNT(*) AS n FROM (SELECT user_key, COUNT(*) OVER (PARTITION BY user_key, "
+        "CAST(CASE WHEN revenue BETWEEN {lo} AND {hi} THEN 'x' ELSE '1' END AS INTEGER)) AS r "
+        "FROM conversions) s"),
+    "per_person_group_key_cast": (
+        "SELECT COUNT(*) AS n FROM (SELECT user_key, CAST(CASE WHEN revenue BETWEEN {lo} AND "
+        "{hi} THEN 'x' ELSE '1' END AS INTEGER) AS g, COUNT(*) AS m FROM conversions GROUP BY "
+        "user_key, CAST(CASE WHEN revenue BETWEEN {lo} AND {hi} THEN 'x' ELSE '1' END AS "
+        "INTEGER)) s"),
+    "per_person_having_cast": (
+        "SELECT COUNT(*) AS n FROM (SELECT user_key, MAX(revenue) AS m FROM conversions GROUP BY "
+        "user_key HAVING CAST(CASE WHEN MAX(revenue) BETWEEN {lo} AND {hi} THEN 'x' ELSE '1' END "
+        "AS INTEGER) = 1) s"),
+    "join_condition_cast": (
+        "SELECT COUNT(*) AS n FROM impressions i JOIN conversions c ON i.user_key = c.user_key "
+        "AND CAST(CASE WHEN c.revenue BETWEEN {lo} AND {hi} THEN 'x' ELSE '1' END AS INTEGER) = 1"),
+    "timestamp_shifted_past_its_range": (
+        "SELECT COUNT(*) AS n FROM conversions WHERE date_trunc('day', ts + CASE WHEN revenue "
+        "BETWEEN {lo} AND {hi} THEN INTERVAL 300000 YEAR ELSE INTERVAL 1 DAY END) IS NULL"),
+    "make_date_of_a_far_year": (
+        "SELECT COUNT(*) AS n FROM conversions WHERE make_date(CASE WHEN revenue BETWEEN {lo} "
+        "AND {hi} THEN 2147483647 ELSE 2020 END, 1, 1) IS NULL"),
     "modulo_by_a_zero_count_in_a_cte": (
         "WITH p AS (SELECT user_key, COUNT(*) FILTER (WHERE revenue BETWEEN {lo} AND {hi}) AS z "
         "FROM conversions GROUP BY user_key) SELECT COUNT(*) AS n FROM p WHERE 1 % (1 - z) = 0"),
