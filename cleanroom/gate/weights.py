@@ -18,6 +18,11 @@ A spread or a higher moment (``VAR_POP``, ``STDDEV_SAMP``, ``skewness``, ...) is
 the same sums (its count, ``SUM(x)``, ``SUM(x^2)``, ...): over ``n = 1 OR <the target>`` the
 variance is ``(N-1)(t-1)^2 / N^2``, the target's own ``t`` given N. So it is paired with its own
 count too (the people whose x differs from the most common x), and withheld when 1 to k-1 do.
+Beside ``SUM(x)`` and ``COUNT(*)`` a variance is three sums of one row, and some combination
+``r0 + r1*x + r2*x^2`` is zero on every value but the roots of a quadratic: where everyone
+holds one of two values (many people each) but the target, the three give the target's x. So
+a spread is also withheld when 1 to k-1 people hold none of the ``ROOTS`` most common values
+(2 for a variance, whose sums reach x^2; 3 for skewness, 4 for kurtosis).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ PREFIX = "__cr_g"
 # aggregate of every pair left is withheld, as conditions past 16 are (``cells.py``): fail
 # closed. The corpora's widest row has 4 pairs.
 MAX_PAIRS = 28
+# The sums a spread or moment is a function of reach x^d: a combination of them vanishes on at
+# most d values (its roots).
+ROOTS = {"Skewness": 3, "Kurtosis": 4}
 
 
 def _zero() -> exp.Expr:
@@ -150,6 +158,20 @@ def disagreeing(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sub(this=total, expression=most), expressions=[_zero()])
 
 
+def outside_common(value: exp.Expr, present: exp.Expr, roots: int) -> exp.Expr:
+    """How many rows (people) hold none of the ``roots`` most common values of ``value`` (rows
+    where ``present`` is 0, a NULL, hold none at all and are not counted)."""
+    def counts() -> exp.Expr:
+        return exp.Anonymous(this="map_values", expressions=[
+            exp.Anonymous(this="histogram", expressions=[ratio_key(value, present)])])
+    total = exp.Anonymous(this="list_sum", expressions=[counts()])
+    common = exp.Anonymous(this="list_sum", expressions=[exp.Anonymous(
+        this="list_slice", expressions=[exp.Anonymous(this="list_reverse_sort",
+                                                      expressions=[counts()]),
+                                        exp.Literal.number(1), exp.Literal.number(roots)])])
+    return exp.Coalesce(this=exp.Sub(this=total, expression=common), expressions=[_zero()])
+
+
 def pairs(values: dict[int, list[exp.Expr]], selfs: frozenset[int] = frozenset()
           ) -> list[tuple[int, int, exp.Expr, exp.Expr]]:
     """(earlier aggregate, later aggregate, a, b) for each pair of per-row values of two
@@ -197,4 +219,16 @@ def weight_flags(inner: exp.Select, plan: SelectPlan, names: dict[str, int], ord
         few = exp.Between(this=ref(name),
                           low=exp.Literal.number(1), high=exp.Literal.number(k - 1))
         flags.setdefault(later, []).append(few)
+    for j, agg in enumerate(sorted(selfs)):
+        name = f"{PREFIX}s{j}"
+        value, present = values[agg][0], values[agg][1]
+        roots = ROOTS.get(function_key(_unfiltered(nodes[agg])), 2)
+        inner.append("expressions", exp.alias_(outside_common(value, present, roots), name,
+                                               quoted=True, copy=False))
+        flags.setdefault(agg, []).append(exp.Between(
+            this=ref(name), low=exp.Literal.number(1), high=exp.Literal.number(k - 1)))
     return {agg: combine(exp.Or, *found, copy=False) for agg, found in flags.items()}
+
+
+def _unfiltered(node: exp.Expr) -> exp.Expr:
+    return node.this if isinstance(node, exp.Filter) else node

@@ -610,9 +610,6 @@ def _three_values(people: int, total: float, var: float) -> int | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="leak: a spread is three sums (count, SUM(x), SUM(x^2)); "
-                   "beside SUM(x) over two many-people values and the target's, each pair "
-                   "disagrees on k or more people, so the pairwise weights check passes it")
 def test_a_spread_beside_its_sum_over_two_crowds_does_not_give_the_targets_count(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     truth = _rows_of_the_target(raw)
