@@ -514,6 +514,15 @@ ERROR_ORACLES = {
     "make_date_of_a_far_year": (
         "SELECT COUNT(*) AS n FROM conversions WHERE make_date(CASE WHEN revenue BETWEEN {lo} "
         "AND {hi} THEN 2147483647 ELSE 2020 END, 1, 1) IS NULL"),
+    "text_as_a_filter_condition": (
+        "SELECT COUNT(*) FILTER (WHERE CASE WHEN revenue BETWEEN {lo} AND {hi} THEN 'x' ELSE "
+        "'true' END) AS c, COUNT(*) AS n FROM conversions"),
+    "text_in_a_list_of_integers": (
+        "SELECT COUNT(*) AS n FROM conversions WHERE CASE WHEN revenue BETWEEN {lo} AND {hi} "
+        "THEN 'x' ELSE '1' END IN (1, 2)"),
+    "per_person_text_max_compared_with_an_integer": (
+        "SELECT COUNT(*) AS n FROM (SELECT user_key, MAX(CASE WHEN revenue BETWEEN {lo} AND {hi} "
+        "THEN 'x' ELSE '1' END) AS m FROM conversions GROUP BY user_key) s WHERE m = 1"),
     "modulo_by_a_zero_count_in_a_cte": (
         "WITH p AS (SELECT user_key, COUNT(*) FILTER (WHERE revenue BETWEEN {lo} AND {hi}) AS z "
         "FROM conversions GROUP BY user_key) SELECT COUNT(*) AS n FROM p WHERE 1 % (1 - z) = 0"),
