@@ -129,11 +129,13 @@ MAX_PAD = 1000
 
 # Aggregates across people over numbers: their arguments must be summable, and every part of
 # them stand on nobody or on enough people (``parts.py``).
-NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); var_pop(x); "
-                           "var_samp(x); skewness(x); kurtosis(x)")
+# Every numeric aggregate of SAFE_AGGREGATE_SAMPLES: STDDEV (DuckDB's STDDEV_SAMP, its own node)
+# was missing, so its argument skipped these rules (a clamp window decoded one revenue).
+NUMERIC_AGGREGATES = _keys("sum(x); avg(x); mean(x); stddev_pop(x); stddev_samp(x); stddev(x); "
+                           "var_pop(x); var_samp(x); variance(x); skewness(x); kurtosis(x)")
 # Their finalisation raises (OutOfRange, no TRY around an aggregate) on a non-finite moment.
 MOMENTS = _keys("skewness(x); kurtosis(x)")
-SPREADS = _keys("stddev_pop(x); stddev_samp(x); var_pop(x); var_samp(x)")
+SPREADS = _keys("stddev_pop(x); stddev_samp(x); stddev(x); var_pop(x); var_samp(x); variance(x)")
 
 # Order statistics: across people released only when at least k people hold the value returned
 # (``aggregates._quantile``); their fraction must be one constant in [0, 1].

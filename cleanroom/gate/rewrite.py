@@ -50,6 +50,7 @@ from cleanroom.gate.taint import (
 from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
 from cleanroom.gate.types import safe_comparisons, same_type_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
+from cleanroom.gate.wide import bound_wide_sums
 
 PEOPLE = "__cr_n"
 UID = "__cr_uid"
@@ -128,6 +129,7 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
             tree = replacement
     fill_patterns(run.overlap)
     tree = fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
+    bound_wide_sums(tree, shape.types or {})  # no SUM may overflow on one person's rows
     found = find_all(tree, exp.Cast, exp.Select)
     try_cast_all([n for n in found if isinstance(n, exp.Cast)])
     # A cast becomes a TRY_CAST over the same child: the SELECTs stay where they were found.
@@ -581,6 +583,8 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
         if select is not tree:
             _rewrite_in_place(select, shape.plans[id(select)], run)
     fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
+    # The inner SELECTs' sums; the DP stage's own aggregation of the final one clamps them.
+    bound_wide_sums(tree, shape.types or {}, inner_only=True)
     _guard_rows(tree, frozenset(shape.plans[id(tree)].atoms.safe))
     try_casts(tree)  # in place: the final SELECT stays the node the DP stage reads
     return tree

@@ -13,6 +13,16 @@ The exact test needs each person's values. Built here for rows that are each ano
 a row's values are its person's, so the test is one ``histogram`` of the row's ratios per
 pair, a hash aggregate like the row's ``COUNT(DISTINCT user_key)``. Rows with several rows
 per person would need a per-(group, person) partial first: not built (docs/gate.md).
+
+A spread or a higher moment (``VAR_POP``, ``STDDEV_SAMP``, ``skewness``, ...) is a function of
+the same sums (its count, ``SUM(x)``, ``SUM(x^2)``, ...): over ``n = 1 OR <the target>`` the
+variance is ``(N-1)(t-1)^2 / N^2``, the target's own ``t`` given N. So it is paired with its own
+count too (the people whose x differs from the most common x), and withheld when 1 to k-1 do.
+Beside ``SUM(x)`` and ``COUNT(*)`` a variance is three sums of one row, and some combination
+``r0 + r1*x + r2*x^2`` is zero on every value but the roots of a quadratic: where everyone
+holds one of two values (many people each) but the target, the three give the target's x. So
+a spread is also withheld when 1 to k-1 people hold none of the ``ROOTS`` most common values
+(2 for a variance, whose sums reach x^2; 3 for skewness, 4 for kurtosis).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from cleanroom.gate.functions import MOMENTS, SPREADS, function_key
 from cleanroom.gate.model import SelectPlan
 from cleanroom.gate.walk import combine, copy_tree, sql_text
 
@@ -31,6 +42,9 @@ PREFIX = "__cr_g"
 # aggregate of every pair left is withheld, as conditions past 16 are (``cells.py``): fail
 # closed. The corpora's widest row has 4 pairs.
 MAX_PAIRS = 28
+# The sums a spread or moment is a function of reach x^d: a combination of them vanishes on at
+# most d values (its roots).
+ROOTS = {"Skewness": 3, "Kurtosis": 4}
 
 
 def _zero() -> exp.Expr:
@@ -75,7 +89,22 @@ def row_values(node: exp.Expr, plan: SelectPlan) -> list[exp.Expr] | None:
             for v in values]
 
 
+def spread(node: exp.Expr) -> bool:
+    """A variance, a standard deviation or a higher moment (maybe with a FILTER): a function
+    of its argument's sums and its count, paired with its own count too.
+
+    >>> import sqlglot
+    >>> spread(sqlglot.parse_one("VAR_POP(x) FILTER (WHERE c)")), spread(sqlglot.parse_one("SUM(x)"))
+    (True, False)
+    """
+    if isinstance(node, exp.Filter):
+        node = node.this
+    return function_key(node) in SPREADS | MOMENTS
+
+
 def _plain(node: exp.Expr, plan: SelectPlan) -> list[exp.Expr] | None:
+    if spread(node) and isinstance(node.this, exp.Expr) and not isinstance(node.this, exp.Distinct):
+        return [_number(copy_tree(node.this)), _indicator(_not_null(copy_tree(node.this)))]
     arg = node.this if isinstance(node, (exp.Sum, exp.Avg, exp.Count)) else None
     if arg is None:
         return None
@@ -129,13 +158,33 @@ def disagreeing(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sub(this=total, expression=most), expressions=[_zero()])
 
 
-def pairs(values: dict[int, list[exp.Expr]]) -> list[tuple[int, int, exp.Expr, exp.Expr]]:
+def outside_common(value: exp.Expr, present: exp.Expr, roots: int) -> exp.Expr:
+    """How many rows (people) hold none of the ``roots`` most common values of ``value`` (rows
+    where ``present`` is 0, a NULL, hold none at all and are not counted)."""
+    def counts() -> exp.Expr:
+        return exp.Anonymous(this="map_values", expressions=[
+            exp.Anonymous(this="histogram", expressions=[ratio_key(value, present)])])
+    total = exp.Anonymous(this="list_sum", expressions=[counts()])
+    common = exp.Anonymous(this="list_sum", expressions=[exp.Anonymous(
+        this="list_slice", expressions=[exp.Anonymous(this="list_reverse_sort",
+                                                      expressions=[counts()]),
+                                        exp.Literal.number(1), exp.Literal.number(roots)])])
+    return exp.Coalesce(this=exp.Sub(this=total, expression=common), expressions=[_zero()])
+
+
+def pairs(values: dict[int, list[exp.Expr]], selfs: frozenset[int] = frozenset()
+          ) -> list[tuple[int, int, exp.Expr, exp.Expr]]:
     """(earlier aggregate, later aggregate, a, b) for each pair of per-row values of two
-    aggregates that do not provably agree (the same value, or both constants)."""
+    aggregates that do not provably agree (the same value, or both constants); an aggregate
+    of ``selfs`` (a spread) is also paired with itself, its sum with its count."""
     found = []
     order = list(values)
     texts = {id(v): sql_text(v) for found_values in values.values() for v in found_values}
     for i, x in enumerate(order):
+        if x in selfs:
+            own = values[x]
+            found += [(x, x, a, b) for j, a in enumerate(own) for b in own[j + 1:]
+                      if texts[id(a)] != texts[id(b)] and not (a.is_number and b.is_number)]
         for y in order[i + 1:]:
             for a in values[x]:
                 for b in values[y]:
@@ -159,8 +208,9 @@ def weight_flags(inner: exp.Select, plan: SelectPlan, names: dict[str, int], ord
         found = row_values(nodes[agg], plan) if agg in nodes else None
         if found is not None:
             values[agg] = found
+    selfs = frozenset(agg for agg in values if spread(nodes[agg]))
     flags: dict[int, list[exp.Expr]] = {}
-    for i, (_, later, a, b) in enumerate(pairs(values)):
+    for i, (_, later, a, b) in enumerate(pairs(values, selfs)):
         if i >= MAX_PAIRS:
             flags.setdefault(later, []).append(exp.true())
             continue
@@ -169,4 +219,16 @@ def weight_flags(inner: exp.Select, plan: SelectPlan, names: dict[str, int], ord
         few = exp.Between(this=ref(name),
                           low=exp.Literal.number(1), high=exp.Literal.number(k - 1))
         flags.setdefault(later, []).append(few)
+    for j, agg in enumerate(sorted(selfs)):
+        name = f"{PREFIX}s{j}"
+        value, present = values[agg][0], values[agg][1]
+        roots = ROOTS.get(function_key(_unfiltered(nodes[agg])), 2)
+        inner.append("expressions", exp.alias_(outside_common(value, present, roots), name,
+                                               quoted=True, copy=False))
+        flags.setdefault(agg, []).append(exp.Between(
+            this=ref(name), low=exp.Literal.number(1), high=exp.Literal.number(k - 1)))
     return {agg: combine(exp.Or, *found, copy=False) for agg, found in flags.items()}
+
+
+def _unfiltered(node: exp.Expr) -> exp.Expr:
+    return node.this if isinstance(node, exp.Filter) else node
