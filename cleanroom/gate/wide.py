@@ -161,6 +161,8 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
     """The output columns (name, width) of a query; records its provably narrow sums."""
     if isinstance(node, exp.Subquery):
         return _query(node.this, env, catalog, narrow)
+    if isinstance(node, (exp.Select, exp.SetOperation)):
+        env = _with(node, env, catalog, narrow)
     if isinstance(node, exp.SetOperation):
         left = _query(node.left, env, catalog, narrow)
         right = _query(node.right, env, catalog, narrow)
@@ -169,15 +171,6 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
         return [(n, _combine([a, b], "pick")) for (n, a), (_, b) in zip(left, right)]
     if not isinstance(node, exp.Select):
         return []
-    env = dict(env)
-    with_ = node.args.get("with_")
-    for cte in with_.expressions if with_ is not None else []:
-        columns = _query(cte.this, env, catalog, narrow)
-        names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else []
-        if names:
-            columns = [(n, c if len(names) == len(columns) else None)
-                       for n, (_, c) in zip(names, columns)]
-        env[cte.alias_or_name.lower()] = {n.lower(): c for n, c in columns}
     sources: dict[str, dict[str, Cat] | None] = {}
     nodes = [node.args["from_"].this] if node.args.get("from_") else []
     nodes += [j.this for j in node.args.get("joins") or []]
@@ -188,7 +181,8 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
             sources[alias] = None if renamed else env.get(source.name.lower(),
                                                            catalog.get(source.name.lower()))
         elif isinstance(source, exp.Subquery):
-            sources[alias] = {n.lower(): c for n, c in _query(source.this, env, catalog, narrow)}
+            columns = _renamed(_query(source.this, env, catalog, narrow), source.args.get("alias"))
+            sources[alias] = {n.lower(): c for n, c in columns}
         else:
             sources[alias] = None
     for clause in [node.args.get(k) for k in ("where", "qualify", "having", "order")] + [
@@ -202,6 +196,29 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
             elif _narrow(_expr(_argument(sub), sources)):
                 narrow.add(id(sub))
     return [(p.alias_or_name, _expr(p.unalias(), sources)) for p in node.expressions]
+
+
+def _with(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, dict[str, Cat]],
+          narrow: set[int]) -> dict[str, dict[str, Cat]]:
+    """``env`` with the widths of the CTEs of ``node``'s WITH (a SELECT's or a set
+    operation's: its sums are recorded too)."""
+    with_ = node.args.get("with_")
+    if with_ is None:
+        return env
+    env = dict(env)
+    for cte in with_.expressions:
+        columns = _renamed(_query(cte.this, env, catalog, narrow), cte.args.get("alias"))
+        env[cte.alias_or_name.lower()] = {n.lower(): c for n, c in columns}
+    return env
+
+
+def _renamed(columns: list[tuple[str, Cat]], alias: exp.TableAlias | None
+             ) -> list[tuple[str, Cat]]:
+    """A relation's columns under its column list (``AS u(a, b)``: renamed by position)."""
+    names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+    if not names:
+        return columns
+    return [(n, c if len(names) == len(columns) else None) for n, (_, c) in zip(names, columns)]
 
 
 def _argument(agg: exp.Expr) -> exp.Expr:

@@ -547,6 +547,17 @@ DECIMAL_ORACLES = {
         "JOIN conversions c ON i.user_key = c.user_key WHERE c.revenue BETWEEN {lo} AND {hi} "
         "GROUP BY c.user_key) SELECT COUNT(*) AS n, SUM(p.s * 100000000000000000 * "
         "1000000000000000000) AS t FROM p JOIN impressions i ON p.user_key = i.user_key"),
+    # A subquery's column list renames by position: ``a`` is the 128-bit value here.
+    "decimal_sum_overflow_through_renamed_columns": (
+        "SELECT COUNT(*) AS n, SUM(u.a) AS s FROM (SELECT c.user_key, CAST(c.revenue AS "
+        "DECIMAL(38,0)) * CAST(1.2e35 AS DECIMAL(38,0)) AS b, c.revenue AS a FROM impressions i "
+        "JOIN conversions c ON i.user_key = c.user_key WHERE c.revenue BETWEEN {lo} AND {hi}) "
+        "AS u(user_key, a, b)"),
+    "decimal_sum_overflow_in_a_cte_of_a_union": (
+        "WITH p AS (SELECT COUNT(*) AS n, SUM(CAST(c.revenue AS DECIMAL(38,0)) * CAST(1.2e35 AS "
+        "DECIMAL(38,0))) AS s FROM impressions i JOIN conversions c ON i.user_key = c.user_key "
+        "WHERE c.revenue BETWEEN {lo} AND {hi}) SELECT n, s FROM p UNION ALL "
+        "SELECT COUNT(*), 0 FROM conversions"),
     "decimal_filtered_sum_overflow": (
         "SELECT COUNT(*) AS n, SUM(CAST(c.revenue AS DECIMAL(38,0)) * CAST(1.2e35 AS "
         "DECIMAL(38,0))) FILTER (WHERE c.revenue BETWEEN {lo} AND {hi} OR c.revenue < 0) AS s "
