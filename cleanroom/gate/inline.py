@@ -107,7 +107,7 @@ def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, d
     if cte is not None:
         used.append(cte)
     body = copy_tree(body)
-    name = source.this.alias_or_name
+    name = source.this.alias_or_name or "__cr_set"  # ``FROM (… UNION ALL …)`` without a name
     for leaf in _leaves(body):
         inner = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
             else leaf

@@ -49,6 +49,8 @@ INLINED = {
                       "FROM t) SELECT w, n FROM u ORDER BY w",
     "kept_cte_read_elsewhere": "WITH u AS (SELECT a AS k FROM t UNION ALL SELECT b FROM t), "
                                "w AS (SELECT COUNT(*) AS c FROM u) SELECT k FROM u",
+    "subquery_without_a_name": "SELECT * FROM (SELECT a AS k, COUNT(*) AS n FROM t GROUP BY a "
+                               "UNION ALL SELECT b, COUNT(*) FROM t GROUP BY b) ORDER BY k, n",
     "passed_twice": "SELECT * FROM (SELECT * FROM (SELECT a FROM t UNION ALL SELECT b FROM t) "
                     "AS p WHERE a > 1) AS q ORDER BY a",
 }
@@ -109,7 +111,8 @@ PAIR = ("SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM impressions UNI
     f"WITH u AS ({PAIR}) SELECT who, n FROM u WHERE n > 0 ORDER BY who",
     f"SELECT * FROM ({PAIR}) AS u",
     f"WITH u AS ({PAIR}), v AS (SELECT 1 AS one) SELECT n, who FROM u",
-], ids=["filtered_and_ordered", "subquery_star", "beside_another_cte"])
+    f"SELECT * FROM ({PAIR}) ORDER BY who",
+], ids=["filtered_and_ordered", "subquery_star", "beside_another_cte", "subquery_without_a_name"])
 def test_two_passed_on_rows_seven_people_apart_are_not_both_released(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     truth = dict(raw.execute(PAIR).fetchall())
