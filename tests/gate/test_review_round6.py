@@ -264,3 +264,47 @@ def test_a_duplicated_name_in_a_column_list_is_not_typed_by_its_last(
            f"impressions) AS {list_} WHERE u.a < TIMESTAMP '2026-09-10'")
     body = ask(loaded, canary, sql)
     assert not body.get("rows"), body
+
+
+BUYER = "revenue BETWEEN 12.02 AND 12.04"  # one buyer who saw both search and social
+SELF_JOINED = {
+    "renamed_aliases": "SELECT m.channel, d.revenue, d.user_key FROM conversions d JOIN impressions"
+                       " m ON m.user_key = d.user_key JOIN impressions k ON k.user_key = d.user_key"
+                       f" WHERE k.channel = 'search' AND m.channel = 'social' AND NOT (d.{BUYER})",
+    "swapped_joins": "SELECT j.channel, c.revenue, c.user_key FROM conversions c JOIN impressions j "
+                     "ON j.user_key = c.user_key JOIN impressions i ON i.user_key = c.user_key "
+                     f"WHERE i.channel = 'search' AND j.channel = 'social' AND NOT (c.{BUYER})",
+    "flipped_condition": "SELECT j.channel, c.revenue, c.user_key FROM conversions c JOIN "
+                         "impressions i ON c.user_key = i.user_key JOIN impressions j ON "
+                         "j.user_key = c.user_key WHERE i.channel = 'search' AND "
+                         f"j.channel = 'social' AND NOT (c.{BUYER})",
+    "joined_in_a_subquery": "SELECT q.ch, q.revenue, q.user_key FROM (SELECT j.channel AS ch, "
+                            "c.revenue, c.user_key FROM conversions c JOIN impressions j ON "
+                            "j.user_key = c.user_key JOIN impressions i ON i.user_key = c.user_key"
+                            f" WHERE i.channel = 'search' AND j.channel = 'social' AND NOT "
+                            f"(c.{BUYER})) AS q",
+}
+
+
+@pytest.mark.parametrize("second", SELF_JOINED.values(), ids=SELF_JOINED.keys())
+def test_a_key_from_another_alias_of_the_same_table_does_not_decode_one_revenue(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, second: str) -> None:
+    """Each conversion of a person who saw search and social, once per (search, social)
+    impression pair, in group 'search' through i.channel; the same rows but one buyer's in
+    group 'social' through j.channel, another alias of impressions. The branches' sources
+    differ (rows cannot be matched) and both keys are impressions.channel (keyed_alike): the
+    groups' differences of SUM and COUNT(*) gave the buyer's revenue."""
+    truth = raw.execute(f"SELECT revenue FROM conversions WHERE {BUYER}").fetchall()
+    assert len(truth) == 1
+    sql = ("SELECT g, SUM(v) AS s, COUNT(*) AS r, COUNT(DISTINCT u) AS n FROM ("
+           "SELECT i.channel AS g, c.revenue AS v, c.user_key AS u FROM conversions c JOIN "
+           "impressions i ON i.user_key = c.user_key JOIN impressions j ON j.user_key = "
+           "c.user_key WHERE i.channel = 'search' AND j.channel = 'social' UNION ALL "
+           f"{second}) AS x GROUP BY g")
+    want = {r[0]: r for r in raw.execute(sql).fetchall()}
+    assert want["search"][2] > want["social"][2]  # the buyer's rows are in 'search' only
+    body = ask(loaded, canary, sql)
+    got = {r[0]: r for r in body["rows"]}
+    if all(got.get(g) and None not in got[g] for g in ("search", "social")):
+        decoded = (got["search"][1] - got["social"][1]) / (got["search"][2] - got["social"][2])
+        assert not math.isclose(decoded, truth[0][0], abs_tol=0.005), body
