@@ -308,3 +308,17 @@ def test_a_key_from_another_alias_of_the_same_table_does_not_decode_one_revenue(
     if all(got.get(g) and None not in got[g] for g in ("search", "social")):
         decoded = (got["search"][1] - got["social"][1]) / (got["search"][2] - got["social"][2])
         assert not math.isclose(decoded, truth[0][0], abs_tol=0.005), body
+
+
+@pytest.mark.parametrize("window", ["777 AND 778", "5000 AND 6000"], ids=["target", "nobody"])
+def test_a_far_date_cast_by_a_union_to_timestamps_raises_for_nobody(
+        loaded: Harness, canary: CanaryData, window: str) -> None:
+    """One branch's DATE moved 110 million days for the target, the other a TIMESTAMP: the set
+    operation casts the date to a timestamp, out of range only for the target (raw DuckDB
+    raises then). The gate answers alike with and without the target."""
+    sql = ("SELECT COUNT(DISTINCT u) AS n FROM (SELECT CAST(ts AS DATE) + CAST(CASE WHEN revenue "
+           f"BETWEEN {window} THEN 110000000 ELSE 0 END AS INTEGER) AS d, user_key AS u FROM "
+           "conversions UNION ALL SELECT ts, user_key FROM conversions) AS x "
+           "WHERE d > TIMESTAMP '2000-01-01'")
+    body = ask(loaded, canary, sql)
+    assert body.get("rows") == [[437]], body
