@@ -14,14 +14,22 @@ came out.
 
 The rewrite keeps the answer: a projection commutes with UNION ALL, and a filter with every set
 operation; under UNION, INTERSECT or EXCEPT (which compare whole rows) only a projection that
-keeps every column, as it is, is pushed. Anything else (a join, grouping, DISTINCT, a window, an
+keeps every column, as it is, is pushed. A set operation casts each column to one type for all
+its branches, and a branch reads its own: so where an expression or a filter pushed into a
+branch reads a column of another type there, it reads it cast to the set operation's type
+(``types.branch_types``, ``types.unified``; pushed as is, ``n // 7`` of a BIGINT count beside
+a DOUBLE average, or ``k < '5'`` of an INTEGER key beside a VARCHAR one, gave another answer).
+Where a type is not known (no catalog types; a branch's expression ``types`` does not read) the
+expression is pushed as is: open (docs/gate.md), not left as written, which would release the
+rows uncompared. Anything else (a join, grouping, DISTINCT, a window, an
 aggregate, a subquery in the filter, an ORDER BY on a column not in the output) is left as
-written.
+written. A qualified star of the relation is its star; an ORDER BY over output columns (ALL,
+an expression, a name qualified by the relation) is read over the set operation's output.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("WITH u AS (SELECT 1 AS a UNION ALL SELECT 2) "
 ...                          "SELECT a FROM u WHERE a > 1 ORDER BY a", read="duckdb")
->>> print(inline_passed_sets(tree).sql("duckdb", pretty=True))
+>>> print(inline_passed_sets(tree, {}).sql("duckdb", pretty=True))
 SELECT
   a
 FROM (
@@ -47,6 +55,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.types import branch_types, unified
 from cleanroom.gate.walk import copy_tree
 
 _MOVED = ("order", "limit", "offset")
@@ -56,21 +65,29 @@ _BLOCKING = ("joins", "group", "having", "distinct", "qualify", "laterals", "piv
 _MAX_STEPS = 8
 
 
-def inline_passed_sets(tree: exp.Expr) -> exp.Expr:
+def inline_passed_sets(tree: exp.Expr, types: dict[str, dict[str, str]] | None = None
+                       ) -> exp.Expr:
     """``tree`` with its final SELECT read as the set operation it passes on (module doc),
-    maybe through SELECTs that only pass it on too."""
+    maybe through SELECTs that only pass it on too; ``types``: the tables' column types
+    (without them, expressions and filters are pushed as they are)."""
     if not isinstance(tree, exp.Select):
         return tree
     with_ = tree.args.get("with_")
     ctes = {c.alias_or_name: c for c in with_.expressions} \
         if with_ is not None and not with_.args.get("recursive") else {}
     used: list[exp.CTE] = []
-    found = _inline(tree, ctes, used, depth=0)
+    found = _inline(tree, ctes, used, depth=0, with_=with_, types=types)
     if found is None:
         return tree
     for arg in _MOVED:
         if tree.args.get(arg) is not None:
             found.set(arg, tree.args[arg])
+    order = found.args.get("order")
+    if order is not None:  # read over the set operation's output: no relation to name
+        name = _source_name(tree)
+        for col in list(order.find_all(exp.Column)):
+            if col.table == name:
+                col.set("table", None)
     if with_ is not None:
         read = {t.name for t in [*found.find_all(exp.Table), *[
             t for c in with_.expressions if c not in used for t in c.find_all(exp.Table)]]
@@ -83,7 +100,13 @@ def inline_passed_sets(tree: exp.Expr) -> exp.Expr:
     return found
 
 
-def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, depth: int
+def _source_name(sel: exp.Select) -> str:
+    source = sel.args.get("from_")
+    return source.this.alias_or_name if source is not None else ""
+
+
+def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, depth: int,
+            with_: exp.With | None, types: dict[str, dict[str, str]] | None
             ) -> exp.SetOperation | None:
     """A new set operation that gives ``sel``'s rows (the tree is not changed), or None."""
     if depth > _MAX_STEPS or any(sel.args.get(a) for a in _BLOCKING) or (
@@ -94,26 +117,29 @@ def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, d
     if source is None or found is None:
         return None
     held, alias, cte = found
-    body = _inline(held, ctes, used, depth=depth + 1) if isinstance(held, exp.Select) else held
+    body = _inline(held, ctes, used, depth=depth + 1, with_=with_, types=types) \
+        if isinstance(held, exp.Select) else held
     if not isinstance(body, exp.SetOperation) or not _plain_set(body):
         return None
     names = _names(body, alias)
     if names is None:
         return None
-    projections = _projections(sel, names, whole=_all_union_all(body))
+    name = source.this.alias_or_name or "__cr_set"  # ``FROM (… UNION ALL …)`` without a name
+    projections = _projections(sel, names, name, whole=_all_union_all(body))
     where = sel.args.get("where")
-    if projections is None or not _plain_filter(where) or not _orderable(sel, projections):
+    if projections is None or not _plain_filter(where) or not _orderable(sel, projections, name):
         return None
+    casts = _casts(body, names, projections, where, with_, types)
     if cte is not None:
         used.append(cte)
     body = copy_tree(body)
-    name = source.this.alias_or_name or "__cr_set"  # ``FROM (… UNION ALL …)`` without a name
-    for leaf in _leaves(body):
+    for at, leaf in enumerate(_leaves(body)):
         inner = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
             else leaf
         wrapped = exp.Select(expressions=[copy_tree(p) for p in projections])
         if where is not None:
             wrapped.set("where", copy_tree(where))
+        _cast_columns(wrapped, casts[at])
         leaf.replace(wrapped)
         wrapped.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
             this=exp.to_identifier(name), columns=[exp.to_identifier(n) for n in names]))))
@@ -162,8 +188,13 @@ def _plain_set(node: exp.SetOperation) -> bool:
 
 
 def _leaves(node: exp.Expr) -> list[exp.Expr]:
+    """The branches of a set operation, through parenthesised set operations in it
+    (``(a UNION ALL b) UNION ALL c``: review round 6, its rows were not compared)."""
     if isinstance(node, exp.SetOperation):
         return _leaves(node.this) + _leaves(node.expression)
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.SetOperation) and not any(
+            v for k, v in node.args.items() if k != "this"):
+        return _leaves(node.this)
     return [node]
 
 
@@ -172,12 +203,23 @@ def _all_union_all(node: exp.SetOperation) -> bool:
                for op in [node, *node.find_all(exp.SetOperation)])
 
 
-def _projections(sel: exp.Select, names: list[str], *, whole: bool) -> list[exp.Expr] | None:
-    """The outer projections over the relation's columns ``names``; ``whole`` (UNION ALL only):
-    any expression without an aggregate, window or subquery, else every column as it is."""
+def _projections(sel: exp.Select, names: list[str], name: str, *, whole: bool
+                 ) -> list[exp.Expr] | None:
+    """The outer projections over the relation ``name``'s columns ``names``; ``whole`` (UNION
+    ALL only): any expression without an aggregate, window or subquery, else every column as
+    it is. ``*`` and ``name.*`` (no EXCLUDE, REPLACE, ...) are every column."""
     exprs = sel.expressions
-    if len(exprs) == 1 and isinstance(exprs[0], exp.Star) and not any(exprs[0].args.values()):
-        return [exp.column(n, quoted=True) for n in names]
+    star = exprs[0] if len(exprs) == 1 else None
+    if isinstance(star, exp.Column) and isinstance(star.this, exp.Star) and \
+            star.table == name and not star.args.get("db"):
+        star = star.this
+    if isinstance(star, exp.Star) and not any(v for k, v in star.args.items() if k != "except_"):
+        excluded = {e.name.lower() for e in star.args.get("except_") or []}
+        kept = [n for n in names if n.lower() not in excluded]
+        if not kept or len(excluded) != len(names) - len(kept) or any(
+                not isinstance(e, exp.Column) or e.table for e in star.args.get("except_") or []):
+            return None
+        return [exp.column(n, quoted=True) for n in kept]
     known = {n.lower() for n in names}
     for proj in exprs:
         if isinstance(proj, exp.Star) or any(isinstance(n, exp.Star) for n in proj.walk()):
@@ -200,17 +242,70 @@ def _plain_filter(where: exp.Where | None) -> bool:
                                                    exp.Subquery)) for n in where.walk())
 
 
-def _orderable(sel: exp.Select, projections: list[exp.Expr]) -> bool:
-    """ORDER BY names only output columns (or their positions): a set operation's ORDER BY
-    reads its output."""
+def _orderable(sel: exp.Select, projections: list[exp.Expr], name: str) -> bool:
+    """ORDER BY reads only output columns (or their positions, or ALL): a set operation's
+    ORDER BY reads its output. A bare name may be any output's; a name inside an expression
+    or qualified by the relation reads the relation's column, so it must be an output that
+    passes that column on as it is, under its own name."""
     order = sel.args.get("order")
     if order is None:
         return True
     outputs = {p.alias_or_name.lower() for p in projections}
+    plain = [(p.alias_or_name.lower(), p.unalias()) for p in projections]
+    passed = {out for out, col in plain if isinstance(col, exp.Column)
+              and col.name.lower() == out and col.table in ("", name)}
     for ordered in order.expressions:
         key = ordered.this
         if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(projections):
             continue
-        if not (isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs):
+        if isinstance(key, exp.Var) and key.name.upper() == "ALL" and len(order.expressions) == 1:
+            continue
+        if isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs:
+            continue
+        if isinstance(key, (exp.Literal, exp.Var)) or any(
+                isinstance(n, (exp.AggFunc, exp.Window, exp.Query, exp.Subquery, exp.Star))
+                for n in key.walk()):
+            return False
+        columns = list(key.find_all(exp.Column))
+        if not all(c.table in ("", name) and not c.args.get("db") and c.name.lower() in passed
+                   for c in columns):
             return False
     return True
+
+
+def _casts(body: exp.SetOperation, names: list[str], projections: list[exp.Expr],
+           where: exp.Where | None, with_: exp.With | None,
+           types: dict[str, dict[str, str]] | None) -> list[dict[str, str]]:
+    """Per branch, the columns an expression or the filter reads (a plain column projection
+    is cast by the set operation itself) whose type there is not the set operation's, with
+    the set operation's type (module doc)."""
+    leaves = _leaves(body)
+    read = {c.name.lower() for p in projections if not isinstance(p.unalias(), exp.Column)
+            for c in p.find_all(exp.Column)}
+    if where is not None:
+        read |= {c.name.lower() for c in where.find_all(exp.Column)}
+    out: list[dict[str, str]] = [{} for _ in leaves]
+    if not read or types is None:
+        return out
+    typed = branch_types(with_, leaves, types)
+    for at, column in enumerate(n.lower() for n in names):
+        if column not in read:
+            continue
+        kinds = [row[at] if at < len(row) else None for row in typed]
+        target = unified(kinds)
+        for cast, kind in zip(out, kinds):
+            if target is not None and kind != target:
+                cast[column] = target
+    return out
+
+
+def _cast_columns(sel: exp.Select, casts: dict[str, str]) -> None:
+    """``sel``'s columns named in ``casts`` read as their cast, but for plain projections."""
+    if not casts:
+        return
+    for node in [*[p for p in sel.expressions if not isinstance(p.unalias(), exp.Column)],
+                 *([sel.args["where"]] if sel.args.get("where") is not None else [])]:
+        for col in list(node.find_all(exp.Column)):
+            target = casts.get(col.name.lower())
+            if target is not None:
+                col.replace(exp.Cast(this=col.copy(), to=exp.DataType.build(target)))

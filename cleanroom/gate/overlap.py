@@ -89,7 +89,8 @@ def add_feeds(overlap: Overlap, inner: exp.Select, person: exp.Expr, group: exp.
         overlap.feeds.append(base)
         return
     alias, branches = union
-    overlap.keyed = keyed_alike(overlap, keys or [], alias, branches)
+    read = {c.name.lower() for c in inner.find_all(exp.Column) if c.table in ("", alias)}
+    overlap.keyed = keyed_alike(overlap, keys or [], alias, branches, read)
     for branch in branches:
         looked = _through(base, alias, branches[0], branch)
         if looked is None:
@@ -124,13 +125,18 @@ def _union_branches(node: exp.Expr) -> list[exp.Select] | None:
 
 
 def keyed_alike(overlap: Overlap, keys: list[exp.Expr], alias: str,
-                branches: list[exp.Select]) -> bool:
+                branches: list[exp.Select], read: set[str] | None = None) -> bool:
     """Whether each group key over the UNION ALL is, in every branch, one and the same column
-    of one and the same table, passed on as it is (through CTEs, subqueries, joins and
-    groupings): a data row then falls in the group of its own value whichever branch it comes
-    through, so two groups never share one, as the groups of a plain GROUP BY do not. A key
-    set per branch (``SELECT 1 AS g, … UNION ALL SELECT 2, …``) puts one data row in two groups:
-    then the groups are checked across, or withheld (``fill_patterns``)."""
+    of one and the same table, passed on as it is (through CTEs, subqueries and groupings; a
+    join only in the branch itself, whose every column the aggregation reads, ``read`` (None:
+    all), then comes from the key's relation): a
+    data row then falls in the group of its own value whichever branch it comes through, so two
+    groups never share one, as the groups of a plain GROUP BY do not. A key set per branch
+    (``SELECT 1 AS g, … UNION ALL SELECT 2, …``) puts one data row in two groups: then the
+    groups are checked across, or withheld (``fill_patterns``). So does a key read from another
+    relation of a join than the values: a conversion joined to two impressions of its person is
+    in the group of either's channel (``i.channel`` in one branch, ``j.channel`` of another
+    alias in the other: review round 6 decoded one revenue from two such groups)."""
     names = [p.alias_or_name.lower() for p in branches[0].expressions]
     for key in keys:
         column = key.unalias()
@@ -144,7 +150,30 @@ def keyed_alike(overlap: Overlap, keys: list[exp.Expr], alias: str,
                    else None for b in branches}
         if None in origins or len(origins) != 1:
             return False
+        used = [i for i, n in enumerate(names) if read is None or n in read or i == at]
+        if not all(_one_relation(b, b.expressions[at], used) for b in branches):
+            return False
     return True
+
+
+def _one_relation(sel: exp.Select, key: exp.Expr, used: list[int]) -> bool:
+    """Without a join, or with every column ``sel`` outputs at ``used`` read from the relation
+    of its key ``key`` (a column: ``_origin``), so the values it groups are of the key's own
+    rows."""
+    if sel.args.get("laterals"):
+        return False
+    if not sel.args.get("joins"):
+        return True
+    key = key.unalias()
+    while isinstance(key, exp.Paren):
+        key = key.this
+    if not isinstance(key, exp.Column) or not key.table:
+        return False
+    if len(sel.expressions) < len(used) or max(used, default=0) >= len(sel.expressions):
+        return False
+    outputs = [sel.expressions[i] for i in used]
+    return all(c.table == key.table for p in outputs for c in p.find_all(exp.Column)) \
+        and not any(isinstance(n, (exp.Star, exp.Query)) for p in outputs for n in p.walk())
 
 
 def _origin(node: exp.Expr, sel: exp.Select, ctes: dict[str, exp.CTE], depth: int
@@ -156,6 +185,8 @@ def _origin(node: exp.Expr, sel: exp.Select, ctes: dict[str, exp.CTE], depth: in
     source = sel.args.get("from_")
     if not isinstance(node, exp.Column) or source is None or depth > 16:
         return None
+    if depth and (sel.args.get("joins") or sel.args.get("laterals")):
+        return None  # a join inside: its rows' values may be another relation's (keyed_alike)
     relations = [source.this, *[j.this for j in sel.args.get("joins") or []]]
     found = [r for r in relations if r.alias_or_name == node.table] if node.table \
         else relations[:1] if len(relations) == 1 else []

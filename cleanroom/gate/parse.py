@@ -24,8 +24,10 @@ SYNTAX = "the SQL has a syntax error"
 _TOKEN = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+, col: \d+,[^>]*>")
 
 
-def parse_query(sql: str) -> exp.Expr:
-    """Parse ``sql`` as one DuckDB statement, identifiers folded to lower case.
+def parse_query(sql: str, types: dict[str, dict[str, str]] | None = None) -> exp.Expr:
+    """Parse ``sql`` as one DuckDB statement, identifiers folded to lower case; ``types``:
+    the tables' column types, for reading a final SELECT as the set operation it passes on
+    (``inline.py``: without them only what no column type changes is pushed into branches).
 
     >>> parse_query('SELECT "User_Key" FROM Impressions').sql()
     'SELECT "user_key" FROM impressions'
@@ -48,7 +50,7 @@ def parse_query(sql: str) -> exp.Expr:
     _normalize_identifiers(tree, [n for n in nodes if isinstance(n, exp.Identifier)])
     _unwrap_projections([n for n in nodes if isinstance(n, exp.Select)])
     _ordered_set_quantiles([n for n in nodes if isinstance(n, exp.WithinGroup)])
-    return union_of_lists(inline_passed_sets(tree))
+    return union_of_lists(inline_passed_sets(tree, types))
 
 
 def _one_statement(sql: str) -> exp.Expr:

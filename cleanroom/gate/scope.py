@@ -133,11 +133,12 @@ def expand_stars(select: exp.Select, scope: Scope) -> list[Violation]:
                 problems.append(at("columns_expression", proj, "COLUMNS(...)"))
             projections.append(proj)
             continue
-        if star.args.get("replace") or star.args.get("rename"):
+        if star.args.get("replace") or star.args.get("rename") or star.args.get("ilike"):
             problems.append(at("columns_expression", proj, "* REPLACE"))
             continue
         table = proj.table if isinstance(proj, exp.Column) else None
-        excluded = {e.name for e in star.args.get("except") or []}
+        # sqlglot names EXCLUDE ``except_`` (it was ``except``): read either, never neither.
+        excluded = {e.name for e in star.args.get("except_") or star.args.get("except") or []}
         expanded, missing = _expand(scope, table, excluded)
         if missing:
             problems.append(at("unknown_column", proj, table))

@@ -81,6 +81,76 @@ def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> 
     return set(_found(tree, tables, Found(strict=True)))
 
 
+def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
+                 tables: dict[str, dict[str, str]]) -> list[list[str | None]]:
+    """The output column types of each branch ``leaves`` of a set operation whose CTEs are
+    ``with_``'s, by position (None: unknown), as the branch itself gives them: before the set
+    operation casts each column to one type for every branch (``unified``). Beside what
+    ``_type`` knows: a text or small integer literal, and a SUM or AVG of known numbers.
+
+    >>> import sqlglot
+    >>> tree = sqlglot.parse_one("SELECT a.k, COUNT(*) FROM a UNION ALL SELECT 'x', AVG(b.d) "
+    ...                          "FROM b", read="duckdb")
+    >>> branch_types(None, [tree.left, tree.right], {"a": {"k": "VARCHAR"}, "b": {"d": "INT"}})
+    [['VARCHAR', 'BIGINT'], ['VARCHAR', 'DOUBLE']]
+    """
+    catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
+               for t, cols in tables.items()}
+    found = Found(strict=False)
+    env: dict[str, Types] = {}
+    if with_ is not None:
+        env = _with(exp.Select(with_=with_.copy()), env, catalog, found)
+    out = []
+    for leaf in leaves:
+        node = leaf.this if isinstance(leaf, exp.Subquery) else leaf
+        if isinstance(node, exp.Select) and node.args.get("with_") is None:
+            sources = _sources(node, env, catalog, found)
+            out.append([_output_type(p.unalias(), sources) for p in node.expressions])
+        else:
+            out.append([t for _, t in _query(leaf, env, catalog, found)])
+    return out
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+
+
+def _output_type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "VARCHAR"
+        return "INTEGER" if node.is_int and abs(int(node.name)) < 2 ** 31 else None
+    if isinstance(node, (exp.Sum, exp.Avg)) and not node.args.get("distinct"):
+        arg = _type(node.this, sources)
+        if arg in _INTEGERS:
+            return "DOUBLE" if isinstance(node, exp.Avg) else "HUGEINT"
+        return "DOUBLE" if arg == "DOUBLE" else None
+    found = _type(node, sources)
+    return None if found == "INTEGER LITERAL" else found
+
+
+def unified(types: list[str | None]) -> str | None:
+    """The one type a set operation casts a column of these branch types to (DuckDB 1.x,
+    measured), or None when not known here.
+
+    >>> unified(["BIGINT", "DOUBLE"]), unified(["INTEGER", "VARCHAR"]), unified(["BIGINT", None])
+    ('DOUBLE', 'VARCHAR', None)
+    """
+    kinds = set(types)
+    if None in kinds:
+        return None
+    if len(kinds) == 1:
+        return types[0]
+    if kinds <= set(_INTEGERS):
+        return max(kinds, key=_INTEGERS.index)  # type: ignore[arg-type]
+    if kinds <= {*_INTEGERS, "DOUBLE"}:
+        return "DOUBLE"
+    if kinds == {"DATE", "TIMESTAMP"}:
+        return "TIMESTAMP"
+    if "VARCHAR" in kinds and kinds <= {*_INTEGERS, "DOUBLE", "DATE", "TIMESTAMP", "VARCHAR"}:
+        return "VARCHAR"
+    return None
+
+
 def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: Found) -> Found:
     catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
                for t, cols in tables.items()}
@@ -224,4 +294,4 @@ def _norm(name: str | None) -> str | None:
     return _WIDE.get(upper, upper)
 
 
-__all__ = ["Found", "safe_comparisons"]
+__all__ = ["Found", "branch_types", "safe_comparisons", "unified"]

@@ -219,7 +219,8 @@ def weight_flags(inner: exp.Select, plan: SelectPlan, names: dict[str, int], ord
         few = exp.Between(this=ref(name),
                           low=exp.Literal.number(1), high=exp.Literal.number(k - 1))
         flags.setdefault(later, []).append(few)
-    for j, agg in enumerate(sorted(selfs)):
+    # In the row's order (``values``'), not by id: the SQL is then the same in every process.
+    for j, agg in enumerate(a for a in values if a in selfs):
         name = f"{PREFIX}s{j}"
         value, present = values[agg][0], values[agg][1]
         roots = ROOTS.get(function_key(_unfiltered(nodes[agg])), 2)

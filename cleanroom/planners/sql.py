@@ -82,8 +82,9 @@ class PrivateQuery:
 
 def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery:
     """The bounded SQL and the noise plan of a query, without running it."""
-    tree = parse_query(sql)
-    shape = analyse_query(tree, catalog_for(policy), private=True)
+    catalog = catalog_for(policy)
+    tree = parse_query(sql, catalog.types)
+    shape = analyse_query(tree, catalog, private=True)
     columns = dp_columns(shape, _user_keys(policy))
     order, limit, offset = dp_order(shape, columns)
     rewrite_inner(shape, min_users=policy.query_rules.min_users_per_row)
