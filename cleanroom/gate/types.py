@@ -22,9 +22,14 @@ else is unknown, and a comparison with an unknown side keeps its ``TRY``: fail c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 from sqlglot import exp
 
 from cleanroom.gate.walk import find_all, sql_text
+
+T = TypeVar("T")
 
 Types = dict[str, str | None]  # column name (lower case) -> type, None when unknown
 
@@ -188,11 +193,7 @@ def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], foun
         return env
     env = dict(env)
     for cte in with_.expressions:
-        columns = _query(cte.this, env, catalog, found)
-        names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else []
-        if names:
-            columns = [(n, t if len(names) == len(columns) else None)
-                       for n, (_, t) in zip(names, columns)]
+        columns = renamed(_query(cte.this, env, catalog, found), cte.args.get("alias"))
         env[cte.alias_or_name.lower()] = {n.lower(): t for n, t in columns}
     return env
 
@@ -210,12 +211,8 @@ def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
             sources[alias] = env.get(name, catalog.get(name)) if not source.args.get(
                 "alias") or not source.args["alias"].columns else None
         elif isinstance(source, exp.Subquery):
-            columns = _query(source.this, env, catalog, found)
-            table_alias = source.args.get("alias")
-            names = [c.name for c in table_alias.columns] if table_alias is not None else []
-            if names:  # ``(SELECT x AS b, y AS a) AS u(a, b)``: renamed by position
-                columns = [(n, t if len(names) == len(columns) else None)
-                           for n, (_, t) in zip(names, columns)]
+            # ``(SELECT x AS b, y AS a) AS u(a, b)``: renamed by position
+            columns = renamed(_query(source.this, env, catalog, found), source.args.get("alias"))
             sources[alias] = {n.lower(): t for n, t in columns}
         else:
             sources[alias] = None
@@ -275,15 +272,31 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
 
 
 def _column(col: exp.Column, sources: dict[str, Types | None]) -> str | None:
+    return column_fact(col, sources)
+
+
+def renamed(columns: list[tuple[str, T | None]], alias: exp.TableAlias | None
+            ) -> list[tuple[str, T | None]]:
+    """A relation's columns under its column list (``AS u(a, b)``: renamed by position; a
+    list of another length leaves every fact unknown)."""
+    names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+    if not names:
+        return columns
+    return [(n, c if len(names) == len(columns) else None) for n, (_, c) in zip(names, columns)]
+
+
+def column_fact(col: exp.Column, sources: Mapping[str, Mapping[str, T] | None]) -> T | None:
+    """What ``sources`` (alias -> column -> fact, None: unknown columns) know of ``col``: its
+    table's, or the one source's that holds the name (None: unknown or ambiguous)."""
     if col.args.get("db") or col.args.get("catalog") or isinstance(col.this, exp.Star):
         return None
     name = col.name.lower()
     if col.table:
-        types = sources.get(col.table.lower())
-        return types.get(name) if types is not None else None
-    if any(types is None for types in sources.values()):
+        known = sources.get(col.table.lower())
+        return known.get(name) if known is not None else None
+    if any(known is None for known in sources.values()):
         return None  # a source of unknown columns might hold the name
-    hits = [types[name] for types in sources.values() if types is not None and name in types]
+    hits = [known[name] for known in sources.values() if known is not None and name in known]
     return hits[0] if len(hits) == 1 else None
 
 

@@ -35,6 +35,7 @@ import re
 
 from sqlglot import exp
 
+from cleanroom.gate.types import column_fact, renamed
 from cleanroom.gate.walk import copy_tree, find_all, sql_text
 
 Cat = tuple[str, int] | None  # ("I", 18) a 64-bit integer, ("F", 0) a double, ("D", p)
@@ -139,17 +140,7 @@ def _expr(node: exp.Expr, sources: dict[str, dict[str, Cat] | None]) -> Cat:
 
 
 def _column(col: exp.Column, sources: dict[str, dict[str, Cat] | None]) -> Cat:
-    if col.args.get("db") or col.args.get("catalog") or isinstance(col.this, exp.Star):
-        return None
-    name = col.name.lower()
-    if col.table:
-        columns = sources.get(col.table.lower())
-        return columns.get(name) if columns is not None else None
-    if any(columns is None for columns in sources.values()):
-        return None
-    hits = [columns[name] for columns in sources.values() if columns is not None
-            and name in columns]
-    return hits[0] if len(hits) == 1 else None
+    return column_fact(col, sources)
 
 
 def _narrow(cat: Cat) -> bool:
@@ -177,11 +168,11 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
     for source in nodes:
         alias = source.alias_or_name.lower()
         if isinstance(source, exp.Table) and not source.args.get("db"):
-            renamed = source.args.get("alias") is not None and source.args["alias"].columns
-            sources[alias] = None if renamed else env.get(source.name.lower(),
+            listed = source.args.get("alias") is not None and source.args["alias"].columns
+            sources[alias] = None if listed else env.get(source.name.lower(),
                                                            catalog.get(source.name.lower()))
         elif isinstance(source, exp.Subquery):
-            columns = _renamed(_query(source.this, env, catalog, narrow), source.args.get("alias"))
+            columns = renamed(_query(source.this, env, catalog, narrow), source.args.get("alias"))
             sources[alias] = {n.lower(): c for n, c in columns}
         else:
             sources[alias] = None
@@ -207,18 +198,9 @@ def _with(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, dic
         return env
     env = dict(env)
     for cte in with_.expressions:
-        columns = _renamed(_query(cte.this, env, catalog, narrow), cte.args.get("alias"))
+        columns = renamed(_query(cte.this, env, catalog, narrow), cte.args.get("alias"))
         env[cte.alias_or_name.lower()] = {n.lower(): c for n, c in columns}
     return env
-
-
-def _renamed(columns: list[tuple[str, Cat]], alias: exp.TableAlias | None
-             ) -> list[tuple[str, Cat]]:
-    """A relation's columns under its column list (``AS u(a, b)``: renamed by position)."""
-    names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
-    if not names:
-        return columns
-    return [(n, c if len(names) == len(columns) else None) for n, (_, c) in zip(names, columns)]
 
 
 def _argument(agg: exp.Expr) -> exp.Expr:
