@@ -22,7 +22,7 @@ else is unknown, and a comparison with an unknown side keeps its ``TRY``: fail c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from sqlglot import exp
@@ -186,14 +186,21 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
 
 def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], found: Found
           ) -> dict[str, Types]:
-    """``env`` with the column types of the CTEs of ``node``'s WITH (a SELECT's or a set
-    operation's)."""
+    """``env`` with the column types of the CTEs of ``node``'s WITH."""
+    return with_env(node, env, lambda body, inner: _query(body, inner, catalog, found))
+
+
+def with_env(node: exp.Expr, env: dict[str, dict[str, T | None]],
+             read: Callable[[exp.Expr, dict[str, dict[str, T | None]]], list[tuple[str, T | None]]]
+             ) -> dict[str, dict[str, T | None]]:
+    """``env`` with the column facts ``read`` finds for each CTE of ``node``'s WITH (a
+    SELECT's or a set operation's), each CTE read in the scope of those before it."""
     with_ = node.args.get("with_")
     if with_ is None:
         return env
     env = dict(env)
     for cte in with_.expressions:
-        columns = renamed(_query(cte.this, env, catalog, found), cte.args.get("alias"))
+        columns = renamed(read(cte.this, env), cte.args.get("alias"))
         env[cte.alias_or_name.lower()] = {n.lower(): t for n, t in columns}
     return env
 

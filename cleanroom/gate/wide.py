@@ -35,7 +35,7 @@ import re
 
 from sqlglot import exp
 
-from cleanroom.gate.types import column_fact, renamed
+from cleanroom.gate.types import column_fact, renamed, with_env
 from cleanroom.gate.walk import copy_tree, find_all, sql_text
 
 Cat = tuple[str, int] | None  # ("I", 18) a 64-bit integer, ("F", 0) a double, ("D", p)
@@ -191,16 +191,8 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
 
 def _with(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, dict[str, Cat]],
           narrow: set[int]) -> dict[str, dict[str, Cat]]:
-    """``env`` with the widths of the CTEs of ``node``'s WITH (a SELECT's or a set
-    operation's: its sums are recorded too)."""
-    with_ = node.args.get("with_")
-    if with_ is None:
-        return env
-    env = dict(env)
-    for cte in with_.expressions:
-        columns = renamed(_query(cte.this, env, catalog, narrow), cte.args.get("alias"))
-        env[cte.alias_or_name.lower()] = {n.lower(): c for n, c in columns}
-    return env
+    """``env`` with the widths of the CTEs of ``node``'s WITH (their sums are recorded too)."""
+    return with_env(node, env, lambda body, inner: _query(body, inner, catalog, narrow))
 
 
 def _argument(agg: exp.Expr) -> exp.Expr:
