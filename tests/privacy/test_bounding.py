@@ -8,6 +8,8 @@ totals and capped people counts with it as planned are those of everyone ranked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
 import pytest
 import sqlglot
@@ -156,8 +158,13 @@ def test_people_within_the_bounds_sum_as_the_ranking_would(
     cap = int(planned.rsplit("LEAST(SUM(__cr_p), ", 1)[1].split(")")[0])
     direct = _answer(con, sql, ranked=False, groups=groups, rows=rows)
     ranked = _answer(con, sql, ranked=True, groups=groups, rows=rows)
-    assert direct.keys() == ranked.keys() and direct
     keyed = "GROUP BY" in sql
+    # Channel c is held only by people with more than c channels: past the bound on groups,
+    # each of them keeps some at random, so a group of only such people may be kept in one
+    # run and not the other. The groups someone within the bound holds are always there.
+    def sure(keys: Iterable[tuple[str, ...]]) -> set[tuple[str, ...]]:
+        return {k for k in keys if not keyed or groups >= 8 or int(k[0][-1]) < groups}
+    assert sure(direct) == sure(ranked) and sure(direct)
     for key, (people, *totals) in direct.items():
         # the people over G groups are each kept in G of them at random: compare per group
         # only where nobody is (person p has p % 8 + 1 channels)
