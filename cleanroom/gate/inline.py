@@ -224,8 +224,7 @@ def _projections(sel: exp.Select, names: list[str], name: str, *, whole: bool
     for proj in exprs:
         if isinstance(proj, exp.Star) or any(isinstance(n, exp.Star) for n in proj.walk()):
             return None
-        if any(isinstance(n, (exp.AggFunc, exp.Window, exp.Query, exp.Subquery))
-               for n in proj.walk()):
+        if not _per_row(proj):
             return None
         if any(c.name.lower() not in known for c in proj.find_all(exp.Column)):
             return None
@@ -237,9 +236,15 @@ def _projections(sel: exp.Select, names: list[str], name: str, *, whole: bool
     return list(exprs)
 
 
+def _per_row(node: exp.Expr) -> bool:
+    """No aggregate, window or subquery: a value of each row alone, so it can be computed in
+    every branch instead of over their rows."""
+    return not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Query, exp.Subquery))
+                   for n in node.walk())
+
+
 def _plain_filter(where: exp.Where | None) -> bool:
-    return where is None or not any(isinstance(n, (exp.AggFunc, exp.Window, exp.Query,
-                                                   exp.Subquery)) for n in where.walk())
+    return where is None or _per_row(where)
 
 
 def _orderable(sel: exp.Select, projections: list[exp.Expr], name: str) -> bool:
@@ -262,9 +267,8 @@ def _orderable(sel: exp.Select, projections: list[exp.Expr], name: str) -> bool:
             continue
         if isinstance(key, exp.Column) and not key.table and key.name.lower() in outputs:
             continue
-        if isinstance(key, (exp.Literal, exp.Var)) or any(
-                isinstance(n, (exp.AggFunc, exp.Window, exp.Query, exp.Subquery, exp.Star))
-                for n in key.walk()):
+        if isinstance(key, (exp.Literal, exp.Var)) or not _per_row(key) or any(
+                isinstance(n, exp.Star) for n in key.walk()):
             return False
         columns = list(key.find_all(exp.Column))
         if not all(c.table in ("", name) and not c.args.get("db") and c.name.lower() in passed

@@ -139,9 +139,7 @@ def keyed_alike(overlap: Overlap, keys: list[exp.Expr], alias: str,
     alias in the other: review round 6 decoded one revenue from two such groups)."""
     names = [p.alias_or_name.lower() for p in branches[0].expressions]
     for key in keys:
-        column = key.unalias()
-        while isinstance(column, exp.Paren):
-            column = column.this
+        column = key.unalias().unnest()
         if not isinstance(column, exp.Column) or column.table not in ("", alias) or \
                 column.name.lower() not in names:
             return False
@@ -164,9 +162,7 @@ def _one_relation(sel: exp.Select, key: exp.Expr, used: list[int]) -> bool:
         return False
     if not sel.args.get("joins"):
         return True
-    key = key.unalias()
-    while isinstance(key, exp.Paren):
-        key = key.this
+    key = key.unalias().unnest()
     if not isinstance(key, exp.Column) or not key.table:
         return False
     if len(sel.expressions) < len(used) or max(used, default=0) >= len(sel.expressions):
@@ -179,9 +175,7 @@ def _one_relation(sel: exp.Select, key: exp.Expr, used: list[int]) -> bool:
 def _origin(node: exp.Expr, sel: exp.Select, ctes: dict[str, exp.CTE], depth: int
             ) -> tuple[str, str] | None:
     """The (table, column) that ``node``, an expression of ``sel``, passes on as it is."""
-    node = node.unalias()
-    while isinstance(node, exp.Paren):
-        node = node.this
+    node = node.unalias().unnest()
     source = sel.args.get("from_")
     if not isinstance(node, exp.Column) or source is None or depth > 16:
         return None

@@ -99,12 +99,9 @@ def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
     >>> branch_types(None, [tree.left, tree.right], {"a": {"k": "VARCHAR"}, "b": {"d": "INT"}})
     [['VARCHAR', 'BIGINT'], ['VARCHAR', 'DOUBLE']]
     """
-    catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
-               for t, cols in tables.items()}
+    catalog = _catalog(tables)
     found = Found(strict=False)
-    env: dict[str, Types] = {}
-    if with_ is not None:
-        env = _with(exp.Select(with_=with_.copy()), env, catalog, found)
+    env = with_env(with_, {}, lambda body, inner: _query(body, inner, catalog, found))
     out = []
     for leaf in leaves:
         node = leaf.this if isinstance(leaf, exp.Subquery) else leaf
@@ -156,9 +153,12 @@ def unified(types: list[str | None]) -> str | None:
     return None
 
 
+def _catalog(tables: dict[str, dict[str, str]]) -> dict[str, Types]:
+    return {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()} for t, cols in tables.items()}
+
+
 def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: Found) -> Found:
-    catalog = {t.lower(): {c.lower(): _norm(v) for c, v in cols.items()}
-               for t, cols in tables.items()}
+    catalog = _catalog(tables)
     _query(tree, {}, catalog, found)
     return found
 
@@ -187,15 +187,17 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
 def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], found: Found
           ) -> dict[str, Types]:
     """``env`` with the column types of the CTEs of ``node``'s WITH."""
-    return with_env(node, env, lambda body, inner: _query(body, inner, catalog, found))
+    return with_env(node.args.get("with_"), env,
+                    lambda body, inner: _query(body, inner, catalog, found))
 
 
-def with_env(node: exp.Expr, env: dict[str, dict[str, T | None]],
-             read: Callable[[exp.Expr, dict[str, dict[str, T | None]]], list[tuple[str, T | None]]]
-             ) -> dict[str, dict[str, T | None]]:
-    """``env`` with the column facts ``read`` finds for each CTE of ``node``'s WITH (a
-    SELECT's or a set operation's), each CTE read in the scope of those before it."""
-    with_ = node.args.get("with_")
+Facts = dict[str, dict[str, T | None]]  # relation -> column -> fact (a type, a width)
+Read = Callable[[exp.Expr, dict[str, dict[str, T | None]]], list[tuple[str, T | None]]]
+
+
+def with_env(with_: exp.With | None, env: Facts[T], read: Read[T]) -> Facts[T]:
+    """``env`` with the column facts ``read`` finds for each CTE of ``with_`` (a SELECT's or a
+    set operation's), each CTE read in the scope of those before it."""
     if with_ is None:
         return env
     env = dict(env)
@@ -205,25 +207,33 @@ def with_env(node: exp.Expr, env: dict[str, dict[str, T | None]],
     return env
 
 
-def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
-             found: Found) -> dict[str, Types | None]:
-    """Each source's alias and column types (None: a source whose columns are unknown)."""
+def relation_facts(sel: exp.Select, env: Facts[T], catalog: Facts[T], read: Read[T]
+                   ) -> dict[str, dict[str, T | None] | None]:
+    """Each source of ``sel`` by alias, with its columns' facts: a CTE's (``env``) or a
+    table's (``catalog``), a subquery's as ``read`` finds them, renamed by its column list
+    (``(SELECT x AS b, y AS a) AS u(a, b)``: by position); None for columns not known."""
     nodes = [sel.args["from_"].this] if sel.args.get("from_") else []
     nodes += [j.this for j in sel.args.get("joins") or []]
-    sources: dict[str, Types | None] = {}
+    sources: dict[str, dict[str, T | None] | None] = {}
     for source in nodes:
         alias = source.alias_or_name.lower()
         if isinstance(source, exp.Table) and not source.args.get("db"):
             name = source.name.lower()
-            sources[alias] = env.get(name, catalog.get(name)) if not source.args.get(
-                "alias") or not source.args["alias"].columns else None
+            listed = source.args.get("alias") is not None and source.args["alias"].columns
+            sources[alias] = None if listed else env.get(name, catalog.get(name))
         elif isinstance(source, exp.Subquery):
-            # ``(SELECT x AS b, y AS a) AS u(a, b)``: renamed by position
-            columns = renamed(_query(source.this, env, catalog, found), source.args.get("alias"))
+            columns = renamed(read(source.this, env), source.args.get("alias"))
             sources[alias] = {n.lower(): t for n, t in columns}
         else:
             sources[alias] = None
     return sources
+
+
+def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
+             found: Found) -> dict[str, Types | None]:
+    """Each source's alias and column types (None: a source whose columns are unknown)."""
+    return relation_facts(sel, env, catalog,
+                          lambda body, inner: _query(body, inner, catalog, found))
 
 
 def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Types],
@@ -261,7 +271,7 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
     if isinstance(node, exp.Paren):
         return _type(node.this, sources)
     if isinstance(node, exp.Column):
-        return _column(node, sources)
+        return column_fact(node, sources)
     if isinstance(node, exp.Literal):
         return "INTEGER LITERAL" if node.is_int else None
     if isinstance(node, exp.Window):
@@ -276,10 +286,6 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
         # A timestamp moved by an interval is a timestamp (the move may raise: it is guarded).
         return "TIMESTAMP" if _type(node.this, sources) == "TIMESTAMP" else None
     return None
-
-
-def _column(col: exp.Column, sources: dict[str, Types | None]) -> str | None:
-    return column_fact(col, sources)
 
 
 def renamed(columns: list[tuple[str, T | None]], alias: exp.TableAlias | None

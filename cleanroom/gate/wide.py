@@ -35,7 +35,7 @@ import re
 
 from sqlglot import exp
 
-from cleanroom.gate.types import column_fact, renamed, with_env
+from cleanroom.gate.types import column_fact, relation_facts, with_env
 from cleanroom.gate.walk import copy_tree, find_all, sql_text
 
 Cat = tuple[str, int] | None  # ("I", 18) a 64-bit integer, ("F", 0) a double, ("D", p)
@@ -116,7 +116,7 @@ def _expr(node: exp.Expr, sources: dict[str, dict[str, Cat] | None]) -> Cat:
     if isinstance(node, (exp.Null, exp.Boolean)):
         return _INT
     if isinstance(node, exp.Column):
-        return _column(node, sources)
+        return column_fact(node, sources)
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _of_type(sql_text(node.args["to"]))
     if isinstance(node, _DOUBLE_NODES):
@@ -139,10 +139,6 @@ def _expr(node: exp.Expr, sources: dict[str, dict[str, Cat] | None]) -> Cat:
     return None
 
 
-def _column(col: exp.Column, sources: dict[str, dict[str, Cat] | None]) -> Cat:
-    return column_fact(col, sources)
-
-
 def _narrow(cat: Cat) -> bool:
     return cat is not None and (cat[0] in ("I", "F") or cat[1] <= 18)
 
@@ -162,20 +158,8 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
         return [(n, _combine([a, b], "pick")) for (n, a), (_, b) in zip(left, right)]
     if not isinstance(node, exp.Select):
         return []
-    sources: dict[str, dict[str, Cat] | None] = {}
-    nodes = [node.args["from_"].this] if node.args.get("from_") else []
-    nodes += [j.this for j in node.args.get("joins") or []]
-    for source in nodes:
-        alias = source.alias_or_name.lower()
-        if isinstance(source, exp.Table) and not source.args.get("db"):
-            listed = source.args.get("alias") is not None and source.args["alias"].columns
-            sources[alias] = None if listed else env.get(source.name.lower(),
-                                                           catalog.get(source.name.lower()))
-        elif isinstance(source, exp.Subquery):
-            columns = renamed(_query(source.this, env, catalog, narrow), source.args.get("alias"))
-            sources[alias] = {n.lower(): c for n, c in columns}
-        else:
-            sources[alias] = None
+    sources = relation_facts(node, env, catalog,
+                             lambda body, inner: _query(body, inner, catalog, narrow))
     for clause in [node.args.get(k) for k in ("where", "qualify", "having", "order")] + [
             j.args.get("on") for j in node.args.get("joins") or []] + list(node.expressions):
         if clause is None:
@@ -192,7 +176,8 @@ def _query(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, di
 def _with(node: exp.Expr, env: dict[str, dict[str, Cat]], catalog: dict[str, dict[str, Cat]],
           narrow: set[int]) -> dict[str, dict[str, Cat]]:
     """``env`` with the widths of the CTEs of ``node``'s WITH (their sums are recorded too)."""
-    return with_env(node, env, lambda body, inner: _query(body, inner, catalog, narrow))
+    return with_env(node.args.get("with_"), env,
+                    lambda body, inner: _query(body, inner, catalog, narrow))
 
 
 def _argument(agg: exp.Expr) -> exp.Expr:
