@@ -19,12 +19,14 @@ its branches, and a branch reads its own: so where an expression or a filter pus
 branch reads a column of another type there, it reads it cast to the set operation's type
 (``types.branch_types``, ``types.unified``; pushed as is, ``n // 7`` of a BIGINT count beside
 a DOUBLE average, or ``k < '5'`` of an INTEGER key beside a VARCHAR one, gave another answer).
-Where a type is not known (no catalog types; a branch's expression ``types`` does not read) the
-expression is pushed as is: open (docs/gate.md), not left as written, which would release the
-rows uncompared. Anything else (a join, grouping, DISTINCT, a window, an
-aggregate, a subquery in the filter, an ORDER BY on a column not in the output) is left as
-written. A qualified star of the relation is its star; an ORDER BY over output columns (ALL,
-an expression, a name qualified by the relation) is read over the set operation's output.
+Where a branch's type is not known (``types`` does not infer its expression, or the set
+operation's type for it: a DECIMAL beside a DOUBLE) the query is refused
+(``set_column_type``: cast the column to one type in every branch); left as written, its rows
+would be released uncompared, and pushed as is, it may read another type. Anything else (a
+join, grouping, DISTINCT, a window, an aggregate, a subquery in the filter, an ORDER BY on a
+column not in the output) is left as written. A qualified star of the relation is its star;
+an ORDER BY over output columns (ALL, an expression, a name qualified by the relation) is read
+over the set operation's output.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("WITH u AS (SELECT 1 AS a UNION ALL SELECT 2) "
@@ -55,6 +57,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.errors import QueryRejected
+from cleanroom.gate.rules import violation
 from cleanroom.gate.types import branch_types, unified
 from cleanroom.gate.walk import copy_tree
 
@@ -297,8 +301,10 @@ def _casts(body: exp.SetOperation, names: list[str], projections: list[exp.Expr]
             continue
         kinds = [row[at] if at < len(row) else None for row in typed]
         target = unified(kinds)
+        if target is None:  # pushed as is, it may read another type than the set operation's
+            raise QueryRejected([violation("set_column_type", column, line=1, col=1)])
         for cast, kind in zip(out, kinds):
-            if target is not None and kind != target:
+            if kind != target:
                 cast[column] = target
     return out
 

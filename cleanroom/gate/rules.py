@@ -112,6 +112,9 @@ _RULES = (
          "aggregates across people: whether two thresholded numbers are equal tells whether they "
          "differ by a chosen amount, which may be a few people", "use UNION ALL, or join the "
          "aggregations on their group keys; compare the numbers outside the query"),
+    Rule("set_column_type", "the gate cannot tell the one type a set operation gives this "
+         "column, which an expression or a filter over the set operation reads",
+         "cast the column to one type in every branch, e.g. CAST(MEDIAN(cost) AS DOUBLE)"),
     Rule("recursive_cte", "recursive CTEs are not allowed", "write the query without recursion"),
     Rule("function_not_allowed", "the function is not on the gate's allow-list",
          "see docs/gate-rules.md for the functions you can use"),

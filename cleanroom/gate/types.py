@@ -101,33 +101,156 @@ def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
     """
     catalog = _catalog(tables)
     found = Found(strict=False)
-    env = with_env(with_, {}, lambda body, inner: _query(body, inner, catalog, found))
-    out = []
-    for leaf in leaves:
-        node = leaf.this if isinstance(leaf, exp.Subquery) else leaf
-        if isinstance(node, exp.Select) and node.args.get("with_") is None:
-            sources = _sources(node, env, catalog, found)
-            out.append([_output_type(p.unalias(), sources) for p in node.expressions])
-        else:
-            out.append([t for _, t in _query(leaf, env, catalog, found)])
-    return out
+    env = with_env(with_, {}, lambda body, inner: _query(body, inner, catalog, found,
+                                                         _output_type))
+    return [[t for _, t in _query(leaf, env, catalog, found, _output_type)] for leaf in leaves]
 
 
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+_ADAPTING = ("INTEGER", "BIGINT", "HUGEINT")  # an integer literal that fits takes this type
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.IntDiv)
+_BOOLEANS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Xor)
+_DOUBLES = (exp.Ln, exp.Log, exp.Sqrt, exp.Pow, exp.Exp, exp.Median, exp.PercentileCont,
+            exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop,
+            exp.PercentRank, exp.CumeDist)
+_SAME_NUMBER = (exp.Abs, exp.Neg, exp.Round, exp.Trunc)  # of an INTEGER: an INTEGER
+_ROUNDED = (exp.Floor, exp.Ceil)  # always a DOUBLE (of an integer too)
+_TEXTS = (exp.Lower, exp.Upper, exp.Concat, exp.DPipe, exp.TimeToStr, exp.Trim, exp.Substring)
+_PARTS = (exp.Year, exp.Month, exp.Day, exp.DayOfWeek, exp.DayOfMonth, exp.DayOfYear,
+          exp.Quarter, exp.Week)  # of a date or a timestamp: a BIGINT
+_BIGINTS = (exp.DateDiff, exp.Length, exp.ApproxDistinct, *_COUNTS, exp.Ntile)
+_UNIFIED = (exp.Coalesce, exp.Greatest, exp.Least)
+_LITERAL = "INTEGER LITERAL"
+_DECIMAL_LITERAL = "DECIMAL LITERAL"
 
 
 def _output_type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
+    """The type DuckDB gives ``node`` (None: not known here): ``_type``'s, and beside it
+    literals, arithmetic, the numeric and text functions and aggregates a branch computes
+    (measured on DuckDB 2.0; ``tests/gate/test_types.py`` checks it against ``typeof``)."""
+    found = _typed(node, sources)
+    if found == _LITERAL:
+        return _literal_type(node)
+    return None if found == _DECIMAL_LITERAL else found
+
+
+def _literal_type(node: exp.Expr) -> str | None:
+    value = node.unnest()
+    if isinstance(value, exp.Neg):
+        value = value.this
+    if not isinstance(value, exp.Literal) or not value.is_int:
+        return None
+    size = abs(int(value.name))
+    return "INTEGER" if size < 2 ** 31 else "BIGINT" if size < 2 ** 63 else None
+
+
+def _typed(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
+    """``_output_type``, an integer literal as ``_LITERAL``, a decimal one as
+    ``_DECIMAL_LITERAL`` (each takes the type of what it meets)."""
+    if isinstance(node, exp.Paren):
+        return _typed(node.this, sources)
     if isinstance(node, exp.Literal):
         if node.is_string:
             return "VARCHAR"
-        return "INTEGER" if node.is_int and abs(int(node.name)) < 2 ** 31 else None
+        if node.is_int:  # a literal past INTEGER's range is a BIGINT of its own
+            kind = _literal_type(node)
+            return _LITERAL if kind == "INTEGER" else kind
+        return "DOUBLE" if "e" in node.name.lower() else _DECIMAL_LITERAL
+    if isinstance(node, exp.Null):
+        return "NULL"
+    if isinstance(node, exp.Window):
+        return _typed(node.this, sources)
+    if isinstance(node, _BOOLEANS):
+        return "BOOLEAN"
     if isinstance(node, (exp.Sum, exp.Avg)) and not node.args.get("distinct"):
-        arg = _type(node.this, sources)
-        if arg in _INTEGERS:
+        arg = _typed(node.this, sources)
+        if arg in _INTEGERS or arg == _LITERAL:
             return "DOUBLE" if isinstance(node, exp.Avg) else "HUGEINT"
         return "DOUBLE" if arg == "DOUBLE" else None
+    if isinstance(node, _PICKS) or isinstance(node, (exp.Lag, exp.Lead)):
+        arg = _typed(node.this, sources)
+        return _literal_type(node.this) if arg == _LITERAL else (
+            None if arg == _DECIMAL_LITERAL else arg)
+    if isinstance(node, _BIGINTS):
+        return "BIGINT"
+    if isinstance(node, (*_PARTS, exp.Extract)):
+        moment = node.expression if isinstance(node, exp.Extract) else node.this
+        whole = not isinstance(node, exp.Extract) or node.this.name.lower() in _WHOLE_PARTS
+        return "BIGINT" if whole and _typed(moment, sources) in ("TIMESTAMP", "DATE") else None
+    if isinstance(node, exp.CountIf):
+        return "HUGEINT"
+    if isinstance(node, _TEXTS):  # ``NULL || x`` is a NULL
+        kinds = [_typed(a, sources) for a in _arguments(node)]
+        return "VARCHAR" if all(k not in (None, "NULL") for k in kinds) else None
+    if isinstance(node, exp.TimestampTrunc):
+        return "TIMESTAMP" if _typed(node.this, sources) in ("TIMESTAMP", "DATE") else None
+    if isinstance(node, (exp.Column, exp.Cast, exp.TryCast)):
+        return _type(node, sources)
+    numbers = [_typed(a, sources) for a in _arguments(node)]
+    if isinstance(node, (*_DOUBLES, exp.Div)):
+        return "DOUBLE" if numbers and all(_numeric(t) for t in numbers) else None
+    if isinstance(node, _ROUNDED):  # of a decimal: a decimal
+        return "DOUBLE" if numbers and numbers[0] in (*_INTEGERS, "DOUBLE", _LITERAL) else None
+    if isinstance(node, exp.Nullif):
+        return _output_type(node.this, sources)
+    if isinstance(node, _SAME_NUMBER):
+        kept = ("INTEGER", "BIGINT", "HUGEINT", "DOUBLE", *(
+            (_LITERAL, _DECIMAL_LITERAL) if isinstance(node, exp.Neg) else ()))
+        return numbers[0] if numbers and numbers[0] in kept else None
+    if isinstance(node, _ARITHMETIC) and not isinstance(node.expression, exp.Interval):
+        return _meet(numbers)
+    if isinstance(node, (*_UNIFIED, exp.Case, exp.If)):
+        return _meet(numbers, values=True)
     found = _type(node, sources)
-    return None if found == "INTEGER LITERAL" else found
+    return None if found == _LITERAL else found
+
+
+_WHOLE_PARTS = frozenset({"year", "month", "day", "hour", "minute", "second", "dow", "doy",
+                          "week", "quarter", "isodow", "dayofweek", "dayofyear"})
+
+
+def _arguments(node: exp.Expr) -> list[exp.Expr]:
+    """The value arguments of a function or operator (a CASE's and an IF's results only)."""
+    if isinstance(node, exp.Case):
+        return [*(i.args["true"] for i in node.args.get("ifs") or []),
+                *([node.args["default"]] if node.args.get("default") is not None else [])]
+    if isinstance(node, exp.If):
+        return [node.args["true"], *([node.args["false"]] if node.args.get("false") else [])]
+    if isinstance(node, (exp.Round, exp.Log)):
+        return [node.this] if isinstance(node, exp.Round) else [
+            a for a in (node.this, node.expression) if a is not None]
+    if isinstance(node, (exp.PercentileCont,)):
+        return [node.this]
+    return [a for a in (node.this, node.args.get("expression"), *node.expressions)
+            if isinstance(a, exp.Expr)]
+
+
+def _numeric(kind: str | None) -> bool:
+    return kind in _INTEGERS or kind in ("DOUBLE", _LITERAL, _DECIMAL_LITERAL)
+
+
+def _meet(kinds: list[str | None], *, values: bool = False) -> str | None:
+    """The type of an operator's (or, ``values``, a CASE's or COALESCE's) result from its
+    operands': integers the widest (a literal takes the other side's type), any DOUBLE a
+    DOUBLE; with a NULL (``values``) the others'; else None (decimals, text beside numbers,
+    small integers beside a literal)."""
+    if values:
+        kinds = [k for k in kinds if k != "NULL"]
+    if not kinds or any(k is None for k in kinds):
+        return None
+    if values and len(set(kinds)) == 1 and kinds[0] not in (_LITERAL, _DECIMAL_LITERAL):
+        return kinds[0]
+    if not all(_numeric(k) for k in kinds):
+        return None
+    if "DOUBLE" in kinds:
+        return "DOUBLE"
+    if _DECIMAL_LITERAL in kinds:
+        return None
+    wide = [k for k in kinds if k != _LITERAL]
+    if not wide:
+        return _LITERAL
+    widest = max(wide, key=_INTEGERS.index)
+    return widest if widest in _ADAPTING else None
 
 
 def unified(types: list[str | None]) -> str | None:
@@ -137,11 +260,11 @@ def unified(types: list[str | None]) -> str | None:
     >>> unified(["BIGINT", "DOUBLE"]), unified(["INTEGER", "VARCHAR"]), unified(["BIGINT", None])
     ('DOUBLE', 'VARCHAR', None)
     """
-    kinds = set(types)
-    if None in kinds:
+    kinds = set(types) - {"NULL"} if set(types) != {"NULL"} else set(types)
+    if None in kinds or kinds == {"NULL"}:
         return None
     if len(kinds) == 1:
-        return types[0]
+        return next(iter(kinds))
     if kinds <= set(_INTEGERS):
         return max(kinds, key=_INTEGERS.index)  # type: ignore[arg-type]
     if kinds <= {*_INTEGERS, "DOUBLE"}:
@@ -163,32 +286,37 @@ def _found(tree: exp.Expr, tables: dict[str, dict[str, str]], found: Found) -> F
     return found
 
 
+Typer = Callable[[exp.Expr, dict[str, "Types | None"]], "str | None"]
+
+
 def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
-           found: Found) -> list[tuple[str, str | None]]:
-    """The output columns (name, type) of a query; records its safe comparisons."""
+           found: Found, typer: Typer | None = None) -> list[tuple[str, str | None]]:
+    """The output columns (name, type) of a query, each typed by ``typer`` (``_type``);
+    records its safe comparisons."""
+    typer = typer or _type
     if isinstance(node, exp.Subquery):
-        return _query(node.this, env, catalog, found)
+        return _query(node.this, env, catalog, found, typer)
     if isinstance(node, (exp.Select, exp.SetOperation)):
-        env = _with(node, env, catalog, found)
+        env = _with(node, env, catalog, found, typer)
     if isinstance(node, exp.SetOperation):
-        left = _query(node.left, env, catalog, found)
-        right = _query(node.right, env, catalog, found)
+        left = _query(node.left, env, catalog, found, typer)
+        right = _query(node.right, env, catalog, found, typer)
         columns = [(n, t if len(left) == len(right) and t == r else None)
                    for (n, t), (_, r) in zip(left, right)]
         found.sets[id(node)] = [t for _, t in columns]
         return columns
     if not isinstance(node, exp.Select):
         return []
-    sources = _sources(node, env, catalog, found)
+    sources = _sources(node, env, catalog, found, typer)
     _record(node, sources, env, catalog, found)
-    return [(p.alias_or_name, _type(p.unalias(), sources)) for p in node.expressions]
+    return [(p.alias_or_name, typer(p.unalias(), sources)) for p in node.expressions]
 
 
-def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], found: Found
-          ) -> dict[str, Types]:
+def _with(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types], found: Found,
+          typer: Typer) -> dict[str, Types]:
     """``env`` with the column types of the CTEs of ``node``'s WITH."""
     return with_env(node.args.get("with_"), env,
-                    lambda body, inner: _query(body, inner, catalog, found))
+                    lambda body, inner: _query(body, inner, catalog, found, typer))
 
 
 Facts = dict[str, dict[str, T | None]]  # relation -> column -> fact (a type, a width)
@@ -230,10 +358,10 @@ def relation_facts(sel: exp.Select, env: Facts[T], catalog: Facts[T], read: Read
 
 
 def _sources(sel: exp.Select, env: dict[str, Types], catalog: dict[str, Types],
-             found: Found) -> dict[str, Types | None]:
+             found: Found, typer: Typer | None = None) -> dict[str, Types | None]:
     """Each source's alias and column types (None: a source whose columns are unknown)."""
     return relation_facts(sel, env, catalog,
-                          lambda body, inner: _query(body, inner, catalog, found))
+                          lambda body, inner: _query(body, inner, catalog, found, typer))
 
 
 def _record(sel: exp.Select, sources: dict[str, Types | None], env: dict[str, Types],

@@ -151,6 +151,10 @@ SELECT COUNT(*) AS k FROM (SELECT SUM(revenue) - 700 AS s FROM conversions UNION
 -- expect: aggregate_set_comparison
 WITH a AS (SELECT channel, COUNT(*) AS n FROM impressions GROUP BY 1) SELECT channel FROM a EXCEPT SELECT campaign FROM impressions GROUP BY 1;
 
+-- name: set_column_type
+-- expect: set_column_type
+WITH u AS (SELECT 'a' AS k, COUNT(DISTINCT user_key)::DECIMAL(12, 2) AS n FROM impressions UNION ALL SELECT 'b', COUNT(*) FROM impressions) SELECT k, n // 7 AS s FROM u;
+
 -- name: recursive_cte
 -- expect: recursive_cte
 WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT COUNT(*) FROM r;

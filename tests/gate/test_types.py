@@ -107,3 +107,66 @@ def test_typed_sql_answers_where_its_guarded_parts_fail(tmp_path: Path) -> None:
         for query in queries:
             result = run(sand, sql(query), Limits(timeout_s=10.0))
             assert result.rows
+
+
+# -- the branch types of a set operation (``types._output_type``) -----------------------------
+# Every column type the policy can declare, and the small types functions return.
+PROBE_COLUMNS = {"i": "INTEGER", "b": "BIGINT", "h": "HUGEINT", "d": "DOUBLE", "v": "VARCHAR",
+                 "ts": "TIMESTAMP", "dt": "DATE", "bo": "BOOLEAN", "dec": "DECIMAL(18,2)",
+                 "ti": "TINYINT"}
+ATOMS = [*PROBE_COLUMNS, "1", "2.5", "1e3", "NULL", "'a'", "3000000000", "-1", "0.25", "true"]
+UNARY = ["abs({})", "round({})", "round({}, 2)", "floor({})", "ceil({})", "trunc({})", "ln({})",
+         "sqrt({})", "exp({})", "log({})", "log10({})", "-{}", "({})", "length({})", "lower({})",
+         "year({})", "month({})", "extract(dow from {})", "extract(epoch from {})",
+         "date_trunc('day', {})", "strftime({}, '%Y')", "sign({})", "{}::DOUBLE",
+         "CAST({} AS BIGINT)", "week({})", "concat({}, 'x')", "trim({})", "NOT {}"]
+BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / {}", "{} // {}", "{} % {}", "coalesce({}, {})",
+          "greatest({}, {})", "least({}, {})", "nullif({}, {})", "CASE WHEN bo THEN {} ELSE {} END",
+          "if(bo, {}, {})", "{} || {}", "power({}, {})", "{} > {}", "CASE WHEN bo THEN {} END",
+          "{} + INTERVAL 1 DAY", "date_diff('day', {}, {})"]
+AGGREGATES = ["sum({})", "avg({})", "median({})", "quantile_cont({}, 0.5)", "stddev({})",
+              "var_pop({})", "min({})", "max({})", "count({})", "count_if({})",
+              "approx_count_distinct({})", "sum({}) over ()", "lag({}) over ()"]
+
+
+def _probe_expressions() -> list[str]:
+    import itertools
+    import random
+
+    level = {u.format(a) for u in UNARY for a in ATOMS}
+    level |= {b.format(x, y) for b in BINARY for x, y in itertools.product(ATOMS, ATOMS)}
+    picks = random.Random(7)
+    pool = sorted(level)
+    nested = {f.format(*(picks.choice(pool) for _ in range(2)))
+              for f in picks.choices(UNARY + BINARY, k=1500)}
+    over = {g.format(picks.choice(pool)) for g in AGGREGATES for _ in range(60)}
+    return sorted({*ATOMS, *level, *nested, *over})
+
+
+def test_branch_types_never_disagree_with_duckdb() -> None:
+    """The types a set operation's branches are cast by (``inline.py``) are DuckDB's own, or
+    unknown (then the query is refused): a wrong one would change the answer."""
+    import sqlglot
+
+    from cleanroom.gate import types
+
+    raw = duckdb.connect()
+    raw.execute("CREATE TABLE t (" + ", ".join(f"{c} {t}" for c, t in PROBE_COLUMNS.items()) + ")")
+    raw.execute("INSERT INTO t VALUES (1, 2, 3, 4.5, 'x', TIMESTAMP '2026-01-01', "
+                "DATE '2026-01-01', true, 1.25, 3)")
+    sources = {"t": {c: types._norm(t) for c, t in PROBE_COLUMNS.items()}}
+    wrong, known, valid = [], 0, 0
+    for expression in _probe_expressions():
+        try:
+            truth = raw.execute(f"SELECT typeof(x) FROM (SELECT {expression} AS x FROM t)"
+                                ).fetchone()[0].strip('"')  # type: ignore[index]
+        except duckdb.Error:
+            continue
+        valid += 1
+        node = sqlglot.parse_one(f"SELECT {expression} AS x FROM t", read="duckdb")
+        got = types._output_type(node.expressions[0].unalias(), sources)
+        known += got is not None
+        if got is not None and got != truth:
+            wrong.append((expression, got, truth))
+    assert not wrong, wrong[:20]
+    assert valid > 3000 and known > valid // 2, (valid, known)  # most of them are known
