@@ -20,6 +20,7 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
     verify_rewrite,
 )
 from cleanroom.gate.screen import screen_of
+from cleanroom.gate.sets import meet_sets, sets_to_meet
 from cleanroom.gate.walk import sql_text
 
 
@@ -55,6 +56,11 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     """
     tree = parse_query(sql, catalog.types)
     shape = analyse_query(tree, catalog)
+    places = sets_to_meet(shape)
+    if places:  # set operations inside the query, read as their branches met (``sets.py``)
+        fresh = parse_query(sql, catalog.types)
+        if meet_sets(fresh, places, catalog.types):
+            shape = analyse_query(fresh, catalog)
     branches = bool(final_branches(shape))
     released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)
