@@ -20,6 +20,7 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
     verify_rewrite,
 )
 from cleanroom.gate.screen import screen_of
+from cleanroom.gate.subvalues import hoist_value_subqueries
 from cleanroom.gate.walk import sql_text
 
 
@@ -53,7 +54,7 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     >>> check_query("SELECT channel, COUNT(*) AS n FROM t GROUP BY channel", cat, min_users=50).sql
     'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."user_key") AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
     """
-    tree = parse_query(sql, catalog.types)
+    tree = hoist_value_subqueries(parse_query(sql, catalog.types), catalog.tables)
     shape = analyse_query(tree, catalog)
     branches = bool(final_branches(shape))
     released = shape.final_mode is Mode.ANONYMIZING or branches
