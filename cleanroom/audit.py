@@ -123,16 +123,22 @@ def _iso(at: float) -> str:
 def verify(store: Store) -> int | None:
     """The id of the first entry whose hash does not follow from the one before (edited,
     inserted or following a removed entry), or None when the chain is intact. Entries from
-    before the chain existed (no hash) come first and are skipped."""
-    before = GENESIS
+    before the chain existed (no hash) come first and are skipped. The newest entries removed
+    leave every remaining link intact, so the ids the log handed out are counted too (SQLite's
+    AUTOINCREMENT sequence): the first id past the last entry left is named."""
+    before, last = GENESIS, 0
     with store.connect() as con:
         rows = con.execute(f"SELECT {_FIELDS}, hash FROM audit ORDER BY id")
         for *row, link in rows:
+            last = int(row[0])
             if link is None and before == GENESIS:
                 continue
             if link != entry_hash(before, tuple(row)):
-                return int(row[0])
+                return last
             before = link
+        issued = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    if issued is not None and int(issued[0]) > last:
+        return last + 1
     return None
 
 

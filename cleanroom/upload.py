@@ -173,8 +173,27 @@ def _diagnose(con: duckdb.DuckDBPyConnection, source: str, dataset: Dataset,
         raise
     except (duckdb.Error, pa.ArrowException):
         return [_unreadable(fmt).violations[0]]
+    except OSError as exc:
+        _reraise_streamed(exc)
+        return [_unreadable(fmt).violations[0]]
     problems = [v for name in names if (v := found[name].violation(name, dataset)) is not None]
     return problems or [_unreadable(fmt).violations[0]]
+
+
+def _reraise_streamed(exc: OSError) -> None:
+    """pyarrow hands on an error DuckDB meets while a batch reader streams as a bare OSError
+    carrying DuckDB's message (``Invalid Input Error: CSV Error on Line ...``, which quotes the
+    line: never shown). Return for the body's own faults; raise what DuckDB would have raised for
+    a timeout or the memory limit, and any real I/O fault as it came (507)."""
+    message = str(exc)
+    if exc.errno is None and message.startswith(("Invalid Input Error", "Conversion Error",
+                                                 "Parser Error")):
+        return
+    if message.startswith("INTERRUPT Error"):
+        raise duckdb.InterruptException("interrupted") from None
+    if message.startswith("Out of Memory Error"):
+        raise duckdb.OutOfMemoryException("out of memory") from None
+    raise exc
 
 
 class _BadRows:

@@ -156,3 +156,23 @@ def test_entry_times_are_iso_8601_as_since_takes_them(fresh: Harness) -> None:
     assert abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 600
     again = fresh.client.get(url, params={"since": entry["at"]}, headers=fresh.auth("reviewer"))
     assert [e["id"] for e in again.json()["entries"]] == [entry["id"]]
+
+
+def test_removing_the_newest_entries_breaks_the_chain(fresh: Harness) -> None:
+    """CONTRACT.md §4 ``audit verify``: the newest entries deleted leave every remaining link
+    intact, but the log still counts the ids it handed out: the first removed one is named."""
+    import sqlite3
+
+    from cleanroom import audit
+    from cleanroom.store import Store
+    for sql in (GOOD, BAD, GOOD):
+        fresh.query(sql)
+    store = Store(fresh.data_dir)
+    assert audit.verify(store) is None
+    with sqlite3.connect(fresh.data_dir / "meta.sqlite") as con:
+        (newest,) = con.execute("SELECT MAX(id) FROM audit").fetchone()
+        con.execute("DELETE FROM audit WHERE id >= ?", (newest - 1,))
+    assert audit.verify(store) == newest - 1
+    with sqlite3.connect(fresh.data_dir / "meta.sqlite") as con:
+        con.execute("DELETE FROM audit")
+    assert audit.verify(store) == 1

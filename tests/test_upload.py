@@ -321,3 +321,16 @@ def test_the_line_meter_matches_a_plain_scan() -> None:
         for start in range(0, len(body), size):
             meter.feed(body[start:start + size])
         assert meter.longest == max(len(line) for line in body.split(b"\n")) == 12
+
+
+def test_a_body_cut_off_inside_a_quoted_value_is_unreadable_not_a_storage_fault(fresh: Harness) -> None:
+    """An upload cut short (a dropped connection, a partial export) ends inside a quoted value
+    thousands of rows in: DuckDB reports it while the refusal's second pass streams, through
+    pyarrow as a bare OSError. It is the body's fault (422 ``unreadable``), not the disk's (507)."""
+    fresh.upload("conversions", conversions_csv(80), party="acme")
+    body = conversions_csv(20_000) + f'"{user_key(1)}","2026-09-01 12:00:00","SECRET'.encode()
+    response = fresh.upload("conversions", body, party="acme")
+    error = assert_error(response, 422, "invalid_upload")
+    assert [v["rule"] for v in error["error"]["violations"]] == ["unreadable"]
+    assert "SECRET" not in response.text
+    assert count(fresh) == [[80, 80]]

@@ -21,6 +21,7 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
 )
 from cleanroom.gate.screen import screen_of
 from cleanroom.gate.sets import meet_sets, sets_to_meet
+from cleanroom.gate.subvalues import hoist_value_subqueries
 from cleanroom.gate.walk import sql_text
 
 
@@ -54,11 +55,11 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     >>> check_query("SELECT channel, COUNT(*) AS n FROM t GROUP BY channel", cat, min_users=50).sql
     'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."user_key") AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
     """
-    tree = parse_query(sql, catalog.types)
+    tree = hoist_value_subqueries(parse_query(sql, catalog.types), catalog.tables)
     shape = analyse_query(tree, catalog)
     places = sets_to_meet(shape)
     if places:  # set operations inside the query, read as their branches met (``sets.py``)
-        fresh = parse_query(sql, catalog.types)
+        fresh = hoist_value_subqueries(parse_query(sql, catalog.types), catalog.tables)
         if meet_sets(fresh, places, catalog.types):
             shape = analyse_query(fresh, catalog)
     branches = bool(final_branches(shape))

@@ -238,3 +238,24 @@ def test_records_passed_on_from_a_join_do_not_decode_the_seven_person_channel(
     truth = seven(raw)
     assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
     assert not _decodes(ask(loaded, canary, sql)["rows"], truth)
+
+
+INLINE = "(SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel <> 'CANARYCHAN7')"
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELECT COUNT(DISTINCT user_key) - {INLINE} AS d FROM impressions",
+    f"SELECT COUNT(DISTINCT user_key) AS n, {INLINE} AS m FROM impressions",
+    f"SELECT (SELECT COUNT(DISTINCT user_key) FROM impressions) - {INLINE} AS d",
+], ids=["difference", "both_numbers", "two_value_subqueries"])
+def test_an_aggregation_beside_an_inline_aggregating_value_subquery_does_not_decode_the_channel(
+        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """The same attacks as with ``(SELECT n FROM b)`` over a CTE, the subquery's aggregate
+    written inline: on raw DuckDB they decode the 7-person channel; through the service they
+    came back exact (found by the contract sweep, session 23) until such a subquery was read
+    as a CTE's value (``gate/subvalues.py``)."""
+    truth = seven(raw)
+    assert _decodes([list(r) for r in raw.execute(sql).fetchall()], truth)
+    body = ask(loaded, canary, sql)
+    assert "rows" in body, body
+    assert not _decodes(body["rows"], truth), body

@@ -1,0 +1,118 @@
+"""Read a value subquery that aggregates datasets' rows itself as a CTE's value.
+
+``COUNT(DISTINCT user_key) - (SELECT COUNT(DISTINCT user_key) FROM impressions WHERE channel
+<> 'x')`` is the people only x holds, as ``(SELECT n FROM b)`` over a CTE ``b`` of the same
+SELECT is; but only a CTE (or a derived table) is a source whose people ``meet.py`` compares
+with the aggregation beside it, so the inline form came back exact (7 for the 7-person
+channel, ``tests/gate/test_meet_combined.py``). Such a subquery is moved, unchanged, into a CTE
+of its own at the head of the query's WITH and read there: ``(SELECT __cr_val FROM
+__cr_val0)``. The gate then checks exactly what it checks for the CTE form.
+
+Only what means the same in a CTE is moved: an uncorrelated SELECT of one value that
+aggregates (no GROUP BY, window, DISTINCT, ORDER BY, LIMIT or WITH of its own, nothing nested
+in it) over datasets only (no CTE of the query by that name, every column resolved in its own
+FROM), under no WITH but the top one. Anything else is left as written.
+
+>>> from sqlglot import parse_one
+>>> types = {"t": {"user_key": "VARCHAR", "c": "VARCHAR"}}
+>>> sql = "SELECT COUNT(*) - (SELECT COUNT(*) FROM t WHERE c <> 'x') AS d FROM t"
+>>> hoist_value_subqueries(parse_one(sql, read="duckdb"), types).sql("duckdb")
+"WITH __cr_val0 AS (SELECT COUNT(*) AS __cr_val FROM t WHERE c <> 'x') SELECT COUNT(*) - (SELECT __cr_val FROM __cr_val0) AS d FROM t"
+>>> sql = "SELECT (SELECT COUNT(*) FROM t AS i WHERE i.c = o.c) AS n FROM t AS o"  # correlated
+>>> hoist_value_subqueries(parse_one(sql, read="duckdb"), types).sql("duckdb")
+'SELECT (SELECT COUNT(*) FROM t AS i WHERE i.c = o.c) AS n FROM t AS o'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+
+NAME = "__cr_val"
+_NOT_IN_VALUE = ("with_", "group", "having", "qualify", "order", "limit", "offset", "distinct",
+                 "windows", "into", "laterals", "pivots", "sample", "connect", "prewhere")
+
+
+def hoist_value_subqueries(tree: exp.Expr, types: Mapping[str, Mapping[str, object]] | None) -> exp.Expr:
+    """``tree`` with every qualifying value subquery read from a CTE of its own; ``types``:
+    each dataset's columns (the catalog's, by name)."""
+    if not types or not isinstance(tree, (exp.Select, exp.SetOperation)):
+        return tree
+    with_ = tree.args.get("with_")
+    if with_ is not None and with_.args.get("recursive"):
+        return tree
+    ctes = {c.alias_or_name for c in with_.expressions} if with_ is not None else set()
+    moved: list[exp.CTE] = []
+    for node in list(tree.find_all(exp.Subquery)):
+        if not _qualifies(node, tree, types, ctes):
+            continue
+        name = f"{NAME}{len(moved)}"
+        inner = node.this
+        value = inner.expressions[0]
+        inner.set("expressions", [exp.alias_(value.this if isinstance(value, exp.Alias)
+                                             else value, NAME, copy=False)])
+        node.replace(exp.Subquery(this=exp.select(NAME).from_(name)))
+        moved.append(exp.CTE(this=inner, alias=exp.TableAlias(this=exp.to_identifier(name))))
+    if moved:
+        if with_ is None:
+            tree.set("with_", exp.With(expressions=moved))
+        else:
+            with_.set("expressions", [*moved, *with_.expressions])
+    return tree
+
+
+def _qualifies(node: exp.Subquery, top: exp.Expr, types: Mapping[str, Mapping[str, object]],
+               ctes: set[str]) -> bool:
+    inner = node.this
+    if not isinstance(inner, exp.Select) or node.args.get("alias") is not None:
+        return False
+    if node.parent is None or isinstance(node.parent, (exp.From, exp.Join, exp.In, exp.Lateral,
+                                                       exp.Any, exp.All, exp.Exists, exp.CTE)):
+        return False  # a relation or a list, not a value
+    if any(inner.args.get(arg) for arg in _NOT_IN_VALUE) or len(inner.expressions) != 1:
+        return False
+    if not inner.find(exp.AggFunc) or inner.find(exp.Window):
+        return False
+    if any(n is not inner and isinstance(n, (exp.Select, exp.Subquery, exp.SetOperation))
+           for n in inner.walk()):
+        return False
+    if _under_another_with(node, top):
+        return False
+    return _reads_only_its_datasets(inner, types, ctes)
+
+
+def _under_another_with(node: exp.Expr, top: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not top:
+        if isinstance(parent, (exp.Select, exp.SetOperation)) and parent.args.get("with_"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _reads_only_its_datasets(inner: exp.Select, types: Mapping[str, Mapping[str, object]],
+                             ctes: set[str]) -> bool:
+    from_ = inner.args.get("from_")
+    sources = [from_.this] if from_ is not None else []
+    sources += [j.this for j in inner.args.get("joins") or []]
+    if not sources:
+        return False
+    aliases: dict[str, str] = {}
+    for source in sources:
+        if not isinstance(source, exp.Table) or source.args.get("db") or source.args.get("catalog"):
+            return False
+        if source.name in ctes or source.name not in types:
+            return False
+        aliases[source.alias_or_name] = source.name
+    columns = {c for table in aliases.values() for c in types[table]}
+    for column in inner.find_all(exp.Column):
+        if column.table:
+            if column.table not in aliases or column.name not in types[aliases[column.table]]:
+                return False
+        elif column.name not in columns:
+            return False
+    return True
+
+
+__all__ = ["hoist_value_subqueries"]
