@@ -266,12 +266,21 @@ PAIR = ("SELECT 'all' AS who, COUNT(DISTINCT user_key) AS n FROM impressions UNI
         f"SELECT 'most', COUNT(DISTINCT user_key) FROM impressions WHERE channel <> '{SMALL}'")
 
 
+# Written as the rewrite reads a join of constants: each branch joins them (passes.py).
+JOINED = " UNION ALL ".join(
+    f"SELECT who, n FROM ({b}) AS u(who, n) CROSS JOIN (VALUES (1), (2)) AS v(x)" for b in (
+        "SELECT 'all', COUNT(DISTINCT user_key) FROM impressions",
+        f"SELECT 'most', COUNT(DISTINCT user_key) FROM impressions WHERE channel <> '{SMALL}'"))
+
+
 @pytest.mark.parametrize("sql", [
     f"WITH u AS ({PAIR}) SELECT who, n FROM u WHERE n > 0 ORDER BY who",
     f"SELECT * FROM ({PAIR}) AS u",
     f"WITH u AS ({PAIR}), v AS (SELECT 1 AS one) SELECT n, who FROM u",
     f"SELECT * FROM ({PAIR}) ORDER BY who",
-], ids=["filtered_and_ordered", "subquery_star", "beside_another_cte", "subquery_without_a_name"])
+    JOINED,
+], ids=["filtered_and_ordered", "subquery_star", "beside_another_cte", "subquery_without_a_name",
+        "branches_joining_constants"])
 def test_two_passed_on_rows_seven_people_apart_are_not_both_released(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     truth = dict(raw.execute(PAIR).fetchall())
