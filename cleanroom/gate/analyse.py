@@ -23,6 +23,7 @@ from cleanroom.gate.constants import constant_result
 from cleanroom.gate.definitions import deferred, definition_of
 from cleanroom.gate.expressions import Ctx, ExpressionRules
 from cleanroom.gate.functions import PER_USER_AGGREGATES, SAFE_AGGREGATES, function_key
+from cleanroom.gate.inline import READ_AS
 from cleanroom.gate.joins import FromClause, group_columns
 from cleanroom.gate.model import SUMMABLE, Atoms, K, Mode, QueryShape, Rel, Requirement, SelectPlan
 from cleanroom.gate.nodes import KeyMap, branch_selects, canonical, output_name, the_person
@@ -212,7 +213,8 @@ class _Analyser(FromClause):
         if not (left.bearing or union_all or (left.rows is not None and right.rows is not None)):
             # Anonymous rows that are not constants hold thresholded numbers: comparing them
             # is an equality oracle on their difference (and the hidden columns would take part).
-            self.fail("aggregate_set_comparison", node, type(node).__name__.upper())
+            self.fail("aggregate_set_comparison", node,
+                      node.meta.get(READ_AS) or type(node).__name__.upper())
         merged = [union_column((lk, rk), (left.ranges.get(ln.lower()), right.ranges.get(rn.lower())))
                   for (ln, lk), (rn, rk) in pairs]
         # A side of a per-person value is not matched across branches: not summable there.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cleanroom.gate.inline import constant_joins
 from cleanroom.gate.model import Mode, QueryShape
 from cleanroom.gate.overlap import OVERLAP, Overlap, matched, patterns
 from cleanroom.gate.threshold import COMPARED, SKETCH
@@ -14,7 +15,8 @@ from cleanroom.gate.walk import copy_tree
 
 def pass_through(shape: QueryShape, branch: exp.Select) -> exp.Select | None:
     """The aggregation across people a final branch only passes on (``SELECT n FROM a`` for a
-    CTE ``a`` that aggregates people; no join, grouping, DISTINCT or window), maybe through
+    CTE ``a`` that aggregates people; no grouping, DISTINCT or window, and no join but of
+    relations of constants, ``inline.constant_joins``), maybe through
     CTEs or subqueries that only pass it on too (``links``): its rows are that aggregation's,
     so they carry its people and sketches to be compared with the other branches' rows
     (``release.close_rows``)."""
@@ -44,8 +46,10 @@ def _passed(shape: QueryShape, sel: exp.Select) -> exp.Select | None:
     plan = shape.plans.get(id(sel))
     source = sel.args.get("from_")
     if plan is None or plan.mode is not Mode.ANON or source is None or any(
-            sel.args.get(a) for a in ("joins", "group", "having", "distinct", "qualify")):
+            sel.args.get(a) for a in ("group", "having", "distinct", "qualify")):
         return None
+    if sel.args.get("joins") and constant_joins(sel) is None:
+        return None  # a relation of constants joined (``inline.constant_joins``) adds no one
     if any(isinstance(n, (exp.AggFunc, exp.Window)) for p in sel.expressions for n in p.walk()):
         return None
     body: exp.Expr | None = source.this.this if isinstance(source.this, exp.Subquery) else None

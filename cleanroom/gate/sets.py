@@ -7,9 +7,9 @@
 
 gave both counts, seven people apart: a final set operation's rows are compared by the release
 (``release.close_rows``) and a final SELECT that only passes one on is read as it
-(``inline.py``), but rows read otherwise (grouped, DISTINCT, beside a window, joined, filtered
-by a subquery, under another set operation) were intermediate aggregations, each thresholded
-on its own. Such a UNION ALL is read as
+(``inline.py``, with the readers that distribute over its branches), but rows read otherwise
+(beside a window over them, joined to a table, read in another CTE) were intermediate
+aggregations, each thresholded on its own. Such a UNION ALL is read as
 
     SELECT COALESCE(__cr_u0.who, __cr_u1.who) AS who, COALESCE(__cr_u0.n, __cr_u1.n) AS n
     FROM (...) AS __cr_u0(who, n) FULL JOIN (...) AS __cr_u1(who, n) ON FALSE
