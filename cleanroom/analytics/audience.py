@@ -31,20 +31,31 @@ class ReachOptions(Options):
 
 
 def overlap_sql(ctx: Context, opts: OverlapOptions) -> list[str]:
-    """Distinct people in A, in B, and in both (joined on the user_key)."""
+    """Distinct people in A, in B, and in both (joined on the user_key). Exact: one row of
+    three counts over A's and B's people FULL JOINed, so that the gate compares them as
+    aggregates of one row: where ``|B| - |A∩B|`` is a few people, the later one is withheld
+    (three queries gave both, and their difference). Under DP: three queries, each noised."""
     a, b = dataset_of(ctx.policy, opts.a), dataset_of(ctx.policy, opts.b)
     ua, ub = quote(a.user_key), quote(b.user_key)
     ta, tb = quote(opts.a), quote(opts.b)
+    if ctx.epsilon is None:
+        return [f"SELECT COUNT(DISTINCT x.{ua}) AS a, COUNT(DISTINCT y.{ub}) AS b, "
+                f"COUNT(DISTINCT CASE WHEN x.{ua} IS NOT NULL AND y.{ub} IS NOT NULL "
+                f"THEN x.{ua} END) AS ab FROM (SELECT DISTINCT {ua} FROM {ta}) AS x "
+                f"FULL JOIN (SELECT DISTINCT {ub} FROM {tb}) AS y ON x.{ua} = y.{ub}"]
     return [f"SELECT COUNT(DISTINCT {ua}) AS people FROM {ta}",
             f"SELECT COUNT(DISTINCT {ub}) AS people FROM {tb}",
             f"SELECT COUNT(DISTINCT x.{ua}) AS people FROM {ta} x JOIN {tb} y ON x.{ua} = y.{ub}"]
 
 
 def overlap(ctx: Context, opts: OverlapOptions) -> Plan:
-    """One row per segment (A, B, A and B) that stands on enough people."""
+    """One row per segment (A, B, A and B); exact, a segment's people are null and flagged
+    where they stand on too few people or would give away a few others'."""
     labels = [opts.a, opts.b, f"{opts.a} & {opts.b}"]
 
     def finish(answers: tuple[Released, ...]) -> Table:
+        if len(answers) == 1:
+            return _one_row_overlap(labels, answers[0])
         rows: list[list[Any]] = []
         intervals: list[list[Interval]] = []
         status: list[str] = []
@@ -56,6 +67,17 @@ def overlap(ctx: Context, opts: OverlapOptions) -> Plan:
         return Table(["segment", "people"], rows, total_suppressed(answers), status, [],
                      intervals if ctx.private else None, noise_of(answers))
     return Plan(ctx.steps(overlap_sql(ctx, opts)), finish)
+
+
+def _one_row_overlap(labels: list[str], answer: Released) -> Table:
+    """The exact answer's one row as a row per segment (none when the row is withheld)."""
+    if not answer.rows:
+        return Table(["segment", "people"], [], answer.suppressed_rows, [], [])
+    withheld = {c for r, c in answer.withheld_cells if r == 0}
+    rows = [[label, answer.rows[0][i]] for i, label in enumerate(labels)]
+    status = ["partial" if i in withheld else "exact" for i in range(len(labels))]
+    return Table(["segment", "people"], rows, answer.suppressed_rows, status,
+                 [[i, 1] for i in sorted(withheld)])
 
 
 def reach_sql(ctx: Context, opts: ReachOptions) -> list[str]:
