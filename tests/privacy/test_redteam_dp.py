@@ -40,7 +40,6 @@ import numpy as np
 import pytest
 
 from cleanroom.engine import DuckDBEngine, Limits, TableSpec
-from cleanroom.errors import QueryRejected
 from cleanroom.planners.attribution import DP_MODELS, AttributionRequest, plan_attribution
 from cleanroom.planners.base import NoisedStep
 from cleanroom.planners.sql import column_spec, plan_private_query
@@ -50,7 +49,7 @@ from cleanroom.privacy.discrete import fixed_point_quantum
 from cleanroom.privacy.dp_release import release_dp
 from cleanroom.privacy.mechanisms import make_rng
 from tests.canary import user_key
-from tests.conftest import COLLAB, POLICIES, Harness, make_client
+from tests.conftest import COLLAB, POLICIES, Harness, make_client, with_person_counts
 
 REQUIRED = Path(__file__).parent.parent / "fixtures" / "policies-required"
 HEAVY = 100_000  # the person index of H
@@ -463,7 +462,7 @@ REFUSED = [
     "SELECT channel, stddev(cost) AS m FROM impressions GROUP BY channel",
     "SELECT channel, SUM(cost) / COUNT(*) AS m FROM impressions GROUP BY channel",
     "SELECT channel, COUNT(*) FILTER (WHERE cost > 99) AS n FROM impressions GROUP BY channel",
-    "SELECT channel, COUNT(cost) AS n FROM impressions GROUP BY channel",
+    "SELECT channel, COUNT(cost) + 1 AS n FROM impressions GROUP BY channel",
 ]
 
 
@@ -615,20 +614,29 @@ def test_concurrent_requests_over_three_routes_never_overspend(tmp_path: Path) -
     assert _spent(harness) == pytest.approx(3.0)
 
 
-def test_a_count_of_a_column_is_not_answered_as_a_count_of_rows() -> None:
-    """``COUNT(cost)`` counts rows whose cost is not NULL; the DP rewrite released it as
-    ``COUNT(*)`` (its noise estimated the rows and its interval claimed to hold a number it
-    did not estimate). Not a leak, a wrong answer: refused under DP, with the rewrite to use."""
-    for sql in ("SELECT channel, COUNT(cost) AS n FROM impressions GROUP BY channel",
-                "SELECT COUNT(campaign) AS n FROM impressions",
-                "SELECT i.channel, COUNT(c.user_key) AS n FROM impressions i LEFT JOIN "
-                "conversions c ON i.user_key = c.user_key GROUP BY i.channel"):
-        with pytest.raises(QueryRejected) as caught:
-            plan_private_query(_policy(), sql, 1.0)
-        assert {v.rule for v in caught.value.violations} == {"dp_unsupported"}
-        assert "COUNT(*)" in caught.value.violations[0].message
-    planned = _planned("SELECT COUNT(*) AS n FROM impressions WHERE cost IS NOT NULL")
-    assert [c.function for c in planned.query.columns] == ["count"]
+def test_a_count_of_a_column_counts_its_values_not_the_rows() -> None:
+    """``COUNT(x)`` counts the rows whose x is not NULL; the DP rewrite released it as
+    ``COUNT(*)`` (a third of the rows more here, its interval about a number the SQL does not
+    mean). Not a leak, a wrong answer: it is now planned as ``SUM(CASE WHEN x IS NULL THEN 0
+    ELSE 1 END)``, whose bounded total is the SQL's count."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE impressions AS SELECT 'u' || p AS user_key, TIMESTAMP '2026-09-01' "
+                "AS ts, 'ch' || (p % 2) AS channel, CASE WHEN p % 3 = 0 THEN NULL ELSE 'c' END "
+                "AS campaign, 1.0 AS cost FROM range(300) t(p)")
+    with_person_counts(con, "impressions")
+    sql = "SELECT channel, COUNT(campaign) AS n, COUNT(*) AS m FROM impressions GROUP BY channel"
+    step = _planned(sql)
+    assert [c.function for c in step.query.columns] == ["group_key", "sum", "count"]
+    explicit = _planned(sql.replace("COUNT(campaign)",
+                                    "SUM(CASE WHEN campaign IS NULL THEN 0 ELSE 1 END)"))
+    assert step.query.sql == explicit.query.sql
+    quantum = fixed_point_quantum(0.0, 1.0)
+    got = {r[0]: (r[2] * quantum, r[4]) for r in con.execute(step.query.sql).fetchall()}
+    want = {r[0]: (r[1], r[2]) for r in con.execute(sql).fetchall()}
+    assert got == want and all(n < m for n, m in want.values())
+    # named as the analyst wrote it, also without an alias
+    bare = _planned("SELECT channel, COUNT(campaign) FROM impressions GROUP BY channel")
+    assert [c.name for c in bare.query.columns] == ["channel", "COUNT(campaign)"]
 
 
 # -- attribution: the same neighbours through the model's own bound --------------------------------
