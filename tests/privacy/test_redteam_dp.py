@@ -21,6 +21,9 @@ past the bound, thirty conversions at or past the revenue bound).
   it runs; concurrent requests over three routes never overspend.
 - *Attribution*: the same neighbours through each DP model's own bound (one credit and one
   clamped revenue per person, in at most G groups).
+- *The noise's floating point*: a support attack on the integers diffprivlib's Geometric can
+  draw at a sum's sensitivity (certain on 17% of draws at the policy's limits; closed by the
+  exact sampler, ``privacy/sampling.py``).
 
 docs/privacy.md, "Red team (session 23)", tabulates what was tried, what held and what is open.
 
