@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlglot import exp
+
 from cleanroom.engine import ColumnSpec
 from cleanroom.gate import Catalog, K, check_query
 from cleanroom.gate.analyse import analyse_query
@@ -84,6 +86,7 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
     """The bounded SQL and the noise plan of a query, without running it."""
     catalog = catalog_for(policy)
     tree = parse_query(sql, catalog.types)
+    counts_of_values(tree)
     shape = analyse_query(tree, catalog, private=True)
     columns = dp_columns(shape, _user_keys(policy))
     order, limit, offset = dp_order(shape, columns)
@@ -103,6 +106,38 @@ def plan_private_query(policy: Policy, sql: str, epsilon: float) -> PrivateQuery
     query = DPQuery(bounded.sql(dialect="duckdb"), columns, sum(
         1 for c in columns if c.function == "group_key"), order, limit, offset)
     return PrivateQuery(query, plan, shape.tables)
+
+
+def counts_of_values(tree: exp.Expr) -> None:
+    """The final SELECT's ``COUNT(x)`` of a column as ``SUM(CASE WHEN x IS NULL THEN 0 ELSE 1
+    END)``, in place, named as before: the DP rewrite bounds and counts rows, and released
+    ``COUNT(x)`` as ``COUNT(*)`` (NULL ``x`` counted). The sum of that indicator is the count
+    the SQL means, a value in [0, 1] per row (sensitivity G x R, as a row count's), noised on
+    the fixed-point grid.
+
+    >>> import sqlglot
+    >>> t = sqlglot.parse_one("SELECT k, COUNT(x), COUNT(y) AS n, COUNT(*) AS m FROM t GROUP BY k")
+    >>> counts_of_values(t)
+    >>> for p in t.expressions: print(p.sql())
+    k
+    SUM(CASE WHEN x IS NULL THEN 0 ELSE 1 END) AS "COUNT(x)"
+    SUM(CASE WHEN y IS NULL THEN 0 ELSE 1 END) AS n
+    COUNT(*) AS m
+    """
+    if not isinstance(tree, exp.Select):
+        return
+    for projection in list(tree.expressions):
+        node = projection.unalias()
+        if not (isinstance(node, exp.Count) and isinstance(node.this, exp.Column)):
+            continue
+        indicator = exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()),
+                                         true=exp.Literal.number(0))],
+                             default=exp.Literal.number(1))
+        counted = exp.Sum(this=indicator)
+        if projection is node:
+            projection.replace(exp.alias_(counted, node.sql(dialect="duckdb"), quoted=True))
+        else:
+            node.replace(counted)
 
 
 def describe_plan(plan: NoisePlan) -> dict[str, Any]:

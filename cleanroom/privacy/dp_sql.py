@@ -117,6 +117,12 @@ def _dp_column(agg: Aggregate, node: exp.Expr, name: str, ranges: dict[int, Rang
                user_keys: frozenset[str]) -> DPColumn:
     if agg.function == "group_key":
         return DPColumn(name, "group_key")
+    if agg.function == "count" and agg.argument is not None:
+        # The bounding counts rows (``__cr_n``): COUNT(x) would be released as COUNT(*), its
+        # noise and interval about a number it does not estimate (NULL x counted).
+        raise unsupported(f"column {name}: COUNT of a column; under differential privacy "
+                          "count rows with COUNT(*), keeping the rows you mean with a WHERE "
+                          "(... WHERE x IS NOT NULL)")
     if agg.function == "count":
         return DPColumn(name, "count")
     if agg.function == "count_distinct" and agg.argument in user_keys:

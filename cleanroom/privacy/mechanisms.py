@@ -37,6 +37,7 @@ from cleanroom.privacy.discrete import (
     geometric_tail,
     ratio_interval,
 )
+from cleanroom.privacy.sampling import FAST_SCALE, geometric
 
 Kind = Literal["count", "sum", "avg"]
 # diffprivlib accepts either; None means the operating system's generator (secrets.SystemRandom).
@@ -238,7 +239,7 @@ def noise_value(spec: NoiseSpec, value: Value, rng: Rng | None = None) -> NoisyV
 
 def _noise_count(spec: NoiseSpec, value: int, rng: Rng, confidence: float) -> NoisyValue:
     sens = int(spec.sensitivity)
-    noisy = Geometric(epsilon=spec.epsilon, sensitivity=sens, random_state=rng).randomise(value)
+    noisy = geometric(rng, value, spec.epsilon, sens)
     half = geometric_half_width(alpha(spec.epsilon, sens), confidence)
     # A true count is never negative: cutting the interval at 0 loses no coverage.
     return NoisyValue(float(noisy), float(max(0, noisy - half)), float(max(0, noisy + half)))
@@ -257,7 +258,7 @@ def _noise_fixed_sum(spec: NoiseSpec, quanta: int, rng: Rng) -> NoisyValue:
     possible truth, so the error does not grow and the coverage does not fall."""
     quantum, ratio = _fixed_sum_noise(spec)
     sens = round(spec.sensitivity / quantum)
-    noisy = Geometric(epsilon=spec.epsilon, sensitivity=sens, random_state=rng).randomise(quanta)
+    noisy = geometric(rng, quanta, spec.epsilon, sens)
     half = geometric_half_width(ratio, CONFIDENCE)
     floor = 0.0 if float(spec.lower or 0.0) >= 0 else -math.inf
     ceiling = 0.0 if float(spec.upper or 0.0) <= 0 else math.inf
@@ -277,10 +278,8 @@ def _noise_avg(spec: NoiseSpec, centred_quanta: int, count: int, rng: Rng) -> No
     noise = avg_noise(spec)
     quantum = fixed_point_quantum(lo, hi, centred=True)
     sum_sens = round(spec.sensitivity * (hi - lo) / 2 / quantum)
-    s = Geometric(epsilon=half_eps, sensitivity=sum_sens, random_state=rng).randomise(
-        centred_quanta) * quantum
-    c = Geometric(epsilon=half_eps, sensitivity=int(spec.sensitivity),
-                  random_state=rng).randomise(count)
+    s = geometric(rng, centred_quanta, half_eps, sum_sens) * quantum
+    c = geometric(rng, count, half_eps, int(spec.sensitivity))
     value = min(hi, max(lo, mid + s / max(c, 1)))
     low, high = ratio_interval(s, c, noise, CONFIDENCE)
     return NoisyValue(value, min(value, max(lo, mid + low)), max(value, min(hi, mid + high)))
@@ -366,8 +365,11 @@ def user_count_noise(
     >>> abs(noisy(50) - 50) < 20
     True
     """
-    mech = Geometric(epsilon=epsilon, sensitivity=int(max_groups_per_user),
-                     random_state=make_rng() if rng is None else rng)
+    rng = make_rng() if rng is None else rng
+    sensitivity = int(max_groups_per_user)
+    if sensitivity / epsilon > FAST_SCALE:  # the exact sampler (``sampling.py``)
+        return lambda count: geometric(rng, count, epsilon, sensitivity)
+    mech = Geometric(epsilon=epsilon, sensitivity=sensitivity, random_state=rng)
     return lambda count: int(mech.randomise(int(count)))
 
 
@@ -379,9 +381,8 @@ def noisy_user_count(
     >>> noisy_user_count(50, epsilon=1.0, max_groups_per_user=1, rng=make_rng(0)) > 40
     True
     """
-    mech = Geometric(epsilon=epsilon, sensitivity=int(max_groups_per_user),
-                     random_state=make_rng() if rng is None else rng)
-    return int(mech.randomise(int(user_count)))
+    return geometric(make_rng() if rng is None else rng, int(user_count), epsilon,
+                     int(max_groups_per_user))
 
 
 def keep_group(noisy_user_count: int, threshold: float) -> bool:
