@@ -47,7 +47,7 @@ released two rows seven people apart):
 Anything else (a join of a table, grouping with aggregates, a window, an ORDER BY on a column
 not in the output) is left as written: those readers do not distribute over the branches.
 Such a set operation is then compared in place, read as its branches met (``sets.py``), unless
-its reader groups it (docs/gate.md, open).
+its reader groups it by a key alike in every branch (docs/gate.md, open).
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("WITH u AS (SELECT 1 AS a UNION ALL SELECT 2) "

@@ -24,7 +24,11 @@ Where a column's branches have different types, each is cast to the set operatio
 (``types.unified``; COALESCE unifies text and booleans otherwise); where one is not known the
 query is refused (``set_column_type``). Only UNION ALL is read so (UNION, INTERSECT and EXCEPT
 of aggregates are refused, ``aggregate_set_comparison``); a final set operation and the branches
-of one are the release's; branches of people's rows are not aggregations and are left alone.
+of one are the release's; branches of people's rows, or of keys only, are left alone; and so is
+a UNION ALL that a SELECT groups by a key that is a column in every branch (the AMC union
+templates: each group sums several branches' rows, which per-row flags would withhold whole;
+open, docs/gate.md). Grouped by a key a branch sets to a constant, or aggregated whole, it is
+read so.
 """
 
 from __future__ import annotations
@@ -88,13 +92,44 @@ def _aggregated(node: exp.Expr, root: exp.Expr, depth: int) -> bool:
     if depth > 16:
         return True
     for reader in _readers(node, root):
-        if reader.args.get("group") or any(
-                isinstance(a, exp.AggFunc) and not isinstance(a.parent, exp.Window)
-                for p in reader.expressions for a in p.find_all(exp.AggFunc)):
-            return True
+        grouped = reader.args.get("group") is not None
+        if grouped or any(isinstance(a, exp.AggFunc) and not isinstance(a.parent, exp.Window)
+                          for p in reader.expressions for a in p.find_all(exp.AggFunc)):
+            # Ungrouped, or grouped by a key each branch sets to a constant of its own, the
+            # groups are the branches' rows: compared as they are.
+            if depth or (grouped and not _keyed_by_branch(reader, node)):
+                return True
         passed = reader.parent if isinstance(reader.parent, (exp.CTE, exp.Subquery)) else None
         if passed is not None and _aggregated(reader, root, depth + 1):
             return True
+    return False
+
+
+def _keyed_by_branch(reader: exp.Select, node: exp.Expr) -> bool:
+    """Whether a group key of ``reader`` is a column of the set operation that some branch
+    sets to a constant (``SELECT 'all' AS who, … UNION ALL SELECT 'most', …``, grouped by who;
+    a NULL filler is not one)."""
+    assert isinstance(node, exp.SetOperation)
+    leaves = _leaves(node)
+    names = _names(node, leaves[0])
+    if names is None:
+        return False
+    at = {n.lower(): i for i, n in enumerate(names)}
+    group = reader.args["group"]
+    keys = [k.unalias() for k in group.expressions]
+    for key in keys:
+        if isinstance(key, exp.Literal) and key.is_int:  # GROUP BY 1: the first projection
+            index = int(key.name) - 1
+            key = reader.expressions[index].unalias() if 0 <= index < len(reader.expressions) \
+                else key
+        if not isinstance(key, exp.Column) or key.name.lower() not in at:
+            continue
+        for leaf in leaves:
+            sel = leaf.this if isinstance(leaf, exp.Subquery) else leaf
+            if isinstance(sel, exp.Select) and at[key.name.lower()] < len(sel.expressions):
+                value = sel.expressions[at[key.name.lower()]].unalias()
+                if isinstance(value, exp.Literal):
+                    return True
     return False
 
 
