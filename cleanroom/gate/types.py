@@ -167,6 +167,8 @@ def _typed(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
         if arg in _INTEGERS or arg == _LITERAL:
             return "DOUBLE" if isinstance(node, exp.Avg) else "HUGEINT"
         return "DOUBLE" if arg == "DOUBLE" else None
+    if isinstance(node, _PICKS) and node.args.get("count") is not None:
+        return None  # MAX(x, n), ARG_MAX(x, y, n): a list of n values (review round 7)
     if isinstance(node, _PICKS) or isinstance(node, (exp.Lag, exp.Lead)):
         arg = _typed(node.this, sources)
         return _literal_type(node.this) if arg == _LITERAL else (
@@ -406,8 +408,8 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
         return _type(node.this, sources)
     if isinstance(node, _COUNTS):
         return "BIGINT"
-    if isinstance(node, _PICKS):  # one of the argument's own values (or NULL)
-        return _type(node.this, sources)
+    if isinstance(node, _PICKS):  # one of the argument's own values (or NULL); MAX(x, n): a list
+        return _type(node.this, sources) if node.args.get("count") is None else None
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _norm(sql_text(node.args["to"]))
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
