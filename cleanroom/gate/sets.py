@@ -288,6 +288,16 @@ def _meet_branches(node: exp.SetOperation, root: exp.Expr,
     for arg in ("with_", "order", "limit", "offset"):
         if node.args.get(arg) is not None:
             joined.set(arg, node.args[arg])
+    order = joined.args.get("order")
+    if order is not None:
+        # A set operation's ORDER BY reads its output; in an expression of the met SELECT a
+        # bare name would read both branches' columns of that name (review round 7: ``ORDER
+        # BY n + 1`` failed in the engine, ambiguous): each reads its COALESCE.
+        outputs = {n.lower(): p.unalias() for p, n in zip(joined.expressions, names)}
+        for col in list(order.find_all(exp.Column)):
+            if not col.table and col.name.lower() in outputs and col.parent is not None and \
+                    not isinstance(col.parent, exp.Ordered):
+                col.replace(copy_tree(outputs[col.name.lower()]))
     node.replace(joined)
 
 
@@ -333,17 +343,26 @@ def _casts(node: exp.SetOperation, names: list[str], leaves: list[exp.Expr], roo
     return out
 
 
-def _with_of(node: exp.Expr, root: exp.Expr) -> exp.With | None:
-    """The nearest WITH whose CTEs ``node`` may read (its own first)."""
-    found: exp.Expr | None = node
-    while found is not None:
-        with_ = found.args.get("with_")
+def _with_of(node: exp.Expr, root: exp.Expr) -> list[tuple[exp.With, int]]:
+    """The WITHs whose CTEs ``node`` may read, outermost first, each with how many of its CTEs
+    it sees (inside the i-th, those before it). Review round 7: only the nearest was read, so a
+    branch reading an outer CTE named like a dataset was typed by the dataset's column (a
+    VARCHAR taken for a DOUBLE: the met query failed in the engine)."""
+    found: list[tuple[exp.With, int]] = []
+    at: exp.Expr | None = node
+    below: exp.Expr | None = None
+    while at is not None:
+        with_ = at.args.get("with_")
         if isinstance(with_, exp.With):
-            return with_
-        if found is root:
-            return None
-        found = found.parent
-    return None
+            ctes = list(with_.expressions)
+            inside = next((i for i, c in enumerate(ctes) if c is below), None)
+            found.append((with_, len(ctes) if inside is None else inside))
+        if at is root:
+            break
+        below, at = at, at.parent
+        if isinstance(at, exp.With):  # the CTE ``below`` is in: step over the WITH itself
+            below, at = below, at.parent
+    return found[::-1]
 
 
 def _column(at: int, position: int, name: str, casts: list[dict[int, str]]) -> exp.Expr:

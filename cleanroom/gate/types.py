@@ -86,7 +86,7 @@ def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> 
     return set(_found(tree, tables, Found(strict=True)))
 
 
-def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
+def branch_types(with_: exp.With | list[tuple[exp.With, int]] | None, leaves: list[exp.Expr],
                  tables: dict[str, dict[str, str]]) -> list[list[str | None]]:
     """The output column types of each branch ``leaves`` of a set operation whose CTEs are
     ``with_``'s, by position (None: unknown), as the branch itself gives them: before the set
@@ -101,8 +101,18 @@ def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
     """
     catalog = _catalog(tables)
     found = Found(strict=False)
-    env = with_env(with_, {}, lambda body, inner: _query(body, inner, catalog, found,
-                                                         _output_type))
+
+    def read(body: exp.Expr, inner: dict[str, Types]) -> list[tuple[str, str | None]]:
+        return _query(body, inner, catalog, found, _output_type)
+
+    # A list: the WITHs in scope, outermost first, each with how many of its CTEs are (the
+    # set operation inside its i-th CTE sees those before it); a name an inner one defines
+    # hides an outer one's, and a dataset's.
+    scopes = [(with_, len(with_.expressions))] if isinstance(with_, exp.With) else with_ or []
+    env: dict[str, Types] = {}
+    for scope, seen in scopes:
+        env = with_env(exp.With(expressions=scope.expressions[:seen]), env, read) \
+            if seen < len(scope.expressions) else with_env(scope, env, read)
     return [[t for _, t in _query(leaf, env, catalog, found, _output_type)] for leaf in leaves]
 
 
