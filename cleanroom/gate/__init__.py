@@ -20,9 +20,9 @@ from cleanroom.gate.rewrite import (  # noqa: F401  (rewrite_query, verify_rewri
     verify_rewrite,
 )
 from cleanroom.gate.screen import screen_of
-from cleanroom.gate.sets import meet_sets, sets_to_meet
+from cleanroom.gate.sets import meet_sets, places_of, sets_to_meet
 from cleanroom.gate.subvalues import hoist_value_subqueries
-from cleanroom.gate.walk import sql_text
+from cleanroom.gate.walk import copy_tree, find_all, sql_text
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,15 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     'SELECT __cr_q.__cr_k0 AS "channel", __cr_q.__cr_a1 AS n, "__cr_q"."__cr_n" FROM (SELECT channel AS __cr_k0, COUNT(*) AS __cr_a1, COUNT(DISTINCT "t"."user_key") AS "__cr_n" FROM t GROUP BY channel) AS __cr_q'
     """
     tree = hoist_value_subqueries(parse_query(sql, catalog.types), catalog.tables)
+    # Analysis normalizes the tree in place (a lookup's join becomes CASEs, dropping the set
+    # operation of constants it joined): the set operations to read as met are matched to
+    # this copy's by identity, not by their count in a walk (``sets.places_of``).
+    fresh, before = copy_tree(tree), find_all(tree, exp.SetOperation)
     shape = analyse_query(tree, catalog)
-    places = sets_to_meet(shape)
+    places = places_of(sets_to_meet(shape), before)
     if places:  # set operations inside the query, read as their branches met (``sets.py``)
-        fresh = hoist_value_subqueries(parse_query(sql, catalog.types), catalog.tables)
-        if meet_sets(fresh, places, catalog.types):
-            shape = analyse_query(fresh, catalog)
+        meet_sets(fresh, places, catalog.types)
+        shape = analyse_query(fresh, catalog)
     branches = bool(final_branches(shape))
     released = shape.final_mode is Mode.ANONYMIZING or branches
     limit, offset = _take_limit(shape) if released else (None, 0)

@@ -27,8 +27,13 @@ of aggregates are refused, ``aggregate_set_comparison``); a final set operation 
 of one are the release's; branches of people's rows, or of keys only, are left alone; and so is
 a UNION ALL that a SELECT groups by a key that is a column in every branch (the AMC union
 templates: each group sums several branches' rows, which per-row flags would withhold whole;
-open, docs/gate.md). Grouped by a key a branch sets to a constant, or aggregated whole, it is
-read so.
+open, docs/gate.md). Grouped by anything else (a key a branch sets to a constant, a cast or a
+function, an expression of the key, ``GROUP BY ALL``), or aggregated whole, directly or through
+SELECTs that pass its rows on, it is read so.
+
+Which set operations to read so is decided on the analysed tree and applied to a copy of the
+tree taken before the analysis, matched by identity (``places_of``; the analysis drops a
+lookup's set operation, so their count in a walk differed), innermost first (``meet_sets``).
 """
 
 from __future__ import annotations
@@ -45,22 +50,55 @@ from cleanroom.gate.walk import copy_tree, find_all
 _NAME = "__cr_u"
 
 
-def sets_to_meet(shape: QueryShape) -> list[int]:
-    """The places (in a walk of the tree) of the set operations to read as met branches."""
-    return [at for at, node in enumerate(find_all(shape.tree, exp.SetOperation))
-            if _takes(shape, node)]
+def sets_to_meet(shape: QueryShape) -> list[exp.SetOperation]:
+    """The set operations of the analysed tree to read as met branches."""
+    return [node for node in find_all(shape.tree, exp.SetOperation) if _takes(shape, node)]
+
+
+def places_of(taken: list[exp.SetOperation], before: list[exp.SetOperation]) -> list[int]:
+    """The places of ``taken`` among ``before``, the set operations of the tree as it was
+    before analysis (a walk of a copy of it finds its own at the same places). Analysis
+    normalizes the tree in place, so counting the analysed tree's set operations is not
+    counting the copy's: a lookup ``JOIN (SELECT 'video' AS c UNION ALL SELECT 'email') AS v``
+    is read as CASEs and its set operation is gone, and the copy's next one was read as met
+    instead of the one taken (review round 7: two rows seven people apart, both released).
+    Matched by identity; one analysis made (a copy of a HAVING's alias) is the same as the
+    one it copies, which must be taken too; else the query is refused."""
+    where = {id(node): at for at, node in enumerate(before)}
+    places = sorted({where[id(node)] for node in taken if id(node) in where})
+    matched = {before[at].sql("duckdb") for at in places}
+    for node in taken:
+        if id(node) not in where and node.sql("duckdb") not in matched:
+            raise QueryRejected([violation("unsupported_syntax", "a set operation the gate "
+                                           "could not place", line=1, col=1)])
+    return places
 
 
 def meet_sets(fresh: exp.Expr, places: list[int], types: dict[str, dict[str, str]] | None
-              ) -> bool:
-    """Read, in ``fresh`` (the query parsed again, not analysed), the set operations at
-    ``places`` as their branches met (module doc); whether the tree matched."""
+              ) -> None:
+    """Read, in ``fresh`` (the tree as it was before analysis), the set operations at
+    ``places`` as their branches met (module doc). The last first: a walk finds a set
+    operation before those inside it, and reading it as met copies its branches, so one inside
+    a branch (``SELECT 'd', MAX(n) - MIN(n) FROM (… UNION ALL …) AS p`` as a branch) is read
+    first, in place, or never (review round 7: the 7 came out). One that is a nested part of
+    another's branches (``(a UNION ALL b) UNION ALL c``) is read with it."""
     found = find_all(fresh, exp.SetOperation)
-    if not places or places[-1] >= len(found):
-        return False
-    for at in places:
+    taken = {id(found[at]) for at in places}
+    for at in reversed(places):
+        if _chain_top(found[at]) is not found[at] and id(_chain_top(found[at])) in taken:
+            continue
         _meet_branches(found[at], fresh, types)
-    return True
+
+
+def _chain_top(node: exp.Expr) -> exp.Expr:
+    """The outermost set operation whose branches ``_leaves`` flattens ``node`` into."""
+    while True:
+        step = node.parent if isinstance(node.parent, exp.Subquery) and \
+            not node.parent.args.get("alias") else node
+        if not isinstance(step.parent, exp.SetOperation) or \
+                step.arg_key not in ("this", "expression"):
+            return node
+        node = step.parent
 
 
 def _takes(shape: QueryShape, node: exp.SetOperation) -> bool:
@@ -85,51 +123,84 @@ def _counts(sel: exp.Select) -> bool:
     return any(isinstance(a, exp.AggFunc) for p in sel.expressions for a in p.find_all(exp.AggFunc))
 
 
-def _aggregated(node: exp.Expr, root: exp.Expr, depth: int) -> bool:
-    """Whether a SELECT that aggregates or groups reads ``node``'s rows (maybe through SELECTs
-    that only pass them on): there each group may add rows of several branches, and the
-    groups over a UNION ALL input are the release's (``overlap.py``; open: docs/gate.md)."""
+def _aggregated(node: exp.Expr, root: exp.Expr, depth: int,
+                top: exp.SetOperation | None = None, renamed: bool = False) -> bool:
+    """Whether a SELECT that groups ``node``'s rows (maybe through SELECTs that only pass them
+    on) by a key alike in every branch reads them: there each group may add rows of several
+    branches (the AMC union templates), and the groups over a UNION ALL input are the
+    release's (``overlap.py``; open: docs/gate.md). Any other reader that aggregates (whole, or
+    grouped by anything else: a key a branch sets to a constant or an expression, an
+    expression of the key, ``GROUP BY ALL``) reads rows that are compared in place.
+
+    Review round 7: this took only readers grouped by a key some branch sets to a literal,
+    and none through a SELECT that passes the rows on: ``'all'::VARCHAR AS who`` grouped by
+    who, ``GROUP BY who || ''``, ``GROUP BY ALL``, and ``MAX(n) - MIN(n)`` over ``(SELECT n
+    FROM u)`` released both counts, or their 7."""
+    if top is None:
+        assert isinstance(node, exp.SetOperation)
+        top = node
     if depth > 16:
         return True
     for reader in _readers(node, root):
         grouped = reader.args.get("group") is not None
         if grouped or any(isinstance(a, exp.AggFunc) and not isinstance(a.parent, exp.Window)
                           for p in reader.expressions for a in p.find_all(exp.AggFunc)):
-            # Ungrouped, or grouped by a key each branch sets to a constant of its own, the
-            # groups are the branches' rows: compared as they are.
-            if depth or (grouped and not _keyed_by_branch(reader, node)):
+            if grouped and not renamed and _keyed_alike(reader, top):
                 return True
+            continue  # what reads this reader's rows reads aggregates of compared rows
         passed = reader.parent if isinstance(reader.parent, (exp.CTE, exp.Subquery)) else None
-        if passed is not None and _aggregated(reader, root, depth + 1):
+        if passed is not None and _aggregated(reader, root, depth + 1, top,
+                                              renamed or not _same_names(reader)):
             return True
     return False
 
 
-def _keyed_by_branch(reader: exp.Select, node: exp.Expr) -> bool:
-    """Whether a group key of ``reader`` is a column of the set operation that some branch
-    sets to a constant (``SELECT 'all' AS who, … UNION ALL SELECT 'most', …``, grouped by who;
-    a NULL filler is not one)."""
-    assert isinstance(node, exp.SetOperation)
+def _same_names(reader: exp.Select) -> bool:
+    """Each projection a star or a column under its own name (what reads it reads the set
+    operation's columns by their names)."""
+    for p in reader.expressions:
+        if isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star)):
+            if any(v for k, v in p.args.items() if k not in ("this", "table")) or (
+                    isinstance(p, exp.Column) and any(p.this.args.values())):
+                return False
+            continue
+        if not isinstance(p.unalias(), exp.Column) or \
+                p.unalias().name.lower() != p.alias_or_name.lower():
+            return False
+    return True
+
+
+def _keyed_alike(reader: exp.Select, node: exp.SetOperation) -> bool:
+    """Whether a group key of ``reader`` is a column of the set operation that every branch
+    sets to a column of its own (``SELECT campaign, … GROUP BY campaign UNION ALL SELECT
+    campaign, …``): read by its name, its position, ``GROUP BY ALL`` or the alias of a
+    projection that is that name. A key a branch sets to a constant, a NULL or an expression,
+    and an expression of a key, are not."""
     leaves = _leaves(node)
     names = _names(node, leaves[0])
     if names is None:
         return False
     at = {n.lower(): i for i, n in enumerate(names)}
+    aliases = {p.alias.lower(): p.this for p in reader.expressions if isinstance(p, exp.Alias)}
     group = reader.args["group"]
     keys = [k.unalias() for k in group.expressions]
+    if group.args.get("all"):
+        keys += [p.unalias() for p in reader.expressions if not p.find(exp.AggFunc)]
     for key in keys:
         if isinstance(key, exp.Literal) and key.is_int:  # GROUP BY 1: the first projection
             index = int(key.name) - 1
             key = reader.expressions[index].unalias() if 0 <= index < len(reader.expressions) \
                 else key
+        if isinstance(key, exp.Column) and not key.table and key.name.lower() not in at:
+            key = aliases.get(key.name.lower(), key)  # an output name: DuckDB's second choice
         if not isinstance(key, exp.Column) or key.name.lower() not in at:
             continue
-        for leaf in leaves:
-            sel = leaf.this if isinstance(leaf, exp.Subquery) else leaf
-            if isinstance(sel, exp.Select) and at[key.name.lower()] < len(sel.expressions):
-                value = sel.expressions[at[key.name.lower()]].unalias()
-                if isinstance(value, exp.Literal):
-                    return True
+        index = at[key.name.lower()]
+        if all(isinstance(sel, exp.Select) and index < len(sel.expressions) and
+               isinstance(sel.expressions[index].unalias(), exp.Column)
+               for sel in (leaf.this if isinstance(leaf, exp.Subquery) else leaf
+                           for leaf in leaves)):
+            return True
     return False
 
 
@@ -198,7 +269,16 @@ def _meet_branches(node: exp.SetOperation, root: exp.Expr,
     for at, leaf in enumerate(leaves):
         body = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
             else leaf
-        source = exp.Subquery(this=copy_tree(body), alias=exp.TableAlias(
+        body = copy_tree(body)
+        if isinstance(body, exp.Select) and len(body.expressions) == len(names):
+            # An unnamed projection takes the set operation's name: ``SELECT NULL, NULL`` has
+            # two columns named NULL, which the column list renames but the analysis reads as
+            # one name output twice (refused, ambiguous_column). A named one is left as it is
+            # (its GROUP BY or ORDER BY may read its alias).
+            body.set("expressions", [
+                p if isinstance(p, (exp.Alias, exp.Column, exp.Star)) else
+                exp.alias_(p, n, quoted=True) for p, n in zip(body.expressions, names)])
+        source = exp.Subquery(this=body, alias=exp.TableAlias(
             this=exp.to_identifier(f"{_NAME}{at}"),
             columns=[exp.to_identifier(n, quoted=True) for n in names]))
         if at == 0:
@@ -208,25 +288,39 @@ def _meet_branches(node: exp.SetOperation, root: exp.Expr,
     for arg in ("with_", "order", "limit", "offset"):
         if node.args.get(arg) is not None:
             joined.set(arg, node.args[arg])
+    order = joined.args.get("order")
+    if order is not None:
+        # A set operation's ORDER BY reads its output; in an expression of the met SELECT a
+        # bare name would read both branches' columns of that name (review round 7: ``ORDER
+        # BY n + 1`` failed in the engine, ambiguous): each reads its COALESCE.
+        outputs = {n.lower(): p.unalias() for p, n in zip(joined.expressions, names)}
+        for col in list(order.find_all(exp.Column)):
+            if not col.table and col.name.lower() in outputs and col.parent is not None and \
+                    not isinstance(col.parent, exp.Ordered):
+                col.replace(copy_tree(outputs[col.name.lower()]))
     node.replace(joined)
 
 
 def _names(node: exp.SetOperation, first: exp.Expr) -> list[str] | None:
-    """The set operation's column names: its CTE's column list, or its first branch's names
-    (None where they are not plain and distinct)."""
+    """The set operation's column names: its CTE's or subquery's column list, then its first
+    branch's names past the list (None where they are not plain and distinct). Review round
+    7: a list shorter than the columns (``WITH u(w) AS (…)``) gave the met relation only the
+    listed ones, and ``SELECT * FROM u`` lost the rest."""
     cte = node.parent
     alias = cte.args.get("alias") if isinstance(cte, (exp.CTE, exp.Subquery)) else None
-    if alias is not None and alias.columns:
-        return [c.name for c in alias.columns]
+    listed = [c.name for c in alias.columns] if alias is not None and alias.columns else []
     sel = first.this if isinstance(first, exp.Subquery) else first
     if not isinstance(sel, exp.Select):
-        return None
+        rows = sel.expressions if isinstance(sel, exp.Values) else []
+        width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else None
+        return listed if listed and len(listed) == width else None
     names = []
-    for p in sel.expressions:
+    for p in sel.expressions[len(listed):]:
         if isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star)) \
                 or not isinstance(p, (exp.Alias, exp.Column)):
             return None
         names.append(p.alias_or_name)
+    names = listed + names
     return names if len({n.lower() for n in names}) == len(names) else None
 
 
@@ -249,17 +343,26 @@ def _casts(node: exp.SetOperation, names: list[str], leaves: list[exp.Expr], roo
     return out
 
 
-def _with_of(node: exp.Expr, root: exp.Expr) -> exp.With | None:
-    """The nearest WITH whose CTEs ``node`` may read (its own first)."""
-    found: exp.Expr | None = node
-    while found is not None:
-        with_ = found.args.get("with_")
+def _with_of(node: exp.Expr, root: exp.Expr) -> list[tuple[exp.With, int]]:
+    """The WITHs whose CTEs ``node`` may read, outermost first, each with how many of its CTEs
+    it sees (inside the i-th, those before it). Review round 7: only the nearest was read, so a
+    branch reading an outer CTE named like a dataset was typed by the dataset's column (a
+    VARCHAR taken for a DOUBLE: the met query failed in the engine)."""
+    found: list[tuple[exp.With, int]] = []
+    at: exp.Expr | None = node
+    below: exp.Expr | None = None
+    while at is not None:
+        with_ = at.args.get("with_")
         if isinstance(with_, exp.With):
-            return with_
-        if found is root:
-            return None
-        found = found.parent
-    return None
+            ctes = list(with_.expressions)
+            inside = next((i for i, c in enumerate(ctes) if c is below), None)
+            found.append((with_, len(ctes) if inside is None else inside))
+        if at is root:
+            break
+        below, at = at, at.parent
+        if isinstance(at, exp.With):  # the CTE ``below`` is in: step over the WITH itself
+            below, at = below, at.parent
+    return found[::-1]
 
 
 def _column(at: int, position: int, name: str, casts: list[dict[int, str]]) -> exp.Expr:

@@ -9,9 +9,13 @@ of its own at the head of the query's WITH and read there: ``(SELECT __cr_val FR
 __cr_val0)``. The gate then checks exactly what it checks for the CTE form.
 
 Only what means the same in a CTE is moved: an uncorrelated SELECT of one value that
-aggregates (no GROUP BY, window, DISTINCT, ORDER BY, LIMIT or WITH of its own, nothing nested
-in it) over datasets only (no CTE of the query by that name, every column resolved in its own
-FROM), under no WITH but the top one. Anything else is left as written.
+aggregates (no window, QUALIFY or WITH of its own, nothing nested in it) over datasets only (no
+CTE anywhere in the query by that name, every column resolved in its own FROM). Its ORDER BY,
+LIMIT, OFFSET, DISTINCT, HAVING and GROUP BY move with it (the CTE gives the same first row,
+or none); where one of them may read the value's alias, the alias is kept and read. Review
+round 7: with one of those, or under a nested WITH, it was left as written and answered 7 for
+the 7-person channel, exact. Anything else is left as written (open: a nested query in it, a
+FROM of a subquery, a WITH of its own, docs/gate.md).
 
 >>> from sqlglot import parse_one
 >>> types = {"t": {"user_key": "VARCHAR", "c": "VARCHAR"}}
@@ -30,8 +34,11 @@ from collections.abc import Mapping
 from sqlglot import exp
 
 NAME = "__cr_val"
-_NOT_IN_VALUE = ("with_", "group", "having", "qualify", "order", "limit", "offset", "distinct",
-                 "windows", "into", "laterals", "pivots", "sample", "connect", "prewhere")
+_NOT_IN_VALUE = ("with_", "qualify", "windows", "into", "laterals", "pivots", "sample", "connect",
+                 "prewhere", "match")
+# Clauses that may read the value's alias (DuckDB binds a name there to an output first): with
+# one, the alias is kept and read (renamed, ``ORDER BY n`` would read a column n instead).
+_READ_ALIAS = ("group", "having", "order")
 
 
 def hoist_value_subqueries(tree: exp.Expr, types: Mapping[str, Mapping[str, object]] | None) -> exp.Expr:
@@ -42,7 +49,11 @@ def hoist_value_subqueries(tree: exp.Expr, types: Mapping[str, Mapping[str, obje
     with_ = tree.args.get("with_")
     if with_ is not None and with_.args.get("recursive"):
         return tree
-    ctes = {c.alias_or_name for c in with_.expressions} if with_ is not None else set()
+    # Every CTE name anywhere: a dataset's name that one of them shadows (in a nested WITH
+    # the subquery sits under) is not the dataset's at the top.
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    if any(w.args.get("recursive") for w in tree.find_all(exp.With)):
+        return tree
     moved: list[exp.CTE] = []
     for node in list(tree.find_all(exp.Subquery)):
         if not _qualifies(node, tree, types, ctes):
@@ -50,9 +61,14 @@ def hoist_value_subqueries(tree: exp.Expr, types: Mapping[str, Mapping[str, obje
         name = f"{NAME}{len(moved)}"
         inner = node.this
         value = inner.expressions[0]
-        inner.set("expressions", [exp.alias_(value.this if isinstance(value, exp.Alias)
-                                             else value, NAME, copy=False)])
-        node.replace(exp.Subquery(this=exp.select(NAME).from_(name)))
+        read = NAME
+        if isinstance(value, exp.Alias) and any(inner.args.get(a) for a in _READ_ALIAS):
+            read = value.alias
+        else:
+            inner.set("expressions", [exp.alias_(value.this if isinstance(value, exp.Alias)
+                                                 else value, NAME, copy=False)])
+        node.replace(exp.Subquery(this=(exp.select(NAME) if read == NAME else exp.select(
+            exp.column(read, quoted=True))).from_(name)))
         moved.append(exp.CTE(this=inner, alias=exp.TableAlias(this=exp.to_identifier(name))))
     if moved:
         if with_ is None:
@@ -77,18 +93,7 @@ def _qualifies(node: exp.Subquery, top: exp.Expr, types: Mapping[str, Mapping[st
     if any(n is not inner and isinstance(n, (exp.Select, exp.Subquery, exp.SetOperation))
            for n in inner.walk()):
         return False
-    if _under_another_with(node, top):
-        return False
     return _reads_only_its_datasets(inner, types, ctes)
-
-
-def _under_another_with(node: exp.Expr, top: exp.Expr) -> bool:
-    parent = node.parent
-    while parent is not None and parent is not top:
-        if isinstance(parent, (exp.Select, exp.SetOperation)) and parent.args.get("with_"):
-            return True
-        parent = parent.parent
-    return False
 
 
 def _reads_only_its_datasets(inner: exp.Select, types: Mapping[str, Mapping[str, object]],

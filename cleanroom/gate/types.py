@@ -86,7 +86,7 @@ def same_type_comparisons(tree: exp.Expr, tables: dict[str, dict[str, str]]) -> 
     return set(_found(tree, tables, Found(strict=True)))
 
 
-def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
+def branch_types(with_: exp.With | list[tuple[exp.With, int]] | None, leaves: list[exp.Expr],
                  tables: dict[str, dict[str, str]]) -> list[list[str | None]]:
     """The output column types of each branch ``leaves`` of a set operation whose CTEs are
     ``with_``'s, by position (None: unknown), as the branch itself gives them: before the set
@@ -101,8 +101,18 @@ def branch_types(with_: exp.With | None, leaves: list[exp.Expr],
     """
     catalog = _catalog(tables)
     found = Found(strict=False)
-    env = with_env(with_, {}, lambda body, inner: _query(body, inner, catalog, found,
-                                                         _output_type))
+
+    def read(body: exp.Expr, inner: dict[str, Types]) -> list[tuple[str, str | None]]:
+        return _query(body, inner, catalog, found, _output_type)
+
+    # A list: the WITHs in scope, outermost first, each with how many of its CTEs are (the
+    # set operation inside its i-th CTE sees those before it); a name an inner one defines
+    # hides an outer one's, and a dataset's.
+    scopes = [(with_, len(with_.expressions))] if isinstance(with_, exp.With) else with_ or []
+    env: dict[str, Types] = {}
+    for scope, seen in scopes:
+        env = with_env(exp.With(expressions=scope.expressions[:seen]), env, read) \
+            if seen < len(scope.expressions) else with_env(scope, env, read)
     return [[t for _, t in _query(leaf, env, catalog, found, _output_type)] for leaf in leaves]
 
 
@@ -167,6 +177,8 @@ def _typed(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
         if arg in _INTEGERS or arg == _LITERAL:
             return "DOUBLE" if isinstance(node, exp.Avg) else "HUGEINT"
         return "DOUBLE" if arg == "DOUBLE" else None
+    if isinstance(node, _PICKS) and node.args.get("count") is not None:
+        return None  # MAX(x, n), ARG_MAX(x, y, n): a list of n values (review round 7)
     if isinstance(node, _PICKS) or isinstance(node, (exp.Lag, exp.Lead)):
         arg = _typed(node.this, sources)
         return _literal_type(node.this) if arg == _LITERAL else (
@@ -406,8 +418,8 @@ def _type(node: exp.Expr, sources: dict[str, Types | None]) -> str | None:
         return _type(node.this, sources)
     if isinstance(node, _COUNTS):
         return "BIGINT"
-    if isinstance(node, _PICKS):  # one of the argument's own values (or NULL)
-        return _type(node.this, sources)
+    if isinstance(node, _PICKS):  # one of the argument's own values (or NULL); MAX(x, n): a list
+        return _type(node.this, sources) if node.args.get("count") is None else None
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _norm(sql_text(node.args["to"]))
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
