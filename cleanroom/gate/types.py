@@ -271,12 +271,18 @@ def unified(types: list[str | None]) -> str | None:
 
     >>> unified(["BIGINT", "DOUBLE"]), unified(["INTEGER", "VARCHAR"]), unified(["BIGINT", None])
     ('DOUBLE', 'VARCHAR', None)
+    >>> unified(["BOOLEAN", "INTEGER"]), unified(["BOOLEAN", "VARCHAR"])
+    ('INTEGER', None)
     """
     kinds = set(types) - {"NULL"} if set(types) != {"NULL"} else set(types)
     if None in kinds or kinds == {"NULL"}:
         return None
     if len(kinds) == 1:
         return next(iter(kinds))
+    if "BOOLEAN" in kinds and kinds - {"BOOLEAN"} <= {*_INTEGERS, "DOUBLE"}:
+        kinds -= {"BOOLEAN"}  # a BOOLEAN beside numbers is read as one (TRUE is 1)
+        if len(kinds) == 1:
+            return next(iter(kinds))
     if kinds <= set(_INTEGERS):
         return max(kinds, key=_INTEGERS.index)  # type: ignore[arg-type]
     if kinds <= {*_INTEGERS, "DOUBLE"}:
