@@ -44,6 +44,7 @@ from cleanroom.errors import QueryRejected
 from cleanroom.gate.model import Mode, QueryShape
 from cleanroom.gate.passes import pass_through
 from cleanroom.gate.rules import violation
+from cleanroom.gate.taint import cte_body
 from cleanroom.gate.types import branch_types, unified
 from cleanroom.gate.walk import copy_tree, find_all
 
@@ -197,11 +198,44 @@ def _keyed_alike(reader: exp.Select, node: exp.SetOperation) -> bool:
             continue
         index = at[key.name.lower()]
         if all(isinstance(sel, exp.Select) and index < len(sel.expressions) and
-               isinstance(sel.expressions[index].unalias(), exp.Column)
+               _plain_column(sel, sel.expressions[index].unalias(), 0)
                for sel in (leaf.this if isinstance(leaf, exp.Subquery) else leaf
                            for leaf in leaves)):
             return True
     return False
+
+
+def _plain_column(sel: exp.Select, value: exp.Expr, depth: int) -> bool:
+    """Whether ``value``, projected by ``sel``, is a column of a dataset: traced through the
+    CTEs and subqueries it reads (review round 7: ``SELECT k AS who … FROM (SELECT 'all' AS
+    k, …)`` is the branch's constant, not a column)."""
+    if not isinstance(value, exp.Column) or depth > 16:
+        return False
+    sources = {s.alias_or_name.lower(): s for s in
+               [*([sel.args["from_"].this] if sel.args.get("from_") else []),
+                *(j.this for j in sel.args.get("joins") or [])]}
+    source = sources.get(value.table.lower()) if value.table else (
+        next(iter(sources.values())) if len(sources) == 1 else None)
+    if source is None:
+        return False
+    body: exp.Expr | None = source.this if isinstance(source, exp.Subquery) else \
+        cte_body(source) if isinstance(source, exp.Table) else None
+    if isinstance(source, exp.Table) and body is None:
+        return not source.args.get("db")  # a dataset's own column
+    if isinstance(body, exp.Subquery):
+        body = body.this
+    if isinstance(body, exp.SetOperation):  # a column in every branch, by position
+        leaves = _leaves(body)
+        names = _names(body, leaves[0])
+        at = [i for i, n in enumerate(names or []) if n.lower() == value.name.lower()]
+        selects = [leaf.this if isinstance(leaf, exp.Subquery) else leaf for leaf in leaves]
+        return len(at) == 1 and all(
+            isinstance(b, exp.Select) and at[0] < len(b.expressions)
+            and _plain_column(b, b.expressions[at[0]].unalias(), depth + 1) for b in selects)
+    if not isinstance(body, exp.Select):
+        return False
+    inner = [p for p in body.expressions if p.alias_or_name.lower() == value.name.lower()]
+    return len(inner) == 1 and _plain_column(body, inner[0].unalias(), depth + 1)
 
 
 def _readers(node: exp.Expr, root: exp.Expr) -> list[exp.Select]:

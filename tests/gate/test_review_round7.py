@@ -180,9 +180,6 @@ DERIVED_KEY = ("WITH u AS (SELECT k AS who, COUNT(DISTINCT user_key) AS n FROM (
                f"'{SMALL}') AS b GROUP BY k) SELECT who, MAX(n) AS n FROM u GROUP BY who")
 
 
-@pytest.mark.xfail(strict=True, reason="leak: a key each branch reads from a derived table that "
-                   "sets it to a constant is a column alike in every branch to the gate, so the "
-                   "grouped rows are not compared (the keyed-alike family, docs/gate.md)")
 def test_a_key_constant_in_a_derived_table_is_not_alike(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     test_grouped_readers_of_keys_not_alike_are_compared(loaded, canary, raw, DERIVED_KEY)
