@@ -327,6 +327,14 @@ def _query(node: exp.Expr, env: dict[str, Types], catalog: dict[str, Types],
         return []
     sources = _sources(node, env, catalog, found, typer)
     _record(node, sources, env, catalog, found)
+    source = node.args["from_"].this if node.args.get("from_") else None
+    if len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Star) and \
+            len(sources) == 1 and not node.args.get("joins") and (
+                isinstance(source, exp.Subquery) or (isinstance(source, exp.Table)
+                                                     and source.name.lower() in env)):
+        # ``SELECT *`` of one CTE or subquery: its columns, in the order it projects them
+        only = next(iter(sources.values()))
+        return list(only.items()) if only is not None else []
     return [(p.alias_or_name, typer(p.unalias(), sources)) for p in node.expressions]
 
 
@@ -349,8 +357,15 @@ def with_env(with_: exp.With | None, env: Facts[T], read: Read[T]) -> Facts[T]:
     env = dict(env)
     for cte in with_.expressions:
         columns = renamed(read(cte.this, env), cte.args.get("alias"))
-        env[cte.alias_or_name.lower()] = {n.lower(): t for n, t in columns}
+        env[cte.alias_or_name.lower()] = _by_name(columns)
     return env
+
+
+def _by_name(columns: list[tuple[str, T | None]]) -> dict[str, T | None]:
+    """Facts by column name; none where two columns share a name (which one a name or a
+    position reads is not known here)."""
+    facts = {n.lower(): t for n, t in columns}
+    return facts if len(facts) == len(columns) else {}
 
 
 def relation_facts(sel: exp.Select, env: Facts[T], catalog: Facts[T], read: Read[T]
@@ -369,7 +384,7 @@ def relation_facts(sel: exp.Select, env: Facts[T], catalog: Facts[T], read: Read
             sources[alias] = None if listed else env.get(name, catalog.get(name))
         elif isinstance(source, exp.Subquery):
             columns = renamed(read(source.this, env), source.args.get("alias"))
-            sources[alias] = {n.lower(): t for n, t in columns}
+            sources[alias] = _by_name(columns)
         else:
             sources[alias] = None
     return sources
