@@ -59,10 +59,11 @@ def check_query(sql: str, catalog: Catalog, *, min_users: int) -> CheckedQuery:
     # Analysis normalizes the tree in place (a lookup's join becomes CASEs, dropping the set
     # operation of constants it joined): the set operations to read as met are matched to
     # this copy's by identity, not by their count in a walk (``sets.places_of``).
-    fresh, before = copy_tree(tree), find_all(tree, exp.SetOperation)
+    before = find_all(tree, exp.SetOperation)
+    fresh = copy_tree(tree) if before else None  # most queries have none: no copy
     shape = analyse_query(tree, catalog)
-    places = places_of(sets_to_meet(shape), before)
-    if places:  # set operations inside the query, read as their branches met (``sets.py``)
+    places = places_of(sets_to_meet(shape), before) if fresh is not None else []
+    if fresh is not None and places:  # read as their branches met (``sets.py``)
         meet_sets(fresh, places, catalog.types)
         shape = analyse_query(fresh, catalog)
     branches = bool(final_branches(shape))

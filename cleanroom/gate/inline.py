@@ -81,6 +81,7 @@ from collections.abc import Iterable
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
+from cleanroom.gate.nodes import bare_subquery, set_leaves
 from cleanroom.gate.rules import violation
 from cleanroom.gate.types import branch_types, unified
 from cleanroom.gate.walk import copy_tree
@@ -164,7 +165,7 @@ def _inline_branches(tree: exp.SetOperation, types: dict[str, dict[str, str]] | 
     ctes = _ctes(with_)
     used: list[exp.CTE] = []
     replaced = False
-    for leaf in _leaves(tree):
+    for leaf in set_leaves(tree):
         if not isinstance(leaf, exp.Select):
             continue
         found = _inline(leaf, ctes, used, depth=1, with_=with_, types=types, flat=True)
@@ -228,9 +229,8 @@ def _inline(sel: exp.Select, ctes: dict[str, exp.CTE], used: list[exp.CTE], *, d
         for op in _chain(body):
             op.set("distinct", True)
             op.meta[READ_AS] = "UNION (a SELECT DISTINCT or GROUP BY over the UNION ALL)"
-    for at, leaf in enumerate(_leaves(body)):
-        inner = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
-            else leaf
+    for at, leaf in enumerate(set_leaves(body)):
+        inner = leaf.this if bare_subquery(leaf) else leaf
         wrapped = exp.Select(expressions=[copy_tree(p) for p in projections])
         if where is not None:
             wrapped.set("where", copy_tree(where))
@@ -322,7 +322,7 @@ def _aggregating_union(body: exp.SetOperation) -> bool:
     thresholded numbers differ by a chosen few people)."""
     if not all(isinstance(op, exp.Union) for op in _chain(body)):
         return False
-    for leaf in _leaves(body):
+    for leaf in set_leaves(body):
         node = leaf.this if isinstance(leaf, exp.Subquery) else leaf
         if isinstance(node, exp.Select) and any(
                 isinstance(n, exp.AggFunc) for p in node.expressions
@@ -409,7 +409,7 @@ def _relation(relation: exp.Expr, ctes: dict[str, exp.CTE]
 def _names(body: exp.SetOperation, alias: exp.TableAlias | None) -> list[str] | None:
     """The set operation's column names: its column list, then its first branch's names."""
     names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
-    first = _leaves(body)[0]
+    first = set_leaves(body)[0]
     first = first.this if isinstance(first, exp.Subquery) else first
     if not isinstance(first, exp.Select) or any(isinstance(p, exp.Star) for p in first.expressions):
         return None
@@ -428,28 +428,17 @@ def _plain_set(node: exp.SetOperation) -> bool:
                                         "kind", "on")):
             return False
     return all(isinstance(leaf.this if isinstance(leaf, exp.Subquery) else leaf, exp.Query)
-               for leaf in _leaves(node))
+               for leaf in set_leaves(node))
 
 
 def _chain(node: exp.Expr) -> list[exp.SetOperation]:
-    """The set operations ``_leaves`` goes through."""
+    """The set operations ``set_leaves`` goes through."""
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.SetOperation) and not any(
             v for k, v in node.args.items() if k != "this"):
         return _chain(node.this)
     if isinstance(node, exp.SetOperation):
         return [node, *_chain(node.this), *_chain(node.expression)]
     return []
-
-
-def _leaves(node: exp.Expr) -> list[exp.Expr]:
-    """The branches of a set operation, through parenthesised set operations in it
-    (``(a UNION ALL b) UNION ALL c``: review round 6, its rows were not compared)."""
-    if isinstance(node, exp.SetOperation):
-        return _leaves(node.this) + _leaves(node.expression)
-    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.SetOperation) and not any(
-            v for k, v in node.args.items() if k != "this"):
-        return _leaves(node.this)
-    return [node]
 
 
 def _all_union_all(node: exp.SetOperation) -> bool:
@@ -568,7 +557,7 @@ def _casts(body: exp.SetOperation, names: list[str], projections: list[exp.Expr]
     """Per branch, the columns an expression or a filter (WHERE, a join's ON) reads (a plain
     column projection is cast by the set operation itself) whose type there is not the set
     operation's, with the set operation's type (module doc)."""
-    leaves = _leaves(body)
+    leaves = set_leaves(body)
     read = {c.name.lower() for p in projections if not isinstance(p.unalias(), exp.Column)
             for c in _columns(p)}
     for where in filters:

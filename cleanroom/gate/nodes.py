@@ -103,6 +103,23 @@ def output_name(proj: exp.Expr) -> str:
     return sql_text(proj)
 
 
+def set_leaves(node: exp.Expr) -> list[exp.Expr]:
+    """The branches of a set operation, through parenthesised set operations in it
+    (``(a UNION ALL b) UNION ALL c``: review round 6, its rows were not compared); each a
+    SELECT, VALUES or a subquery."""
+    if isinstance(node, exp.SetOperation):
+        return set_leaves(node.this) + set_leaves(node.expression)
+    if bare_subquery(node) and isinstance(node.this, exp.SetOperation):
+        return set_leaves(node.this)
+    return [node]
+
+
+def bare_subquery(node: exp.Expr) -> bool:
+    """A subquery that only brackets its query (no alias, no clause of its own)."""
+    return isinstance(node, exp.Subquery) and not any(
+        v for k, v in node.args.items() if k != "this")
+
+
 def branch_selects(node: exp.Expr) -> list[exp.Select]:
     """The SELECTs a query is made of: itself, or each branch of its set operations."""
     if isinstance(node, exp.Subquery):

@@ -42,6 +42,7 @@ from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.model import Mode, QueryShape
+from cleanroom.gate.nodes import bare_subquery, set_leaves
 from cleanroom.gate.passes import pass_through
 from cleanroom.gate.rules import violation
 from cleanroom.gate.taint import cte_body
@@ -92,10 +93,10 @@ def meet_sets(fresh: exp.Expr, places: list[int], types: dict[str, dict[str, str
 
 
 def _chain_top(node: exp.Expr) -> exp.Expr:
-    """The outermost set operation whose branches ``_leaves`` flattens ``node`` into."""
+    """The outermost set operation whose branches ``set_leaves`` flattens ``node`` into."""
     while True:
-        step = node.parent if isinstance(node.parent, exp.Subquery) and \
-            not node.parent.args.get("alias") else node
+        parent = node.parent
+        step = parent if parent is not None and bare_subquery(parent) else node
         if not isinstance(step.parent, exp.SetOperation) or \
                 step.arg_key not in ("this", "expression"):
             return node
@@ -105,7 +106,7 @@ def _chain_top(node: exp.Expr) -> exp.Expr:
 def _takes(shape: QueryShape, node: exp.SetOperation) -> bool:
     if _in_final(node, shape.tree) or not _all_union_all(node):
         return False
-    leaves = _leaves(node)
+    leaves = set_leaves(node)
     aggregating = 0
     for leaf in leaves:
         sel = leaf.this if isinstance(leaf, exp.Subquery) else leaf
@@ -177,7 +178,7 @@ def _keyed_alike(reader: exp.Select, node: exp.SetOperation) -> bool:
     campaign, …``): read by its name, its position, ``GROUP BY ALL`` or the alias of a
     projection that is that name. A key a branch sets to a constant, a NULL or an expression,
     and an expression of a key, are not."""
-    leaves = _leaves(node)
+    leaves = set_leaves(node)
     names = _names(node, leaves[0])
     if names is None:
         return False
@@ -225,7 +226,7 @@ def _plain_column(sel: exp.Select, value: exp.Expr, depth: int) -> bool:
     if isinstance(body, exp.Subquery):
         body = body.this
     if isinstance(body, exp.SetOperation):  # a column in every branch, by position
-        leaves = _leaves(body)
+        leaves = set_leaves(body)
         names = _names(body, leaves[0])
         at = [i for i, n in enumerate(names or []) if n.lower() == value.name.lower()]
         selects = [leaf.this if isinstance(leaf, exp.Subquery) else leaf for leaf in leaves]
@@ -269,7 +270,7 @@ def _in_final(node: exp.Expr, root: exp.Expr) -> bool:
 
 
 def _all_union_all(node: exp.Expr) -> bool:
-    if isinstance(node, exp.Subquery) and not node.args.get("alias"):
+    if bare_subquery(node):
         return _all_union_all(node.this)
     if not isinstance(node, exp.SetOperation):
         return True
@@ -277,20 +278,9 @@ def _all_union_all(node: exp.Expr) -> bool:
         _all_union_all(node.left) and _all_union_all(node.right)
 
 
-def _leaves(node: exp.Expr) -> list[exp.Expr]:
-    """The branches of a UNION ALL, nested ones flattened (each a SELECT, VALUES or a
-    subquery)."""
-    if isinstance(node, exp.Subquery) and not node.args.get("alias") and \
-            isinstance(node.this, exp.SetOperation):
-        return _leaves(node.this)
-    if isinstance(node, exp.SetOperation):
-        return _leaves(node.left) + _leaves(node.right)
-    return [node]
-
-
 def _meet_branches(node: exp.SetOperation, root: exp.Expr,
                    types: dict[str, dict[str, str]] | None) -> None:
-    leaves = _leaves(node)
+    leaves = set_leaves(node)
     names = _names(node, leaves[0])
     if names is None:
         raise QueryRejected([violation("set_column_type", "a branch's column names",
@@ -301,8 +291,7 @@ def _meet_branches(node: exp.SetOperation, root: exp.Expr,
             _column(i, p, n, casts) for i in range(1, len(leaves))]), n, quoted=True)
         for p, n in enumerate(names)])
     for at, leaf in enumerate(leaves):
-        body = leaf.this if isinstance(leaf, exp.Subquery) and not leaf.args.get("alias") \
-            else leaf
+        body = leaf.this if bare_subquery(leaf) else leaf
         body = copy_tree(body)
         if isinstance(body, exp.Select) and len(body.expressions) == len(names):
             # An unnamed projection takes the set operation's name: ``SELECT NULL, NULL`` has

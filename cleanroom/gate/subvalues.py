@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.qualify import qualify
 
 NAME = "__cr_val"
 _NOT_IN_VALUE = ("with_", "qualify", "windows", "into", "laterals", "pivots", "sample", "connect",
@@ -107,9 +109,6 @@ def _uncorrelated(inner: exp.Select, types: Mapping[str, Mapping[str, object]],
     qualifies a copy of it alone against the datasets' columns, and a name it cannot place (a
     column of the enclosing query) fails (review round 7: these were left inline and answered
     7 beside the aggregation)."""
-    from sqlglot.errors import SqlglotError
-    from sqlglot.optimizer.qualify import qualify
-
     own = {c.alias_or_name for c in inner.find_all(exp.CTE)}
     read: set[str] = set()
     for table in inner.find_all(exp.Table):
