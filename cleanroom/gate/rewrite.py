@@ -38,6 +38,8 @@ from cleanroom.gate.reach import (
     final_cell_taints,
     read_taint,
 )
+from cleanroom.gate.sets import Siblings, sibling_aggregations
+from cleanroom.gate.siblings import fill_siblings, sibling_markers
 from cleanroom.gate.taint import (
     TAINT,
     Reader,
@@ -95,6 +97,11 @@ class _Run:
     meets: Meets = field(default_factory=Meets)  # aggregations whose rows meet (``meet.py``)
     # SELECTs ordered by met values -> the flag of any of its met sources (``_keep_met_rows``)
     met_ordered: dict[int, exp.Expr] = field(default_factory=dict)
+    # Aggregations a UNION ALL sets beside each other (``sets.sibling_aggregations``) -> the
+    # groups of the others their rows are compared with; each one rewritten, and its records.
+    siblings: dict[int, list[Siblings]] = field(default_factory=dict)
+    sibling_nodes: dict[int, exp.Expr] = field(default_factory=dict)
+    sibling_records: dict[int, exp.Expr] = field(default_factory=dict)
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -128,6 +135,7 @@ def _rewrite(shape: QueryShape, min_users: int) -> tuple[exp.Expr, set[int], lis
         if select is tree:
             tree = replacement
     fill_patterns(run.overlap)
+    fill_siblings(tree, run.sibling_nodes, run.sibling_records, run.limits.min_users, run.copies)
     tree = fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
     bound_wide_sums(tree, shape.types or {})  # no SUM may overflow on one person's rows
     found = find_all(tree, exp.Cast, exp.Select)
@@ -182,7 +190,8 @@ def _run(shape: QueryShape, min_users: int, sets: dict[int, list[str | None]]) -
     same = same_type_comparisons(shape.tree, shape.types) if shape.types else set()
     taint = TaintMap(shape.tree, shape.plans, same_types=same, sets=sets)
     return _Run(Thresholds(min_users, (min_users + 1) // 2), taint,
-                overlap=Overlap(ctes), ordered=ordered, meets=find_meets(shape.tree, shape.plans))
+                overlap=Overlap(ctes), ordered=ordered, meets=find_meets(shape.tree, shape.plans),
+                siblings=sibling_aggregations(shape, sets))
 
 
 def _selects(tree: exp.Expr) -> list[exp.Select]:
@@ -198,6 +207,8 @@ def _rewrite_in_place(select: exp.Select, plan: SelectPlan, run: _Run) -> exp.Se
     replacement = _rewrite_select(select, plan, run)
     if replacement is not select:
         run.copies.add(id(replacement))
+    if id(select) in run.siblings:  # its rows are compared with its siblings' (``fill_siblings``)
+        run.sibling_nodes[id(select)] = replacement
     if id(select) in run.taint.leaf_ids:  # probed where its dropped rows are read (lost.py)
         run.taint.leaf_nodes[f"{LEAF}{id(select)}"] = replacement
     if parent is not None:
@@ -242,6 +253,8 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
         counts = cells.plan_counts(plan, cells.guard_condition(plan, fill), _averages(sel, plan))
     names: dict[str, int] = {}
     keyed = _outer_keys(sel, run) if plan.mode is Mode.ANONYMIZING else frozenset()
+    # Read before the split renames the projections: the keys' values, for reads by key.
+    siblings = sibling_markers(run.siblings.get(id(sel), []), sel)
     outer = split(sel, plan, hidden, aggregates=names)
     for node in hidden:
         outer.append("expressions", exp.column(node.alias_or_name, table=INNER, quoted=True))
@@ -256,10 +269,15 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
             else Thresholds(run.limits.min_users, 1, keyed=True) \
             if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))
+        records: list[exp.Expr] | None = [] if id(sel) in run.siblings else None
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed,
                   own=id(sel) in run.taint.rowwise_bodies, keyed=keyed,
-                  meet=id(sel) in run.meets.bodies, beside=_beside(sel, run))
+                  meet=id(sel) in run.meets.bodies, beside=_beside(sel, run),
+                  siblings=siblings,
+                  records=records)
+        if records:
+            run.sibling_records[id(sel)] = records[0]
     return outer
 
 
@@ -582,6 +600,7 @@ def rewrite_inner(shape: QueryShape, *, min_users: int) -> exp.Select:
     for select in _selects(tree):
         if select is not tree:
             _rewrite_in_place(select, shape.plans[id(select)], run)
+    fill_siblings(tree, run.sibling_nodes, run.sibling_records, run.limits.min_users, run.copies)
     fill_probes(tree, run.taint.probes, run.taint.leaf_nodes)
     # The inner SELECTs' sums; the DP stage's own aggregation of the final one clamps them.
     bound_wide_sums(tree, shape.types or {}, inner_only=True)

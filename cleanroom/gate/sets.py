@@ -38,12 +38,14 @@ lookup's set operation, so their count in a walk differed), innermost first (``m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlglot import exp
 
 from cleanroom.errors import QueryRejected
 from cleanroom.gate.model import Mode, QueryShape
 from cleanroom.gate.nodes import bare_subquery, set_leaves
-from cleanroom.gate.passes import pass_through
+from cleanroom.gate.passes import links, pass_through
 from cleanroom.gate.rules import violation
 from cleanroom.gate.taint import cte_body
 from cleanroom.gate.types import branch_types, unified
@@ -104,6 +106,11 @@ def _chain_top(node: exp.Expr) -> exp.Expr:
 
 
 def _takes(shape: QueryShape, node: exp.SetOperation) -> bool:
+    if _chain_top(node) is not node:
+        # A part of a longer chain (``(a UNION ALL b) UNION ALL c``) is read with it: read on
+        # its own, its first two branches became a join beside the third, and a grouped
+        # reader lost its keys (every cell withheld).
+        return False
     if _in_final(node, shape.tree) or not _all_union_all(node):
         return False
     leaves = set_leaves(node)
@@ -130,31 +137,43 @@ def _aggregated(node: exp.Expr, root: exp.Expr, depth: int,
     """Whether a SELECT that groups ``node``'s rows (maybe through SELECTs that only pass them
     on) by a key alike in every branch reads them: there each group may add rows of several
     branches (the AMC union templates), and the groups over a UNION ALL input are the
-    release's (``overlap.py``; open: docs/gate.md). Any other reader that aggregates (whole, or
-    grouped by anything else: a key a branch sets to a constant or an expression, an
-    expression of the key, ``GROUP BY ALL``) reads rows that are compared in place.
+    release's (``overlap.py``); the set operation is left as it is, and its aggregations'
+    rows are compared as siblings (``sibling_aggregations``). Any other reader that
+    aggregates (whole, or grouped by anything else: a key a branch sets to a constant or an
+    expression, an expression of the key, ``GROUP BY ALL``) reads rows that are compared in
+    place.
 
     Review round 7: this took only readers grouped by a key some branch sets to a literal,
     and none through a SELECT that passes the rows on: ``'all'::VARCHAR AS who`` grouped by
     who, ``GROUP BY who || ''``, ``GROUP BY ALL``, and ``MAX(n) - MIN(n)`` over ``(SELECT n
     FROM u)`` released both counts, or their 7."""
+    return bool(_groupings(node, root, depth, top, renamed))
+
+
+def _groupings(node: exp.Expr, root: exp.Expr, depth: int,
+               top: exp.SetOperation | None = None, renamed: bool = False) -> list[list[int]]:
+    """For each SELECT that groups ``node``'s rows (``_aggregated``) by keys alike in every
+    branch, the positions of those keys among the set operation's columns; ``[[]]`` past the
+    depth (fail closed: left as it is, and compared by no key)."""
     if top is None:
         assert isinstance(node, exp.SetOperation)
         top = node
     if depth > 16:
-        return True
+        return [[]]
+    found: list[list[int]] = []
     for reader in _readers(node, root):
         grouped = reader.args.get("group") is not None
         if grouped or any(isinstance(a, exp.AggFunc) and not isinstance(a.parent, exp.Window)
                           for p in reader.expressions for a in p.find_all(exp.AggFunc)):
-            if grouped and not renamed and _keyed_alike(reader, top):
-                return True
+            keys = _alike_keys(reader, top) if grouped and not renamed else []
+            if keys:
+                found.append(keys)
             continue  # what reads this reader's rows reads aggregates of compared rows
         passed = reader.parent if isinstance(reader.parent, (exp.CTE, exp.Subquery)) else None
-        if passed is not None and _aggregated(reader, root, depth + 1, top,
-                                              renamed or not _same_names(reader)):
-            return True
-    return False
+        if passed is not None:
+            found += _groupings(reader, root, depth + 1, top,
+                                renamed or not _same_names(reader))
+    return found
 
 
 def _same_names(reader: exp.Select) -> bool:
@@ -172,20 +191,21 @@ def _same_names(reader: exp.Select) -> bool:
     return True
 
 
-def _keyed_alike(reader: exp.Select, node: exp.SetOperation) -> bool:
-    """Whether a group key of ``reader`` is a column of the set operation that every branch
-    sets to a column of its own (``SELECT campaign, … GROUP BY campaign UNION ALL SELECT
+def _alike_keys(reader: exp.Select, node: exp.SetOperation) -> list[int]:
+    """The positions of the group keys of ``reader`` that are columns of the set operation
+    that every branch sets to a column of its own (``SELECT campaign, … GROUP BY campaign UNION ALL SELECT
     campaign, …``): read by its name, its position, ``GROUP BY ALL`` or the alias of a
     projection that is that name. A key a branch sets to a constant, a NULL or an expression,
     and an expression of a key, are not."""
     leaves = set_leaves(node)
     names = _names(node, leaves[0])
     if names is None:
-        return False
+        return []
     at = {n.lower(): i for i, n in enumerate(names)}
     aliases = {p.alias.lower(): p.this for p in reader.expressions if isinstance(p, exp.Alias)}
     group = reader.args["group"]
     keys = [k.unalias() for k in group.expressions]
+    found: list[int] = []
     if group.args.get("all"):
         keys += [p.unalias() for p in reader.expressions if not p.find(exp.AggFunc)]
     for key in keys:
@@ -198,12 +218,13 @@ def _keyed_alike(reader: exp.Select, node: exp.SetOperation) -> bool:
         if not isinstance(key, exp.Column) or key.name.lower() not in at:
             continue
         index = at[key.name.lower()]
-        if all(isinstance(sel, exp.Select) and index < len(sel.expressions) and
-               _plain_column(sel, sel.expressions[index].unalias(), 0)
-               for sel in (leaf.this if isinstance(leaf, exp.Subquery) else leaf
-                           for leaf in leaves)):
-            return True
-    return False
+        if index not in found and all(
+                isinstance(sel, exp.Select) and index < len(sel.expressions) and
+                _plain_column(sel, sel.expressions[index].unalias(), 0)
+                for sel in (leaf.this if isinstance(leaf, exp.Subquery) else leaf
+                            for leaf in leaves)):
+            found.append(index)
+    return found
 
 
 def _plain_column(sel: exp.Select, value: exp.Expr, depth: int) -> bool:
@@ -417,3 +438,103 @@ def _column(at: int, position: int, name: str, casts: list[dict[int, str]]) -> e
     col = exp.column(name, table=f"{_NAME}{at}", quoted=True)
     target = casts[at].get(position)
     return exp.Cast(this=col, to=exp.DataType.build(target)) if target else col
+
+
+# -- a set operation a SELECT groups by a key alike in every branch: its siblings ---------------
+@dataclass(frozen=True)
+class Keying:
+    """A reader's group keys alike in every branch: this aggregation's output names of them
+    (``mine``), each sibling's (``theirs``, in the order of ``Siblings.ids``), and the set
+    operation's type of each (None: compared as text); ``unread``: they could not be
+    followed into some aggregation (its rows then count as close: fail closed)."""
+
+    mine: tuple[str, ...] = ()
+    theirs: tuple[tuple[str, ...], ...] = ()
+    types: tuple[str | None, ...] = ()
+    unread: bool = False
+
+
+@dataclass(frozen=True)
+class Siblings:
+    """The other aggregations a ``UNION ALL`` sets beside an aggregation (``siblings.py``),
+    and the keys by which readers group their rows together."""
+
+    ids: tuple[int, ...]
+    keyings: tuple[Keying, ...] = ()
+
+
+def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
+                         ) -> dict[int, list[Siblings]]:
+    """For each intermediate aggregation across people whose rows a ``UNION ALL`` left as it
+    is (read by a SELECT that groups it by keys alike in every branch, ``_groupings``) sets
+    beside the rows of its other aggregating branches, whose rows its own are compared with:
+    each other one's and all others' together, every row (``a.n - b.n`` released in two
+    rows: a branch may group by another column under the same name, ``SELECT ad_product AS
+    campaign … WHERE campaign = 'c1'``), and the rows of the same group keys, each other
+    one's and all others' together (``a.n - b.n - c.n`` in one group, over everyone and two
+    parts that hold all of it but 7 people: as unions, they are close).
+
+    ``SELECT campaign, SUM(s * n) … FROM (SELECT campaign, 1 AS s, COUNT(DISTINCT user_key)
+    AS n … GROUP BY campaign UNION ALL SELECT campaign, -1, … WHERE channel <> 'x' GROUP BY
+    campaign) GROUP BY campaign`` gave each campaign's people on channel x, and the AMC
+    shape, each count in its own zero-filled column, gave both. A row close to one it is
+    compared with is withheld in its computed cells and tainted (``threshold``'s
+    ``siblings``), so the group that reads it is withheld but for its exact keys."""
+    found: dict[int, list[Siblings]] = {}
+    for node in find_all(shape.tree, exp.SetOperation):
+        if _chain_top(node) is not node or _in_final(node, shape.tree) or \
+                not _all_union_all(node):
+            continue
+        aggregations: dict[int, exp.Select] = {}
+        heads: dict[int, exp.Select] = {}  # aggregation -> the branch that holds or passes it
+        for leaf in set_leaves(node):
+            sel = leaf.this if isinstance(leaf, exp.Subquery) else leaf
+            plan = shape.plans.get(id(sel)) if isinstance(sel, exp.Select) else None
+            if plan is None:
+                continue
+            assert isinstance(sel, exp.Select)
+            source = sel if plan.mode is Mode.ANONYMIZING and not plan.final \
+                else pass_through(shape, sel)
+            if source is not None and _counts(source) and id(source) not in aggregations:
+                aggregations[id(source)] = source
+                heads[id(source)] = sel
+        if len(aggregations) < 2:
+            continue
+        groupings = sorted({tuple(sorted(g)) for g in _groupings(node, shape.tree, 0) if g})
+        types = sets.get(id(node)) or []
+        for mine in aggregations:
+            others = tuple(a for a in aggregations if a != mine)
+            keyings = []
+            for positions in groupings:
+                names = {a: _names_at(heads[a], aggregations[a], positions, shape)
+                         for a in aggregations}
+                own, theirs = names[mine], [names[a] for a in others]
+                if own is None or any(t is None for t in theirs):
+                    keyings.append(Keying(unread=True))
+                    continue
+                keyings.append(Keying(own, tuple(t for t in theirs if t is not None), tuple(
+                    types[p] if p < len(types) else None for p in positions)))
+            found.setdefault(mine, []).append(Siblings(others, tuple(keyings)))
+    return found
+
+
+def _names_at(head: exp.Select, aggregation: exp.Select, positions: tuple[int, ...],
+              shape: QueryShape) -> tuple[str, ...] | None:
+    """The aggregation's output names of the set operation's columns at ``positions``: the
+    branch's own, or followed through the SELECTs that pass it on (each a plain column)."""
+    chain = [head] + (links(shape, head) if head is not aggregation else [])
+    found = []
+    for position in positions:
+        if position >= len(head.expressions):
+            return None
+        name = head.expressions[position].alias_or_name
+        value = head.expressions[position].unalias()
+        for link in chain[1:]:
+            if not isinstance(value, exp.Column):
+                return None
+            matches = [p for p in link.expressions if p.alias_or_name.lower() == value.name.lower()]
+            if len(matches) != 1:
+                return None
+            name, value = matches[0].alias_or_name, matches[0].unalias()
+        found.append(name)
+    return tuple(found)

@@ -102,7 +102,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
               branch: int | None, overlap: Overlap | None = None,
               passed: int | None = None, own: bool = False,
               keyed: frozenset[int] = frozenset(), meet: bool = False,
-              beside: list[exp.Expr] | None = None) -> None:
+              beside: list[exp.Expr] | None = None, siblings: list[exp.Expr] | None = None,
+              records: list[exp.Expr] | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
@@ -112,7 +113,10 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     outputs the people and sketches that branch compares); ``meet``: this intermediate
     aggregation's rows meet another's in one relation (it outputs their records,
     ``meet.py``); ``beside``: the records of the value subqueries it reads (``meet.beside_records``):
-    where this row's are close to one's, its computed cells are withheld."""
+    where this row's are close to one's, its computed cells are withheld; ``siblings``: the
+    records of the other aggregations a ``UNION ALL`` sets beside it (``siblings.py``), read
+    alike (NULL: they could not be read, and the row counts as close); ``records``: gets
+    this row's records, for those siblings to read in their copies of it."""
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
@@ -141,10 +145,15 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     # ``_cells`` reads them after it (it adds no projection before theirs: the order stays).
     system = _system(inner, counts, shape, agg_flags, take=overlap is None) if released \
         else None
-    if compared is not None or meet or beside:
+    if compared is not None or meet or beside or siblings:
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True,
                                                copy=False))
     close = _beside(inner, counts, beside or [], k)
+    near = _beside(inner, counts, siblings or [], k, name="__cr_ms", unread=True)
+    if near is not None:
+        close = either(close, near) if close is not None else near
+    if records is not None and siblings:
+        records.append(_records(counts))
     if close is not None:
         cell_flags = [either(f, copy_tree(close)) if f is not None else copy_tree(close)
                       if computed else f for f, computed in zip(cell_flags, shape.computed)]
@@ -177,15 +186,18 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                     copy=False))
 
 
-def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int
-            ) -> exp.Expr | None:
+def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int, *,
+            name: str = "__cr_mb", unread: bool = False) -> exp.Expr | None:
     """Whether the row's records are close to those of a value subquery beside it (each read
-    in ``inner``, where its CTE is in scope)."""
+    in ``inner``, where its CTE is in scope). ``unread``: NULL records count as close."""
     tests = []
     for i, records_ in enumerate(theirs):
-        name = f"__cr_mb{i}"
-        inner.append("expressions", exp.alias_(records_, name, quoted=True, copy=False))
-        tests.append(close_either(_records(counts), outer_ref(name), k))
+        column = f"{name}{i}"
+        inner.append("expressions", exp.alias_(records_, column, quoted=True, copy=False))
+        test = close_either(_records(counts), outer_ref(column), k)
+        if unread:
+            test = either(test, exp.Is(this=outer_ref(column), expression=exp.null()))
+        tests.append(test)
     return cells.any_of(tests) if tests else None
 
 

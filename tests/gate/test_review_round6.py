@@ -83,7 +83,8 @@ GROUPED = {
 }
 # Grouped by a key that is a column in every branch (the AMC union templates: campaigns'
 # zero-filled rows summed per campaign): each group may add rows of several branches, and a
-# cell can difference them (open, docs/gate.md).
+# cell can difference them. Their aggregations' rows are compared as siblings (``gate/
+# siblings.py``; more shapes in tests/gate/test_siblings.py).
 KEYED_ALIKE = {
     "difference_per_campaign": "WITH u AS (SELECT campaign, 1 AS s, COUNT(DISTINCT user_key) AS n"
                                " FROM impressions GROUP BY campaign UNION ALL SELECT campaign, "
@@ -170,8 +171,6 @@ def test_intermediate_set_rows_grouped_by_branch_are_compared(
 
 
 @pytest.mark.parametrize("sql", KEYED_ALIKE.values(), ids=KEYED_ALIKE.keys())
-@pytest.mark.xfail(strict=True, reason="leak: a set operation's rows grouped by a key alike in "
-                   "every branch are not compared across its branches")
 def test_intermediate_set_rows_grouped_alike_are_compared(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection, sql: str) -> None:
     truth = raw.execute(sql).fetchall()

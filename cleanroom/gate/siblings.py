@@ -1,0 +1,187 @@
+"""Rows of aggregations that a ``UNION ALL`` sets beside each other, left as a union because a
+SELECT groups it by keys alike in every branch (``sets.sibling_aggregations``), compared with
+each other as ``meet.py`` compares aggregations that meet.
+
+Each such aggregation reads once, in its inner SELECT, the records (``meet.records``: its
+people and each aggregate's, as counts and sketches) of its siblings' rows:
+
+    (SELECT [<each sibling's union of its rows' people>, <the same of its rows of this row's
+             keys>, ..., <all siblings' union>, <of this row's keys>] || <every record>
+     FROM (SELECT 0 AS __cr_si, __cr_meet, <its keys> FROM (<a copy of sibling 0 as
+           rewritten>) UNION ALL ...))
+
+and the threshold compares each of this row's sets with each of those (``threshold._beside``,
+whichever set is smaller is flagged): two rows anywhere in the relation (released in two rows
+of the reader: a branch may group by another column under the same name) and a row against
+the union of other rows, all of them or those of its own group (``a.n - b.n - c.n`` in one
+group, over everyone and two parts that hold all of it but 7 people). Other subsets and
+coefficients are not compared, as in ``meet.py`` (docs/gate.md).
+
+A sibling may be rewritten after the aggregation that reads it (SELECTs are rewritten
+innermost first, and two branches of one union stand side by side), so each read stands as a
+marker until the whole tree is rewritten, then is filled with copies of the rewritten
+siblings, each taken before any read is placed (a copy taken after holds the reads placed in
+it, each with copies of the others: 3.3 MB of SQL for three branches), with its records
+appended as ``__cr_meet`` (a sibling itself outputs none: its union's branches must keep one
+shape) and its own reads left out (NULL: only its records are read, which do not depend on
+them).
+
+Fail closed: a sibling that was not rewritten, keys that could not be followed into every
+aggregation, or a copy whose table names do not name what they named where the sibling
+stands (a CTE named like a table, in scope at the reader only) make the read NULL, which the
+threshold reads as close.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+from cleanroom.gate.lost import _same_target
+from cleanroom.gate.meet import MEET
+from cleanroom.gate.model import COPY_META, SKETCH_SIZE
+from cleanroom.gate.sets import Siblings
+from cleanroom.gate.walk import combine, copy_tree, find_all
+
+SIBLING = "__cr_sibling"  # stands for a read of siblings' records until the rewrite is done
+KEY = "__cr_sk"  # a sibling's key column in the read (``__cr_sk<keying>_<key>``)
+WHO = "__cr_si"  # which sibling a row of the read is
+
+# The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
+# many rows.
+_UNION = """struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_meet, 1), 'n'))
+  FILTER (WHERE __cr_if) AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(
+  struct_extract(list_extract(__cr_meet, 1), 'h')) FILTER (WHERE __cr_if)))), 1, {m}))"""
+
+
+@lru_cache(maxsize=8)
+def _union_template(k: int) -> exp.Expr:
+    return sqlglot.parse_one(_UNION.format(m=SKETCH_SIZE * k), read="duckdb")
+
+
+def sibling_markers(reads: list[Siblings], sel: exp.Select) -> list[exp.Expr]:
+    """One marker per set operation that sets ``sel`` beside siblings, for ``fill_siblings``:
+    their ids, each keying's names and types (null: unread), then this aggregation's key
+    values (its projections of those names, read in its inner SELECT, which keeps its FROM
+    and GROUP BY; ``sel`` is read before the split renames them)."""
+    outputs = {p.alias_or_name.lower(): p.unalias() for p in sel.expressions}
+    found: list[exp.Expr] = []
+    for read in reads:
+        spec: list[dict[str, object] | None] = []
+        values: list[exp.Expr] = []
+        for keying in read.keyings:
+            mine = [outputs.get(k.lower()) for k in keying.mine]
+            if keying.unread or any(m is None for m in mine):
+                spec.append(None)
+                continue
+            spec.append({"theirs": keying.theirs, "types": keying.types})
+            values += [copy_tree(m) for m in mine if m is not None]
+        found.append(exp.Anonymous(this=SIBLING, expressions=[
+            exp.Literal.string(",".join(str(i) for i in read.ids)),
+            exp.Literal.string(json.dumps(spec)), *values]))
+    return found
+
+
+def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int, exp.Expr],
+                  k: int, copies: set[int]) -> None:
+    """Replace each marker by its read of the rewritten siblings' records (module doc)."""
+    markers = [m for m in find_all(tree, exp.Anonymous) if m.name == SIBLING]
+    if not markers:
+        return
+    plain = {i: _with_records(node, records[i]) for i, node in nodes.items() if i in records}
+    # Their tables as they are now, before reads placed in them add more.
+    tables = {i: list(nodes[i].find_all(exp.Table)) for i in plain}
+    for at in markers:
+        ids = [int(i) for i in at.expressions[0].name.split(",")]
+        spec = json.loads(at.expressions[1].name)
+        if any(s is None for s in spec) or any(i not in plain for i in ids):
+            at.replace(exp.null())
+            continue
+        read, placed = _read(ids, spec, list(at.expressions[2:]), plain, k)
+        for sel in read.find_all(exp.Select):
+            sel.meta[COPY_META] = True
+            copies.add(id(sel))
+        at.replace(read)
+        if not all(_same_tables(tables[i], list(copied.find_all(exp.Table)), nodes[i])
+                   for i, copied in placed):
+            read.replace(exp.null())
+
+
+def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr) -> bool:
+    """Whether each table of a placed copy names what the sibling's own names."""
+    return len(mine) == len(theirs) and all(_same_target(a, b, node)
+                                            for a, b in zip(mine, theirs))
+
+
+def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
+          plain: dict[int, exp.Expr], k: int) -> tuple[exp.Subquery, list[tuple[int, exp.Expr]]]:
+    placed: list[tuple[int, exp.Expr]] = []
+    rows: exp.Expr | None = None
+    for at, i in enumerate(ids):
+        copied = copy_tree(plain[i])
+        keys = [exp.alias_(exp.column(name, table="__cr_sr", quoted=True), f"{KEY}{g}_{j}",
+                           quoted=True)
+                for g, keying in enumerate(spec) for j, name in enumerate(keying["theirs"][at])]
+        part = exp.select(exp.alias_(exp.Literal.number(at), WHO, quoted=True),
+                          exp.column(MEET, table="__cr_sr", quoted=True), *keys).from_(
+            exp.Subquery(this=copied, alias=exp.TableAlias(this=exp.to_identifier("__cr_sr"))),
+            copy=False)
+        placed.append((i, copied))
+        rows = part if rows is None else exp.union(rows, part, distinct=False, copy=False)
+    assert rows is not None
+    # Which rows each union takes: each sibling's, then all siblings' (two or more); each
+    # also only of this row's keys, for each keying.
+    whose: list[exp.Expr | None] = [exp.EQ(this=exp.column(WHO, quoted=True),
+                                           expression=exp.Literal.number(at))
+                                    for at in range(len(ids))]
+    if len(ids) > 1:
+        whose.append(None)
+    keyed: list[exp.Expr] = []
+    at_value = 0
+    for g, keying in enumerate(spec):
+        tests = []
+        for j, kind in enumerate(keying["types"]):
+            tests.append(_same_key(exp.column(f"{KEY}{g}_{j}", quoted=True),
+                                   copy_tree(mine[at_value]), kind))
+            at_value += 1
+        keyed.append(combine(exp.And, *tests, copy=False))
+    unions = []
+    for who in whose:
+        for key in [None, *keyed]:
+            parts = [copy_tree(c) for c in (who, key) if c is not None]
+            unions.append(_union(combine(exp.And, *parts, copy=False) if parts else exp.true(), k))
+    every = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(this="list", expressions=[
+        exp.column(MEET, quoted=True)])])
+    probe = exp.select(exp.Anonymous(this="list_concat", expressions=[
+        exp.Array(expressions=unions), every])).from_(exp.Subquery(
+            this=rows, alias=exp.TableAlias(this=exp.to_identifier("__cr_ml"))), copy=False)
+    return exp.Subquery(this=probe), placed
+
+
+def _union(condition: exp.Expr, k: int) -> exp.Expr:
+    found = copy_tree(_union_template(k))
+    for col in list(find_all(found, exp.Column)):
+        if col.name == "__cr_if" and not col.table:
+            col.replace(copy_tree(condition))
+    return found
+
+
+def _with_records(node: exp.Expr, records: exp.Expr) -> exp.Expr:
+    """A copy of a rewritten sibling that outputs its records, its own reads left out."""
+    copied = copy_tree(node)
+    for inner in [m for m in find_all(copied, exp.Anonymous) if m.name == SIBLING]:
+        inner.replace(exp.null())
+    copied.append("expressions", exp.alias_(copy_tree(records), MEET, quoted=True, copy=False))
+    return copied
+
+
+def _same_key(theirs: exp.Expr, mine: exp.Expr, kind: str | None) -> exp.Expr:
+    """Rows of one group of the reader: the same value once the set operation casts it to
+    its column's type (one known type: as they are; else compared as text)."""
+    if kind is None:
+        theirs = exp.Cast(this=theirs, to=exp.DataType.build("VARCHAR"))
+        mine = exp.Cast(this=mine, to=exp.DataType.build("VARCHAR"))
+    return exp.NullSafeEQ(this=theirs, expression=mine)
