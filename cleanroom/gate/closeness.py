@@ -160,6 +160,35 @@ def beside_records(sel: int, meets: Meets, k: int, copies: set[int]) -> list[exp
             for s in meets.besides.get(sel, []) if s.subquery is not None]
 
 
+# This row's people joined to a union of some rows (``a``) against a union of others (``b``),
+# for ``siblings.py``: sizes are sums of counts (exact for disjoint rows, as a partition that
+# decodes needs); the joined sketch is the 4k smallest of both.
+_JOINED = """list_bool_or(list_transform({pairs}, lambda __cr_p: CASE
+  WHEN list_extract({mine}, 1).n + __cr_p.a.n >= {k} AND __cr_p.b.n >= {k}
+    AND abs(list_extract({mine}, 1).n + __cr_p.a.n - __cr_p.b.n) < {k}
+  THEN len(list_intersect(list_slice(list_sort(list_distinct(list_concat(list_extract({mine}, 1).h,
+    __cr_p.a.h))), 1, {m}), __cr_p.b.h)) >= least(greatest(list_extract({mine}, 1).n
+    + __cr_p.a.n, __cr_p.b.n), {m}) - {k} + 1
+  ELSE FALSE END))"""
+
+
+@lru_cache(maxsize=8)
+def _joined_template(k: int) -> exp.Expr:
+    return sqlglot.parse_one(_JOINED.format(k=k, m=SKETCH_SIZE * k, mine="__cr_mine",
+                                            pairs="__cr_pairs"), read="duckdb")
+
+
+def close_joined(mine: exp.Expr, pairs: exp.Expr, k: int) -> exp.Expr:
+    """True when this row's people with the rows of one union are close to another union."""
+    found = copy_tree(_joined_template(k))
+    for col in list(find_all(found, exp.Column)):
+        if col.name == "__cr_mine" and not col.table:
+            col.replace(copy_tree(mine))
+        elif col.name == "__cr_pairs" and not col.table:
+            col.replace(copy_tree(pairs))
+    return exp.Coalesce(this=found, expressions=[exp.false()])
+
+
 def close_either(mine: exp.Expr, theirs: exp.Expr, k: int) -> exp.Expr:
     """True when a set of ``mine`` (records, not a subquery) is close to one of ``theirs``,
     whichever is smaller."""

@@ -49,6 +49,8 @@ from cleanroom.gate.walk import combine, copy_tree, find_all
 SIBLING = "__cr_sibling"  # stands for a read of siblings' records until the rewrite is done
 KEY = "__cr_sk"  # a sibling's key column in the read (``__cr_sk<keying>_<key>``)
 WHO = "__cr_si"  # which sibling a row of the read is
+SUBSETS = 5  # up to this many siblings, the union of every subset of them is compared
+PAIRED = 4  # up to this many, this row with some of them against others (``_read``)
 
 # The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
 # many rows.
@@ -132,13 +134,9 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         placed.append((i, copied))
         rows = part if rows is None else exp.union(rows, part, distinct=False, copy=False)
     assert rows is not None
-    # Which rows each union takes: each sibling's, then all siblings' (two or more); each
-    # also only of this row's keys, for each keying.
-    whose: list[exp.Expr | None] = [exp.EQ(this=exp.column(WHO, quoted=True),
-                                           expression=exp.Literal.number(at))
-                                    for at in range(len(ids))]
-    if len(ids) > 1:
-        whose.append(None)
+    # Which rows each union takes: each subset of the siblings' (up to SUBSETS siblings; past
+    # that each one's and all of theirs); each also only of this row's keys, for each keying.
+    whose = [_of(subset) for subset in _subsets(len(ids))]
     keyed: list[exp.Expr] = []
     at_value = 0
     for g, keying in enumerate(spec):
@@ -148,17 +146,57 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
                                    copy_tree(mine[at_value]), kind))
             at_value += 1
         keyed.append(combine(exp.And, *tests, copy=False))
-    unions = []
-    for who in whose:
-        for key in [None, *keyed]:
+    subsets = _subsets(len(ids))
+    unions: list[exp.Expr] = []
+    by: dict[tuple[tuple[int, ...], int], exp.Expr] = {}  # (subset, keying + 1) -> its union
+    for subset, who in zip(subsets, whose):
+        for g, key in enumerate([None, *keyed]):
             parts = [copy_tree(c) for c in (who, key) if c is not None]
-            unions.append(_union(combine(exp.And, *parts, copy=False) if parts else exp.true(), k))
+            union = _union(combine(exp.And, *parts, copy=False) if parts else exp.true(), k)
+            by[(subset, g)] = union
+            unions.append(union)
     every = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(this="list", expressions=[
         exp.column(MEET, quoted=True)])])
-    probe = exp.select(exp.Anonymous(this="list_concat", expressions=[
-        exp.Array(expressions=unions), every])).from_(exp.Subquery(
+    # This row's people with some siblings' against other siblings' (``a ∪ b`` against ``c ∪
+    # d``: two partitions of one campaign's people, one less the 7-person channel), each
+    # subset's union read from those above: {a: the ones joined to this row, b: the others}.
+    pairs = [exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier("a"), expression=copy_tree(by[(one, g)])),
+        exp.PropertyEQ(this=exp.to_identifier("b"), expression=copy_tree(by[(other, g)]))])
+        for one in subsets for other in subsets
+        if len(ids) <= PAIRED and not set(one) & set(other) and len(one) + len(other) > 1
+        for g in range(len(keyed) + 1)]
+    if not pairs:  # none (one sibling): an empty list of the same type
+        dummy = exp.Anonymous(this="struct_pack", expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(n), expression=copy_tree(unions[0]))
+            for n in ("a", "b")])
+        listed = sqlglot.parse_one("list_filter(__cr_none, lambda __cr_x: FALSE)", read="duckdb")
+        listed.set("this", exp.Array(expressions=[dummy]))
+    else:
+        listed = exp.Array(expressions=pairs)
+    probe = exp.select(exp.Anonymous(this="struct_pack", expressions=[
+        exp.PropertyEQ(this=exp.to_identifier("r"), expression=exp.Anonymous(
+            this="list_concat", expressions=[exp.Array(expressions=unions), every])),
+        exp.PropertyEQ(this=exp.to_identifier("p"), expression=listed)])).from_(exp.Subquery(
             this=rows, alias=exp.TableAlias(this=exp.to_identifier("__cr_ml"))), copy=False)
     return exp.Subquery(this=probe), placed
+
+
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    """The sets of siblings whose rows are taken together: every non-empty subset of ``n``
+    up to ``SUBSETS`` (review: a fourth, overlapping decoy branch made the union of all others
+    far, and each campaign's few people came out), else each one and all of them."""
+    if n <= SUBSETS:
+        return [tuple(i for i in range(n) if mask >> i & 1) for mask in range(1, 1 << n)]
+    return [(i,) for i in range(n)] + [tuple(range(n))]
+
+
+def _of(subset: tuple[int, ...]) -> exp.Expr | None:
+    """Rows of these siblings (None: of every sibling)."""
+    if not subset:
+        return None
+    return exp.In(this=exp.column(WHO, quoted=True),
+                  expressions=[exp.Literal.number(i) for i in subset])
 
 
 def _union(condition: exp.Expr, k: int) -> exp.Expr:

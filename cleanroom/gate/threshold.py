@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from cleanroom.gate import cells
 from cleanroom.gate.cells import BASE, Counts, both, either
-from cleanroom.gate.closeness import close_either
+from cleanroom.gate.closeness import close_either, close_joined
 from cleanroom.gate.hoist import INNER
 from cleanroom.gate.meet import MEET, records
 from cleanroom.gate.model import SKETCH_SIZE, SelectPlan
@@ -194,9 +194,14 @@ def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int, *
     for i, records_ in enumerate(theirs):
         column = f"{name}{i}"
         inner.append("expressions", exp.alias_(records_, column, quoted=True, copy=False))
-        test = close_either(_records(counts), outer_ref(column), k)
-        if unread:
-            test = either(test, exp.Is(this=outer_ref(column), expression=exp.null()))
+        if unread:  # siblings' {r: records, p: pairs of unions} (``siblings._read``)
+            part = [exp.Anonymous(this="struct_extract", expressions=[
+                outer_ref(column), exp.Literal.string(name)]) for name in ("r", "p")]
+            test = either(close_either(_records(counts), part[0], k),
+                          close_joined(_records(counts), part[1], k),
+                          exp.Is(this=outer_ref(column), expression=exp.null()))
+        else:
+            test = close_either(_records(counts), outer_ref(column), k)
         tests.append(test)
     return cells.any_of(tests) if tests else None
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import pytest
 
 from tests.canary import SMALL_CHANNEL as S
 from tests.canary import CanaryData
@@ -37,8 +36,6 @@ DECOY_ONE_CELL = (
     "campaign UNION ALL SELECT campaign, 0, COUNT(DISTINCT user_key) FROM impressions WHERE "
     "cost < 1.0 GROUP BY campaign) SELECT campaign, SUM(s * n) AS d FROM u GROUP BY campaign")
 
-SUBSETS = ("leak: a union of chosen siblings (or one whose size the sum of counts overstates) "
-           "is not compared (docs/gate.md, Siblings)")
 
 
 # Finding 1b (leak, no decoy): everyone split two ways (buyers / the others) minus everyone
@@ -85,7 +82,6 @@ def _small(rows: list[dict[str, Any]]) -> dict[str, int]:
     return told
 
 
-@pytest.mark.xfail(strict=True, reason=SUBSETS)
 def test_a_decoy_sibling_hides_a_partition(
         loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
     result = raw.execute(DECOY)
@@ -102,7 +98,6 @@ def _small_d(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {r["campaign"]: r["d"] for r in rows if isinstance(r.get("d"), int) and 0 < r["d"] < 10}
 
 
-@pytest.mark.xfail(strict=True, reason=SUBSETS)
 def test_a_decoy_sibling_hides_a_partition_in_one_cell(
         loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
     result = raw.execute(DECOY_ONE_CELL)
@@ -113,7 +108,6 @@ def test_a_decoy_sibling_hides_a_partition_in_one_cell(
     assert not released, (released, truth, body)
 
 
-@pytest.mark.xfail(strict=True, reason=SUBSETS)
 def test_two_partitions_cross_unseen(loaded: Harness, raw: duckdb.DuckDBPyConnection) -> None:
     median = raw.execute("SELECT median(revenue) FROM conversions").fetchone()[0]
     sql = cross_partition(median)
