@@ -49,8 +49,10 @@ from cleanroom.gate.walk import combine, copy_tree, find_all
 SIBLING = "__cr_sibling"  # stands for a read of siblings' records until the rewrite is done
 KEY = "__cr_sk"  # a sibling's key column in the read (``__cr_sk<keying>_<key>``)
 WHO = "__cr_si"  # which sibling a row of the read is
-SUBSETS = 5  # up to this many siblings, the union of every subset of them is compared
-PAIRED = 4  # up to this many, this row with some of them against others (``_read``)
+# Up to this many siblings, the union of every subset of them is compared, and this row's
+# people joined to some of them with others' (``_read``); past it (3^n pairs), every row
+# counts as close: its computed cells are withheld (fail closed).
+SIBLINGS = 4
 
 # The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
 # many rows.
@@ -99,7 +101,8 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
     for at in markers:
         ids = [int(i) for i in at.expressions[0].name.split(",")]
         spec = json.loads(at.expressions[1].name)
-        if any(s is None for s in spec) or any(i not in plain for i in ids):
+        if any(s is None for s in spec) or any(i not in plain for i in ids) or \
+                len(ids) > SIBLINGS:
             at.replace(exp.null())
             continue
         read, placed = _read(ids, spec, list(at.expressions[2:]), plain, k)
@@ -134,8 +137,8 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         placed.append((i, copied))
         rows = part if rows is None else exp.union(rows, part, distinct=False, copy=False)
     assert rows is not None
-    # Which rows each union takes: each subset of the siblings' (up to SUBSETS siblings; past
-    # that each one's and all of theirs); each also only of this row's keys, for each keying.
+    # Which rows each union takes: each subset of the siblings'; each also only of this row's
+    # keys, for each keying.
     whose = [_of(subset) for subset in _subsets(len(ids))]
     keyed: list[exp.Expr] = []
     at_value = 0
@@ -164,7 +167,7 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         exp.PropertyEQ(this=exp.to_identifier("a"), expression=copy_tree(by[(one, g)])),
         exp.PropertyEQ(this=exp.to_identifier("b"), expression=copy_tree(by[(other, g)]))])
         for one in subsets for other in subsets
-        if len(ids) <= PAIRED and not set(one) & set(other) and len(one) + len(other) > 1
+        if not set(one) & set(other) and len(one) + len(other) > 1
         for g in range(len(keyed) + 1)]
     if not pairs:  # none (one sibling): an empty list of the same type
         dummy = exp.Anonymous(this="struct_pack", expressions=[
@@ -184,11 +187,10 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
 
 def _subsets(n: int) -> list[tuple[int, ...]]:
     """The sets of siblings whose rows are taken together: every non-empty subset of ``n``
-    up to ``SUBSETS`` (review: a fourth, overlapping decoy branch made the union of all others
-    far, and each campaign's few people came out), else each one and all of them."""
-    if n <= SUBSETS:
-        return [tuple(i for i in range(n) if mask >> i & 1) for mask in range(1, 1 << n)]
-    return [(i,) for i in range(n)] + [tuple(range(n))]
+    (review: with the union of each one's rows and of all of theirs only, a fourth,
+    overlapping decoy branch made the union of all others far, and each campaign's few people
+    came out)."""
+    return [tuple(i for i in range(n) if mask >> i & 1) for mask in range(1, 1 << n)]
 
 
 def _of(subset: tuple[int, ...]) -> exp.Expr | None:

@@ -142,3 +142,19 @@ def test_siblings_far_apart_answer_as_raw(
     for row, expected in zip(got, want):
         assert all(a == b or (isinstance(a, float) and math.isclose(a, b))
                    for a, b in zip(row, expected)), (got, want)
+
+
+# More siblings than are compared subset by subset (``siblings.SIBLINGS``): every row counts
+# as close, its numbers withheld, its keys kept (fail closed: two decoys would otherwise push
+# a partition past the pairs compared).
+MANY = "WITH u AS (" + " UNION ALL ".join(
+    f"SELECT campaign, COUNT(DISTINCT user_key) AS n{i} FROM impressions WHERE cost > {i / 2} "
+    "GROUP BY campaign" for i in range(6)) + ") SELECT campaign, SUM(n0) AS n FROM u GROUP BY campaign"
+
+
+def test_too_many_siblings_are_withheld(loaded: Harness, canary: CanaryData,
+                                        raw: duckdb.DuckDBPyConnection) -> None:
+    campaigns = {c for c, _ in raw.execute(MANY).fetchall()} - {"CANARYCAMP3"}
+    body = ask(loaded, canary, MANY)
+    assert {r[0] for r in body["rows"]} == campaigns, body
+    assert all(r[1] is None for r in body["rows"]), body
