@@ -147,9 +147,11 @@ def test_siblings_far_apart_answer_as_raw(
 # More siblings than are compared subset by subset (``siblings.SIBLINGS``): every row counts
 # as close, its numbers withheld, its keys kept (fail closed: two decoys would otherwise push
 # a partition past the pairs compared).
+# Six far-apart parts: each campaign's people with an impression in one of six cost ranges.
 MANY = "WITH u AS (" + " UNION ALL ".join(
-    f"SELECT campaign, COUNT(DISTINCT user_key) AS n{i} FROM impressions WHERE cost > {i / 2} "
-    "GROUP BY campaign" for i in range(6)) + ") SELECT campaign, SUM(n0) AS n FROM u GROUP BY campaign"
+    f"SELECT campaign, COUNT(DISTINCT user_key) AS n{i} FROM impressions WHERE cost >= "
+    f"{0.1 + 0.8 * i:.1f} AND cost < {0.9 + 0.8 * i:.1f} GROUP BY campaign" for i in range(6)
+) + ") SELECT campaign, SUM(n0) AS n FROM u GROUP BY campaign"
 
 
 def test_too_many_siblings_are_withheld(loaded: Harness, canary: CanaryData,
