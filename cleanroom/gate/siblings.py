@@ -95,7 +95,20 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
     markers = [m for m in find_all(tree, exp.Anonymous) if m.name == SIBLING]
     if not markers:
         return
-    plain = {i: _with_records(node, records[i]) for i, node in nodes.items() if i in records}
+    needed: dict[int, set[str]] = {}  # each sibling's key names that some read takes
+    for at in markers:
+        spec = json.loads(at.expressions[1].name)
+        for position, i in enumerate(at.expressions[0].name.split(",")):
+            names = needed.setdefault(int(i), set())
+            for keying in spec:
+                if keying is not None and position < len(keying["theirs"]):
+                    names.update(n.lower() for n in keying["theirs"][position])
+    plain = {i: _with_records(node, records[i], needed.get(i, set()))
+             for i, node in nodes.items() if i in records}
+    uses: dict[int, int] = {}  # reads left of each sibling: the last one takes ``plain``'s copy
+    for at in markers:
+        for i in at.expressions[0].name.split(","):
+            uses[int(i)] = uses.get(int(i), 0) + 1
     # Their tables as they are now, before reads placed in them add more.
     tables = {i: list(nodes[i].find_all(exp.Table)) for i in plain}
     for at in markers:
@@ -105,7 +118,7 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
                 len(ids) > SIBLINGS:
             at.replace(exp.null())
             continue
-        read, placed = _read(ids, spec, list(at.expressions[2:]), plain, k)
+        read, placed = _read(ids, spec, list(at.expressions[2:]), plain, uses, k)
         for sel in read.find_all(exp.Select):
             sel.meta[COPY_META] = True
             copies.add(id(sel))
@@ -122,11 +135,13 @@ def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr)
 
 
 def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
-          plain: dict[int, exp.Expr], k: int) -> tuple[exp.Subquery, list[tuple[int, exp.Expr]]]:
+          plain: dict[int, exp.Expr], uses: dict[int, int], k: int
+          ) -> tuple[exp.Subquery, list[tuple[int, exp.Expr]]]:
     placed: list[tuple[int, exp.Expr]] = []
     rows: exp.Expr | None = None
     for at, i in enumerate(ids):
-        copied = copy_tree(plain[i])
+        uses[i] -= 1
+        copied = plain.pop(i) if uses[i] == 0 else copy_tree(plain[i])
         keys = [exp.alias_(exp.column(name, table="__cr_sr", quoted=True), f"{KEY}{g}_{j}",
                            quoted=True)
                 for g, keying in enumerate(spec) for j, name in enumerate(keying["theirs"][at])]
@@ -209,9 +224,15 @@ def _union(condition: exp.Expr, k: int) -> exp.Expr:
     return found
 
 
-def _with_records(node: exp.Expr, records: exp.Expr) -> exp.Expr:
-    """A copy of a rewritten sibling that outputs its records, its own reads left out."""
+def _with_records(node: exp.Expr, records: exp.Expr, keys: set[str]) -> exp.Expr:
+    """A copy of a rewritten sibling that outputs its records and the key columns ``keys``
+    only (its cells, their flags and the probes in them are not read: its rows are those it
+    keeps, whatever its flags say), its own reads left out."""
     copied = copy_tree(node)
+    if isinstance(copied, exp.Select) and not any(copied.args.get(a) for a in (
+            "order", "limit", "offset", "qualify", "distinct", "having")):
+        copied.set("expressions", [p for p in copied.expressions
+                                   if p.alias_or_name.lower() in keys])
     for inner in [m for m in find_all(copied, exp.Anonymous) if m.name == SIBLING]:
         inner.replace(exp.null())
     copied.append("expressions", exp.alias_(copy_tree(records), MEET, quoted=True, copy=False))
