@@ -467,6 +467,11 @@ class Siblings:
 
     ids: tuple[int, ...]
     keyings: tuple[Keying, ...] = ()
+    # Where this aggregation has several rows to a reader's group (it groups by more than its
+    # keys): its own id and the output names that tell its rows apart (empty: not told, its
+    # rows count as close), so that its other rows of a group are taken with the row.
+    own: int | None = None
+    rows: tuple[str, ...] = ()
 
 
 def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
@@ -521,8 +526,40 @@ def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
                     continue
                 keyings.append(Keying(own, tuple(t for t in theirs if t is not None), tuple(
                     types[p] if p < len(types) else None for p in positions)))
-            found.setdefault(mine, []).append(Siblings(others, tuple(keyings)))
+            rows = _row_names(aggregations[mine])
+            several = rows is None or any(
+                not k.unread and set(r.lower() for r in rows) - set(n.lower() for n in k.mine)
+                for k in keyings)
+            found.setdefault(mine, []).append(Siblings(
+                others, tuple(keyings), own=mine if several and keyings else None,
+                rows=tuple(rows or ())))
     return found
+
+
+def _row_names(sel: exp.Select) -> list[str] | None:
+    """The output names of an aggregation's group keys, which tell its rows apart (none: one
+    row); None where some key is not output as it is, or grouping sets."""
+    group = sel.args.get("group")
+    if group is None:
+        return []
+    if group.args.get("all") or any(group.args.get(a) for a in ("grouping_sets", "cube",
+                                                                 "rollup")):
+        return None
+    names = []
+    for item in group.expressions:
+        if isinstance(item, exp.Literal) and item.is_int:
+            at = int(item.name) - 1
+            if not 0 <= at < len(sel.expressions):
+                return None
+            names.append(sel.expressions[at].alias_or_name)
+            continue
+        match = [p for p in sel.expressions if p.unalias() == item or (
+            isinstance(item, exp.Column) and not item.table and isinstance(p, exp.Alias)
+            and p.alias.lower() == item.name.lower())]
+        if not match:
+            return None
+        names.append(match[0].alias_or_name)
+    return names
 
 
 def _names_at(head: exp.Select, aggregation: exp.Select, positions: tuple[int, ...],

@@ -49,6 +49,7 @@ from cleanroom.gate.walk import combine, copy_tree, find_all
 SIBLING = "__cr_sibling"  # stands for a read of siblings' records until the rewrite is done
 KEY = "__cr_sk"  # a sibling's key column in the read (``__cr_sk<keying>_<key>``)
 WHO = "__cr_si"  # which sibling a row of the read is
+ROW = "__cr_sw"  # the read's own rows: the names that tell them apart
 # Up to this many siblings, the union of every subset of them is compared, and this row's
 # people joined to some of them with others' (``_read``); past it (3^n pairs), every row
 # counts as close: its computed cells are withheld (fail closed).
@@ -68,23 +69,32 @@ def _union_template(k: int) -> exp.Expr:
 
 def sibling_markers(reads: list[Siblings], sel: exp.Select) -> list[exp.Expr]:
     """One marker per set operation that sets ``sel`` beside siblings, for ``fill_siblings``:
-    their ids, each keying's names and types (null: unread), then this aggregation's key
-    values (its projections of those names, read in its inner SELECT, which keeps its FROM
-    and GROUP BY; ``sel`` is read before the split renames them)."""
+    the ids read (its own last, where it has several rows to a group), each keying's names
+    and types (null: unread) and its own row names, then this aggregation's key values and
+    row values (its projections of those names, read in its inner SELECT, which keeps its
+    FROM and GROUP BY; ``sel`` is read before the split renames them)."""
     outputs = {p.alias_or_name.lower(): p.unalias() for p in sel.expressions}
     found: list[exp.Expr] = []
     for read in reads:
-        spec: list[dict[str, object] | None] = []
+        keyings: list[dict[str, object] | None] = []
         values: list[exp.Expr] = []
         for keying in read.keyings:
             mine = [outputs.get(k.lower()) for k in keying.mine]
             if keying.unread or any(m is None for m in mine):
-                spec.append(None)
+                keyings.append(None)
                 continue
-            spec.append({"theirs": keying.theirs, "types": keying.types})
+            theirs = [*keying.theirs, *([keying.mine] if read.own is not None else [])]
+            keyings.append({"theirs": theirs, "types": keying.types})
             values += [copy_tree(m) for m in mine if m is not None]
+        rows = [outputs.get(r.lower()) for r in read.rows]
+        told = read.own is None or (bool(rows) and all(r is not None for r in rows))
+        if read.own is not None:
+            values += [copy_tree(r) for r in rows if r is not None]
+        ids = [*read.ids, *([read.own] if read.own is not None else [])]
+        spec = {"k": keyings, "own": read.own is not None, "rows": list(read.rows),
+                "told": told}
         found.append(exp.Anonymous(this=SIBLING, expressions=[
-            exp.Literal.string(",".join(str(i) for i in read.ids)),
+            exp.Literal.string(",".join(str(i) for i in ids)),
             exp.Literal.string(json.dumps(spec)), *values]))
     return found
 
@@ -98,11 +108,14 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
     needed: dict[int, set[str]] = {}  # each sibling's key names that some read takes
     for at in markers:
         spec = json.loads(at.expressions[1].name)
-        for position, i in enumerate(at.expressions[0].name.split(",")):
+        ids = at.expressions[0].name.split(",")
+        for position, i in enumerate(ids):
             names = needed.setdefault(int(i), set())
-            for keying in spec:
+            for keying in spec["k"]:
                 if keying is not None and position < len(keying["theirs"]):
                     names.update(n.lower() for n in keying["theirs"][position])
+            if spec["own"] and position == len(ids) - 1:
+                names.update(n.lower() for n in spec["rows"])
     plain = {i: _with_records(node, records[i], needed.get(i, set()))
              for i, node in nodes.items() if i in records}
     uses: dict[int, int] = {}  # reads left of each sibling: the last one takes ``plain``'s copy
@@ -114,8 +127,9 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
     for at in markers:
         ids = [int(i) for i in at.expressions[0].name.split(",")]
         spec = json.loads(at.expressions[1].name)
-        if any(s is None for s in spec) or any(i not in plain for i in ids) or \
-                len(ids) > SIBLINGS:
+        if any(s is None for s in spec["k"]) or not spec["told"] or \
+                any(i not in plain for i in ids) or \
+                len(ids) - spec["own"] > SIBLINGS:
             at.replace(exp.null())
             continue
         read, placed = _read(ids, spec, list(at.expressions[2:]), plain, uses, k)
@@ -134,9 +148,13 @@ def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr)
                                             for a, b in zip(mine, theirs))
 
 
-def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
+def _read(ids: list[int], full: dict, values: list[exp.Expr],
           plain: dict[int, exp.Expr], uses: dict[int, int], k: int
           ) -> tuple[exp.Subquery, list[tuple[int, exp.Expr]]]:
+    spec: list[dict[str, list]] = full["k"]
+    own = len(ids) - 1 if full["own"] else None  # this aggregation's place among ``ids``
+    at_rows = sum(len(keying["types"]) for keying in spec)
+    mine, row_values = values[:at_rows], values[at_rows:]
     placed: list[tuple[int, exp.Expr]] = []
     rows: exp.Expr | None = None
     for at, i in enumerate(ids):
@@ -145,6 +163,12 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         keys = [exp.alias_(exp.column(name, table="__cr_sr", quoted=True), f"{KEY}{g}_{j}",
                            quoted=True)
                 for g, keying in enumerate(spec) for j, name in enumerate(keying["theirs"][at])]
+        if at == own:
+            keys += [exp.alias_(exp.column(name, table="__cr_sr", quoted=True), f"{ROW}{j}",
+                                quoted=True) for j, name in enumerate(full["rows"])]
+        elif own is not None:
+            keys += [exp.alias_(exp.null(), f"{ROW}{j}", quoted=True)
+                     for j in range(len(full["rows"]))]
         part = exp.select(exp.alias_(exp.Literal.number(at), WHO, quoted=True),
                           exp.column(MEET, table="__cr_sr", quoted=True), *keys).from_(
             exp.Subquery(this=copied, alias=exp.TableAlias(this=exp.to_identifier("__cr_sr"))),
@@ -153,7 +177,9 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         rows = part if rows is None else exp.union(rows, part, distinct=False, copy=False)
     assert rows is not None
     # Which rows each union takes: each subset of the siblings'; each also only of this row's
-    # keys, for each keying.
+    # keys, for each keying, where this aggregation's other rows of those keys may be taken
+    # too (its rows, this one's left out: review, each branch split by a per-person tag into
+    # two rows a campaign gave the campaign's few people).
     whose = [_of(subset) for subset in _subsets(len(ids))]
     keyed: list[exp.Expr] = []
     at_value = 0
@@ -163,18 +189,30 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
             tests.append(_same_key(exp.column(f"{KEY}{g}_{j}", quoted=True),
                                    copy_tree(mine[at_value]), kind))
             at_value += 1
+        if own is not None:  # its own rows: only the others of this row's keys
+            same = combine(exp.And, *[exp.NullSafeEQ(
+                this=exp.column(f"{ROW}{j}", quoted=True), expression=copy_tree(value))
+                for j, value in enumerate(row_values)], copy=False)
+            tests.append(exp.Or(this=exp.NEQ(this=exp.column(WHO, quoted=True),
+                                             expression=exp.Literal.number(own)),
+                                expression=exp.Not(this=exp.Paren(this=same))))
         keyed.append(combine(exp.And, *tests, copy=False))
     subsets = _subsets(len(ids))
     unions: list[exp.Expr] = []
     by: dict[tuple[tuple[int, ...], int], exp.Expr] = {}  # (subset, keying + 1) -> its union
     for subset, who in zip(subsets, whose):
         for g, key in enumerate([None, *keyed]):
+            if g == 0 and own in subset:
+                continue  # its own rows are taken only beside this row, of its keys
             parts = [copy_tree(c) for c in (who, key) if c is not None]
             union = _union(combine(exp.And, *parts, copy=False) if parts else exp.true(), k)
             by[(subset, g)] = union
             unions.append(union)
-    every = exp.Anonymous(this="flatten", expressions=[exp.Anonymous(this="list", expressions=[
-        exp.column(MEET, quoted=True)])])
+    listed_rows: exp.Expr = exp.Anonymous(this="list", expressions=[exp.column(MEET, quoted=True)])
+    if own is not None:  # its own rows are not compared one by one (groups of one query)
+        listed_rows = exp.Filter(this=listed_rows, expression=exp.Where(this=exp.NEQ(
+            this=exp.column(WHO, quoted=True), expression=exp.Literal.number(own))))
+    every = exp.Anonymous(this="flatten", expressions=[listed_rows])
     # This row's people with some siblings' against other siblings' (``a ∪ b`` against ``c ∪
     # d``: two partitions of one campaign's people, one less the 7-person channel), each
     # subset's union read from those above: {a: the ones joined to this row, b: the others}.
@@ -183,7 +221,7 @@ def _read(ids: list[int], spec: list[dict[str, list]], mine: list[exp.Expr],
         exp.PropertyEQ(this=exp.to_identifier("b"), expression=copy_tree(by[(other, g)]))])
         for one in subsets for other in subsets
         if not set(one) & set(other) and len(one) + len(other) > 1
-        for g in range(len(keyed) + 1)]
+        for g in range(len(keyed) + 1) if (one, g) in by and (other, g) in by]
     if not pairs:  # none (one sibling): an empty list of the same type
         dummy = exp.Anonymous(this="struct_pack", expressions=[
             exp.PropertyEQ(this=exp.to_identifier(n), expression=copy_tree(unions[0]))
