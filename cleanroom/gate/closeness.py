@@ -160,32 +160,40 @@ def beside_records(sel: int, meets: Meets, k: int, copies: set[int]) -> list[exp
             for s in meets.besides.get(sel, []) if s.subquery is not None]
 
 
-# This row's people joined to a union of some rows (``a``) against a union of others (``b``),
-# for ``siblings.py``: sizes are sums of counts (exact for disjoint rows, as a partition that
-# decodes needs); the joined sketch is the 4k smallest of both.
-_JOINED = """list_bool_or(list_transform({pairs}, lambda __cr_p: CASE
-  WHEN list_extract({mine}, 1).n + __cr_p.a.n >= {k} AND __cr_p.b.n >= {k}
-    AND abs(list_extract({mine}, 1).n + __cr_p.a.n - __cr_p.b.n) < {k}
-  THEN len(list_intersect(list_slice(list_sort(list_distinct(list_concat(list_extract({mine}, 1).h,
-    __cr_p.a.h))), 1, {m}), __cr_p.b.h)) >= least(greatest(list_extract({mine}, 1).n
-    + __cr_p.a.n, __cr_p.b.n), {m}) - {k} + 1
-  ELSE FALSE END))"""
+# Each set of this row joined to one union (``a``) against another (``b``), both read from the
+# unions ``__cr_u`` by place, for ``siblings.py``: sizes are sums of counts (exact for
+# disjoint rows, as a partition that decodes needs); the joined sketch is the 4k smallest of
+# both.
+_JOINED = """list_bool_or(list_transform({pairs}, lambda __cr_q: list_bool_or(list_transform(
+  {mine}, lambda __cr_mx: CASE
+  WHEN __cr_mx.n + list_extract({u}, __cr_q[1]).n >= {k} AND list_extract({u}, __cr_q[2]).n >= {k}
+    AND abs(__cr_mx.n + list_extract({u}, __cr_q[1]).n - list_extract({u}, __cr_q[2]).n) < {k}
+  THEN len(list_intersect(list_slice(list_sort(list_distinct(list_concat(__cr_mx.h,
+    list_extract({u}, __cr_q[1]).h))), 1, {m}), list_extract({u}, __cr_q[2]).h)) >= least(
+    greatest(__cr_mx.n + list_extract({u}, __cr_q[1]).n, list_extract({u}, __cr_q[2]).n),
+    {m}) - {k} + 1
+  ELSE FALSE END))))"""
 
 
 @lru_cache(maxsize=8)
 def _joined_template(k: int) -> exp.Expr:
     return sqlglot.parse_one(_JOINED.format(k=k, m=SKETCH_SIZE * k, mine="__cr_mine",
-                                            pairs="__cr_pairs"), read="duckdb")
+                                            pairs="__cr_pairs", u="__cr_unions"), read="duckdb")
 
 
-def close_joined(mine: exp.Expr, pairs: exp.Expr, k: int) -> exp.Expr:
-    """True when this row's people with the rows of one union are close to another union."""
+def close_joined(mine: exp.Expr, unions: exp.Expr, pairs: exp.Expr, k: int) -> exp.Expr:
+    """True when a set of this row joined to one union is close to another (``pairs``: their
+    places in ``unions``)."""
     found = copy_tree(_joined_template(k))
     for col in list(find_all(found, exp.Column)):
-        if col.name == "__cr_mine" and not col.table:
+        if col.table:
+            continue
+        if col.name == "__cr_mine":
             col.replace(copy_tree(mine))
-        elif col.name == "__cr_pairs" and not col.table:
+        elif col.name == "__cr_pairs":
             col.replace(copy_tree(pairs))
+        elif col.name == "__cr_unions":
+            col.replace(copy_tree(unions))
     return exp.Coalesce(this=found, expressions=[exp.false()])
 
 

@@ -101,7 +101,7 @@ class _Run:
     # groups of the others their rows are compared with; each one rewritten, and its records.
     siblings: dict[int, list[Siblings]] = field(default_factory=dict)
     sibling_nodes: dict[int, exp.Expr] = field(default_factory=dict)
-    sibling_records: dict[int, exp.Expr] = field(default_factory=dict)
+    sibling_records: dict[int, tuple[exp.Expr, int]] = field(default_factory=dict)
 
 
 def rewrite_query(shape: QueryShape, *, min_users: int) -> tuple[exp.Expr, set[int]]:
@@ -269,7 +269,7 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
             else Thresholds(run.limits.min_users, 1, keyed=True) \
             if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))
-        records: list[exp.Expr] | None = [] if id(sel) in run.siblings else None
+        records: list[tuple[exp.Expr, int]] | None = [] if id(sel) in run.siblings else None
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed,
                   own=id(sel) in run.taint.rowwise_bodies, keyed=keyed,

@@ -28,14 +28,15 @@ them).
 
 Fail closed: a sibling that was not rewritten, keys that could not be followed into every
 aggregation, or a copy whose table names do not name what they named where the sibling
-stands (a CTE named like a table, in scope at the reader only) make the read NULL, which the
-threshold reads as close.
+stands (a CTE named like a table, in scope at the reader only) make the read an empty one
+marked unread (``x``), which the threshold reads as close.
 """
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
+from itertools import product
 
 import sqlglot
 from sqlglot import exp
@@ -54,12 +55,13 @@ ROW = "__cr_sw"  # the read's own rows: the names that tell them apart
 # people joined to some of them with others' (``_read``); past it (3^n pairs), every row
 # counts as close: its computed cells are withheld (fail closed).
 SIBLINGS = 4
+UNIONS, PAIRS = 256, 8192  # past these, every row counts as close (fail closed)
 
 # The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
 # many rows.
-_UNION = """struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_meet, 1), 'n'))
+_UNION = """struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_meet, __cr_at), 'n'))
   FILTER (WHERE __cr_if) AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(
-  struct_extract(list_extract(__cr_meet, 1), 'h')) FILTER (WHERE __cr_if)))), 1, {m}))"""
+  struct_extract(list_extract(__cr_meet, __cr_at), 'h')) FILTER (WHERE __cr_if)))), 1, {m}))"""
 
 
 @lru_cache(maxsize=8)
@@ -99,8 +101,8 @@ def sibling_markers(reads: list[Siblings], sel: exp.Select) -> list[exp.Expr]:
     return found
 
 
-def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int, exp.Expr],
-                  k: int, copies: set[int]) -> None:
+def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr],
+                  records: dict[int, tuple[exp.Expr, int]], k: int, copies: set[int]) -> None:
     """Replace each marker by its read of the rewritten siblings' records (module doc)."""
     markers = [m for m in find_all(tree, exp.Anonymous) if m.name == SIBLING]
     if not markers:
@@ -116,8 +118,9 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
                     names.update(n.lower() for n in keying["theirs"][position])
             if spec["own"] and position == len(ids) - 1:
                 names.update(n.lower() for n in spec["rows"])
-    plain = {i: _with_records(node, records[i], needed.get(i, set()))
+    plain = {i: _with_records(node, records[i][0], needed.get(i, set()))
              for i, node in nodes.items() if i in records}
+    sizes = {i: records[i][1] for i in records}  # how many sets each row's records hold
     uses: dict[int, int] = {}  # reads left of each sibling: the last one takes ``plain``'s copy
     for at in markers:
         for i in at.expressions[0].name.split(","):
@@ -130,16 +133,30 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr], records: dict[int,
         if any(s is None for s in spec["k"]) or not spec["told"] or \
                 any(i not in plain for i in ids) or \
                 len(ids) - spec["own"] > SIBLINGS:
-            at.replace(exp.null())
+            at.replace(_unread())
             continue
-        read, placed = _read(ids, spec, list(at.expressions[2:]), plain, uses, k)
+        read, placed = _read(ids, spec, list(at.expressions[2:]), plain, uses,
+                             [sizes[i] for i in ids], k)
+        if read is None:
+            at.replace(_unread())
+            continue
         for sel in read.find_all(exp.Select):
             sel.meta[COPY_META] = True
             copies.add(id(sel))
         at.replace(read)
         if not all(_same_tables(tables[i], list(copied.find_all(exp.Table)), nodes[i])
                    for i, copied in placed):
-            read.replace(exp.null())
+            read.replace(_unread())
+
+
+_UNREAD = """struct_pack(u := CAST([] AS STRUCT(n BIGINT, h UBIGINT[])[]), e := CAST([] AS
+  STRUCT(n BIGINT, h UBIGINT[])[]), p := CAST([] AS INTEGER[][]), x := TRUE)"""
+
+
+def _unread() -> exp.Expr:
+    """A read that could not be made: no records, and ``x`` true, which the threshold reads as
+    close (a typed empty read: a bare NULL has no fields to read)."""
+    return sqlglot.parse_one(_UNREAD, read="duckdb")
 
 
 def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr) -> bool:
@@ -148,9 +165,9 @@ def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr)
                                             for a, b in zip(mine, theirs))
 
 
-def _read(ids: list[int], full: dict, values: list[exp.Expr],
-          plain: dict[int, exp.Expr], uses: dict[int, int], k: int
-          ) -> tuple[exp.Subquery, list[tuple[int, exp.Expr]]]:
+def _read(ids: list[int], full: dict, values: list[exp.Expr], plain: dict[int, exp.Expr],
+          uses: dict[int, int], sizes: list[int], k: int
+          ) -> tuple[exp.Subquery | None, list[tuple[int, exp.Expr]]]:
     spec: list[dict[str, list]] = full["k"]
     own = len(ids) - 1 if full["own"] else None  # this aggregation's place among ``ids``
     at_rows = sum(len(keying["types"]) for keying in spec)
@@ -198,42 +215,40 @@ def _read(ids: list[int], full: dict, values: list[exp.Expr],
                                 expression=exp.Not(this=exp.Paren(this=same))))
         keyed.append(combine(exp.And, *tests, copy=False))
     subsets = _subsets(len(ids))
+    # Each union takes, of each sibling's rows, one of their sets: their people, or one
+    # aggregate's narrower people (second review: the parts counted by a CASE inside two
+    # siblings, over rows that held more people, against everyone).
     unions: list[exp.Expr] = []
-    by: dict[tuple[tuple[int, ...], int], exp.Expr] = {}  # (subset, keying + 1) -> its union
+    index: dict[tuple[tuple[int, ...], tuple[int, ...], int], int] = {}  # -> place in unions
     for subset, who in zip(subsets, whose):
-        for g, key in enumerate([None, *keyed]):
-            if g == 0 and own in subset:
-                continue  # its own rows are taken only beside this row, of its keys
-            parts = [copy_tree(c) for c in (who, key) if c is not None]
-            union = _union(combine(exp.And, *parts, copy=False) if parts else exp.true(), k)
-            by[(subset, g)] = union
-            unions.append(union)
+        for choice in product(*[range(1, sizes[j] + 1) for j in subset]):
+            for g, key in enumerate([None, *keyed]):
+                if g == 0 and own in subset:
+                    continue  # its own rows are taken only beside this row, of its keys
+                parts = [copy_tree(c) for c in (who, key) if c is not None]
+                index[(subset, choice, g)] = len(unions) + 1
+                unions.append(_union(combine(exp.And, *parts, copy=False) if parts
+                                     else exp.true(), k, _position(subset, choice)))
+    # This row's people with some siblings' against other siblings' (``a ∪ b`` against ``c ∪
+    # d``: two partitions of one campaign's people, one less the 7-person channel): pairs of
+    # places in ``unions``, {joined to this row, the others}.
+    pairs = [[one, other] for (s1, _, g1), one in index.items()
+             for (s2, _, g2), other in index.items() if g1 == g2 and not set(s1) & set(s2)]
+    if len(unions) > UNIONS or len(pairs) > PAIRS:
+        return None, placed
     listed_rows: exp.Expr = exp.Anonymous(this="list", expressions=[exp.column(MEET, quoted=True)])
     if own is not None:  # its own rows are not compared one by one (groups of one query)
         listed_rows = exp.Filter(this=listed_rows, expression=exp.Where(this=exp.NEQ(
             this=exp.column(WHO, quoted=True), expression=exp.Literal.number(own))))
     every = exp.Anonymous(this="flatten", expressions=[listed_rows])
-    # This row's people with some siblings' against other siblings' (``a ∪ b`` against ``c ∪
-    # d``: two partitions of one campaign's people, one less the 7-person channel), each
-    # subset's union read from those above: {a: the ones joined to this row, b: the others}.
-    pairs = [exp.Anonymous(this="struct_pack", expressions=[
-        exp.PropertyEQ(this=exp.to_identifier("a"), expression=copy_tree(by[(one, g)])),
-        exp.PropertyEQ(this=exp.to_identifier("b"), expression=copy_tree(by[(other, g)]))])
-        for one in subsets for other in subsets
-        if not set(one) & set(other) and len(one) + len(other) > 1
-        for g in range(len(keyed) + 1) if (one, g) in by and (other, g) in by]
-    if not pairs:  # none (one sibling): an empty list of the same type
-        dummy = exp.Anonymous(this="struct_pack", expressions=[
-            exp.PropertyEQ(this=exp.to_identifier(n), expression=copy_tree(unions[0]))
-            for n in ("a", "b")])
-        listed = sqlglot.parse_one("list_filter(__cr_none, lambda __cr_x: FALSE)", read="duckdb")
-        listed.set("this", exp.Array(expressions=[dummy]))
-    else:
-        listed = exp.Array(expressions=pairs)
+    listed = exp.Array(expressions=[exp.Array(expressions=[
+        exp.Literal.number(i) for i in pair]) for pair in pairs]) if pairs else \
+        sqlglot.parse_one("CAST([] AS INTEGER[][])", read="duckdb")
     probe = exp.select(exp.Anonymous(this="struct_pack", expressions=[
-        exp.PropertyEQ(this=exp.to_identifier("r"), expression=exp.Anonymous(
-            this="list_concat", expressions=[exp.Array(expressions=unions), every])),
-        exp.PropertyEQ(this=exp.to_identifier("p"), expression=listed)])).from_(exp.Subquery(
+        exp.PropertyEQ(this=exp.to_identifier("u"), expression=exp.Array(expressions=unions)),
+        exp.PropertyEQ(this=exp.to_identifier("e"), expression=every),
+        exp.PropertyEQ(this=exp.to_identifier("p"), expression=listed),
+        exp.PropertyEQ(this=exp.to_identifier("x"), expression=exp.false())])).from_(exp.Subquery(
             this=rows, alias=exp.TableAlias(this=exp.to_identifier("__cr_ml"))), copy=False)
     return exp.Subquery(this=probe), placed
 
@@ -254,11 +269,22 @@ def _of(subset: tuple[int, ...]) -> exp.Expr | None:
                   expressions=[exp.Literal.number(i) for i in subset])
 
 
-def _union(condition: exp.Expr, k: int) -> exp.Expr:
+def _position(subset: tuple[int, ...], choice: tuple[int, ...]) -> exp.Expr:
+    """Which set of its records each sibling's rows give (``CASE __cr_si WHEN …``)."""
+    if len(set(choice)) == 1:
+        return exp.Literal.number(choice[0])
+    return exp.Case(this=exp.column(WHO, quoted=True), ifs=[
+        exp.If(this=exp.Literal.number(j), true=exp.Literal.number(c))
+        for j, c in zip(subset, choice)])
+
+
+def _union(condition: exp.Expr, k: int, position: exp.Expr) -> exp.Expr:
     found = copy_tree(_union_template(k))
     for col in list(find_all(found, exp.Column)):
         if col.name == "__cr_if" and not col.table:
             col.replace(copy_tree(condition))
+        elif col.name == "__cr_at" and not col.table:
+            col.replace(copy_tree(position))
     return found
 
 

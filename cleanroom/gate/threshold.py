@@ -103,7 +103,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
               passed: int | None = None, own: bool = False,
               keyed: frozenset[int] = frozenset(), meet: bool = False,
               beside: list[exp.Expr] | None = None, siblings: list[exp.Expr] | None = None,
-              records: list[exp.Expr] | None = None) -> None:
+              records: list[tuple[exp.Expr, int]] | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
@@ -115,7 +115,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     ``meet.py``); ``beside``: the records of the value subqueries it reads (``meet.beside_records``):
     where this row's are close to one's, its computed cells are withheld; ``siblings``: the
     records of the other aggregations a ``UNION ALL`` sets beside it (``siblings.py``), read
-    alike (NULL: they could not be read, and the row counts as close); ``records``: gets
+    alike (unread, ``x``, or NULL: the row counts as close); ``records``: gets
     this row's records, for those siblings to read in their copies of it."""
     k = limits.min_users
     shape = layout(outer, names)
@@ -153,7 +153,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     if near is not None:
         close = either(close, near) if close is not None else near
     if records is not None and siblings:
-        records.append(_records(counts))
+        records.append((_records(counts), len(_compared_names(counts))))
     if close is not None:
         cell_flags = [either(f, copy_tree(close)) if f is not None else copy_tree(close)
                       if computed else f for f, computed in zip(cell_flags, shape.computed)]
@@ -196,9 +196,10 @@ def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int, *
         inner.append("expressions", exp.alias_(records_, column, quoted=True, copy=False))
         if unread:  # siblings' {r: records, p: pairs of unions} (``siblings._read``)
             part = [exp.Anonymous(this="struct_extract", expressions=[
-                outer_ref(column), exp.Literal.string(name)]) for name in ("r", "p")]
-            test = either(close_either(_records(counts), part[0], k),
-                          close_joined(_records(counts), part[1], k),
+                outer_ref(column), exp.Literal.string(name)]) for name in ("u", "e", "p", "x")]
+            every = exp.Anonymous(this="list_concat", expressions=[copy_tree(part[0]), part[1]])
+            test = either(close_either(_records(counts), every, k),
+                          close_joined(_records(counts), part[0], part[2], k), part[3],
                           exp.Is(this=outer_ref(column), expression=exp.null()))
         else:
             test = close_either(_records(counts), outer_ref(column), k)
