@@ -496,8 +496,10 @@ def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
         if _chain_top(node) is not node or _in_final(node, shape.tree) or \
                 not _all_union_all(node):
             continue
-        aggregations: dict[int, exp.Select] = {}
-        heads: dict[int, exp.Select] = {}  # aggregation -> the branch that holds or passes it
+        # Each branch's aggregation (its own, or the one it passes on), in branch order: one
+        # read twice is two members (third review: a CTE read by two branches beside three
+        # others gave 2a - b - c - d, which no comparison of distinct aggregations saw).
+        members: list[tuple[exp.Select, exp.Select]] = []  # (aggregation, its branch)
         for leaf in set_leaves(node):
             sel = leaf.this if isinstance(leaf, exp.Subquery) else leaf
             plan = shape.plans.get(id(sel)) if isinstance(sel, exp.Select) else None
@@ -506,33 +508,34 @@ def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
             assert isinstance(sel, exp.Select)
             source = sel if plan.mode is Mode.ANONYMIZING and not plan.final \
                 else pass_through(shape, sel)
-            if source is not None and _counts(source) and id(source) not in aggregations:
-                aggregations[id(source)] = source
-                heads[id(source)] = sel
-        if len(aggregations) < 2:
+            if source is not None and _counts(source):
+                members.append((source, sel))
+        if len(members) < 2:
             continue
         groupings = sorted({tuple(sorted(g)) for g in _groupings(node, shape.tree, 0)
                             if g and g != [-1]})
         types = sets.get(id(node)) or []
-        for mine in aggregations:
-            others = tuple(a for a in aggregations if a != mine)
+        for at, (aggregation, head) in enumerate(members):
+            mine = id(aggregation)
+            if any(id(m) == mine for m, _ in members[:at]):
+                continue  # one read per aggregation (its other reads are its siblings)
+            others = [(m, h) for j, (m, h) in enumerate(members) if j != at]
             keyings = []
             for positions in groupings:
-                names = {a: _names_at(heads[a], aggregations[a], positions, shape)
-                         for a in aggregations}
-                own, theirs = names[mine], [names[a] for a in others]
+                own = _names_at(head, aggregation, positions, shape)
+                theirs = [_names_at(h, m, positions, shape) for m, h in others]
                 if own is None or any(t is None for t in theirs):
                     keyings.append(Keying(unread=True))
                     continue
                 keyings.append(Keying(own, tuple(t for t in theirs if t is not None), tuple(
                     types[p] if p < len(types) else None for p in positions)))
-            rows = _row_names(aggregations[mine])
+            rows = _row_names(aggregation)
             several = rows is None or any(
                 not k.unread and set(r.lower() for r in rows) - set(n.lower() for n in k.mine)
                 for k in keyings)
             found.setdefault(mine, []).append(Siblings(
-                others, tuple(keyings), own=mine if several and keyings else None,
-                rows=tuple(rows or ())))
+                tuple(id(m) for m, _ in others), tuple(keyings),
+                own=mine if several and keyings else None, rows=tuple(rows or ())))
     return found
 
 
