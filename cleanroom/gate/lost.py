@@ -188,6 +188,11 @@ def leaf_probe(leaf: exp.Expr, at: exp.Anonymous, hoisted: dict[int, str]) -> No
         resolved = cte_of(source)
         if resolved is None or resolved.alias_or_name != source.name:
             probe.replace(exp.true())
+    # What a probe reads is the drops and the keys, not the reads of siblings' records beside
+    # them (``siblings.py``: each a subquery as large as the rest), left out once the names
+    # are checked (they hold tables of their own).
+    copied.set("expressions", [p for p in copied.expressions
+                               if not p.alias_or_name.startswith(("__cr_mn", "__cr_mb"))])
 
 
 def _probe(at: exp.Anonymous, source: exp.Expr, leaf: exp.Expr, inner: exp.Select

@@ -23,8 +23,8 @@ marker until the whole tree is rewritten, then is filled with copies of the rewr
 siblings, each taken before any read is placed (a copy taken after holds the reads placed in
 it, each with copies of the others: 3.3 MB of SQL for three branches), with its records
 appended as ``__cr_meet`` (a sibling itself outputs none: its union's branches must keep one
-shape) and its own reads left out (NULL: only its records are read, which do not depend on
-them).
+shape) and its own reads left out (an unread read: only its records are read, which do not
+depend on them).
 
 Fail closed: a sibling that was not rewritten, keys that could not be followed into every
 aggregation, or a copy whose table names do not name what they named where the sibling
@@ -62,8 +62,8 @@ UNIONS, PAIRS = 64, 512
 
 # The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
 # many rows.
-_UNION = """struct_pack(n := CAST(SUM(struct_extract(list_extract(__cr_meet, __cr_at), 'n'))
-  FILTER (WHERE __cr_if) AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(
+_UNION = """struct_pack(n := CAST(SUM(CAST(struct_extract(list_extract(__cr_meet, __cr_at), 'n')
+  AS BIGINT)) FILTER (WHERE __cr_if) AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(
   struct_extract(list_extract(__cr_meet, __cr_at), 'h')) FILTER (WHERE __cr_if)))), 1, {m}))"""
 
 
@@ -315,9 +315,28 @@ def _with_records(node: exp.Expr, records: exp.Expr, keys: set[str]) -> exp.Expr
         copied.set("expressions", [p for p in copied.expressions
                                    if p.alias_or_name.lower() in keys])
     for inner in [m for m in find_all(copied, exp.Anonymous) if m.name == SIBLING]:
-        inner.replace(exp.null())
+        inner.replace(_unread())
     copied.append("expressions", exp.alias_(copy_tree(records), MEET, quoted=True, copy=False))
+    _trim_inner(copied)
     return copied
+
+
+def _trim_inner(outer: exp.Expr) -> None:
+    """Leave out the projections of a copy's inner SELECT (``__cr_q``) that nothing reads: its
+    cells' flags, patterns and reads of its own siblings (the engine binds every one: the
+    AMC templates' SQL was ten times the exact query's, most of the engine's time planning)."""
+    from_ = outer.args.get("from_") if isinstance(outer, exp.Select) else None
+    inner = from_.this.this if from_ is not None and isinstance(from_.this, exp.Subquery) \
+        and from_.this.alias == "__cr_q" else None
+    if not isinstance(inner, exp.Select) or any(
+            isinstance(g, exp.Literal) for g in (inner.args.get("group") or exp.Group()).expressions):
+        return
+    used = {c.name for c in find_all(outer, exp.Column, stop=exp.Subquery)}
+    for clause in ("where", "group", "having", "qualify", "order"):
+        if inner.args.get(clause) is not None:
+            used |= {c.name for c in find_all(inner.args[clause], exp.Column)}
+    inner.set("expressions", [p for p in inner.expressions
+                              if not isinstance(p, exp.Alias) or p.alias in used])
 
 
 def _same_key(theirs: exp.Expr, mine: exp.Expr, kind: str | None) -> exp.Expr:

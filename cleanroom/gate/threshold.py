@@ -149,7 +149,7 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
         inner.append("expressions", exp.alias_(sketch(counts, k), SKETCH, quoted=True,
                                                copy=False))
     close = _beside(inner, counts, beside or [], k)
-    near = _beside(inner, counts, siblings or [], k, name="__cr_ms", unread=True)
+    near = _near(inner, counts, siblings or [], k)
     if near is not None:
         close = either(close, near) if close is not None else near
     if records is not None and siblings:
@@ -186,25 +186,53 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
                     copy=False))
 
 
-def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int, *,
-            name: str = "__cr_mb", unread: bool = False) -> exp.Expr | None:
+def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int
+            ) -> exp.Expr | None:
     """Whether the row's records are close to those of a value subquery beside it (each read
-    in ``inner``, where its CTE is in scope). ``unread``: NULL records count as close."""
+    in ``inner``, where its CTE is in scope)."""
     tests = []
     for i, records_ in enumerate(theirs):
-        column = f"{name}{i}"
+        column = f"__cr_mb{i}"
         inner.append("expressions", exp.alias_(records_, column, quoted=True, copy=False))
-        if unread:  # siblings' {r: records, p: pairs of unions} (``siblings._read``)
-            part = [exp.Anonymous(this="struct_extract", expressions=[
-                outer_ref(column), exp.Literal.string(name)]) for name in ("u", "e", "p", "x")]
-            every = exp.Anonymous(this="list_concat", expressions=[copy_tree(part[0]), part[1]])
-            test = either(close_either(_records(counts), every, k),
-                          close_joined(_records(counts), part[0], part[2], k), part[3],
-                          exp.Is(this=outer_ref(column), expression=exp.null()))
-        else:
-            test = close_either(_records(counts), outer_ref(column), k)
-        tests.append(test)
+        tests.append(close_either(_records(counts), outer_ref(column), k))
     return cells.any_of(tests) if tests else None
+
+
+def _near(inner: exp.Select, counts: Counts, reads: list[exp.Expr], k: int
+          ) -> exp.Expr | None:
+    """Whether the row is close to its siblings' rows (``siblings.py``), each read decided once
+    in ``inner`` (``__cr_mn<i>``) over the row's own records there: ``list_transform([{s:
+    <the read>, m: <the records>}], lambda z: <every test>)`` binds the read once (a lambda may
+    not hold a subquery or an aggregate, its list may); the outer's cells read the flag (each
+    had carried the whole test, copied into every cell: ten times the SQL, the engine's time
+    too). Unread (``x``) or NULL: close."""
+    if not reads:
+        return None
+    names = _compared_names(counts)
+    tests = []
+    for i, read in enumerate(reads):
+        mine = records([counts.count(None) if n == BASE else copy_tree(counts.expressions[n])
+                        for n in names], sketch(counts, k))
+        z = exp.column("__cr_z")
+        field = lambda of, name: exp.Anonymous(  # noqa: E731
+            this="struct_extract", expressions=[of, exp.Literal.string(name)])
+        got, own = field(copy_tree(z), "s"), field(copy_tree(z), "m")
+        every = exp.Anonymous(this="list_concat", expressions=[
+            field(copy_tree(got), "u"), field(copy_tree(got), "e")])
+        body = either(close_either(own, every, k),
+                      close_joined(own, field(copy_tree(got), "u"), field(copy_tree(got), "p"), k),
+                      exp.Coalesce(this=field(copy_tree(got), "x"), expressions=[exp.true()]))
+        packed = exp.Array(expressions=[exp.Anonymous(this="struct_pack", expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("s"), expression=read),
+            exp.PropertyEQ(this=exp.to_identifier("m"), expression=mine)])])
+        test = exp.Anonymous(this="list_bool_or", expressions=[exp.Anonymous(
+            this="list_transform", expressions=[packed, exp.Lambda(
+                this=body, expressions=[exp.to_identifier("__cr_z")])])])
+        column = f"__cr_mn{i}"
+        inner.append("expressions", exp.alias_(exp.Coalesce(this=test, expressions=[
+            exp.true()]), column, quoted=True, copy=False))
+        tests.append(outer_ref(column))
+    return cells.any_of(tests)
 
 
 def _records(counts: Counts) -> exp.Expr:
