@@ -49,7 +49,7 @@ from cleanroom.gate.taint import (
     single_source,
     using_columns,
 )
-from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, threshold
+from cleanroom.gate.threshold import COMPARED, SKETCH, Thresholds, own_records, threshold
 from cleanroom.gate.types import safe_comparisons, same_type_comparisons
 from cleanroom.gate.walk import copy_tree, find_all
 from cleanroom.gate.wide import bound_wide_sums
@@ -269,15 +269,13 @@ def _rewrite_select(sel: exp.Select, plan: SelectPlan, run: _Run) -> exp.Select:
             else Thresholds(run.limits.min_users, 1, keyed=True) \
             if id(sel) in run.taint.group_read else run.limits
         passed = run.passes.get(id(sel))
-        records: list[tuple[exp.Expr, int]] | None = [] if id(sel) in run.siblings else None
         threshold(sel, outer, plan, counts, names, limits=limits, taint=taint, branch=branch,
                   overlap=cross, passed=passed,
                   own=id(sel) in run.taint.rowwise_bodies, keyed=keyed,
                   meet=id(sel) in run.meets.bodies, beside=_beside(sel, run),
-                  siblings=siblings,
-                  records=records)
-        if records:
-            run.sibling_records[id(sel)] = records[0]
+                  siblings=siblings)
+        if siblings:
+            run.sibling_records[id(sel)] = own_records(counts)
     return outer
 
 

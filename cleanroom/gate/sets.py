@@ -148,14 +148,18 @@ def _aggregated(node: exp.Expr, root: exp.Expr, depth: int,
     who, ``GROUP BY who || ''``, ``GROUP BY ALL``, and ``MAX(n) - MIN(n)`` over ``(SELECT n
     FROM u)`` released both counts, or their 7."""
     found = _groupings(node, root, depth, top, renamed)
-    return bool(found) and [-1] not in found
+    return bool(found) and _FILTERED not in found
+
+
+_FILTERED = [-1]  # a reader on the way filters the rows: read as met (``_groupings``)
 
 
 def _groupings(node: exp.Expr, root: exp.Expr, depth: int,
                top: exp.SetOperation | None = None, renamed: bool = False) -> list[list[int]]:
     """For each SELECT that groups ``node``'s rows (``_aggregated``) by keys alike in every
     branch, the positions of those keys among the set operation's columns; ``[[]]`` past the
-    depth (fail closed: left as it is, and compared by no key)."""
+    depth (fail closed: left as it is, and compared by no key); ``[_FILTERED]`` where a
+    reader on the way has WHERE, HAVING or QUALIFY."""
     if top is None:
         assert isinstance(node, exp.SetOperation)
         top = node
@@ -167,7 +171,7 @@ def _groupings(node: exp.Expr, root: exp.Expr, depth: int,
             # A condition over the rows drops a sibling's withheld (NULL) row, and its group
             # with it, where nothing flags the loss (review: ``WHERE n > 0`` answered no row,
             # exact): such a set operation is read as met, its conditions keeping flagged rows.
-            return [[-1]]
+            return [_FILTERED]
         grouped = reader.args.get("group") is not None
         if grouped or any(isinstance(a, exp.AggFunc) and not isinstance(a.parent, exp.Window)
                           for p in reader.expressions for a in p.find_all(exp.AggFunc)):
@@ -513,7 +517,7 @@ def sibling_aggregations(shape: QueryShape, sets: dict[int, list[str | None]]
         if len(members) < 2:
             continue
         groupings = sorted({tuple(sorted(g)) for g in _groupings(node, shape.tree, 0)
-                            if g and g != [-1]})
+                            if g and g != _FILTERED})
         types = sets.get(id(node)) or []
         for at, (aggregation, head) in enumerate(members):
             mine = id(aggregation)

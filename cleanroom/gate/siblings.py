@@ -5,17 +5,19 @@ each other as ``meet.py`` compares aggregations that meet.
 Each such aggregation reads once, in its inner SELECT, the records (``meet.records``: its
 people and each aggregate's, as counts and sketches) of its siblings' rows:
 
-    (SELECT [<each sibling's union of its rows' people>, <the same of its rows of this row's
-             keys>, ..., <all siblings' union>, <of this row's keys>] || <every record>
+    (SELECT {u: [<the union of the rows of each subset of siblings, each member giving one of
+                  its sets; all rows, and those of this row's keys>, ...],
+             e: <every record>, p: [[<joined union>, <other union>], ...], x: FALSE}
      FROM (SELECT 0 AS __cr_si, __cr_meet, <its keys> FROM (<a copy of sibling 0 as
            rewritten>) UNION ALL ...))
 
-and the threshold compares each of this row's sets with each of those (``threshold._beside``,
-whichever set is smaller is flagged): two rows anywhere in the relation (released in two rows
-of the reader: a branch may group by another column under the same name) and a row against
-the union of other rows, all of them or those of its own group (``a.n - b.n - c.n`` in one
-group, over everyone and two parts that hold all of it but 7 people). Other subsets and
-coefficients are not compared, as in ``meet.py`` (docs/gate.md).
+and the threshold (``threshold._near``) compares each of this row's sets with every record,
+with every union, and, joined to one union, with each disjoint other: two rows anywhere in the
+relation (released in two rows of the reader: a branch may group by another column under the
+same name), a row against the union of other rows, all of them or those of its own group
+(``a.n - b.n - c.n`` in one group, over everyone and two parts that hold all of it but 7
+people), and ``a + b - c - d``. Other coefficients (``2a - b - c - d``) are not compared, as
+in ``meet.py`` (docs/gate.md).
 
 A sibling may be rewritten after the aggregation that reads it (SELECTs are rewritten
 innermost first, and two branches of one union stand side by side), so each read stands as a
@@ -26,10 +28,10 @@ appended as ``__cr_meet`` (a sibling itself outputs none: its union's branches m
 shape) and its own reads left out (an unread read: only its records are read, which do not
 depend on them).
 
-Fail closed: a sibling that was not rewritten, keys that could not be followed into every
-aggregation, or a copy whose table names do not name what they named where the sibling
-stands (a CTE named like a table, in scope at the reader only) make the read an empty one
-marked unread (``x``), which the threshold reads as close.
+Fail closed: a sibling that was not rewritten, keys or rows that could not be followed into
+every aggregation, too many siblings, unions or pairs, or a copy whose table names do not name
+what they named where the sibling stands (a CTE named like a table, in scope at the reader
+only) make the read an empty one marked unread (``x``), which the threshold reads as close.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ SIBLINGS = 4
 # tests every pair, and each union is a filtered aggregate of its read.
 UNIONS, PAIRS = 64, 512
 
-# The union of the first sets (the rows' people) of the rows that meet ``__cr_if``; ``c``: how
-# many rows.
+# The union of one set (``__cr_at``: its place in each row's records) of the rows that meet
+# ``__cr_if``: its size the sum of their counts, its sketch the 4k smallest of all.
 _UNION = """struct_pack(n := CAST(SUM(CAST(struct_extract(list_extract(__cr_meet, __cr_at), 'n')
   AS BIGINT)) FILTER (WHERE __cr_if) AS BIGINT), h := list_slice(list_sort(list_distinct(flatten(list(
   struct_extract(list_extract(__cr_meet, __cr_at), 'h')) FILTER (WHERE __cr_if)))), 1, {m}))"""
@@ -110,12 +112,14 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr],
     markers = [m for m in find_all(tree, exp.Anonymous) if m.name == SIBLING]
     if not markers:
         return
+    reads = [([int(i) for i in at.expressions[0].name.split(",")],
+              json.loads(at.expressions[1].name)) for at in markers]
     needed: dict[int, set[str]] = {}  # each sibling's key names that some read takes
-    for at in markers:
-        spec = json.loads(at.expressions[1].name)
-        ids = at.expressions[0].name.split(",")
+    uses: dict[int, int] = {}  # reads left of each sibling: the last one takes ``plain``'s copy
+    for ids, spec in reads:
         for position, i in enumerate(ids):
-            names = needed.setdefault(int(i), set())
+            uses[i] = uses.get(i, 0) + 1
+            names = needed.setdefault(i, set())
             for keying in spec["k"]:
                 if keying is not None and position < len(keying["theirs"]):
                     names.update(n.lower() for n in keying["theirs"][position])
@@ -124,15 +128,9 @@ def fill_siblings(tree: exp.Expr, nodes: dict[int, exp.Expr],
     plain = {i: _with_records(node, records[i][0], needed.get(i, set()))
              for i, node in nodes.items() if i in records}
     sizes = {i: records[i][1] for i in records}  # how many sets each row's records hold
-    uses: dict[int, int] = {}  # reads left of each sibling: the last one takes ``plain``'s copy
-    for at in markers:
-        for i in at.expressions[0].name.split(","):
-            uses[int(i)] = uses.get(int(i), 0) + 1
     # Their tables as they are now, before reads placed in them add more.
     tables = {i: list(nodes[i].find_all(exp.Table)) for i in plain}
-    for at in markers:
-        ids = [int(i) for i in at.expressions[0].name.split(",")]
-        spec = json.loads(at.expressions[1].name)
+    for at, (ids, spec) in zip(markers, reads):
         if any(s is None for s in spec["k"]) or not spec["told"] or \
                 any(i not in plain for i in ids) or \
                 len(ids) - spec["own"] > SIBLINGS:
@@ -171,6 +169,8 @@ def _same_tables(mine: list[exp.Table], theirs: list[exp.Table], node: exp.Expr)
 def _read(ids: list[int], full: dict, values: list[exp.Expr], plain: dict[int, exp.Expr],
           uses: dict[int, int], sizes: list[int], k: int
           ) -> tuple[exp.Subquery | None, list[tuple[int, exp.Expr]]]:
+    """One read of the siblings ``ids`` (module doc), and each copy placed in it (None: too
+    many unions or pairs, counted before any is built)."""
     spec: list[dict[str, list]] = full["k"]
     own = len(ids) - 1 if full["own"] else None  # this aggregation's place among ``ids``
     at_rows = sum(len(keying["types"]) for keying in spec)
@@ -328,9 +328,9 @@ def _trim_inner(outer: exp.Expr) -> None:
     from_ = outer.args.get("from_") if isinstance(outer, exp.Select) else None
     inner = from_.this.this if from_ is not None and isinstance(from_.this, exp.Subquery) \
         and from_.this.alias == "__cr_q" else None
-    if not isinstance(inner, exp.Select) or any(
+    if not isinstance(inner, exp.Select) or inner.args.get("distinct") or any(
             isinstance(g, exp.Literal) for g in (inner.args.get("group") or exp.Group()).expressions):
-        return
+        return  # DISTINCT reads every column; a GROUP BY position reads its projection
     used = {c.name for c in find_all(outer, exp.Column, stop=exp.Subquery)}
     for clause in ("where", "group", "having", "qualify", "order"):
         if inner.args.get(clause) is not None:

@@ -102,8 +102,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
               branch: int | None, overlap: Overlap | None = None,
               passed: int | None = None, own: bool = False,
               keyed: frozenset[int] = frozenset(), meet: bool = False,
-              beside: list[exp.Expr] | None = None, siblings: list[exp.Expr] | None = None,
-              records: list[tuple[exp.Expr, int]] | None = None) -> None:
+              beside: list[exp.Expr] | None = None,
+              siblings: list[exp.Expr] | None = None) -> None:
     """Add the counts to ``inner`` and threshold ``outer`` (see the module's docstring).
     ``taint``: the row-level taint of the sources (None: untainted); ``branch``: the index of
     this SELECT among the branches of a final set operation (it then outputs its cell flags
@@ -115,8 +115,8 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     ``meet.py``); ``beside``: the records of the value subqueries it reads (``meet.beside_records``):
     where this row's are close to one's, its computed cells are withheld; ``siblings``: the
     records of the other aggregations a ``UNION ALL`` sets beside it (``siblings.py``), read
-    alike (unread, ``x``, or NULL: the row counts as close); ``records``: gets
-    this row's records, for those siblings to read in their copies of it."""
+    alike (unread, ``x``, or NULL: the row counts as close; ``own_records`` gives this row's
+    records, for those siblings to read in their copies of it)."""
     k = limits.min_users
     shape = layout(outer, names)
     compared = branch if branch is not None else passed
@@ -152,8 +152,6 @@ def threshold(inner: exp.Select, outer: exp.Select, plan: SelectPlan, counts: Co
     near = _near(inner, counts, siblings or [], k)
     if near is not None:
         close = either(close, near) if close is not None else near
-    if records is not None and siblings:
-        records.append((_records(counts), len(_compared_names(counts))))
     if close is not None:
         cell_flags = [either(f, copy_tree(close)) if f is not None else copy_tree(close)
                       if computed else f for f, computed in zip(cell_flags, shape.computed)]
@@ -192,9 +190,9 @@ def _beside(inner: exp.Select, counts: Counts, theirs: list[exp.Expr], k: int
     in ``inner``, where its CTE is in scope)."""
     tests = []
     for i, records_ in enumerate(theirs):
-        column = f"__cr_mb{i}"
-        inner.append("expressions", exp.alias_(records_, column, quoted=True, copy=False))
-        tests.append(close_either(_records(counts), outer_ref(column), k))
+        name = f"__cr_mb{i}"
+        inner.append("expressions", exp.alias_(records_, name, quoted=True, copy=False))
+        tests.append(close_either(_records(counts), outer_ref(name), k))
     return cells.any_of(tests) if tests else None
 
 
@@ -213,15 +211,12 @@ def _near(inner: exp.Select, counts: Counts, reads: list[exp.Expr], k: int
     for i, read in enumerate(reads):
         mine = records([counts.count(None) if n == BASE else copy_tree(counts.expressions[n])
                         for n in names], sketch(counts, k))
-        z = exp.column("__cr_z")
-        field = lambda of, name: exp.Anonymous(  # noqa: E731
-            this="struct_extract", expressions=[of, exp.Literal.string(name)])
-        got, own = field(copy_tree(z), "s"), field(copy_tree(z), "m")
+        got, own = _field("s"), _field("m")
         every = exp.Anonymous(this="list_concat", expressions=[
-            field(copy_tree(got), "u"), field(copy_tree(got), "e")])
+            _field("u", got), _field("e", got)])
         body = either(close_either(own, every, k),
-                      close_joined(own, field(copy_tree(got), "u"), field(copy_tree(got), "p"), k),
-                      exp.Coalesce(this=field(copy_tree(got), "x"), expressions=[exp.true()]))
+                      close_joined(own, _field("u", got), _field("p", got), k),
+                      exp.Coalesce(this=_field("x", got), expressions=[exp.true()]))
         packed = exp.Array(expressions=[exp.Anonymous(this="struct_pack", expressions=[
             exp.PropertyEQ(this=exp.to_identifier("s"), expression=read),
             exp.PropertyEQ(this=exp.to_identifier("m"), expression=mine)])])
@@ -233,6 +228,18 @@ def _near(inner: exp.Select, counts: Counts, reads: list[exp.Expr], k: int
             exp.true()]), column, quoted=True, copy=False))
         tests.append(outer_ref(column))
     return cells.any_of(tests)
+
+
+def _field(name: str, of: exp.Expr | None = None) -> exp.Expr:
+    """``struct_extract(of, name)`` of a fresh copy of ``of`` (the lambda's ``__cr_z``)."""
+    return exp.Anonymous(this="struct_extract", expressions=[
+        copy_tree(of) if of is not None else exp.column("__cr_z"), exp.Literal.string(name)])
+
+
+def own_records(counts: Counts) -> tuple[exp.Expr, int]:
+    """An aggregation's records in its outer SELECT, and how many sets each holds: what its
+    siblings read in their copies of it (``siblings.py``; its inner has the sketch)."""
+    return _records(counts), len(_compared_names(counts))
 
 
 def _records(counts: Counts) -> exp.Expr:

@@ -191,7 +191,7 @@ def _bounded(value: exp.Expr) -> exp.Expr:
     below = exp.LT(this=exp.Abs(this=copy_tree(value)), expression=exp.Literal.number(BOUND))
     # DuckDB allows no aggregate inside TRY (``SUM(SUM(n)) OVER ()`` failed in the engine,
     # review of siblings): there the test stands bare (an abs that overflows fails the query).
-    aggregated = any(True for _ in find_all(value, exp.AggFunc, stop=(exp.Subquery,)))
+    aggregated = bool(find_all(value, exp.AggFunc, stop=exp.Subquery))
     return exp.Case(ifs=[exp.If(this=below if aggregated else exp.Try(this=below), true=value)])
 
 

@@ -65,22 +65,6 @@ def _released(loaded: Harness, canary: CanaryData, sql: str, decode: str) -> dic
     return _few(_rows(body["columns"], body["rows"]), decode)
 
 
-def test_branches_split_by_a_tag_in_one_cell(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
-    truth = _raw(raw, SPLIT_ONE_CELL, "d")
-    assert len(truth) >= 8, truth  # raw: each campaign's 1..3 people on the small channel
-    released = _released(loaded, canary, SPLIT_ONE_CELL, "d")
-    assert not released, (released, truth)
-
-
-def test_branches_split_by_a_tag_in_two_cells(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
-    truth = _raw(raw, SPLIT_TWO_CELLS, "a-b")
-    assert len(truth) >= 8, truth
-    released = _released(loaded, canary, SPLIT_TWO_CELLS, "a-b")
-    assert not released, (released, truth)
-
-
 # Finding 2 (leak): narrower supports. The unions of siblings' rows are of each row's people
 # (the first set of its record), not of each aggregate's: a branch that counts, by CASE or
 # FILTER, fewer people than its rows hold escapes them. a: everyone; b: buyers' rows, counting
@@ -128,11 +112,16 @@ SPLIT_IN_A_SUBQUERY = (
     _OFF.format(sel="-1, COUNT(DISTINCT i.user_key)") + ") t GROUP BY campaign")
 
 
-def test_branches_split_by_a_tag_in_a_subquery(
-        loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection) -> None:
-    truth = _raw(raw, SPLIT_IN_A_SUBQUERY, "d")
-    assert len(truth) >= 8, truth
-    released = _released(loaded, canary, SPLIT_IN_A_SUBQUERY, "d")
+@pytest.mark.parametrize(("sql", "decode"), [
+    pytest.param(SPLIT_ONE_CELL, "d", id="one_cell"),
+    pytest.param(SPLIT_TWO_CELLS, "a-b", id="two_cells"),
+    pytest.param(SPLIT_IN_A_SUBQUERY, "d", id="in_a_subquery"),
+])
+def test_branches_split_by_a_tag(loaded: Harness, canary: CanaryData,
+                                 raw: duckdb.DuckDBPyConnection, sql: str, decode: str) -> None:
+    truth = _raw(raw, sql, decode)
+    assert len(truth) >= 8, truth  # raw: each campaign's 1..3 people on the small channel
+    released = _released(loaded, canary, sql, decode)
     assert not released, (released, truth)
 
 

@@ -96,27 +96,19 @@ def _check(loaded: Harness, canary: CanaryData, raw: duckdb.DuckDBPyConnection,
     assert not released, (released, truth)
 
 
-@pytest.mark.xfail(strict=True, reason=COEFFICIENTS)
-def test_coefficient_two_in_one_cell(loaded: Harness, canary: CanaryData,
-                                     raw: duckdb.DuckDBPyConnection) -> None:
-    _check(loaded, canary, raw, COEF_ONE_CELL)
+def _open(sql: str, name: str) -> object:
+    return pytest.param(sql, id=name, marks=pytest.mark.xfail(strict=True, reason=COEFFICIENTS))
 
 
-@pytest.mark.xfail(strict=True, reason=COEFFICIENTS)
-def test_coefficient_two_in_amc_columns(loaded: Harness, canary: CanaryData,
-                                        raw: duckdb.DuckDBPyConnection) -> None:
-    _check(loaded, canary, raw, COEF_AMC)
-
-
-def test_one_cte_read_by_two_branches(loaded: Harness, canary: CanaryData,
-                                      raw: duckdb.DuckDBPyConnection) -> None:
-    _check(loaded, canary, raw, DUP_CTE)
-
-
-@pytest.mark.xfail(strict=True, reason=COEFFICIENTS)
-def test_two_unions_joined(loaded: Harness, canary: CanaryData,
-                           raw: duckdb.DuckDBPyConnection) -> None:
-    _check(loaded, canary, raw, TWO_UNIONS)
+@pytest.mark.parametrize("sql", [
+    _open(COEF_ONE_CELL, "coefficient_two_in_one_cell"),
+    _open(COEF_AMC, "coefficient_two_in_amc_columns"),
+    pytest.param(DUP_CTE, id="one_cte_read_by_two_branches"),
+    _open(TWO_UNIONS, "two_unions_joined"),
+])
+def test_the_parts_are_not_told(loaded: Harness, canary: CanaryData,
+                                raw: duckdb.DuckDBPyConnection, sql: str) -> None:
+    _check(loaded, canary, raw, sql)
 
 
 # Finding 4 (slow): four siblings with m filtered COUNT(DISTINCT)s each: ``_read`` builds
